@@ -1,0 +1,59 @@
+"""Name -> code registries (losses, backbones, datasets), in the style of timm's.
+
+Entries are registered lazily as ``"module:attribute"`` strings with a one-line description, so
+that ``modbench list`` and ``--help`` can show every name without importing torch. ``get`` imports
+the target on first use.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from modbench.errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    target: str  # "package.module:attribute"
+    description: str
+
+    def load(self) -> Any:
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+class Registry:
+    """A named collection of lazily imported entries of one kind (``loss``, ``backbone``...)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def add(self, name: str, target: str, description: str) -> None:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} '{name}' is registered twice")
+        self._entries[name] = Entry(name, target, description)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def entry(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, self._entries) from None
+
+    def get(self, name: str) -> Any:
+        """The registered object (imported on first use); UnknownNameError for a bad name."""
+        return self.entry(name).load()
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        names = sorted(self._entries)
+        return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+    def describe(self) -> list[tuple[str, str]]:
+        return [(n, self._entries[n].description) for n in self.names()]
