@@ -20,6 +20,14 @@ LOSSES.add(
 )
 
 
+def loss_names(pattern: str | None = None) -> list[str]:
+    """The registered loss names, sorted; ``pattern`` filters with shell wildcards (``"*entropy"``).
+
+    ``pml:ClassName`` names are not listed here: any pytorch-metric-learning loss class resolves.
+    """
+    return LOSSES.names(pattern)
+
+
 def resolve_loss(name: str):
     """The ``LossSpec`` registered under ``name``; UnknownNameError naming the closest match."""
     return LOSSES.get(name)
