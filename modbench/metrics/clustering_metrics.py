@@ -1,0 +1,71 @@
+"""Clustering metrics of a partition against the labels: NMI and pairwise F1.
+
+Both take two label vectors of the same length (class labels, cluster ids); neither looks at the
+embeddings, so they can be checked on any given partition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modbench.metrics.names import MetricError
+
+
+def _pair(labels, clusters) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels).reshape(-1)
+    clusters = np.asarray(clusters).reshape(-1)
+    if labels.shape != clusters.shape:
+        raise ValueError(f"labels and clusters differ in length: {labels.shape[0]} vs {clusters.shape[0]}")
+    return labels, clusters
+
+
+def contingency(labels, clusters) -> np.ndarray:
+    """[classes, clusters] int64 counts: n_ij = points of class i in cluster j."""
+    labels, clusters = _pair(labels, clusters)
+    _, li = np.unique(labels, return_inverse=True)
+    _, ci = np.unique(clusters, return_inverse=True)
+    table = np.zeros((li.max() + 1, ci.max() + 1), dtype=np.int64)
+    np.add.at(table, (li.reshape(-1), ci.reshape(-1)), 1)
+    return table
+
+
+def nmi(labels, clusters) -> float:
+    """Normalised mutual information with arithmetic averaging (scikit-learn's default).
+
+    Undefined (MetricError) with fewer than 2 samples or a single label: both entropies can then
+    be zero and the ratio is 0/0 (scikit-learn would return 1.0).
+    """
+    from sklearn.metrics import normalized_mutual_info_score
+
+    labels, clusters = _pair(labels, clusters)
+    if labels.shape[0] < 2:
+        raise MetricError(f"nmi is undefined: it needs at least 2 samples, got {labels.shape[0]}")
+    if np.unique(labels).size < 2:
+        raise MetricError("nmi is undefined: all samples have one label, so the label entropy is 0")
+    return float(normalized_mutual_info_score(labels, clusters, average_method="arithmetic"))
+
+
+def _pairs(counts: np.ndarray) -> int:
+    counts = counts.astype(np.int64)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def pairwise_f1(labels, clusters) -> float:
+    """Pairwise clustering F1 from the contingency table (never from N^2 pairs).
+
+    TP = pairs with the same label and the same cluster; precision = TP / pairs in the same
+    cluster; recall = TP / pairs with the same label; F1 = 2PR / (P + R), 0 when TP = 0.
+    Undefined (MetricError) when no two samples share a label (recall is 0/0).
+    """
+    labels, clusters = _pair(labels, clusters)
+    table = contingency(labels, clusters) if labels.size else np.zeros((0, 0), dtype=np.int64)
+    same_label = _pairs(table.sum(axis=1))
+    same_cluster = _pairs(table.sum(axis=0))
+    if same_label == 0:
+        raise MetricError("f1 is undefined: no two samples share a label, so there are no same-label pairs")
+    tp = _pairs(table)
+    if tp == 0:
+        return 0.0
+    precision = tp / same_cluster
+    recall = tp / same_label
+    return float(2 * precision * recall / (precision + recall))

@@ -1,0 +1,97 @@
+"""Naive O(N^2) versions of the metrics, written from DESIGN.md section 2, loop by loop.
+
+Slow on purpose and independent of modbench's code: a full distance matrix in float64, a Python
+sort with the tie rule spelled out, pairs counted one by one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32).astype(np.float64)
+    norms = np.sqrt((x * x).sum(1, keepdims=True))
+    return (x / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+def neighbours(x: np.ndarray, i: int) -> list[int]:
+    """All other indices, nearest first; equal distances: lower index first."""
+    xi = x[i].astype(np.float64)
+    d = [(float(((x[j].astype(np.float64) - xi) ** 2).sum()), j) for j in range(len(x)) if j != i]
+    return [j for _, j in sorted(d)]
+
+
+def all_neighbours(x: np.ndarray) -> list[list[int]]:
+    return [neighbours(x, i) for i in range(len(x))]
+
+
+def recall_at_k(labels, nbrs, k: int) -> float:
+    hits = 0
+    for i, row in enumerate(nbrs):
+        if any(labels[j] == labels[i] for j in row[:k]):
+            hits += 1
+    return hits / len(nbrs)
+
+
+def precision_at_1(labels, nbrs) -> float:
+    return sum(labels[row[0]] == labels[i] for i, row in enumerate(nbrs)) / len(nbrs)
+
+
+def map_at_r(labels, nbrs) -> float:
+    total = 0.0
+    for i, row in enumerate(nbrs):
+        r = sum(1 for j in range(len(labels)) if j != i and labels[j] == labels[i])
+        correct, ap = 0, 0.0
+        for pos, j in enumerate(row[:r], start=1):
+            if labels[j] == labels[i]:
+                correct += 1
+                ap += correct / pos
+        total += ap / r
+    return total / len(nbrs)
+
+
+def macro_f1_1nn(labels, nbrs) -> float:
+    pred = [labels[row[0]] for row in nbrs]
+    scores = []
+    for c in sorted(set(labels)):
+        tp = sum(1 for t, p in zip(labels, pred) if t == c and p == c)
+        fp = sum(1 for t, p in zip(labels, pred) if t != c and p == c)
+        fn = sum(1 for t, p in zip(labels, pred) if t == c and p != c)
+        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return sum(scores) / len(scores)
+
+
+def pairwise_f1(labels, clusters) -> float:
+    tp = same_cluster = same_label = 0
+    n = len(labels)
+    for i in range(n):
+        for j in range(i + 1, n):
+            sl = labels[i] == labels[j]
+            sc = clusters[i] == clusters[j]
+            same_label += sl
+            same_cluster += sc
+            tp += sl and sc
+    if tp == 0:
+        return 0.0
+    p, r = tp / same_cluster, tp / same_label
+    return 2 * p * r / (p + r)
+
+
+def nmi(labels, clusters) -> float:
+    """Mutual information over the arithmetic mean of the two entropies (natural log)."""
+    n = len(labels)
+    joint: dict = {}
+    for a, b in zip(labels, clusters):
+        joint[(a, b)] = joint.get((a, b), 0) + 1
+    pa: dict = {}
+    pb: dict = {}
+    for (a, b), c in joint.items():
+        pa[a] = pa.get(a, 0) + c
+        pb[b] = pb.get(b, 0) + c
+    mi = sum(c / n * math.log(c * n / (pa[a] * pb[b])) for (a, b), c in joint.items())
+    ha = -sum(c / n * math.log(c / n) for c in pa.values())
+    hb = -sum(c / n * math.log(c / n) for c in pb.values())
+    return mi / ((ha + hb) / 2)

@@ -1,0 +1,76 @@
+"""Each metric against the naive loop of tests/metrics/naive.py, on random data of several shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import naive
+from modbench.metrics import (
+    compute_metrics,
+    kmeans,
+    knn,
+    macro_f1_1nn,
+    map_at_r,
+    nmi,
+    pairwise_f1,
+    precision_at_1,
+    recall_at_k,
+)
+
+SHAPES = [(60, 2, 3), (90, 8, 5), (120, 64, 7), (80, 512, 4)]  # (N, D, classes)
+
+
+def _data(n, d, c, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, c, n)
+    labels[:c] = np.arange(c)
+    labels[c : 2 * c] = np.arange(c)  # every class at least twice
+    centres = rng.normal(size=(c, d))
+    x = centres[labels] * 0.7 + rng.normal(size=(n, d))
+    return x.astype(np.float32), labels
+
+
+@pytest.mark.parametrize("n,d,c", SHAPES)
+def test_compute_metrics_equals_naive(n, d, c):
+    x, y = _data(n, d, c, seed=n + d)
+    xn = naive.normalize(x)
+    nb = naive.all_neighbours(xn)
+    res = compute_metrics(x, y, backend="torch", block_size=17)
+    v = res.values
+    for k in (1, 2, 4, 8):
+        assert v[f"recall@{k}"] == naive.recall_at_k(y, nb, k)
+    assert v["p@1"] == naive.precision_at_1(y, nb)
+    assert v["map@r"] == pytest.approx(naive.map_at_r(y, nb), abs=1e-12)
+    assert v["macro_f1"] == pytest.approx(naive.macro_f1_1nn(y, nb), abs=1e-12)
+    # Clustering metrics given the same clustering: modbench's k-means, same seed.
+    clusters = kmeans(xn, c, seed=0).labels
+    assert v["nmi"] == pytest.approx(naive.nmi(list(y), list(clusters)), abs=1e-9)
+    assert v["f1"] == pytest.approx(naive.pairwise_f1(list(y), list(clusters)), abs=1e-9)
+
+
+@pytest.mark.parametrize("n,d,c", SHAPES[:3])
+def test_pure_functions_equal_naive(n, d, c):
+    x, y = _data(n, d, c, seed=7 * n + d)
+    xn = naive.normalize(x)
+    nb = naive.all_neighbours(xn)
+    res = knn(xn, n - 1, backend="torch", block_size=13)
+    assert res.indices.tolist() == nb
+    for k in (1, 3, 5, n + 10):
+        assert recall_at_k(y, res.indices, k) == naive.recall_at_k(y, nb, k)
+    assert precision_at_1(y, res.indices) == naive.precision_at_1(y, nb)
+    assert map_at_r(y, res.indices) == pytest.approx(naive.map_at_r(y, nb), abs=1e-12)
+    assert macro_f1_1nn(y, res.indices) == pytest.approx(naive.macro_f1_1nn(y, nb), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_clustering_metrics_equal_naive_on_random_partitions(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 200))
+    y = rng.integers(0, int(rng.integers(1, 12)) + 1, n)
+    if len(set(y)) < 2:
+        y[0], y[1] = 0, 1
+    clusters = rng.integers(0, int(rng.integers(1, 12)) + 1, n)
+    assert nmi(y, clusters) == pytest.approx(naive.nmi(list(y), list(clusters)), abs=1e-9)
+    if len(set(y)) < n:
+        assert pairwise_f1(y, clusters) == pytest.approx(naive.pairwise_f1(list(y), list(clusters)), abs=1e-9)
