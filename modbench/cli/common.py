@@ -1,0 +1,114 @@
+"""What every command shares: consoles, error handling, option types and shell completion.
+
+Only the standard library, Typer and Rich are imported here, so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+# Results go to stdout; progress, logs, warnings and errors to stderr.
+# Piped output is not cut to 80 columns: tables keep one line per row in files and CI logs.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def handle_errors(fn):
+    """One line on stderr and the exit code of the error; a traceback only with MODBENCH_DEBUG=1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from modbench.errors import ModbenchError
+
+        debug = os.environ.get("MODBENCH_DEBUG") == "1"
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except ModbenchError as exc:
+            if debug:
+                raise
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print(
+                "interrupted: finished runs and the last epoch's checkpoint are kept; "
+                "run the same command again to resume",
+                markup=False,
+            )
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if debug:
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise fail(
+                f"{type(exc).__name__}: {first} (set MODBENCH_DEBUG=1 for the traceback)", 1
+            ) from None
+
+    return wrapper
+
+
+def complete_suite(incomplete: str) -> list[str]:
+    from modbench.suite.loader import builtin_suite_names
+
+    return [n for n in builtin_suite_names() if n.startswith(incomplete)]
+
+
+def complete_loss(incomplete: str) -> list[str]:
+    from modbench.losses import LOSSES
+
+    return [n for n in LOSSES.names() if n.startswith(incomplete)]
+
+
+def warn(message: str) -> None:
+    err.print(f"warning: {message}", markup=False, highlight=False)
+
+
+# -- option types ---------------------------------------------------------------------------
+SuiteOpt = Annotated[
+    str,
+    typer.Option("--suite", "-s", help="Built-in suite name (see `modbench list`) or path to a YAML file.", autocompletion=complete_suite),
+]
+LossOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--loss", "-l", help="Only this loss (name or label); repeatable.", autocompletion=complete_loss),
+]
+SeedOpt = Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Seed(s) instead of the suite's; repeatable.")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Override the suite's epochs (a different cached run).")]
+SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class (a different cached run).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root [default: $MODBENCH_CACHE or ~/.cache/modbench].")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read [env: MODBENCH_DATA].", show_envvar=False)]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="Download missing dataset files.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Train again even if cached.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout: one object per run.")]
+MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="GitHub Markdown tables on stdout.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout: one line per run.")]
+
+
+def one_output_format(**flags: bool) -> str:
+    chosen = [name for name, on in flags.items() if on]
+    if len(chosen) > 1:
+        raise fail(f"--{' and --'.join(chosen)} are mutually exclusive; choose one output format")
+    return chosen[0] if chosen else "table"
+
+
+def check_device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise fail(f"--device {device}: choose auto, cpu or cuda")
+    return device
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

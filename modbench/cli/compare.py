@@ -1,0 +1,40 @@
+"""``modbench compare``: train what is missing, evaluate, print Tables 1 and 2."""
+
+from __future__ import annotations
+
+from modbench.cli.common import (
+    CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, ForceOpt, JsonOpt, LossOpt,
+    MarkdownOpt, SeedOpt, SubsetOpt, SuiteOpt, handle_errors, one_output_format,
+)
+
+
+@handle_errors
+def compare(
+    suite: SuiteOpt,
+    loss: LossOpt = None,
+    seed: SeedOpt = None,
+    epochs: EpochsOpt = None,
+    subset: SubsetOpt = None,
+    device: DeviceOpt = "auto",
+    cache_dir: CacheDirOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
+    force: ForceOpt = False,
+    markdown: MarkdownOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Train missing runs, then print the Table 1 (NMI, F1) and Table 2 (Recall@k) layouts."""
+    import typer
+
+    from modbench.cli.output import emit, render_rows
+    from modbench.cli.workflow import make_runner, plan, report_failures, train_plan
+    from modbench.results.rows import rows_from_outcomes
+
+    fmt = one_output_format(markdown=markdown, json=json_)
+    p = plan(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
+    outcomes = train_plan(p, runner, force=force)
+    emit(render_rows(rows_from_outcomes(outcomes), fmt))
+    code = report_failures(outcomes)
+    if code:
+        raise typer.Exit(code)

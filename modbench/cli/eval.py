@@ -1,0 +1,75 @@
+"""``modbench eval``: the metrics of cached runs (trains nothing), or of a user's embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from modbench.cli.common import (
+    CacheDirOpt, DataDirOpt, DeviceOpt, JsonOpt, LossOpt, SeedOpt, err, fail, handle_errors,
+)
+
+
+@handle_errors
+def eval_(
+    suite: Annotated[Optional[str], typer.Option("--suite", "-s", help="Built-in suite name or YAML path.")] = None,
+    loss: LossOpt = None,
+    seed: SeedOpt = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="As given to train.")] = None,
+    subset: Annotated[Optional[int], typer.Option("--subset", min=1, help="As given to train.")] = None,
+    embeddings: Annotated[Optional[Path], typer.Option("--embeddings", help="A .npz with arrays 'embeddings' (N x D) and 'labels' (N).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names, e.g. nmi,f1,recall@1.")] = None,
+    device: DeviceOpt = "auto",
+    cache_dir: CacheDirOpt = None,
+    data_dir: DataDirOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Evaluate cached runs of a suite (trains nothing), or embeddings from a file."""
+    if (suite is None) == (embeddings is None):
+        raise fail("give exactly one of --suite or --embeddings")
+    if embeddings is not None:
+        _eval_embeddings(embeddings, metrics, json_)
+        return
+    from modbench.cli.output import emit, render_rows
+    from modbench.cli.workflow import make_runner, plan
+    from modbench.results.rows import rows_from_outcomes
+
+    p = plan(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    if metrics:
+        from modbench.metrics import parse_metric_names
+
+        p.eval_cfg["metrics"] = parse_metric_names(metrics)
+    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
+    outcomes = runner.evaluate(p.runs, p.eval_cfg)
+    emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table"))
+    missing = [o for o in outcomes if o.status == "missing"]
+    for o in missing:
+        err.print(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `modbench train --suite {suite}`", markup=False, highlight=False)
+    if missing or any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _eval_embeddings(path: Path, metrics: str | None, as_json: bool) -> None:
+    import json
+
+    from modbench.cli.common import out
+    from modbench.metrics import DEFAULT_METRICS, compute_metrics, parse_metric_names
+    from modbench.results.npz_input import load_embeddings_npz
+
+    names = parse_metric_names(metrics) if metrics else list(DEFAULT_METRICS)
+    emb, labels = load_embeddings_npz(path)
+    result = compute_metrics(emb, labels, names, strict=True)
+    if as_json:
+        out.file.write(json.dumps(result.values, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    from modbench.render.names import metric_title
+
+    table = Table(title=f"{path} ({len(labels)} embeddings, backend {result.info.get('backend', '?')})", title_justify="left")
+    for name in names:
+        table.add_column(metric_title(name), justify="right")
+    table.add_row(*[f"{result.values[n]:.4f}" for n in names])
+    out.print(table)

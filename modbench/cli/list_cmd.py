@@ -1,0 +1,55 @@
+"""``modbench list``: suites, losses, backbones and datasets, one line each. Imports no torch."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modbench.cli.common import handle_errors, out
+
+WHAT = ("suites", "losses", "backbones", "datasets")
+
+
+def _suite_lines() -> list[tuple[str, str]]:
+    from modbench.suite.loader import builtin_suite_names, locate_suite, read_yaml
+
+    lines = []
+    for name in builtin_suite_names():
+        try:
+            description = str(read_yaml(locate_suite(name)).get("description", "")).strip()
+        except Exception as exc:  # noqa: BLE001 - a broken file still gets its line
+            description = f"(unreadable: {exc})"
+        lines.append((name, description.splitlines()[0] if description else ""))
+    return lines
+
+
+@handle_errors
+def list_(
+    what: Annotated[str, typer.Argument(help="suites, losses, backbones, datasets or all.")] = "all",
+) -> None:
+    """List suites, losses, backbones and datasets."""
+    from rich.table import Table
+
+    from modbench.backbones import BACKBONES
+    from modbench.datasets import DATASETS
+    from modbench.losses import LOSSES
+
+    if what not in (*WHAT, "all"):
+        from modbench.cli.common import fail
+
+        raise fail(f"list {what}: choose one of {', '.join(WHAT)} or all")
+    sections = {
+        "suites": _suite_lines,
+        "losses": lambda: LOSSES.describe() + [("pml:ClassName", "Any pytorch-metric-learning loss by class name, with its keyword parameters.")],
+        "backbones": BACKBONES.describe,
+        "datasets": DATASETS.describe,
+    }
+    for name in WHAT if what == "all" else (what,):
+        table = Table(title=name.capitalize(), title_justify="left", show_header=False, box=None, padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, description in sections[name]():
+            table.add_row(key, description)
+        out.print(table)
+        out.print()

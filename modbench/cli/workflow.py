@@ -1,0 +1,72 @@
+"""The steps ``train``, ``compare`` and ``eval`` share: suite -> runs -> runner -> rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from modbench.cli.common import check_device
+
+
+@dataclass
+class Plan:
+    suite: object  # Suite
+    source: str
+    runs: list
+    eval_cfg: dict
+
+
+def plan(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -> Plan:
+    """Load and validate the suite (exit 2 on any problem), apply overrides, expand runs."""
+    from modbench.suite.loader import load_suite
+    from modbench.suite.runs import apply_overrides, resolve_runs
+
+    suite, source = load_suite(suite_ref)
+    suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds)
+    runs = resolve_runs(suite, source, losses=losses)
+    return Plan(suite, source, runs, suite.eval.model_dump(mode="json"))
+
+
+def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True):
+    from modbench.cache.store import RunStore, ensure_writable, resolve_cache_root
+    from modbench.engine.runner import Runner, resolve_device
+
+    root = resolve_cache_root(cache_dir)
+    if for_training:
+        ensure_writable(root)
+    return Runner(
+        RunStore(root),
+        device=resolve_device(check_device(device)),
+        data_dir=data_dir,
+        download=download,
+        observer=observer,
+    )
+
+
+def train_plan(p: Plan, runner, *, force: bool):
+    """Train what is missing with progress on stderr; returns the outcomes."""
+    from modbench.cli.progress import RichObserver
+
+    with RichObserver(len(p.runs)) as observer:
+        runner.observer = observer
+        outcomes = []
+        for run in p.runs:  # one at a time, so a cached run advances the bar at once
+            (outcome,) = runner.train([run], p.eval_cfg, force=force)
+            if outcome.status != "trained":
+                observer.skip()
+            outcomes.append(outcome)
+    return outcomes
+
+
+def report_failures(outcomes) -> int:
+    """Warn about failed runs on stderr; the exit code the command should end with."""
+    from modbench.cli.common import warn
+
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        f = o.failure or {}
+        warn(
+            f"run '{o.run.label}' seed {o.run.seed} failed at epoch {f.get('epoch', '?')}, step {f.get('step', '?')}: "
+            f"{f.get('reason', 'unknown reason')} (retried only with --force)"
+        )
+    return 1 if failed else 0

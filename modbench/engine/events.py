@@ -1,0 +1,20 @@
+"""Progress events. The engine calls these; the command line turns them into Rich progress bars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Observer:
+    """No-op base class; override what you need."""
+
+    def run_start(self, run: Any, *, start_epoch: int, epochs: int, steps_per_epoch: int) -> None: ...
+
+    def batch_end(self, *, step: int, loss: float | None, images_per_s: float) -> None: ...
+
+    def epoch_end(self, *, epoch: int, record: dict[str, Any]) -> None: ...
+
+    def run_end(self, run: Any, *, status: str) -> None: ...
+
+    def message(self, text: str) -> None:
+        """A one-line notice for the user (stderr), e.g. a corrupted cache entry."""

@@ -1,0 +1,253 @@
+"""One training run, read top to bottom: build, resume, train epoch by epoch, evaluate, record.
+
+Reproducibility: the model is built right after ``torch.manual_seed(seed)``, and each epoch draws
+its batches, crops and dropout from generators seeded by (seed, epoch). A run resumed from the
+checkpoint of epoch k therefore continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from typing import Any
+
+import torch
+
+from modbench.cache.store import RunDir
+from modbench.engine.augment import augment
+from modbench.engine.data import DeviceData
+from modbench.engine.evaluate import embed, evaluate_embeddings
+from modbench.engine.events import Observer
+from modbench.engine.model import EmbeddingNet, build_model
+from modbench.engine.sampler import epoch_batches
+from modbench.engine.versions import package_versions
+from modbench.errors import RunError
+
+
+class RunFailed(RunError):
+    """Training stopped: a non-finite loss or gradient. Recorded in ``failed.json``."""
+
+    def __init__(self, epoch: int, step: int, reason: str):
+        self.epoch, self.step, self.reason = epoch, step, reason
+        super().__init__(f"failed at epoch {epoch}, step {step}: {reason}")
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**62)
+
+
+def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int) -> torch.nn.Module:
+    from modbench.losses import resolve_loss
+
+    spec = resolve_loss(loss_cfg["name"])
+    params = spec.params.model_validate(loss_cfg["params"])
+    return spec.build(params, num_classes, embedding_dim)
+
+
+def build_optimizer(train_cfg: dict[str, Any], model: torch.nn.Module, loss: torch.nn.Module):
+    """One parameter group for the network, one for the loss's own parameters (classifier,
+    proxies, margin beta), the latter at ``loss.param_lr`` when the loss sets one."""
+    lr = train_cfg["lr"]
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+    loss_params = [p for p in loss.parameters() if p.requires_grad]
+    if loss_params:
+        groups.append({"params": loss_params, "lr": getattr(loss, "param_lr", None) or lr})
+    wd = train_cfg["weight_decay"]
+    name = train_cfg["optimizer"]
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=tuple(train_cfg["betas"]), weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, betas=tuple(train_cfg["betas"]), weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=train_cfg["momentum"], weight_decay=wd)
+    raise ValueError(f"unknown optimizer '{name}'")
+
+
+def _grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def train_run(
+    run,
+    run_dir: RunDir,
+    data: DeviceData,
+    *,
+    eval_cfg: dict[str, Any],
+    observer: Observer | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) one run and write its result. Returns the result record."""
+    observer = observer or Observer()
+    cfg = run.config
+    train_cfg = cfg["train"]
+    device = data.device
+    use_amp = device.type == "cuda"
+
+    # -- build: same initial weights for every loss of a seed --------------------------------
+    torch.manual_seed(run.seed)
+    splits = data.splits
+    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size)
+    loss_fn = build_loss(
+        cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"]
+    )
+    model.to(device)
+    loss_fn.to(device)
+    if use_amp:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(train_cfg, model, loss_fn)
+    step_model = torch.compile(model) if train_cfg.get("compile") else model
+
+    # -- resume ----------------------------------------------------------------------------
+    start_epoch, history, train_seconds = 0, [], 0.0
+    best_score = float("-inf")
+    state = run_dir.load_checkpoint(map_location=str(device))
+    if state is not None:
+        model.load_state_dict(state["model"])
+        loss_fn.load_state_dict(state["loss"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch = int(state["epoch"])
+        history = list(state["history"])
+        train_seconds = float(state.get("train_seconds", 0.0))
+        best_score = float(state.get("best_score", float("-inf")))
+    run_dir.write_config(cfg)
+
+    epochs = train_cfg["epochs"]
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    probe = epoch_batches(
+        data.train_y, batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"],
+        m=train_cfg["m"], generator=torch.Generator().manual_seed(0),
+    )
+    observer.run_start(run, start_epoch=start_epoch, epochs=epochs, steps_per_epoch=len(probe))
+    check_every = 1 if device.type == "cpu" else 25  # a host sync per check; free on the CPU
+    val_metrics = list(eval_cfg["val_metrics"])
+    if train_cfg["select"] == "best-val" and "recall@1" not in val_metrics:
+        val_metrics.append("recall@1")  # best-val selects on validation Recall@1
+
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        seed = epoch_seed(run.seed, epoch)
+        generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)  # dropout and anything else drawing from the global generator
+        batches = epoch_batches(
+            data.train_y.cpu() if device.type != "cpu" else data.train_y,
+            batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"],
+            m=train_cfg["m"], generator=generator,
+        )
+        model.train()
+        loss_fn.train()
+        loss_sum = torch.zeros((), device=device)
+        images_seen = 0
+        first_bad = torch.full((), -1, dtype=torch.long, device=device)
+        window_t, window_n = time.perf_counter(), 0
+        for step, idx in enumerate(batches):
+            idx = idx.to(device, non_blocking=True)
+            images = data.normalize(augment(data.train_x[idx], splits.augment, generator))
+            labels = data.train_y[idx]
+            if use_amp:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                embeddings = step_model(images)
+            loss = loss_fn(embeddings.float(), labels)  # losses always in float32
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            bad = ~torch.isfinite(loss) | ~torch.isfinite(_grad_norm(params))
+            first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
+            optimizer.step()
+            loss_sum += loss.detach()
+            window_n += len(idx)
+            images_seen += len(idx)
+            if (step + 1) % check_every == 0 or step == len(batches) - 1:
+                bad_step = int(first_bad)
+                if bad_step >= 0:
+                    reason = "non-finite loss or gradient"
+                    run_dir.write_failed(
+                        {"epoch": epoch + 1, "step": bad_step + 1, "reason": reason,
+                         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                    )
+                    observer.run_end(run, status="failed")
+                    raise RunFailed(epoch + 1, bad_step + 1, reason)
+                now = time.perf_counter()
+                observer.batch_end(
+                    step=step + 1, loss=float(loss.detach()), images_per_s=window_n / max(now - window_t, 1e-9)
+                )
+                window_t, window_n = now, 0
+        # -- validation ---------------------------------------------------------------------
+        val_emb = embed(model, data.val_x, data)
+        val = evaluate_embeddings(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
+        elapsed = time.perf_counter() - t0
+        train_seconds += elapsed
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": float(loss_sum) / max(len(batches), 1),
+            "val": val.values,
+            "seconds": round(elapsed, 3),
+            "images_per_s": round(images_seen / max(elapsed, 1e-9), 1),
+        }
+        history.append(record)
+        score = val.values.get("recall@1", float("nan"))
+        improved = score == score and score > best_score  # NaN never improves
+        if improved:
+            best_score = score
+        state = {
+            "model": model.state_dict(),
+            "loss": loss_fn.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": epoch + 1,
+            "history": history,
+            "train_seconds": train_seconds,
+            "best_score": best_score,
+        }
+        if train_cfg["select"] == "best-val" and improved:
+            run_dir.save_checkpoint({**state, "best_epoch": epoch + 1}, best=True)
+        run_dir.save_checkpoint(state)
+        run_dir.write_history(history)
+        observer.epoch_end(epoch=epoch + 1, record=record)
+
+    result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=model)
+    observer.run_end(run, status="done")
+    return result
+
+
+def evaluate_run(
+    run,
+    run_dir: RunDir,
+    data: DeviceData,
+    *,
+    eval_cfg: dict[str, Any],
+    model: EmbeddingNet | None = None,
+) -> dict[str, Any]:
+    """Test-set metrics of a finished run (last or best-validation checkpoint), written to
+    ``result.json``. Rebuilds the model from the checkpoint when none is given."""
+    cfg = run.config
+    select = cfg["train"]["select"]
+    state = run_dir.load_checkpoint(best=select == "best-val", map_location=str(data.device))
+    if state is None:
+        raise RunError(f"run {run.key}: no checkpoint to evaluate")
+    if model is None or select == "best-val":
+        torch.manual_seed(run.seed)
+        model = build_model(
+            cfg["backbone"], in_channels=data.splits.channels, image_size=data.splits.image_size
+        )
+        model.load_state_dict(state["model"])
+        model.to(data.device)
+    last = run_dir.load_checkpoint(map_location="cpu") if select == "best-val" else state
+    test_emb = embed(model, data.test_x, data)
+    measured = evaluate_embeddings(test_emb, data.test_y, eval_cfg["metrics"], eval_cfg, strict=False)
+    result = {
+        "key": run.key,
+        "config": cfg,
+        "metrics": measured.values,
+        "metric_info": measured.info,
+        "eval": dict(eval_cfg),
+        "checkpoint": {"select": select, "epoch": int(state.get("best_epoch", state["epoch"]))},
+        "epochs": int(last["epoch"]),
+        "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
+        "device": str(data.device),
+        "data": data.splits.sizes(),
+        "versions": package_versions(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    run_dir.write_result(result)
+    return result

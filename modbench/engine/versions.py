@@ -1,0 +1,20 @@
+"""Package versions recorded with every result (what could change a number)."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("modbench", "torch", "torchvision", "pytorch-metric-learning", "scikit-learn", "numpy", "faiss-cpu"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    if "modbench" not in out:
+        import modbench
+
+        out["modbench"] = modbench.__version__
+    return out

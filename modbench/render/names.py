@@ -1,0 +1,41 @@
+"""Display names in the paper's spelling."""
+
+DATASET_NAMES = {
+    "digits": "Digits",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "fashion-mnist": "Fashion-MNIST",
+}
+BACKBONE_NAMES = {
+    "small-cnn": "Small CNN",
+    "googlenet": "GoogLeNet",
+    "resnet18": "ResNet18",
+    "resnet50": "ResNet50",
+}
+METRIC_TITLES = {
+    "nmi": "NMI",
+    "f1": "F1",
+    "recall@1": "Recall@1",
+    "recall@2": "Recall@2",
+    "recall@4": "Recall@4",
+    "recall@8": "Recall@8",
+    "macro_f1": "Macro-F1",
+    "map@r": "MAP@R",
+    "p@1": "P@1",
+}
+
+
+def dataset_name(name: str) -> str:
+    return DATASET_NAMES.get(name, name)
+
+
+def backbone_name(name: str) -> str:
+    return BACKBONE_NAMES.get(name, name)
+
+
+def metric_title(name: str) -> str:
+    if name in METRIC_TITLES:
+        return METRIC_TITLES[name]
+    if name.startswith("recall@"):
+        return "Recall@" + name.split("@", 1)[1]
+    return name

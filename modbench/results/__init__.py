@@ -1,0 +1,1 @@
+"""Results: rows of finished runs read from the cache, and their aggregation over seeds."""

@@ -1,0 +1,78 @@
+"""One row per run: what every renderer (Rich, Markdown, CSV, JSON) starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TABLE1_METRICS = ("nmi", "f1")
+TABLE2_METRICS = ("recall@1", "recall@2", "recall@4", "recall@8")
+
+
+@dataclass
+class ResultRow:
+    suite: str
+    dataset: str
+    backbone: str
+    loss: str
+    label: str
+    seed: int
+    key: str
+    status: str  # "done" | "failed" | "missing"
+    metrics: dict[str, float] = field(default_factory=dict)
+    failure: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The JSON object of this run (DESIGN.md section 5 / issue 2 item 9)."""
+        out: dict[str, Any] = {
+            "suite": self.suite,
+            "dataset": self.dataset,
+            "backbone": self.backbone,
+            "loss": self.loss,
+            "label": self.label,
+            "seed": self.seed,
+            "status": self.status,
+            "run": self.key,
+        }
+        # NaN (a metric undefined on this data) is not JSON: it becomes null.
+        out.update({k: (None if v != v else v) for k, v in self.metrics.items()})
+        if self.failure:
+            out["failure"] = self.failure
+        return out
+
+
+def row_for(run, status: str, result: dict | None = None, failure: dict | None = None) -> ResultRow:
+    done = status in ("done", "trained", "cached")
+    return ResultRow(
+        suite=run.suite,
+        dataset=run.dataset,
+        backbone=run.backbone,
+        loss=run.loss,
+        label=run.label,
+        seed=run.seed,
+        key=run.key,
+        status="done" if done and result else ("failed" if status == "failed" else "missing"),
+        metrics=dict(result["metrics"]) if result else {},
+        failure=failure,
+        result=result,
+    )
+
+
+def rows_from_outcomes(outcomes) -> list[ResultRow]:
+    return [row_for(o.run, o.status, o.result, o.failure) for o in outcomes]
+
+
+def rows_from_cache(store, runs) -> list[ResultRow]:
+    """Rows of ``runs`` as the cache has them, without training or evaluating anything."""
+    rows = []
+    for run in runs:
+        run_dir = store.run(run.key)
+        result = run_dir.read_result()
+        if result is not None:
+            rows.append(row_for(run, "done", result))
+        elif run_dir.failed_file.exists():
+            rows.append(row_for(run, "failed", failure=run_dir.read_failed()))
+        else:
+            rows.append(row_for(run, "missing"))
+    return rows

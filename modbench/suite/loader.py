@@ -1,0 +1,223 @@
+"""Finding, reading and validating suite files.
+
+YAML is read with a safe loader that also refuses duplicate keys. Every problem becomes one
+``SuiteError`` line: ``FILE: KEY.PATH: what is wrong (valid choices, closest match)``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from modbench.errors import UserError, closest, unknown_name_message
+from modbench.suite.schema import Suite
+
+
+class SuiteError(UserError):
+    """An invalid or unreadable suite file (exit code 2)."""
+
+    def __init__(self, source: str, path: str, message: str):
+        self.source, self.key_path = source, path
+        where = f"{source}: {path}: " if path else f"{source}: "
+        super().__init__(where + message)
+
+
+# -- locating ---------------------------------------------------------------------------------
+
+
+def builtin_suites_dir() -> Path:
+    return Path(str(importlib.resources.files("modbench.suites")))
+
+
+def builtin_suite_names() -> list[str]:
+    return sorted(p.stem for p in builtin_suites_dir().glob("*.yaml"))
+
+
+def locate_suite(ref: str) -> Path:
+    """A built-in suite name (a file in ``suites/``) or a path to a YAML file."""
+    looks_like_path = any(sep in ref for sep in ("/", "\\")) or ref.endswith((".yaml", ".yml"))
+    if looks_like_path or Path(ref).is_file():
+        path = Path(ref)
+        if not path.exists():
+            raise UserError(f"{ref}: suite file not found")
+        if not path.is_file():
+            raise UserError(f"{ref}: not a file")
+        return path
+    path = builtin_suites_dir() / f"{ref}.yaml"
+    if not path.is_file():
+        raise UserError(
+            unknown_name_message("suite", ref, builtin_suite_names())
+            + "; or give a path to a YAML file"
+        )
+    return path
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+class _StrictSafeLoader(yaml.SafeLoader):
+    """SafeLoader (no python/* tags) that refuses duplicate keys instead of keeping the last."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: D401 - yaml API
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable key; let the base class report it
+                break
+            if duplicate:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (line {mark.line + 1})", mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    if "python/" in str(exc) or "could not determine a constructor" in str(exc):
+        return f"unsafe or unknown YAML tag refused{where} (only plain YAML is allowed)"
+    return f"invalid YAML{where}: {problem}"
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SuiteError(source, "", f"cannot read file ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SuiteError(source, "", "not a UTF-8 text file (is it a YAML suite?)") from None
+    if "\x00" in text:
+        raise SuiteError(source, "", "binary file, not a YAML suite")
+    try:
+        data = yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as exc:
+        raise SuiteError(source, "", _yaml_problem(exc)) from None
+    if data is None:
+        raise SuiteError(source, "", "empty file; a suite needs name, dataset, backbone, train, losses")
+    if not isinstance(data, dict):
+        raise SuiteError(
+            source, "", f"the top level must be a mapping of keys, not a {type(data).__name__}"
+        )
+    return data
+
+
+# -- validating -------------------------------------------------------------------------------
+
+
+def format_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _model_fields_at(model_cls, loc: tuple) -> list[str]:
+    """The valid keys of the model reached by ``loc`` (for 'unknown key' hints)."""
+    from pydantic import BaseModel
+
+    cls = model_cls
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ()) or ()
+        candidates = [annotation, *args]
+        nxt = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if nxt is None:
+            return []
+        cls = nxt
+    return sorted(cls.model_fields)
+
+
+def validation_message(exc: ValidationError, model_cls) -> tuple[str, str]:
+    """The first pydantic error as (key path, one-line message)."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        valid = _model_fields_at(model_cls, loc[:-1])
+        hint = closest(key, valid) if valid else None
+        msg = f"unknown key '{key}'"
+        if hint:
+            msg += f"; did you mean '{hint}'?"
+        if valid:
+            msg += f" (valid keys: {', '.join(valid)})"
+        return format_loc(loc), msg
+    if kind == "missing":
+        return format_loc(loc), "required key is missing"
+    msg = err["msg"]
+    if "input" in err and kind not in ("missing",):
+        value = err["input"]
+        shown = repr(value)
+        if len(shown) <= 40:
+            msg += f" (got {shown})"
+    extra = f" ({len(exc.errors()) - 1} more problem(s) after fixing this)" if len(exc.errors()) > 1 else ""
+    return format_loc(loc), msg + extra
+
+
+def parse_suite(data: dict[str, Any], source: str) -> Suite:
+    """Schema validation only (types, ranges, unknown keys). No registry look-ups, no torch."""
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as exc:
+        path, message = validation_message(exc, Suite)
+        raise SuiteError(source, path, message) from None
+
+
+def check_references(suite: Suite, source: str) -> None:
+    """Names that must exist in the registries, and each loss's parameters (imports torch)."""
+    from modbench.backbones import BACKBONES
+    from modbench.datasets import DATASETS
+    from modbench.metrics import parse_metric_names
+
+    if suite.dataset.name not in DATASETS:
+        raise SuiteError(
+            source, "dataset.name", unknown_name_message("dataset", suite.dataset.name, DATASETS.names())
+        )
+    if suite.backbone.name not in BACKBONES:
+        raise SuiteError(
+            source,
+            "backbone.name",
+            unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()),
+        )
+    for key in ("metrics", "val_metrics"):
+        try:
+            parse_metric_names(getattr(suite.eval, key))
+        except UserError as exc:
+            raise SuiteError(source, f"eval.{key}", str(exc)) from None
+    # Parameter validation of every loss happens while expanding sweeps (runs.py), so that each
+    # combination is checked exactly as it will be trained.
+    from modbench.suite.runs import expand_losses
+
+    expand_losses(suite, source)
+
+
+def load_suite(ref: str, *, check: bool = True) -> tuple[Suite, str]:
+    """Locate, read and validate a suite; returns the suite and its source (for messages)."""
+    path = locate_suite(ref)
+    source = str(path) if not str(path).startswith(str(builtin_suites_dir())) else f"suites/{path.name}"
+    suite = parse_suite(read_yaml(path), source)
+    if check:
+        check_references(suite, source)
+    return suite, source

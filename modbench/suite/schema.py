@@ -1,0 +1,97 @@
+"""The suite schema: strict pydantic models, unknown keys refused.
+
+Only shapes, types and ranges live here. Whether a dataset, backbone or loss name exists, and
+whether a loss accepts its parameters, is checked against the registries in ``loader.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_EVAL_METRICS = [
+    "nmi",
+    "f1",
+    "recall@1",
+    "recall@2",
+    "recall@4",
+    "recall@8",
+    "macro_f1",
+    "map@r",
+    "p@1",
+]
+DEFAULT_VAL_METRICS = ["nmi", "f1", "recall@1"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(Strict):
+    name: str
+    subset: int | None = Field(None, ge=1, description="at most N training images per class")
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+    split_seed: int = Field(0, ge=0)
+    labels: Literal["fine", "coarse"] | None = None
+
+
+class BackboneConfig(Strict):
+    name: str
+    embedding_dim: int = Field(128, ge=2, le=65536)
+    pretrained: bool = False
+
+
+class TrainConfig(Strict):
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=2)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    sampler: Literal["random", "m-per-class"] = "random"
+    m: int = Field(4, ge=2, description="samples per class in a batch, with m-per-class")
+    select: Literal["last", "best-val"] = "last"
+    compile: bool = False
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in value):
+            raise ValueError("each of betas must be in [0, 1)")
+        return value
+
+
+class EvalConfig(Strict):
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_EVAL_METRICS))
+    val_metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_VAL_METRICS))
+    kmeans_seed: int = Field(0, ge=0)
+    kmeans_n_init: int = Field(1, ge=1)
+
+
+class LossEntry(Strict):
+    name: str
+    label: str | None = Field(None, min_length=1, max_length=80)
+    # A list value is a sweep: every combination of the listed values becomes one run.
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Suite(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = ""
+    dataset: DatasetConfig
+    backbone: BackboneConfig
+    train: TrainConfig
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    losses: list[LossEntry] = Field(min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_unique(cls, value: list[int]) -> list[int]:
+        if any(s < 0 for s in value):
+            raise ValueError("seeds must be >= 0")
+        if len(set(value)) != len(value):
+            raise ValueError("seeds must be distinct")
+        return value
