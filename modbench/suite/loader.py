@@ -30,6 +30,12 @@ class SuiteError(UserError):
 
 
 def builtin_suites_dir() -> Path:
+    """``suites/`` beside the package in a source checkout, else the installed copy."""
+    import modbench
+
+    checkout = Path(modbench.__file__).resolve().parent.parent / "suites"
+    if (checkout / "digits.yaml").is_file():
+        return checkout
     return Path(str(importlib.resources.files("modbench.suites")))
 
 
