@@ -6,6 +6,9 @@ from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, ForceOpt, JsonOpt, LossOpt,
     MarkdownOpt, SeedOpt, SubsetOpt, SuiteOpt, handle_errors, one_output_format,
 )
+from modbench.cli.common import (  # scaling options (docs/scaling.md)
+    DevicesOpt, GpusPerJobOpt, JobsOpt, LauncherOpt, PartitionOpt, SlurmLogDirOpt, TimeMinOpt,
+)
 
 
 @handle_errors
@@ -20,6 +23,13 @@ def compare(
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
     force: ForceOpt = False,
+    jobs: JobsOpt = None,
+    devices: DevicesOpt = None,
+    launcher: LauncherOpt = None,
+    partition: PartitionOpt = None,
+    gpus_per_job: GpusPerJobOpt = None,
+    time_min: TimeMinOpt = None,
+    slurm_log_dir: SlurmLogDirOpt = None,
     markdown: MarkdownOpt = False,
     json_: JsonOpt = False,
 ) -> None:
@@ -28,12 +38,17 @@ def compare(
 
     from modbench.cli.output import emit, render_rows
     from modbench.cli.workflow import make_runner, plan, report_failures, train_plan
+    from modbench.launch import launch_options
     from modbench.results.rows import rows_from_outcomes
 
     fmt = one_output_format(markdown=markdown, json=json_)
     p = plan(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    launch = launch_options(
+        launcher=launcher, jobs=jobs, devices=devices, partition=partition, gpus_per_job=gpus_per_job,
+        time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=p.suite.slurm, device=device,
+    )
     runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
-    outcomes = train_plan(p, runner, force=force)
+    outcomes = train_plan(p, runner, force=force, launch=launch)
     emit(render_rows(rows_from_outcomes(outcomes), fmt))
     code = report_failures(outcomes)
     if code:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from modbench.cache.store import RunStore
+from modbench.engine import distributed
 from modbench.engine.events import Observer
 from modbench.errors import UserError
 
@@ -71,6 +72,8 @@ class Runner:
         """Train every run that has no result (resuming partial ones); reuse finished ones."""
         from modbench.engine.train import RunFailed, evaluate_run, train_run
 
+        if distributed.current().enabled:  # under torchrun: every rank trains the same runs
+            return distributed.train_runs(self, runs, eval_cfg, force=force)
         outcomes = []
         for run in runs:
             run_dir = self.store.run(run.key)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from modbench.cache.store import RunDir
+from modbench.engine import distributed
 from modbench.engine.augment import augment
 from modbench.engine.data import DeviceData
 from modbench.engine.evaluate import embed, evaluate_embeddings
@@ -84,6 +85,7 @@ def train_run(
     train_cfg = cfg["train"]
     device = data.device
     use_amp = device.type == "cuda"
+    dist = distributed.current().for_run(cfg)  # under torchrun: this rank's share (no-ops otherwise)
 
     # -- build: same initial weights for every loss of a seed --------------------------------
     torch.manual_seed(run.seed)
@@ -97,7 +99,8 @@ def train_run(
     if use_amp:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(train_cfg, model, loss_fn)
-    step_model = torch.compile(model) if train_cfg.get("compile") else model
+    step_model = dist.wrap_model(model)  # DDP under torchrun
+    step_model = torch.compile(step_model) if train_cfg.get("compile") else step_model
 
     # -- resume ----------------------------------------------------------------------------
     start_epoch, history, train_seconds = 0, [], 0.0
@@ -130,6 +133,7 @@ def train_run(
         seed = epoch_seed(run.seed, epoch)
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)  # dropout and anything else drawing from the global generator
+        dist.seed_rank(seed)
         batches = epoch_batches(
             data.train_y.cpu() if device.type != "cpu" else data.train_y,
             batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"],
@@ -145,13 +149,16 @@ def train_run(
             idx = idx.to(device, non_blocking=True)
             images = data.normalize(augment(data.train_x[idx], splits.augment, generator))
             labels = data.train_y[idx]
+            images, labels = dist.shard(images), dist.shard(labels)  # this rank's slice
             if use_amp:
                 images = images.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 embeddings = step_model(images)
+            embeddings, labels = dist.loss_inputs(embeddings, labels)  # global batch if pair-based
             loss = loss_fn(embeddings.float(), labels)  # losses always in float32
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            dist.sync_loss_grads(loss_fn)
             bad = ~torch.isfinite(loss) | ~torch.isfinite(_grad_norm(params))
             first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
             optimizer.step()
@@ -173,9 +180,12 @@ def train_run(
                     step=step + 1, loss=float(loss.detach()), images_per_s=window_n / max(now - window_t, 1e-9)
                 )
                 window_t, window_n = now, 0
-        # -- validation ---------------------------------------------------------------------
-        val_emb = embed(model, data.val_x, data)
-        val = evaluate_embeddings(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
+        loss_sum = dist.mean(loss_sum)
+        # -- validation (rank 0 only under torchrun) ------------------------------------------
+        val = distributed.NO_METRICS
+        if dist.is_main:
+            val_emb = embed(model, data.val_x, data)
+            val = evaluate_embeddings(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
         elapsed = time.perf_counter() - t0
         train_seconds += elapsed
         record = {
@@ -198,6 +208,7 @@ def train_run(
             "history": history,
             "train_seconds": train_seconds,
             "best_score": best_score,
+            "world_size": dist.world_size,
         }
         if train_cfg["select"] == "best-val" and improved:
             run_dir.save_checkpoint({**state, "best_epoch": epoch + 1}, best=True)
@@ -205,7 +216,7 @@ def train_run(
         run_dir.write_history(history)
         observer.epoch_end(epoch=epoch + 1, record=record)
 
-    result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=model)
+    result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=model) if dist.is_main else None
     observer.run_end(run, status="done")
     return result
 
@@ -245,6 +256,7 @@ def evaluate_run(
         "epochs": int(last["epoch"]),
         "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
         "device": str(data.device),
+        "world_size": int(last.get("world_size", 1)),  # processes of the last epoch (torchrun)
         "data": data.splits.sizes(),
         "versions": package_versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -1,0 +1,39 @@
+"""``--jobs``/``--launcher``: train a plan's missing runs in other processes, then read every
+outcome back from the cache (as ``report`` does) and warn about jobs that died."""
+
+from __future__ import annotations
+
+from modbench.cli.common import warn
+
+
+def launch_plan(p, runner, *, force: bool, launch) -> list:
+    """The plan's outcomes after launching its missing runs (``launch``: LaunchOptions).
+
+    Statuses: ``trained`` (by a job of this call), ``cached``, ``failed`` (a non-finite loss,
+    recorded in the cache) and ``error`` (the job itself died; warned here with its log).
+    A user error inside a job (e.g. dataset files missing) ends the command with its one line.
+    """
+    from modbench.cli.jobs_progress import JobsProgress
+    from modbench.errors import UserError
+    from modbench.launch import launch_missing
+
+    with JobsProgress() as observer:
+        jobs = launch_missing(
+            p.runs, p.eval_cfg, cache_root=runner.store.root, data_dir=runner.data_dir,
+            download=runner.download, options=launch, force=force, observer=observer,
+        )
+    user_errors = [j for j in jobs.values() if j.status == "error" and j.exit_code == 2]
+    if user_errors:
+        raise UserError(user_errors[0].message or "a job stopped on a user error")
+    outcomes = runner.evaluate(p.runs, p.eval_cfg)
+    for o in outcomes:
+        job = jobs.get(o.run.key)
+        if job is None:
+            continue
+        if job.status == "trained" and o.status == "cached":
+            o.status = "trained"
+        elif job.status == "error":
+            o.status = "error"
+            log = f"; log: {job.log}" if job.log else ""
+            warn(f"run '{o.run.label}' seed {o.run.seed}: {job.message}{log} (the same command resumes it)")
+    return outcomes
