@@ -15,13 +15,16 @@ def launch_plan(p, runner, *, force: bool, launch) -> list:
     """
     from modbench.cli.jobs_progress import JobsProgress
     from modbench.errors import UserError
-    from modbench.launch import launch_missing
+    from modbench.launch.launch import launch_missing, preflight, runs_to_launch
 
-    with JobsProgress() as observer:
-        jobs = launch_missing(
-            p.runs, p.eval_cfg, cache_root=runner.store.root, data_dir=runner.data_dir,
-            download=runner.download, options=launch, force=force, observer=observer,
-        )
+    jobs = {}
+    if runs_to_launch(p.runs, runner.store, force=force):
+        preflight(launch)  # one-line errors before any progress is drawn
+        with JobsProgress() as observer:
+            jobs = launch_missing(
+                p.runs, p.eval_cfg, cache_root=runner.store.root, data_dir=runner.data_dir,
+                download=runner.download, options=launch, force=force, observer=observer,
+            )
     user_errors = [j for j in jobs.values() if j.status == "error" and j.exit_code == 2]
     if user_errors:
         raise UserError(user_errors[0].message or "a job stopped on a user error")

@@ -57,6 +57,16 @@ def _devices_for(options: LaunchOptions, device: str) -> tuple[tuple[int, ...] |
     return None, "cpu"
 
 
+def preflight(options: LaunchOptions) -> None:
+    """Refuse what cannot work before anything starts: submitit missing, no sbatch, bad devices."""
+    if options.launcher == "local":
+        _devices_for(options, options.device)
+    elif options.launcher in ("slurm", "submitit-local"):
+        from modbench.launch.slurm import check_cluster
+
+        check_cluster("slurm" if options.launcher == "slurm" else "local")
+
+
 def launch_missing(
     runs: list,
     eval_cfg: dict,
@@ -77,6 +87,7 @@ def launch_missing(
     todo = runs_to_launch(runs, RunStore(cache_root), force=force)
     if not todo:
         return {}
+    preflight(options)
     root = str(Path(cache_root).expanduser().resolve())
     data = str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None
     if options.launcher == "local":

@@ -34,18 +34,34 @@ def import_submitit():
     return submitit
 
 
-def make_executor(folder: Path, resources: SlurmResources, *, cluster: str, name: str):
-    """A submitit AutoExecutor for ``cluster`` ("slurm" or "local") with the job resources."""
-    submitit = import_submitit()
+def check_cluster(cluster: str) -> None:
+    """submitit is installed and, for SLURM, ``sbatch`` is at hand (UserError otherwise)."""
+    import_submitit()
     if cluster == "slurm" and shutil.which("sbatch") is None:
         raise UserError(
             "--launcher slurm: sbatch is not on PATH here; run from a SLURM login node, "
             "or use --jobs N to run on this machine"
         )
+
+
+def make_executor(folder: Path, resources: SlurmResources, *, cluster: str, name: str):
+    """A submitit AutoExecutor for ``cluster`` ("slurm" or "local") with the job resources."""
+    submitit = import_submitit()
+    check_cluster(cluster)
     folder.mkdir(parents=True, exist_ok=True)
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     executor.update_parameters(name=name, **resources.submitit_parameters())
     return executor
+
+
+def failure_reason(exc: Exception) -> str:
+    """The exception line of the job's traceback in submitit's error (else its first line)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.isidentifier() and (head.endswith(("Error", "Exception", "Interrupt")) or head == "KeyboardInterrupt"):
+            return line
+    return lines[0] if lines else type(exc).__name__
 
 
 def _log_of(job) -> str:
@@ -99,9 +115,8 @@ def run_submitit(
             try:
                 summary = job.result()
             except (submitit.core.utils.FailedJobError, submitit.core.utils.UncompletedJobError) as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 summary = {"key": run.key, "status": "error", "exit_code": 1,
-                           "message": f"job {job.job_id} failed ({reason})"}
+                           "message": f"job {job.job_id} failed: {failure_reason(exc)}"}
             if summary.get("status") in ("error", "failed"):
                 summary["log"] = _log_of(job)
             summaries[run.key] = summary
