@@ -16,7 +16,7 @@ import torch
 
 from modbench.metrics import clustering_metrics, retrieval
 from modbench.metrics.clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
-from modbench.metrics.knn import iter_knn, resolve_backend
+from modbench.metrics.knn_search import iter_knn, resolve_backend
 from modbench.metrics.names import (
     CLUSTERING_METRICS,
     DEFAULT_METRICS,
@@ -117,7 +117,7 @@ def compute_metrics(
     ``backend``: "auto" (faiss when installed and on CPU, else torch), "torch" or "faiss"; the
     neighbours are identical either way. ``strict``: a metric undefined on this input raises
     MetricError naming it and why; with ``strict=False`` it is NaN and the reason is in
-    ``info["undefined"]``. Computation is on a float32 copy; the kNN is exact (see knn.py).
+    ``info["undefined"]``. Computation is on a float32 copy; the kNN is exact (see knn_search.py).
     """
     names = parse_metric_names(metrics)
     x = _as_tensor(embeddings, device)
