@@ -1,32 +1,49 @@
 """Exact k-nearest-neighbour search among the rows of one embedding matrix.
 
 The neighbours of row ``i`` are the other rows (row ``i`` itself is excluded by its index, not by
-its distance, so a duplicate of the query still counts as a neighbour), ordered by squared
-Euclidean distance, equal distances broken by the lower index.
+its distance, so a duplicate of the query still counts as a neighbour), ordered by Euclidean
+distance, equal distances broken by the lower index.
 
-How it stays exact, memory-bounded and identical across backends:
+The *reference distance* that defines the order is ``|x_j - x_i|^2`` of the float32 embeddings,
+computed in float64 as the sum of squared differences (``_ref_sq_np`` on the CPU,
+``_ref_sq_torch`` on a GPU); one function per device, used by every backend and every path, so
+bit-identical rows get bit-identical distances and only truly equal distances tie (float32 would
+tie distinct distances by rounding: it did in this package's tests, among 120 points in 64-D). How the search stays exact, memory-bounded and identical across backends:
 
-1. *Coarse search* in float32, by blocks: the torch backend multiplies a block of queries with a
-   chunk of the database at a time and keeps a running top-``kc`` (``kc = k + pad``), so memory is
-   O(query_block x (db_block + kc)), never N x N; the faiss backend asks ``IndexFlatL2`` for the
-   ``kc + 1`` nearest and drops the query's own index.
-2. *Refinement*: the ``kc`` candidates get their distance recomputed in float64 as the sum of
-   squared differences (the reference distance, the same code for every backend) and are sorted
-   by (distance, index).
-3. *Check*: a float32 distance is within ``err = (2D + 16) * 2**-24 * (|q|^2 + max |x|^2)`` of the
-   reference one (a worst-case rounding bound for the float32 dot products). If the float32
-   distance of the worst candidate, minus ``err``, is still above the refined k-th distance, no row
-   outside the candidates can be among the k nearest. Otherwise (near-ties at the edge of the
-   candidate list, many duplicates) the query is searched again exhaustively in float64.
+1. *Coarse search* in float32, by blocks: modbench's own search ("torch" backend) multiplies a
+   block of queries with a chunk of the database at a time (``|x|^2 - 2 q.x``) and keeps a running
+   top-``kc`` (``kc = k + pad``), so memory is O(query_block x (db_block + kc)), never N x N; the
+   faiss backend asks ``IndexFlatL2`` for the ``kc + 1`` nearest and drops the query's own index.
+2. *Refinement*: a coarse squared distance lies within a worst-case float32 rounding bound of
+   the reference one, ``err = (2D + 24) * 2**-24 * (|q|^2 + max |x|^2)``. The candidates are
+   sorted by coarse distance; where consecutive ones are within ``2 err`` of each other (a
+   "cluster"), the coarse order may be wrong, so those get their reference distance and are
+   ordered by (reference distance, index). Candidates more than ``2 err`` apart are in reference
+   order already. (On the GPU every candidate is refined: simpler, and cheap there.)
+3. *Check*: if the coarse distance of the worst candidate, minus ``err``, is still above the
+   largest reference distance the k-th neighbour's cluster can have, no row outside the
+   candidates can be among the k nearest. Otherwise (exact ties or near-ties at the edge of the
+   candidate list, many duplicates) the query is searched again exhaustively with the reference
+   distance.
 
-So the result is the exact top-k of the float64 reference distance with the lower-index tie rule,
-whatever the backend, the device, the block sizes or the thread count.
+So the result is the exact top-k under the reference distance and the lower-index tie rule,
+whatever the backend, the block sizes or the thread count. (A CPU and a GPU reference distance
+can differ in the last float64 bit for rows that are not bit-identical, so near-ties at 1e-16
+may order differently across devices; never across backends on one device.)
+
+On the CPU both backends do their bookkeeping with numpy in a pool of Python threads (numpy
+releases the GIL), one query block per thread, with single-threaded BLAS inside each: on a busy
+machine, thousands of small multi-threaded torch operations spent most of their time waiting at
+OpenMP barriers (measured 20x slower than one thread under a load of 3 per core).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,9 +51,14 @@ import torch
 
 _U32 = 2.0**-24  # unit roundoff of float32
 
-# Bytes a block may use for its distance matrix; the default blocks stay near this budget.
-DEFAULT_BLOCK_BYTES = 64 * 2**20
-DEFAULT_DB_BLOCK = 8192
+# Bytes a worker's block of coarse distances may use (the torch backend's main memory cost).
+DEFAULT_BLOCK_BYTES = 32 * 2**20
+# Database rows per chunk: large, so that the per-row costs of selection are paid rarely.
+DEFAULT_DB_BLOCK = 16384
+# Columns per group in the two-stage selection (see _smallest_grouped_np).
+_GROUP = 16
+# Bytes of gathered candidate rows per refinement step: small enough to stay in cache.
+_REFINE_BYTES = 2 * 2**20
 
 
 def faiss_available() -> bool:
@@ -70,57 +92,319 @@ def _pad(k: int) -> int:
     return max(16, k // 8)
 
 
-def _query_block(n: int, width: int, block_size: int | None) -> int:
-    if block_size is not None:
-        return max(1, int(block_size))
-    return int(max(16, min(4096, DEFAULT_BLOCK_BYTES // (4 * max(1, width)))))
+def _workers() -> int:
+    return max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
 
 
-def _reference_sqdist(q: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The reference distance: float64 sum of squared differences, ``q`` [..., D] against ``x`` [..., D]."""
-    diff = x.double() - q.double()
+@dataclass
+class KnnBlock:
+    """The k nearest neighbours of queries ``start:stop``, [b, k], nearest first (numpy arrays)."""
+
+    start: int
+    stop: int
+    distances: np.ndarray | None  # Euclidean, float64 (square roots of the reference distance)
+    indices: np.ndarray  # int64
+    exhaustive_queries: int  # queries of this block that needed the exhaustive search
+
+
+# --------------------------------------------------------------------------------------------
+# CPU: numpy, one query block per worker thread
+
+
+def _ref_sq_np(q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Squared reference distances of queries ``q`` [b, D] to ``rows`` [b, m, D], both float64
+    copies of the float32 embeddings (``rows`` is overwritten): [b, m] float64, summed by one
+    einsum kernel whatever the shapes."""
+    np.subtract(rows, q[:, None, :], out=rows)
+    return np.einsum("ijk,ijk->ij", rows, rows)
+
+
+def _take_rows(a: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``a[r, cols[r, j]]`` for a 2-D ``a``: flat indexing, faster than take_along_axis."""
+    flat = cols + (np.arange(a.shape[0]) * a.shape[1])[:, None]
+    return np.take(a.reshape(-1), flat)
+
+
+def _sorted_np(d: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's first k by (distance, index)."""
+    order = np.lexsort((idx, d), axis=-1)[:, :k]
+    return _take_rows(d, order), _take_rows(idx, order)
+
+
+def _smallest_np(v: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the k smallest entries of each row, in no particular order."""
+    if k >= v.shape[1]:
+        return np.broadcast_to(np.arange(v.shape[1]), v.shape).copy()
+    return np.argpartition(v, k - 1, axis=1)[:, :k]
+
+
+def _smallest_grouped_np(v: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the k smallest entries of each row of contiguous ``v`` [b, m], in no order.
+
+    Two stages, so that the selection proper sees a small fraction of the entries: split the
+    first ``g * w`` columns into ``g`` slices of ``w`` and take the minimum across slices (one
+    vectorised pass; group j = columns j, j + w, j + 2w, ...); pick the k groups with the smallest
+    minima; select the k smallest among those groups' entries and the leftover columns. Exact: a
+    group holding one of the k smallest entries has a minimum no larger than the k-th smallest
+    value, and fewer than k groups have a smaller one, so it is always picked (with ties the
+    picked entries are still k of the smallest values and every other entry is >= all of them).
+    """
+    b, m = v.shape
+    g = _GROUP
+    w = m // g
+    if w <= 2 * k:
+        return _smallest_np(v, k)
+    slices = np.lib.stride_tricks.as_strided(v, (b, g, w), (v.strides[0], w * v.strides[1], v.strides[1]))
+    gsel = _smallest_np(np.minimum.reduce(slices, axis=1), k)  # [b, k] group ids
+    cols = (gsel[:, None, :] + (np.arange(g) * w)[None, :, None]).reshape(b, g * k)
+    if g * w < m:  # leftover columns join the final selection
+        cols = np.concatenate([cols, np.broadcast_to(np.arange(g * w, m), (b, m - g * w))], axis=1)
+    pos = _smallest_np(_take_rows(v, cols), k)
+    return _take_rows(cols, pos)
+
+
+class _CpuSearch:
+    def __init__(self, x: np.ndarray, backend: str, db_block: int):
+        self.x = x
+        self.n, self.dim = x.shape
+        self.xn = np.einsum("ij,ij->i", x, x)  # float32 squared norms
+        self.xn_max = float(self.xn.max())
+        self.coef = (2 * self.dim + 24) * _U32
+        self.x64 = x.astype(np.float64)  # refinement gathers from it: no casting per candidate
+        self.db_block = db_block
+        self.backend = backend
+        if backend == "torch":
+            self.neg2x = -2.0 * x  # exact (a power of two): one pass per block adds |x|^2
+        else:
+            import faiss
+
+            self.index = faiss.IndexFlatL2(self.dim)
+            self.index.add(x)
+
+    # step 1
+    def coarse_own(self, qs: int, qe: int, kc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Running top-kc by ``|x|^2 - 2 q.x``: candidates [b, kc], their coarse squared distances
+        (float64) and the largest of those per row (every other row's is at least as large)."""
+        b = qe - qs
+        q = self.x[qs:qe]
+        buf = np.empty((b, self.db_block), dtype=np.float32)
+        best_v = best_i = None
+        for s in range(0, self.n, self.db_block):
+            e = min(self.n, s + self.db_block)
+            v = buf[:, : e - s] if e - s == self.db_block else np.empty((b, e - s), dtype=np.float32)
+            np.matmul(q, self.neg2x[s:e].T, out=v)
+            v += self.xn[s:e]
+            lo, hi = max(qs, s), min(qe, e)
+            if lo < hi:  # the query itself, by index
+                own = np.arange(lo, hi)
+                v[own - qs, own - s] = np.inf
+            pos = _smallest_grouped_np(v, min(kc, e - s))
+            vals = _take_rows(v, pos)
+            pos += s
+            if best_v is not None:
+                vals = np.concatenate([best_v, vals], 1)
+                pos = np.concatenate([best_i, pos], 1)
+                sel = _smallest_np(vals, min(kc, vals.shape[1]))
+                vals, pos = _take_rows(vals, sel), _take_rows(pos, sel)
+            best_v, best_i = vals, pos
+        coarse = best_v.astype(np.float64) + self.xn[qs:qe, None]
+        return best_i, coarse, coarse.max(axis=1)
+
+    def coarse_faiss(self, qs: int, qe: int, kc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """faiss IndexFlatL2 top-(kc+1), the query's own index dropped (else the farthest); as coarse_own."""
+        kq = min(kc + 1, self.n)
+        dist, idx = self.index.search(self.x[qs:qe], kq)
+        b = qe - qs
+        keep = idx != np.arange(qs, qe)[:, None]
+        keep[keep.all(axis=1), kq - 1] = False  # self not returned (duplicates at distance 0)
+        cand = idx[keep].reshape(b, kq - 1).astype(np.int64)
+        return cand, dist[keep].reshape(b, kq - 1).astype(np.float64), dist[:, -1].astype(np.float64)
+
+    # steps 2 and 3
+    def reference(self, qidx: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """Squared reference distances of pairs (qidx[p], cand[p]), p over a 1-D array: float64."""
+        out = np.empty(cand.shape[0], dtype=np.float64)
+        step = max(1, _REFINE_BYTES // (8 * self.dim))  # gathered rows stay in cache
+        for s in range(0, cand.shape[0], step):
+            e = min(cand.shape[0], s + step)
+            rows = np.take(self.x64, cand[s:e], axis=0)[:, None, :]
+            out[s:e] = _ref_sq_np(self.x64[qidx[s:e]], rows)[:, 0]
+        return out
+
+    # steps 2 and 3
+    def finish(
+        self, qs: int, qe: int, cand: np.ndarray, coarse: np.ndarray, worst: np.ndarray, k: int, distances: bool
+    ) -> KnnBlock:
+        """The k nearest of queries qs:qe from their candidates (see the module docstring).
+
+        Only candidates whose order the coarse distances cannot settle get a reference distance:
+        sorted by coarse distance, a run of candidates with gaps <= 2 err ("cluster") is ordered
+        by (reference distance, index); distinct clusters are at least 2 err apart, so their order
+        is that of the reference distance already. ``distances``: also return the reference
+        distances of the k neighbours (the metrics need only the indices).
+        """
+        b, kc = cand.shape
+        rows = np.arange(b)
+        err = self.coef * (self.xn[qs:qe].astype(np.float64) + self.xn_max)  # [b]
+        order = np.lexsort((cand, coarse), axis=-1)
+        cand, coarse = _take_rows(cand, order), _take_rows(coarse, order)
+        close = np.diff(coarse, axis=1) <= 2 * err[:, None]  # [b, kc - 1]: pair j, j+1 unresolved
+        cluster = np.concatenate([np.zeros((b, 1), np.int64), np.cumsum(~close, axis=1)], axis=1)
+        tied = np.zeros((b, kc), dtype=bool)
+        tied[:, 1:] |= close
+        tied[:, :-1] |= close
+        ref = np.zeros((b, kc), dtype=np.float64)
+        r, j = np.nonzero(tied)
+        if r.size:
+            ref[r, j] = self.reference(qs + r, cand[r, j])
+        order = np.lexsort((cand, ref, cluster), axis=-1)[:, :k]
+        i = _take_rows(cand, order)
+        # Every selected candidate's reference distance is at most the coarse distance that ends
+        # the k-th one's cluster + err; every row outside the candidates has one of at least
+        # worst - err. The first is below the second: the top k is exact. Else: exhaustive.
+        if kc >= self.n - 1:
+            bad = np.zeros(0, dtype=np.int64)  # every other row is a candidate
+        else:
+            kth_cluster = cluster[rows, order[:, k - 1]]
+            end = (cluster <= kth_cluster[:, None]).sum(axis=1) - 1  # last position of that cluster
+            bad = np.flatnonzero(~(worst - err > coarse[rows, end] + err))
+        d = None
+        if distances:
+            d = self.reference(np.repeat(np.arange(qs, qe), k), i.reshape(-1)).reshape(b, k)
+        if bad.size:
+            d_bad, i[bad] = self.exhaustive(qs + bad, k)
+            if d is not None:
+                d[bad] = d_bad
+        return KnnBlock(qs, qe, None if d is None else np.sqrt(d), i, int(bad.size))
+
+    def exhaustive(self, qidx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k by the reference distance over all rows, in chunks visited in index order
+        and merged with a stable sort, so equal distances keep the lower index first."""
+        b = qidx.shape[0]
+        chunk = max(1, DEFAULT_BLOCK_BYTES // (8 * self.dim * b))
+        q = self.x64[qidx]
+        best_d = np.empty((b, 0), dtype=np.float64)
+        best_i = np.empty((b, 0), dtype=np.int64)
+        for s in range(0, self.n, chunk):
+            e = min(self.n, s + chunk)
+            d = _ref_sq_np(q, np.repeat(self.x64[None, s:e], b, axis=0))
+            own = (qidx >= s) & (qidx < e)
+            d[np.flatnonzero(own), qidx[own] - s] = np.inf  # the query itself, by index
+            d = np.concatenate([best_d, d], 1)
+            idx = np.concatenate([best_i, np.broadcast_to(np.arange(s, e), (b, e - s))], 1)
+            order = np.argsort(d, axis=1, kind="stable")[:, :k]
+            best_d, best_i = _take_rows(d, order), _take_rows(np.ascontiguousarray(idx), order)
+        return best_d, best_i
+
+
+def _iter_cpu(
+    x: np.ndarray, ks: list[tuple[int, int, int]], backend: str, db_block: int, distances: bool
+) -> Iterator[KnnBlock]:
+    from threadpoolctl import threadpool_limits
+
+    search = _CpuSearch(x, backend, db_block)
+    workers = _workers()
+    n = x.shape[0]
+
+    def own_job(qs, qe, kb):
+        kc = min(kb + _pad(kb), n - 1)
+        return search.finish(qs, qe, *search.coarse_own(qs, qe, kc), kb, distances)
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(workers) as pool:
+        if backend == "torch":
+            # Each worker multiplies its own block with single-threaded BLAS.
+            with threadpool_limits(limits=1, user_api="blas"):
+                for qs, qe, kb in ks:
+                    pending.append(pool.submit(own_job, qs, qe, kb))
+                    if len(pending) > 2 * workers:  # bounded look-ahead: bounded memory
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+        else:
+            # faiss searches a block with all cores; refining it overlaps the next search.
+            for qs, qe, kb in ks:
+                kc = min(kb + _pad(kb), n - 1)
+                coarse = search.coarse_faiss(qs, qe, kc)
+                pending.append(pool.submit(search.finish, qs, qe, *coarse, kb, distances))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+
+# --------------------------------------------------------------------------------------------
+# Other devices (CUDA): torch
+
+
+def _ref_sq_torch(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    diff = rows.double() - q.double().unsqueeze(1)
     return (diff * diff).sum(-1)
 
 
-def _sort_by_distance_then_index(d: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows sorted by (distance, index): sort by index, then a stable sort by distance."""
+def _sorted_torch(d: torch.Tensor, idx: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     idx, order = torch.sort(idx, dim=1)
     d = torch.gather(d, 1, order)
     d, order = torch.sort(d, dim=1, stable=True)
-    return d, torch.gather(idx, 1, order)
+    return d[:, :k], torch.gather(idx, 1, order)[:, :k]
 
 
-def _refine(x: torch.Tensor, qidx: torch.Tensor, cand: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reference distances of the candidates ``cand`` [b, kc]; the first k by (distance, index)."""
-    b, kc = cand.shape
-    dim = x.shape[1]
-    out_d = torch.empty((b, kc), dtype=torch.float64, device=x.device)
-    step = max(1, DEFAULT_BLOCK_BYTES // (8 * max(1, kc * dim)))  # bound the [step, kc, D] float64 gather
-    for s in range(0, b, step):
-        e = min(b, s + step)
-        out_d[s:e] = _reference_sqdist(x[qidx[s:e]].unsqueeze(1), x[cand[s:e]])
-    d, i = _sort_by_distance_then_index(out_d, cand)
-    return d[:, :k], i[:, :k]
+def _iter_torch(x: torch.Tensor, ks: list[tuple[int, int, int]], db_block: int) -> Iterator[KnnBlock]:
+    n, dim = x.shape
+    xn = (x * x).sum(1)
+    xn_max = float(xn.max())
+    coef = (2 * dim + 24) * _U32
+    neg2x = -2.0 * x
+    for qs, qe, kb in ks:
+        kc = min(kb + _pad(kb), n - 1)
+        b = qe - qs
+        best_v = best_i = None
+        for s in range(0, n, db_block):
+            e = min(n, s + db_block)
+            v = torch.addmm(xn[s:e].unsqueeze(0), x[qs:qe], neg2x[s:e].T)
+            lo, hi = max(qs, s), min(qe, e)
+            if lo < hi:
+                own = torch.arange(lo, hi, device=x.device)
+                v[own - qs, own - s] = float("inf")
+            vals, pos = torch.topk(v, min(kc, e - s), dim=1, largest=False, sorted=False)
+            pos = pos + s
+            if best_v is not None:
+                vals = torch.cat([best_v, vals], 1)
+                pos = torch.cat([best_i, pos], 1)
+                vals, sel = torch.topk(vals, min(kc, vals.shape[1]), dim=1, largest=False, sorted=False)
+                pos = torch.gather(pos, 1, sel)
+            best_v, best_i = vals, pos
+        worst = best_v.max(dim=1).values.double() + xn[qs:qe].double()
+        d = torch.empty((b, kc), dtype=torch.float64, device=x.device)
+        step = max(4, DEFAULT_BLOCK_BYTES // (8 * kc * dim))
+        for s in range(0, b, step):
+            e = min(b, s + step)
+            rows = torch.index_select(x, 0, best_i[s:e].reshape(-1)).view(e - s, kc, dim)
+            d[s:e] = _ref_sq_torch(x[qs + s : qs + e], rows)
+        d, i = _sorted_torch(d, best_i, kb)
+        if kc >= n - 1:
+            bad = torch.zeros(0, dtype=torch.long, device=x.device)
+        else:
+            err = coef * (xn[qs:qe].double() + xn_max)
+            bad = (~((worst - err) > d[:, kb - 1])).nonzero().flatten()
+        if bad.numel():
+            d[bad], i[bad] = _exhaustive_torch(x, bad + qs, kb)
+        yield KnnBlock(qs, qe, d.sqrt().cpu().numpy(), i.cpu().numpy(), int(bad.numel()))
 
 
-def _exhaustive(x: torch.Tensor, qidx: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact float64 top-k for a few queries by the reference distance, over database chunks.
-
-    Chunks are visited in index order and merged with a stable sort, so equal distances keep the
-    lower index first. Used only for the queries that fail the check of the fast path.
-    """
+def _exhaustive_torch(x: torch.Tensor, qidx: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     n, dim = x.shape
     b = qidx.shape[0]
-    chunk = max(1, DEFAULT_BLOCK_BYTES // (8 * dim * max(1, b)))
+    chunk = max(1, DEFAULT_BLOCK_BYTES // (8 * dim * b))
     q = x[qidx]
     best_d = torch.empty((b, 0), dtype=torch.float64, device=x.device)
     best_i = torch.empty((b, 0), dtype=torch.long, device=x.device)
-    rows = torch.arange(b, device=x.device)
+    rows_b = torch.arange(b, device=x.device)
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
-        d = _reference_sqdist(q.unsqueeze(1), x[s:e].unsqueeze(0))  # [b, e - s]
+        d = _ref_sq_torch(q, x[s:e].unsqueeze(0).expand(b, e - s, dim))
         own = (qidx >= s) & (qidx < e)
-        d[rows[own], qidx[own] - s] = float("inf")  # the query itself, by index
+        d[rows_b[own], qidx[own] - s] = float("inf")
         idx = torch.arange(s, e, device=x.device).expand(b, e - s)
         d = torch.cat([best_d, d], 1)
         idx = torch.cat([best_i, idx], 1)
@@ -129,60 +413,7 @@ def _exhaustive(x: torch.Tensor, qidx: torch.Tensor, k: int) -> tuple[torch.Tens
     return best_d, best_i
 
 
-def _coarse_torch(
-    x: torch.Tensor, xn: torch.Tensor, qs: int, qe: int, kc: int, db_block: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """float32 running top-kc of rows qs:qe; returns (candidate indices, float64 worst candidate distance)."""
-    n = x.shape[0]
-    q = x[qs:qe]
-    best_v: torch.Tensor | None = None
-    best_i: torch.Tensor | None = None
-    for s in range(0, n, db_block):
-        e = min(n, s + db_block)
-        # |x|^2 - 2 q.x: the squared distance less |q|^2, which is constant along a row.
-        v = torch.addmm(xn[s:e].unsqueeze(0), q, x[s:e].T, beta=1.0, alpha=-2.0)
-        lo, hi = max(qs, s), min(qe, e)
-        if lo < hi:  # the query itself, by index
-            own = torch.arange(lo, hi, device=x.device)
-            v[own - qs, own - s] = float("inf")
-        kk = min(kc, e - s)
-        v, pos = torch.topk(v, kk, dim=1, largest=False, sorted=False)
-        pos = pos + s
-        if best_v is not None:
-            v = torch.cat([best_v, v], 1)
-            pos = torch.cat([best_i, pos], 1)
-            v, sel = torch.topk(v, min(kc, v.shape[1]), dim=1, largest=False, sorted=False)
-            pos = torch.gather(pos, 1, sel)
-        best_v, best_i = v, pos
-    assert best_v is not None and best_i is not None
-    worst = best_v.max(dim=1).values.double() + xn[qs:qe].double()
-    return best_i, worst
-
-
-def _coarse_faiss(index, x_np: np.ndarray, qs: int, qe: int, kc: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """faiss IndexFlatL2 top-(kc+1), the query's own index dropped (else the last one)."""
-    n = x_np.shape[0]
-    kq = min(kc + 1, n)
-    dist, idx = index.search(x_np[qs:qe], kq)
-    b = qe - qs
-    qidx = np.arange(qs, qe)[:, None]
-    keep = idx != qidx
-    no_self = keep.all(axis=1)
-    keep[no_self, kq - 1] = False  # self not returned (duplicates at distance 0): drop the farthest
-    cand = idx[keep].reshape(b, kq - 1)
-    worst = dist[:, -1].astype(np.float64)
-    return torch.from_numpy(np.ascontiguousarray(cand)).long(), torch.from_numpy(worst)
-
-
-@dataclass
-class KnnBlock:
-    """The k nearest neighbours of queries ``start:stop``: squared distances and indices, [b, k]."""
-
-    start: int
-    stop: int
-    distances: torch.Tensor  # float64, ascending per row
-    indices: torch.Tensor  # int64
-    exhaustive_queries: int  # queries of this block that needed the float64 exhaustive search
+# --------------------------------------------------------------------------------------------
 
 
 def iter_knn(
@@ -192,64 +423,49 @@ def iter_knn(
     backend: str = "torch",
     block_size: int | None = None,
     db_block: int = DEFAULT_DB_BLOCK,
+    distances: bool = True,
 ) -> Iterator[KnnBlock]:
     """Exact kNN of every row of ``x`` (float32 [N, D], on its device), one query block at a time.
 
     ``k`` is an int, or one int per row (a block then gets the largest k of its rows, e.g. R for
-    MAP@R); it is capped at N - 1. ``backend`` is ``"torch"`` or ``"faiss"`` (already resolved).
-    Memory is O(block_size x (db_block + k)) for the torch backend.
+    MAP@R); it is capped at N - 1. ``backend`` is ``"torch"`` (modbench's own blocked search) or
+    ``"faiss"`` (already resolved). Blocks come in query order. Memory is
+    O(workers x block_size x (db_block + k)). ``distances=False`` leaves ``KnnBlock.distances``
+    None and saves computing them (the neighbours are the same).
     """
     if x.dim() != 2:
         raise ValueError(f"x must be [N, D], got shape {tuple(x.shape)}")
+    if backend not in ("torch", "faiss"):
+        raise ValueError(f"unknown backend {backend!r}")
     x = x.float().contiguous()
-    n, dim = x.shape
+    n, _ = x.shape
     if n < 2:
         raise ValueError("kNN needs at least 2 rows")
     per_row = None if np.isscalar(k) else np.minimum(np.asarray(k, dtype=np.int64), n - 1)
     k_max = int(per_row.max()) if per_row is not None else int(min(int(k), n - 1))
     if k_max < 1:
         raise ValueError("k must be >= 1")
-    xn = (x * x).sum(1)  # float32 squared norms
-    xn_max = float(xn.max().double())
-    coef = (2 * dim + 16) * _U32
-    qb = _query_block(n, min(db_block, n) + k_max + _pad(k_max), block_size)
-
-    index = x_np = None
-    if backend == "faiss":
-        import faiss
-
-        x_np = np.ascontiguousarray(x.cpu().numpy())
-        index = faiss.IndexFlatL2(dim)
-        index.add(x_np)
-    elif backend != "torch":
-        raise ValueError(f"unknown backend {backend!r}")
-
+    db_block = -(-n // -(-n // max(1, db_block)))  # balanced chunks of at most db_block rows
+    if block_size is not None:
+        qb = max(1, int(block_size))
+    else:
+        qb = int(max(64, min(4096, DEFAULT_BLOCK_BYTES // (4 * (db_block + k_max + _pad(k_max))))))
+        qb = min(qb, max(64, -(-n // _workers())))  # at least one block per worker
+    ks = []
     for qs in range(0, n, qb):
         qe = min(n, qs + qb)
-        kb = k_max if per_row is None else max(1, int(per_row[qs:qe].max()))
-        kc = min(kb + _pad(kb), n - 1)
-        if backend == "faiss":
-            cand, worst = _coarse_faiss(index, x_np, qs, qe, kc)
-            cand, worst = cand.to(x.device), worst.to(x.device)
-        else:
-            cand, worst = _coarse_torch(x, xn, qs, qe, kc, db_block)
-        qidx = torch.arange(qs, qe, device=x.device)
-        d, i = _refine(x, qidx, cand, kb)
-        if kc >= n - 1:
-            ok = torch.ones(qe - qs, dtype=torch.bool, device=x.device)  # every other row is a candidate
-        else:
-            err = coef * (xn[qs:qe].double() + xn_max) + 1e-300
-            ok = (worst - err) > d[:, kb - 1]
-        bad = (~ok).nonzero().flatten()
-        if bad.numel():
-            d_bad, i_bad = _exhaustive(x, qidx[bad], kb)
-            d[bad], i[bad] = d_bad, i_bad
-        yield KnnBlock(qs, qe, d, i, int(bad.numel()))
+        ks.append((qs, qe, k_max if per_row is None else max(1, int(per_row[qs:qe].max()))))
+    if x.device.type == "cpu":
+        yield from _iter_cpu(x.numpy(), ks, backend, db_block, distances)
+    else:
+        if backend != "torch":
+            raise ValueError("the faiss backend runs on the CPU only")
+        yield from _iter_torch(x, ks, db_block)
 
 
 @dataclass
 class KnnResult:
-    """Neighbours of every row: ``distances`` (squared Euclidean, float64) and ``indices``, [N, k]."""
+    """Neighbours of every row: ``distances`` (Euclidean, float64) and ``indices`` (int64), [N, k]."""
 
     distances: np.ndarray
     indices: np.ndarray
@@ -276,7 +492,7 @@ def knn(
     be = resolve_backend(backend, dev)
     ds, is_, ex = [], [], 0
     for blk in iter_knn(x, k, backend=be, block_size=block_size):
-        ds.append(blk.distances.cpu().numpy())
-        is_.append(blk.indices.cpu().numpy())
+        ds.append(blk.distances)
+        is_.append(blk.indices)
         ex += blk.exhaustive_queries
     return KnnResult(np.concatenate(ds), np.concatenate(is_), be, ex)
