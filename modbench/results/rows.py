@@ -22,6 +22,8 @@ class ResultRow:
     metrics: dict[str, float] = field(default_factory=dict)
     failure: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # the run's resolved configuration
+    swept: dict[str, Any] = field(default_factory=dict)  # the sweep values of its loss setting
 
     def record(self) -> dict[str, Any]:
         """The JSON object of this run (DESIGN.md section 5 / issue 2 item 9)."""
@@ -56,6 +58,8 @@ def row_for(run, status: str, result: dict | None = None, failure: dict | None =
         metrics=dict(result["metrics"]) if result else {},
         failure=failure,
         result=result,
+        config=dict(getattr(run, "config", None) or {}),
+        swept=dict(getattr(run, "swept", None) or {}),
     )
 
 
