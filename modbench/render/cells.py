@@ -73,5 +73,5 @@ def format_p(c: Comparison) -> str:
 def format_verdict(c: Comparison) -> str:
     """Whether the difference exceeds the seed-to-seed noise."""
     if not c.testable:
-        return f"not testable ({c.reason})"
+        return f"not testable: {c.reason}"
     return "yes" if c.significant else "no"

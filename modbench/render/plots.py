@@ -75,6 +75,9 @@ def metric_figure(curves: list[Curve], *, suite: str, metric: str):
         notes.append("each loss on its own scale")
     if notes:
         fig.text(0.99, 0.01, "; ".join(notes), ha="right", va="bottom", fontsize="x-small", alpha=0.7)
+    values = [v for c in curves for v in (*c.low, *c.high) if not math.isnan(v)]
+    if metric == TRAIN_LOSS and values and min(values) > 0:
+        ax.set_yscale("log")  # losses of different families differ by orders of magnitude
     epochs = sorted({e for c in curves for e in c.epochs})
     if epochs and len(epochs) <= 15:
         ax.set_xticks(epochs)

@@ -42,13 +42,18 @@ def _value(record: dict[str, Any], metric: str) -> float:
 
 
 def curve_metrics(histories: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """The validation metrics recorded in any history (first-seen order), then the training loss."""
+    """The validation metrics recorded in any history (in the order of the suite schema's
+    metric list, unknown names after it), then the training loss."""
+    from modbench.suite.schema import DEFAULT_EVAL_METRICS
+
     names: list[str] = []
     has_loss = False
     for history in histories.values():
         for record in history:
             names += [m for m in (record.get("val") or {}) if m not in names]
             has_loss = has_loss or TRAIN_LOSS in record
+    order = {m: i for i, m in enumerate(DEFAULT_EVAL_METRICS)}
+    names.sort(key=lambda m: (order.get(m, len(order)), m))
     return names + ([TRAIN_LOSS] if has_loss else [])
 
 

@@ -79,7 +79,7 @@ def welch(candidate: Iterable[float | None], baseline: Iterable[float | None], a
     diff = (math.fsum(a) / len(a) - math.fsum(b) / len(b)) if a and b else math.nan
     common = dict(diff=diff, n_candidate=len(a), n_baseline=len(b), alpha=alpha)
     if len(a) < 2 or len(b) < 2:
-        return Comparison(testable=False, reason=f"fewer than 2 seeds (n={len(a)} vs {len(b)})", **common)
+        return Comparison(testable=False, reason=f"fewer than 2 seeds ({len(a)} vs {len(b)})", **common)
     if max(a) == min(a) and max(b) == min(b):
         # Both sides constant: the t statistic is 0/0 or x/0; no noise estimate to test against.
         return Comparison(testable=False, reason="no seed-to-seed variation on either side", **common)
