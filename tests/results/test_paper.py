@@ -29,12 +29,35 @@ def test_the_json_ships_with_the_package_and_names_its_source():
     assert all(r["printed_dataset"] == "" and r["dataset"] == "cifar10" and r["backbone"] == "googlenet" for r in blank)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def test_pyproject_ships_the_data_folder():
     tomllib = pytest.importorskip("tomllib")
-    root = Path(__file__).resolve().parents[2]
-    package_data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert "data/*.json" in package_data["modbench"]
-    assert (root / "modbench" / "data" / "paper_tables.json").is_file()
+    setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "modbench.data" in setuptools_cfg["packages"]
+    assert "*.json" in setuptools_cfg["package-data"]["modbench.data"]
+    assert (ROOT / "modbench" / "data" / "paper_tables.json").is_file()
+
+
+@pytest.mark.slow
+def test_an_installed_copy_finds_the_tables(tmp_path):
+    """``pip install --target`` (no dependencies), then load the tables from that copy only."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    assert (target / "modbench" / "data" / "paper_tables.json").is_file()
+    code = "import modbench.results.paper as p; t = p.load_paper(); print(p.__file__); print(len(t.tables[2].rows))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": ""},
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout.split()
+    assert out[0].startswith(str(target)) and out[1] == "12"
 
 
 def _printed_rows(text: str, caption: str, n_values: int) -> list[list[str]]:
