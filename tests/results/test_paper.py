@@ -43,12 +43,20 @@ def test_pyproject_ships_the_data_folder():
 @pytest.mark.slow
 def test_an_installed_copy_finds_the_tables(tmp_path):
     """``pip install --target`` (no dependencies), then load the tables from that copy only."""
+    import shutil
     import subprocess
     import sys
 
+    source = tmp_path / "src"  # a copy, so that the build leaves nothing in the checkout
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("modbench", "suites"):
+        shutil.copytree(ROOT / name, source / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, source / name)
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(ROOT)],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )
     assert (target / "modbench" / "data" / "paper_tables.json").is_file()
