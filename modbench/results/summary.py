@@ -23,9 +23,18 @@ class SuiteSummary:
     baseline: str | None = None  # label of the baseline loss setting
     baseline_rows: list[BaselineRow] = field(default_factory=list)
 
+    @property
+    def several_seeds(self) -> bool:
+        return any(g.n_total > 1 for g in self.groups)
+
     def records(self) -> list[dict]:
         """The aggregate JSON objects of this suite (``"seed": null``), with the comparison to
-        the baseline under ``"versus_baseline"`` and ``"is_baseline"`` in ``"aggregate"``."""
+        the baseline under ``"versus_baseline"`` and ``"is_baseline"`` in ``"aggregate"``.
+
+        Only where they add something: when the suite lists several seeds or has a baseline. A
+        one-seed suite's JSON stays the plain list of runs."""
+        if not (self.several_seeds or self.baseline):
+            return []
         versus = baseline_records(self.baseline_rows, self.baseline) if self.baseline else {}
         out = []
         for group in self.groups:
