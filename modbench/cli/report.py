@@ -42,6 +42,10 @@ def report(
         from modbench.render.plots import require_matplotlib
 
         require_matplotlib()
+        if plots.exists() and not plots.is_dir():
+            raise fail(f"--plots {plots}: is a file, not a folder; give a folder for the PNG files")
+    if output is not None and output.is_dir():
+        raise fail(f"--output {output}: is a folder; give a file name, e.g. {output / 'report.md'}")
     store = RunStore(resolve_cache_root(cache_dir))
     explicit = bool(suite)
     rows, descriptions = [], {}
@@ -95,16 +99,17 @@ def _baselines(rows, name: str) -> dict[str, str]:
     from modbench.errors import UserError
     from modbench.results.baseline import find_baseline
 
-    out, first_error = {}, None
+    out, errors = {}, {}
     for suite in dict.fromkeys(r.suite for r in rows):
         settings = [(r.loss, r.label) for r in rows if r.suite == suite]
         try:
             out[suite] = find_baseline(settings, name, suite=suite)
         except UserError as exc:
-            first_error = first_error or exc
-            warn(f"{exc}; suite '{suite}' is reported without a baseline comparison")
-    if not out and first_error is not None:
-        raise first_error
+            errors[suite] = exc
+    if not out and errors:
+        raise next(iter(errors.values()))
+    for suite, exc in errors.items():
+        warn(f"{exc}; suite '{suite}' is reported without a baseline comparison")
     return out
 
 
@@ -114,11 +119,16 @@ def _write_plots(store, rows, folder: Path) -> dict:
     from modbench.results.aggregate import groups_by_suite
     from modbench.results.curves import curve_metrics, metric_curves, read_histories
 
+    from modbench.errors import UserError
+
     written = {}
     for suite, groups in groups_by_suite(rows).items():
         histories = read_histories(store, groups)
         curves = {m: metric_curves(groups, histories, m) for m in curve_metrics(histories)}
-        written[suite] = write_plots(suite, curves, folder)
+        try:
+            written[suite] = write_plots(suite, curves, folder)
+        except OSError as exc:
+            raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
     n = sum(len(files) for files in written.values())
     err.print(f"wrote {n} plot{'s' if n != 1 else ''} to {folder}", markup=False, highlight=False)
     return written

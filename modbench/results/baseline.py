@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from modbench.errors import UserError, unknown_name_message
+from modbench.errors import UserError, closest
 from modbench.results.aggregate import Group
 from modbench.results.stats import ALPHA, Comparison, welch
 
@@ -30,7 +30,12 @@ def find_baseline(settings: Iterable[tuple[str, str]], name: str, *, suite: str 
             f"give one label instead (choices: {', '.join(by_name)})"
         )
     choices = sorted(set(labels) | {loss for loss, _ in settings})
-    raise UserError(f"--baseline: {unknown_name_message('loss' + where, name, choices)}")
+    hint = closest(name, choices)
+    did_you_mean = f"; did you mean '{hint}'?" if hint else ""
+    raise UserError(
+        f"--baseline {name}: no loss named or labelled '{name}'{where}{did_you_mean} "
+        f"(choices: {', '.join(choices)})"
+    )
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,49 @@ def test_report_json_keeps_runs_and_adds_aggregates(tmp_path):
     ce = next(a for a in aggregates if a["label"] == "Cross-entropy")
     assert ce["aggregate"]["n"] == 1 and ce["aggregate"]["listed"] == 2
     assert ce["versus_baseline"]["metrics"]["nmi"]["testable"] is False
+
+
+def test_report_paper_in_the_terminal_tables(tmp_path):
+    suite_file, cache = build_cache(tmp_path)
+    result = CliRunner().invoke(app, ["report", "--suite", str(suite_file), "--cache-dir", str(cache), "--paper"])
+    assert result.exit_code == 0, result.output
+    assert "Triplet loss (paper)" in result.stdout and "New loss* (paper)" in result.stdout
+    assert "0.8291" in result.stdout and "Table 2 (one run each), not measured here" in result.stdout
+
+
+def test_report_paper_json_adds_paper_objects(tmp_path):
+    suite_file, cache = build_cache(tmp_path)
+    result = CliRunner().invoke(app, ["report", "--suite", str(suite_file), "--cache-dir", str(cache), "--paper", "--json"])
+    data = json.loads(result.stdout)
+    paper = [d for d in data if d["status"] == "paper"]
+    assert [(p["loss"], p["recall@1"]) for p in paper] == [("triplet", 0.695), ("improved", 0.722)]
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--csv", "--paper"], "--paper works with"),
+        (["--baseline", "nope"], "no loss named or labelled 'nope'"),
+        (["--plots", "{file}"], "is a file, not a folder"),
+        (["--output", "{dir}"], "is a folder"),
+    ],
+)
+def test_report_bad_arguments_exit_2(tmp_path, extra, fragment):
+    suite_file, cache = build_cache(tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    extra = [e.format(file=tmp_path / "a-file", dir=tmp_path) for e in extra]
+    result = CliRunner().invoke(app, ["report", "--suite", str(suite_file), "--cache-dir", str(cache), *extra])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.stderr and result.stderr.strip().count("\n") == 0
+    assert result.stdout == ""
+
+
+def test_report_plots_without_matplotlib_exit_2(tmp_path, monkeypatch):
+    import sys
+
+    suite_file, cache = build_cache(tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = CliRunner().invoke(app, ["report", "--suite", str(suite_file), "--cache-dir", str(cache), "--plots", str(tmp_path / "p")])
+    assert result.exit_code == 2
+    assert "pip install modbench[plots]" in result.stderr and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "p").exists()
