@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, CsvOpt, JsonOpt, SeedOpt, complete_suite, err, fail, handle_errors, one_output_format,
+    CacheDirOpt, CsvOpt, JsonOpt, complete_suite, err, fail, handle_errors, one_output_format,
 )
 
 
@@ -23,7 +23,7 @@ def report(
     paper: Annotated[bool, typer.Option("--paper", help="Show the paper's Table 1 and 2 numbers beside the matching measured rows.")] = False,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label to compare the others with (Welch's t-test over seeds, alpha 0.05).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    seed: SeedOpt = None,
+    seed: Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Only these seeds [default: the suite's and every other seed in the cache].")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="As given to compare/train.")] = None,
     subset: Annotated[Optional[int], typer.Option("--subset", min=1, help="As given to compare/train.")] = None,
     cache_dir: CacheDirOpt = None,
@@ -31,7 +31,7 @@ def report(
     """Print cached results; runs not done yet show as "—"."""
     from modbench.cache.store import RunStore, resolve_cache_root
     from modbench.cli.output import emit, render_rows
-    from modbench.results.rows import rows_from_cache
+    from modbench.results.rows import rows_from_cache, with_cached_seeds
     from modbench.suite.loader import builtin_suite_names, load_suite
     from modbench.suite.runs import apply_overrides, resolve_runs
 
@@ -52,7 +52,10 @@ def report(
     for ref in suite or builtin_suite_names():
         s, source = load_suite(ref)
         s = apply_overrides(s, epochs=epochs, subset=subset, seeds=seed)
-        suite_rows = rows_from_cache(store, resolve_runs(s, source))
+        runs = resolve_runs(s, source)
+        if not seed:  # every seed the cache holds for the suite's settings
+            runs = with_cached_seeds(store, runs)
+        suite_rows = rows_from_cache(store, runs)
         if explicit or any(r.status != "missing" for r in suite_rows):
             rows += suite_rows
             descriptions[s.name] = s.description

@@ -91,3 +91,10 @@ def test_report_after_compare_writes_plots_and_markdown(table_run, cache, tmp_pa
     text = out.read_text()
     assert "## digits" in text and "plots/digits-nmi.png" in text and "### Protocol — digits" in text
     assert (tmp_path / "plots" / "digits-nmi.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_finds_the_cached_seeds_without_seed_flags(table_run, cache):
+    args = ["report", "--suite", "digits", "--epochs", "1", "--subset", "5", "--cache-dir", str(cache), "--json"]
+    data = json.loads(CliRunner().invoke(app, args).stdout)
+    assert sorted({d["seed"] for d in data if d["seed"] is not None}) == [0, 1]
+    assert all(d["aggregate"]["n"] == 2 for d in data if d.get("aggregate"))
