@@ -11,9 +11,9 @@ from modbench.render.layout import PAPER, TableText
 
 
 def to_rich(table: TableText) -> Table:
-    out = Table(title=table.title, title_justify="left")
+    out = Table(title=escape(table.title), title_justify="left")
     for i, name in enumerate(table.header):
-        out.add_column(name, justify=table.align[i])
+        out.add_column(escape(name), justify=table.align[i])
     for row, best, kind in zip(table.rows, table.best, table.kinds):
         cells = [escape(c) for c in row]
         out.add_row(
