@@ -44,5 +44,18 @@ app.command("report")(report)
 app.command("list")(list_)
 
 
+def _one_line_warnings() -> None:
+    """Library warnings (e.g. fixture data, deprecations) as one ``warning:`` line on stderr."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        from modbench.cli.common import warn
+
+        warn(str(message).splitlines()[0] if str(message) else category.__name__)
+
+    warnings.showwarning = show
+
+
 def main() -> None:
+    _one_line_warnings()
     app()

@@ -245,7 +245,7 @@ def evaluate_run(
         "epochs": int(last["epoch"]),
         "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
         "device": str(data.device),
-        "data": data.splits.sizes(),
+        "data": {**data.splits.sizes(), "info": data.splits.info},
         "versions": package_versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -4,9 +4,11 @@ For the logits z of one sample with target class y and p = softmax(z)::
 
     FL(z, y) = -alpha_y * (1 - p_y)^gamma * log p_y
 
-``gamma = 0`` (and no ``alpha``) is cross-entropy. ``alpha`` is optional: one number scales every
-sample (Lin et al.'s alpha-balanced form), a list gives one weight per class. The batch mean is a
-plain mean over samples (not divided by the sum of the alphas).
+``gamma = 0`` (and no ``alpha``) is cross-entropy. ``alpha`` is optional: in a suite it is one
+number that scales every sample (Lin et al.'s alpha-balanced form; under Adam a constant scale
+barely matters). ``focal_loss`` also takes a [C] tensor of per-class weights; the suite parameter
+does not, because a list in a suite's loss params means a sweep. The batch mean is a plain mean
+over samples (not divided by the sum of the alphas).
 
 Numerics: log p_y from ``log_softmax``; 1 - p_y as ``-expm1(log p_y)`` (exact near p_y = 1),
 clamped at the smallest normal float so that (1 - p_y)^gamma has a finite gradient for
@@ -17,10 +19,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import ConfigDict, Field, PositiveFloat
+from pydantic import ConfigDict, Field
 from torch import Tensor
 
-from modbench.errors import UserError
 from modbench.losses._common import (
     SoftmaxLoss,
     at_least_float32,
@@ -63,8 +64,8 @@ class FocalParams(LossParams):
         allow_inf_nan=False,
         description="Focusing parameter; 0 is cross-entropy, Lin et al. use 2.",
     )
-    alpha: PositiveFloat | list[PositiveFloat] | None = Field(
-        None, description="Weight of every sample (a number) or of each class (a list of C)."
+    alpha: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Weight of every sample; null = 1."
     )
 
 
@@ -72,33 +73,17 @@ class FocalLoss(SoftmaxLoss):
     """Focal loss on the logits of a ``Linear(embedding_dim, num_classes)`` classifier."""
 
     def __init__(
-        self,
-        num_classes: int,
-        embedding_dim: int,
-        gamma: float = 2.0,
-        alpha: float | list[float] | None = None,
+        self, num_classes: int, embedding_dim: int, gamma: float = 2.0, alpha: float | None = None
     ):
         super().__init__(num_classes, embedding_dim)
         self.gamma = float(gamma)
-        self.alpha: float | None = None
-        if isinstance(alpha, list):
-            if len(alpha) != num_classes:
-                raise UserError(
-                    f"loss 'focal': params.alpha has {len(alpha)} values but the dataset has "
-                    f"{num_classes} classes; give one weight per class or a single number"
-                )
-            self.register_buffer("class_alpha", torch.tensor(alpha, dtype=torch.float32))
-        else:
-            self.alpha = alpha
-            self.class_alpha = None
+        self.alpha = None if alpha is None else float(alpha)
 
     def criterion(self, logits: Tensor, labels: Tensor) -> Tensor:
-        alpha = self.class_alpha if self.class_alpha is not None else self.alpha
-        return focal_loss(logits, labels, self.gamma, alpha)
+        return focal_loss(logits, labels, self.gamma, self.alpha)
 
     def extra_repr(self) -> str:
-        alpha = "per-class" if self.class_alpha is not None else self.alpha
-        return f"gamma={self.gamma}, alpha={alpha}"
+        return f"gamma={self.gamma}, alpha={self.alpha}"
 
 
 def _build(params: FocalParams, num_classes: int, embedding_dim: int) -> FocalLoss:

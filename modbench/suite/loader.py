@@ -17,6 +17,9 @@ from modbench.errors import UserError, closest, unknown_name_message
 from modbench.suite.schema import Suite
 
 
+DATASETS_WITH_LABEL_SETS = {"cifar100"}  # fine | coarse
+
+
 class SuiteError(UserError):
     """An invalid or unreadable suite file (exit code 2)."""
 
@@ -206,6 +209,13 @@ def check_references(suite: Suite, source: str) -> None:
             source,
             "backbone.name",
             unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()),
+        )
+    if suite.dataset.labels is not None and suite.dataset.name not in DATASETS_WITH_LABEL_SETS:
+        raise SuiteError(
+            source,
+            "dataset.labels",
+            f"dataset '{suite.dataset.name}' has one label set; 'labels' applies to "
+            f"{', '.join(sorted(DATASETS_WITH_LABEL_SETS))} only (remove the key)",
         )
     for key in ("metrics", "val_metrics"):
         try:

@@ -80,4 +80,5 @@ def test_result_records_what_could_change_a_number(write_suite, tmp_path):
     assert {"torch", "scikit-learn", "pytorch-metric-learning", "python"} <= result["versions"].keys()
     assert result["metric_info"]["normalized"] is True
     assert result["device"] == "cpu" and result["epochs"] == 1
-    assert set(result["data"]) == {"train", "val", "test"}
+    assert set(result["data"]) == {"train", "val", "test", "info"}
+    assert result["data"]["info"]["source"] == "sklearn.datasets.load_digits"

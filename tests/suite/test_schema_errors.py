@@ -54,6 +54,13 @@ DELETE = object()
         ({"dataset__subset": 0}, "dataset.subset", "greater than or equal to 1"),
         ({"dataset__val_fraction": 1.5}, "dataset.val_fraction", "less than 1"),
         ({"eval": {"metrics": ["nmi", "recal@1"]}}, "eval.metrics", "recal@1"),
+        ({"train__sampler": "balanced"}, "train.sampler", "'m-per-class'"),
+        ({"train__m": 1}, "train.m", "greater than or equal to 2"),
+        ({"train__select": "best"}, "train.select", "'best-val'"),
+        ({"dataset__labels": "superfine"}, "dataset.labels", "'coarse'"),
+        ({"dataset__labels": "coarse"}, "dataset.labels", "applies to cifar100 only"),
+        ({"backbone__embedding_dim": 1}, "backbone.embedding_dim", "greater than or equal to 2"),
+        ({"losses__2__params": {"miner": "hardest"}}, "losses[2].params.miner", "semihard"),
     ],
 )
 def test_invalid_suite_names_key_and_problem(write_suite, changes, key_path, fragment):
