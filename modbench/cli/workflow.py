@@ -47,6 +47,11 @@ def train_plan(p: Plan, runner, *, force: bool):
     """Train what is missing with progress on stderr; returns the outcomes."""
     from modbench.cli.progress import RichObserver
 
+    # Load the data of every run still to train before any progress is drawn, so that missing
+    # dataset files are one error line (exit 2) and nothing starts.
+    for run in p.runs:
+        if force or runner.store.run(run.key).status() != "done":
+            runner.data_for(run)
     with RichObserver(len(p.runs)) as observer:
         runner.observer = observer
         outcomes = []
