@@ -322,15 +322,26 @@ def _iter_cpu(
                 while pending:
                     yield pending.popleft().result()
         else:
-            # faiss searches a block with all cores; refining it overlaps the next search.
+            # faiss searches a block with all its threads, then the workers finish slices of it.
+            # No overlap: faiss's OpenMP threads and ours competing for the cores made the
+            # whole several times slower on a shared machine.
             for qs, qe, kb in ks:
                 kc = min(kb + _pad(kb), n - 1)
-                coarse = search.coarse_faiss(qs, qe, kc)
-                pending.append(pool.submit(search.finish, qs, qe, *coarse, kb, distances))
-                if len(pending) > workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+                cand, coarse, worst = search.coarse_faiss(qs, qe, kc)
+                cuts = np.linspace(0, qe - qs, min(workers, qe - qs) + 1).astype(int)
+                parts = [
+                    pool.submit(search.finish, qs + a, qs + z, cand[a:z], coarse[a:z], worst[a:z], kb, distances)
+                    for a, z in zip(cuts[:-1], cuts[1:])
+                    if z > a
+                ]
+                done = [f.result() for f in parts]
+                yield KnnBlock(
+                    qs,
+                    qe,
+                    None if done[0].distances is None else np.concatenate([p.distances for p in done]),
+                    np.concatenate([p.indices for p in done]),
+                    sum(p.exhaustive_queries for p in done),
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,6 +435,7 @@ def iter_knn(
     block_size: int | None = None,
     db_block: int = DEFAULT_DB_BLOCK,
     distances: bool = True,
+    engine: str | None = None,
 ) -> Iterator[KnnBlock]:
     """Exact kNN of every row of ``x`` (float32 [N, D], on its device), one query block at a time.
 
@@ -431,7 +443,9 @@ def iter_knn(
     MAP@R); it is capped at N - 1. ``backend`` is ``"torch"`` (modbench's own blocked search) or
     ``"faiss"`` (already resolved). Blocks come in query order. Memory is
     O(workers x block_size x (db_block + k)). ``distances=False`` leaves ``KnnBlock.distances``
-    None and saves computing them (the neighbours are the same).
+    None and saves computing them (the neighbours are the same). ``engine``: "numpy" (the CPU
+    path) or "torch" (the path for other devices); by default from the device. The tests run the
+    torch path on CPU tensors, so that its logic is checked on machines without a GPU.
     """
     if x.dim() != 2:
         raise ValueError(f"x must be [N, D], got shape {tuple(x.shape)}")
@@ -455,8 +469,10 @@ def iter_knn(
     for qs in range(0, n, qb):
         qe = min(n, qs + qb)
         ks.append((qs, qe, k_max if per_row is None else max(1, int(per_row[qs:qe].max()))))
-    if x.device.type == "cpu":
-        yield from _iter_cpu(x.numpy(), ks, backend, db_block, distances)
+    if engine is None:
+        engine = "numpy" if x.device.type == "cpu" else "torch"
+    if engine == "numpy":
+        yield from _iter_cpu(x.cpu().numpy(), ks, backend, db_block, distances)
     else:
         if backend != "torch":
             raise ValueError("the faiss backend runs on the CPU only")

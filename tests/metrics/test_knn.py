@@ -144,6 +144,17 @@ def test_unknown_backend():
         knn(np.zeros((3, 2), dtype=np.float32), 1, backend="annoy")
 
 
+@pytest.mark.parametrize("k", [3, 25])
+def test_device_path_logic_on_cpu_tensors(k):
+    """The path used on CUDA devices (torch ops throughout), run on CPU tensors: same neighbours."""
+    x = _grid(120, seed=5, side=2)  # ~22 exact copies of each of 4 points, plus jittered ones
+    x[:, 0] += np.random.default_rng(5).normal(size=120).astype(np.float32) * (np.arange(120) % 4 == 0)
+    expected = [row[:k] for row in naive.all_neighbours(x)]
+    blocks = list(knn_module.iter_knn(torch.from_numpy(x), k, block_size=32, db_block=50, engine="torch"))
+    assert np.concatenate([b.indices for b in blocks]).tolist() == expected
+    assert sum(b.exhaustive_queries for b in blocks) > 0  # duplicates: the fallback ran too
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_equals_cpu():
