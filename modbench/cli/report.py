@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from modbench.cli.common import CacheDirOpt, CsvOpt, JsonOpt, MarkdownOpt, complete_suite, handle_errors, one_output_format
+from modbench.cli.common import CacheDirOpt, CsvOpt, JsonOpt, MarkdownOpt, complete_suite, handle_errors, one_output_format, warn
 
 
 @handle_errors
@@ -32,7 +32,7 @@ def report(
     rows = []
     for ref in suite or builtin_suite_names():
         s, source = load_suite(ref)
-        suite_rows = rows_from_cache(store, resolve_runs(s, source))
+        suite_rows = rows_from_cache(store, resolve_runs(s, source), warn=warn)
         if explicit or any(r.status != "missing" for r in suite_rows):
             rows += suite_rows
     if not rows:

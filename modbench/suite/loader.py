@@ -94,6 +94,25 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"invalid YAML{where}: {problem}"
 
 
+MAX_BYTES = 1 << 20  # a suite is a few hundred bytes; refuse anything absurd before parsing
+MAX_VALUES = 100_000  # values after alias expansion (a "billion laughs" document stops here)
+
+
+def _expanded_size(data: Any, limit: int) -> int:
+    """How many values ``data`` holds with shared (aliased) parts counted each time they appear;
+    stops counting past ``limit``."""
+    count, stack = 0, [data]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     source = str(path)
     try:
@@ -106,10 +125,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise SuiteError(source, "", "not a UTF-8 text file (is it a YAML suite?)") from None
     if "\x00" in text:
         raise SuiteError(source, "", "binary file, not a YAML suite")
+    if len(raw) > MAX_BYTES:
+        raise SuiteError(source, "", f"file of {len(raw)} bytes; a suite is at most {MAX_BYTES}")
     try:
         data = yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as exc:
         raise SuiteError(source, "", _yaml_problem(exc)) from None
+    except RecursionError:
+        raise SuiteError(source, "", "nested too deeply to be a suite") from None
+    if _expanded_size(data, MAX_VALUES) > MAX_VALUES:
+        raise SuiteError(
+            source, "", f"more than {MAX_VALUES} values once YAML aliases are expanded; not a suite"
+        )
     if data is None:
         raise SuiteError(source, "", "empty file; a suite needs name, dataset, backbone, train, losses")
     if not isinstance(data, dict):
