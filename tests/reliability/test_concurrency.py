@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from modbench.cache.lock import RunLock
 from modbench.cache.store import RunStore
 
@@ -33,6 +35,7 @@ def trained_count(stderr: str) -> int:
     return int(parts.get("trained", 0))
 
 
+@pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
 def test_two_suites_sharing_a_run_train_it_once(tmp_path, reference):
     """A pauses while training the shared run (holding its lock); B trains its other run, then
     waits for A, then reads A's result instead of training it again."""
@@ -69,6 +72,7 @@ def test_two_suites_sharing_a_run_train_it_once(tmp_path, reference):
     assert not list(cache.glob("runs/*/.*.tmp"))
 
 
+@pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
 def test_same_suite_twice_at_once_trains_each_run_once(tmp_path, reference):
     cache = tmp_path / "cache"
     suite = write_suite_file(tmp_path / "tiny.yaml")

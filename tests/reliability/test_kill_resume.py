@@ -12,6 +12,8 @@ import json
 import signal
 import time
 
+import pytest
+
 from modbench.cache.store import RunStore
 
 from .conftest import learning_curve, run_modbench, start_modbench, subprocess_env, write_suite_file
@@ -27,6 +29,7 @@ def assert_killed(proc) -> None:
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr[-2000:])
 
 
+@pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
 def test_killed_at_each_point_resumes_to_identical_metrics(tmp_path, reference, cli):
     suite = write_suite_file(tmp_path / "tiny.yaml")
     cache = tmp_path / "cache"
@@ -75,6 +78,7 @@ def test_killed_at_each_point_resumes_to_identical_metrics(tmp_path, reference, 
     assert run_dir.load_result(deep=True)["epochs"] == 3 and temp_files() == []
 
 
+@pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
 def test_killed_from_outside_at_an_arbitrary_moment(tmp_path, reference):
     """SIGKILL from another process as soon as training has begun, wherever it is."""
     suite = write_suite_file(tmp_path / "tiny.yaml", labels=["CE"])
