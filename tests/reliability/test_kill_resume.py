@@ -54,21 +54,28 @@ def test_killed_at_each_point_resumes_to_identical_metrics(tmp_path, reference, 
     assert run_dir.load_checkpoint()["epoch"] == 1  # the old checkpoint, complete
     assert temp_files() and temp_files()[0].startswith(".checkpoint.pt.")
 
-    # 3. during validation: resumed at epoch 2, finishes it, killed in epoch 3's validation.
-    assert_killed(run_modbench("train", suite, cache, *only, env=kill_at("validation:2")))
-    assert run_dir.load_checkpoint()["epoch"] == 2
+    # 3. during validation: resumed at epoch 2, killed in its validation (nothing new on disk).
+    assert_killed(run_modbench("train", suite, cache, *only, env=kill_at("validation:1")))
+    assert run_dir.load_checkpoint()["epoch"] == 1
     assert temp_files() == []  # the next holder of the run's lock cleaned up
 
-    # 4. during the final evaluation on the test split.
-    assert_killed(run_modbench("compare", suite, cache, *only, env=kill_at("evaluation:1")))
-    assert run_dir.load_checkpoint()["epoch"] == 3 and run_dir.load_result() is None
+    # 4. between the last checkpoint and its history: epoch 3's checkpoint is on disk, the
+    #    history on disk still ends at epoch 2. (History writes of this process: the resumed
+    #    history, epoch 2, epoch 3: the third is killed.)
+    assert_killed(run_modbench("compare", suite, cache, *only, env=kill_at("writing:history.json:3")))
+    assert run_dir.load_checkpoint()["epoch"] == 3 and len(run_dir.read_history()) == 2
 
-    # 5. while writing result.json: no result, only a temporary file.
-    assert_killed(run_modbench("train", suite, cache, *only, env=kill_at("writing:result.json:1")))
+    # 5. during the final evaluation on the test split (the history was rewritten on resume).
+    assert_killed(run_modbench("train", suite, cache, *only, env=kill_at("evaluation:1")))
+    assert run_dir.load_checkpoint()["epoch"] == 3 and run_dir.load_result() is None
+    assert len(run_dir.read_history()) == 3
+
+    # 6. while writing result.json: no result, only a temporary file.
+    assert_killed(run_modbench("compare", suite, cache, *only, env=kill_at("writing:result.json:1")))
     assert run_dir.load_result() is None and not run_dir.result_file.exists()
     assert any(name.startswith(".result.json.") for name in temp_files())
 
-    # 6. uninterrupted: completes; every number equals the uninterrupted reference run.
+    # 7. uninterrupted: completes; every number equals the uninterrupted reference run.
     final = run_modbench("compare", suite, cache, *only, "--json")
     assert final.returncode == 0, final.stderr
     assert "1 run(s): 1 trained" in final.stderr
