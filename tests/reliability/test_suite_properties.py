@@ -5,7 +5,6 @@ exception type, no message over several lines."""
 from __future__ import annotations
 
 import copy
-import datetime as dt
 
 import pytest
 import yaml
@@ -151,4 +150,3 @@ def test_the_valid_suite_passes_the_property(tmp_path):
     path.write_text(yaml.safe_dump(TINY_SUITE))
     suite, source = load_suite(str(path))
     assert len(resolve_runs(suite, source)) == 3
-    assert dt  # datetime is among the generated scalars (st.dates)
