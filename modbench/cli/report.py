@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, CsvOpt, JsonOpt, complete_suite, err, fail, handle_errors, one_output_format,
+    CacheDirOpt, CsvOpt, JsonOpt, complete_suite, err, fail, handle_errors, one_output_format, warn,
 )
 
 
@@ -55,7 +55,7 @@ def report(
         runs = resolve_runs(s, source)
         if not seed:  # every seed the cache holds for the suite's settings
             runs = with_cached_seeds(store, runs)
-        suite_rows = rows_from_cache(store, runs)
+        suite_rows = rows_from_cache(store, runs, warn=warn)
         if explicit or any(r.status != "missing" for r in suite_rows):
             rows += suite_rows
             descriptions[s.name] = s.description

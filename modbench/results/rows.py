@@ -67,12 +67,20 @@ def rows_from_outcomes(outcomes) -> list[ResultRow]:
     return [row_for(o.run, o.status, o.result, o.failure) for o in outcomes]
 
 
-def rows_from_cache(store, runs) -> list[ResultRow]:
-    """Rows of ``runs`` as the cache has them, without training or evaluating anything."""
+def rows_from_cache(store, runs, warn=None) -> list[ResultRow]:
+    """Rows of ``runs`` as the cache has them, without training or evaluating anything. A
+    corrupted result counts as missing, with one line through ``warn``."""
+    from modbench.cache.store import CorruptFile
+
     rows = []
     for run in runs:
         run_dir = store.run(run.key)
-        result = run_dir.read_result()
+        try:
+            result = run_dir.load_result(deep=False)
+        except CorruptFile as exc:
+            result = None
+            if warn is not None:
+                warn(f"run '{run.label}' seed {run.seed} ({run.key}): {exc}; shown as missing")
         if result is not None:
             rows.append(row_for(run, "done", result))
         elif run_dir.failed_file.exists():
