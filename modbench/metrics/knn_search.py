@@ -54,7 +54,7 @@ _U32 = 2.0**-24  # unit roundoff of float32
 # Bytes a worker's block of coarse distances may use (the torch backend's main memory cost).
 DEFAULT_BLOCK_BYTES = 32 * 2**20
 # Database rows per chunk: large, so that the per-row costs of selection are paid rarely.
-DEFAULT_DB_BLOCK = 16384
+DEFAULT_DB_BLOCK = 65536
 # Columns per group in the two-stage selection (see _smallest_grouped_np).
 _GROUP = 16
 # Bytes of gathered candidate rows per refinement step: small enough to stay in cache.
@@ -174,7 +174,11 @@ class _CpuSearch:
         self.db_block = db_block
         self.backend = backend
         if backend == "torch":
-            self.neg2x = -2.0 * x  # exact (a power of two): one pass per block adds |x|^2
+            # [-2x, |x|^2]: with queries [q, 1], one product gives |x|^2 - 2 q.x (no extra pass).
+            # -2x is exact (a power of two); the rounding bound covers the D + 1 terms.
+            self.aug = np.empty((self.n, self.dim + 1), dtype=np.float32)
+            np.multiply(x, -2.0, out=self.aug[:, : self.dim])
+            self.aug[:, self.dim] = self.xn
         else:
             import faiss
 
@@ -186,14 +190,14 @@ class _CpuSearch:
         """Running top-kc by ``|x|^2 - 2 q.x``: candidates [b, kc], their coarse squared distances
         (float64) and the largest of those per row (every other row's is at least as large)."""
         b = qe - qs
-        q = self.x[qs:qe]
+        q = np.ones((b, self.dim + 1), dtype=np.float32)
+        q[:, : self.dim] = self.x[qs:qe]
         buf = np.empty((b, self.db_block), dtype=np.float32)
         best_v = best_i = None
         for s in range(0, self.n, self.db_block):
             e = min(self.n, s + self.db_block)
             v = buf[:, : e - s] if e - s == self.db_block else np.empty((b, e - s), dtype=np.float32)
-            np.matmul(q, self.neg2x[s:e].T, out=v)
-            v += self.xn[s:e]
+            np.matmul(q, self.aug[s:e].T, out=v)
             lo, hi = max(qs, s), min(qe, e)
             if lo < hi:  # the query itself, by index
                 own = np.arange(lo, hi)
@@ -297,11 +301,23 @@ class _CpuSearch:
         return best_d, best_i
 
 
+_BLAS_CONTROLLER = None
+
+
+def _blas_single_thread():
+    """A context in which BLAS libraries run one thread (threadpoolctl); the library scan, which
+    costs ~20 ms, happens once."""
+    global _BLAS_CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
 def _iter_cpu(
     x: np.ndarray, ks: list[tuple[int, int, int]], backend: str, db_block: int, distances: bool
 ) -> Iterator[KnnBlock]:
-    from threadpoolctl import threadpool_limits
-
     search = _CpuSearch(x, backend, db_block)
     workers = _workers()
     n = x.shape[0]
@@ -314,7 +330,7 @@ def _iter_cpu(
     with ThreadPoolExecutor(workers) as pool:
         if backend == "torch":
             # Each worker multiplies its own block with single-threaded BLAS.
-            with threadpool_limits(limits=1, user_api="blas"):
+            with _blas_single_thread():
                 for qs, qe, kb in ks:
                     pending.append(pool.submit(own_job, qs, qe, kb))
                     if len(pending) > 2 * workers:  # bounded look-ahead: bounded memory
