@@ -91,6 +91,8 @@ def _prepare(x: torch.Tensor, normalize: bool) -> tuple[torch.Tensor, int]:
     """
     wide = x.dtype == torch.float64
     if x.device.type == "cpu":
+        if x.dtype not in (torch.float16, torch.float32, torch.float64):
+            x = x.float()  # bfloat16 (which numpy lacks), integers
         a = x.numpy().astype(np.float64 if wide else np.float32, copy=False)
         if a.size and not np.isfinite(a).all():
             raise MetricError("embeddings contain NaN or infinite values")

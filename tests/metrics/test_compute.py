@@ -169,6 +169,14 @@ def test_float16_equals_float32_of_the_same_values():
     assert a.info["input_dtype"] == "float16"
 
 
+def test_bfloat16_and_integer_input():
+    x, y = _planted(n_per=20, classes=4, dim=32, spread=0.5, seed=2)
+    xb = torch.from_numpy(x).bfloat16()
+    assert compute_metrics(xb, y).values == compute_metrics(xb.float().numpy(), y).values
+    xi = np.round(x * 100).astype(np.int32)
+    assert compute_metrics(xi, y).values == compute_metrics(xi.astype(np.float32), y).values
+
+
 def test_float64_input():
     x, y = _planted(n_per=20, classes=4, dim=32, spread=0.5, seed=2)
     assert compute_metrics(x.astype(np.float64), y).values == compute_metrics(x, y).values
