@@ -81,6 +81,7 @@ def build_cache(tmp_path: Path) -> tuple[Path, Path]:
              "seconds": 0.5, "images_per_s": 100.0}
             for e in (1, 2, 3)
         ])
+        run_dir.save_checkpoint({"epoch": 3})  # a result must point at a checksummed checkpoint
         run_dir.write_result({
             "key": run.key, "config": run.config, "metrics": dict(zip(NAMES, values)), "metric_info": INFO,
             "eval": {"metrics": NAMES, "kmeans_seed": 0, "kmeans_n_init": 1, "val_metrics": ["nmi", "f1", "recall@1"]},
