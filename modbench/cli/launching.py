@@ -11,7 +11,8 @@ def launch_plan(p, runner, *, force: bool, launch) -> list:
 
     Statuses: ``trained`` (by a job of this call), ``cached``, ``failed`` (a non-finite loss,
     recorded in the cache) and ``error`` (the job itself died; warned here with its log).
-    A user error inside a job (e.g. dataset files missing) ends the command with its one line.
+    When every launched job stopped on the same user error (e.g. dataset files missing), the
+    command ends with that one line (exit 2); otherwise each job error is a warning (exit 1).
     """
     from modbench.cli.jobs_progress import JobsProgress
     from modbench.errors import UserError
@@ -25,9 +26,10 @@ def launch_plan(p, runner, *, force: bool, launch) -> list:
                 p.runs, p.eval_cfg, cache_root=runner.store.root, data_dir=runner.data_dir,
                 download=runner.download, options=launch, force=force, observer=observer,
             )
-    user_errors = [j for j in jobs.values() if j.status == "error" and j.exit_code == 2]
-    if user_errors:
-        raise UserError(user_errors[0].message or "a job stopped on a user error")
+    errors = [j for j in jobs.values() if j.status == "error"]
+    if errors and len(errors) == len(jobs) and all(j.exit_code == 2 for j in errors):
+        if len({j.message for j in errors}) == 1:
+            raise UserError(errors[0].message or "every job stopped on a user error")
     outcomes = runner.evaluate(p.runs, p.eval_cfg)
     for o in outcomes:
         job = jobs.get(o.run.key)

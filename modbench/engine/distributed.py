@@ -254,6 +254,23 @@ class Dist:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on any rank."""
+        if not self.enabled:
+            return flag
+        import torch.distributed as dist
+
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        value = torch.tensor([1 if flag else 0], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+
     def main_first(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn`` on rank 0, then on the others (a dataset download happens once)."""
         if not self.enabled:
@@ -278,7 +295,10 @@ SINGLE = Dist()
 class _ReadOnlyRunDir:
     """A RunDir whose writes do nothing: ranks other than 0 read checkpoints, write nothing."""
 
-    _WRITES = frozenset({"write_config", "write_history", "write_result", "write_failed", "save_checkpoint", "clear"})
+    _WRITES = frozenset({
+        "write_config", "write_history", "write_result", "write_failed", "save_checkpoint", "clear",
+        "remove_temp_files",
+    })
 
     def __init__(self, inner):
         self._inner = inner
@@ -290,59 +310,79 @@ class _ReadOnlyRunDir:
 
 
 # -- the run list under torchrun -------------------------------------------------------------
-def _try_lock(run_dir):
-    """The run's cache lock where the store has one (held by rank 0 only), else a stand-in."""
-    lock = getattr(run_dir, "lock", None)
-    if lock is None:
-        return SimpleNamespace(acquire=lambda blocking=True: True, release=lambda: None)
-    return lock()
-
-
 def train_runs(runner, runs: list, eval_cfg: dict[str, Any], *, force: bool) -> list:
     """``Runner.train`` under torchrun: every rank goes through the same runs in the same order.
 
-    Rank 0 alone reads the cache to decide what each run needs (and broadcasts it), holds the
-    run's lock where the cache has locks, and writes; the other ranks get a read-only run folder.
-    A run another process holds is skipped (``missing``), never waited for inside a collective.
+    Rank 0 alone holds the run's lock, reads the cache to decide what the run needs (with the
+    same integrity checks as one process: a corrupted run is trained again) and broadcasts the
+    decision; it alone writes. The other ranks get a read-only run folder. A run whose lock
+    another process holds is skipped (``missing``), never waited for inside a collective.
     """
-    from modbench.engine.runner import Outcome, _eval_matches
-    from modbench.engine.train import RunFailed, evaluate_run, train_run
+    from modbench.cache.store import CorruptFile
+    from modbench.engine.events import corrupt_notice
+    from modbench.engine.runner import Outcome
+    from modbench.engine.train import RunFailed, train_run
 
     dist = current()
     outcomes = []
     for run in runs:
         real = runner.store.run(run.key)
-        run_dir = dist.run_dir(real)
-        lock = _try_lock(real) if dist.is_main else None
+        lock = real.lock() if dist.is_main else None
         held = lock.acquire(blocking=False) if lock is not None else False
         try:
-            status = "busy" if dist.is_main and not held else None
-            if dist.is_main and held:
+            decision, result, failure = "busy", None, None
+            if held:
+                real.remove_temp_files()  # of a process killed mid-write; nobody else writes now
                 if force:
                     real.clear()
-                status = real.status()
-            status = dist.agree(status)
-            if status == "busy":
+                result = runner._finished_result(run, real, eval_cfg, action="training it again")
+                if result is None:
+                    try:
+                        failure = real.load_failed()
+                    except CorruptFile as exc:
+                        runner.observer.message(corrupt_notice(run, exc, "training it again"))
+                        real.clear()
+                decision = "done" if result is not None else ("failed" if failure is not None else "train")
+            decision = dist.agree(decision if dist.is_main else None)
+            if decision == "busy":
                 runner.observer.message(
                     f"run '{run.label}' seed {run.seed} ({run.key}) is in use by another modbench process; skipped"
                 )
                 outcomes.append(Outcome(run, "missing"))
-            elif status == "done":
-                result = real.read_result()
-                if dist.is_main and not _eval_matches(result, eval_cfg):
-                    result = evaluate_run(run, run_dir, runner.data_for(run), eval_cfg=eval_cfg)
+            elif decision == "done":
                 outcomes.append(Outcome(run, "cached", result=result))
-            elif status == "failed":
-                outcomes.append(Outcome(run, "failed", failure=real.read_failed()))
+            elif decision == "failed":
+                outcomes.append(Outcome(run, "failed", failure=failure))
             else:
-                data = dist.main_first(runner.data_for, run)  # rank 0 downloads, if anyone does
-                try:
-                    result = train_run(run, run_dir, data, eval_cfg=eval_cfg, observer=runner.observer)
-                except RunFailed:
-                    outcomes.append(Outcome(run, "failed", failure=real.read_failed() if dist.is_main else None))
-                    continue
-                outcomes.append(Outcome(run, "trained", result=result))
+                outcomes.append(_train_together(runner, run, real, eval_cfg, dist, train_run, RunFailed, CorruptFile))
         finally:
             if held:
                 lock.release()
     return outcomes
+
+
+def _train_together(runner, run, real, eval_cfg, dist: "Dist", train_run, RunFailed, CorruptFile):
+    """One run on every rank. A corrupted checkpoint met by any rank (every rank reads it at
+    resume) makes rank 0 clear the run and every rank start it again from scratch."""
+    from modbench.engine.events import corrupt_notice
+    from modbench.engine.runner import Outcome
+
+    data = dist.main_first(runner.data_for, run)  # rank 0 downloads, if anyone does
+    run_dir = dist.run_dir(real)
+    for attempt in (1, 2):
+        corrupt = None
+        try:
+            result = train_run(run, run_dir, data, eval_cfg=eval_cfg, observer=runner.observer)
+        except RunFailed:  # every rank stops at the same step (the gradients are shared)
+            return Outcome(run, "failed", failure=real.read_failed() if dist.is_main else None)
+        except CorruptFile as exc:
+            if attempt == 2:
+                raise
+            corrupt = exc
+        if not dist.any(corrupt is not None):
+            return Outcome(run, "trained", result=result)
+        if dist.is_main:
+            runner.observer.message(corrupt_notice(run, corrupt or "a rank found a corrupted file", "training it again from the start"))
+            real.clear()
+        dist.barrier()
+    raise AssertionError("unreachable")

@@ -49,7 +49,9 @@ def m_per_class_batches(
     pending = deque(torch.randperm(len(groups), generator=generator).tolist())
     n_batches = max(1, len(labels) // (groups_per_batch * m))
     batches: list[torch.Tensor] = []
-    while len(batches) < n_batches and len(pending) >= groups_per_batch:
+    while len(batches) < n_batches and pending:
+        if len(pending) < groups_per_batch and batches:
+            break  # an incomplete last batch is dropped, unless it would be the only one
         chosen: list[int] = []
         seen: set[int] = set()
         skipped: list[int] = []

@@ -55,8 +55,13 @@ def make_executor(folder: Path, resources: SlurmResources, *, cluster: str, name
 
 
 def failure_reason(exc: Exception) -> str:
-    """The exception line of the job's traceback in submitit's error (else its first line)."""
+    """The exception line of the job's traceback in submitit's error; for a job that ended
+    without a result (killed: out of memory, time limit, preemption past the requeue limit)
+    submitit's "has not produced any output (state: ...)" line; else the first line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("has not produced any output"):
+            return f"the job ended without a result, probably killed ({line})"
     for line in reversed(lines):
         head = line.split(":", 1)[0]
         if head.isidentifier() and (head.endswith(("Error", "Exception", "Interrupt")) or head == "KeyboardInterrupt"):

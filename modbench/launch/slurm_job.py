@@ -7,6 +7,8 @@ the run's last epoch checkpoint instead of clearing it.
 
 from __future__ import annotations
 
+import sys
+
 import submitit
 
 from modbench.launch.worker import LogObserver, train_one
@@ -21,7 +23,10 @@ class TrainJob(submitit.helpers.Checkpointable):
             import torch
 
             torch.set_num_threads(int(cpus))
-        return train_one(run, eval_cfg, settings, force, observer=LogObserver())
+        summary = train_one(run, eval_cfg, settings, force, observer=LogObserver())
+        if summary["status"] == "error":  # a ModbenchError: its one line goes to the job's log too
+            print(f"error: {summary['message']}", file=sys.stderr, flush=True)
+        return summary
 
     def checkpoint(self, run, eval_cfg, settings, force):
         return submitit.helpers.DelayedSubmission(self, run, eval_cfg, settings, False)

@@ -72,6 +72,7 @@ def test_ranks_other_than_0_read_the_cache_but_never_write_it(tmp_path):
     assert Dist(rank=0, world_size=2).run_dir(real) is real
 
 
+@pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
 def test_one_step_on_two_processes_equals_one_step_on_one(tmp_path):
     out = tmp_path / "report"
     proc = subprocess.run(

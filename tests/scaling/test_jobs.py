@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from scaling_helpers import invoke, results_by_key
@@ -15,6 +16,7 @@ def _weights(cache, key):
     return state["model"], state["loss"]
 
 
+@pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
 def test_two_jobs_equal_one_run_after_another(reference, tmp_path):
     suite, ref_cache = reference
     cache = tmp_path / "cache"

@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from scaling_helpers import results_by_key, subprocess_env
@@ -23,6 +24,7 @@ LOSS_RTOL = 0.03
 RECALL_ATOL = 0.1
 
 
+@pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
 def test_two_processes_write_the_same_run_close_to_one_process(reference, tmp_path):
     suite, ref_cache = reference
     cache = tmp_path / "cache"
