@@ -349,10 +349,13 @@ def train_runs(runner, runs: list, eval_cfg: dict[str, Any], *, force: bool) -> 
                     f"run '{run.label}' seed {run.seed} ({run.key}) is in use by another modbench process; skipped"
                 )
                 outcomes.append(Outcome(run, "missing"))
+                runner.observer.run_end(run, status="missing")
             elif decision == "done":
                 outcomes.append(Outcome(run, "cached", result=result))
+                runner.observer.run_end(run, status="cached")
             elif decision == "failed":
                 outcomes.append(Outcome(run, "failed", failure=failure))
+                runner.observer.run_end(run, status="failed")
             else:
                 outcomes.append(_train_together(runner, run, real, eval_cfg, dist, train_run, RunFailed, CorruptFile))
         finally:
