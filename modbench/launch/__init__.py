@@ -8,7 +8,9 @@ writes its run into the shared cache, and the caller reads the results back from
 - ``options.py``: which launcher, how many jobs, which devices, SLURM resources (checked flags).
 - ``worker.py``: what a child process runs: one run through the ordinary ``Runner``.
 - ``local.py``: a spawn-context process pool, each worker pinned to a GPU or a share of the cores.
-- ``slurm.py``: submitit executors (``slurm``, and ``local`` standing in for it in tests).
+- ``slurm.py``: submitit executors (``slurm``, and ``local`` standing in for it in tests);
+  ``slurm_job.py``: the requeue-safe callable each job runs.
+- ``launch.py``: which runs to launch (missing ones, each key once) and on which launcher.
 - ``events.py``: the progress callbacks a launcher reports to (the CLI draws them).
 """
 
