@@ -66,14 +66,14 @@ def _format_value(value: Any) -> str:
 
 def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
     """Every distinct loss setting of the suite, parameters validated against the loss."""
-    from modbench.losses import resolve_loss
+    from modbench.losses.params import loss_params  # pydantic models only: no torch
     from modbench.suite.loader import SuiteError, validation_message
 
     settings: list[LossSetting] = []
     seen: set[str] = set()
     for i, entry in enumerate(suite.losses):
         try:
-            spec = resolve_loss(entry.name)
+            params_model = loss_params(entry.name)
         except UnknownNameError as exc:
             raise SuiteError(source, f"losses[{i}].name", str(exc)) from None
         swept_keys = [k for k, v in entry.params.items() if isinstance(v, list)]
@@ -85,9 +85,9 @@ def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
             swept = dict(zip(swept_keys, combo))
             params = {**entry.params, **swept}
             try:
-                model = spec.params.model_validate(params)
+                model = params_model.model_validate(params)
             except ValidationError as exc:
-                path, message = validation_message(exc, spec.params)
+                path, message = validation_message(exc, params_model)
                 if swept:
                     message += f" (in the sweep combination {swept})"
                 raise SuiteError(source, f"losses[{i}].params.{path}", message) from None
