@@ -9,7 +9,7 @@ from modbench.engine.events import Observer
 
 
 class RichObserver(Observer):
-    def __init__(self, total_runs: int):
+    def __init__(self, total_runs: int, console=None):
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -17,8 +17,9 @@ class RichObserver(Observer):
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=err,
+            console=console or err,
             transient=False,
+            refresh_per_second=2,  # each refresh renders every bar (~2 ms): keep it off the training loop's back
         )
         self.runs = self.progress.add_task("runs", total=total_runs, info="")
         self.epochs = None

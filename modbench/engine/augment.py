@@ -9,7 +9,8 @@ Random crop with padding (CIFAR practice): pad every image by ``PAD`` zero pixel
 then cut an HxW window at a random offset (dy, dx) in [0, 2*PAD]. Flip: mirror the window
 left-right with probability 1/2. Both are read straight from a padded copy of the split kept in
 NHWC layout (``pad_nhwc``, built once), so crop, flip and the gather of the batch's images are a
-single indexing operation.
+single indexing operation; the rows and columns each crop reads are computed for the whole epoch
+at once (``crop_windows``).
 """
 
 from __future__ import annotations
@@ -64,22 +65,23 @@ def pad_nhwc(images: torch.Tensor, pad: int = PAD) -> torch.Tensor:
     return padded.permute(0, 2, 3, 1).contiguous()
 
 
-def crop_flip(
-    padded_nhwc: torch.Tensor,
-    idx: torch.Tensor,
-    dy: torch.Tensor,
-    dx: torch.Tensor,
-    flip: torch.Tensor,
-    size: tuple[int, int],
-) -> torch.Tensor:
-    """Images ``idx`` of a padded NHWC split, each cropped at (dy, dx) to ``size`` and mirrored
-    where ``flip``: uint8 [B, C, H, W] with channels-last strides (what a channels_last network
-    wants, and free to produce from NHWC storage)."""
+def crop_windows(
+    dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor, size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows [..., H] and columns [..., W] of the padded image that each crop reads, for
+    offsets and flips of any shape [...] (a batch, or a whole epoch [steps, batch]). A mirrored
+    window reads its columns right to left: column j comes from dx + (W - 1 - j)."""
     h, w = size
-    ar_h = torch.arange(h, device=padded_nhwc.device)
-    ar_w = torch.arange(w, device=padded_nhwc.device)
-    rows = dy[:, None] + ar_h  # [B, H]
-    # A mirrored window reads its columns right to left: column j comes from dx + (w - 1 - j).
-    cols = dx[:, None] + torch.where(flip[:, None], (w - 1) - ar_w, ar_w)  # [B, W]
+    ar_h = torch.arange(h, device=dy.device)
+    ar_w = torch.arange(w, device=dx.device)
+    rows = dy[..., None] + ar_h
+    cols = dx[..., None] + torch.where(flip[..., None], (w - 1) - ar_w, ar_w)
+    return rows, cols
+
+
+def crop_flip(padded_nhwc: torch.Tensor, idx: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Images ``idx`` [B] of a padded NHWC split, each cut to its ``rows`` [B, H] and ``cols``
+    [B, W] (``crop_windows``), in one gather: uint8 [B, C, H, W] with channels-last strides (what
+    a channels_last network wants, and free to produce from NHWC storage)."""
     out = padded_nhwc[idx[:, None, None], rows[:, :, None], cols[:, None, :]]  # [B, H, W, C]
     return out.permute(0, 3, 1, 2)

@@ -46,22 +46,19 @@ class DeviceData:
         return self._padded
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 [B, C, H, W] -> float32, scaled to [0, 1] then standardised per channel (the
-        memory layout of ``images`` is kept)."""
-        return torch.addcmul(self._shift, images.float(), self._scale)
+        """uint8 [B, C, H, W] -> float32, scaled to [0, 1] then standardised per channel, in one
+        kernel (uint8 x float32 promotes to float32 exactly); the memory layout is kept."""
+        return torch.addcmul(self._shift, images, self._scale)
 
     def train_batch(
-        self,
-        idx: torch.Tensor,
-        dy: torch.Tensor | None = None,
-        dx: torch.Tensor | None = None,
-        flip: torch.Tensor | None = None,
+        self, idx: torch.Tensor, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Normalised float32 training images ``idx`` (on the device), cropped at (dy, dx) and
-        mirrored where ``flip`` when the dataset augments (offsets are None otherwise)."""
-        if dy is None:
+        """Normalised float32 training images ``idx`` [B] (on the device); when the dataset
+        augments, each cut to the crop window ``rows`` [B, H], ``cols`` [B, W] of the padded
+        image (``augment.crop_windows``), which also encodes the flip."""
+        if rows is None:
             return self.normalize(self.train_x[idx])
-        return self.normalize(crop_flip(self.padded_train(), idx, dy, dx, flip, self.image_size))
+        return self.normalize(crop_flip(self.padded_train(), idx, rows, cols))
 
 
 def load_splits(dataset_cfg: dict, *, data_dir, download: bool) -> DataSplits:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from modbench.engine import backend
-from modbench.engine.augment import draw_augment
+from modbench.engine.augment import crop_windows, draw_augment
 from modbench.engine.data import DeviceData
 from modbench.engine.events import Observer
 from modbench.engine.sampler import epoch_batches
@@ -29,15 +29,18 @@ CUDA_CHECK_EVERY = 25  # steps between two finiteness checks on CUDA (each one i
 REPORT_SECONDS = 0.25  # least time between two progress reports to the observer
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**62)
+
+
 @dataclass
 class EpochPlan:
     """Everything random about one epoch's batches, on the device: [steps, batch] each."""
 
     batches: torch.Tensor  # int64 indices into the training split
     labels: torch.Tensor  # int64 labels of those images
-    dy: torch.Tensor | None = None  # crop offsets (None without augmentation)
-    dx: torch.Tensor | None = None
-    flip: torch.Tensor | None = None
+    rows: torch.Tensor | None = None  # [steps, batch, H] rows each crop reads (None: no augmentation)
+    cols: torch.Tensor | None = None  # [steps, batch, W] columns, right to left when flipped
 
     @property
     def steps(self) -> int:
@@ -50,7 +53,7 @@ class EpochPlan:
 
 def plan_epoch(data: DeviceData, train_cfg: dict[str, Any], generator: torch.Generator) -> EpochPlan:
     """Draw the epoch's batches (sampler), then its crops and flips, from ``generator`` (CPU);
-    move them to the device in one copy each."""
+    move them to the device in one copy each and turn them into crop windows there."""
     batches = epoch_batches(
         data.train_y_cpu, batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"],
         m=train_cfg["m"], generator=generator,
@@ -61,7 +64,7 @@ def plan_epoch(data: DeviceData, train_cfg: dict[str, Any], generator: torch.Gen
     plan = EpochPlan(batches=batches, labels=data.train_y[batches])
     if draws is not None:
         draws = draws.to(device)
-        plan.dy, plan.dx, plan.flip = draws.dy, draws.dx, draws.flip
+        plan.rows, plan.cols = crop_windows(draws.dy, draws.dx, draws.flip, data.image_size)
     return plan
 
 
@@ -136,12 +139,12 @@ def train_epoch(
     losses = torch.zeros(steps, device=device)
     # loss + gradient norm per step: non-finite iff either is; read back only at checks.
     health = torch.zeros(steps, device=device)
-    augmented = plan.dy is not None
+    augmented = plan.rows is not None
     t0 = last_report = time.perf_counter()
     checked = reported = 0
     for step in range(steps):
         if augmented:
-            images = data.train_batch(plan.batches[step], plan.dy[step], plan.dx[step], plan.flip[step])
+            images = data.train_batch(plan.batches[step], plan.rows[step], plan.cols[step])
         else:
             images = data.train_batch(plan.batches[step])
         if parts.channels_last:
@@ -153,7 +156,7 @@ def train_epoch(
         loss.backward()
         loss = loss.detach()
         losses[step] = loss
-        health[step] = loss + grad_norm(parts.params)
+        torch.add(loss, grad_norm(parts.params), out=health[step])
         parts.optimizer.step()
         last = step == steps - 1
         if (step + 1) % check_every == 0 or last:
@@ -171,6 +174,24 @@ def train_epoch(
                 )
                 last_report, reported = now, step + 1
     return EpochResult(steps, steps * batch, _mean(losses, steps), time.perf_counter() - t0)
+
+
+def run_epoch(
+    parts: StepParts,
+    data: DeviceData,
+    train_cfg: dict[str, Any],
+    *,
+    seed: int,
+    epoch: int,
+    observer: Observer | None = None,
+) -> EpochResult:
+    """Epoch ``epoch`` (0-based) of a run with seed ``seed``: seed the generators from (seed,
+    epoch), draw the plan, run its steps. What ``train_run`` does for each epoch before
+    validating; a run resumed at epoch k therefore draws what the uninterrupted run would."""
+    s = epoch_seed(seed, epoch)
+    generator = torch.Generator().manual_seed(s)
+    torch.manual_seed(s)  # dropout and anything else drawing from the global generator
+    return train_epoch(parts, data, plan_epoch(data, train_cfg, generator), observer=observer)
 
 
 def _mean(losses: torch.Tensor, n: int) -> float:

@@ -4,8 +4,8 @@ Reproducibility: the model is built right after ``torch.manual_seed(seed)``, and
 its batches, crops and dropout from generators seeded by (seed, epoch). A run resumed from the
 checkpoint of epoch k therefore continues exactly as the uninterrupted run would have.
 
-The steps of an epoch live in ``loop.py`` (``plan_epoch``, ``train_epoch``), shared with
-``benchmarks/train_speed.py``.
+One epoch's training steps are ``loop.run_epoch`` (seeding, ``plan_epoch``, ``train_epoch``), the
+same function ``benchmarks/train_speed.py`` times; this file builds, resumes, validates, saves.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from modbench.cache.store import RunDir
 from modbench.engine.data import DeviceData
 from modbench.engine.evaluate import embed, evaluate_embeddings
 from modbench.engine.events import Observer
-from modbench.engine.loop import StepParts, place, plan_epoch, train_epoch
+from modbench.engine.loop import StepParts, epoch_seed, place, run_epoch  # noqa: F401 (epoch_seed: API)
 from modbench.engine.model import EmbeddingNet, build_model
 from modbench.engine.sampler import steps_per_epoch
 from modbench.engine.versions import package_versions
@@ -33,10 +33,6 @@ class RunFailed(RunError):
     def __init__(self, epoch: int, step: int, reason: str):
         self.epoch, self.step, self.reason = epoch, step, reason
         super().__init__(f"failed at epoch {epoch}, step {step}: {reason}")
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**62)
 
 
 def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int) -> torch.nn.Module:
@@ -121,11 +117,7 @@ def train_run(
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
-        seed = epoch_seed(run.seed, epoch)
-        generator = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)  # dropout and anything else drawing from the global generator
-        plan = plan_epoch(data, train_cfg, generator)
-        trained = train_epoch(parts, data, plan, observer=observer)
+        trained = run_epoch(parts, data, train_cfg, seed=run.seed, epoch=epoch, observer=observer)
         if trained.bad_step is not None:
             reason = "non-finite loss or gradient"
             run_dir.write_failed(

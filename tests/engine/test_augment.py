@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from modbench.engine.augment import PAD, crop_flip, draw_augment, pad_nhwc
+from modbench.engine.augment import PAD, crop_flip, crop_windows, draw_augment, pad_nhwc
 
 
 def naive_crop_flip(images: np.ndarray, idx, dy, dx, flip, pad: int = PAD) -> np.ndarray:
@@ -28,7 +28,7 @@ def test_crop_flip_matches_a_per_image_loop(channels, h, w):
     idx = torch.tensor([3, 0, 11, 3, 7, 5])
     draws = draw_augment("crop-flip", 1, len(idx), g)
     dy, dx, flip = draws.dy[0], draws.dx[0], draws.flip[0]
-    got = crop_flip(pad_nhwc(images), idx, dy, dx, flip, (h, w))
+    got = crop_flip(pad_nhwc(images), idx, *crop_windows(dy, dx, flip, (h, w)))
     want = naive_crop_flip(images.numpy(), idx.tolist(), dy.tolist(), dx.tolist(), flip.tolist())
     assert got.shape == (len(idx), channels, h, w)
     np.testing.assert_array_equal(got.numpy(), want)
@@ -37,10 +37,11 @@ def test_crop_flip_matches_a_per_image_loop(channels, h, w):
 def test_extreme_offsets_show_the_zero_padding():
     images = torch.full((1, 1, 4, 4), 9, dtype=torch.uint8)
     zero = torch.zeros(1, dtype=torch.long)
-    top_left = crop_flip(pad_nhwc(images), zero, zero, zero, torch.tensor([False]), (4, 4))[0, 0]
+    no = torch.tensor([False])
+    top_left = crop_flip(pad_nhwc(images), zero, *crop_windows(zero, zero, no, (4, 4)))[0, 0]
     assert top_left.sum() == 0  # a 4-pixel shift of a 4x4 image sees only padding
     centred = torch.full((1,), PAD, dtype=torch.long)
-    same = crop_flip(pad_nhwc(images), zero, centred, centred, torch.tensor([False]), (4, 4))
+    same = crop_flip(pad_nhwc(images), zero, *crop_windows(centred, centred, no, (4, 4)))
     assert torch.equal(same, images)
 
 
@@ -61,3 +62,12 @@ def test_crop_never_flips_and_none_draws_nothing():
     assert draw_augment("none", 10, 8, torch.Generator().manual_seed(0)) is None
     with pytest.raises(ValueError, match="unknown augmentation"):
         draw_augment("rotate", 1, 1, torch.Generator())
+
+
+def test_epoch_windows_equal_per_batch_windows():
+    d = draw_augment("crop-flip", 3, 5, torch.Generator().manual_seed(9))
+    rows, cols = crop_windows(d.dy, d.dx, d.flip, (6, 7))
+    assert rows.shape == (3, 5, 6) and cols.shape == (3, 5, 7)
+    for s in range(3):
+        r, c = crop_windows(d.dy[s], d.dx[s], d.flip[s], (6, 7))
+        assert torch.equal(rows[s], r) and torch.equal(cols[s], c)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from modbench.engine.augment import draw_augment
+from modbench.engine.augment import crop_windows, draw_augment
 from modbench.engine.data import DeviceData
 
 from .conftest import tiny_splits
@@ -31,7 +31,7 @@ def test_train_batch_is_crop_flip_then_normalize(augment):
     data = DeviceData(tiny_splits(augment), torch.device("cpu"))
     idx = torch.tensor([5, 1, 40, 5])
     d = draw_augment(augment, 1, 4, torch.Generator().manual_seed(2))
-    got = data.train_batch(idx, d.dy[0], d.dx[0], d.flip[0])
+    got = data.train_batch(idx, *crop_windows(d.dy[0], d.dx[0], d.flip[0], (8, 8)))
     crops = naive_crop_flip(data.train_x.numpy(), idx.tolist(), d.dy[0].tolist(), d.dx[0].tolist(), d.flip[0].tolist())
     np.testing.assert_allclose(got.numpy(), naive_normalize(crops, (0.5,) * 3, (0.25,) * 3), rtol=1e-6, atol=1e-6)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from modbench.engine import backend
-from modbench.engine.augment import crop_flip, draw_augment, pad_nhwc
+from modbench.engine.augment import crop_flip, crop_windows, draw_augment, pad_nhwc
 from modbench.engine.data import DeviceData
 from modbench.engine.loop import StepParts, place, plan_epoch, train_epoch
 
@@ -73,8 +73,9 @@ def test_same_draws_same_crops_on_cpu_and_cuda():
     images = torch.randint(0, 256, (20, 3, 8, 8), dtype=torch.uint8)
     idx = torch.arange(20).flip(0)
     d = draw_augment("crop-flip", 1, 20, torch.Generator().manual_seed(4))
-    cpu = crop_flip(pad_nhwc(images), idx, d.dy[0], d.dx[0], d.flip[0], (8, 8))
-    gpu = crop_flip(pad_nhwc(images.cuda()), idx.cuda(), d.dy[0].cuda(), d.dx[0].cuda(), d.flip[0].cuda(), (8, 8))
+    cpu = crop_flip(pad_nhwc(images), idx, *crop_windows(d.dy[0], d.dx[0], d.flip[0], (8, 8)))
+    rows, cols = crop_windows(d.dy[0].cuda(), d.dx[0].cuda(), d.flip[0].cuda(), (8, 8))
+    gpu = crop_flip(pad_nhwc(images.cuda()), idx.cuda(), rows, cols)
     assert torch.equal(cpu, gpu.cpu())
 
 

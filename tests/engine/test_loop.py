@@ -58,10 +58,11 @@ def make_parts(loss_fn, device=torch.device("cpu")):
 def test_plan_holds_the_epoch_on_the_device():
     data = DeviceData(tiny_splits("crop-flip", n=48), torch.device("cpu"))
     plan = plan_epoch(data, TRAIN_CFG, torch.Generator().manual_seed(0))
-    assert plan.batches.shape == plan.labels.shape == plan.dy.shape == plan.flip.shape == (6, 8)
+    assert plan.batches.shape == plan.labels.shape == (6, 8)
+    assert plan.rows.shape == plan.cols.shape == (6, 8, 8)
     assert torch.equal(plan.labels, data.train_y[plan.batches])
     again = plan_epoch(data, TRAIN_CFG, torch.Generator().manual_seed(0))
-    assert torch.equal(plan.batches, again.batches) and torch.equal(plan.dx, again.dx)
+    assert torch.equal(plan.batches, again.batches) and torch.equal(plan.cols, again.cols)
 
 
 @pytest.mark.parametrize("mode", ["loss", "grad"])
