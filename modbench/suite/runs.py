@@ -20,7 +20,9 @@ from pydantic import ValidationError
 from modbench.errors import UnknownNameError, UserError
 from modbench.suite.schema import Suite
 
-PROTOCOL_VERSION = 1  # bump when a change to the engine makes old cached runs incomparable
+PROTOCOL_VERSION = 2  # bump when a change to the engine makes old cached runs incomparable
+# 2: epoch plans drawn per epoch (new m-per-class sampler, crop draws), channels-last and fused
+#    optimizers on the CPU: the same seed trains on other batches and numerics than under 1.
 
 
 @dataclass(frozen=True)
