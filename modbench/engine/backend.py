@@ -34,16 +34,45 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
+def cpu_quota() -> int | None:
+    """The CPUs a container may use (cgroup v2 ``cpu.max`` or v1 CFS quota), rounded up; None
+    when unlimited or unknown."""
+    for path, parse in (
+        ("/sys/fs/cgroup/cpu.max", lambda t: t.split()[:2]),
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", lambda t: [t.strip(), None]),
+    ):
+        try:
+            quota, period = parse(Path(path).read_text())
+            if period is None:
+                period = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip()
+        except (OSError, ValueError, IndexError):
+            continue
+        if quota in ("max", "-1"):
+            return None
+        try:
+            return max(1, -(-int(quota) // int(period)))
+        except (ValueError, ZeroDivisionError):
+            return None
+    return None
+
+
+def default_threads() -> int:
+    """Physical cores this process may use, capped by a container's CPU quota."""
+    quota = cpu_quota()
+    return min(physical_cores(), quota) if quota else physical_cores()
+
+
 def configure_threads() -> int:
-    """Intra-op threads = physical cores, unless the user chose with OMP_NUM_THREADS or
-    MKL_NUM_THREADS (which torch already honours). Returns the thread count in use.
+    """Intra-op threads = physical cores (capped by a container's CPU quota), unless the user
+    chose with OMP_NUM_THREADS or MKL_NUM_THREADS (which torch already honours). Returns the
+    thread count in use.
 
     Hyper-threads share a core's vector units, so more threads than cores only adds
     synchronisation; on a machine shared with other jobs, OMP_NUM_THREADS=1 per process is
     often the better choice (docs/benchmarks.md).
     """
     if not any(os.environ.get(name) for name in THREAD_ENV):
-        torch.set_num_threads(physical_cores())
+        torch.set_num_threads(default_threads())
     return torch.get_num_threads()
 
 

@@ -13,6 +13,7 @@ the first non-finite step of the window is reported exactly.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -160,9 +161,12 @@ def train_epoch(
         parts.optimizer.step()
         last = step == steps - 1
         if (step + 1) % check_every == 0 or last:
-            window = torch.isfinite(health[checked : step + 1])
-            if not bool(window.all()):  # a host sync on CUDA: once per check_every steps
-                bad = checked + int(torch.nonzero(~window)[0])
+            if step == checked:  # a window of one step (every step on the CPU): one read
+                finite = math.isfinite(health[step].item())
+            else:  # a host sync on CUDA: once per check_every steps
+                finite = bool(torch.isfinite(health[checked : step + 1]).all())
+            if not finite:
+                bad = checked + int(torch.nonzero(~torch.isfinite(health[checked : step + 1]))[0])
                 return EpochResult(step + 1, (step + 1) * batch, _mean(losses, step + 1),
                                    time.perf_counter() - t0, bad_step=bad)
             checked = step + 1
