@@ -11,10 +11,24 @@ import difflib
 from collections.abc import Iterable
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``), so that an
+    error quoting a user's value (a key, a name) stays one line on stderr."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ModbenchError(Exception):
-    """Base class; ``exit_code`` says what the command-line exits with."""
+    """Base class; ``exit_code`` says what the command-line exits with. The message is always
+    one line (see ``one_line``)."""
 
     exit_code = 1
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str):
+            args = (one_line(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class UserError(ModbenchError):

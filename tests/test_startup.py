@@ -6,6 +6,7 @@ torch was imported. Timings themselves are measured by benchmarks/cli_speed.py, 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,10 +58,14 @@ def test_report_over_cached_runs_does_not_import_torch(tmp_path):
     runs = resolve_runs(suite, source)
     store = RunStore(tmp_path / "cache")
     for i, run in enumerate(runs):
-        store.run(run.key).write_result({"key": run.key, "config": run.config, "metrics": {"nmi": 0.5 + i / 100}})
+        run_dir = store.run(run.key)
+        run_dir.save_checkpoint({"epoch": 1})  # a result must point at a checksummed checkpoint
+        run_dir.write_result({"key": run.key, "config": run.config, "metrics": {"nmi": 0.5 + i / 100}})
     code, out, heavy = heavy_imports("report", "--suite", str(suite_file), "--json", env={"MODBENCH_CACHE": str(tmp_path / "cache")})
     assert code == 0
-    assert out.count('"status": "done"') == len(runs) == 10  # every run found under its key
+    records = json.loads(out)
+    done = {r["run"] for r in records if r.get("status") == "done" and r.get("run")}  # not aggregates
+    assert done == {run.key for run in runs} and len(runs) == 10  # every run found under its key
     assert heavy == []
 
 

@@ -1,32 +1,69 @@
 """Atomic file writes: write a temporary file in the same folder, fsync, then ``os.replace``.
 
-A reader therefore sees either the old complete file or the new complete file, never a part.
+A reader therefore sees either the old complete file or the new complete file, never a part. A
+process killed mid-write leaves only a ``.NAME.*.tmp`` file, which readers ignore and the next
+writer of that run removes (``RunDir.remove_temp_files``).
+
+Any OSError (disk full, read-only or unwritable folder) becomes one ``CacheWriteError`` line
+(exit code 2) naming the file and the fix; the temporary file is removed, the old file kept.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from modbench import testhooks
+from modbench.errors import UserError
+
+TEMP_SUFFIX = ".tmp"
+
+
+class CacheWriteError(UserError):
+    """A file could not be written (exit code 2: the user must free space or pick a folder)."""
+
+    def __init__(self, path: Path, exc: OSError):
+        self.path, self.errno = Path(path), exc.errno
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = "free disk space and run the same command again (finished runs and the last checkpoint are kept)"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = "choose a writable folder (--cache-dir or MODBENCH_CACHE for the cache)"
+        else:
+            fix = "check the folder and run the same command again"
+        super().__init__(f"{path}: cannot write ({exc.strerror or exc}); {fix}")
+
+
+def _write_file(handle, data: bytes, name: str) -> None:
+    """Write ``data`` to an open file (the seam tests replace to simulate a full disk)."""
+    half = len(data) // 2
+    handle.write(data[:half])
+    testhooks.reached(f"writing:{name}")  # test-only: a kill here leaves half a temporary file
+    handle.write(data[half:])
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            _write_file(handle, data, path.name)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise CacheWriteError(path, exc) from None
         raise
 
 

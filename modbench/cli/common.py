@@ -92,7 +92,7 @@ CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache 
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read [env: MODBENCH_DATA].", show_envvar=False)]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download missing dataset files.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Train again even if cached.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout: one object per run.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout: one object per run, then the aggregates over seeds (\"seed\": null).")]
 MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="GitHub Markdown tables on stdout.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout: one line per run.")]
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
+import typer
+
 from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, ForceOpt, JsonOpt, LossOpt,
     MarkdownOpt, SeedOpt, SubsetOpt, SuiteOpt, handle_errors, one_output_format,
@@ -22,6 +26,7 @@ def compare(
     force: ForceOpt = False,
     markdown: MarkdownOpt = False,
     json_: JsonOpt = False,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label to compare every other loss with: difference per metric and Welch's t-test over seeds (alpha 0.05).")] = None,
 ) -> None:
     """Train missing runs, then print the Table 1 (NMI, F1) and Table 2 (Recall@k) layouts."""
     import typer
@@ -32,9 +37,14 @@ def compare(
 
     fmt = one_output_format(markdown=markdown, json=json_)
     p = plan(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    baselines = None
+    if baseline is not None:  # checked before any training
+        from modbench.results.baseline import find_baseline
+
+        baselines = {p.suite.name: find_baseline([(r.loss, r.label) for r in p.runs], baseline, suite=p.suite.name)}
     runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
     outcomes = train_plan(p, runner, force=force)
-    emit(render_rows(rows_from_outcomes(outcomes), fmt))
+    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines))
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)

@@ -7,24 +7,39 @@ from pathlib import Path
 from modbench.cli.common import out
 
 
-def render_rows(rows, fmt: str, *, extra_metrics: list[str] | None = None) -> str | None:
-    """The text for ``fmt`` (None for Rich tables, which are printed directly)."""
+def render_rows(
+    rows,
+    fmt: str,
+    *,
+    extra_metrics: list[str] | None = None,
+    baselines: dict[str, str] | None = None,
+    paper=None,
+) -> str | None:
+    """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
+    maps suite names to the label of their baseline; ``paper`` adds the paper's rows."""
     from modbench.render.layout import suite_tables
     from modbench.render.markdown import tables_markdown
     from modbench.render.records import rows_csv, rows_json
-    from modbench.results.aggregate import group_rows
+    from modbench.results.summary import summarize_rows
 
-    if fmt == "json":
-        return rows_json(rows)
     if fmt == "csv":
         metrics = []
         for r in rows:
             metrics += [m for m in r.metrics if m not in metrics]
         return rows_csv(rows, metrics)
+    summaries = summarize_rows(rows, baselines=baselines)
+    if fmt == "json":
+        extra = [record for s in summaries for record in s.records()]
+        if paper is not None:
+            from modbench.results.paper import paper_records
+
+            extra += paper_records(paper, [g for s in summaries for g in s.groups])
+        return rows_json(rows, extra)
     tables = []
-    for suite in dict.fromkeys(r.suite for r in rows):
-        groups = group_rows([r for r in rows if r.suite == suite])
-        tables += suite_tables(groups, suite, extra_metrics)
+    for s in summaries:
+        tables += suite_tables(
+            s.groups, s.suite, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline
+        )
     if fmt == "markdown":
         return tables_markdown(tables)
     from modbench.render.rich_tables import print_tables

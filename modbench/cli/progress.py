@@ -8,6 +8,13 @@ from modbench.cli.common import err
 from modbench.engine.events import Observer
 
 
+class StderrObserver(Observer):
+    """No progress bars; notices and warnings of the engine as lines on stderr (``eval``)."""
+
+    def message(self, text: str) -> None:
+        err.print(text, markup=False, highlight=False)
+
+
 class RichObserver(Observer):
     def __init__(self, total_runs: int, console=None):
         self.progress = Progress(
@@ -53,10 +60,6 @@ class RichObserver(Observer):
 
     def run_end(self, run, *, status):
         self.progress.advance(self.runs)
-
-    def skip(self, n: int = 1):
-        """Runs answered from the cache."""
-        self.progress.advance(self.runs, n)
 
     def message(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False)

@@ -29,6 +29,7 @@ def plan(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -
 
 def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True):
     from modbench.cache.store import RunStore, ensure_writable, resolve_cache_root
+    from modbench.cli.progress import StderrObserver
     from modbench.engine.runner import Runner, resolve_device
 
     root = resolve_cache_root(cache_dir)
@@ -39,22 +40,28 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
         device=resolve_device(check_device(device)),
         data_dir=data_dir,
         download=download,
-        observer=observer,
+        observer=observer or StderrObserver(),
     )
 
 
 def train_plan(p: Plan, runner, *, force: bool):
-    """Train what is missing with progress on stderr; returns the outcomes."""
+    """Train what is missing with progress on stderr; returns the outcomes (in the plan's order)
+    after one summary line."""
+    from modbench.cli.common import err
     from modbench.cli.progress import RichObserver
 
+    # Load the data of every run still to train before any progress is drawn, so that missing
+    # dataset files are one error line (exit 2) and nothing starts.
+    for run in p.runs:
+        if force or runner.store.run(run.key).status() != "done":
+            runner.data_for(run)
     with RichObserver(len(p.runs)) as observer:
         runner.observer = observer
-        outcomes = []
-        for run in p.runs:  # one at a time, so a cached run advances the bar at once
-            (outcome,) = runner.train([run], p.eval_cfg, force=force)
-            if outcome.status != "trained":
-                observer.skip()
-            outcomes.append(outcome)
+        outcomes = runner.train(p.runs, p.eval_cfg, force=force)
+    words = {"trained": "trained", "cached": "from the cache", "failed": "failed"}
+    counts = [(sum(o.status == s for o in outcomes), w) for s, w in words.items()]
+    summary = ", ".join(f"{n} {w}" for n, w in counts if n)
+    err.print(f"{len(outcomes)} run(s): {summary or 'none'}", markup=False, highlight=False)
     return outcomes
 
 

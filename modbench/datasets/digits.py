@@ -3,7 +3,7 @@
 The images hold integers 0..16; they are scaled to uint8 0..255 (``round(v * 255 / 16)``), one
 channel. The set has no official test split, so modbench fixes one: 20% of each class, drawn with
 a constant seed (``TEST_SEED``), the same for every ``split_seed``, so that every run of every
-suite reports on the same 359 test images. The remaining 1,437 images are the "official training
+suite reports on the same 359 test images. The remaining 1,438 images are the "official training
 split" that ``val_fraction`` and ``split_seed`` divide into train and validation. No augmentation:
 flips and shifts change what an 8x8 digit means.
 """

@@ -18,3 +18,8 @@ class Observer:
 
     def message(self, text: str) -> None:
         """A one-line notice for the user (stderr), e.g. a corrupted cache entry."""
+
+
+def corrupt_notice(run: Any, exc: Exception, action: str) -> str:
+    """The one warning line for a corrupted or refused cache file of ``run``."""
+    return f"warning: run '{run.label}' seed {run.seed} ({run.key}): {exc}; {action}"

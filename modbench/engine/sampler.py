@@ -34,9 +34,10 @@ def m_per_class_batches(
     groups not used yet this epoch (ties broken at random), so the classes in a batch are
     distinct whenever ``G <= C`` and every class is drained at the same pace; when ``G > C`` a
     batch repeats this choice in layers until it has ``G`` groups (each class then appears
-    ``G // C`` or ``G // C + 1`` times). A class that has used all its groups starts over on them.
-    An epoch has as many batches as a random pass over the data would, ``len(labels) // (G m)``
-    (at least one).
+    ``G // C`` or ``G // C + 1`` times). A class that has used all its groups is drawn again
+    (from its first group) only when every class has. An epoch has as many batches as a random
+    pass over the data would, ``len(labels) // (G m)``; with fewer than ``G`` groups in all, it
+    is one batch of every group once.
     """
     labels = labels.cpu()
     classes, class_of = torch.unique(labels, return_inverse=True)
@@ -59,24 +60,24 @@ def m_per_class_batches(
     group_start = torch.cumsum(n_groups, 0) - n_groups  # first row of each class in ``groups``
     groups = torch.cat(group_rows)  # [total groups, m]
 
-    # Which classes each batch takes: per layer, the classes with the most groups left (noise in
-    # [0, 1) breaks ties at random). A loop per batch and layer on small numpy arrays (C values),
-    # a few microseconds each; the chosen set is sorted, so the result does not depend on how
-    # numpy orders a partition.
+    # Fewer groups than one batch: a single batch holding each group once.
+    groups_per_batch = min(groups_per_batch, len(groups))
+
+    # Which classes each batch takes, layer by layer: the classes with the most groups left (a
+    # class with none left only once every class has used all of its groups; noise in [0, 1)
+    # breaks ties at random). A loop per batch and layer on small numpy arrays (C values), a few
+    # microseconds each; the chosen set is sorted, so the result does not depend on how numpy
+    # orders a partition.
     n_batches = max(1, len(labels) // (groups_per_batch * m))
-    layers = -(-groups_per_batch // num_classes)
-    noise = torch.rand(n_batches, layers, num_classes, generator=generator, dtype=torch.float64).numpy()
+    noise = torch.rand(n_batches, num_classes, generator=generator, dtype=torch.float64).numpy()
     left = n_groups.numpy().astype(np.float64)
     slots = np.empty((n_batches, groups_per_batch), dtype=np.int64)  # class of each group slot
-    all_classes = np.arange(num_classes)
     for b in range(n_batches):
         filled = 0
-        for layer in range(layers):
-            k = min(groups_per_batch - filled, num_classes)
-            if k == num_classes:
-                chosen = all_classes
-            else:
-                chosen = np.sort(np.argpartition(-(left + noise[b, layer]), k - 1)[:k])
+        while filled < groups_per_batch:
+            available = int((left > 0).sum()) or num_classes
+            k = min(groups_per_batch - filled, num_classes, available)
+            chosen = np.sort(np.argpartition(-(left + noise[b]), k - 1)[:k])
             slots[b, filled : filled + k] = chosen
             left[chosen] -= 1.0
             filled += k

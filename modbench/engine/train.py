@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 
-from modbench.cache.store import RunDir
+from modbench import testhooks
+from modbench.cache.store import CorruptFile, RunDir
 from modbench.engine.data import DeviceData
 from modbench.engine.evaluate import embed, evaluate_embeddings
-from modbench.engine.events import Observer
+from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.loop import StepParts, epoch_seed, place, run_epoch  # noqa: F401 (epoch_seed: API)
 from modbench.engine.model import EmbeddingNet, build_model
 from modbench.engine.sampler import steps_per_epoch
@@ -95,7 +96,12 @@ def train_run(
     # -- resume ----------------------------------------------------------------------------
     start_epoch, history, train_seconds = 0, [], 0.0
     best_score = float("-inf")
-    state = run_dir.load_checkpoint(map_location=str(device))
+    try:
+        state = run_dir.load_checkpoint(map_location=str(device))
+    except CorruptFile as exc:  # truncated, altered or unsafe: never used, trained again
+        observer.message(corrupt_notice(run, exc, "training it again from the start"))
+        run_dir.clear()
+        state = None
     if state is not None:
         model.load_state_dict(state["model"])
         loss_fn.load_state_dict(state["loss"])
@@ -104,6 +110,7 @@ def train_run(
         history = list(state["history"])
         train_seconds = float(state.get("train_seconds", 0.0))
         best_score = float(state.get("best_score", float("-inf")))
+        run_dir.write_history(history)  # a kill between checkpoint and history left it behind
     run_dir.write_config(cfg)
 
     epochs = train_cfg["epochs"]
@@ -128,6 +135,7 @@ def train_run(
             raise RunFailed(epoch + 1, trained.bad_step + 1, reason)
         # -- validation ---------------------------------------------------------------------
         val_emb = embed(model, data.val_x, data)
+        testhooks.reached("validation")  # test-only kill point (modbench/testhooks.py)
         val = evaluate_embeddings(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
         elapsed = time.perf_counter() - t0
         train_seconds += elapsed
@@ -156,6 +164,7 @@ def train_run(
             run_dir.save_checkpoint({**state, "best_epoch": epoch + 1}, best=True)
         run_dir.save_checkpoint(state)
         run_dir.write_history(history)
+        testhooks.reached("after-checkpoint")
         observer.epoch_end(epoch=epoch + 1, record=record)
 
     result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=model)
@@ -187,6 +196,7 @@ def evaluate_run(
         model.to(data.device)
     last = run_dir.load_checkpoint(map_location="cpu") if select == "best-val" else state
     test_emb = embed(model, data.test_x, data)
+    testhooks.reached("evaluation")
     measured = evaluate_embeddings(test_emb, data.test_y, eval_cfg["metrics"], eval_cfg, strict=False)
     result = {
         "key": run.key,
@@ -198,7 +208,7 @@ def evaluate_run(
         "epochs": int(last["epoch"]),
         "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
         "device": str(data.device),
-        "data": data.splits.sizes(),
+        "data": {**data.splits.sizes(), "info": data.splits.info},
         "versions": package_versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

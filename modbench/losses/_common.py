@@ -11,6 +11,8 @@ nothing would give.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import Tensor, nn
 
@@ -24,6 +26,15 @@ def at_least_float32(x: Tensor) -> Tensor:
     probabilities the losses depend on, so every criterion works in float32 at least.
     """
     return x if x.dtype in _WIDE_FLOATS else x.float()
+
+
+def full_precision(device: torch.device):
+    """A context in which autocast is off on ``device``: the criterion's matmuls, exps and logs
+    run in the dtype of their inputs (float32 here), not in float16/bfloat16."""
+    try:
+        return torch.autocast(device_type=device.type, enabled=False)
+    except RuntimeError:  # a device type autocast does not know: nothing to turn off
+        return contextlib.nullcontext()
 
 
 def check_logits_and_target(logits: Tensor, target: Tensor) -> None:
@@ -99,16 +110,19 @@ class SoftmaxLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings_and_labels(embeddings, labels, self.embedding_dim)
-        logits = at_least_float32(self.classifier(embeddings))
-        if logits.shape[0] == 0:
-            return zero_attached(logits)
-        return self.criterion(logits, labels)
+        logits = self.classifier(embeddings)  # under autocast, if any, like the backbone
+        with full_precision(logits.device):
+            logits = at_least_float32(logits)
+            if logits.shape[0] == 0:
+                return zero_attached(logits)
+            return self.criterion(logits, labels)
 
 
 class MetricLoss(nn.Module):
     """A pytorch-metric-learning loss on the embeddings, with an optional miner.
 
-    Embeddings are cast to float32 (pml's distances and exp-based losses are not float16-safe).
+    Embeddings are cast to float32 and autocast is turned off around the miner and the loss
+    (pml's distances and exp-based losses are not float16-safe).
     pml L2-normalises embeddings in its default distance, as the evaluation does.
     """
 
@@ -122,11 +136,12 @@ class MetricLoss(nn.Module):
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings_and_labels(embeddings, labels, self.embedding_dim)
-        embeddings = at_least_float32(embeddings)
-        if embeddings.shape[0] == 0:
-            return zero_attached(embeddings)
-        indices = self.miner(embeddings, labels) if self.miner is not None else None
-        loss = self.loss(embeddings, labels, indices)
-        if not torch.is_tensor(loss):  # pml may return a plain 0 when nothing contributes
-            return zero_attached(embeddings)
-        return loss
+        with full_precision(embeddings.device):
+            embeddings = at_least_float32(embeddings)
+            if embeddings.shape[0] == 0:
+                return zero_attached(embeddings)
+            indices = self.miner(embeddings, labels) if self.miner is not None else None
+            loss = self.loss(embeddings, labels, indices)
+            if not torch.is_tensor(loss):  # pml may return a plain 0 when nothing contributes
+                return zero_attached(embeddings)
+            return loss

@@ -1,15 +1,12 @@
 """Pure metric functions (DESIGN.md section 2): no printing, no file access.
 
 - ``names``: metric names, ``DEFAULT_METRICS``, ``parse_metric_names``, ``MetricError``;
-- ``knn``: exact, blocked k-nearest-neighbour search (torch or faiss), query excluded by index;
+- ``knn_search``: exact, blocked k-nearest-neighbour search (torch or faiss), query excluded by index;
 - ``clustering``: k-means (scikit-learn, k-means++, all points, fixed seed);
 - ``retrieval``: Recall@k, p@1, MAP@R, macro-F1 of 1-NN from neighbour lists;
 - ``clustering_metrics``: NMI and pairwise F1 of a partition;
 - ``compute``: ``compute_metrics``, all of them on one set of embeddings.
 """
-
-import sys
-import types
 
 # Imported on first use (PEP 562), so that ``modbench.metrics.names`` (metric names, no torch)
 # can be read by the suite loader and ``modbench report`` without importing torch.
@@ -17,7 +14,7 @@ _WHERE = {
     "KMeansResult": "clustering", "kmeans": "clustering",
     "contingency": "clustering_metrics", "nmi": "clustering_metrics", "pairwise_f1": "clustering_metrics",
     "MetricResult": "compute", "compute_metrics": "compute",
-    "KnnResult": "knn", "faiss_available": "knn", "knn": "knn",
+    "KnnResult": "knn_search", "faiss_available": "knn_search", "knn": "knn_search",
     "DEFAULT_METRICS": "names", "MetricError": "names", "parse_metric_names": "names",
     "macro_f1_1nn": "retrieval", "map_at_r": "retrieval", "precision_at_1": "retrieval",
     "recall_at_k": "retrieval",
@@ -38,23 +35,6 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted([*globals(), *_WHERE])
 
-
-class _MetricsModule(types.ModuleType):
-    """``knn`` is both a submodule and a function; as before, the package attribute is the
-    function, also after the import system binds the submodule to it."""
-
-    @property
-    def knn(self):
-        from modbench.metrics.knn import knn
-
-        return knn
-
-    @knn.setter
-    def knn(self, value) -> None:  # the import system binding the submodule: keep the function
-        pass
-
-
-sys.modules[__name__].__class__ = _MetricsModule
 
 
 __all__ = [

@@ -16,7 +16,7 @@ import torch
 
 from modbench.metrics import clustering_metrics, retrieval
 from modbench.metrics.clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
-from modbench.metrics.knn import iter_knn, resolve_backend
+from modbench.metrics.knn_search import iter_knn, resolve_backend
 from modbench.metrics.names import (
     CLUSTERING_METRICS,
     DEFAULT_METRICS,
@@ -83,6 +83,33 @@ def _as_labels(labels) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def _prepare(x: torch.Tensor, normalize: bool) -> tuple[torch.Tensor, int]:
+    """float32 copy, finite check, zero rows counted, rows L2-normalised (a zero row stays zero).
+
+    The arithmetic is in float64 for float64 input, float32 otherwise. On the CPU it is numpy:
+    a few small multi-threaded torch operations cost tens of milliseconds on a busy machine.
+    """
+    wide = x.dtype == torch.float64
+    if x.device.type == "cpu":
+        if x.dtype not in (torch.float16, torch.float32, torch.float64):
+            x = x.float()  # bfloat16 (which numpy lacks), integers
+        a = x.numpy().astype(np.float64 if wide else np.float32, copy=False)
+        if a.size and not np.isfinite(a).all():
+            raise MetricError("embeddings contain NaN or infinite values")
+        norms = np.sqrt(np.einsum("ij,ij->i", a, a)) if a.size else np.zeros(a.shape[0], a.dtype)
+        zero_rows = int((norms == 0).sum())
+        if normalize:
+            a = a / np.maximum(norms, 1e-12)[:, None]
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)), zero_rows
+    x = x.double() if wide else x.float()
+    if x.numel() and not bool(torch.isfinite(x).all()):
+        raise MetricError("embeddings contain NaN or infinite values")
+    zero_rows = int((x.abs().sum(1) == 0).sum())
+    if normalize:
+        x = torch.nn.functional.normalize(x, p=2.0, dim=1)
+    return x.float().contiguous(), zero_rows
+
+
 def _undefined_reason(name: str, y: np.ndarray) -> str | None:
     """Why ``name`` cannot be computed for these labels, or None. Depends on the labels only."""
     try:
@@ -117,7 +144,7 @@ def compute_metrics(
     ``backend``: "auto" (faiss when installed and on CPU, else torch), "torch" or "faiss"; the
     neighbours are identical either way. ``strict``: a metric undefined on this input raises
     MetricError naming it and why; with ``strict=False`` it is NaN and the reason is in
-    ``info["undefined"]``. Computation is on a float32 copy; the kNN is exact (see knn.py).
+    ``info["undefined"]``. Computation is on a float32 copy; the kNN is exact (see knn_search.py).
     """
     names = parse_metric_names(metrics)
     x = _as_tensor(embeddings, device)
@@ -132,13 +159,7 @@ def compute_metrics(
     if dim < 1:
         raise MetricError("embeddings have 0 columns")
     input_dtype = str(x.dtype).replace("torch.", "")
-    x = x.double() if x.dtype == torch.float64 else x.float()  # float16/bfloat16/ints -> float32
-    if n and not bool(torch.isfinite(x).all()):
-        raise MetricError("embeddings contain NaN or infinite values")
-    zero_rows = int((x.abs().sum(1) == 0).sum()) if n else 0
-    if normalize:
-        x = torch.nn.functional.normalize(x, p=2.0, dim=1)  # a zero row stays zero
-    x = x.float().contiguous()
+    x, zero_rows = _prepare(x, normalize)
 
     be = resolve_backend(backend, x.device)
     num_classes = int(np.unique(y).size)
@@ -166,8 +187,8 @@ def compute_metrics(
         p1_hits = 0
         ap_sum = 0.0
         predicted = np.empty(n, dtype=np.int64)
-        for blk in iter_knn(x, np.minimum(k_rows, n - 1), backend=be, block_size=block_size):
-            idx = blk.indices.cpu().numpy()
+        for blk in iter_knn(x, np.minimum(k_rows, n - 1), backend=be, block_size=block_size, distances=False):
+            idx = blk.indices
             qy = y[blk.start : blk.stop]
             match = retrieval.match_rows(y, qy, idx)
             for m, k in recall_ks.items():

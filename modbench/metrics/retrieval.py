@@ -1,7 +1,7 @@
 """Retrieval metrics from neighbour lists: Recall@k, precision at 1, MAP@R, macro-F1 of 1-NN.
 
 Every function takes ``labels`` [N] and ``neighbour_indices`` [N, k]: row i lists the other
-samples nearest to sample i, nearest first (the output of :func:`modbench.metrics.knn.knn`, the
+samples nearest to sample i, nearest first (the output of :func:`modbench.metrics.knn_search.knn`, the
 query itself already excluded). DESIGN.md section 2 has the definitions; docs/metrics.md the
 conventions. The ``*_rows`` helpers work on one block of queries so that the caller never needs
 all neighbour lists at once.

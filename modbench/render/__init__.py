@@ -1,2 +1,3 @@
-"""Rendering result rows: Rich tables, Markdown (tabulate), CSV and JSON. Nothing is computed
-here beyond formatting; the rows come from ``modbench.results``."""
+"""Rendering results: Rich tables, Markdown (tabulate), CSV and JSON, PNG plots (matplotlib,
+optional) and the self-contained Markdown report. Nothing is computed here beyond formatting;
+the numbers come from ``modbench.results``."""

@@ -1,19 +1,36 @@
-"""GitHub Markdown tables (tabulate), best value of each column in bold."""
+"""GitHub Markdown tables (tabulate): best value of each column in bold, the paper's rows in
+italics."""
 
 from __future__ import annotations
 
 from tabulate import tabulate
 
-from modbench.render.layout import TableText
+from modbench.render.layout import PAPER, TableText
 
 
-def table_markdown(table: TableText) -> str:
-    rows = [[f"**{c}**" if b else c for c, b in zip(row, best)] for row, best in zip(table.rows, table.best)]
-    text = f"### {table.title}\n\n" + tabulate(rows, headers=table.header, tablefmt="github")
+def escape(text: str) -> str:
+    """A cell's text with the characters that Markdown would read as syntax escaped."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+
+
+def _cell(text: str, best: bool, kind: str) -> str:
+    text = escape(text)
+    if kind == PAPER and text:
+        return f"_{text}_"
+    return f"**{text}**" if best else text
+
+
+def table_markdown(table: TableText, heading: str = "###") -> str:
+    rows = [
+        [_cell(c, b, kind) for c, b in zip(row, best)]
+        for row, best, kind in zip(table.rows, table.best, table.kinds)
+    ]
+    body = tabulate(rows, headers=[escape(h) for h in table.header], tablefmt="github", colalign=table.align, disable_numparse=True)
+    text = f"{heading} {table.title}\n\n{body}"
     for note in table.notes:
         text += f"\n\n{note}"
     return text
 
 
-def tables_markdown(tables: list[TableText]) -> str:
-    return "\n\n".join(table_markdown(t) for t in tables) + "\n"
+def tables_markdown(tables: list[TableText], heading: str = "###") -> str:
+    return "\n\n".join(table_markdown(t, heading) for t in tables) + "\n"

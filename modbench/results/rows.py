@@ -22,6 +22,8 @@ class ResultRow:
     metrics: dict[str, float] = field(default_factory=dict)
     failure: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # the run's resolved configuration
+    swept: dict[str, Any] = field(default_factory=dict)  # the sweep values of its loss setting
 
     def record(self) -> dict[str, Any]:
         """The JSON object of this run (DESIGN.md section 5 / issue 2 item 9)."""
@@ -56,6 +58,8 @@ def row_for(run, status: str, result: dict | None = None, failure: dict | None =
         metrics=dict(result["metrics"]) if result else {},
         failure=failure,
         result=result,
+        config=dict(getattr(run, "config", None) or {}),
+        swept=dict(getattr(run, "swept", None) or {}),
     )
 
 
@@ -63,12 +67,20 @@ def rows_from_outcomes(outcomes) -> list[ResultRow]:
     return [row_for(o.run, o.status, o.result, o.failure) for o in outcomes]
 
 
-def rows_from_cache(store, runs) -> list[ResultRow]:
-    """Rows of ``runs`` as the cache has them, without training or evaluating anything."""
+def rows_from_cache(store, runs, warn=None) -> list[ResultRow]:
+    """Rows of ``runs`` as the cache has them, without training or evaluating anything. A
+    corrupted result counts as missing, with one line through ``warn``."""
+    from modbench.cache.store import CorruptFile
+
     rows = []
     for run in runs:
         run_dir = store.run(run.key)
-        result = run_dir.read_result()
+        try:
+            result = run_dir.load_result(deep=False)
+        except CorruptFile as exc:
+            result = None
+            if warn is not None:
+                warn(f"run '{run.label}' seed {run.seed} ({run.key}): {exc}; shown as missing")
         if result is not None:
             rows.append(row_for(run, "done", result))
         elif run_dir.failed_file.exists():
@@ -76,3 +88,33 @@ def rows_from_cache(store, runs) -> list[ResultRow]:
         else:
             rows.append(row_for(run, "missing"))
     return rows
+
+
+def with_cached_seeds(store, runs) -> list:
+    """``runs`` plus, for each loss setting, the finished runs the cache holds for other seeds
+    (same configuration but the seed, e.g. trained with ``--seed 1 --seed 2``), so that a report
+    shows every seed trained. Each setting's runs stay together, seeds in increasing order."""
+    import dataclasses
+
+    from modbench.suite.runs import canonical_json, config_key
+
+    def without_seed(config: dict) -> str:
+        return canonical_json({k: v for k, v in config.items() if k != "seed"})
+
+    cached: dict[str, set[int]] = {}
+    for run_dir in store.all_runs():
+        config = run_dir.read_config()
+        if isinstance(config, dict) and isinstance(config.get("seed"), int) and run_dir.read_result() is not None:
+            cached.setdefault(without_seed(config), set()).add(config["seed"])
+    settings: dict[str, list] = {}
+    for run in runs:
+        settings.setdefault(without_seed(run.config), []).append(run)
+    out = []
+    for identity, listed in settings.items():
+        seeds = {r.seed for r in listed}
+        extra = []
+        for seed in sorted(cached.get(identity, set()) - seeds):
+            config = {**listed[0].config, "seed": seed}
+            extra.append(dataclasses.replace(listed[0], seed=seed, config=config, key=config_key(config)))
+        out += sorted(listed + extra, key=lambda r: r.seed)
+    return out

@@ -7,6 +7,7 @@ YAML is read with a safe loader that also refuses duplicate keys. Every problem 
 from __future__ import annotations
 
 import importlib.resources
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from pydantic import ValidationError
 
 from modbench.errors import UserError, closest, unknown_name_message
 from modbench.suite.schema import Suite
+
+
+DATASETS_WITH_LABEL_SETS = {"cifar100"}  # fine | coarse
 
 
 class SuiteError(UserError):
@@ -66,7 +70,18 @@ def locate_suite(ref: str) -> Path:
 
 
 class _StrictSafeLoader(yaml.SafeLoader):
-    """SafeLoader (no python/* tags) that refuses duplicate keys instead of keeping the last."""
+    """SafeLoader (no python/* tags) that refuses duplicate keys instead of keeping the last,
+    reads dates as the text written (``2024-01-01`` stays a string) and has no constructor for
+    ``!!binary``, ``!!set``, ``!!omap`` or ``!!pairs`` (refused as unknown tags)."""
+
+    yaml_constructors = {
+        tag: fn
+        for tag, fn in yaml.SafeLoader.yaml_constructors.items()
+        if tag not in {f"tag:yaml.org,2002:{t}" for t in ("binary", "set", "omap", "pairs", "timestamp")}
+    }
+
+    def construct_yaml_timestamp_as_text(self, node):
+        return self.construct_scalar(node)
 
     def construct_mapping(self, node, deep=False):  # noqa: D401 - yaml API
         seen: set = set()
@@ -85,6 +100,11 @@ class _StrictSafeLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_StrictSafeLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _StrictSafeLoader.construct_yaml_timestamp_as_text
+)
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -92,6 +112,33 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     if "python/" in str(exc) or "could not determine a constructor" in str(exc):
         return f"unsafe or unknown YAML tag refused{where} (only plain YAML is allowed)"
     return f"invalid YAML{where}: {problem}"
+
+
+MAX_BYTES = 1 << 20  # a suite is a few hundred bytes; refuse anything absurd before parsing
+MAX_VALUES = 100_000  # values after alias expansion (a "billion laughs" document stops here)
+
+
+def _check_values(data: Any, source: str) -> None:
+    """Plain data only: refuse binary values, sets and non-finite numbers (with their key path),
+    and documents whose shared (aliased) parts expand past ``MAX_VALUES`` values."""
+    count, stack = 0, [((), data)]
+    while stack:
+        loc, node = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise SuiteError(
+                source, "", f"more than {MAX_VALUES} values once YAML aliases are expanded; not a suite"
+            )
+        if isinstance(node, dict):
+            stack.extend(((*loc, k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*loc, i), v) for i, v in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise SuiteError(source, format_loc(loc), f"{node} is not a usable number; give a finite value")
+        elif not (node is None or isinstance(node, (str, int, float, bool))):
+            raise SuiteError(
+                source, format_loc(loc), f"a {type(node).__name__} value is not allowed; use plain text, numbers, lists and mappings"
+            )
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -106,10 +153,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise SuiteError(source, "", "not a UTF-8 text file (is it a YAML suite?)") from None
     if "\x00" in text:
         raise SuiteError(source, "", "binary file, not a YAML suite")
+    if len(raw) > MAX_BYTES:
+        raise SuiteError(source, "", f"file of {len(raw)} bytes; a suite is at most {MAX_BYTES}")
     try:
         data = yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as exc:
         raise SuiteError(source, "", _yaml_problem(exc)) from None
+    except RecursionError:
+        raise SuiteError(source, "", "nested too deeply to be a suite") from None
+    except Exception as exc:  # noqa: BLE001 - PyYAML's constructors raise anything on odd scalars
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise SuiteError(source, "", f"invalid YAML: a value cannot be read ({what[:80]})") from None
+    _check_values(data, source)
     if data is None:
         raise SuiteError(source, "", "empty file; a suite needs name, dataset, backbone, train, losses")
     if not isinstance(data, dict):
@@ -207,6 +262,13 @@ def check_references(suite: Suite, source: str) -> None:
             source,
             "backbone.name",
             unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()),
+        )
+    if suite.dataset.labels is not None and suite.dataset.name not in DATASETS_WITH_LABEL_SETS:
+        raise SuiteError(
+            source,
+            "dataset.labels",
+            f"dataset '{suite.dataset.name}' has one label set; 'labels' applies to "
+            f"{', '.join(sorted(DATASETS_WITH_LABEL_SETS))} only (remove the key)",
         )
     for key in ("metrics", "val_metrics"):
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from modbench.errors import UnknownNameError, UserError
 from modbench.suite.schema import Suite
 
+MAX_SWEEP = 10_000  # loss settings one suite entry may expand to
 PROTOCOL_VERSION = 2  # bump when a change to the engine makes old cached runs incomparable
 # 2: epoch plans drawn per epoch (new m-per-class sampler, crop draws), channels-last and fused
 #    optimizers on the CPU: the same seed trains on other batches and numerics than under 1.
@@ -83,6 +85,12 @@ def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
             if not entry.params[key]:
                 raise SuiteError(source, f"losses[{i}].params.{key}", "a sweep needs at least one value")
         grids = [entry.params[k] for k in swept_keys]
+        combinations = math.prod(len(g) for g in grids)
+        if combinations > MAX_SWEEP:
+            raise SuiteError(
+                source, f"losses[{i}].params",
+                f"the sweep has {combinations} combinations, more than {MAX_SWEEP}; list fewer values",
+            )
         for combo in itertools.product(*grids):
             swept = dict(zip(swept_keys, combo))
             params = {**entry.params, **swept}
@@ -91,7 +99,9 @@ def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
             except ValidationError as exc:
                 path, message = validation_message(exc, params_model)
                 if swept:
-                    message += f" (in the sweep combination {swept})"
+                    shown = repr(swept)
+                    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                    message += f" (in the sweep combination {shown})"
                 raise SuiteError(source, f"losses[{i}].params.{path}", message) from None
             resolved = model.model_dump(mode="json")
             identity = canonical_json({"name": entry.name, "params": resolved})

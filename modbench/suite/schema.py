@@ -25,7 +25,8 @@ DEFAULT_VAL_METRICS = ["nmi", "f1", "recall@1"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or infinity anywhere (an infinite learning rate is not a setting, it is a typo).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatasetConfig(Strict):

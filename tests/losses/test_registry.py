@@ -61,3 +61,49 @@ def test_listing_imports_no_torch():
     )
     root = Path(modbench.__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", loss_names())
+def test_criterion_in_float32_under_autocast(name, device):
+    """Under mixed precision the embedder (and a softmax loss's classifier) run in low precision;
+    the criterion itself runs in float32: it equals the float32 computation on the same
+    low-precision inputs."""
+    low = torch.bfloat16 if device == "cpu" else torch.float16
+    spec = resolve_loss(name)
+    torch.manual_seed(0)
+    embedder = torch.nn.Linear(16, EMBEDDING_DIM).to(device)
+    module = spec.build(spec.params(), NUM_CLASSES, EMBEDDING_DIM).to(device)
+    x = torch.randn(16, 16, device=device)
+    labels = torch.arange(NUM_CLASSES, device=device).repeat(4)
+    with torch.autocast(device, dtype=low):
+        embeddings = embedder(x)
+        assert embeddings.dtype == low
+        torch.manual_seed(1)
+        value = module(embeddings, labels)
+        if spec.family == "softmax":
+            logits = module.classifier(embeddings)
+    assert value.dtype == torch.float32 and torch.isfinite(value)
+    torch.manual_seed(1)
+    if spec.family == "softmax":
+        reference = module.criterion(logits.float(), labels)
+    else:
+        reference = module(embeddings.float(), labels)
+    # The same float32 operations on the same inputs: equal on CPU, to rounding on CUDA.
+    # (With autocast left on, pml's matmuls run in bfloat16: ~3e-6 off on this batch.)
+    tolerance = 0.0 if device == "cpu" else 1e-6
+    torch.testing.assert_close(value, reference, rtol=tolerance, atol=tolerance)
+    value.backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in embedder.parameters())

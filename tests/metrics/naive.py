@@ -17,15 +17,15 @@ def normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.where(norms == 0, 1, norms)).astype(np.float32)
 
 
-def neighbours(x: np.ndarray, i: int) -> list[int]:
-    """All other indices, nearest first; equal distances: lower index first."""
-    xi = x[i].astype(np.float64)
-    d = [(float(((x[j].astype(np.float64) - xi) ** 2).sum()), j) for j in range(len(x)) if j != i]
-    return [j for _, j in sorted(d)]
-
-
 def all_neighbours(x: np.ndarray) -> list[list[int]]:
-    return [neighbours(x, i) for i in range(len(x))]
+    """For each row, all other indices, nearest first; equal distances: lower index first.
+
+    The full N x N float64 matrix of squared differences, then a Python sort on (distance, index).
+    """
+    x = np.asarray(x).astype(np.float64)
+    d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    n = len(x)
+    return [[j for _, j in sorted((float(d[i, j]), j) for j in range(n) if j != i)] for i in range(n)]
 
 
 def recall_at_k(labels, nbrs, k: int) -> float:

@@ -1,0 +1,186 @@
+"""A suite's protocol as Markdown: dataset, split sizes, backbone, training settings, seeds,
+losses, evaluation and metric definitions, software versions and device."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from modbench.render.markdown import escape
+from modbench.render.names import backbone_name, dataset_name, metric_title
+from modbench.results.protocol import Protocol
+
+METRICS_DOC = "docs/metrics.md"
+
+METRIC_DEFINITIONS = {
+    "nmi": "normalised mutual information (arithmetic averaging) between the labels and a k-means "
+    "partition of the test embeddings (k = number of test classes, k-means++, fixed seed)",
+    "f1": "pairwise F1 of the same k-means partition: precision and recall over pairs of samples "
+    "(same cluster vs same label)",
+    "recall@k": "share of test queries with at least one sample of their label among their k nearest "
+    "neighbours (the query itself excluded; exact search)",
+    "macro_f1": "macro-averaged F1 over classes of the leave-one-out 1-nearest-neighbour labels",
+    "map@r": "MAP@R (Musgrave et al. 2020), R = number of other samples of the query's label",
+    "p@1": "precision at 1: share of queries whose nearest neighbour has the query's label",
+}
+
+CLOSED_SET_NOTE = (
+    "Retrieval here is closed-set: the test split holds the same classes as the training split "
+    "(DESIGN.md section 1), unlike the class-disjoint splits of most metric-learning benchmarks "
+    "(CUB-200, Cars196, SOP), so these numbers are not comparable with those."
+)
+
+
+def _join(values, fmt=str) -> str:
+    values = list(values)
+    if not values:
+        return "—"
+    text = " / ".join(fmt(v) for v in values)
+    return text + " (differs between runs)" if len(values) > 1 else text
+
+
+def _number(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _params(params: dict) -> str:
+    return ", ".join(f"{k}={_number(v)}" for k, v in params.items()) or "—"
+
+
+def _dataset(p: Protocol) -> str:
+    d = p.dataset
+    name = d.get("name", "?")
+    text = f"{dataset_name(name)} (`{name}`"
+    if d.get("labels"):
+        text += f", labels: {d['labels']}"
+    text += ")"
+    if "val_fraction" in d:
+        text += (
+            f"; the official training split divided into train and validation "
+            f"(class-stratified, val_fraction {_number(d['val_fraction'])}, split seed {d.get('split_seed', 0)}); "
+            "the official test split for every reported number"
+        )
+    if d.get("subset"):
+        text += f"; subset: at most {d['subset']} training images per class and a proportional test subset"
+    return text
+
+
+def _sizes(p: Protocol) -> str:
+    def one(sizes: dict) -> str:
+        order = [k for k in ("train", "val", "test") if k in sizes] + [k for k in sizes if k not in ("train", "val", "test")]
+        names = {"val": "validation"}
+        return ", ".join(f"{names.get(k, k)} {sizes[k]}" for k in order)
+
+    return _join(p.sizes, one)
+
+
+def _backbone(p: Protocol) -> str:
+    b = p.backbone
+    name = b.get("name", "?")
+    text = f"{backbone_name(name)} (`{name}`), embedding dimension {b.get('embedding_dim', '?')}"
+    text += ", pretrained weights" if b.get("pretrained") else ", trained from scratch"
+    return text
+
+
+def _training(p: Protocol) -> str:
+    t = p.train
+    if not t:
+        return "—"
+    parts = [
+        f"{t.get('optimizer', '?')}, lr {_number(t.get('lr'))}, weight decay {_number(t.get('weight_decay'))}",
+    ]
+    if t.get("optimizer") in ("adam", "adamw") and t.get("betas"):
+        parts.append(f"betas ({', '.join(_number(b) for b in t['betas'])})")
+    if t.get("optimizer") == "sgd":
+        parts.append(f"momentum {_number(t.get('momentum'))}")
+    parts.append(f"batch size {t.get('batch_size')}")
+    parts.append(f"{t.get('epochs')} epoch{'' if t.get('epochs') == 1 else 's'}")
+    sampler = t.get("sampler", "random")
+    parts.append(f"m-per-class sampler (m={t.get('m')})" if sampler == "m-per-class" else f"{sampler} sampler")
+    parts.append(
+        "reported checkpoint: best validation Recall@1" if t.get("select") == "best-val" else "reported checkpoint: last epoch"
+    )
+    if t.get("compile"):
+        parts.append("torch.compile")
+    return ", ".join(parts)
+
+
+def _seeds(p: Protocol) -> str:
+    if not p.seeds:
+        return "none finished"
+    listed = max((loss.listed for loss in p.losses), default=0)
+    finished = [len(loss.seeds) for loss in p.losses]
+    text = ", ".join(str(s) for s in p.seeds)
+    if finished and all(n == listed for n in finished):
+        return f"{text} ({listed} per loss setting)"
+    return f"{text} (finished per loss setting: see the loss table)"
+
+
+def _evaluation(p: Protocol) -> str:
+    parts = [
+        _join(
+            p.eval,
+            lambda e: f"metrics {', '.join(e.get('metrics') or [])}; k-means seed {e.get('kmeans_seed')}, n_init {e.get('kmeans_n_init')}",
+        )
+    ]
+    labels = {
+        "distance": "distance", "normalized": "L2-normalised embeddings", "kmeans_implementation": "k-means",
+        "kmeans_init": "k-means init", "kmeans_points": "k-means points", "backend": "kNN backend",
+    }
+    for key, values in p.metric_info.items():
+        parts.append(f"{labels.get(key, key)}: {_join(values, lambda v: str(v).lower() if isinstance(v, bool) else str(v))}")
+    return "; ".join(parts)
+
+
+def _checkpoints(p: Protocol) -> str:
+    return _join(p.checkpoints, lambda c: f"{c.get('select')} (epoch {c.get('epoch')})")
+
+
+def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METRICS_DOC) -> str:
+    """The protocol section of one suite."""
+    settings = [
+        ("Dataset", _dataset(p)),
+        ("Split sizes", _sizes(p)),
+        ("Backbone", _backbone(p)),
+        ("Training", _training(p)),
+        ("Checkpoint evaluated", _checkpoints(p)),
+        ("Seeds", _seeds(p)),
+        ("Evaluation", _evaluation(p)),
+        ("Device", _join(p.devices) + (f"; training time {p.train_seconds:.1f} s over {p.n_runs} runs" if p.n_runs else "")),
+        ("Software", ", ".join(f"{k} {_join(v)}" for k, v in p.versions.items()) or "—"),
+        ("Results dated", " to ".join(dict.fromkeys(p.dates)) if p.dates else "—"),
+    ]
+    parts = [f"{heading} Protocol — {p.suite}"]
+    if p.description:
+        parts.append(escape(p.description.strip()))
+    parts.append(tabulate([[k, escape(v)] for k, v in settings], headers=["Setting", "Value"], tablefmt="github", disable_numparse=True))
+    losses = [
+        [escape(loss.label), f"`{loss.name}`", escape(_params(loss.params)), f"{len(loss.seeds)}/{loss.listed}"]
+        for loss in p.losses
+    ]
+    parts.append(tabulate(losses, headers=["Loss function", "Loss", "Parameters", "Seeds done"], tablefmt="github", disable_numparse=True))
+    metrics = []
+    for e in p.eval:
+        metrics += [m for m in e.get("metrics") or [] if m not in metrics]
+    definitions = []
+    seen_recall = False
+    for m in metrics:
+        key = "recall@k" if m.startswith("recall@") else m
+        if key == "recall@k":
+            if seen_recall:
+                continue
+            seen_recall = True
+            title = "Recall@k"
+        else:
+            title = metric_title(m)
+        if key in METRIC_DEFINITIONS:
+            definitions.append(f"- **{title}**: {METRIC_DEFINITIONS[key]}.")
+    if definitions:
+        parts.append(
+            "Metrics, on the L2-normalised test embeddings with Euclidean distance "
+            f"(exact definitions: `{metrics_doc}` in the modbench sources):\n\n" + "\n".join(definitions)
+        )
+    if p.closed_set:
+        parts.append(CLOSED_SET_NOTE)
+    return "\n\n".join(parts) + "\n"

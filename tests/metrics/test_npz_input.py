@@ -1,0 +1,152 @@
+"""load_embeddings_npz: every bad input gives one-line UserError (exit code 2); good input loads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modbench.errors import UserError
+from modbench.metrics import compute_metrics
+from modbench.results.npz_input import load_embeddings_npz
+
+GOOD_E = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+GOOD_Y = np.array([0, 0, 1, 1, 2, 2])
+
+
+def _save(tmp_path, name="e.npz", **arrays):
+    p = tmp_path / name
+    np.savez(p, **arrays)
+    return p
+
+
+def _error(path) -> str:
+    with pytest.raises(UserError) as e:
+        load_embeddings_npz(path)
+    msg = str(e.value)
+    assert e.value.exit_code == 2
+    assert "\n" not in msg
+    assert "embeddings file '" in msg  # names the file
+    return msg
+
+
+def test_good_file(tmp_path):
+    emb, labels = load_embeddings_npz(_save(tmp_path, embeddings=GOOD_E, labels=GOOD_Y))
+    np.testing.assert_array_equal(emb, GOOD_E)
+    assert emb.dtype == np.float32
+    assert labels.dtype == np.int64
+    assert labels.tolist() == GOOD_Y.tolist()
+
+
+def test_good_file_with_str_path_extra_arrays_and_compressed(tmp_path):
+    p = tmp_path / "c.npz"
+    np.savez_compressed(p, embeddings=GOOD_E.astype(np.float16), labels=GOOD_Y.astype(np.uint8), paths=np.arange(6))
+    emb, labels = load_embeddings_npz(str(p))
+    assert emb.dtype == np.float16 and labels.dtype == np.int64
+
+
+def test_whole_float_labels_and_int_embeddings(tmp_path):
+    emb, labels = load_embeddings_npz(_save(tmp_path, embeddings=np.arange(12).reshape(6, 2), labels=GOOD_Y.astype(float)))
+    assert emb.dtype == np.float32 and labels.dtype == np.int64
+
+
+def test_end_to_end_with_compute_metrics(tmp_path):
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(4), 10)
+    e = (np.eye(8)[y] + 0.01 * rng.normal(size=(40, 8))).astype(np.float32)
+    res = compute_metrics(*load_embeddings_npz(_save(tmp_path, embeddings=e, labels=y)), strict=True)
+    assert res.values["recall@1"] == 1.0 and res.values["nmi"] == 1.0
+
+
+def test_missing_file(tmp_path):
+    assert "does not exist" in _error(tmp_path / "nope.npz")
+
+
+def test_directory(tmp_path):
+    assert "is a directory" in _error(tmp_path)
+
+
+def test_not_an_npz(tmp_path):
+    p = tmp_path / "e.npz"
+    p.write_text("embeddings,labels\n1,2\n")
+    assert "is not a readable .npz" in _error(p)
+
+
+def test_truncated_npz(tmp_path):
+    p = _save(tmp_path, embeddings=GOOD_E, labels=GOOD_Y)
+    p.write_bytes(p.read_bytes()[:100])
+    assert "not a readable .npz" in _error(p) or "unreadable" in _error(p)
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "e.npz"
+    p.write_bytes(b"")
+    assert "is not a readable .npz" in _error(p)
+
+
+def test_npy_instead_of_npz(tmp_path):
+    p = tmp_path / "e.npz"
+    with open(p, "wb") as f:
+        np.save(f, GOOD_E)
+    assert "single .npy array" in _error(p)
+
+
+@pytest.mark.parametrize("missing", ["embeddings", "labels"])
+def test_array_missing(tmp_path, missing):
+    arrays = {"embeddings": GOOD_E, "labels": GOOD_Y}
+    del arrays[missing]
+    msg = _error(_save(tmp_path, feats=GOOD_E, **arrays))
+    assert f"has no array '{missing}'" in msg and "arrays found:" in msg and "feats" in msg
+
+
+def test_object_array_is_not_unpickled(tmp_path):
+    labels = np.array([0, 0, 1, 1, "x", None], dtype=object)
+    msg = _error(_save(tmp_path, embeddings=GOOD_E, labels=labels))
+    assert "array 'labels' cannot be read without pickle" in msg
+
+
+def test_lengths_differ(tmp_path):
+    msg = _error(_save(tmp_path, embeddings=GOOD_E, labels=GOOD_Y[:5]))
+    assert "'embeddings' has 6 rows but 'labels' has 5 entries" in msg
+
+
+@pytest.mark.parametrize("shape", [(6,), (6, 3, 1), ()])
+def test_embeddings_not_2d(tmp_path, shape):
+    msg = _error(_save(tmp_path, embeddings=np.zeros(shape, dtype=np.float32), labels=GOOD_Y))
+    assert "'embeddings' must be 2-D (N x D)" in msg
+
+
+def test_embeddings_zero_columns(tmp_path):
+    assert "0 columns" in _error(_save(tmp_path, embeddings=np.zeros((6, 0), np.float32), labels=GOOD_Y))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite(tmp_path, bad):
+    e = GOOD_E.copy()
+    e[4, 1] = bad
+    msg = _error(_save(tmp_path, embeddings=e, labels=GOOD_Y))
+    assert "NaN or infinite values in 1 row(s), first in row 4" in msg
+
+
+@pytest.mark.parametrize(
+    "labels,msg",
+    [
+        (np.array([0, 0, 1, 1, 2.5, 2]), "'labels' must be integers, but entry 4 is"),
+        (np.array([0, 0, 1, 1, np.nan, 2]), "'labels' must be integers, but entry 4 is"),
+        (np.array(list("aabbcc")), "'labels' must be integers, got dtype <U1"),
+        (np.array([True, True, False, False, True, False]), "'labels' must be integers, got dtype bool"),
+        (GOOD_Y.reshape(6, 1), "'labels' must be 1-D"),
+    ],
+)
+def test_non_integer_labels(tmp_path, labels, msg):
+    assert msg in _error(_save(tmp_path, embeddings=GOOD_E, labels=labels))
+
+
+def test_non_numeric_embeddings(tmp_path):
+    e = np.array([["a", "b"]] * 6)
+    assert "must hold real numbers" in _error(_save(tmp_path, embeddings=e, labels=GOOD_Y))
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_fewer_than_two_samples(tmp_path, n):
+    msg = _error(_save(tmp_path, embeddings=GOOD_E[:n], labels=GOOD_Y[:n]))
+    assert f"needs at least 2 samples, got {n}" in msg

@@ -1,0 +1,86 @@
+"""Table layouts: Seeds column, spread notes, the paper's rows and the baseline table."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from rich.console import Console
+
+from modbench.render.layout import PAPER, baseline_table, table1, table2
+from modbench.render.markdown import table_markdown
+from modbench.render.rich_tables import print_tables
+from modbench.results.aggregate import group_rows
+from modbench.results.baseline import compare_to_baseline
+from modbench.results.paper import load_paper
+from results.factory import make_row
+
+R1 = [0.70, 0.73, 0.71]
+
+
+def cifar100_rows(epochs=70):
+    rows = []
+    for label, loss, shift in (("Margin", "margin", 0.0), ("Mine", "improved", 0.05), ("ProxyNCA", "proxynca", -0.1)):
+        for seed, v in enumerate(R1):
+            rows.append(make_row(label, loss=loss, seed=seed, dataset="cifar100", train={"epochs": epochs},
+                                 params={"beta": 4, "gamma": 5} if loss == "improved" else {},
+                                 metrics={"nmi": v + shift, "f1": v + shift, "recall@1": v + shift, "recall@2": v,
+                                          "recall@4": v, "recall@8": v}))
+    return rows
+
+
+def test_table2_layout_with_seeds_and_spread():
+    groups = group_rows(cifar100_rows())
+    t = table2(groups, "c100")
+    assert t.header == ["Dataset", "Model", "Loss function", "Seeds", "Recall@1", "Recall@2", "Recall@4", "Recall@8"]
+    assert t.rows[0][:4] == ["CIFAR-100", "GoogLeNet", "Margin", "3"]
+    assert t.rows[1][4] == f"{np.mean(R1) + 0.05:.3f} ± {np.std(R1, ddof=1):.3f}"
+    assert [b[4] for b in t.best] == [False, True, False]  # best Recall@1: Mine
+    assert any("ddof=1" in n for n in t.notes)
+    assert t.kinds == ["measured"] * 3
+
+
+def test_one_seed_says_there_is_no_spread():
+    t = table1(group_rows([make_row("A", metrics={"nmi": 0.5, "f1": 0.4})]), "s")
+    assert t.rows == [["A", "1", "0.500", "0.400"]]
+    assert any("One seed per loss" in n for n in t.notes)
+
+
+def test_paper_rows_follow_the_matching_measured_rows():
+    paper = load_paper()
+    groups = group_rows(cifar100_rows(epochs=2))
+    t1 = table1(groups, "c100", paper)
+    assert [r[0] for r in t1.rows] == ["Margin", "Margin loss (paper)", "Mine", "New loss* (paper)", "ProxyNCA"]
+    assert t1.kinds == ["measured", PAPER, "measured", PAPER, "measured"]
+    assert t1.rows[1][1:] == ["—", "0.512", "0.541"]
+    assert t1.rows[3][1:] == ["—", "0.542", "0.550"]
+    assert not any(t1.best[1]) and not any(t1.best[3])  # the paper's numbers are never "best"
+    assert any("Wen, Yang, Zhang and Zhang" in n and "Table 1" in n for n in t1.notes)
+    assert any("epochs 2 (paper: 70)" in n for n in t1.notes)
+    t2 = table2(groups, "c100", paper)
+    assert t2.rows[3][2:] == ["New loss* (paper)", "—", "0.632", "0.720", "0.779", "0.817"]
+    md = table_markdown(t2)
+    assert "_New loss\\* (paper)_" in md  # escaped and in italics
+    # a suite the paper does not have gets no paper rows
+    t = table2(group_rows([make_row("A", dataset="digits", backbone="small-cnn", metrics={"recall@1": 0.9})]), "d", paper)
+    assert t.kinds == ["measured"]
+
+
+def test_baseline_table_rows_and_notes():
+    groups = group_rows(cifar100_rows())
+    comparisons = compare_to_baseline(groups, "Margin", ["recall@1", "recall@2"])
+    t = baseline_table(comparisons, "c100", "Margin")
+    assert t.header[2] == "Δ vs Margin" and t.header[3] == "95% CI of Δ"
+    assert t.rows[0][:3] == ["Mine", "Recall@1", "+0.050"]
+    # same values shifted by a constant: no difference in spread, a clear difference in mean
+    assert t.rows[0][5] == "yes" and t.best[0][5]
+    assert t.rows[1][2] == "+0.000" and t.rows[1][5] == "no"
+    assert any("Welch" in n and "α = 0.05" in n for n in t.notes)
+    assert any("multiple comparisons" in n for n in t.notes)
+
+
+def test_rich_output_does_not_read_cells_as_markup():
+    rows = [make_row("[bold]x[/] loss", metrics={"nmi": 0.5, "f1": 0.4})]
+    buffer = io.StringIO()
+    print_tables(Console(file=buffer, width=200), [table1(group_rows(rows), "s")])
+    assert "[bold]x[/] loss" in buffer.getvalue()

@@ -1,0 +1,32 @@
+"""Result rows built by hand (no training), for the results and render tests."""
+
+from __future__ import annotations
+
+from modbench.results.rows import ResultRow
+
+TRAIN = {
+    "optimizer": "adam", "lr": 1e-05, "weight_decay": 0.0004, "betas": [0.9, 0.999], "epochs": 70,
+    "batch_size": 64, "sampler": "random", "m": 4, "momentum": 0.9, "select": "last", "compile": False,
+}
+
+
+def config(*, dataset="cifar10", backbone="googlenet", loss="triplet", params=None, seed=0, labels=None, subset=None, train=None):
+    return {
+        "protocol": 1,
+        "dataset": {"name": dataset, "labels": labels, "subset": subset, "val_fraction": 0.1, "split_seed": 0},
+        "backbone": {"name": backbone, "embedding_dim": 128, "pretrained": False},
+        "train": {**TRAIN, **(train or {})},
+        "loss": {"name": loss, "params": dict(params or {})},
+        "seed": seed,
+    }
+
+
+def make_row(label="Triplet loss", *, loss="triplet", seed=0, metrics=None, status="done", suite="s", swept=None, **cfg):
+    c = config(loss=loss, seed=seed, **cfg)
+    metrics = dict(metrics or {}) if status == "done" else {}
+    result = {"metrics": metrics, "config": c} if status == "done" else None
+    return ResultRow(
+        suite=suite, dataset=c["dataset"]["name"], backbone=c["backbone"]["name"], loss=loss, label=label,
+        seed=seed, key=f"{suite}-{label}-{seed}".replace(" ", "_"), status=status, metrics=metrics,
+        result=result, config=c, swept=dict(swept or {}),
+    )

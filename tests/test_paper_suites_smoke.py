@@ -1,0 +1,47 @@
+"""CI smoke of the five paper suites: `compare --subset 2 --epochs 1` on generated fixture files
+in the real on-disk formats, through the same code path as a full run (issue 4, item 8)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from modbench.datasets import fixtures
+
+PAPER_SUITES = {
+    "cifar100-googlenet": ["Margin loss", "Triplet loss", "New loss*"],
+    "cifar10-googlenet": ["ProxyNCA", "N-pair", "Triplet loss", "Margin loss", "New loss*"],
+    "cifar10-resnet50": ["Margin loss", "Triplet loss", "New loss*"],
+    "fashion-mnist-resnet50": ["Margin loss", "Triplet loss", "New loss*"],
+    "cifar10-googlenet-sweep": [
+        f"New loss (beta={b})" for b in (2, 3, 4, 5, 7, 10)
+    ] + ["New loss (gamma=5)", "New loss (gamma=10)"],
+}
+
+
+@pytest.fixture(scope="module")
+def fixture_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    fixtures.write_all(root, None, None, 0)
+    return root
+
+
+@pytest.mark.parametrize("suite", list(PAPER_SUITES))
+def test_paper_suite_smoke(cli, fixture_dir, suite):
+    result = cli("compare", "--suite", suite, "--subset", "2", "--epochs", "1", "--data-dir", fixture_dir, "--json")
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert [r["label"] for r in records] == PAPER_SUITES[suite]
+    for r in records:
+        assert r["status"] == "done"
+        for key in ("nmi", "f1", "recall@1", "recall@8"):
+            assert r[key] is not None and math.isfinite(r[key]) and 0.0 <= r[key] <= 1.0
+
+
+def test_missing_dataset_files_exit_2_naming_download(cli, tmp_path):
+    result = cli("compare", "--suite", "cifar10-resnet50", "--subset", "2", "--epochs", "1", "--data-dir", tmp_path / "empty")
+    assert result.exit_code == 2
+    assert "--download" in result.stderr and "cifar10" in result.stderr.lower()
+    assert len(result.stderr.strip().splitlines()) == 1
