@@ -18,8 +18,8 @@
                   ``loss.item()``, which most scripts add: this favours (c).
 
 Cases: ``small-cnn`` on scikit-learn's digits (the real data, the digits suite's settings:
-batch 128, embedding 64), and ``resnet18`` (torchvision's, CIFAR stem: 3x3 conv, no max-pool; or
-modbench's registered ``resnet18`` when there is one) on a synthetic CIFAR-10-format fixture
+batch 128, embedding 64), and ``resnet18`` (modbench's: torchvision's ResNet-18 with the CIFAR
+stem, 3x3 conv and no max-pool; embedding 128) on a synthetic CIFAR-10-format fixture
 written by ``modbench.datasets.fixtures`` (32x32 RGB, crop-flip augmentation). Loss: the paper's
 loss (``improved``, beta 4, gamma 5); optimizer: Adam as built by modbench.
 
@@ -57,7 +57,7 @@ import torch
 from modbench.engine import backend
 from modbench.engine.data import DeviceData
 from modbench.engine.loop import StepParts, place, plan_epoch, run_epoch
-from modbench.engine.model import EmbeddingNet, build_model
+from modbench.engine.model import build_model
 from modbench.engine.train import build_loss, build_optimizer
 
 LOSS = {"name": "improved", "params": {"beta": 4.0, "gamma": 5.0}}
@@ -143,21 +143,9 @@ def conventional_transform(augment: bool, mean, std):
 
 
 def make_model(case: Case, splits) -> torch.nn.Module:
-    from modbench.backbones import BACKBONES
-
+    """The backbone from modbench's registry plus the embedding head, as ``train_run`` builds it."""
     cfg = {"name": case.backbone, "embedding_dim": case.embedding_dim}
-    if case.backbone in BACKBONES:
-        return build_model(cfg, in_channels=splits.channels, image_size=splits.image_size)
-    if case.backbone != "resnet18":
-        raise SystemExit(f"unknown backbone {case.backbone}")
-    import torchvision
-
-    net = torchvision.models.resnet18(num_classes=10)
-    net.conv1 = torch.nn.Conv2d(splits.channels, 64, 3, 1, 1, bias=False)  # CIFAR stem
-    net.maxpool = torch.nn.Identity()
-    net.fc = torch.nn.Identity()
-    net.out_features = 512
-    return EmbeddingNet(net, case.embedding_dim)
+    return build_model(cfg, in_channels=splits.channels, image_size=splits.image_size)
 
 
 def make_parts(case: Case, splits, train_cfg, device: torch.device) -> StepParts:
