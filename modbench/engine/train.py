@@ -208,6 +208,8 @@ def evaluate_run(
         "epochs": int(last["epoch"]),
         "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
         "device": str(data.device),
+        # CPU results depend on the intra-op thread count (reductions split differently).
+        "cpu_threads": torch.get_num_threads(),
         "data": {**data.splits.sizes(), "info": data.splits.info},
         "versions": package_versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
