@@ -211,7 +211,7 @@ class Pipelines:
             images = self.data.train_batch(plan.batches[i], *crop).contiguous(memory_format=layout)
             self.ready.append((images, plan.labels[i]))
         self.epoch = 0
-        self.observer = None
+        self.display = True
 
     def limit(self, epochs: int) -> None:
         parts = self.parts["limit"]
@@ -225,6 +225,12 @@ class Pipelines:
 
         from modbench.cli.progress import RichObserver
 
+        if not self.display:
+            for _ in range(epochs):
+                run_epoch(self.parts["modbench"], self.data, self.train_cfg, seed=0, epoch=self.epoch)
+                self.epoch += 1
+            sync(self.device)
+            return
         # The progress display ``modbench train`` shows (a live Rich display refreshing on its
         # own thread), rendered into /dev/null as if it were a terminal.
         with open(os.devnull, "w") as devnull:
@@ -250,9 +256,11 @@ class Pipelines:
         sync(self.device)
 
 
-def measure(case: Case, device: torch.device, rounds: int, num_workers: int, compile: bool) -> dict:
+def measure(case: Case, device: torch.device, rounds: int, num_workers: int, compile: bool,
+            display: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="modbench-train-speed-") as tmp:
         p = Pipelines(case, device, num_workers, Path(tmp), compile)
+        p.display = display
         runs = {"limit": p.limit, "modbench": p.modbench, "conventional": p.conventional}
         for fn in runs.values():  # warm-up: allocator, cuDNN autotuning, compilation, workers
             fn(case.warmup_epochs)
@@ -283,6 +291,7 @@ def measure(case: Case, device: torch.device, rounds: int, num_workers: int, com
         "num_workers": num_workers,
         "threads": torch.get_num_threads(),
         "compile": compile,
+        "progress_display": display,
         "all_img_s": {k: [round(r, 1) for r in v] for k, v in rates.items()},
         # Images per second of this process's CPU time (all its threads; not the DataLoader
         # workers of (c)): the work each loop does, little affected by other jobs on the machine.
@@ -319,6 +328,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="default: per case")
     parser.add_argument("--num-workers", type=int, help="DataLoader workers of (c) [2 on CPU, min(8, CPUs) with CUDA]")
     parser.add_argument("--compile", action="store_true", help="train.compile: true (torch.compile) for all three")
+    parser.add_argument("--no-display", action="store_true",
+                        help="(b) without the live progress display (to measure what the display costs)")
     parser.add_argument("--json", action="store_true", help="a JSON list on stdout, one object per case")
     args = parser.parse_args()
 
@@ -337,7 +348,8 @@ def main() -> None:
         if args.batch_size:
             case.batch_size = args.batch_size
         print(f"measuring {case.name} on {device.type} ...", file=sys.stderr, flush=True)
-        results.append({**measure(case, device, args.rounds, workers, args.compile), "machine": machine(device)})
+        results.append({**measure(case, device, args.rounds, workers, args.compile, not args.no_display),
+                        "machine": machine(device)})
     if args.json:
         print(json.dumps(results, indent=2))
         return
