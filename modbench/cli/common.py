@@ -21,6 +21,8 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
+    if err.quiet:  # a torchrun rank other than 0 (quiet_other_ranks): errors still show
+        sys.stderr.write(f"error (rank {os.environ.get('RANK', '?')}): {message}\n")
     err.print(f"error: {message}", markup=False, highlight=False)
     return typer.Exit(code)
 
@@ -112,3 +114,21 @@ def check_device(device: str) -> str:
 
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+# -- scaling: torchrun ranks, --jobs, --devices, --launcher, SLURM (docs/scaling.md) ----------
+def quiet_other_ranks() -> None:
+    """Under torchrun only rank 0 prints results and progress; the other ranks print errors only."""
+    out.quiet = True
+    out.file = open(os.devnull, "w")  # noqa: SIM115 - emit() writes to out.file directly
+    err.quiet = True
+
+
+_SCALING = "Scaling (docs/scaling.md)"
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Train up to N runs at once, one process each (implies --launcher local).", rich_help_panel=_SCALING)]
+DevicesOpt = Annotated[Optional[str], typer.Option("--devices", help="CUDA devices for the jobs, e.g. 0,1; job i uses device i mod n \\[default: every GPU, else a share of the CPU cores each].", rich_help_panel=_SCALING)]
+LauncherOpt = Annotated[Optional[str], typer.Option("--launcher", help="inline: one run after another in this process; local: --jobs processes here; slurm: one SLURM job per run (submitit, pip install modbench\\[slurm]).", rich_help_panel=_SCALING)]
+PartitionOpt = Annotated[Optional[str], typer.Option("--partition", help="SLURM partition \\[default: the suite's slurm.partition, else the cluster's].", rich_help_panel=_SCALING)]
+GpusPerJobOpt = Annotated[Optional[int], typer.Option("--gpus-per-job", min=0, help="GPUs per SLURM job \\[default: the suite's, else 1].", rich_help_panel=_SCALING)]
+TimeMinOpt = Annotated[Optional[int], typer.Option("--time-min", min=1, help="Time limit of each SLURM job in minutes \\[default: the suite's, else 1440].", rich_help_panel=_SCALING)]
+SlurmLogDirOpt = Annotated[Optional[Path], typer.Option("--slurm-log-dir", help="Where submitit keeps job scripts and logs \\[default: <cache>/slurm].", rich_help_panel=_SCALING)]

@@ -10,6 +10,9 @@ from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, ForceOpt, JsonOpt, LossOpt,
     MarkdownOpt, SeedOpt, SubsetOpt, SuiteOpt, handle_errors, one_output_format,
 )
+from modbench.cli.common import (  # scaling options (docs/scaling.md)
+    DevicesOpt, GpusPerJobOpt, JobsOpt, LauncherOpt, PartitionOpt, SlurmLogDirOpt, TimeMinOpt,
+)
 
 
 @handle_errors
@@ -24,6 +27,13 @@ def compare(
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
     force: ForceOpt = False,
+    jobs: JobsOpt = None,
+    devices: DevicesOpt = None,
+    launcher: LauncherOpt = None,
+    partition: PartitionOpt = None,
+    gpus_per_job: GpusPerJobOpt = None,
+    time_min: TimeMinOpt = None,
+    slurm_log_dir: SlurmLogDirOpt = None,
     markdown: MarkdownOpt = False,
     json_: JsonOpt = False,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label to compare every other loss with: difference per metric and Welch's t-test over seeds (alpha 0.05).")] = None,
@@ -33,6 +43,7 @@ def compare(
 
     from modbench.cli.output import emit, render_rows
     from modbench.cli.workflow import make_runner, plan, report_failures, train_plan
+    from modbench.launch import launch_options
     from modbench.results.rows import rows_from_outcomes
 
     fmt = one_output_format(markdown=markdown, json=json_)
@@ -42,8 +53,12 @@ def compare(
         from modbench.results.baseline import find_baseline
 
         baselines = {p.suite.name: find_baseline([(r.loss, r.label) for r in p.runs], baseline, suite=p.suite.name)}
+    launch = launch_options(
+        launcher=launcher, jobs=jobs, devices=devices, partition=partition, gpus_per_job=gpus_per_job,
+        time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=p.suite.slurm, device=device,
+    )
     runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
-    outcomes = train_plan(p, runner, force=force)
+    outcomes = train_plan(p, runner, force=force, launch=launch)
     emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines))
     code = report_failures(outcomes)
     if code:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,28 +38,39 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
         ensure_writable(root)
     return Runner(
         RunStore(root),
-        device=resolve_device(check_device(device)),
+        device=join_torchrun(resolve_device(check_device(device))),
         data_dir=data_dir,
         download=download,
         observer=observer or StderrObserver(),
     )
 
 
-def train_plan(p: Plan, runner, *, force: bool):
+def train_plan(p: Plan, runner, *, force: bool, launch=None):
     """Train what is missing with progress on stderr; returns the outcomes (in the plan's order)
-    after one summary line."""
+    after one summary line. ``launch`` (LaunchOptions) trains them in other processes instead
+    (--jobs, --launcher; docs/scaling.md)."""
     from modbench.cli.common import err
     from modbench.cli.progress import RichObserver
 
-    # Load the data of every run still to train before any progress is drawn, so that missing
-    # dataset files are one error line (exit 2) and nothing starts.
-    for run in p.runs:
-        if force or runner.store.run(run.key).status() != "done":
-            runner.data_for(run)
-    with RichObserver(len(p.runs)) as observer:
-        runner.observer = observer
-        outcomes = runner.train(p.runs, p.eval_cfg, force=force)
-    words = {"trained": "trained", "cached": "from the cache", "failed": "failed"}
+    if launch is not None and launch.elsewhere:
+        from modbench.cli.launching import launch_plan
+
+        outcomes = launch_plan(p, runner, force=force, launch=launch)
+    elif not is_main_rank():  # torchrun: rank 0 loads the data first and draws the progress
+        from modbench.engine.events import Observer
+
+        runner.observer = Observer()
+        return runner.train(p.runs, p.eval_cfg, force=force)
+    else:
+        # Load the data of every run still to train before any progress is drawn, so that missing
+        # dataset files are one error line (exit 2) and nothing starts.
+        for run in p.runs:
+            if force or runner.store.run(run.key).status() != "done":
+                runner.data_for(run)
+        with RichObserver(len(p.runs)) as observer:
+            runner.observer = observer
+            outcomes = runner.train(p.runs, p.eval_cfg, force=force)
+    words = {"trained": "trained", "cached": "from the cache", "failed": "failed", "error": "stopped by a job error"}
     counts = [(sum(o.status == s for o in outcomes), w) for s, w in words.items()]
     summary = ", ".join(f"{n} {w}" for n, w in counts if n)
     err.print(f"{len(outcomes)} run(s): {summary or 'none'}", markup=False, highlight=False)
@@ -70,10 +82,34 @@ def report_failures(outcomes) -> int:
     from modbench.cli.common import warn
 
     failed = [o for o in outcomes if o.status == "failed"]
+    errored = [o for o in outcomes if o.status == "error"]  # a launched job that died (warned already)
     for o in failed:
         f = o.failure or {}
         warn(
             f"run '{o.run.label}' seed {o.run.seed} failed at epoch {f.get('epoch', '?')}, step {f.get('step', '?')}: "
             f"{f.get('reason', 'unknown reason')} (retried only with --force)"
         )
-    return 1 if failed else 0
+    return 1 if failed or errored else 0
+
+
+# -- torchrun (docs/scaling.md) ----------------------------------------------------------------
+def join_torchrun(device):
+    """Under torchrun: join the process group, use this rank's device, quiet the other ranks."""
+    from modbench.engine.distributed import current, init_from_env, teardown
+
+    joined = init_from_env(device)
+    if current().enabled:
+        import atexit
+
+        atexit.register(teardown)
+        if not current().is_main:
+            from modbench.cli.common import quiet_other_ranks
+
+            quiet_other_ranks()
+    return joined
+
+
+def is_main_rank() -> bool:
+    from modbench.launch.options import under_torchrun
+
+    return not under_torchrun() or os.environ.get("RANK") == "0"

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from modbench.engine import backend
+from modbench.engine import backend, distributed
 from modbench.engine.augment import crop_windows, draw_augment
 from modbench.engine.data import DeviceData
 from modbench.engine.events import Observer
@@ -40,6 +40,7 @@ class EpochPlan:
 
     batches: torch.Tensor  # int64 indices into the training split
     labels: torch.Tensor  # int64 labels of those images
+    global_batch: int = 0  # images per step over all processes (torchrun); 0: batches' width
     rows: torch.Tensor | None = None  # [steps, batch, H] rows each crop reads (None: no augmentation)
     cols: torch.Tensor | None = None  # [steps, batch, W] columns, right to left when flipped
 
@@ -50,6 +51,19 @@ class EpochPlan:
     @property
     def batch_size(self) -> int:
         return int(self.batches.shape[1])
+
+    def shard(self, dist: distributed.Dist) -> EpochPlan:
+        """This rank's contiguous slice of every global batch (columns), under torchrun: the same
+        images, crops and flips that slicing the augmented global batch would give."""
+        if not dist.enabled:
+            return self
+        per = self.batch_size // dist.world_size
+        cols = slice(dist.rank * per, (dist.rank + 1) * per)
+        return EpochPlan(
+            self.batches[:, cols], self.labels[:, cols], self.batch_size,
+            None if self.rows is None else self.rows[:, cols],
+            None if self.cols is None else self.cols[:, cols],
+        )
 
 
 def plan_epoch(data: DeviceData, train_cfg: dict[str, Any], generator: torch.Generator) -> EpochPlan:
@@ -82,14 +96,18 @@ class StepParts:
     amp: bool  # bf16 autocast around the network (CUDA)
     channels_last: bool
     params: list[torch.Tensor]  # every tensor the optimizer updates (for the gradient check)
+    dist: distributed.Dist = distributed.SINGLE  # this process's share of the run under torchrun
 
     @classmethod
-    def create(cls, model, loss_fn, optimizer, device: torch.device, *, compile: bool = False) -> StepParts:
+    def create(cls, model, loss_fn, optimizer, device: torch.device, *, compile: bool = False,
+               dist: distributed.Dist = distributed.SINGLE) -> StepParts:
         params = [p for g in optimizer.param_groups for p in g["params"]]
+        forward = dist.wrap_model(model)  # DDP under torchrun
         return cls(
             model=model, loss_fn=loss_fn, optimizer=optimizer, device=device,
-            forward=torch.compile(model) if compile else model,
+            forward=torch.compile(forward) if compile else forward,
             amp=device.type == "cuda", channels_last=backend.channels_last(device), params=params,
+            dist=dist,
         )
 
 
@@ -136,7 +154,10 @@ def train_epoch(
         check_every = CUDA_CHECK_EVERY if device.type == "cuda" else 1
     parts.model.train()
     parts.loss_fn.train()
-    steps, batch = plan.steps, plan.batch_size
+    dist = parts.dist
+    steps = plan.steps
+    plan = plan.shard(dist)  # under torchrun: this rank's columns of each global batch
+    batch = plan.global_batch or plan.batch_size  # images per step, all ranks together
     losses = torch.zeros(steps, device=device)
     # loss + gradient norm per step: non-finite iff either is; read back only at checks.
     health = torch.zeros(steps, device=device)
@@ -152,9 +173,11 @@ def train_epoch(
             images = images.contiguous(memory_format=torch.channels_last)  # no-op after a crop
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=parts.amp):
             embeddings = parts.forward(images)
-        loss = parts.loss_fn(embeddings.float(), plan.labels[step])  # losses always in float32
+        embeddings, labels = dist.loss_inputs(embeddings, plan.labels[step])  # global batch if pair-based
+        loss = parts.loss_fn(embeddings.float(), labels)  # losses always in float32
         parts.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        dist.sync_loss_grads(parts.loss_fn)
         loss = loss.detach()
         losses[step] = loss
         torch.add(loss, grad_norm(parts.params), out=health[step])
@@ -167,7 +190,7 @@ def train_epoch(
                 finite = bool(torch.isfinite(health[checked : step + 1]).all())
             if not finite:
                 bad = checked + int(torch.nonzero(~torch.isfinite(health[checked : step + 1]))[0])
-                return EpochResult(step + 1, (step + 1) * batch, _mean(losses, step + 1),
+                return EpochResult(step + 1, (step + 1) * batch, _mean(losses, step + 1, dist),
                                    time.perf_counter() - t0, bad_step=bad)
             checked = step + 1
             now = time.perf_counter()
@@ -177,7 +200,7 @@ def train_epoch(
                     images_per_s=(step + 1 - reported) * batch / max(now - last_report, 1e-9),
                 )
                 last_report, reported = now, step + 1
-    return EpochResult(steps, steps * batch, _mean(losses, steps), time.perf_counter() - t0)
+    return EpochResult(steps, steps * batch, _mean(losses, steps, dist), time.perf_counter() - t0)
 
 
 def run_epoch(
@@ -195,8 +218,10 @@ def run_epoch(
     s = epoch_seed(seed, epoch)
     generator = torch.Generator().manual_seed(s)
     torch.manual_seed(s)  # dropout and anything else drawing from the global generator
+    parts.dist.seed_rank(s)  # under torchrun: distinct dropout streams per rank
     return train_epoch(parts, data, plan_epoch(data, train_cfg, generator), observer=observer)
 
 
-def _mean(losses: torch.Tensor, n: int) -> float:
-    return float(losses[:n].sum()) / max(n, 1)
+def _mean(losses: torch.Tensor, n: int, dist: distributed.Dist = distributed.SINGLE) -> float:
+    """Mean loss of the first ``n`` steps (averaged over ranks under torchrun)."""
+    return float(dist.mean(losses[:n].sum())) / max(n, 1)

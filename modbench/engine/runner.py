@@ -13,6 +13,7 @@ import torch
 
 from modbench.cache.atomic import CacheWriteError
 from modbench.cache.store import CorruptFile, RunStore
+from modbench.engine import distributed
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.errors import UserError
 
@@ -78,6 +79,8 @@ class Runner:
         train it once. A run locked by another process is put back until the others are done,
         then waited for: its result is read, not trained again. Outcomes keep ``runs``' order.
         """
+        if distributed.current().enabled:  # under torchrun: every rank trains the same runs
+            return distributed.train_runs(self, runs, eval_cfg, force=force)
         outcomes: dict[int, Outcome] = {}
         busy = []
         for i, run in enumerate(runs):

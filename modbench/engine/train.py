@@ -18,6 +18,7 @@ import torch
 
 from modbench import testhooks
 from modbench.cache.store import CorruptFile, RunDir
+from modbench.engine import distributed
 from modbench.engine.data import DeviceData
 from modbench.engine.evaluate import embed, evaluate_embeddings
 from modbench.engine.events import Observer, corrupt_notice
@@ -81,6 +82,7 @@ def train_run(
     cfg = run.config
     train_cfg = cfg["train"]
     device = data.device
+    dist = distributed.current().for_run(cfg)  # under torchrun: this rank's share (no-ops otherwise)
 
     # -- build: same initial weights for every loss of a seed --------------------------------
     torch.manual_seed(run.seed)
@@ -91,7 +93,7 @@ def train_run(
     )
     place(model, loss_fn, device)
     optimizer = build_optimizer(train_cfg, model, loss_fn)
-    parts = StepParts.create(model, loss_fn, optimizer, device, compile=train_cfg.get("compile", False))
+    parts = StepParts.create(model, loss_fn, optimizer, device, compile=train_cfg.get("compile", False), dist=dist)
 
     # -- resume ----------------------------------------------------------------------------
     start_epoch, history, train_seconds = 0, [], 0.0
@@ -133,10 +135,12 @@ def train_run(
             )
             observer.run_end(run, status="failed")
             raise RunFailed(epoch + 1, trained.bad_step + 1, reason)
-        # -- validation ---------------------------------------------------------------------
-        val_emb = embed(model, data.val_x, data)
-        testhooks.reached("validation")  # test-only kill point (modbench/testhooks.py)
-        val = evaluate_embeddings(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
+        # -- validation (rank 0 only under torchrun) ------------------------------------------
+        val = distributed.NO_METRICS
+        if dist.is_main:
+            val_emb = embed(model, data.val_x, data)
+            testhooks.reached("validation")  # test-only kill point (modbench/testhooks.py)
+            val = evaluate_embeddings(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
         elapsed = time.perf_counter() - t0
         train_seconds += elapsed
         record = {
@@ -159,6 +163,7 @@ def train_run(
             "history": history,
             "train_seconds": train_seconds,
             "best_score": best_score,
+            "world_size": dist.world_size,
         }
         if train_cfg["select"] == "best-val" and improved:
             run_dir.save_checkpoint({**state, "best_epoch": epoch + 1}, best=True)
@@ -167,7 +172,7 @@ def train_run(
         testhooks.reached("after-checkpoint")
         observer.epoch_end(epoch=epoch + 1, record=record)
 
-    result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=model)
+    result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=model) if dist.is_main else None
     observer.run_end(run, status="done")
     return result
 
@@ -208,6 +213,7 @@ def evaluate_run(
         "epochs": int(last["epoch"]),
         "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
         "device": str(data.device),
+        "world_size": int(last.get("world_size", 1)),  # processes of the last epoch (torchrun)
         # CPU results depend on the intra-op thread count (reductions split differently).
         "cpu_threads": torch.get_num_threads(),
         "data": {**data.splits.sizes(), "info": data.splits.info},

@@ -481,6 +481,10 @@ def iter_knn(
     else:
         qb = int(max(64, min(4096, DEFAULT_BLOCK_BYTES // (4 * (db_block + k_max + _pad(k_max))))))
         qb = min(qb, max(64, -(-n // _workers())))  # at least one block per worker
+        if backend == "faiss":
+            # faiss holds no distance block of ours: bigger query blocks, fewer calls (faiss
+            # itself works through 4096 queries at a time).
+            qb = max(qb, min(4096, (64 * 2**20) // (12 * (k_max + _pad(k_max) + 1))))
     ks = []
     for qs in range(0, n, qb):
         qe = min(n, qs + qb)

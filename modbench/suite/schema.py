@@ -71,6 +71,20 @@ class EvalConfig(Strict):
     kmeans_n_init: int = Field(1, ge=1)
 
 
+class SlurmConfig(Strict):
+    """Resources of each SLURM job with ``--launcher slurm`` (flags override these). Not part of
+    any run's key: where a run trains does not change what it is."""
+
+    partition: str | None = Field(None, min_length=1)
+    account: str | None = Field(None, min_length=1)
+    qos: str | None = Field(None, min_length=1)
+    constraint: str | None = Field(None, min_length=1)
+    gpus_per_job: int | None = Field(None, ge=0, le=64)
+    cpus_per_job: int | None = Field(None, ge=1, le=1024)
+    mem_gb: float | None = Field(None, gt=0)
+    time_min: int | None = Field(None, ge=1, description="wall-clock limit of each job, minutes")
+
+
 class LossEntry(Strict):
     name: str
     label: str | None = Field(None, min_length=1, max_length=80)
@@ -87,6 +101,7 @@ class Suite(Strict):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     losses: list[LossEntry] = Field(min_length=1)
+    slurm: SlurmConfig | None = None
 
     @field_validator("seeds")
     @classmethod

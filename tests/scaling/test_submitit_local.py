@@ -1,0 +1,51 @@
+"""``--launcher slurm`` with submitit's LocalExecutor standing in for SLURM (the test-only
+``--launcher submitit-local``: the same submission, waiting and gathering code, local processes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from scaling_helpers import invoke, results_by_key
+
+pytest.importorskip("submitit")
+
+
+@pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
+def test_submitted_jobs_fill_the_cache_and_failed_jobs_name_their_log(reference, tmp_path, monkeypatch):
+    suite, ref_cache = reference
+    ref = results_by_key(ref_cache)
+    ce_key = next(k for k, r in ref.items() if r["config"]["loss"]["name"] == "cross-entropy")
+    triplet_key = next(k for k in ref if k != ce_key)
+    cache, logs = tmp_path / "cache", tmp_path / "logs"
+    (cache / "runs").mkdir(parents=True)
+    (cache / "runs" / ce_key).write_text("not a folder")  # the job of this run cannot write: it dies
+    args = ["--suite", suite, "--device", "cpu", "--cache-dir", cache, "--launcher", "submitit-local", "--slurm-log-dir", logs]
+
+    first = invoke("compare", *args, "--json")
+    assert first.exit_code == 1
+    rows = {row["run"]: row for row in json.loads(first.stdout)}
+    assert rows[triplet_key]["status"] == "done" and rows[ce_key]["status"] == "missing"
+    assert results_by_key(cache)[triplet_key]["metrics"] == ref[triplet_key]["metrics"]
+    warning = next(line for line in first.stderr.splitlines() if line.startswith("warning: run 'CE'") and "; log: " in line)
+    log = Path(re.search(r"; log: (\S+) ", warning).group(1))
+    assert log.is_file() and log.parent == logs
+    assert "cannot write" in warning and "cannot write" in log.read_text()  # the job's one-line error
+    assert any("epoch 2/2" in p.read_text() for p in logs.glob("*_log.err"))  # jobs log their progress
+    assert len(list(logs.glob("*_submitted.pkl"))) == 2
+
+    # Now a job that dies (SIGKILL after its first checkpoint, as an out-of-memory kill would):
+    # only the missing run is submitted, and the warning names the job and its log.
+    (cache / "runs" / ce_key).unlink()
+    monkeypatch.setenv("MODBENCH_TEST_KILL_AT", "after-checkpoint:1")  # modbench/testhooks.py
+    second = invoke("compare", *args, "--json")
+    assert second.exit_code == 1
+    assert len(list(logs.glob("*_submitted.pkl"))) == 3
+    warning = next(line for line in second.stderr.splitlines() if line.startswith("warning: run 'CE'") and "; log: " in line)
+    job_id = re.search(r"job (\d+) failed: the job ended without a result, probably killed", warning).group(1)
+    assert Path(re.search(r"; log: (\S+) ", warning).group(1)) == logs / f"{job_id}_0_log.err"
+    assert (cache / "runs" / ce_key / "checkpoint.pt").is_file()  # the next command resumes it
