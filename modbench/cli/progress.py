@@ -16,7 +16,7 @@ class StderrObserver(Observer):
 
 
 class RichObserver(Observer):
-    def __init__(self, total_runs: int):
+    def __init__(self, total_runs: int, console=None):
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -24,8 +24,9 @@ class RichObserver(Observer):
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=err,
+            console=console or err,
             transient=False,
+            refresh_per_second=2,  # each refresh renders every bar (~2 ms): keep it off the training loop's back
         )
         self.runs = self.progress.add_task("runs", total=total_runs, info="")
         self.epochs = None

@@ -6,26 +6,30 @@ from typing import Any
 
 import torch
 
+from modbench.engine import backend
 from modbench.engine.data import DeviceData
 
-EVAL_BATCH = 1024  # images per forward pass at evaluation; no gradients, so memory allows more
+EVAL_BATCH = {"cpu": 1024, "cuda": 4096}  # images per forward pass: no gradients, so memory allows many
 
 
-def embed(model: torch.nn.Module, images: torch.Tensor, data: DeviceData, batch_size: int = EVAL_BATCH) -> torch.Tensor:
-    """Float32 embeddings [N, D] of uint8 ``images`` (no augmentation, eval mode)."""
+def embed(model: torch.nn.Module, images: torch.Tensor, data: DeviceData, batch_size: int | None = None) -> torch.Tensor:
+    """Float32 embeddings [N, D] of uint8 ``images`` (no augmentation, eval mode), computed in
+    large batches under ``torch.inference_mode`` (bf16 autocast and channels-last on CUDA, as in
+    training)."""
+    device = data.device
+    batch_size = batch_size or EVAL_BATCH.get(device.type, 1024)
     was_training = model.training
     model.eval()
-    use_amp = data.device.type == "cuda"
+    use_amp = device.type == "cuda"
+    layout = torch.channels_last if backend.channels_last(device) else torch.contiguous_format
     out = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            batch = data.normalize(images[start : start + batch_size])
-            if use_amp:
-                batch = batch.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=use_amp):
+            batch = data.normalize(images[start : start + batch_size]).contiguous(memory_format=layout)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 out.append(model(batch).float())
     model.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0, 1)
+    return torch.cat(out) if out else torch.zeros(0, 1, device=device)
 
 
 def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool):

@@ -58,6 +58,9 @@ class Runner:
         self.download = download
         self.observer = observer or Observer()
         self._data: dict[str, Any] = {}
+        from modbench.engine import backend
+
+        backend.configure(device)  # CPU threads, cuDNN autotuning (once per process)
 
     def data_for(self, run):
         from modbench.engine.data import DeviceData, load_splits

@@ -3,6 +3,9 @@
 Reproducibility: the model is built right after ``torch.manual_seed(seed)``, and each epoch draws
 its batches, crops and dropout from generators seeded by (seed, epoch). A run resumed from the
 checkpoint of epoch k therefore continues exactly as the uninterrupted run would have.
+
+One epoch's training steps are ``loop.run_epoch`` (seeding, ``plan_epoch``, ``train_epoch``), the
+same function ``benchmarks/train_speed.py`` times; this file builds, resumes, validates, saves.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ import torch
 from modbench import testhooks
 from modbench.cache.store import CorruptFile, RunDir
 from modbench.engine import distributed
-from modbench.engine.augment import augment
 from modbench.engine.data import DeviceData
 from modbench.engine.evaluate import embed, evaluate_embeddings
 from modbench.engine.events import Observer, corrupt_notice
+from modbench.engine.loop import StepParts, epoch_seed, place, run_epoch  # noqa: F401 (epoch_seed: API)
 from modbench.engine.model import EmbeddingNet, build_model
-from modbench.engine.sampler import epoch_batches
+from modbench.engine.sampler import steps_per_epoch
 from modbench.engine.versions import package_versions
 from modbench.errors import RunError
 
@@ -32,10 +35,6 @@ class RunFailed(RunError):
     def __init__(self, epoch: int, step: int, reason: str):
         self.epoch, self.step, self.reason = epoch, step, reason
         super().__init__(f"failed at epoch {epoch}, step {step}: {reason}")
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**62)
 
 
 def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int) -> torch.nn.Module:
@@ -57,19 +56,17 @@ def build_optimizer(train_cfg: dict[str, Any], model: torch.nn.Module, loss: tor
     wd = train_cfg["weight_decay"]
     name = train_cfg["optimizer"]
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=tuple(train_cfg["betas"]), weight_decay=wd)
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=tuple(train_cfg["betas"]), weight_decay=wd)
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=train_cfg["momentum"], weight_decay=wd)
-    raise ValueError(f"unknown optimizer '{name}'")
-
-
-def _grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        cls, kwargs = torch.optim.Adam, {"betas": tuple(train_cfg["betas"])}
+    elif name == "adamw":
+        cls, kwargs = torch.optim.AdamW, {"betas": tuple(train_cfg["betas"])}
+    elif name == "sgd":
+        cls, kwargs = torch.optim.SGD, {"momentum": train_cfg["momentum"]}
+    else:
+        raise ValueError(f"unknown optimizer '{name}'")
+    try:  # one fused kernel per step instead of ~10 small ops per parameter tensor
+        return cls(groups, lr=lr, weight_decay=wd, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):  # no fused version for these tensors here
+        return cls(groups, lr=lr, weight_decay=wd, **kwargs)
 
 
 def train_run(
@@ -85,7 +82,6 @@ def train_run(
     cfg = run.config
     train_cfg = cfg["train"]
     device = data.device
-    use_amp = device.type == "cuda"
     dist = distributed.current().for_run(cfg)  # under torchrun: this rank's share (no-ops otherwise)
 
     # -- build: same initial weights for every loss of a seed --------------------------------
@@ -95,13 +91,9 @@ def train_run(
     loss_fn = build_loss(
         cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"]
     )
-    model.to(device)
-    loss_fn.to(device)
-    if use_amp:
-        model = model.to(memory_format=torch.channels_last)
+    place(model, loss_fn, device)
     optimizer = build_optimizer(train_cfg, model, loss_fn)
-    step_model = dist.wrap_model(model)  # DDP under torchrun
-    step_model = torch.compile(step_model) if train_cfg.get("compile") else step_model
+    parts = StepParts.create(model, loss_fn, optimizer, device, compile=train_cfg.get("compile", False), dist=dist)
 
     # -- resume ----------------------------------------------------------------------------
     start_epoch, history, train_seconds = 0, [], 0.0
@@ -124,70 +116,25 @@ def train_run(
     run_dir.write_config(cfg)
 
     epochs = train_cfg["epochs"]
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    probe = epoch_batches(
-        data.train_y, batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"],
-        m=train_cfg["m"], generator=torch.Generator().manual_seed(0),
+    steps = steps_per_epoch(
+        len(data.train_y), batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"], m=train_cfg["m"]
     )
-    observer.run_start(run, start_epoch=start_epoch, epochs=epochs, steps_per_epoch=len(probe))
-    check_every = 1 if device.type == "cpu" else 25  # a host sync per check; free on the CPU
+    observer.run_start(run, start_epoch=start_epoch, epochs=epochs, steps_per_epoch=steps)
     val_metrics = list(eval_cfg["val_metrics"])
     if train_cfg["select"] == "best-val" and "recall@1" not in val_metrics:
         val_metrics.append("recall@1")  # best-val selects on validation Recall@1
 
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
-        seed = epoch_seed(run.seed, epoch)
-        generator = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)  # dropout and anything else drawing from the global generator
-        dist.seed_rank(seed)
-        batches = epoch_batches(
-            data.train_y.cpu() if device.type != "cpu" else data.train_y,
-            batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"],
-            m=train_cfg["m"], generator=generator,
-        )
-        model.train()
-        loss_fn.train()
-        loss_sum = torch.zeros((), device=device)
-        images_seen = 0
-        first_bad = torch.full((), -1, dtype=torch.long, device=device)
-        window_t, window_n = time.perf_counter(), 0
-        for step, idx in enumerate(batches):
-            idx = idx.to(device, non_blocking=True)
-            images = data.normalize(augment(data.train_x[idx], splits.augment, generator))
-            labels = data.train_y[idx]
-            images, labels = dist.shard(images), dist.shard(labels)  # this rank's slice
-            if use_amp:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                embeddings = step_model(images)
-            embeddings, labels = dist.loss_inputs(embeddings, labels)  # global batch if pair-based
-            loss = loss_fn(embeddings.float(), labels)  # losses always in float32
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            dist.sync_loss_grads(loss_fn)
-            bad = ~torch.isfinite(loss) | ~torch.isfinite(_grad_norm(params))
-            first_bad = torch.where(bad & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
-            optimizer.step()
-            loss_sum += loss.detach()
-            window_n += len(idx)
-            images_seen += len(idx)
-            if (step + 1) % check_every == 0 or step == len(batches) - 1:
-                bad_step = int(first_bad)
-                if bad_step >= 0:
-                    reason = "non-finite loss or gradient"
-                    run_dir.write_failed(
-                        {"epoch": epoch + 1, "step": bad_step + 1, "reason": reason,
-                         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-                    )
-                    observer.run_end(run, status="failed")
-                    raise RunFailed(epoch + 1, bad_step + 1, reason)
-                now = time.perf_counter()
-                observer.batch_end(
-                    step=step + 1, loss=float(loss.detach()), images_per_s=window_n / max(now - window_t, 1e-9)
-                )
-                window_t, window_n = now, 0
-        loss_sum = dist.mean(loss_sum)
+        trained = run_epoch(parts, data, train_cfg, seed=run.seed, epoch=epoch, observer=observer)
+        if trained.bad_step is not None:
+            reason = "non-finite loss or gradient"
+            run_dir.write_failed(
+                {"epoch": epoch + 1, "step": trained.bad_step + 1, "reason": reason,
+                 "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+            )
+            observer.run_end(run, status="failed")
+            raise RunFailed(epoch + 1, trained.bad_step + 1, reason)
         # -- validation (rank 0 only under torchrun) ------------------------------------------
         val = distributed.NO_METRICS
         if dist.is_main:
@@ -198,10 +145,10 @@ def train_run(
         train_seconds += elapsed
         record = {
             "epoch": epoch + 1,
-            "train_loss": float(loss_sum) / max(len(batches), 1),
+            "train_loss": trained.train_loss,
             "val": val.values,
             "seconds": round(elapsed, 3),
-            "images_per_s": round(images_seen / max(elapsed, 1e-9), 1),
+            "images_per_s": round(trained.images / max(elapsed, 1e-9), 1),
         }
         history.append(record)
         score = val.values.get("recall@1", float("nan"))
@@ -267,6 +214,8 @@ def evaluate_run(
         "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
         "device": str(data.device),
         "world_size": int(last.get("world_size", 1)),  # processes of the last epoch (torchrun)
+        # CPU results depend on the intra-op thread count (reductions split differently).
+        "cpu_threads": torch.get_num_threads(),
         "data": {**data.splits.sizes(), "info": data.splits.info},
         "versions": package_versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
-from torch import nn
+
+if TYPE_CHECKING:  # torch-free at run time: parameter models are read without torch (params.py)
+    from torch import nn
 
 
 class LossParams(BaseModel):

@@ -7,22 +7,11 @@ The baseline the paper's loss modifies: ``-log_softmax(z)[y]``, through ``torch`
 from __future__ import annotations
 
 import torch.nn.functional as F
-from pydantic import ConfigDict, Field
 from torch import Tensor
 
 from modbench.losses._common import SoftmaxLoss, at_least_float32, check_logits_and_target
-from modbench.losses.base import LossParams, LossSpec
-
-
-class CrossEntropyParams(LossParams):
-    model_config = ConfigDict(strict=True)
-
-    label_smoothing: float = Field(
-        0.0,
-        ge=0.0,
-        lt=1.0,
-        description="Mass spread uniformly over all classes (Szegedy et al. 2016); 0 = none.",
-    )
+from modbench.losses.base import LossSpec
+from modbench.losses.params import CrossEntropyParams
 
 
 class CrossEntropyLoss(SoftmaxLoss):

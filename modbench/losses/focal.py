@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import ConfigDict, Field
 from torch import Tensor
 
 from modbench.losses._common import (
@@ -28,7 +27,8 @@ from modbench.losses._common import (
     check_logits_and_target,
     reduce,
 )
-from modbench.losses.base import LossParams, LossSpec
+from modbench.losses.base import LossSpec
+from modbench.losses.params import FocalParams
 
 
 def focal_loss(
@@ -53,20 +53,6 @@ def focal_loss(
             alpha = alpha.to(losses)[target]
         losses = alpha * losses
     return reduce(losses, reduction)
-
-
-class FocalParams(LossParams):
-    model_config = ConfigDict(strict=True)
-
-    gamma: float = Field(
-        2.0,
-        ge=0,
-        allow_inf_nan=False,
-        description="Focusing parameter; 0 is cross-entropy, Lin et al. use 2.",
-    )
-    alpha: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="Weight of every sample; null = 1."
-    )
 
 
 class FocalLoss(SoftmaxLoss):

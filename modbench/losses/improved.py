@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 
 import torch.nn.functional as F
-from pydantic import ConfigDict, Field
 from torch import Tensor
 
 from modbench.losses._common import (
@@ -29,7 +28,8 @@ from modbench.losses._common import (
     check_logits_and_target,
     reduce,
 )
-from modbench.losses.base import LossParams, LossSpec
+from modbench.losses.base import LossSpec
+from modbench.losses.params import ImprovedParams
 
 
 def modulating_weight(logits: Tensor, target: Tensor, beta: float) -> Tensor:
@@ -55,25 +55,6 @@ def improved_cross_entropy(
     weight = F.log_softmax(-beta * logits, dim=1).gather(1, index).squeeze(1).exp()
     losses = -math.exp(gamma) * weight * log_p
     return reduce(losses, reduction)
-
-
-class ImprovedParams(LossParams):
-    model_config = ConfigDict(strict=True)
-
-    beta: float = Field(
-        4.0,
-        gt=0,
-        allow_inf_nan=False,
-        description="Sharpness of the weight softmax(-beta z)[y]; the paper uses 4.",
-    )
-    # exp(40) ~ 2.4e17 keeps loss values (<= exp(gamma) * ~1e4) far from float32's 3.4e38.
-    gamma: float = Field(
-        5.0,
-        ge=-20,
-        le=40,
-        allow_inf_nan=False,
-        description="Log of the scale exp(gamma); the paper uses 5 (CIFAR), 10 (Fashion-MNIST).",
-    )
 
 
 class ImprovedLoss(SoftmaxLoss):

@@ -18,52 +18,11 @@ penalty on beta), cutoff 0.5, nonzero_loss_cutoff 1.4, one beta per class.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, model_validator
 from pytorch_metric_learning import losses, miners
 
 from modbench.losses._common import MetricLoss, check_sizes
-from modbench.losses.base import LossParams, LossSpec
-
-# Wu et al.'s reference implementation trains the class-specific beta with its own optimizer,
-# SGD (momentum 0.9) at learning rate 0.1 (--lr-beta, default 0.1), while the network uses Adam
-# at 1e-4 (apache/mxnet, example/gluon/embedding_learning/train.py).
-BETA_LR = 0.1
-
-
-class MarginParams(LossParams):
-    model_config = ConfigDict(strict=True)
-
-    margin: float = Field(0.2, gt=0, le=2.0, allow_inf_nan=False, description="Margin alpha.")
-    beta0: float = Field(
-        1.2, gt=0, le=2.0, allow_inf_nan=False, description="Initial boundary beta."
-    )
-    learn_beta: bool = Field(True, description="Train beta with the model (Wu et al.: yes).")
-    beta_per_class: bool = Field(
-        True, description="One beta per class (Wu et al.'s beta^(class)) or a single one."
-    )
-    beta_lr: float | None = Field(
-        BETA_LR,
-        gt=0,
-        allow_inf_nan=False,
-        description="Own learning rate of beta (Wu et al.: 0.1, with SGD); null = the model's.",
-    )
-    nu: float = Field(0.0, ge=0, allow_inf_nan=False, description="Penalty nu * beta.")
-    cutoff: float = Field(
-        0.5, ge=0, lt=2.0, allow_inf_nan=False, description="Distances clipped below at this."
-    )
-    nonzero_loss_cutoff: float = Field(
-        1.4, gt=0, le=2.0, allow_inf_nan=False, description="Negatives farther are not drawn."
-    )
-
-    @model_validator(mode="after")
-    def _cutoffs_ordered(self):
-        if self.cutoff >= self.nonzero_loss_cutoff:
-            raise ValueError(
-                f"cutoff ({self.cutoff}) must be below nonzero_loss_cutoff "
-                f"({self.nonzero_loss_cutoff})"
-            )
-        return self
-
+from modbench.losses.base import LossSpec
+from modbench.losses.params import BETA_LR, MarginParams  # noqa: F401 (BETA_LR: API)
 
 class MarginLoss(MetricLoss):
     """pml ``MarginLoss`` with a learnable beta, fed by pml's ``DistanceWeightedMiner``."""

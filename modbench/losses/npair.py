@@ -10,17 +10,11 @@ a class in the batch: use an m-per-class sampler.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
 from pytorch_metric_learning import losses
 
 from modbench.losses._common import MetricLoss, check_sizes
-from modbench.losses.base import LossParams, LossSpec
-
-
-class NPairParams(LossParams):
-    """No parameters: pml's NPairsLoss with its defaults."""
-
-    model_config = ConfigDict(strict=True)
+from modbench.losses.base import LossSpec
+from modbench.losses.params import NPairParams
 
 
 class NPairLoss(MetricLoss):

@@ -12,22 +12,11 @@ could check, so none is imposed here.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
 from pytorch_metric_learning import losses
 
 from modbench.losses._common import MetricLoss, check_sizes
-from modbench.losses.base import LossParams, LossSpec
-
-
-class ProxyNCAParams(LossParams):
-    model_config = ConfigDict(strict=True)
-
-    softmax_scale: float = Field(
-        1.0,
-        gt=0,
-        allow_inf_nan=False,
-        description="Inverse temperature of the NCA softmax; pml's default 1.",
-    )
+from modbench.losses.base import LossSpec
+from modbench.losses.params import ProxyNCAParams
 
 
 class ProxyNCALoss(MetricLoss):

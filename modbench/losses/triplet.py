@@ -19,29 +19,11 @@ Triplets need at least two samples of a class in the batch: use an m-per-class s
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import ConfigDict, Field
 from pytorch_metric_learning import losses, miners
 
 from modbench.losses._common import MetricLoss, check_sizes
-from modbench.losses.base import LossParams, LossSpec
-
-MinerName = Literal["semihard", "hard", "all", "batch-hard", "none"]
-
-
-class TripletParams(LossParams):
-    model_config = ConfigDict(strict=True)
-
-    margin: float = Field(
-        0.05,
-        gt=0,
-        le=2.0,  # distances of unit vectors lie in [0, 2]
-        allow_inf_nan=False,
-        description="Required gap d(a, n) - d(a, p); pytorch-metric-learning's default 0.05.",
-    )
-    miner: MinerName = Field("semihard", description="Which triplets the loss sees.")
-
+from modbench.losses.base import LossSpec
+from modbench.losses.params import MinerName, TripletParams
 
 def make_miner(name: MinerName, margin: float):
     if name in ("semihard", "hard", "all"):

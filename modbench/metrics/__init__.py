@@ -8,12 +8,34 @@
 - ``compute``: ``compute_metrics``, all of them on one set of embeddings.
 """
 
-from modbench.metrics.clustering import KMeansResult, kmeans
-from modbench.metrics.clustering_metrics import contingency, nmi, pairwise_f1
-from modbench.metrics.compute import MetricResult, compute_metrics
-from modbench.metrics.knn_search import KnnResult, faiss_available, knn
-from modbench.metrics.names import DEFAULT_METRICS, MetricError, parse_metric_names
-from modbench.metrics.retrieval import macro_f1_1nn, map_at_r, precision_at_1, recall_at_k
+# Imported on first use (PEP 562), so that ``modbench.metrics.names`` (metric names, no torch)
+# can be read by the suite loader and ``modbench report`` without importing torch.
+_WHERE = {
+    "KMeansResult": "clustering", "kmeans": "clustering",
+    "contingency": "clustering_metrics", "nmi": "clustering_metrics", "pairwise_f1": "clustering_metrics",
+    "MetricResult": "compute", "compute_metrics": "compute",
+    "KnnResult": "knn_search", "faiss_available": "knn_search", "knn": "knn_search",
+    "DEFAULT_METRICS": "names", "MetricError": "names", "parse_metric_names": "names",
+    "macro_f1_1nn": "retrieval", "map_at_r": "retrieval", "precision_at_1": "retrieval",
+    "recall_at_k": "retrieval",
+}
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modbench.metrics' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"modbench.metrics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
+
 
 __all__ = [
     "DEFAULT_METRICS",

@@ -247,10 +247,11 @@ def parse_suite(data: dict[str, Any], source: str) -> Suite:
 
 
 def check_references(suite: Suite, source: str) -> None:
-    """Names that must exist in the registries, and each loss's parameters (imports torch)."""
+    """Names that must exist in the registries, and each loss's parameters (no torch import:
+    registries are lazy and loss parameter models live in ``modbench.losses.params``)."""
     from modbench.backbones import BACKBONES
     from modbench.datasets import DATASETS
-    from modbench.metrics import parse_metric_names
+    from modbench.metrics.names import parse_metric_names
 
     if suite.dataset.name not in DATASETS:
         raise SuiteError(

@@ -22,7 +22,9 @@ from modbench.errors import UnknownNameError, UserError
 from modbench.suite.schema import Suite
 
 MAX_SWEEP = 10_000  # loss settings one suite entry may expand to
-PROTOCOL_VERSION = 1  # bump when a change to the engine makes old cached runs incomparable
+PROTOCOL_VERSION = 2  # bump when a change to the engine makes old cached runs incomparable
+# 2: epoch plans drawn per epoch (new m-per-class sampler, crop draws), channels-last and fused
+#    optimizers on the CPU: the same seed trains on other batches and numerics than under 1.
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,14 @@ def _format_value(value: Any) -> str:
 
 def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
     """Every distinct loss setting of the suite, parameters validated against the loss."""
-    from modbench.losses import resolve_loss
+    from modbench.losses.params import loss_params  # pydantic models only: no torch
     from modbench.suite.loader import SuiteError, validation_message
 
     settings: list[LossSetting] = []
     seen: set[str] = set()
     for i, entry in enumerate(suite.losses):
         try:
-            spec = resolve_loss(entry.name)
+            params_model = loss_params(entry.name)
         except UnknownNameError as exc:
             raise SuiteError(source, f"losses[{i}].name", str(exc)) from None
         swept_keys = [k for k, v in entry.params.items() if isinstance(v, list)]
@@ -93,9 +95,9 @@ def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
             swept = dict(zip(swept_keys, combo))
             params = {**entry.params, **swept}
             try:
-                model = spec.params.model_validate(params)
+                model = params_model.model_validate(params)
             except ValidationError as exc:
-                path, message = validation_message(exc, spec.params)
+                path, message = validation_message(exc, params_model)
                 if swept:
                     shown = repr(swept)
                     shown = shown if len(shown) <= 80 else shown[:77] + "..."

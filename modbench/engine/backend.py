@@ -1,0 +1,92 @@
+"""Process-wide settings for fast training on one device: CPU threads, cuDNN autotuning, and
+the memory layout the network runs in.
+
+``configure(device)`` is called once per process by ``Runner`` (and by the benchmarks, which
+must time the same set-up as ``modbench train``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def physical_cores() -> int:
+    """Cores (not hyper-threads) among the CPUs this process may run on; falls back to the
+    number of usable CPUs where the topology cannot be read."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = list(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            siblings = (topology / "thread_siblings_list").read_text().strip()
+            package = (topology / "physical_package_id").read_text().strip()
+        except OSError:
+            return max(1, len(cpus))
+        cores.add((package, siblings))
+    return max(1, len(cores))
+
+
+def cpu_quota() -> int | None:
+    """The CPUs a container may use (cgroup v2 ``cpu.max`` or v1 CFS quota), rounded up; None
+    when unlimited or unknown."""
+    for path, parse in (
+        ("/sys/fs/cgroup/cpu.max", lambda t: t.split()[:2]),
+        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", lambda t: [t.strip(), None]),
+    ):
+        try:
+            quota, period = parse(Path(path).read_text())
+            if period is None:
+                period = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip()
+        except (OSError, ValueError, IndexError):
+            continue
+        if quota in ("max", "-1"):
+            return None
+        try:
+            return max(1, -(-int(quota) // int(period)))
+        except (ValueError, ZeroDivisionError):
+            return None
+    return None
+
+
+def default_threads() -> int:
+    """Physical cores this process may use, capped by a container's CPU quota."""
+    quota = cpu_quota()
+    return min(physical_cores(), quota) if quota else physical_cores()
+
+
+def configure_threads() -> int:
+    """Intra-op threads = physical cores (capped by a container's CPU quota), unless the user
+    chose with OMP_NUM_THREADS or MKL_NUM_THREADS (which torch already honours). Returns the
+    thread count in use.
+
+    Hyper-threads share a core's vector units, so more threads than cores only adds
+    synchronisation; on a machine shared with other jobs, OMP_NUM_THREADS=1 per process is
+    often the better choice (docs/benchmarks.md).
+    """
+    if not any(os.environ.get(name) for name in THREAD_ENV):
+        torch.set_num_threads(default_threads())
+    return torch.get_num_threads()
+
+
+def configure(device: torch.device) -> None:
+    """Once per process, before training on ``device``."""
+    if device.type == "cuda":
+        # Fixed input shapes: let cuDNN time its algorithms once and keep the fastest. (Not
+        # bit-reproducible across processes on CUDA; the CPU path stays deterministic.)
+        torch.backends.cudnn.benchmark = True
+    else:
+        configure_threads()
+
+
+def channels_last(device: torch.device) -> bool:
+    """Whether the network runs in channels-last (NHWC) memory layout on ``device``: the layout
+    of tensor cores on CUDA, and of oneDNN's fastest convolutions on x86 CPUs."""
+    return device.type in ("cuda", "cpu")

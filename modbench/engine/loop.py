@@ -1,0 +1,227 @@
+"""One training epoch: its random draws (``plan_epoch``), then its steps (``train_epoch``).
+
+``train_run`` (train.py) calls these once per epoch, and ``benchmarks/train_speed.py`` times the
+very same functions, so the benchmark measures the loop ``modbench train`` runs.
+
+What a step does, in order: gather the batch's uint8 images from the split on the device (crop
+and flip in the same gather), convert and normalise them there, forward under bf16 autocast on
+CUDA (channels-last layout), the loss in float32, backward, record loss and gradient norm into
+per-epoch device tensors, optimizer step. Nothing in a step waits for the device: finiteness is
+checked every ``check_every`` steps (every step on the CPU, where checking costs no sync), and
+the first non-finite step of the window is reported exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from modbench.engine import backend, distributed
+from modbench.engine.augment import crop_windows, draw_augment
+from modbench.engine.data import DeviceData
+from modbench.engine.events import Observer
+from modbench.engine.sampler import epoch_batches
+
+CUDA_CHECK_EVERY = 25  # steps between two finiteness checks on CUDA (each one is a host sync)
+REPORT_SECONDS = 0.25  # least time between two progress reports to the observer
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919 + 17) % (2**62)
+
+
+@dataclass
+class EpochPlan:
+    """Everything random about one epoch's batches, on the device: [steps, batch] each."""
+
+    batches: torch.Tensor  # int64 indices into the training split
+    labels: torch.Tensor  # int64 labels of those images
+    global_batch: int = 0  # images per step over all processes (torchrun); 0: batches' width
+    rows: torch.Tensor | None = None  # [steps, batch, H] rows each crop reads (None: no augmentation)
+    cols: torch.Tensor | None = None  # [steps, batch, W] columns, right to left when flipped
+
+    @property
+    def steps(self) -> int:
+        return int(self.batches.shape[0])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.batches.shape[1])
+
+    def shard(self, dist: distributed.Dist) -> EpochPlan:
+        """This rank's contiguous slice of every global batch (columns), under torchrun: the same
+        images, crops and flips that slicing the augmented global batch would give."""
+        if not dist.enabled:
+            return self
+        per = self.batch_size // dist.world_size
+        cols = slice(dist.rank * per, (dist.rank + 1) * per)
+        return EpochPlan(
+            self.batches[:, cols], self.labels[:, cols], self.batch_size,
+            None if self.rows is None else self.rows[:, cols],
+            None if self.cols is None else self.cols[:, cols],
+        )
+
+
+def plan_epoch(data: DeviceData, train_cfg: dict[str, Any], generator: torch.Generator) -> EpochPlan:
+    """Draw the epoch's batches (sampler), then its crops and flips, from ``generator`` (CPU);
+    move them to the device in one copy each and turn them into crop windows there."""
+    batches = epoch_batches(
+        data.train_y_cpu, batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"],
+        m=train_cfg["m"], generator=generator,
+    )
+    draws = draw_augment(data.augment, batches.shape[0], batches.shape[1], generator)
+    device = data.device
+    batches = batches.to(device)
+    plan = EpochPlan(batches=batches, labels=data.train_y[batches])
+    if draws is not None:
+        draws = draws.to(device)
+        plan.rows, plan.cols = crop_windows(draws.dy, draws.dx, draws.flip, data.image_size)
+    return plan
+
+
+@dataclass
+class StepParts:
+    """What a training step uses. ``model`` holds the weights (saved, evaluated); ``forward`` is
+    the same model as the step calls it (``torch.compile``d with ``train.compile: true``)."""
+
+    model: torch.nn.Module
+    loss_fn: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    forward: torch.nn.Module
+    amp: bool  # bf16 autocast around the network (CUDA)
+    channels_last: bool
+    params: list[torch.Tensor]  # every tensor the optimizer updates (for the gradient check)
+    dist: distributed.Dist = distributed.SINGLE  # this process's share of the run under torchrun
+
+    @classmethod
+    def create(cls, model, loss_fn, optimizer, device: torch.device, *, compile: bool = False,
+               dist: distributed.Dist = distributed.SINGLE) -> StepParts:
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        forward = dist.wrap_model(model)  # DDP under torchrun
+        return cls(
+            model=model, loss_fn=loss_fn, optimizer=optimizer, device=device,
+            forward=torch.compile(forward) if compile else forward,
+            amp=device.type == "cuda", channels_last=backend.channels_last(device), params=params,
+            dist=dist,
+        )
+
+
+def place(model: torch.nn.Module, loss_fn: torch.nn.Module, device: torch.device) -> None:
+    """Move model and loss to ``device`` in place (same Parameter objects), the model in the
+    device's memory layout. Call before building the optimizer."""
+    model.to(device)
+    loss_fn.to(device)
+    if backend.channels_last(device):
+        model.to(memory_format=torch.channels_last)
+
+
+def grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    """L2 norm of all gradients (one fused kernel per device on CUDA); non-finite iff a gradient
+    entry is (or the norm overflows float32)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=params[0].device if params else None)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+@dataclass
+class EpochResult:
+    steps: int  # steps run (all of the plan unless a non-finite step stopped the epoch)
+    images: int
+    train_loss: float  # mean loss over the steps run
+    seconds: float
+    bad_step: int | None = None  # 0-based step of the first non-finite loss or gradient
+
+
+def train_epoch(
+    parts: StepParts,
+    data: DeviceData,
+    plan: EpochPlan,
+    *,
+    observer: Observer | None = None,
+    check_every: int | None = None,
+) -> EpochResult:
+    """Run the steps of ``plan``; stops at the first check that finds a non-finite loss or
+    gradient (``bad_step`` set), otherwise runs them all."""
+    observer = observer or Observer()
+    device = parts.device
+    if check_every is None:
+        check_every = CUDA_CHECK_EVERY if device.type == "cuda" else 1
+    parts.model.train()
+    parts.loss_fn.train()
+    dist = parts.dist
+    steps = plan.steps
+    plan = plan.shard(dist)  # under torchrun: this rank's columns of each global batch
+    batch = plan.global_batch or plan.batch_size  # images per step, all ranks together
+    losses = torch.zeros(steps, device=device)
+    # loss + gradient norm per step: non-finite iff either is; read back only at checks.
+    health = torch.zeros(steps, device=device)
+    augmented = plan.rows is not None
+    t0 = last_report = time.perf_counter()
+    checked = reported = 0
+    for step in range(steps):
+        if augmented:
+            images = data.train_batch(plan.batches[step], plan.rows[step], plan.cols[step])
+        else:
+            images = data.train_batch(plan.batches[step])
+        if parts.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)  # no-op after a crop
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=parts.amp):
+            embeddings = parts.forward(images)
+        embeddings, labels = dist.loss_inputs(embeddings, plan.labels[step])  # global batch if pair-based
+        loss = parts.loss_fn(embeddings.float(), labels)  # losses always in float32
+        parts.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        dist.sync_loss_grads(parts.loss_fn)
+        loss = loss.detach()
+        losses[step] = loss
+        torch.add(loss, grad_norm(parts.params), out=health[step])
+        parts.optimizer.step()
+        last = step == steps - 1
+        if (step + 1) % check_every == 0 or last:
+            if step == checked:  # a window of one step (every step on the CPU): one read
+                finite = math.isfinite(health[step].item())
+            else:  # a host sync on CUDA: once per check_every steps
+                finite = bool(torch.isfinite(health[checked : step + 1]).all())
+            if not finite:
+                bad = checked + int(torch.nonzero(~torch.isfinite(health[checked : step + 1]))[0])
+                return EpochResult(step + 1, (step + 1) * batch, _mean(losses, step + 1, dist),
+                                   time.perf_counter() - t0, bad_step=bad)
+            checked = step + 1
+            now = time.perf_counter()
+            if last or now - last_report >= REPORT_SECONDS:
+                observer.batch_end(
+                    step=step + 1, loss=float(loss),
+                    images_per_s=(step + 1 - reported) * batch / max(now - last_report, 1e-9),
+                )
+                last_report, reported = now, step + 1
+    return EpochResult(steps, steps * batch, _mean(losses, steps, dist), time.perf_counter() - t0)
+
+
+def run_epoch(
+    parts: StepParts,
+    data: DeviceData,
+    train_cfg: dict[str, Any],
+    *,
+    seed: int,
+    epoch: int,
+    observer: Observer | None = None,
+) -> EpochResult:
+    """Epoch ``epoch`` (0-based) of a run with seed ``seed``: seed the generators from (seed,
+    epoch), draw the plan, run its steps. What ``train_run`` does for each epoch before
+    validating; a run resumed at epoch k therefore draws what the uninterrupted run would."""
+    s = epoch_seed(seed, epoch)
+    generator = torch.Generator().manual_seed(s)
+    torch.manual_seed(s)  # dropout and anything else drawing from the global generator
+    parts.dist.seed_rank(s)  # under torchrun: distinct dropout streams per rank
+    return train_epoch(parts, data, plan_epoch(data, train_cfg, generator), observer=observer)
+
+
+def _mean(losses: torch.Tensor, n: int, dist: distributed.Dist = distributed.SINGLE) -> float:
+    """Mean loss of the first ``n`` steps (averaged over ranks under torchrun)."""
+    return float(dist.mean(losses[:n].sum())) / max(n, 1)

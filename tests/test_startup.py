@@ -1,0 +1,87 @@
+"""Fast paths stay fast: ``--help``, ``list`` and ``report`` never import torch (~1-2 s).
+
+Each command runs in a fresh interpreter (the CLI's own ``main()``), which then reports whether
+torch was imported. Timings themselves are measured by benchmarks/cli_speed.py, never here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """\
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("\\nHEAVY=%s\\n" % ",".join(
+    m for m in ("torch", "torchvision", "sklearn", "pytorch_metric_learning") if m in sys.modules)))
+sys.argv = ["modbench", *sys.argv[1:]]
+from modbench.cli.app import main
+main()
+"""
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def heavy_imports(*args: str, env: dict | None = None) -> tuple[int, str, list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=120)
+    marker = [line for line in proc.stderr.splitlines() if line.startswith("HEAVY=")]
+    assert marker, proc.stderr[-2000:]
+    heavy = [m for m in marker[-1][len("HEAVY="):].split(",") if m]
+    return proc.returncode, proc.stdout, heavy
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "losses"], ["train", "--help"], ["report", "--help"]])
+def test_fast_commands_do_not_import_torch(args):
+    code, out, heavy = heavy_imports(*args)
+    assert code == 0
+    assert out.strip()  # it did print its help / its lists
+    assert heavy == []
+
+
+def test_report_over_cached_runs_does_not_import_torch(tmp_path):
+    from modbench.cache.store import RunStore
+    from modbench.suite.loader import load_suite
+    from modbench.suite.runs import resolve_runs
+
+    suite_file = tmp_path / "s.yaml"
+    suite_file.write_text(
+        "name: s\ndataset: {name: digits}\nbackbone: {name: small-cnn}\n"
+        "train: {epochs: 1, batch_size: 8, lr: 0.001}\nseeds: [0, 1]\n"
+        "losses:\n  - {name: improved, params: {beta: [2, 4]}}\n  - {name: cross-entropy}\n"
+        "  - {name: triplet, params: {miner: [hard, all]}}\n"
+    )
+    suite, source = load_suite(str(suite_file))
+    runs = resolve_runs(suite, source)
+    store = RunStore(tmp_path / "cache")
+    for i, run in enumerate(runs):
+        run_dir = store.run(run.key)
+        run_dir.save_checkpoint({"epoch": 1})  # a result must point at a checksummed checkpoint
+        run_dir.write_result({"key": run.key, "config": run.config, "metrics": {"nmi": 0.5 + i / 100}})
+    code, out, heavy = heavy_imports("report", "--suite", str(suite_file), "--json", env={"MODBENCH_CACHE": str(tmp_path / "cache")})
+    assert code == 0
+    records = json.loads(out)
+    done = {r["run"] for r in records if r.get("status") == "done" and r.get("run")}  # not aggregates
+    assert done == {run.key for run in runs} and len(runs) == 10  # every run found under its key
+    assert heavy == []
+
+
+def test_loss_parameter_models_are_torch_free():
+    code = ("import sys; from modbench.losses.params import PARAMS; from modbench.losses import LOSSES; "
+            "missing = sorted(set(LOSSES.names()) - set(PARAMS)); "
+            "assert not missing, f'losses without a model in modbench/losses/params.py: {missing}'; "
+            "assert 'torch' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_spec_params_are_the_torch_free_models():
+    from modbench.losses import LOSSES, resolve_loss
+    from modbench.losses.params import PARAMS
+
+    for name in LOSSES.names():
+        assert resolve_loss(name).params is PARAMS[name]
