@@ -24,8 +24,8 @@ written by ``modbench.datasets.fixtures`` (32x32 RGB, crop-flip augmentation). L
 loss (``improved``, beta 4, gamma 5); optimizer: Adam as built by modbench.
 
 Each pipeline runs its warm-up (excluded), then ``--rounds`` rounds in which (a), (b) and (c)
-each run ``--epochs`` epochs of the same number of steps, interleaved so that load from other
-jobs hits all three alike; reported: the median over rounds of images per second, and for the
+each run ``--epochs`` epochs of the same number of steps, interleaved (in the order a b c, then
+c b a, alternately) so that load from other jobs hits all three alike; reported: the median over rounds of images per second, and for the
 ratios the median over rounds of each round's ratio (robust to load that changes between rounds).
 
     python benchmarks/train_speed.py [--device cpu|cuda] [--case small-cnn|resnet18] [--json]
@@ -76,13 +76,15 @@ class Case:
 
 
 def default_cases(device: str) -> dict[str, Case]:
+    # Rounds last seconds, so that starting and stopping (b)'s live display (once per round
+    # here, once per command in ``modbench train``) is a negligible part of them.
     if device == "cuda":
         return {
-            "small-cnn": Case("small-cnn/digits", "small-cnn", 64, 128, 10, 5, 2),
-            "resnet18": Case("resnet18/cifar10-format", "resnet18", 128, 512, 20, 2, 1),
+            "small-cnn": Case("small-cnn/digits", "small-cnn", 64, 128, 10, 50, 5),
+            "resnet18": Case("resnet18/cifar10-format", "resnet18", 128, 512, 20, 5, 1),
         }
     return {
-        "small-cnn": Case("small-cnn/digits", "small-cnn", 64, 128, 10, 5, 1),
+        "small-cnn": Case("small-cnn/digits", "small-cnn", 64, 128, 10, 20, 2),
         "resnet18": Case("resnet18/cifar10-format", "resnet18", 128, 64, 4, 1, 1),
     }
 
@@ -267,8 +269,11 @@ def measure(case: Case, device: torch.device, rounds: int, num_workers: int, com
         rates: dict[str, list[float]] = {k: [] for k in runs}
         cpu_rates: dict[str, list[float]] = {k: [] for k in runs}
         images = case.epochs * p.steps * case.batch_size
-        for _ in range(rounds):
-            for name, fn in runs.items():
+        for r in range(rounds):
+            # Alternate the order (a b c, then c b a): drift in the machine's load during a
+            # round then favours no pipeline over the rounds.
+            order = list(runs.items()) if r % 2 == 0 else list(reversed(runs.items()))
+            for name, fn in order:
                 c0, t0 = time.process_time(), time.perf_counter()
                 fn(case.epochs)
                 rates[name].append(images / (time.perf_counter() - t0))
@@ -323,7 +328,7 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--case", action="append", choices=["small-cnn", "resnet18"],
                         help="repeatable; default: both")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median reported)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (median reported)")
     parser.add_argument("--epochs", type=int, help="epochs per pipeline per round (default: per case)")
     parser.add_argument("--batch-size", type=int, help="default: per case")
     parser.add_argument("--num-workers", type=int, help="DataLoader workers of (c) [2 on CPU, min(8, CPUs) with CUDA]")
