@@ -38,10 +38,14 @@ def reference(tmp_path_factory):
     cache = folder / "cache"
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    try:
-        result = invoke("train", "--suite", suite, "--device", "cpu", "--cache-dir", cache)
-    finally:
-        torch.set_num_threads(before)
+    # Session fixtures run before the function-scoped _one_thread: set OMP_NUM_THREADS here too,
+    # or the engine's thread set-up picks every core when the caller's environment has none.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")
+        try:
+            result = invoke("train", "--suite", suite, "--device", "cpu", "--cache-dir", cache)
+        finally:
+            torch.set_num_threads(before)
     assert result.exit_code == 0, result.stderr
     assert len(results_by_key(cache)) == 2
     return suite, cache
