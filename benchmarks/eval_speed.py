@@ -37,7 +37,7 @@ import time
 
 # Sizes: (name, N, D, classes). 100 classes at 10,000 (CIFAR-100's test set shape) and 1,000 at
 # 100,000 keep R near 100; the third row is CIFAR-10's shape (R = 999).
-FULL_SIZES = [("10k x 512", 10_000, 512, 100), ("100k x 128", 100_000, 128, 1000), ("10k x 512, 10 classes", 10_000, 512, 10)]
+FULL_SIZES = [("10k x 512", 10_000, 512, 100), ("100k x 128", 100_000, 128, 1000), ("10k x 512 (10 classes)", 10_000, 512, 10)]
 QUICK_SIZES = [("2k x 64", 2_000, 64, 20)]
 
 KNN_TOOLS = ["modbench/torch", "modbench/faiss", "faiss", "sklearn"]

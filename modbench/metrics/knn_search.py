@@ -19,7 +19,9 @@ tie distinct distances by rounding: it did in this package's tests, among 120 po
    sorted by coarse distance; where consecutive ones are within ``2 err`` of each other (a
    "cluster"), the coarse order may be wrong, so those get their reference distance and are
    ordered by (reference distance, index). Candidates more than ``2 err`` apart are in reference
-   order already. (On the GPU every candidate is refined: simpler, and cheap there.)
+   order already. (On the GPU every candidate is refined: simpler, and cheap there.) When the
+   caller needs only the neighbours' labels (``compute_metrics``), a cluster whose members all
+   have one label is not refined: any order of it gives the same labels.
 3. *Check*: if the coarse distance of the worst candidate, minus ``err``, is still above the
    largest reference distance the k-th neighbour's cluster can have, no row outside the
    candidates can be among the k nearest. Otherwise (exact ties or near-ties at the edge of the
@@ -125,12 +127,6 @@ def _take_rows(a: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.take(a.reshape(-1), flat)
 
 
-def _sorted_np(d: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's first k by (distance, index)."""
-    order = np.lexsort((idx, d), axis=-1)[:, :k]
-    return _take_rows(d, order), _take_rows(idx, order)
-
-
 def _smallest_np(v: np.ndarray, k: int) -> np.ndarray:
     """Columns of the k smallest entries of each row, in no particular order."""
     if k >= v.shape[1]:
@@ -164,7 +160,8 @@ def _smallest_grouped_np(v: np.ndarray, k: int) -> np.ndarray:
 
 
 class _CpuSearch:
-    def __init__(self, x: np.ndarray, backend: str, db_block: int):
+    def __init__(self, x: np.ndarray, backend: str, db_block: int, labels: np.ndarray | None = None):
+        self.labels = labels
         self.x = x
         self.n, self.dim = x.shape
         self.xn = np.einsum("ij,ij->i", x, x)  # float32 squared norms
@@ -250,13 +247,21 @@ class _CpuSearch:
         b, kc = cand.shape
         rows = np.arange(b)
         err = self.coef * (self.xn[qs:qe].astype(np.float64) + self.xn_max)  # [b]
-        order = np.lexsort((cand, coarse), axis=-1)
+        order = np.argsort(coarse, axis=1)  # the order of equal coarse values is settled below
         cand, coarse = _take_rows(cand, order), _take_rows(coarse, order)
         close = np.diff(coarse, axis=1) <= 2 * err[:, None]  # [b, kc - 1]: pair j, j+1 unresolved
         cluster = np.concatenate([np.zeros((b, 1), np.int64), np.cumsum(~close, axis=1)], axis=1)
         tied = np.zeros((b, kc), dtype=bool)
         tied[:, 1:] |= close
         tied[:, :-1] |= close
+        if self.labels is not None and not distances:
+            # Metrics see labels only: a cluster whose members share one label gives the same
+            # label sequence in any order, so only clusters with two labels or more are refined.
+            lab = self.labels[cand]
+            key = rows[:, None] * kc + cluster
+            mixed = np.zeros(b * kc, dtype=bool)
+            mixed[key[:, 1:][close & (lab[:, 1:] != lab[:, :-1])]] = True
+            tied &= mixed[key]
         ref = np.zeros((b, kc), dtype=np.float64)
         r, j = np.nonzero(tied)
         if r.size:
@@ -316,9 +321,14 @@ def _blas_single_thread():
 
 
 def _iter_cpu(
-    x: np.ndarray, ks: list[tuple[int, int, int]], backend: str, db_block: int, distances: bool
+    x: np.ndarray,
+    ks: list[tuple[int, int, int]],
+    backend: str,
+    db_block: int,
+    distances: bool,
+    labels: np.ndarray | None = None,
 ) -> Iterator[KnnBlock]:
-    search = _CpuSearch(x, backend, db_block)
+    search = _CpuSearch(x, backend, db_block, labels)
     workers = _workers()
     n = x.shape[0]
 
@@ -452,6 +462,7 @@ def iter_knn(
     db_block: int = DEFAULT_DB_BLOCK,
     distances: bool = True,
     engine: str | None = None,
+    labels: np.ndarray | None = None,
 ) -> Iterator[KnnBlock]:
     """Exact kNN of every row of ``x`` (float32 [N, D], on its device), one query block at a time.
 
@@ -462,6 +473,9 @@ def iter_knn(
     None and saves computing them (the neighbours are the same). ``engine``: "numpy" (the CPU
     path) or "torch" (the path for other devices); by default from the device. The tests run the
     torch path on CPU tensors, so that its logic is checked on machines without a GPU.
+    ``labels`` (with ``distances=False``): the caller needs only the labels of the neighbours, so
+    near-tied neighbours that share a label are left in index order instead of being refined; the
+    label sequence of every query is exactly that of the exact neighbours (CPU path).
     """
     if x.dim() != 2:
         raise ValueError(f"x must be [N, D], got shape {tuple(x.shape)}")
@@ -484,7 +498,7 @@ def iter_knn(
         if backend == "faiss":
             # faiss holds no distance block of ours: bigger query blocks, fewer calls (faiss
             # itself works through 4096 queries at a time).
-            qb = max(qb, min(4096, (64 * 2**20) // (12 * (k_max + _pad(k_max) + 1))))
+            qb = max(qb, min(4096, (16 * 2**20) // (12 * (k_max + _pad(k_max) + 1))))
     ks = []
     for qs in range(0, n, qb):
         qe = min(n, qs + qb)
@@ -492,7 +506,7 @@ def iter_knn(
     if engine is None:
         engine = "numpy" if x.device.type == "cpu" else "torch"
     if engine == "numpy":
-        yield from _iter_cpu(x.cpu().numpy(), ks, backend, db_block, distances)
+        yield from _iter_cpu(x.cpu().numpy(), ks, backend, db_block, distances, labels)
     else:
         if backend != "torch":
             raise ValueError("the faiss backend runs on the CPU only")

@@ -10,17 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEFAULT_EVAL_METRICS = [
-    "nmi",
-    "f1",
-    "recall@1",
-    "recall@2",
-    "recall@4",
-    "recall@8",
-    "macro_f1",
-    "map@r",
-    "p@1",
-]
+from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
+
+DEFAULT_EVAL_METRICS = list(DEFAULT_METRICS)
 DEFAULT_VAL_METRICS = ["nmi", "f1", "recall@1"]
 
 

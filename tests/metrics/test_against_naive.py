@@ -74,3 +74,22 @@ def test_clustering_metrics_equal_naive_on_random_partitions(seed):
     assert nmi(y, clusters) == pytest.approx(naive.nmi(list(y), list(clusters)), abs=1e-9)
     if len(set(y)) < n:
         assert pairwise_f1(y, clusters) == pytest.approx(naive.pairwise_f1(list(y), list(clusters)), abs=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["torch", "faiss"])
+@pytest.mark.parametrize("seed", range(3))
+def test_metrics_with_many_ties_equal_naive(backend, seed):
+    """Integer grid points (exact ties, duplicates) with random labels: compute_metrics leaves
+    same-label near-ties unrefined, which must not change any metric."""
+    pytest.importorskip("faiss") if backend == "faiss" else None
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=(150, 2)).astype(np.float32)
+    y = rng.integers(0, 4, 150)
+    nb = naive.all_neighbours(x)
+    v = compute_metrics(x, y, ["recall@1", "recall@2", "recall@4", "recall@8", "map@r", "p@1", "macro_f1"],
+                        normalize=False, backend=backend, block_size=32).values
+    for k in (1, 2, 4, 8):
+        assert v[f"recall@{k}"] == naive.recall_at_k(y, nb, k)
+    assert v["p@1"] == naive.precision_at_1(y, nb)
+    assert v["map@r"] == pytest.approx(naive.map_at_r(y, nb), abs=1e-12)
+    assert v["macro_f1"] == pytest.approx(naive.macro_f1_1nn(y, nb), abs=1e-12)
