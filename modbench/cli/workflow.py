@@ -28,7 +28,7 @@ def plan(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -
     return Plan(suite, source, runs, suite.eval.model_dump(mode="json"))
 
 
-def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True):
+def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True, threads: int | None = None):
     from modbench.cache.store import RunStore, ensure_writable, resolve_cache_root
     from modbench.cli.progress import StderrObserver
     from modbench.engine.runner import Runner, resolve_device
@@ -42,6 +42,7 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
         data_dir=data_dir,
         download=download,
         observer=observer or StderrObserver(),
+        threads=threads,
     )
 
 
@@ -95,9 +96,10 @@ def report_failures(outcomes) -> int:
 # -- torchrun (docs/scaling.md) ----------------------------------------------------------------
 def join_torchrun(device):
     """Under torchrun: join the process group, use this rank's device, quiet the other ranks."""
-    from modbench.engine.distributed import current, init_from_env, teardown
+    from modbench.engine.distributed import current, teardown
+    from modbench.engine.runner import join_process_group
 
-    joined = init_from_env(device)
+    joined = join_process_group(device)
     if current().enabled:
         import atexit
 

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modbench.errors import UnknownNameError, UserError
+from modbench.identity import code_identity
 from modbench.suite.schema import Suite
 
 MAX_SWEEP = 10_000  # loss settings one suite entry may expand to
@@ -124,6 +125,7 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
         "train": suite.train.model_dump(mode="json"),
         "loss": {"name": setting.name, "params": setting.params},
         "seed": seed,
+        "code": code_identity(setting.name, suite.backbone.name),  # modbench/identity.py
     }
 
 

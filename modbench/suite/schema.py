@@ -47,6 +47,9 @@ class TrainConfig(Strict):
     m: int = Field(4, ge=2, description="samples per class in a batch, with m-per-class")
     select: Literal["last", "best-val"] = "last"
     compile: bool = False
+    # CPU threads of every run (part of the run's key): fixes the numbers on any machine and
+    # with any --jobs; None: --threads, else OMP_NUM_THREADS, else the physical cores.
+    cpu_threads: int | None = Field(None, ge=1, le=1024)
 
     @field_validator("betas")
     @classmethod

@@ -35,10 +35,22 @@ def modbench_args(command: str, suite: Path, cache: Path, *extra: str) -> list[s
             "--device", "cpu", "--epochs", str(EPOCHS), *extra]
 
 
+KILLPOINTS = REPO / "tests" / "killpoints.py"  # the test-only entry script with kill/pause points
+
+
+def _args(command: str, suite: Path, cache: Path, extra, env: dict | None) -> list[str]:
+    """``python -m modbench ...``, or ``python tests/killpoints.py ...`` when ``env`` sets a
+    kill or pause point (HOOK_KILL_AT / HOOK_PAUSE_AT)."""
+    args = modbench_args(command, suite, cache, *extra)
+    if env and any(k.startswith("HOOK_") for k in env):
+        args[1:3] = [str(KILLPOINTS)]
+    return args
+
+
 def run_modbench(command: str, suite: Path, cache: Path, *extra: str, env: dict | None = None,
                  timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run(
-        modbench_args(command, suite, cache, *extra), env=env or subprocess_env(),
+        _args(command, suite, cache, extra, env), env=env or subprocess_env(),
         capture_output=True, text=True, timeout=timeout,
     )
 
@@ -46,7 +58,7 @@ def run_modbench(command: str, suite: Path, cache: Path, *extra: str, env: dict 
 def start_modbench(command: str, suite: Path, cache: Path, *extra: str, env: dict | None = None,
                    stderr_file: Path | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        modbench_args(command, suite, cache, *extra), env=env or subprocess_env(),
+        _args(command, suite, cache, extra, env), env=env or subprocess_env(),
         stdout=subprocess.PIPE, text=True,
         stderr=open(stderr_file, "w") if stderr_file else subprocess.PIPE,
     )

@@ -66,7 +66,7 @@ def test_code_in_a_checkpoint_is_refused_and_the_run_retrained(cli, write_suite,
     assert "checkpoint.pt was refused: it is not a plain weights file" in line
     assert "training it again from the start" in line
     assert not marker.exists()
-    assert run_dir.load_checkpoint()["epoch"] == 1 and run_dir.load_result(deep=True) is not None
+    assert run_dir.load_checkpoint()["epoch"] == 1 and run_dir.result(deep=True) is not None
 
 
 def test_forged_checksums_do_not_get_a_hostile_checkpoint_loaded(cli, write_suite, cache_dir, tmp_path):
@@ -145,5 +145,5 @@ def test_json_files_are_parsed_as_data_only(tmp_path):
     run_dir.path.mkdir(parents=True)
     run_dir.result_file.write_bytes(pickle.dumps(Payload(tmp_path / "pwned")))
     with pytest.raises(CorruptFile, match="not valid JSON"):
-        run_dir.load_result()
+        run_dir.result()
     assert not (tmp_path / "pwned").exists()
