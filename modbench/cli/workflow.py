@@ -84,6 +84,9 @@ def report_failures(outcomes) -> int:
 
     failed = [o for o in outcomes if o.status == "failed"]
     errored = [o for o in outcomes if o.status == "error"]  # a launched job that died (warned already)
+    # Not trained by this command and without a usable result (its lock holder is stopped, or
+    # its cached numbers were made with other numerics): the engine warned with the reason.
+    errored += [o for o in outcomes if o.status == "missing"]
     for o in failed:
         f = o.failure or {}
         warn(
