@@ -159,7 +159,7 @@ class Runner:
                 if time.monotonic() - stopped_since >= STOPPED_HOLDER_S:
                     self.observer.message(
                         f"run '{run.label}' seed {run.seed} ({run.key}): its lock is held by "
-                        f"{describe_holder(lock)}, which is stopped; skipped (shown as missing)"
+                        f"{describe_holder(lock)}; skipped (shown as missing; resume that process or end it)"
                     )
                     return False
             else:
