@@ -16,7 +16,7 @@ import pytest
 from modbench.cache.lock import RunLock
 from modbench.cache.store import RunStore
 
-from .conftest import REPO, learning_curve, start_modbench, subprocess_env, write_suite_file
+from subprocess_runs import REPO, learning_curve, start_modbench, subprocess_env, write_suite_file
 
 
 def wait_for(condition, what: str, procs=(), timeout: float = 120) -> None:

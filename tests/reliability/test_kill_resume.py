@@ -16,7 +16,7 @@ import pytest
 
 from modbench.cache.store import RunStore
 
-from .conftest import learning_curve, run_modbench, start_modbench, subprocess_env, write_suite_file
+from subprocess_runs import learning_curve, run_modbench, start_modbench, subprocess_env, write_suite_file
 
 LABEL = "New loss"
 

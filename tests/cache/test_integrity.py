@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from modbench.cache.checksum import file_sha256, record_sha256
 from modbench.cache.store import CorruptFile, RunStore
 
-from .conftest import write_suite_file
+from subprocess_runs import write_suite_file
 
 
 def invoke(*args):

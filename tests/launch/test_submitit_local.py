@@ -31,6 +31,7 @@ def local_cluster(monkeypatch):
     monkeypatch.setattr(slurm, "run_submitit", run_locally)
     # The job processes import the test helpers (killpoints, hooked_job) by name.
     here = Path(__file__).resolve().parent
+    monkeypatch.syspath_prepend(str(here))  # hooked_job, here too
     monkeypatch.setenv("PYTHONPATH", ":".join([str(ROOT), str(ROOT / "tests"), str(here)]))
 
 
