@@ -55,17 +55,24 @@ def test_a_runs_code_covers_its_loss_backbone_engine_and_plugin_files(tmp_path):
     assert plugin in identity.loss_source_files("improved", spec)
 
 
-def test_changed_loss_code_changes_the_run_key(tmp_path, monkeypatch, write_suite):
+@pytest.fixture
+def fresh_digests():
+    """The digests are cached per process: computed again in this test, and forgotten after it
+    (so that no later test sees the fake files' digest)."""
+    identity._code_identity.cache_clear()
+    yield
+    identity._code_identity.cache_clear()
+
+
+def test_changed_loss_code_changes_the_run_key(tmp_path, monkeypatch, write_suite, fresh_digests):
     suite = write_suite(TINY_SUITE, "tiny.yaml")
     fake = tmp_path / "improved.py"
     fake.write_text("version 1\n")
     monkeypatch.setattr(identity, "loss_source_files", lambda name, spec=None: [fake])
-    identity._code_identity.cache_clear()
     before = {r.label: r.key for r in resolve_runs(*load_suite(str(suite)))}
     fake.write_text("version 2\n")
     identity._code_identity.cache_clear()
     after = {r.label: r.key for r in resolve_runs(*load_suite(str(suite)))}
-    identity._code_identity.cache_clear()
     assert all(before[label] != after[label] for label in before)
     run = resolve_runs(*load_suite(str(suite)))[0]
     assert run.config["code"]["modbench"] and len(run.config["code"]["digest"]) == 20

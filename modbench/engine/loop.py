@@ -206,6 +206,39 @@ class _Diagnostics:
         return out
 
 
+def _step(parts: StepParts, data: DeviceData, plan: EpochPlan, step: int, diagnostics: _Diagnostics) -> torch.Tensor:
+    """One training step of ``plan``: batch, forward, loss in float32, backward, optimizer
+    steps. Returns the loss (detached, still on the device); nothing here waits for it."""
+    if plan.rows is not None:
+        images = data.train_batch(plan.batches[step], plan.rows[step], plan.cols[step])
+    else:
+        images = data.train_batch(plan.batches[step])
+    if parts.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)  # no-op after a crop
+    with torch.autocast(parts.device.type, dtype=torch.bfloat16, enabled=parts.amp):
+        embeddings = parts.forward(images)
+    embeddings, labels = parts.dist.loss_inputs(embeddings, plan.labels[step])  # global batch if pair-based
+    loss = parts.loss_fn(embeddings.float(), labels)  # losses always in float32
+    diagnostics.step(embeddings.float(), labels)
+    for opt in parts.optimizers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    parts.dist.sync_loss_grads(parts.loss_fn)
+    return loss.detach()
+
+
+def _first_bad(losses: torch.Tensor, grad_flags: torch.Tensor, start: int, stop: int) -> int | None:
+    """The first step in [start, stop) whose loss or gradient was not finite, or None. A window
+    of one step (every step on the CPU) costs two reads; a longer one one host sync (CUDA)."""
+    if stop - start == 1:
+        if math.isfinite(losses[start].item()) and grad_flags[start].item() == 0:
+            return None
+    window = torch.isfinite(losses[start:stop]) & (grad_flags[start:stop] == 0)
+    if stop - start > 1 and bool(window.all()):
+        return None
+    return start + int(torch.nonzero(~window)[0])
+
+
 def train_epoch(
     parts: StepParts,
     data: DeviceData,
@@ -231,50 +264,28 @@ def train_epoch(
     grad_flags = torch.zeros(steps, device=device)
     one = torch.ones(1, device=device)
     diagnostics = _Diagnostics(parts.loss_fn, device)
-    augmented = plan.rows is not None
     t0 = last_report = time.perf_counter()
     checked = reported = 0
     for step in range(steps):
-        if augmented:
-            images = data.train_batch(plan.batches[step], plan.rows[step], plan.cols[step])
-        else:
-            images = data.train_batch(plan.batches[step])
-        if parts.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)  # no-op after a crop
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=parts.amp):
-            embeddings = parts.forward(images)
-        embeddings, labels = dist.loss_inputs(embeddings, plan.labels[step])  # global batch if pair-based
-        loss = parts.loss_fn(embeddings.float(), labels)  # losses always in float32
-        diagnostics.step(embeddings.float(), labels)
-        for opt in parts.optimizers:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        dist.sync_loss_grads(parts.loss_fn)
-        loss = loss.detach()
-        losses[step] = loss
+        losses[step] = loss = _step(parts, data, plan, step, diagnostics)
         flag_non_finite_grads(parts.params, grad_flags[step : step + 1], one)
         for opt in parts.optimizers:
             opt.step()
         last = step == steps - 1
-        if (step + 1) % check_every == 0 or last:
-            if step == checked:  # a window of one step (every step on the CPU): two reads
-                finite = math.isfinite(loss.item()) and grad_flags[step].item() == 0
-            else:  # a host sync on CUDA: once per check_every steps
-                window = torch.isfinite(losses[checked : step + 1]) & (grad_flags[checked : step + 1] == 0)
-                finite = bool(window.all())
-            if not finite:
-                window = torch.isfinite(losses[checked : step + 1]) & (grad_flags[checked : step + 1] == 0)
-                bad = checked + int(torch.nonzero(~window)[0])
-                return EpochResult(step + 1, (step + 1) * batch, _mean(losses, step + 1, dist),
-                                   time.perf_counter() - t0, bad_step=bad)
-            checked = step + 1
-            now = time.perf_counter()
-            if last or now - last_report >= REPORT_SECONDS:
-                observer.batch_end(
-                    step=step + 1, loss=float(loss),
-                    images_per_s=(step + 1 - reported) * batch / max(now - last_report, 1e-9),
-                )
-                last_report, reported = now, step + 1
+        if not ((step + 1) % check_every == 0 or last):
+            continue
+        bad = _first_bad(losses, grad_flags, checked, step + 1)
+        if bad is not None:
+            return EpochResult(step + 1, (step + 1) * batch, _mean(losses, step + 1, dist),
+                               time.perf_counter() - t0, bad_step=bad)
+        checked = step + 1
+        now = time.perf_counter()
+        if last or now - last_report >= REPORT_SECONDS:
+            observer.batch_end(
+                step=step + 1, loss=float(loss),
+                images_per_s=(step + 1 - reported) * batch / max(now - last_report, 1e-9),
+            )
+            last_report, reported = now, step + 1
     return EpochResult(steps, steps * batch, _mean(losses, steps, dist), time.perf_counter() - t0,
                        diagnostics=diagnostics.result(dist))
 

@@ -223,6 +223,7 @@ class Runner:
         run_dir = real if dist.is_main else real.read_only()
         self._use_threads(run)
         numerics = self.numerics_for(run)
+        self.observer.run_numerics(run, numerics)
         for attempt in (1, 2):
             corrupt = None
             try:

@@ -125,6 +125,29 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _build(run, data: DeviceData, dist) -> tuple[StepParts, list[dict[str, Any]]]:
+    """Model, loss and optimizers of ``run`` on the data's device, built right after seeding
+    with the run's seed (same initial weights for every loss of a seed); and the optimizer
+    groups' description."""
+    cfg = run.config
+    torch.manual_seed(run.seed)
+    splits = data.splits
+    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size)
+    loss_fn = build_loss(cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"])
+    place(model, loss_fn, data.device)
+    optimizers, groups = build_optimizers(model, loss_fn, cfg["train"])
+    compile_ = cfg["train"].get("compile", False)
+    return StepParts.create(model, loss_fn, optimizers, data.device, compile=compile_, dist=dist), groups
+
+
+def _failed(run, run_dir: RunDir, epoch: int, step: int, observer: Observer) -> RunFailed:
+    """Record a non-finite loss or gradient at (0-based) ``epoch`` and ``step``."""
+    reason = "non-finite loss or gradient"
+    run_dir.write_failed({"key": run.key, "epoch": epoch + 1, "step": step + 1, "reason": reason, "date": _now()})
+    observer.run_end(run, status="failed")
+    return RunFailed(epoch + 1, step + 1, reason)
+
+
 def _resume(run, run_dir: RunDir, parts: StepParts, numerics: dict, observer: Observer) -> RunState:
     """The run's state after its last checkpoint (a fresh state without one). A damaged
     checkpoint or one of another run is reported and the run starts again; one made with other
@@ -201,22 +224,13 @@ def train_run(
     observer = observer or Observer()
     cfg = run.config
     train_cfg = cfg["train"]
-    device = data.device
-    numerics = numerics or backend.numerics(device, torch.get_num_threads())
+    numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
     try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
         dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"]))
     except distributed.SetupError as exc:
         raise UserError(str(exc)) from None
 
-    # -- build: same initial weights for every loss of a seed --------------------------------
-    torch.manual_seed(run.seed)
-    splits = data.splits
-    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size)
-    loss_fn = build_loss(cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"])
-    place(model, loss_fn, device)
-    optimizers, groups = build_optimizers(model, loss_fn, train_cfg)
-    parts = StepParts.create(model, loss_fn, optimizers, device, compile=train_cfg.get("compile", False), dist=dist)
-
+    parts, groups = _build(run, data, dist)
     state = _resume(run, run_dir, parts, numerics, observer)
     run_dir.write_config(cfg)
 
@@ -233,11 +247,7 @@ def train_run(
         t0 = time.perf_counter()
         trained = run_epoch(parts, data, train_cfg, seed=run.seed, epoch=epoch, observer=observer)
         if trained.bad_step is not None:
-            reason = "non-finite loss or gradient"
-            run_dir.write_failed({"key": run.key, "epoch": epoch + 1, "step": trained.bad_step + 1,
-                                  "reason": reason, "date": _now()})
-            observer.run_end(run, status="failed")
-            raise RunFailed(epoch + 1, trained.bad_step + 1, reason)
+            raise _failed(run, run_dir, epoch, trained.bad_step, observer)
         val = _validate(parts, data, val_metrics, eval_cfg, dist)
         elapsed = time.perf_counter() - t0
         state.train_seconds += elapsed
@@ -256,7 +266,7 @@ def train_run(
 
     result = None
     if dist.is_main:
-        result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=model, numerics=numerics,
+        result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=parts.model, numerics=numerics,
                               optimizer_groups=groups)
     observer.run_end(run, status="done")
     return result
@@ -276,6 +286,17 @@ def _model_to_evaluate(run, run_dir: RunDir, data: DeviceData, model: EmbeddingN
         model.to(data.device)
     last = run_dir.load_checkpoint(map_location="cpu") if select == "best-val" else state
     return model, state, last
+
+
+def _to_measure(keep: dict[str, Any] | None, eval_cfg: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """(stored metrics that stay, names to measure): the requested ones not stored, or, when the
+    k-means settings changed, every stored and requested one again."""
+    requested = list(eval_cfg["metrics"])
+    stored: dict[str, Any] = dict((keep or {}).get("metrics") or {})
+    stored_eval = (keep or {}).get("eval") or {}
+    if all(stored_eval.get(k) == eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
+        return stored, [n for n in requested if n not in stored]
+    return {}, list(dict.fromkeys([*stored, *requested]))
 
 
 def evaluate_run(
@@ -299,15 +320,9 @@ def evaluate_run(
     record shows the requested metrics; the file keeps them all."""
     cfg = run.config
     model, state, last = _model_to_evaluate(run, run_dir, data, model)
+    numerics = numerics or last.get("numerics") or backend.numerics(data.device, torch.get_num_threads())
     requested = list(eval_cfg["metrics"])
-    stored: dict[str, Any] = dict((keep or {}).get("metrics") or {})
-    stored_eval = (keep or {}).get("eval") or {}
-    same_kmeans = all(stored_eval.get(k) == eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init"))
-    if not same_kmeans:
-        names = list(dict.fromkeys([*stored, *requested]))
-        stored = {}
-    else:
-        names = [n for n in requested if n not in stored]
+    stored, names = _to_measure(keep, eval_cfg)
     test_emb = embed(model, data.test_x, data)
     measured = evaluate_embeddings(test_emb, data.test_y, names, eval_cfg, strict=False)
     metrics = {**stored, **measured.values}
@@ -325,8 +340,8 @@ def evaluate_run(
         "device": str(data.device),
         "world_size": int(last.get("world_size", 1)),  # processes of the last epoch (torchrun)
         # What besides the configuration and the code changes the numbers (modbench/identity.py).
-        "numerics": numerics or last.get("numerics") or backend.numerics(data.device, torch.get_num_threads()),
-        "cpu_threads": (numerics or last.get("numerics") or {}).get("cpu_threads", torch.get_num_threads()),
+        "numerics": numerics,
+        "cpu_threads": torch.get_num_threads() if numerics.get("cpu_threads") is None else numerics["cpu_threads"],
         "data": {**data.splits.sizes(), "info": data.splits.info},
         "versions": package_versions(),
         "date": _now(),

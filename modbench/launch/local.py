@@ -151,28 +151,8 @@ def run_pool(
     threads = settings.threads or 1
     names = [f"cuda:{devices[s % len(devices)]}" if devices else f"cpu, {threads} thread(s)" for s in range(jobs)]
     observer.launched(total=len(runs), slots=[f"job {s} [{n}]" for s, n in enumerate(names)])
-    by_key = {run.key: run for run in runs}
-    slot_of: dict[str, int] = {}  # run key -> the slot whose start event arrived
-    summaries: dict[str, dict] = {}
-
-    # Events and results travel through different pipes: a run's start event may arrive after
-    # its result. Lines are therefore keyed by run, and late events of a finished run are dropped.
-    def drain() -> None:
-        while True:
-            try:
-                event = events.get_nowait()
-            except queue_mod.Empty:
-                return
-            kind, slot, key = event[0], event[1], event[2]
-            if kind == "start" and key not in slot_of:
-                slot_of[key] = slot
-                observer.job_start(slot, by_key[key], start_epoch=event[3], epochs=event[4])
-                if key in summaries:
-                    observer.job_end(slot, by_key[key], status=summaries[key]["status"])
-            elif kind == "update" and key in slot_of and key not in summaries:
-                observer.job_update(slot, epochs_done=event[3], info=event[4])
-            elif kind == "message":
-                observer.message(event[3])
+    relay = _EventRelay(events, {run.key: run for run in runs}, observer)
+    summaries = relay.summaries
 
     pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=ctx, initializer=_init_worker,
@@ -184,11 +164,10 @@ def run_pool(
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            drain()
+            relay.drain()
             for future in done:
-                summaries[futures[future].key] = _summary_of(future, futures[future])
-                observer.job_end(slot_of.get(futures[future].key), futures[future], status=summaries[futures[future].key]["status"])
-        drain()
+                relay.finished(futures[future], _summary_of(future, futures[future]))
+        relay.drain()
     except BaseException:  # Ctrl-C, SIGTERM, or a failure here: no worker goes on training
         _stop_workers(pool)
         raise
@@ -196,6 +175,38 @@ def run_pool(
         _restore_sigterm(previous)
         pool.shutdown(wait=True, cancel_futures=True)
     return summaries
+
+
+class _EventRelay:
+    """Workers' events -> the observer's calls. Events and results travel through different
+    pipes: a run's start event may arrive after its result. Lines are therefore keyed by run,
+    and late events of a finished run are dropped."""
+
+    def __init__(self, events, by_key: dict, observer: LaunchObserver):
+        self.events, self.by_key, self.observer = events, by_key, observer
+        self.slot_of: dict[str, int] = {}  # run key -> the slot whose start event arrived
+        self.summaries: dict[str, dict] = {}
+
+    def drain(self) -> None:
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue_mod.Empty:
+                return
+            kind, slot, key = event[0], event[1], event[2]
+            if kind == "start" and key not in self.slot_of:
+                self.slot_of[key] = slot
+                self.observer.job_start(slot, self.by_key[key], start_epoch=event[3], epochs=event[4])
+                if key in self.summaries:
+                    self.observer.job_end(slot, self.by_key[key], status=self.summaries[key]["status"])
+            elif kind == "update" and key in self.slot_of and key not in self.summaries:
+                self.observer.job_update(slot, epochs_done=event[3], info=event[4])
+            elif kind == "message":
+                self.observer.message(event[3])
+
+    def finished(self, run, summary: dict) -> None:
+        self.summaries[run.key] = summary
+        self.observer.job_end(self.slot_of.get(run.key), run, status=summary["status"])
 
 
 def _summary_of(future, run) -> dict:

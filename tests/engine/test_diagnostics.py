@@ -86,3 +86,30 @@ def test_history_and_result_record_them(cli, tiny_suite, cache_dir):
     assert groups[0]["lr"] == 1.0e-3 and groups[0]["weight_decay"] == 4.0e-4
     assert groups[1]["parameters"] == 16 * 10 + 10  # the Linear(16, 10) classifier of CE
     assert len(tr_result["optimizer_groups"]) == 1  # triplet has no parameters of its own
+
+
+def test_the_progress_line_shows_device_precision_and_threads(tiny_suite, cache_dir):
+    """The runs bar names the numerics each run computes with (COLUMNS=200 keeps it on one line)."""
+    import io
+
+    import torch
+    from rich.console import Console
+
+    from modbench.cache.store import RunStore
+    from modbench.cli.progress import RichObserver
+    from modbench.engine.runner import Runner
+    from modbench.suite.loader import load_suite
+    from modbench.suite.runs import apply_overrides, resolve_runs
+
+    suite, source = load_suite(str(tiny_suite))
+    runs = resolve_runs(apply_overrides(suite, epochs=1), source, losses=["CE"])
+    buffer = io.StringIO()
+    before = torch.get_num_threads()
+    try:
+        runner = Runner(RunStore(cache_dir), device=torch.device("cpu"), threads=1)
+        with RichObserver(len(runs), console=Console(file=buffer, width=200, force_terminal=False)) as observer:
+            runner.observer = observer
+            runner.train(runs, suite.eval.model_dump(mode="json"))
+    finally:
+        torch.set_num_threads(before)
+    assert "CE, seed 0, cpu float32, 1 CPU thread(s)" in buffer.getvalue()
