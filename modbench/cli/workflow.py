@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from modbench.cli.common import check_device
 
 
 @dataclass
@@ -38,7 +37,7 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
         ensure_writable(root)
     return Runner(
         RunStore(root),
-        device=join_torchrun(resolve_device(check_device(device))),
+        device=join_torchrun(resolve_device(device)),  # the one check of --device (engine/runner.py)
         data_dir=data_dir,
         download=download,
         observer=observer or StderrObserver(),
