@@ -55,13 +55,24 @@ class CorruptFile(RunError):
         super().__init__(f"{self.path.name} {reason}")
 
 
+def _expand(path: Path, source: str) -> Path:
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # ~user that does not exist, or no home directory to expand ~ to
+        raise UserError(f"{source} {path}: cannot expand '~' here (no such user or home); give a full path") from None
+
+
 def resolve_cache_root(cli_value: Path | None = None) -> Path:
+    """``--cache-dir``, else ``$MODBENCH_CACHE``, else ``~/.cache/modbench``; a UserError (exit 2)
+    when that cannot be expanded or HOME is empty (never a cache at ``/.cache/modbench``)."""
     if cli_value is not None:
-        return Path(cli_value).expanduser()
+        return _expand(cli_value, "--cache-dir")
     env = os.environ.get(CACHE_ENV)
     if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "modbench"
+        return _expand(Path(env), CACHE_ENV)
+    if "HOME" in os.environ and not os.environ["HOME"].strip():
+        raise UserError("HOME is empty, so there is no default cache folder; pass --cache-dir or set MODBENCH_CACHE")
+    return _expand(Path("~"), "the default cache folder") / ".cache" / "modbench"
 
 
 def ensure_writable(root: Path) -> None:
