@@ -69,6 +69,7 @@ def test_stopping_a_pool_stops_every_worker(tmp_path, how, code):
          "--device", "cpu", "--jobs", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
+    workers: list[int] = []
     try:
         store = RunStore(cache)
 
@@ -78,7 +79,7 @@ def test_stopping_a_pool_stops_every_worker(tmp_path, how, code):
             return len(runs) == 2 and all(r.checkpoint_file.is_file() for r in runs)
 
         wait_until(both_checkpointed, 240, "both workers to write a checkpoint")
-        workers = [pid for pid in children(parent.pid) if "modbench" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        workers += [pid for pid in children(parent.pid) if "modbench" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
                    or b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         assert len(workers) >= 2, workers
         t0 = time.monotonic()
@@ -100,7 +101,10 @@ def test_stopping_a_pool_stops_every_worker(tmp_path, how, code):
             state = run_dir.load_checkpoint()
             assert state is not None and 1 <= state["epoch"] < 200
             assert not run_dir.result_file.exists()
-    finally:
+    finally:  # a failing test leaves no process behind either
         if parent.poll() is None:
             os.killpg(parent.pid, signal.SIGKILL)
             parent.wait()
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
