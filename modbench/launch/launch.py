@@ -84,13 +84,12 @@ def launch_missing(
     root = str(Path(cache_root).expanduser().resolve())
     data = str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None
     if options.launcher == "local":
-        from modbench.engine.backend import env_threads, run_threads
+        from modbench.engine.backend import run_threads
         from modbench.launch.local import run_pool
 
         # The count this command would use in one process (the Runner applies the suite's
         # train.cpu_threads per run on top of it); never the pool's share of the cores.
-        threads = requested_threads or env_threads() or run_threads()
-
+        threads = run_threads(None, requested_threads)
         devices, child_device = _devices_for(options, options.device)
         settings = WorkerSettings(root, data, download, child_device, threads)
         summaries = run_pool(
@@ -109,6 +108,10 @@ def launch_missing(
         )
     else:
         raise ValueError(f"launcher {options.launcher!r} does not launch processes")
+    return _job_results(todo, summaries)
+
+
+def _job_results(todo: list, summaries: dict[str, dict]) -> dict[str, JobResult]:
     by_key = {run.key: run for run in todo}
     return {
         key: JobResult(
