@@ -147,3 +147,12 @@ def test_a_suite_fixes_its_thread_count(cli, write_suite, cache_dir, keep_thread
     assert run_dir.result()["cpu_threads"] == 1
     clash = cli("train", "--suite", suite, "--cache-dir", cache_dir, "--device", "cpu", "--threads", "2", "--force")
     assert clash.exit_code == 2 and "train.cpu_threads: 1" in clash.stderr
+
+
+def test_numerics_of_tells_results_apart_for_grouping():
+    one = {"numerics": {"device": "cpu", "precision": "float32", "cpu_threads": 1}}
+    two = {"numerics": {"device": "cpu", "precision": "float32", "cpu_threads": 2}}
+    assert identity.numerics_of(one) == ("cpu", "float32", 1) != identity.numerics_of(two)
+    assert identity.numerics_of({}) == (None, None, None)
+    assert identity.numerics_mismatch(one["numerics"], dict(one["numerics"])) is None
+    assert "records no device" in identity.numerics_mismatch(None, one["numerics"])
