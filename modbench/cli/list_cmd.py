@@ -9,6 +9,7 @@ import typer
 from modbench.cli.common import handle_errors, out
 
 WHAT = ("suites", "losses", "backbones", "datasets")
+SINGULAR = {"suite": "suites", "loss": "losses", "backbone": "backbones", "dataset": "datasets"}
 
 
 def _suite_lines() -> list[tuple[str, str]]:
@@ -26,7 +27,7 @@ def _suite_lines() -> list[tuple[str, str]]:
 
 @handle_errors
 def list_(
-    what: Annotated[str, typer.Argument(help="suites, losses, backbones, datasets or all.")] = "all",
+    what: Annotated[str, typer.Argument(help="suites, losses, backbones, datasets or all (singular works too).")] = "all",
 ) -> None:
     """List suites, losses, backbones and datasets."""
     from rich.table import Table
@@ -35,10 +36,14 @@ def list_(
     from modbench.datasets import DATASETS
     from modbench.losses import LOSSES
 
+    given, what = what, SINGULAR.get(what.strip().lower(), what.strip().lower())
     if what not in (*WHAT, "all"):
         from modbench.cli.common import fail
+        from modbench.errors import closest
 
-        raise fail(f"list {what}: choose one of {', '.join(WHAT)} or all")
+        hint = closest(what, [*WHAT, *SINGULAR, "all"])
+        did_you_mean = f"did you mean '{hint}'? " if hint else ""
+        raise fail(f"list {given}: {did_you_mean}choose one of {', '.join(WHAT)} or all")
     sections = {
         "suites": _suite_lines,
         "losses": lambda: LOSSES.describe() + [("pml:ClassName", "Any pytorch-metric-learning loss by class name, with its keyword parameters.")],

@@ -37,11 +37,14 @@ class RunFailed(RunError):
         super().__init__(f"failed at epoch {epoch}, step {step}: {reason}")
 
 
-def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int) -> torch.nn.Module:
+def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int, params=None) -> torch.nn.Module:
+    """``params``: the loss's validated parameter model (``RunSpec.params``); validated from
+    ``loss_cfg["params"]`` only when not given (a run that came through a pickle, a bare dict)."""
     from modbench.losses import resolve_loss
 
     spec = resolve_loss(loss_cfg["name"])
-    params = spec.params.model_validate(loss_cfg["params"])
+    if params is None:
+        params = spec.params.model_validate(loss_cfg["params"])
     return spec.build(params, num_classes, embedding_dim)
 
 
@@ -89,7 +92,8 @@ def train_run(
     splits = data.splits
     model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size)
     loss_fn = build_loss(
-        cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"]
+        cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"],
+        params=getattr(run, "params", None),
     )
     place(model, loss_fn, device)
     optimizer = build_optimizer(train_cfg, model, loss_fn)

@@ -1,6 +1,6 @@
 """Property-based: random YAML documents fed to the suite loader either load into a valid suite
-(whose runs resolve) or raise a UserError with a one-line message. Nothing else: no other
-exception type, no message over several lines."""
+(whose runs resolve) or raise a UserError: one line, or for a SuiteError one line per problem,
+each naming the file. Nothing else: no other exception type, no line broken inside."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modbench.errors import UserError
-from modbench.suite.loader import load_suite
+from modbench.suite.loader import SuiteError, load_suite
 from modbench.suite.runs import resolve_runs
 from modbench.suite.schema import Suite
 
@@ -42,6 +42,11 @@ def check(path) -> None:
     """The property, on one file."""
     try:
         suite, source = load_suite(str(path))
+    except SuiteError as exc:  # one line per problem, each naming the file
+        lines = str(exc).split("\n")
+        assert lines == [line for line in str(exc).splitlines() if line], repr(str(exc))
+        assert all(line.startswith(f"{path}: ") for line in lines), repr(str(exc))
+        return
     except UserError as exc:
         message = str(exc)
         assert message and len(message.splitlines()) == 1, repr(message)
