@@ -147,6 +147,15 @@ def _distinct_labels(settings: list[LossSetting], source: str) -> list[LossSetti
                 f"'{label}' is also the label of losses[{a.entry}], a different configuration; "
                 "a row shows one configuration: give each entry its own label",
             )
+        if len({s.name for s in group}) > 1:  # a written label that is another loss's name
+            first = group[0]
+            second = next(s for s in group if s.name != first.name)
+            first, second = sorted((first, second), key=lambda x: x.entry)
+            raise SuiteError(
+                source, f"losses[{second.entry}]",
+                f"its label '{label}' is also the label of losses[{first.entry}], another loss; "
+                "set 'label' on one of them",
+            )
         params = [s.params for s in group]
         keys = list(dict.fromkeys(k for p in params for k in p))
         differing = [k for k in keys if len({canonical_json(p.get(k)) for p in params}) > 1]
