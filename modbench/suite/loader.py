@@ -24,7 +24,7 @@ from modbench.suite.errors import (  # noqa: F401 (SuiteError, validation_messag
     Problems, SuiteError, format_loc, validation_message, validation_problems,
 )
 from modbench.suite.references import DATASETS_WITH_LABEL_SETS, reference_problems  # noqa: F401
-from modbench.suite.runs import expand_losses
+from modbench.suite.runs import expand_entries, expand_losses
 from modbench.suite.schema import Suite
 
 
@@ -197,6 +197,28 @@ def check_references(suite: Suite, source: str) -> None:
     suite._loss_settings = tuple(settings)
 
 
+def entry_problems(data: dict[str, Any], problems: Problems, base_dir: Path) -> None:
+    """When the schema fails elsewhere, still check the loss entries that parse (their names and
+    parameters), so that one attempt lists every problem of the file."""
+    from modbench.suite.schema import LossEntry
+
+    entries = data.get("losses")
+    if not isinstance(entries, list):
+        return
+    parsed = []
+    for i, raw in enumerate(entries):
+        if any(p.startswith(f"losses[{i}]") for p, _ in problems.items):
+            continue
+        try:
+            parsed.append((i, LossEntry.model_validate(raw)))
+        except ValidationError:
+            continue
+    try:
+        expand_entries(parsed, problems.source, base_dir)
+    except SuiteError as exc:
+        problems.extend(exc)
+
+
 def load_suite(ref: str, *, check: bool = True) -> tuple[Suite, str]:
     """Locate, read and validate a suite; returns the suite and its source (for messages).
 
@@ -204,7 +226,16 @@ def load_suite(ref: str, *, check: bool = True) -> tuple[Suite, str]:
     paths) and, when checked, ``loss_settings`` (every loss setting, validated once)."""
     path = locate_suite(ref)
     source = str(path) if not str(path).startswith(str(builtin_suites_dir())) else f"suites/{path.name}"
-    suite = parse_suite(read_yaml(path), source)
+    data = read_yaml(path)
+    try:
+        suite = parse_suite(data, source)
+    except SuiteError as exc:
+        if not check:
+            raise
+        problems = Problems(source)
+        problems.extend(exc)
+        entry_problems(data, problems, path.resolve().parent)
+        problems.raise_if_any()
     suite._source, suite._source_dir = source, path.resolve().parent
     if check:
         check_references(suite, source)

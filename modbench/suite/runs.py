@@ -183,11 +183,19 @@ def _distinct_labels(settings: list[LossSetting], source: str) -> list[LossSetti
 def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
     """Every distinct loss setting of the suite, parameters validated against the loss, labels
     distinct. Problems of different entries are all reported at once (SuiteError)."""
-    base_dir = getattr(suite, "source_dir", None)
+    settings = expand_entries(enumerate(suite.losses), source, getattr(suite, "source_dir", None))
+    settings = _distinct_labels(settings, source)
+    check_run_count(len(settings), len(suite.seeds), source)
+    return settings
+
+
+def expand_entries(entries, source: str, base_dir=None) -> list[LossSetting]:
+    """The distinct settings of ``(index, LossEntry)`` pairs; SuiteError with every entry's
+    problems (unknown loss, parameters, sweep size)."""
     problems = Problems(source)
     settings: list[LossSetting] = []
     seen: set[str] = set()
-    for i, entry in enumerate(suite.losses):
+    for i, entry in entries:
         try:
             params_model = loss_params_model(entry.name, base_dir)
         except UnknownNameError as exc:
@@ -204,8 +212,6 @@ def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
                 seen.add(identity)
                 settings.append(setting)
     problems.raise_if_any()
-    settings = _distinct_labels(settings, source)
-    check_run_count(len(settings), len(suite.seeds), source)
     return settings
 
 
