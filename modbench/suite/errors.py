@@ -116,7 +116,7 @@ def validation_problems(exc: ValidationError, model_cls: type[BaseModel]) -> lis
         elif kind == "missing":
             problems.append((loc, "required key is missing"))
         else:
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")  # a validator's own sentence
             if "input" in err:
                 shown = repr(err["input"])
                 if len(shown) <= 40:

@@ -253,7 +253,8 @@ def apply_overrides(
         given["dataset.subset"] = f"subset={subset!r}"
     if seeds:
         data["seeds"] = list(dict.fromkeys(seeds))
-        given["seeds"] = "seeds"
+        shown = repr(data["seeds"])
+        given["seeds"] = "seeds=" + (shown if len(shown) <= 60 else shown[:57] + "...")
     if not given:
         return suite
     source = source or getattr(suite, "source", None) or "overrides"
