@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -61,13 +62,18 @@ class RunSpec:
     config: dict[str, Any]
     key: str
     swept: dict[str, Any] = field(default_factory=dict)
-    # The validated parameter model of the loss, so that nothing validates it again. Not pickled
-    # (``--jobs`` workers): the class of a ``pml:`` model is made at run time; a worker's
-    # build_loss validates ``config["loss"]["params"]`` instead.
+    # The validated parameter model of the loss, so that nothing validates it again. It travels
+    # to ``--jobs`` workers (pickle) when its class is importable by name; the class of a
+    # ``pml:`` or plugin model is made at run time, and there the worker's build_loss validates
+    # ``config["loss"]["params"]`` instead.
     params: BaseModel | None = field(default=None, compare=False, repr=False)
+    source_dir: Path | None = field(default=None, compare=False, repr=False)  # the suite file's folder
 
     def __getstate__(self):
-        return {**self.__dict__, "params": None}
+        state = dict(self.__dict__)
+        if state.get("params") is not None and not _importable(type(state["params"])):
+            state["params"] = None
+        return state
 
     @property
     def dataset(self) -> str:
@@ -76,6 +82,19 @@ class RunSpec:
     @property
     def backbone(self) -> str:
         return self.config["backbone"]["name"]
+
+
+def _importable(cls: type) -> bool:
+    """Whether pickle can find ``cls`` again by its module and name."""
+    import importlib
+
+    try:
+        obj = importlib.import_module(cls.__module__)
+        for part in cls.__qualname__.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return False
+    return obj is cls
 
 
 def canonical_json(obj: Any) -> str:
@@ -311,6 +330,7 @@ def resolve_runs(
                     key=config_key(config),
                     swept=setting.swept,
                     params=setting.model,
+                    source_dir=suite.source_dir,
                 )
             )
     return runs

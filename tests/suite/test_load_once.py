@@ -85,13 +85,16 @@ def test_build_loss_uses_the_runs_parameter_model(write_suite, count_validations
     assert module(__import__("torch").randn(4, 16), __import__("torch").tensor([0, 1, 2, 3])).ndim == 0
 
 
-def test_a_run_pickles_and_a_worker_validates_from_its_config(write_suite):
+def test_a_run_pickles_with_its_model_where_the_class_can_be_found_again(write_suite, tmp_path):
     data = copy.deepcopy(TINY_SUITE)
-    data["losses"] = [{"name": "pml:ContrastiveLoss", "params": {"pos_margin": 0.1}}]
-    (run,) = resolve_runs(*load_suite(str(write_suite(data))))
-    assert run.params is not None and run.params.pos_margin == 0.1
-    back = pickle.loads(pickle.dumps(run))  # --jobs workers get runs through pickle (spawn)
-    assert back == run and back.params is None and back.config == run.config
+    data["losses"] = [{"name": "pml:ContrastiveLoss", "params": {"pos_margin": 0.1}}, {"name": "improved", "params": {"beta": 2}}]
+    pml, improved = resolve_runs(*load_suite(str(write_suite(data))))
+    assert pml.params is not None and pml.params.pos_margin == 0.1
+    for run in (pml, improved):
+        back = pickle.loads(pickle.dumps(run))  # --jobs workers get runs through pickle (spawn)
+        assert back == run and back.config == run.config and back.source_dir == tmp_path.resolve()
+    assert pickle.loads(pickle.dumps(improved)).params == ImprovedParams(beta=2.0, gamma=5.0)
+    assert pickle.loads(pickle.dumps(pml)).params is None  # a class made at run time: validated again there
 
 
 def test_the_suite_knows_its_folder(write_suite, tmp_path):
