@@ -25,7 +25,7 @@ from modbench.suite.errors import (  # noqa: F401 (SuiteError, validation_messag
 )
 from modbench.suite.references import DATASETS_WITH_LABEL_SETS, reference_problems  # noqa: F401
 from modbench.suite.runs import expand_entries, expand_losses
-from modbench.suite.schema import Suite
+from modbench.suite.schema import LossEntry, Suite
 
 
 # -- locating ---------------------------------------------------------------------------------
@@ -200,14 +200,12 @@ def check_references(suite: Suite, source: str) -> None:
 def entry_problems(data: dict[str, Any], problems: Problems, base_dir: Path) -> None:
     """When the schema fails elsewhere, still check the loss entries that parse (their names and
     parameters), so that one attempt lists every problem of the file."""
-    from modbench.suite.schema import LossEntry
-
     entries = data.get("losses")
     if not isinstance(entries, list):
         return
     parsed = []
     for i, raw in enumerate(entries):
-        if any(p.startswith(f"losses[{i}]") for p, _ in problems.items):
+        if any(p == f"losses[{i}]" or p.startswith(f"losses[{i}].") for p, _ in problems.items):
             continue
         try:
             parsed.append((i, LossEntry.model_validate(raw)))
