@@ -21,7 +21,8 @@ def _suite_lines() -> list[tuple[str, str]]:
             description = str(read_yaml(locate_suite(name)).get("description", "")).strip()
         except Exception as exc:  # noqa: BLE001 - a broken file still gets its line
             description = f"(unreadable: {exc})"
-        lines.append((name, description.splitlines()[0] if description else ""))
+        first = description.splitlines()[0] if description else ""
+        lines.append((name, "".join(c for c in first if c.isprintable())))  # escape codes dropped
     return lines
 
 
@@ -31,6 +32,7 @@ def list_(
 ) -> None:
     """List suites, losses, backbones and datasets."""
     from rich.table import Table
+    from rich.text import Text
 
     from modbench.backbones import BACKBONES
     from modbench.datasets import DATASETS
@@ -55,6 +57,6 @@ def list_(
         table.add_column(style="bold")
         table.add_column()
         for key, description in sections[name]():
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))  # text from files is data, never Rich markup
         out.print(table)
         out.print()

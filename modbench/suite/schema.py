@@ -26,6 +26,16 @@ MAX_BATCH_SIZE = 65_536
 MAX_SUBSET = 10_000_000
 
 
+def _printable_text(value: str | None) -> str | None:
+    """Names and labels reach terminals, Markdown, CSV and file names: no control characters
+    (escape codes, line breaks, tabs) and no line or paragraph separators. Markup such as
+    ``[/]`` or ``<b>`` is allowed here and escaped by each output."""
+    if value is not None and not value.isprintable():
+        bad = next(c for c in value if not c.isprintable())
+        raise ValueError(f"must be printable text on one line; {bad!r} is a control character or line break")
+    return value
+
+
 class Strict(BaseModel):
     # No NaN or infinity anywhere (an infinite learning rate is not a setting, it is a typo).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -93,6 +103,11 @@ class LossEntry(Strict):
     # A list value is a sweep: every combination of the listed values becomes one run.
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("label")
+    @classmethod
+    def _label_printable(cls, value: str | None) -> str | None:
+        return _printable_text(value)
+
 
 class Suite(Strict):
     name: str = Field(min_length=1, max_length=100)
@@ -104,6 +119,11 @@ class Suite(Strict):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=MAX_SEEDS)
     losses: list[LossEntry] = Field(min_length=1)
     slurm: SlurmConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_printable(cls, value: str) -> str:
+        return _printable_text(value)
 
     @field_validator("seeds")
     @classmethod

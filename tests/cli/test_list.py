@@ -15,3 +15,13 @@ def test_singular_and_plural_list_the_same(cli, singular, plural):
 def test_an_unknown_kind_suggests_the_closest(cli):
     result = cli("list", "lossez")
     assert result.exit_code == 2 and "list lossez: did you mean 'losses'?" in result.stderr
+
+
+def test_suite_descriptions_are_shown_as_text(cli, tmp_path, monkeypatch):
+    import modbench.suite.loader as loader
+
+    (tmp_path / "odd.yaml").write_text('description: "[bold red]x[/bold red] [/] \\e[2J done"\n')
+    monkeypatch.setattr(loader, "builtin_suites_dir", lambda: tmp_path)
+    result = cli("list", "suites")
+    assert result.exit_code == 0, result.stderr
+    assert "[bold red]x[/bold red] [/] [2J done" in result.stdout and "\x1b" not in result.stdout
