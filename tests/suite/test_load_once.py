@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 import modbench
-from modbench.losses.params import ImprovedParams
 from modbench.suite.loader import SuiteError, load_suite, parse_suite
+from modbench.suite.references import loss_params_model
 from modbench.suite.runs import apply_overrides, resolve_runs
 
 from helpers import TINY_SUITE
 
 SUITE_PACKAGE = Path(modbench.__file__).parent / "suite"
+ImprovedParams = loss_params_model("improved")
 
 
 def imported_suite_modules(path: Path) -> set[str]:
