@@ -16,6 +16,7 @@ reuses them, and each ``RunSpec`` carries its validated parameter model (``RunSp
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -183,7 +184,7 @@ def _distinct_labels(settings: list[LossSetting], source: str) -> list[LossSetti
                 continue
             shown = list(dict.fromkeys([*s.swept, *differing]))
             new_label = f"{s.name} ({_values(s.params, shown)})" if shown else s.name
-            renamed[id(s)] = LossSetting(s.name, new_label, s.model, s.swept, s.entry, False)
+            renamed[id(s)] = dataclasses.replace(s, label=new_label)
     out = [renamed.get(id(s), s) for s in settings]
     seen: dict[str, LossSetting] = {}
     for s in out:
