@@ -72,3 +72,13 @@ def test_eval_suggests_the_command_that_trains_the_missing_run(cli, tiny_suite):
     result = cli("eval", "--suite", tiny_suite, "--seed", "99", "--epochs", "1", "--loss", "CE", "--device", "cpu")
     assert result.exit_code == 1
     assert f"train it with `modbench train --suite {tiny_suite} --seed 99 --epochs 1`" in result.stderr, result.stderr
+
+
+def test_the_suggested_train_command_can_be_pasted():
+    import shlex
+
+    from modbench.suite.hints import train_command
+
+    command = train_command("my suites/a b.yaml", seed=99, subset=3)
+    assert shlex.split(command) == ["modbench", "train", "--suite", "my suites/a b.yaml", "--seed", "99", "--subset", "3"]
+    assert train_command("digits") == "modbench train --suite digits"
