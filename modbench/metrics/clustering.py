@@ -14,6 +14,19 @@ import numpy as np
 KMEANS_MAX_ITER = 300  # scikit-learn's default
 KMEANS_TOL = 1e-4  # scikit-learn's default (relative to the mean variance of the data)
 
+_BLAS_CONTROLLER = None
+
+
+def blas_single_thread():
+    """A context in which BLAS libraries run one thread (threadpoolctl); the library scan, which
+    costs ~20 ms, happens once."""
+    global _BLAS_CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
 
 @dataclass
 class KMeansResult:
@@ -71,12 +84,10 @@ def kmeans(
         random_state=seed,
         algorithm="lloyd",
     )
-    from modbench.metrics.knn_search import _blas_single_thread
-
     # BLAS at one thread, OpenMP (scikit-learn's Lloyd loop) at its default: on the shared 2-core
     # benchmark machine, multi-threaded BLAS in the k-means++ initialisation next to the OpenMP
     # threads made a 10,000 x 512 fit take 22-64 s instead of 2 s.
-    with warnings.catch_warnings(record=True) as caught, _blas_single_thread():
+    with warnings.catch_warnings(record=True) as caught, blas_single_thread():
         warnings.simplefilter("always")
         labels = km.fit_predict(x)
     return KMeansResult(

@@ -29,12 +29,13 @@ def test_ties_and_duplicates_follow_the_lower_index_rule(backend, block_size):
     assert got.indices.tolist() == expected
     got = knn(x, 10, backend=backend, block_size=block_size)
     assert got.indices.tolist() == [row[:10] for row in expected]
-    # 120 points on 4 grid cells: ~30 copies of each point, often more than the k + 16 candidates, so
-    # the candidate check cannot succeed and the exhaustive float64 search must keep the rule.
+    # 120 points on 4 grid cells: ~30 copies of each point, more than k: the copies of the query
+    # are its neighbours, in index order, and no search is needed at all (the old search fell
+    # back to an exhaustive one for every such query).
     x = _grid(120, seed=2, side=2)
     got = knn(x, 10, backend=backend, block_size=block_size)
     assert got.indices.tolist() == [row[:10] for row in naive.all_neighbours(x)]
-    assert got.exhaustive_queries > 0
+    assert got.exhaustive_queries == 0 and got.searched_queries == 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -145,14 +146,54 @@ def test_unknown_backend():
 
 
 @pytest.mark.parametrize("k", [3, 25])
-def test_device_path_logic_on_cpu_tensors(k):
-    """The path used on CUDA devices (torch ops throughout), run on CPU tensors: same neighbours."""
-    x = _grid(120, seed=5, side=2)  # ~22 exact copies of each of 4 points, plus jittered ones
+def test_duplicates_fewer_than_k_and_jittered_rows(k):
+    """~22 exact copies of each of 4 points, plus jittered rows: with k = 25 the copies are not
+    enough, so the rows of the nearest other points are merged in by (distance, index)."""
+    x = _grid(120, seed=5, side=2)
     x[:, 0] += np.random.default_rng(5).normal(size=120).astype(np.float32) * (np.arange(120) % 4 == 0)
     expected = [row[:k] for row in naive.all_neighbours(x)]
-    blocks = list(knn_module.iter_knn(torch.from_numpy(x), k, block_size=32, db_block=50, engine="torch"))
+    blocks = list(knn_module.iter_knn(torch.from_numpy(x), k, block_size=32, db_block=50))
     assert np.concatenate([b.indices for b in blocks]).tolist() == expected
-    assert sum(b.exhaustive_queries for b in blocks) > 0  # duplicates: the fallback ran too
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("k", [1, 8, 30])
+def test_duplicates_and_ties_between_distinct_points(backend, k):
+    """A 6 x 6 integer grid, ~8 copies of each point: equal distances between distinct points
+    (4 at distance 1, 4 at sqrt 2, ...) at the edge of what is searched, so the rows of a
+    whole tie level must be merged by index, beyond the points first searched."""
+    x = _grid(300, seed=7, side=6)
+    got = knn(x, k, backend=backend, block_size=50)
+    assert got.indices.tolist() == [row[:k] for row in naive.all_neighbours(x)]
+    ref = np.sqrt([[((x[j].astype(np.float64) - x[i]) ** 2).sum() for j in row] for i, row in enumerate(got.indices)])
+    np.testing.assert_array_equal(got.distances, ref)
+
+
+@pytest.mark.parametrize("k", [1, 8, 600])
+def test_tie_heavy_input_needs_no_per_query_search(k):
+    """Issue 12: 10^5 x 1 took over 200 s, every query searched exhaustively. Here 2,000 rows
+    with only 7 distinct values (the old search fell back for nearly every query): exact, and
+    the work is bounded, counted in searches of distinct points, not in seconds."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, size=(2000, 1)).astype(np.float32)
+    got = knn(x, k)
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, k))
+    assert got.exhaustive_queries == 0
+    blocks = -(-2000 // 64)  # at most one search per distinct point per query block
+    assert got.searched_queries <= 7 * blocks
+
+
+def test_few_duplicates_among_distinct_rows():
+    """A handful of duplicated rows among distinct ones: both kinds of rows in one block."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(400, 5)).astype(np.float32)
+    x[[7, 200, 399]] = x[50]
+    x[300] = -0.0 * x[300] + x[301] * 0  # a row of zeros...
+    x[301] = 0.0  # ...and one of +0.0: the same point
+    x[300] = -x[301]  # -0.0 everywhere
+    got = knn(x, 12, block_size=64)
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, 12))
+    assert got.exhaustive_queries == 0
 
 
 @pytest.mark.gpu
