@@ -187,7 +187,7 @@ def compute_metrics(
         p1_hits = 0
         ap_sum = 0.0
         predicted = np.empty(n, dtype=np.int64)
-        knn_blocks = iter_knn(x, np.minimum(k_rows, n - 1), backend=be, block_size=block_size, distances=False)
+        knn_blocks = iter_knn(x, np.minimum(k_rows, n - 1), backend=be, block_size=block_size, distances=False, labels=y)
         for blk in knn_blocks:
             idx = blk.indices
             qy = y[blk.start : blk.stop]

@@ -56,6 +56,8 @@ _U32 = 2.0**-24  # unit roundoff of float32
 DEFAULT_BLOCK_BYTES = 32 * 2**20
 # Database rows per chunk: large, so that the per-chunk costs of selection are paid rarely.
 DEFAULT_DB_BLOCK = 65536
+# Bytes of gathered float64 candidate rows per re-ranking step: small enough to stay in cache.
+_REFINE_BYTES = 2 * 2**20
 
 
 def faiss_available() -> bool:
@@ -102,9 +104,10 @@ class KnnBlock:
 
 
 def _reference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Squared reference distances of float32 rows ``a`` [m, D] and ``b`` [m, D], pairwise by row:
-    the sum of squared float64 differences, [m] float64. Every step uses this one function."""
-    diff = a.double() - b.double()
+    """Squared reference distances of rows ``a`` and ``b`` (float64 copies of the float32
+    embeddings, broadcast against each other, last dimension D): the sum of squared differences,
+    float64. Every step uses this one function."""
+    diff = a - b
     return (diff * diff).sum(-1)
 
 
@@ -127,6 +130,8 @@ class _PointSearch:
         self.un_max = float(self.un.max())
         self.coef = (2 * self.dim + 24) * _U32
         self.neg2u = -2.0 * u  # exact (a power of two); the rounding bound covers the D terms
+        self.u64 = u.double()  # re-ranking gathers from it: no casting per candidate
+        self.labels: torch.Tensor | None = None  # see search()
         self.db_block = -(-self.n // -(-self.n // max(1, db_block)))  # balanced chunks
         self.backend = backend
         if backend == "faiss":
@@ -138,15 +143,16 @@ class _PointSearch:
     def reference_pairs(self, q: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
         """Reference distances of pairs (q[p], cand[p]) of point indices, 1-D: chunked."""
         out = torch.empty(cand.shape[0], dtype=torch.float64, device=self.u.device)
-        step = max(1, DEFAULT_BLOCK_BYTES // (8 * self.dim))
+        step = max(1, _REFINE_BYTES // (8 * self.dim))
         for s in range(0, cand.shape[0], step):
             e = min(cand.shape[0], s + step)
-            out[s:e] = _reference(self.u[q[s:e]], self.u[cand[s:e]])
+            out[s:e] = _reference(torch.index_select(self.u64, 0, q[s:e]), torch.index_select(self.u64, 0, cand[s:e]))
         return out
 
     def coarse(self, q: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Step 1: candidates [b, kc], their coarse squared distances (float64) and, per query, a
-        value every point outside the candidates has a coarse distance of at least."""
+        """Step 1: candidates [b, kc] sorted by their coarse squared distances (float64, [b, kc])
+        and, per query, a value every point outside the candidates has a coarse distance of at
+        least."""
         if self.backend == "faiss":
             return self._coarse_faiss(q, kc)
         b = q.shape[0]
@@ -157,15 +163,16 @@ class _PointSearch:
             v = torch.addmm(self.un[s:e].unsqueeze(0), self.u[q], self.neg2u[s:e].T)
             own = (q >= s) & (q < e)
             v[rows[own], q[own] - s] = float("inf")  # the query itself, by index
-            vals, pos = torch.topk(v, min(kc, e - s), dim=1, largest=False, sorted=False)
+            last = e == self.n  # the last selection comes sorted (what step 2 needs)
+            vals, pos = torch.topk(v, min(kc, e - s), dim=1, largest=False, sorted=last and best_v is None)
             pos += s
             if best_v is not None:
                 vals, pos = torch.cat([best_v, vals], 1), torch.cat([best_i, pos], 1)
-                vals, sel = torch.topk(vals, min(kc, vals.shape[1]), dim=1, largest=False, sorted=False)
+                vals, sel = torch.topk(vals, min(kc, vals.shape[1]), dim=1, largest=False, sorted=last)
                 pos = torch.gather(pos, 1, sel)
             best_v, best_i = vals, pos
-        coarse = best_v.double() + self.un[q].double().unsqueeze(1)
-        return best_i, coarse, coarse.max(dim=1).values
+        coarse = best_v.double() + self.un[q].double().unsqueeze(1)  # still sorted: one shift per row
+        return best_i, coarse, coarse[:, -1]
 
     def _coarse_faiss(self, q: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """faiss IndexFlatL2 top-(kc+1), the query's own index dropped (else the farthest)."""
@@ -187,18 +194,33 @@ class _PointSearch:
         b = q.shape[0]
         rows = torch.arange(b, device=q.device)
         err = self.coef * (self.un[q].double() + self.un_max)  # [b]
-        coarse, order = torch.sort(coarse, dim=1)  # the order of equal coarse values is settled below
-        cand = torch.gather(cand, 1, order)
         close = (coarse[:, 1:] - coarse[:, :-1]) <= 2 * err[:, None]  # pair j, j+1 unresolved
         cluster = torch.cat([torch.zeros((b, 1), dtype=torch.long, device=q.device), torch.cumsum(~close, 1)], 1)
         tied = torch.zeros((b, kc), dtype=torch.bool, device=q.device)
         tied[:, 1:] |= close
         tied[:, :-1] |= close
+        if self.labels is not None and not distances:
+            # The caller sees labels only: a cluster whose members share one label gives the same
+            # label sequence in any order, so only clusters with two labels or more are re-ranked.
+            lab = self.labels[cand]
+            key = rows[:, None] * kc + cluster
+            mixed = torch.zeros(b * kc, dtype=torch.bool, device=q.device)
+            mixed[key[:, 1:][close & (lab[:, 1:] != lab[:, :-1])]] = True
+            tied &= mixed[key]
         ref = torch.zeros((b, kc), dtype=torch.float64, device=q.device)
         r, j = tied.nonzero(as_tuple=True)
         if r.numel():
             ref[r, j] = self.reference_pairs(q[r], cand[r, j])
-        sel = _lexsort([cand, ref, cluster])[:, :k]
+        # Sort key: the reference distance where computed, else the coarse one. Clusters are more
+        # than 2 err apart in coarse distance, so their reference distances lie in disjoint
+        # ranges in the same order: one sort by this key orders by (cluster, reference distance).
+        key = torch.where(tied, ref, coarse)
+        sel = torch.argsort(key, dim=1, stable=True)
+        skey, scand = torch.gather(key, 1, sel), torch.gather(cand, 1, sel)
+        redo = ((skey[:, 1:] == skey[:, :-1]) & (scand[:, 1:] < scand[:, :-1])).any(1).nonzero().flatten()
+        if redo.numel():  # equal distances: lower index first
+            sel[redo] = _lexsort([cand[redo], key[redo]])
+        sel = sel[:, :k]
         idx = torch.gather(cand, 1, sel)
         # Every selected candidate's reference distance is at most the coarse distance that ends
         # the k-th one's cluster + err; every point outside the candidates has one of at least
@@ -224,12 +246,12 @@ class _PointSearch:
         b = q.shape[0]
         chunk = max(1, DEFAULT_BLOCK_BYTES // (8 * self.dim * b))
         rows = torch.arange(b, device=q.device)
-        qx = self.u[q]
+        qx = self.u64[q]
         best_d = torch.empty((b, 0), dtype=torch.float64, device=q.device)
         best_i = torch.empty((b, 0), dtype=torch.long, device=q.device)
         for s in range(0, self.n, chunk):
             e = min(self.n, s + chunk)
-            d = _reference(qx.unsqueeze(1), self.u[s:e].unsqueeze(0))
+            d = _reference(qx.unsqueeze(1), self.u64[s:e].unsqueeze(0))
             own = (q >= s) & (q < e)
             d[rows[own], q[own] - s] = float("inf")  # the query itself, by index
             d = torch.cat([best_d, d], 1)
@@ -274,12 +296,14 @@ class _Points:
 class _RowSearch:
     """The exact neighbours of blocks of rows, from the search among distinct points."""
 
-    def __init__(self, x: torch.Tensor, backend: str, db_block: int, distances: bool):
+    def __init__(self, x: torch.Tensor, backend: str, db_block: int, distances: bool, labels: np.ndarray | None):
         self.n = x.shape[0]
         self.pts = _Points.of(x)
         self.distances = distances
         n_points = self.pts.unique.shape[0]
         self.search = _PointSearch(self.pts.unique, backend, db_block) if n_points > 1 else None
+        if labels is not None and self.pts.members is None and self.search is not None:
+            self.search.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64)).to(x.device)
 
     def block(self, qs: int, qe: int, k: int) -> KnnBlock:
         pts = self.pts
@@ -355,6 +379,7 @@ def iter_knn(
     block_size: int | None = None,
     db_block: int = DEFAULT_DB_BLOCK,
     distances: bool = True,
+    labels: np.ndarray | None = None,
 ) -> Iterator[KnnBlock]:
     """Exact kNN of every row of ``x`` (float32 [N, D], on its device), one query block at a time.
 
@@ -363,6 +388,9 @@ def iter_knn(
     ``"faiss"`` (already resolved; coarse step only). Blocks come in query order. Memory is
     O(block_size x (db_block + k)) plus the embeddings. ``distances=False`` leaves
     ``KnnBlock.distances`` None and saves computing them (the neighbours are the same).
+    ``labels`` [N] (with ``distances=False``): the caller needs only the labels of the neighbours,
+    so near-tied neighbours that share a label may be left in any order; the label sequence of
+    every query is exactly that of the exact neighbours (``compute_metrics`` uses this).
     """
     if x.dim() != 2:
         raise ValueError(f"x must be [N, D], got shape {tuple(x.shape)}")
@@ -378,7 +406,7 @@ def iter_knn(
     k_max = int(per_row.max()) if per_row is not None else int(min(int(k), n - 1))
     if k_max < 1:
         raise ValueError("k must be >= 1")
-    search = _RowSearch(x, backend, db_block, distances)
+    search = _RowSearch(x, backend, db_block, distances, labels)
     if block_size is not None:
         qb = max(1, int(block_size))
     else:
