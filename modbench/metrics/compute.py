@@ -84,30 +84,24 @@ def _as_labels(labels) -> np.ndarray:
 
 
 def _prepare(x: torch.Tensor, normalize: bool) -> tuple[torch.Tensor, int]:
-    """float32 copy, finite check, zero rows counted, rows L2-normalised (a zero row stays zero).
+    """float32 copy for the search: finite check, zero rows counted, rows L2-normalised.
 
-    The arithmetic is in float64 for float64 input, float32 otherwise. On the CPU it is numpy:
-    a few small multi-threaded torch operations cost tens of milliseconds on a busy machine.
+    Scale-robust (issue 12): in float64, each row is first divided by its largest absolute value,
+    then by its L2 norm, so no square overflows or underflows, whatever the input's scale (float32
+    x 1e19 squared is inf in float32; float64 x 1e-320 squared is 0). A zero row stays zero.
     """
-    wide = x.dtype == torch.float64
-    if x.device.type == "cpu":
-        if x.dtype not in (torch.float16, torch.float32, torch.float64):
-            x = x.float()  # bfloat16 (which numpy lacks), integers
-        a = x.numpy().astype(np.float64 if wide else np.float32, copy=False)
-        if a.size and not np.isfinite(a).all():
-            raise MetricError("embeddings contain NaN or infinite values")
-        norms = np.sqrt(np.einsum("ij,ij->i", a, a)) if a.size else np.zeros(a.shape[0], a.dtype)
-        zero_rows = int((norms == 0).sum())
-        if normalize:
-            a = a / np.maximum(norms, 1e-12)[:, None]
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)), zero_rows
-    x = x.double() if wide else x.float()
-    if x.numel() and not bool(torch.isfinite(x).all()):
+    if x.dtype not in (torch.float16, torch.float32, torch.float64):
+        x = x.float()  # bfloat16, integers
+    a = x.double()
+    if a.numel() and not bool(torch.isfinite(a).all()):
         raise MetricError("embeddings contain NaN or infinite values")
-    zero_rows = int((x.abs().sum(1) == 0).sum())
-    if normalize:
-        x = torch.nn.functional.normalize(x, p=2.0, dim=1)
-    return x.float().contiguous(), zero_rows
+    peak = a.abs().amax(dim=1) if a.numel() else torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
+    zero_rows = int((peak == 0).sum())
+    if normalize and a.numel():
+        a = a / torch.where(peak == 0, 1.0, peak).unsqueeze(1)
+        norms = torch.sqrt((a * a).sum(dim=1))  # between 1 and sqrt(D) for non-zero rows
+        a = a / torch.where(norms == 0, 1.0, norms).unsqueeze(1)
+    return a.float().contiguous(), zero_rows
 
 
 def _undefined_reason(name: str, y: np.ndarray) -> str | None:
