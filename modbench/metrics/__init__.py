@@ -16,6 +16,7 @@ _WHERE = {
     "MetricResult": "compute", "compute_metrics": "compute",
     "KnnResult": "knn_search", "faiss_available": "knn_search", "knn": "knn_search",
     "DEFAULT_METRICS": "names", "MetricError": "names", "parse_metric_names": "names",
+    "check_metric_names": "names",
     "macro_f1_1nn": "retrieval", "map_at_r": "retrieval", "precision_at_1": "retrieval",
     "recall_at_k": "retrieval",
 }
@@ -43,6 +44,7 @@ __all__ = [
     "KnnResult",
     "MetricError",
     "MetricResult",
+    "check_metric_names",
     "compute_metrics",
     "contingency",
     "faiss_available",

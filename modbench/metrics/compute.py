@@ -21,6 +21,7 @@ from modbench.metrics.names import (
     CLUSTERING_METRICS,
     DEFAULT_METRICS,
     MetricError,
+    check_metric_names,
     parse_metric_names,
     recall_k,
 )
@@ -154,6 +155,8 @@ def compute_metrics(
         raise MetricError("embeddings have 0 columns")
     input_dtype = str(x.dtype).replace("torch.", "")
     x, zero_rows = _prepare(x, normalize)
+    if n >= 2:  # with fewer, every metric is undefined (below)
+        check_metric_names(names, n)
 
     be = resolve_backend(backend, x.device)
     num_classes = int(np.unique(y).size)
