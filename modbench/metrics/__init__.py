@@ -12,7 +12,7 @@
 # can be read by the suite loader and ``modbench report`` without importing torch.
 _WHERE = {
     "KMeansResult": "clustering", "kmeans": "clustering",
-    "contingency": "clustering_metrics", "nmi": "clustering_metrics", "pairwise_f1": "clustering_metrics",
+    "nmi": "clustering_metrics", "pairwise_f1": "clustering_metrics",
     "MetricResult": "compute", "compute_metrics": "compute",
     "KnnResult": "knn_search", "faiss_available": "knn_search", "knn": "knn_search",
     "DEFAULT_METRICS": "names", "MetricError": "names", "parse_metric_names": "names",
@@ -46,7 +46,6 @@ __all__ = [
     "MetricResult",
     "check_metric_names",
     "compute_metrics",
-    "contingency",
     "faiss_available",
     "kmeans",
     "knn",

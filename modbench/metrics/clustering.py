@@ -39,6 +39,36 @@ class KMeansResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _points(embeddings, n_clusters: int) -> np.ndarray:
+    """The embeddings as a float32/float64 [N, D] array, with 1 <= n_clusters <= N."""
+    x = np.asarray(embeddings)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"embeddings must be [N, D], got shape {x.shape}")
+    if not 1 <= n_clusters <= x.shape[0]:
+        raise ValueError(f"n_clusters must be in 1..N={x.shape[0]}, got {n_clusters}")
+    return x
+
+
+def _settings(n_clusters: int, n_points: int, seed: int, n_init: int, max_iter: int, tol: float) -> dict:
+    """What could change the partition, recorded with it."""
+    import sklearn
+
+    return {
+        "implementation": f"sklearn.cluster.KMeans {sklearn.__version__}",
+        "algorithm": "lloyd",
+        "init": "k-means++",
+        "seed": int(seed),
+        "n_init": int(n_init),
+        "max_iter": int(max_iter),
+        "tol": float(tol),
+        "n_clusters": int(n_clusters),
+        "points": int(n_points),
+        "blas_threads": 1,
+    }
+
+
 def kmeans(
     embeddings,
     n_clusters: int,
@@ -53,37 +83,10 @@ def kmeans(
     Deterministic for a given seed. Warnings scikit-learn raises (e.g. fewer distinct points than
     clusters) are captured and returned, not printed.
     """
-    import sklearn
     from sklearn.cluster import KMeans
 
-    x = np.asarray(embeddings)
-    if x.dtype not in (np.float32, np.float64):
-        x = x.astype(np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"embeddings must be [N, D], got shape {x.shape}")
-    if not 1 <= n_clusters <= x.shape[0]:
-        raise ValueError(f"n_clusters must be in 1..N={x.shape[0]}, got {n_clusters}")
-    settings = {
-        "implementation": f"sklearn.cluster.KMeans {sklearn.__version__}",
-        "algorithm": "lloyd",
-        "init": "k-means++",
-        "seed": int(seed),
-        "n_init": int(n_init),
-        "max_iter": int(max_iter),
-        "tol": float(tol),
-        "n_clusters": int(n_clusters),
-        "points": int(x.shape[0]),
-        "blas_threads": 1,
-    }
-    km = KMeans(
-        n_clusters=n_clusters,
-        init="k-means++",
-        n_init=n_init,
-        max_iter=max_iter,
-        tol=tol,
-        random_state=seed,
-        algorithm="lloyd",
-    )
+    x = _points(embeddings, n_clusters)
+    km = KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init, max_iter=max_iter, tol=tol, random_state=seed, algorithm="lloyd")
     # BLAS at one thread, OpenMP (scikit-learn's Lloyd loop) at its default: on the shared 2-core
     # benchmark machine, multi-threaded BLAS in the k-means++ initialisation next to the OpenMP
     # threads made a 10,000 x 512 fit take 22-64 s instead of 2 s.
@@ -94,6 +97,6 @@ def kmeans(
         labels=labels.astype(np.int64),
         n_iter=int(km.n_iter_),
         inertia=float(km.inertia_),
-        settings=settings,
+        settings=_settings(n_clusters, x.shape[0], seed, n_init, max_iter, tol),
         warnings=sorted({str(w.message).splitlines()[0] for w in caught}),
     )
