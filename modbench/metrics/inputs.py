@@ -44,15 +44,16 @@ def prepare(x: torch.Tensor, normalize: bool) -> tuple[torch.Tensor, int]:
     """
     if x.dtype not in (torch.float16, torch.float32, torch.float64):
         x = x.float()  # bfloat16, integers
-    a = x.double()
-    if a.numel() and not bool(torch.isfinite(a).all()):
+    if x.numel() and not bool(torch.isfinite(x).all()):
         raise MetricError("embeddings contain NaN or infinite values")
-    peak = a.abs().amax(dim=1) if a.numel() else torch.zeros(a.shape[0], dtype=a.dtype, device=a.device)
+    # |x| and max are exact in the input's precision; everything after is float64.
+    peak = x.abs().amax(dim=1).double() if x.numel() else torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
     zero_rows = int((peak == 0).sum())
+    a = x.to(torch.float64, copy=True)  # a copy even of float64 input: divided in place below
     if normalize and a.numel():
-        a = a / torch.where(peak == 0, 1.0, peak).unsqueeze(1)
-        norms = torch.sqrt((a * a).sum(dim=1))  # between 1 and sqrt(D) for non-zero rows
-        a = a / torch.where(norms == 0, 1.0, norms).unsqueeze(1)
+        a /= torch.where(peak == 0, 1.0, peak).unsqueeze(1)
+        norms = torch.linalg.vector_norm(a, dim=1)  # between 1 and sqrt(D) for non-zero rows
+        a /= torch.where(norms == 0, 1.0, norms).unsqueeze(1)
     return a.float().contiguous(), zero_rows
 
 

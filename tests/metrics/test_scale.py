@@ -64,3 +64,15 @@ def test_extreme_float32_rows_are_normalised(scale):
     y = np.array([0, 0, 1, 1])
     v = compute_metrics(x, y, ["p@1", "recall@1"]).values
     assert v == {"p@1": 1.0, "recall@1": 1.0}
+
+
+def test_input_is_not_modified():
+    x, y = _data()
+    for arr in (x.astype(np.float64), x.astype(np.float32)):
+        before = arr.copy()
+        compute_metrics(arr * 3, y, ["p@1"])
+        import torch
+
+        t = torch.from_numpy(arr)
+        compute_metrics(t, y, ["p@1"])
+        np.testing.assert_array_equal(arr, before)
