@@ -157,7 +157,7 @@ class _PointSearch:
         self.un_max = float(self.un.max())
         self.coef = (2 * self.dim + 24) * _U32
         self.neg2u = -2.0 * u  # exact (a power of two); the rounding bound covers the D terms
-        self.aug = None
+        self.aug = self._qa = self._out = None
         if u.device.type == "cpu":
             # [-2u, |u|^2]: with queries [q, 1], one product gives |u|^2 - 2 q.u (no extra pass).
             # numpy's matmul (OpenBLAS) into memory shared with torch: on the benchmark machine's
@@ -214,9 +214,15 @@ class _PointSearch:
         """``|u_j|^2 - 2 q.u_j`` in float32 for the points j in s:e, [b, e - s]."""
         if self.aug is None:
             return torch.addmm(self.un[s:e].unsqueeze(0), self.u[q], self.neg2u[s:e].T)
-        qa = np.ones((q.shape[0], self.dim + 1), dtype=np.float32)
-        qa[:, : self.dim] = self.u.numpy()[q.numpy()]
-        return torch.from_numpy(np.matmul(qa, self.aug[s:e].T))
+        b = q.shape[0]
+        if self._qa is None or self._qa.shape[0] < b:  # buffers reused: no page faults per block
+            self._qa = np.ones((b, self.dim + 1), dtype=np.float32)
+            self._out = np.empty(b * self.db_block, dtype=np.float32)
+        qa = self._qa[:b]
+        np.take(self.u.numpy(), q.numpy(), axis=0, out=qa[:, : self.dim])
+        out = self._out[: b * (e - s)].reshape(b, e - s)
+        np.matmul(qa, self.aug[s:e].T, out=out)
+        return torch.from_numpy(out)
 
     def _coarse_faiss(self, q: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """faiss IndexFlatL2 top-(kc+1), the query's own index dropped (else the farthest)."""
