@@ -206,3 +206,22 @@ def test_cuda_equals_cpu():
     b = knn(x, 20, backend="torch", device="cuda")
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.distances, b.distances)
+
+
+@pytest.mark.parametrize("m,k", [(10, 3), (100, 3), (1000, 8), (1003, 40), (5000, 24), (50, 50)])
+def test_two_stage_selection_on_both_kernels(m, k):
+    """The k smallest per row, by the numpy kernel (CPU) and the torch one (other devices, run
+    here on CPU tensors): the same multiset of values as a full sort, ties included."""
+    rng = np.random.default_rng(m + k)
+    v = rng.integers(0, 50, size=(7, m)).astype(np.float32)  # many ties
+    want = np.sort(v, axis=1)[:, :k]
+    cols = knn_module._smallest_cpu(v, k)
+    np.testing.assert_array_equal(np.sort(np.take_along_axis(v, cols, axis=1), axis=1), want)
+    assert all(len(set(row)) == k for row in cols.tolist())
+    for sorted_ in (False, True):
+        vals, pos = knn_module._smallest_torch(torch.from_numpy(v), k, sorted_)
+        np.testing.assert_array_equal(np.sort(vals.numpy(), axis=1), want)
+        np.testing.assert_array_equal(np.take_along_axis(v, pos.numpy(), axis=1), vals.numpy())
+        assert all(len(set(row)) == k for row in pos.tolist())
+        if sorted_:
+            assert (np.diff(vals.numpy(), axis=1) >= 0).all()
