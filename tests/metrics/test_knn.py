@@ -225,3 +225,22 @@ def test_two_stage_selection_on_both_kernels(m, k):
         assert all(len(set(row)) == k for row in pos.tolist())
         if sorted_:
             assert (np.diff(vals.numpy(), axis=1) >= 0).all()
+
+
+def test_hash_collision_falls_back_to_comparing_rows(monkeypatch):
+    """Rows are grouped by a hash and then compared: a (forced) collision must not merge them."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(60, 3)).astype(np.float32)
+    x[[5, 40]] = x[20]
+    real = np.random.default_rng
+
+    class Zero:  # every hash multiplier 1 after "| 1" on 0: hash = sum of the bits, many collisions
+        def integers(self, lo, hi, size, dtype):
+            return np.zeros(size, dtype=dtype)
+
+    monkeypatch.setattr(knn_module.np.random, "default_rng", lambda seed=None: Zero() if seed == 0 else real(seed))
+    x[7] = x[8][[1, 0, 2]]  # same bits, other order: the same hash here, a different row
+    got = knn(x, 10)
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, 10))
+    pts = knn_module._Points.of(torch.from_numpy(x))
+    assert pts.unique.shape[0] == 58 and pts.point[7] != pts.point[8]
