@@ -20,8 +20,10 @@ with k = R of MAP@R; the steps below add exactly that, on any torch device.
    needs no search at all: this is what keeps tie-heavy input (10^5 rows in 1-D, normalised to
    +1 and -1) linear instead of one exhaustive search per query.
 1. *Coarse search* in float32, by blocks: a block of queries times a chunk of the points at a
-   time (``|x|^2 - 2 q.x``, one ``addmm``) with a running ``torch.topk`` of ``kc = k + pad``, so
-   memory is O(query_block x (db_block + kc)), never N x N. (The faiss backend, an optional
+   time (``|x|^2 - 2 q.x``, one ``addmm``) with a running two-stage selection of the
+   ``kc = k + pad`` smallest (``torch.topk``), so memory is O(query_block x (db_block + kc)),
+   never N x N. On the CPU the two kernels are numpy's (OpenBLAS ``matmul``, ``argpartition``)
+   on memory shared with torch, measured faster there; the steps are the same on every device. (The faiss backend, an optional
    extra, asks ``IndexFlatL2`` for the ``kc + 1`` nearest instead and drops the query's own index.)
 2. *Re-ranking in float64*: a coarse squared distance lies within a worst-case float32 rounding
    bound of the reference one, ``err = (2D + 24) * 2**-24 * (|q|^2 + max |x|^2)``. The candidates
