@@ -1,7 +1,9 @@
 """Pure metric functions (DESIGN.md section 2): no printing, no file access.
 
 - ``names``: metric names, ``DEFAULT_METRICS``, ``parse_metric_names``, ``MetricError``;
-- ``knn_search``: exact, blocked k-nearest-neighbour search (torch or faiss), query excluded by index;
+- ``knn_search``: exact k-nearest-neighbour search among the rows (duplicates merged), query
+  excluded by index; ``knn_points``: the one blocked search among distinct points it runs on;
+- ``inputs``: checks of the embeddings and labels, scale-robust L2 normalisation;
 - ``clustering``: k-means (scikit-learn, k-means++, all points, fixed seed);
 - ``retrieval``: Recall@k, p@1, MAP@R, macro-F1 of 1-NN from neighbour lists;
 - ``clustering_metrics``: NMI and pairwise F1 of a partition;

@@ -8,6 +8,7 @@ import torch
 
 import naive
 from modbench.metrics import faiss_available, knn
+import modbench.metrics.knn_points as knn_points
 import modbench.metrics.knn_search as knn_module
 
 BACKENDS = ["torch"] + (["faiss"] if faiss_available() else [])
@@ -114,7 +115,7 @@ def test_forced_fallback_gives_the_same_answer(monkeypatch):
     x = rng.normal(size=(80, 6)).astype(np.float32)
     fast = knn(x, 9, backend="torch")
     assert fast.exhaustive_queries == 0
-    monkeypatch.setattr(knn_module, "_U32", 1.0)
+    monkeypatch.setattr(knn_points, "_U32", 1.0)
     slow = knn(x, 9, backend="torch", block_size=16)
     assert slow.exhaustive_queries == 80
     np.testing.assert_array_equal(fast.indices, slow.indices)
@@ -215,11 +216,11 @@ def test_two_stage_selection_on_both_kernels(m, k):
     rng = np.random.default_rng(m + k)
     v = rng.integers(0, 50, size=(7, m)).astype(np.float32)  # many ties
     want = np.sort(v, axis=1)[:, :k]
-    cols = knn_module._smallest_cpu(v, k)
+    cols = knn_points._smallest_cpu(v, k)
     np.testing.assert_array_equal(np.sort(np.take_along_axis(v, cols, axis=1), axis=1), want)
     assert all(len(set(row)) == k for row in cols.tolist())
     for sorted_ in (False, True):
-        vals, pos = knn_module._smallest_torch(torch.from_numpy(v), k, sorted_)
+        vals, pos = knn_points._smallest_torch(torch.from_numpy(v), k, sorted_)
         np.testing.assert_array_equal(np.sort(vals.numpy(), axis=1), want)
         np.testing.assert_array_equal(np.take_along_axis(v, pos.numpy(), axis=1), vals.numpy())
         assert all(len(set(row)) == k for row in pos.tolist())
