@@ -245,3 +245,27 @@ def test_hash_collision_falls_back_to_comparing_rows(monkeypatch):
     np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, 10))
     pts = knn_module._Points.of(torch.from_numpy(x))
     assert pts.unique.shape[0] == 58 and pts.point[7] != pts.point[8]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(2, 60),
+    d=st.integers(1, 3),
+    side=st.integers(1, 4),
+    k_frac=st.floats(0, 1),
+    block=st.integers(1, 64),
+    seed=st.integers(0, 2**16),
+)
+def test_exact_on_random_tie_heavy_grids(n, d, side, k_frac, block, seed):
+    """Small integer grids: duplicates, points with fewer rows than k, equal distances between
+    distinct points at the edge of what is searched, in every combination hypothesis finds."""
+    x = np.random.default_rng(seed).integers(0, side + 1, size=(n, d)).astype(np.float32)
+    k = 1 + int(k_frac * (n - 2))
+    got = knn(x, k, block_size=block)
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, k))
+    ref = np.sqrt(np.take_along_axis(((x[:, None].astype(np.float64) - x[None]) ** 2).sum(-1), got.indices, axis=1))
+    np.testing.assert_array_equal(got.distances, ref)
