@@ -22,9 +22,9 @@ from modbench.metrics.names import (
     CLUSTERING_METRICS,
     DEFAULT_METRICS,
     MetricError,
-    check_metric_names,
     parse_metric_names,
     recall_k,
+    too_few_samples,
 )
 
 
@@ -59,7 +59,10 @@ def _undefined(names: list[str], y: np.ndarray, strict: bool) -> dict[str, str]:
     n = y.shape[0]
     undefined: dict[str, str] = {}
     for name in names:
-        reason = _undefined_reason(name, y) if n >= 2 else f"{name} is undefined: it needs at least 2 samples, got {n}"
+        if n < 2:
+            reason = f"{name} is undefined: it needs at least 2 samples, got {n}"
+        else:
+            reason = too_few_samples(name, n) or _undefined_reason(name, y)
         if reason is not None:
             if strict:
                 raise MetricError(reason)
@@ -174,15 +177,13 @@ def compute_metrics(
     tensor's device, else CPU). ``backend``: "auto" (faiss when installed and on CPU, else
     torch), "torch" or "faiss"; the neighbours are identical either way. ``strict``: a metric
     undefined on this input raises MetricError naming it and why; with ``strict=False`` it is NaN
-    and the reason is in ``info["undefined"]``. ``recall@k`` with k >= N is refused
-    (check_metric_names). The kNN is exact (see knn_search.py).
+    and the reason is in ``info["undefined"]``; so is ``recall@k`` with k >= N (see
+    names.check_metric_names, which refuses it before training). The kNN is exact (see knn_search.py).
     """
     names = parse_metric_names(metrics)
     x, y = checked_input(embeddings, labels, device)
     input_dtype = str(x.dtype).replace("torch.", "")
     x, zero_rows = prepare(x, normalize)
-    if x.shape[0] >= 2:  # with fewer, every metric is undefined
-        check_metric_names(names, x.shape[0])
     be = resolve_backend(backend, x.device)
     undefined = _undefined(names, y, strict)
     wanted = [m for m in names if m not in undefined]

@@ -124,8 +124,12 @@ def test_recall_k_at_least_n_is_refused(k):
     """Issue 12: recall@k for k >= N is refused (it would silently mean "all other samples")."""
     x, y = _planted(n_per=3, classes=2, dim=4)
     with pytest.raises(MetricError, match=rf"^metric 'recall@{k}' needs k < N, but the test set has N = 6 samples") as e:
-        compute_metrics(x, y, ["recall@1", f"recall@{k}"], strict=False)
+        compute_metrics(x, y, ["recall@1", f"recall@{k}"])
     assert e.value.exit_code == 2
+    # strict=False (what a run after training uses): NaN and the reason, never "all samples"
+    res = compute_metrics(x, y, ["recall@1", f"recall@{k}"], strict=False)
+    assert res.values["recall@1"] == 1.0 and math.isnan(res.values[f"recall@{k}"])
+    assert res.info["undefined"][f"recall@{k}"].startswith(f"metric 'recall@{k}' needs k < N")
     with pytest.raises(MetricError, match="choose recall@K with K <= 5"):
         check_metric_names(f"nmi,recall@{k}", 6)
     assert check_metric_names("nmi,recall@5", 6) == ["nmi", "recall@5"]
