@@ -269,3 +269,32 @@ def test_exact_on_random_tie_heavy_grids(n, d, side, k_frac, block, seed):
     np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, k))
     ref = np.sqrt(np.take_along_axis(((x[:, None].astype(np.float64) - x[None]) ** 2).sum(-1), got.indices, axis=1))
     np.testing.assert_array_equal(got.distances, ref)
+
+
+class _FakeFaiss:
+    """A stand-in for faiss's IndexFlatL2 (brute force in float32, |q|^2 + |x|^2 - 2 q.x, nearest
+    first, ties in any order), so that the faiss backend's own steps (asking for k + 1, dropping
+    the query by index) run where faiss is not installed."""
+
+    class IndexFlatL2:
+        def __init__(self, d):
+            self.x = np.zeros((0, d), dtype=np.float32)
+
+        def add(self, x):
+            self.x = np.concatenate([self.x, x])
+
+        def search(self, q, k):
+            d = (q * q).sum(1)[:, None] + (self.x * self.x).sum(1)[None] - 2 * q @ self.x.T
+            idx = np.argsort(d, axis=1, kind="quicksort")[:, :k]  # ties: in no promised order
+            return np.take_along_axis(d, idx, axis=1).astype(np.float32), idx.astype(np.int64)
+
+
+@pytest.mark.parametrize("x", [_grid(150, seed=8, side=3), np.random.default_rng(9).normal(size=(200, 6)).astype(np.float32)])
+def test_faiss_backend_steps_with_a_stand_in(monkeypatch, x):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "faiss", _FakeFaiss)
+    for k in (1, 7, 40):
+        blocks = list(knn_module.iter_knn(torch.from_numpy(x), k, backend="faiss", block_size=32))
+        got = np.concatenate([b.indices for b in blocks])
+        np.testing.assert_array_equal(got, naive.neighbours_by_sort(x, k))
