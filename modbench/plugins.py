@@ -17,6 +17,7 @@ run identity digests: editing the loss retrains it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -72,14 +73,26 @@ def _import_file(path: Path):
     return module
 
 
+_RESOLVED: dict[str, Path] = {}  # relative file reference -> the file it named last
+
+
 def load_reference(name: str, base_dir: str | Path | None = None) -> tuple[Any, tuple[str, ...]]:
-    """The object ``name`` points at and the source files that define it."""
+    """The object ``name`` points at and the source files that define it.
+
+    A relative file is looked up in ``base_dir`` (the suite's folder); resolved once with it, the
+    same name resolves again in this process without it (the engine does not know the suite's
+    folder), else relative to the current directory.
+    """
     where, attribute = name.split(":")
     if _is_file(where):
         path = Path(where).expanduser()
         if not path.is_absolute():
-            path = Path(base_dir or Path.cwd()) / path
+            if base_dir is None and name in _RESOLVED:
+                path = _RESOLVED[name]
+            else:
+                path = Path(base_dir or Path.cwd()) / path
         path = path.resolve()
+        _RESOLVED[name] = path
         if not path.is_file():
             raise PluginError(f"'{name}': no file {path} (paths are relative to the suite file)")
         module = _import_file(path)
@@ -100,9 +113,11 @@ def load_reference(name: str, base_dir: str | Path | None = None) -> tuple[Any, 
     return obj, ((str(Path(source).resolve()),) if source else ())
 
 
-def entry_point_names(group: str) -> list[str]:
-    """Names installed packages register in entry-point ``group``, sorted."""
-    return sorted({ep.name for ep in importlib.metadata.entry_points(group=group)})
+@functools.lru_cache(maxsize=None)
+def entry_point_names(group: str) -> tuple[str, ...]:
+    """Names installed packages register in entry-point ``group``, sorted (read once: scanning
+    the installed packages' metadata takes a few ms)."""
+    return tuple(sorted({ep.name for ep in importlib.metadata.entry_points(group=group)}))
 
 
 def load_entry_point(group: str, name: str) -> tuple[Any, tuple[str, ...]]:
@@ -207,22 +222,10 @@ def loss_spec_from_class(cls: Any, name: str, source_files: tuple[str, ...]):
                     description=(inspect.getdoc(cls) or "").split("\n")[0], source_files=source_files)
 
 
-_SPECS: dict[tuple[str, str], Any] = {}
-
-
 def loss_spec(name: str, base_dir: str | Path | None = None):
-    """The spec of ``./file.py:Class`` or ``module:Class``. Once resolved with the suite's
-    ``base_dir``, the same name resolves again in this process without it (the engine)."""
-    where = name.split(":")[0]
-    key_dir = str(Path(base_dir).resolve()) if base_dir is not None else ""
-    if _is_file(where) and not Path(where).is_absolute() and not base_dir:
-        for (known, _), spec in _SPECS.items():
-            if known == name:
-                return spec
+    """The spec of ``./file.py:Class`` or ``module:Class`` (files relative to ``base_dir``)."""
     cls, sources = load_reference(name, base_dir)
-    spec = loss_spec_from_class(cls, name, sources)
-    _SPECS[(name, key_dir)] = spec
-    return spec
+    return loss_spec_from_class(cls, name, sources)
 
 
 def loss_spec_from_entry_point(name: str):

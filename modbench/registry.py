@@ -57,3 +57,46 @@ class Registry:
 
     def describe(self) -> list[tuple[str, str]]:
         return [(n, self._entries[n].description) for n in self.names()]
+
+
+class PluginRegistry(Registry):
+    """A registry whose names also include users' plugins (``modbench/plugins.py``):
+    ``./file.py:Class``, ``package.module:Class``, the entry-point group ``group``, and names
+    with a ``prefix`` (``timm:``) that ``prefixed(name)`` resolves. ``in`` and ``get`` accept
+    them, so that the suite checks and the engine need no special case; listing stays torch-free
+    (entry points are read from package metadata only)."""
+
+    def __init__(self, kind: str, group: str, prefixed: dict[str, str] | None = None):
+        super().__init__(kind)
+        self.group = group
+        self.prefixed = prefixed or {}  # prefix -> "module:function(rest, **builder kwargs)"
+
+    def __contains__(self, name: object) -> bool:
+        from modbench import plugins
+
+        if not isinstance(name, str):
+            return False
+        return (
+            super().__contains__(name)
+            or name.startswith(tuple(self.prefixed))
+            or plugins.is_plugin_reference(name)
+            or name in plugins.entry_point_names(self.group)
+        )
+
+    def get(self, name: str, base_dir=None) -> Any:
+        from modbench import plugins
+
+        if super().__contains__(name):
+            return super().get(name)
+        for prefix, target in self.prefixed.items():
+            if name.startswith(prefix):
+                function = Entry(prefix, target, "").load()
+                rest = name[len(prefix):]
+                return lambda **kwargs: function(rest, **kwargs)
+        if plugins.is_plugin_reference(name):
+            return plugins.backbone_builder(name, base_dir)
+        if name in plugins.entry_point_names(self.group):
+            obj, _ = plugins.load_entry_point(self.group, name)
+            return plugins.backbone_builder_from_class(obj, name)
+        raise UnknownNameError(self.kind, name, [*self._entries, *plugins.entry_point_names(self.group)])
+

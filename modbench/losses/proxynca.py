@@ -4,8 +4,8 @@ the paper's reference [23], as pytorch-metric-learning's ``ProxyNCALoss``.
 One learnable proxy per class; NCA over the distances from each L2-normalised embedding to the
 normalised proxies. No miner: every embedding is compared with every proxy. Settings:
 
-- Distance: squared Euclidean, as in Movshovitz-Attias et al.'s equation (1) (pml's default is
-  the plain Euclidean distance).
+- Distance: squared Euclidean, as in Movshovitz-Attias et al.'s equation (1) (pml's default
+  for NCA).
 - ``softmax_scale`` 9, i.e. the temperature 1/9 of ProxyNCA++ (Teh, DeVries and Taylor 2020,
   section 3.3; Musgrave et al. 2020 tune it in [0, 100]). At pml's default scale 1 on unit
   vectors the loss cannot fall below ~0.68 even at the ideal solution (squared distances lie in
@@ -42,9 +42,6 @@ class ProxyNCAParams(LossParams):
         allow_inf_nan=False,
         description="Learning rate of the proxies over the suite's (Kim et al. 2020: 100).",
     )
-    squared_distance: bool = Field(
-        True, description="Squared Euclidean distance (Movshovitz-Attias et al. eq. 1)."
-    )
 
 
 @register_loss(
@@ -57,15 +54,12 @@ class ProxyNCAParams(LossParams):
                   "proxy_lr_multiplier": {"low": 1.0, "high": 1000.0, "log": True}},
 )
 def build(params: ProxyNCAParams, num_classes: int, embedding_dim: int):
-    from pytorch_metric_learning import distances, losses
+    from pytorch_metric_learning import losses
 
     from modbench.losses._common import MetricLoss, check_sizes
 
     check_sizes(num_classes, embedding_dim)
-    distance = distances.LpDistance(power=2 if params.squared_distance else 1)
-    loss = losses.ProxyNCALoss(
-        num_classes, embedding_dim, softmax_scale=params.softmax_scale, distance=distance
-    )
+    loss = losses.ProxyNCALoss(num_classes, embedding_dim, softmax_scale=params.softmax_scale)
     groups = {
         "proxies": {
             "prefix": "loss.proxies",

@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from modbench.losses import resolve_loss
+from modbench.losses._common import WeightedSoftmaxLoss
 from modbench.losses.improved import (
     SPEC,
-    ImprovedLoss,
     ImprovedParams,
     improved_cross_entropy,
-    modulating_weight,
 )
+from modbench.losses.improved import sample_weight as modulating_weight
 
 from .conftest import EMBEDDING_DIM, NUM_CLASSES, train_steps
 
@@ -154,10 +154,10 @@ def test_shape_errors():
 def test_module_uses_classifier_and_formula(batch):
     embeddings, labels = batch
     module = SPEC.build(SPEC.params(beta=3.0, gamma=2.0), NUM_CLASSES, EMBEDDING_DIM)
-    assert isinstance(module, ImprovedLoss) and SPEC.family == "softmax"
+    assert isinstance(module, WeightedSoftmaxLoss) and SPEC.family == "softmax"
     assert module.classifier.in_features == EMBEDDING_DIM
     assert module.classifier.out_features == NUM_CLASSES
-    assert module.param_lr is None
+    assert set(module.param_groups()) == {"loss"}  # the classifier: suite optimizer, no decay
     value = module(embeddings, labels)
     logits = module.classifier(embeddings).double()
     expected = naive_improved(logits.detach(), labels, 3.0, 2.0).mean()

@@ -33,7 +33,8 @@ def test_every_loss_builds_from_defaults(name):
     params = spec.params()  # every parameter has a default
     module = spec.build(params, NUM_CLASSES, EMBEDDING_DIM)
     assert isinstance(module, torch.nn.Module)
-    assert module.param_lr is None or module.param_lr > 0
+    for group in module.param_groups().values():  # the loss's parameters, each in a group
+        assert group["params"] and (group["lr"] is None or group["lr"] > 0)
     torch.manual_seed(0)
     embeddings = torch.randn(16, EMBEDDING_DIM, requires_grad=True)
     labels = torch.arange(NUM_CLASSES).repeat(4)
