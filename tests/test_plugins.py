@@ -174,3 +174,13 @@ def test_timm_stem_adapted_to_small_images_and_listing():
     assert "timm:resnet18" in names and all(n.startswith("timm:") and "resnet" in n for n in names)
     with pytest.raises(UserError, match="unknown backbone 'timm:resnet1888'"):
         BACKBONES.get("timm:resnet1888")(in_channels=1, image_size=8, pretrained=False)
+
+
+def test_list_backbones_with_a_timm_pattern(cli):
+    pytest.importorskip("timm")
+    result = cli("list", "backbones", "timm:*resnet1*")
+    assert result.exit_code == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert "timm:resnet18" in names and all(n.startswith("timm:") and "resnet1" in n for n in names)
+    plain = cli("list", "backbones")
+    assert "timm:<model>" in plain.stdout and "small-cnn" in plain.stdout and "pip install timm" in plain.stdout

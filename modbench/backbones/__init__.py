@@ -36,7 +36,7 @@ BACKBONES.add(
 )
 
 OTHER_FORMS = [
-    ("timm:<model>", "Any timm model from scratch (pip install 'modbench[timm]'); list: modbench list backbones 'timm:*'."),
+    ("timm:<model>", "Any timm model, from scratch (needs timm: pip install timm); list them: modbench list backbones 'timm:*'."),
     ("./file.py:Class", "Your own backbone from a file (relative to the suite) or package.module:Class."),
 ]
 

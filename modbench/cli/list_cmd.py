@@ -27,11 +27,12 @@ def _suite_lines() -> list[tuple[str, str]]:
 @handle_errors
 def list_(
     what: Annotated[str, typer.Argument(help="suites, losses, backbones, datasets or all.")] = "all",
+    pattern: Annotated[str | None, typer.Argument(help="Backbones matching a shell pattern, e.g. 'timm:*resnet*'.")] = None,
 ) -> None:
     """List suites, losses, backbones and datasets."""
     from rich.table import Table
 
-    from modbench.backbones import BACKBONES
+    from modbench.backbones import backbone_lines
     from modbench.datasets import DATASETS
     from modbench.losses import LOSSES
 
@@ -42,7 +43,7 @@ def list_(
     sections = {
         "suites": _suite_lines,
         "losses": lambda: LOSSES.describe() + [("pml:ClassName", "Any pytorch-metric-learning loss by class name, with its keyword parameters.")],
-        "backbones": BACKBONES.describe,
+        "backbones": lambda: backbone_lines(pattern),
         "datasets": DATASETS.describe,
     }
     for name in WHAT if what == "all" else (what,):
