@@ -5,9 +5,9 @@ From each class present in the batch pml takes one (anchor, positive) pair (Sohn
 batch: N pairs of N different classes); each anchor is classified among all positives by a
 softmax over their similarities. Two forms:
 
-- ``form: sohn`` (default), Sohn's equation (3) and section 3.2.2: inner products of the raw,
-  unnormalised embeddings, with an L2 penalty ``l2_reg`` (0.002, Sohn section 4) on the squared
-  embedding norms. pml applies the penalty to every embedding of the batch, Sohn to those of the
+- ``form: sohn`` (default), Sohn's N-pair-mc loss: inner products of the raw, unnormalised
+  embeddings, with an L2 penalty ``l2_reg`` on the squared embedding norms (0.002, the
+  ``reg_lambda`` of TensorFlow's ``npairs_loss``, an implementation of Sohn's loss). pml applies the penalty to every embedding of the batch, Sohn to those of the
   pairs (with an m-per-class sampler the difference is which of the m images count).
 - ``form: cosine``: cosine similarity divided by ``temperature`` (0.1 by default, no penalty).
   pml's default is cosine without a temperature, whose logits lie in [-1, 1]: the loss cannot
@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field
 
 from modbench.losses.base import LossParams, register_loss
 
-L2_REG = 0.002  # Sohn 2016, section 4 ("lambda = 0.002")
+L2_REG = 0.002  # reg_lambda of tf.contrib.losses.metric_learning.npairs_loss (Sohn 2016)
 
 
 class NPairParams(LossParams):

@@ -2,8 +2,8 @@
 
 pytorch-metric-learning's ``TripletMarginLoss`` on the L2-normalised embeddings (Euclidean
 distance), averaged over the triplets with a nonzero loss. Margin 0.2 by default: FaceNet's
-alpha = 0.2 (Schroff et al. 2015, section 3) and the triplet baseline of Wu et al. 2017 (section
-5); pml's own default is 0.05.
+alpha = 0.2 (Schroff et al. 2015) and the triplet baseline of Wu et al. 2017; pml's own default
+is 0.05.
 
 Miner: by default pml's ``TripletMarginMiner(type_of_triplets="semihard")`` with the loss's own
 margin, i.e. the semi-hard negatives of FaceNet (Schroff et al. 2015): d(a, p) < d(a, n) <=
