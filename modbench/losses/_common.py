@@ -158,15 +158,20 @@ class SoftmaxLoss(_LossModule):
         self,
         num_classes: int,
         embedding_dim: int,
-        criterion: Callable[[Tensor, Tensor], Tensor],
+        criterion: Callable[[Tensor, Tensor], Tensor] | None = None,
         **kwargs: Any,
     ):
+        """``criterion(logits, labels) -> scalar``; a subclass may define a ``criterion`` method
+        instead (and pass none)."""
         super().__init__(**kwargs)
         check_sizes(num_classes, embedding_dim)
         self.num_classes = num_classes
         self.embedding_dim = embedding_dim
         self.classifier = nn.Linear(embedding_dim, num_classes)
-        self.criterion = criterion
+        if criterion is not None:
+            self.criterion = criterion
+        elif not callable(getattr(type(self), "criterion", None)):
+            raise TypeError("SoftmaxLoss needs a criterion function or a criterion method")
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings_and_labels(embeddings, labels, self.embedding_dim)
