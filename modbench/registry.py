@@ -7,9 +7,11 @@ the target on first use.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from modbench.errors import UnknownNameError
@@ -24,6 +26,39 @@ class Entry:
     def load(self) -> Any:
         module, _, attribute = self.target.partition(":")
         return getattr(importlib.import_module(module), attribute)
+
+
+def discover(folder: Path, package: str, decorator: str, attribute: str | None = None) -> list[tuple[str, str, str]]:
+    """``(name, "package.module:attribute", description)`` for every ``@decorator("name", ...,
+    description="...")`` in the public ``*.py`` files of ``folder``; ``attribute`` defaults to
+    the decorated function's name.
+
+    Reading the decorators with ``ast`` (~ms for a dozen small files) instead of importing the
+    modules keeps ``--help`` and ``modbench list`` free of torch and of the modules themselves,
+    and needs no second list of names to keep in step with the files: adding a loss or a
+    backbone is adding one file.
+    """
+    found = []
+    for path in sorted(Path(folder).glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in tree.body:
+            for deco in getattr(node, "decorator_list", []):
+                if not (isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == decorator):
+                    continue
+                if not (deco.args and isinstance(deco.args[0], ast.Constant) and isinstance(deco.args[0].value, str)):
+                    raise ValueError(f"{path}: {decorator} needs the name as a string literal")
+                description = next(
+                    (kw.value.value for kw in deco.keywords if kw.arg == "description"
+                     and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)),
+                    None,
+                )
+                if description is None:
+                    raise ValueError(f"{path}: {decorator} needs description='...' as a string literal")
+                target = f"{package}.{path.stem}:{attribute or node.name}"
+                found.append((deco.args[0].value, target, description))
+    return found
 
 
 class Registry:

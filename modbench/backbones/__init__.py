@@ -2,38 +2,24 @@
 
     build(*, in_channels, image_size, pretrained) -> nn.Module  # with .out_features
 
-(see ``base.py``). Names are registered lazily so that listing them imports no torch. Besides
+(see ``base.py``). A built-in backbone is one file here with a ``@register_backbone("name",
+description="...")`` builder, found by reading the files (``modbench.registry.discover``), so
+listing them imports no torch. Besides
 the built-in names: ``timm:<model>`` (``timm_models.py``), and users' backbones as
 ``./file.py:Class``, ``package.module:Class`` or entry-point names (``modbench/plugins.py``).
 """
 
 from __future__ import annotations
 
-from modbench.registry import PluginRegistry
+from pathlib import Path
+
+from modbench.registry import PluginRegistry, discover
 
 BACKBONES = PluginRegistry(
     "backbone", "modbench.backbones", prefixed={"timm:": "modbench.backbones.timm_models:build"}
 )
-BACKBONES.add(
-    "small-cnn",
-    "modbench.backbones.small_cnn:build",
-    "A 3-block CNN for small images (8x8 to 32x32); seconds per epoch on a CPU.",
-)
-BACKBONES.add(
-    "googlenet",
-    "modbench.backbones.googlenet:build",
-    "torchvision GoogLeNet from scratch, 1024 features; 3x3 stride-1 stem for <=64 px images.",
-)
-BACKBONES.add(
-    "resnet18",
-    "modbench.backbones.resnet:build_resnet18",
-    "torchvision ResNet-18 from scratch, 512 features; CIFAR stem (3x3 conv, no max-pool).",
-)
-BACKBONES.add(
-    "resnet50",
-    "modbench.backbones.resnet:build_resnet50",
-    "torchvision ResNet-50 from scratch, 2048 features; CIFAR stem (3x3 conv, no max-pool).",
-)
+for _name, _target, _description in discover(Path(__file__).resolve().parent, "modbench.backbones", "register_backbone"):
+    BACKBONES.add(_name, _target, _description)
 
 OTHER_FORMS = [
     ("timm:<model>", "Any timm model, from scratch (needs timm: pip install timm); list them: modbench list backbones 'timm:*'."),

@@ -16,44 +16,17 @@ Besides the built-in names (see ``modbench/plugins.py`` for the last three):
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-from modbench.registry import Registry
+from modbench.registry import Registry, discover
 
 _HERE = Path(__file__).resolve().parent
 
 
-def _literal_keyword(call: ast.Call, key: str) -> str | None:
-    for kw in call.keywords:
-        if kw.arg == key and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
-            return kw.value.value
-    return None
-
-
 def discover_builtin_losses(folder: Path = _HERE) -> list[tuple[str, str, str]]:
-    """``(name, "module:SPEC", description)`` of every ``@register_loss`` in ``folder``'s files.
-
-    Reading the decorators with ``ast`` (~ms for a dozen small files) instead of importing the
-    modules keeps ``--help`` and ``modbench list`` free of pydantic models and torch, and needs
-    no second list of names to keep in step with the files.
-    """
-    found = []
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in tree.body:
-            for deco in getattr(node, "decorator_list", []):
-                if not (isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == "register_loss"):
-                    continue
-                if not (deco.args and isinstance(deco.args[0], ast.Constant)):
-                    raise ValueError(f"{path}: register_loss needs the loss name as a string literal")
-                description = _literal_keyword(deco, "description")
-                if description is None:
-                    raise ValueError(f"{path}: register_loss needs description='...' as a string literal")
-                found.append((deco.args[0].value, f"modbench.losses.{path.stem}:SPEC", description))
-    return found
+    """``(name, "module:SPEC", description)`` of every ``@register_loss`` in ``folder``'s files
+    (read with ``ast``, see ``modbench.registry.discover``)."""
+    return discover(folder, "modbench.losses", "register_loss", attribute="SPEC")
 
 
 LOSSES = Registry("loss")
