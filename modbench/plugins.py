@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modbench.errors import UserError, closest
+from modbench.errors import UnknownNameError, UserError, closest
 
 LOSS_GROUP = "modbench.losses"
 BACKBONE_GROUP = "modbench.backbones"
@@ -36,8 +36,13 @@ _RESERVED_PREFIXES = ("pml:", "timm:")
 _SIZES = {"num_classes", "embedding_dim"}
 
 
-class PluginError(UserError):
-    """A plugin that cannot be loaded or used (exit code 2)."""
+class PluginError(UnknownNameError):
+    """A plugin that cannot be loaded or used (exit code 2). An ``UnknownNameError``, so that
+    the suite checks report it with the file and key (``losses[i].name``) like an unknown name."""
+
+    def __init__(self, message: str):
+        self.kind, self.name, self.choices = "plugin", "", []
+        UserError.__init__(self, message)
 
 
 def is_plugin_reference(name: str) -> bool:
@@ -94,7 +99,10 @@ def load_reference(name: str, base_dir: str | Path | None = None) -> tuple[Any, 
         path = path.resolve()
         _RESOLVED[name] = path
         if not path.is_file():
-            raise PluginError(f"'{name}': no file {path} (paths are relative to the suite file)")
+            raise PluginError(
+                f"'{name}': no file {path} (a relative path is looked up in the suite file's "
+                "folder; give the file's path from there, or an absolute one)"
+            )
         module = _import_file(path)
     else:
         try:
