@@ -183,7 +183,7 @@ def test_list_backbones_with_a_timm_pattern(cli):
     names = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
     assert "timm:resnet18" in names and all(n.startswith("timm:") and "resnet1" in n for n in names)
     plain = cli("list", "backbones")
-    assert "timm:<model>" in plain.stdout and "small-cnn" in plain.stdout and "pip install timm" in plain.stdout
+    assert "timm:<model>" in plain.stdout and "small-cnn" in plain.stdout and "modbench[timm]" in plain.stdout
 
 
 def test_source_digest_follows_the_code_not_the_folder(tmp_path):
@@ -199,3 +199,9 @@ def test_source_digest_follows_the_code_not_the_folder(tmp_path):
     assert edited.params.model_validate({}).epsilon == 2.0  # the edited file, not a stale import
     builtin = resolve_loss("improved").source_files
     assert [Path(f).name for f in builtin] == ["improved.py", "_common.py"]
+
+
+def test_list_shows_descriptions_as_text_not_markup(cli):
+    out = cli("list", "losses").stdout
+    assert "softmax(-beta z)[y]" in out  # Rich would eat "[y]" as a markup tag
+    assert "./file.py:Class" in out and "pml:ClassName" in out

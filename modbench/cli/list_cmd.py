@@ -31,10 +31,11 @@ def list_(
 ) -> None:
     """List suites, losses, backbones and datasets."""
     from rich.table import Table
+    from rich.text import Text
 
     from modbench.backbones import backbone_lines
     from modbench.datasets import DATASETS
-    from modbench.losses import LOSSES
+    from modbench.losses import loss_lines
 
     if what not in (*WHAT, "all"):
         from modbench.cli.common import fail
@@ -42,7 +43,7 @@ def list_(
         raise fail(f"list {what}: choose one of {', '.join(WHAT)} or all")
     sections = {
         "suites": _suite_lines,
-        "losses": lambda: LOSSES.describe() + [("pml:ClassName", "Any pytorch-metric-learning loss by class name, with its keyword parameters.")],
+        "losses": loss_lines,
         "backbones": lambda: backbone_lines(pattern),
         "datasets": DATASETS.describe,
     }
@@ -51,6 +52,6 @@ def list_(
         table.add_column(style="bold")
         table.add_column()
         for key, description in sections[name]():
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))  # data, never Rich markup
         out.print(table)
         out.print()

@@ -42,6 +42,20 @@ def loss_names(pattern: str | None = None) -> list[str]:
     return LOSSES.names(pattern)
 
 
+OTHER_FORMS = [
+    ("pml:ClassName", "Any pytorch-metric-learning loss by class name, with its keyword parameters."),
+    ("./file.py:Class", "Your own loss from a file (relative to the suite) or package.module:Class; docs/extending.md."),
+]
+
+
+def loss_lines() -> list[tuple[str, str]]:
+    """(name, description) lines for ``modbench list losses``: built-ins, entry points, forms."""
+    from modbench import plugins
+
+    entry_points = [(n, "(entry point of an installed package)") for n in plugins.entry_point_names("modbench.losses")]
+    return [*LOSSES.describe(), *entry_points, *OTHER_FORMS]
+
+
 def resolve_loss(name: str, base_dir: str | Path | None = None):
     """The ``LossSpec`` of ``name``; UnknownNameError naming the closest match.
 
