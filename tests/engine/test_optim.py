@@ -130,3 +130,25 @@ def test_a_loss_without_param_groups_gets_one_undecayed_group():
     _, groups = build_optimizers(nn.Linear(2, 2), Plain(), TRAIN)
     (loss_group,) = [g for g in groups if g["group"] != "network"]
     assert loss_group["weight_decay"] == 0.0 and loss_group["lr"] == 1e-5
+
+
+def test_a_run_trains_margin_beta_with_its_own_sgd(cli, write_suite, cache_dir):
+    """End to end: the checkpoint of a margin-loss run holds two optimizer states, the second
+    Wu et al.'s SGD for beta (lr 0.1, momentum 0.9, no decay) with a momentum buffer."""
+    path = write_suite({
+        "name": "margin-groups", "dataset": {"name": "digits", "subset": 8},
+        "backbone": {"name": "small-cnn", "embedding_dim": 16},
+        "train": {"epochs": 1, "batch_size": 40, "lr": 1e-3, "weight_decay": 4e-4,
+                  "sampler": "m-per-class", "m": 4},
+        "seeds": [0], "losses": [{"name": "margin"}],
+    })
+    result = cli("compare", "--suite", path, "--json", "--cache-dir", cache_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    (checkpoint,) = list(cache_dir.glob("runs/*/checkpoint.pt"))
+    state = torch.load(checkpoint, weights_only=True)["optimizer"]["optimizers"]
+    assert len(state) == 2
+    (network,) = state[0]["param_groups"]  # the margin loss's only parameter is beta
+    assert network["lr"] == 1e-3 and network["weight_decay"] == 4e-4 and "betas" in network
+    (beta,) = state[1]["param_groups"]
+    assert (beta["lr"], beta["momentum"], beta["weight_decay"]) == (0.1, 0.9, 0.0)
+    assert all("momentum_buffer" in s for s in state[1]["state"].values()) and state[1]["state"]
