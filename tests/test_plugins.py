@@ -205,3 +205,14 @@ def test_list_shows_descriptions_as_text_not_markup(cli):
     out = cli("list", "losses").stdout
     assert "softmax(-beta z)[y]" in out  # Rich would eat "[y]" as a markup tag
     assert "./file.py:Class" in out and "pml:ClassName" in out
+
+
+def test_a_plugin_that_fails_to_import_is_one_line_exit_2(cli, tmp_path, monkeypatch):
+    (tmp_path / "broken.py").write_text("import torch\nraise RuntimeError('oops\\nsecond line')\n")
+    monkeypatch.chdir(tmp_path)
+    path = suite(tmp_path, [{"name": "./broken.py:Loss"}])
+    result = cli("compare", "--suite", path, "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    err = result.stderr.strip()
+    assert err.count("\n") == 0 and "broken.py" in err and "RuntimeError: oops" in err
+    assert "losses[0].name" in err
