@@ -51,9 +51,18 @@ def build(name: str, *, in_channels: int, image_size: int, pretrained: bool = Fa
         raise UnknownNameError("backbone", PREFIX + name, timm_model_names("*" + name[:3] + "*"))
     kwargs = dict(pretrained=pretrained, num_classes=0, in_chans=in_channels)
     try:
-        model = timm.create_model(name, img_size=image_size, **kwargs)
-    except TypeError:  # the model has no image-size argument (convolutional nets)
-        model = timm.create_model(name, **kwargs)
+        try:
+            model = timm.create_model(name, img_size=image_size, **kwargs)
+        except TypeError:  # the model has no image-size argument (convolutional nets)
+            model = timm.create_model(name, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - e.g. weights that cannot be downloaded offline
+        if not pretrained:
+            raise
+        raise UserError(
+            f"backbone '{PREFIX}{name}': timm could not load its pretrained weights "
+            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}); "
+            "set pretrained: false to train from scratch"
+        ) from exc
     if image_size <= SMALL_INPUT:
         model.small_stem = _adapt_small_stem(model, in_channels)
     model.out_features = int(model.num_features)
