@@ -216,3 +216,24 @@ def test_a_plugin_that_fails_to_import_is_one_line_exit_2(cli, tmp_path, monkeyp
     err = result.stderr.strip()
     assert err.count("\n") == 0 and "broken.py" in err and "RuntimeError: oops" in err
     assert "losses[0].name" in err
+
+
+def test_user_backbone_contract_errors(tmp_path):
+    (tmp_path / "nets.py").write_text(NETS + textwrap.dedent('''
+        class Flat(nn.Module):
+            def forward(self, images):
+                return images  # [B, C, H, W]: not features
+        def not_a_module(in_channels):
+            return 3
+    '''))
+    from modbench.backbones import resolve_backbone
+
+    net = resolve_backbone("./nets.py:TinyNet", base_dir=tmp_path)(in_channels=3, image_size=8, pretrained=False)
+    assert net.out_features == 32 and net.size == 8  # told the image size; F measured
+    with pytest.raises(UserError, match="pretrained"):
+        resolve_backbone("./nets.py:TinyNet", base_dir=tmp_path)(in_channels=3, image_size=8, pretrained=True)
+    with pytest.raises(UserError, match=r"\[B, F\]"):
+        resolve_backbone("./nets.py:Flat", base_dir=tmp_path)(in_channels=1, image_size=8, pretrained=False)
+    with pytest.raises(UserError, match="not an nn.Module"):
+        resolve_backbone("./nets.py:not_a_module", base_dir=tmp_path)(in_channels=1, image_size=8, pretrained=False)
+    assert plugins.backbone_source_files("./nets.py:TinyNet", tmp_path) == (str((tmp_path / "nets.py").resolve()),)
