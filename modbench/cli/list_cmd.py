@@ -29,14 +29,15 @@ def _suite_lines() -> list[tuple[str, str]]:
 @handle_errors
 def list_(
     what: Annotated[str, typer.Argument(help="suites, losses, backbones, datasets or all (singular works too).")] = "all",
+    pattern: Annotated[str | None, typer.Argument(help="Backbones matching a shell pattern, e.g. 'timm:*resnet*'.")] = None,
 ) -> None:
     """List suites, losses, backbones and datasets."""
     from rich.table import Table
     from rich.text import Text
 
-    from modbench.backbones import BACKBONES
+    from modbench.backbones import backbone_lines
     from modbench.datasets import DATASETS
-    from modbench.losses import LOSSES
+    from modbench.losses import loss_lines
 
     given, what = what, SINGULAR.get(what.strip().lower(), what.strip().lower())
     if what not in (*WHAT, "all"):
@@ -48,8 +49,8 @@ def list_(
         raise fail(f"list {given}: {did_you_mean}choose one of {', '.join(WHAT)} or all")
     sections = {
         "suites": _suite_lines,
-        "losses": lambda: LOSSES.describe() + [("pml:ClassName", "Any pytorch-metric-learning loss by class name, with its keyword parameters.")],
-        "backbones": BACKBONES.describe,
+        "losses": loss_lines,
+        "backbones": lambda: backbone_lines(pattern),
         "datasets": DATASETS.describe,
     }
     for name in WHAT if what == "all" else (what,):

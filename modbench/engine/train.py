@@ -49,27 +49,14 @@ def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int
 
 
 def build_optimizer(train_cfg: dict[str, Any], model: torch.nn.Module, loss: torch.nn.Module):
-    """One parameter group for the network, one for the loss's own parameters (classifier,
-    proxies, margin beta), the latter at ``loss.param_lr`` when the loss sets one."""
-    lr = train_cfg["lr"]
-    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
-    loss_params = [p for p in loss.parameters() if p.requires_grad]
-    if loss_params:
-        groups.append({"params": loss_params, "lr": getattr(loss, "param_lr", None) or lr})
-    wd = train_cfg["weight_decay"]
-    name = train_cfg["optimizer"]
-    if name == "adam":
-        cls, kwargs = torch.optim.Adam, {"betas": tuple(train_cfg["betas"])}
-    elif name == "adamw":
-        cls, kwargs = torch.optim.AdamW, {"betas": tuple(train_cfg["betas"])}
-    elif name == "sgd":
-        cls, kwargs = torch.optim.SGD, {"momentum": train_cfg["momentum"]}
-    else:
-        raise ValueError(f"unknown optimizer '{name}'")
-    try:  # one fused kernel per step instead of ~10 small ops per parameter tensor
-        return cls(groups, lr=lr, weight_decay=wd, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):  # no fused version for these tensors here
-        return cls(groups, lr=lr, weight_decay=wd, **kwargs)
+    """The run's optimizers as one (``engine/optim.py`` builds the groups: the network at the
+    suite's settings, the loss's own parameters as the loss declares them)."""
+    from modbench.engine.optim import Optimizers, build_optimizers
+
+    optimizers, groups = build_optimizers(model, loss, train_cfg)
+    combined = Optimizers(optimizers)
+    combined.groups = groups  # JSON description of every group, for result.json
+    return combined
 
 
 def train_run(
