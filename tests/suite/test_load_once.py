@@ -72,7 +72,9 @@ def test_each_loss_setting_is_validated_once(write_suite, count_validations):
     assert len(improved) == 3
     for run in improved:
         assert isinstance(run.params, ImprovedParams)
-        assert run.params.model_dump(mode="json") == run.config["loss"]["params"] == {"beta": 4.0, "gamma": 5.0}
+        assert run.params.model_dump(mode="json") == run.config["loss"]["params"]
+        # every loss also carries the controls loss_scale and weight_decay (losses branch)
+        assert run.config["loss"]["params"] == {"beta": 4.0, "gamma": 5.0, "loss_scale": 1.0, "weight_decay": 0.0}
 
 
 def test_build_loss_uses_the_runs_parameter_model(write_suite, count_validations):
