@@ -69,11 +69,26 @@ def _module_file(module: str) -> Path | None:
     return Path(spec.origin)
 
 
-def _plugin_file(name: str) -> Path | None:
-    """The source file of a plugin name ``path/to/file.py:Class``."""
-    path, sep, _ = name.rpartition(":")
-    if sep and path.endswith(".py"):
-        return Path(path).expanduser()
+def _plugin_file(name: str, base_dir: Path | None = None, group: str = "modbench.losses") -> Path | None:
+    """The source file of a plugin (modbench/plugins.py), found without importing it:
+    ``path/to/file.py:Class`` (relative to the suite file's folder ``base_dir``),
+    ``package.module:Class``, or an entry point of an installed package."""
+    from modbench import plugins
+
+    if plugins.is_plugin_reference(name):
+        where = name.split(":")[0]
+        if plugins._is_file(where):
+            path = Path(where).expanduser()
+            return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
+        return _module_file(where)
+    try:
+        import importlib.metadata
+
+        for ep in importlib.metadata.entry_points(group=group):
+            if ep.name == name:
+                return _module_file(ep.value.split(":")[0])
+    except Exception:  # noqa: BLE001 - broken package metadata: no plugin file to hash
+        return None
     return None
 
 
@@ -87,26 +102,28 @@ def _registered_files(registry, name: str) -> list[Path]:
     return files + ([found] if found else [])
 
 
-def loss_source_files(name: str, spec: Any = None) -> list[Path]:
+def loss_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
     from modbench.losses import LOSSES
 
     files = [PACKAGE / f for f in SHARED_LOSS_FILES]
     if name.startswith("pml:"):
         files.append(PACKAGE / "losses" / "pml.py")
     files += _registered_files(LOSSES, name)
-    plugin = _plugin_file(name)
+    plugin = None if name in LOSSES or name.startswith("pml:") else _plugin_file(name, base_dir, "modbench.losses")
     if plugin is not None:
         files.append(plugin)
     files += [Path(p) for p in getattr(spec, "source_files", ()) or ()]
     return files
 
 
-def backbone_source_files(name: str, spec: Any = None) -> list[Path]:
+def backbone_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
     from modbench.backbones import BACKBONES
 
     files = [PACKAGE / f for f in SHARED_BACKBONE_FILES]
+    if name.startswith("timm:"):
+        files.append(PACKAGE / "backbones" / "timm_models.py")
     files += _registered_files(BACKBONES, name)
-    plugin = _plugin_file(name)
+    plugin = None if name in BACKBONES or name.startswith("timm:") else _plugin_file(name, base_dir, "modbench.backbones")
     if plugin is not None:
         files.append(plugin)
     files += [Path(p) for p in getattr(spec, "source_files", ()) or ()]
@@ -118,17 +135,20 @@ def engine_source_files() -> list[Path]:
 
 
 @lru_cache(maxsize=256)
-def _code_identity(loss: str, backbone: str) -> tuple[str, str]:
+def _code_identity(loss: str, backbone: str, base_dir: str | None = None) -> tuple[str, str]:
     from modbench import __version__
 
-    files = loss_source_files(loss) + backbone_source_files(backbone) + engine_source_files()
+    folder = Path(base_dir) if base_dir else None
+    files = (loss_source_files(loss, base_dir=folder) + backbone_source_files(backbone, base_dir=folder)
+             + engine_source_files())
     return __version__, code_digest(files)[:20]
 
 
-def code_identity(loss: str, backbone: str) -> dict[str, str]:
+def code_identity(loss: str, backbone: str, base_dir: Path | str | None = None) -> dict[str, str]:
     """``{"modbench": version, "digest": ...}`` of the code a run of ``loss`` on ``backbone``
-    executes; part of the run's configuration, hence of its cache key."""
-    version, digest = _code_identity(loss, backbone)
+    executes; part of the run's configuration, hence of its cache key. ``base_dir``: the suite
+    file's folder, against which plugin file names are resolved."""
+    version, digest = _code_identity(loss, backbone, str(base_dir) if base_dir else None)
     return {"modbench": version, "digest": digest}
 
 

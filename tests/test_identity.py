@@ -68,7 +68,7 @@ def test_changed_loss_code_changes_the_run_key(tmp_path, monkeypatch, write_suit
     suite = write_suite(TINY_SUITE, "tiny.yaml")
     fake = tmp_path / "improved.py"
     fake.write_text("version 1\n")
-    monkeypatch.setattr(identity, "loss_source_files", lambda name, spec=None: [fake])
+    monkeypatch.setattr(identity, "loss_source_files", lambda name, spec=None, base_dir=None: [fake])
     before = {r.label: r.key for r in resolve_runs(*load_suite(str(suite)))}
     fake.write_text("version 2\n")
     identity._code_identity.cache_clear()

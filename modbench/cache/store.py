@@ -55,24 +55,28 @@ class CorruptFile(RunError):
         super().__init__(f"{self.path.name} {reason}")
 
 
-def _expand(path: Path, source: str) -> Path:
-    try:
-        return Path(path).expanduser()
-    except RuntimeError:  # ~user that does not exist, or no home directory to expand ~ to
-        raise UserError(f"{source} {path}: cannot expand '~' here (no such user or home); give a full path") from None
-
-
 def resolve_cache_root(cli_value: Path | None = None) -> Path:
-    """``--cache-dir``, else ``$MODBENCH_CACHE``, else ``~/.cache/modbench``; a UserError (exit 2)
-    when that cannot be expanded or HOME is empty (never a cache at ``/.cache/modbench``)."""
     if cli_value is not None:
-        return _expand(cli_value, "--cache-dir")
+        return _expand_user(Path(cli_value), "--cache-dir")
     env = os.environ.get(CACHE_ENV)
     if env:
-        return _expand(Path(env), CACHE_ENV)
-    if "HOME" in os.environ and not os.environ["HOME"].strip():
-        raise UserError("HOME is empty, so there is no default cache folder; pass --cache-dir or set MODBENCH_CACHE")
-    return _expand(Path("~"), "the default cache folder") / ".cache" / "modbench"
+        return _expand_user(Path(env), CACHE_ENV)
+    return _expand_user(Path("~/.cache/modbench"), "the default cache folder")
+
+
+def _expand_user(path: Path, given_by: str) -> Path:
+    """``~`` expanded, or a UserError (exit 2) when there is no home folder to expand it to:
+    an unknown ``~user``, or ``HOME`` set empty (which would put the cache at ``/.cache``)."""
+    hint = "pass --cache-dir or set MODBENCH_CACHE to an absolute folder"
+    text = str(path)
+    if not text.startswith("~"):
+        return path
+    if (text == "~" or text.startswith("~/")) and "HOME" in os.environ and not os.path.isabs(os.environ["HOME"]):
+        raise UserError(f"{given_by} {text}: HOME is {os.environ['HOME']!r}, not an absolute folder; {hint}")
+    try:
+        return path.expanduser()
+    except RuntimeError:  # "Could not determine home directory": no such user
+        raise UserError(f"{given_by} {text}: no home folder for '{text.split('/')[0]}'; {hint}") from None
 
 
 def ensure_writable(root: Path) -> None:

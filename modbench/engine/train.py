@@ -29,6 +29,7 @@ from modbench.engine.evaluate import embed, evaluate_embeddings
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.loop import StepParts, place, run_epoch
 from modbench.engine.model import EmbeddingNet, build_model
+from modbench.engine.optim import build_optimizers
 from modbench.engine.sampler import steps_per_epoch
 from modbench.errors import RunError, UserError
 from modbench.identity import numerics_mismatch
@@ -50,11 +51,14 @@ class ResumeRefused(RunError):
     """The run's checkpoint was made with other numerics (device, precision, CPU threads)."""
 
 
-def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int) -> torch.nn.Module:
+def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int, params=None) -> torch.nn.Module:
+    """``params``: the loss's validated parameter model (``RunSpec.params``); validated from
+    ``loss_cfg["params"]`` only when not given (a run that came through a pickle, a bare dict)."""
     from modbench.losses import resolve_loss
 
     spec = resolve_loss(loss_cfg["name"])
-    params = spec.params.model_validate(loss_cfg["params"])
+    if params is None:
+        params = spec.params.model_validate(loss_cfg["params"])
     return spec.build(params, num_classes, embedding_dim)
 
 
@@ -65,50 +69,14 @@ def loss_family(loss_cfg: dict[str, Any]) -> str:
 
 
 def build_optimizer(train_cfg: dict[str, Any], model: torch.nn.Module, loss: torch.nn.Module):
-    """One parameter group for the network, one for the loss's own parameters (classifier,
-    proxies, margin beta), the latter at ``loss.param_lr`` when the loss sets one."""
-    lr = train_cfg["lr"]
-    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
-    loss_params = [p for p in loss.parameters() if p.requires_grad]
-    if loss_params:
-        groups.append({"params": loss_params, "lr": getattr(loss, "param_lr", None) or lr})
-    wd = train_cfg["weight_decay"]
-    name = train_cfg["optimizer"]
-    if name == "adam":
-        cls, kwargs = torch.optim.Adam, {"betas": tuple(train_cfg["betas"])}
-    elif name == "adamw":
-        cls, kwargs = torch.optim.AdamW, {"betas": tuple(train_cfg["betas"])}
-    elif name == "sgd":
-        cls, kwargs = torch.optim.SGD, {"momentum": train_cfg["momentum"]}
-    else:
-        raise ValueError(f"unknown optimizer '{name}'")
-    try:  # one fused kernel per step instead of ~10 small ops per parameter tensor
-        return cls(groups, lr=lr, weight_decay=wd, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):  # no fused version for these tensors here
-        return cls(groups, lr=lr, weight_decay=wd, **kwargs)
+    """The run's optimizers as one (``engine/optim.py`` builds the groups: the network at the
+    suite's settings, the loss's own parameters as the loss declares them)."""
+    from modbench.engine.optim import Optimizers, build_optimizers
 
-
-def describe_optimizers(optimizers: list[torch.optim.Optimizer]) -> list[dict[str, Any]]:
-    """A JSON description of every parameter group (what ``result.json`` records)."""
-    out = []
-    for opt in optimizers:
-        for i, group in enumerate(opt.param_groups):
-            settings = {k: v for k, v in group.items() if k != "params" and isinstance(v, (int, float, str, bool, type(None)))}
-            if "betas" in group:
-                settings["betas"] = list(group["betas"])
-            out.append({
-                "optimizer": type(opt).__name__, "group": i,
-                "tensors": len(group["params"]), "parameters": sum(p.numel() for p in group["params"]),
-                **settings,
-            })
-    return out
-
-
-def build_optimizers(model: torch.nn.Module, loss_module: torch.nn.Module, train_cfg: dict[str, Any]):
-    """``(optimizers, description)``: the one place the optimizers of a run are built (the
-    interface of ``engine/optim.py``: swap this body for ``optim.build_optimizers``)."""
-    optimizers = [build_optimizer(train_cfg, model, loss_module)]
-    return optimizers, describe_optimizers(optimizers)
+    optimizers, groups = build_optimizers(model, loss, train_cfg)
+    combined = Optimizers(optimizers)
+    combined.groups = groups  # JSON description of every group, for result.json
+    return combined
 
 
 @dataclass
@@ -133,9 +101,10 @@ def _build(run, data: DeviceData, dist) -> tuple[StepParts, list[dict[str, Any]]
     torch.manual_seed(run.seed)
     splits = data.splits
     model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size)
-    loss_fn = build_loss(cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"])
+    loss_fn = build_loss(cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"],
+                         params=getattr(run, "params", None))
     place(model, loss_fn, data.device)
-    optimizers, groups = build_optimizers(model, loss_fn, cfg["train"])
+    optimizers, groups = build_optimizers(model, loss_fn, cfg["train"])  # engine/optim.py: the one place
     compile_ = cfg["train"].get("compile", False)
     return StepParts.create(model, loss_fn, optimizers, data.device, compile=compile_, dist=dist), groups
 
@@ -165,7 +134,7 @@ def _resume(run, run_dir: RunDir, parts: StepParts, numerics: dict, observer: Ob
         raise ResumeRefused(why)
     parts.model.load_state_dict(state["model"])
     parts.loss_fn.load_state_dict(state["loss"])
-    for opt, saved in zip(parts.optimizers, state["optimizer"]):
+    for opt, saved in zip(parts.optimizers, state["optimizer"]["optimizers"]):
         opt.load_state_dict(saved)
     resumed = RunState(
         start_epoch=int(state["epoch"]),
@@ -197,7 +166,7 @@ def _end_epoch(run, run_dir: RunDir, parts: StepParts, state: RunState, record: 
         "key": run.key,
         "model": parts.model.state_dict(),
         "loss": parts.loss_fn.state_dict(),
-        "optimizer": [opt.state_dict() for opt in parts.optimizers],
+        "optimizer": {"optimizers": [opt.state_dict() for opt in parts.optimizers]},  # as optim.Optimizers
         "epoch": record["epoch"],
         "history": state.history,
         "train_seconds": state.train_seconds,

@@ -81,11 +81,12 @@ def test_history_and_result_record_them(cli, tiny_suite, cache_dir):
     (tr_epoch,), tr_result = by_loss["triplet"]
     assert 0 <= ce_epoch["train_accuracy"] <= 1 and "train_accuracy" not in tr_epoch
     assert ce_epoch["run"] == ce_result["key"] and ce_epoch["train_loss"] > 0
-    groups = ce_result["optimizer_groups"]
-    assert [g["group"] for g in groups] == [0, 1] and groups[0]["optimizer"] == "Adam"
-    assert groups[0]["lr"] == 1.0e-3 and groups[0]["weight_decay"] == 4.0e-4
-    assert groups[1]["parameters"] == 16 * 10 + 10  # the Linear(16, 10) classifier of CE
-    assert len(tr_result["optimizer_groups"]) == 1  # triplet has no parameters of its own
+    groups = {g["group"]: g for g in ce_result["optimizer_groups"]}  # engine/optim.py's description
+    assert groups["network"]["optimizer"] == "adam" and groups["network"]["lr"] == 1.0e-3
+    assert groups["network"]["weight_decay"] == 4.0e-4
+    (classifier,) = [g for name, g in groups.items() if name != "network"]
+    assert classifier["numel"] == 16 * 10 + 10 and classifier["weight_decay"] == 0.0  # CE's Linear(16, 10)
+    assert [g["group"] for g in tr_result["optimizer_groups"]] == ["network"]  # triplet: no parameters of its own
 
 
 def test_the_progress_line_shows_device_precision_and_threads(tiny_suite, cache_dir):
