@@ -14,6 +14,7 @@ folder; the loaders see it, check the files against it instead of the published 
 
 from __future__ import annotations
 
+import gzip
 import pickle
 import struct
 from pathlib import Path
@@ -127,9 +128,9 @@ def _idx(path: Path, array: np.ndarray) -> None:
 
 
 def write_fashion_mnist(root: Path | str, per_class: int = 10, test_per_class: int = 4,
-                        seed: int = 0) -> Path:
+                        seed: int = 0, gz: bool = False) -> Path:
     """``root/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``, marker in
-    ``root/FashionMNIST/``."""
+    ``root/FashionMNIST/``; with ``gz`` only the ``.gz`` files, as Zalando publishes them."""
     rng = np.random.default_rng(seed)
     folder = Path(root) / "FashionMNIST"
     raw = folder / "raw"
@@ -144,6 +145,12 @@ def write_fashion_mnist(root: Path | str, per_class: int = 10, test_per_class: i
     _idx(raw / "t10k-labels-idx1-ubyte", test_y)
     names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte"]
+    if gz:
+        for n in names:
+            with open(raw / n, "rb") as src, gzip.GzipFile(raw / f"{n}.gz", "wb", mtime=0) as dst:
+                dst.write(src.read())  # mtime 0: the same bytes on every run
+            (raw / n).unlink()
+        names = [f"{n}.gz" for n in names]
     write_manifest(folder, "fashion-mnist", [f"raw/{n}" for n in names])
     return folder
 
