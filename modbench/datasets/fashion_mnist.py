@@ -34,6 +34,7 @@ from torchvision.datasets import FashionMNIST
 from modbench.datasets import _torchvision as tv
 from modbench.datasets import idx
 from modbench.datasets.base import DataSplits
+from modbench.datasets.registration import register_dataset
 from modbench.datasets.splits import build_splits, check_arguments, reject_labels
 from modbench.errors import UserError
 
@@ -150,6 +151,10 @@ def _open(name: str, root: Path | None, download: bool):
     raise _not_found(name, root, looked)
 
 
+@register_dataset(
+    "fashion-mnist",
+    description="Fashion-MNIST (idx files, .gz or unpacked; Debian's dataset-fashion-mnist found by default; 28x28 grey, 10 classes, 60k / 10k).",
+)
 def load(*, data_dir: Path | None, download: bool = False, val_fraction: float = 0.1,
          split_seed: int = 0, subset: int | None = None, labels: str | None = None) -> DataSplits:
     name = "fashion-mnist"

@@ -282,11 +282,27 @@ def check_references(suite: Suite, source: str) -> None:
     expand_losses(suite, source)
 
 
-def load_suite(ref: str, *, check: bool = True) -> tuple[Suite, str]:
-    """Locate, read and validate a suite; returns the suite and its source (for messages)."""
-    path = locate_suite(ref)
-    source = str(path) if not str(path).startswith(str(builtin_suites_dir())) else f"suites/{path.name}"
-    suite = parse_suite(read_yaml(path), source)
+def load_suite(ref: str | dict, *, check: bool = True) -> tuple[Suite, str]:
+    """Locate, read and validate a suite; returns the suite and its source (for messages).
+    ``ref`` may also be the suite as a dict (the Python API; its relative paths are relative to
+    the current directory)."""
+    if isinstance(ref, dict):
+        path, source, data = None, "<suite dict>", ref
+    else:
+        path = locate_suite(ref)
+        source = str(path) if not str(path).startswith(str(builtin_suites_dir())) else f"suites/{path.name}"
+        data = read_yaml(path)
+    suite = parse_suite(data, source)
     if check:
         check_references(suite, source)
-    return suite, source
+    return _resolve_dataset_path(suite, source, None if path is None else path.parent), source
+
+
+def _resolve_dataset_path(suite: Suite, source: str, base_dir: Path | None) -> Suite:
+    """``dataset.path`` made absolute against the suite file's folder (modbench.datasets.paths)."""
+    from modbench.datasets.paths import DatasetSpecError, resolve_dataset
+
+    try:
+        return suite.model_copy(update={"dataset": resolve_dataset(suite.dataset, base_dir)})
+    except DatasetSpecError as e:
+        raise SuiteError(source, e.key, str(e)) from None
