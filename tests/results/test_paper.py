@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_pyproject_ships_the_data_folder():
     tomllib = pytest.importorskip("tomllib")
     setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "modbench.data" in setuptools_cfg["packages"]
-    assert "*.json" in setuptools_cfg["package-data"]["modbench.data"]
-    assert (ROOT / "modbench" / "data" / "paper_tables.json").is_file()
+    assert "modbench.paper_data" in setuptools_cfg["packages"]
+    assert "*.json" in setuptools_cfg["package-data"]["modbench.paper_data"]
+    assert (ROOT / "modbench" / "paper_data" / "paper_tables.json").is_file()
 
 
 @pytest.mark.slow
