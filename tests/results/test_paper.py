@@ -59,7 +59,7 @@ def test_an_installed_copy_finds_the_tables(tmp_path):
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )
-    assert (target / "modbench" / "data" / "paper_tables.json").is_file()
+    assert (target / "modbench" / "paper_data" / "paper_tables.json").is_file()
     code = "import modbench.results.paper as p; t = p.load_paper(); print(p.__file__); print(len(t.tables[2].rows))"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": ""},
