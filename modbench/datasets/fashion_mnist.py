@@ -72,7 +72,11 @@ def _not_found(name: str, root: Path | None, looked: list[Path]) -> UserError:
     raw = looked[0]
     missing = [f for f, p in _files_in(raw).items() if p is None]
     error = tv.missing_error(name, raw, missing)
-    return UserError(f"{error} (each file may also be NAME.gz; also looked in {looked[1]})")
+    debian = ""
+    if all(p is not None for p in _files_in(DEBIAN_DIR).values()):
+        debian = (f"; {DEBIAN_DIR} has the files, and is read when neither --data-dir nor "
+                  "MODBENCH_DATA is set")
+    return UserError(f"{error} (each file may also be NAME.gz; also looked in {looked[1]}){debian}")
 
 
 def _read_gz_layout(name: str, folder: Path, files: dict[str, Path]):

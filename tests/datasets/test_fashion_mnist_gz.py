@@ -123,3 +123,9 @@ def test_marker_checks_the_gz_files(gz_root):
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())))  # same content, other bytes
     with pytest.raises(UserError, match="fixture marker"):
         _quiet(fashion_mnist.load, data_dir=gz_root)
+
+
+def test_a_data_dir_without_the_files_points_at_debians_copy(gz_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", gz_root / "FashionMNIST" / "raw")
+    with pytest.raises(UserError, match="has the files, and is read when neither --data-dir"):
+        fashion_mnist.load(data_dir=tmp_path / "cifar-only")
