@@ -148,7 +148,8 @@ def _open(name: str, root: Path | None, download: bool):
                 "torchvision.datasets.FashionMNIST"
         arrays = [torch.from_numpy(a.copy()) for a in _read_gz_layout(name, folder, files)]
         return arrays, folder, "modbench.datasets.idx (idx files, gzip read in memory)"
-    if download and root is not None:
+    if download:
+        root = tv.data_root(name, root)  # a download needs a folder to write to (UserError)
         train, test = _open_torchvision(name, root, download)
         return (train.data, train.targets, test.data, test.targets), looked[0], \
             "torchvision.datasets.FashionMNIST"
@@ -164,8 +165,6 @@ def load(*, data_dir: Path | None, download: bool = False, val_fraction: float =
     name = "fashion-mnist"
     reject_labels(name, labels)
     check_arguments(name, val_fraction=val_fraction, subset=subset)
-    if download and data_dir is None:
-        tv.data_root(name, None)  # --download needs a folder to write to: UserError
     root = Path(data_dir).expanduser() if data_dir is not None else None
     (train_x, train_y, test_x, test_y), folder, source = _open(name, root, download)
     marker_folder = folder.parent if folder.name == "raw" else folder

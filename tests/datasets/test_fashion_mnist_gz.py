@@ -84,6 +84,15 @@ def test_debian_folder_is_used_without_a_data_dir(gz_root, monkeypatch):
     assert s.info["folder"] == str(debian) and s.num_classes == 10
 
 
+def test_download_without_a_data_dir(gz_root, tmp_path, monkeypatch):
+    # Debian's copy is there: nothing to fetch. It is not: a download needs a folder.
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", gz_root / "FashionMNIST" / "raw")
+    assert len(_quiet(fashion_mnist.load, data_dir=None, download=True).test_labels) == 40
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "none")
+    with pytest.raises(UserError, match="needs a data folder"):
+        fashion_mnist.load(data_dir=None, download=True)
+
+
 def test_nothing_found_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "debian")
     with pytest.raises(UserError) as info:
