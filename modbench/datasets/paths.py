@@ -8,6 +8,7 @@ so what the loader reads. Torch-free: the suite loader calls this.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from modbench.errors import UserError
@@ -37,7 +38,7 @@ def resolve_dataset(dataset, base_dir: str | Path | None = None):
 
     name = dataset.name
     if name not in TAKES_PATH:
-        for key in ("path", "image_size"):
+        for key in ("path", "image_size", "files_digest"):
             if getattr(dataset, key) is not None:
                 raise DatasetSpecError(
                     f"dataset.{key}",
@@ -52,4 +53,18 @@ def resolve_dataset(dataset, base_dir: str | Path | None = None):
     path = resolve_data_path(dataset.path, base_dir)
     if not path.exists():
         raise DatasetSpecError("dataset.path", f"{path} does not exist")
-    return dataset.model_copy(update={"path": str(path)})
+    return dataset.model_copy(update={"path": str(path), "files_digest": files_digest(path)})
+
+
+def files_digest(path: Path) -> str:
+    """sha256 (first 16 hex digits) of the relative name, size and modification time of every
+    file at ``path`` (a file, or everything under a folder). Only ``stat`` calls, no reading, so
+    that loading a suite (also for ``report``) stays fast on a large image folder; a file edited,
+    added, removed or touched changes it, and so the run's key: its runs train again."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        st = f.stat()
+        name = f.name if f == path else f.relative_to(path).as_posix()
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]

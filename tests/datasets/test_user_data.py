@@ -252,3 +252,19 @@ def test_bad_folder_is_exit_2_before_training(tmp_path, write_suite, cli, cache_
     assert result.exit_code == 2 and "1 class(es)" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (cache_dir / "runs").exists() or not any((cache_dir / "runs").iterdir())
+
+
+def test_changed_files_train_again(tmp_path, cache_dir):
+    import os
+
+    import modbench
+
+    root = write_tree(tmp_path / "imgs")
+    suite = _suite({"name": "folder", "path": str(root)})
+    assert [r["status"] for r in modbench.train(suite, cache_dir=cache_dir)] == ["trained"]
+    assert [r["status"] for r in modbench.train(suite, cache_dir=cache_dir)] == ["cached"]
+    image = root / "train" / "dog" / "0.png"
+    Image.fromarray(np.full((12, 12), 255, np.uint8)).save(image)
+    os.utime(image, ns=(1, 1))  # a new modification time, whatever the clock's resolution
+    again = modbench.train(suite, cache_dir=cache_dir)
+    assert [r["status"] for r in again] == ["trained"]
