@@ -69,6 +69,9 @@ def test_report_equals_the_cli_report(cache_dir, cli, write_suite):
     markdown = modbench.report(path, format="markdown", epochs=1, cache_dir=cache_dir)
     result = cli("report", "--suite", path, "--epochs", "1", "--markdown", "--cache-dir", cache_dir)
     assert result.exit_code == 0 and markdown == result.stdout and "CE" in markdown
+    csv = modbench.report(path, format="csv", epochs=1, cache_dir=cache_dir)
+    result = cli("report", "--suite", path, "--epochs", "1", "--csv", "--cache-dir", cache_dir)
+    assert result.exit_code == 0 and csv == result.stdout and csv.count("\n") == 2
 
 
 @pytest.mark.parametrize("call,error,text", [
