@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-import yaml
 
 import modbench
 from helpers import TINY_SUITE
