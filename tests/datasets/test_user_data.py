@@ -40,7 +40,7 @@ def write_npz(path, *, n=8, size=10, labels=(3, 7, 9), channels=None, seed=0, **
 
     def split(per_class):
         y = np.repeat(np.array(labels), per_class)
-        x = np.stack([_pattern(i % len(labels), rng, size, False) for i in range(len(y))])
+        x = np.stack([_pattern(i // per_class, rng, size, False) for i in range(len(y))])
         if channels:
             x = np.repeat(x[..., None], channels, axis=3)
         return x, y
@@ -230,7 +230,10 @@ def test_trains_end_to_end_with_a_path_relative_to_the_suite(kind, tmp_path, wri
     result = cli("compare", "--suite", suite, "--json")
     assert result.exit_code == 0, result.stderr
     (row,) = json.loads(result.stdout)
-    assert row["status"] == "done" and row["dataset"] == kind and 0 <= row["recall@1"] <= 1
+    assert row["status"] == "done" and row["dataset"] == kind
+    # Each class has its own bright band: neighbours find it (chance is 1/3) unless the loader
+    # mixed up images and labels.
+    assert row["recall@1"] >= 0.6
 
 
 @pytest.mark.parametrize("dataset,key,expected", [
