@@ -128,3 +128,17 @@ def test_evaluate_embeddings_bad_input(x, y, text):
         modbench.evaluate_embeddings(x, y, metrics=["recall@1"])
     with pytest.raises(UserError):
         modbench.evaluate_embeddings(np.zeros((6, 2)), np.arange(6) % 2, metrics=["recall@3x"])
+
+
+def test_a_dict_suite_reads_data_relative_to_the_current_directory(tmp_path, monkeypatch, cache_dir):
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 6)
+    images = rng.integers(0, 255, size=(12, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "mine.npz", train_images=images, train_labels=y, test_images=images[::2],
+             test_labels=y[::2])
+    monkeypatch.chdir(tmp_path)
+    suite = _suite(dataset={"name": "npz", "path": "mine.npz"}, losses=[{"name": "cross-entropy"}])
+    (row,) = modbench.train(suite, epochs=1, cache_dir=cache_dir)
+    assert row["status"] == "trained"
+    config = json.loads((cache_dir / "runs" / row["run"] / "config.json").read_text())
+    assert config["dataset"]["path"] == str(tmp_path / "mine.npz")
