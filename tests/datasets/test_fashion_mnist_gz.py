@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 import torchvision.datasets as tvd
 
@@ -138,3 +140,19 @@ def test_a_data_dir_without_the_files_points_at_debians_copy(gz_root, tmp_path, 
     monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", gz_root / "FashionMNIST" / "raw")
     with pytest.raises(UserError, match="has the files, and is read when neither --data-dir"):
         fashion_mnist.load(data_dir=tmp_path / "cifar-only")
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.tuples(st.integers(0, 5), st.integers(1, 6), st.integers(1, 6)), packed=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_reader_round_trips_any_idx_file(tmp_path_factory, shape, packed, seed):
+    # Written by the fixture writer's own idx function, read back by modbench's reader.
+    array = np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
+    path = tmp_path_factory.mktemp("idx") / "a-idx3-ubyte"
+    fixtures._idx(path, array)
+    if packed:
+        path.with_suffix(".gz").write_bytes(gzip.compress(path.read_bytes()))
+        path = path.with_suffix(".gz")
+    assert np.array_equal(idx.read_idx(path, ndim=3), array)
+    with pytest.raises(idx.IdxError, match="dimensions"):
+        idx.read_idx(path, ndim=1)
