@@ -156,11 +156,11 @@ def write_fashion_mnist(root: Path | str, per_class: int = 10, test_per_class: i
 
 
 def write_all(root: Path | str, per_class: int | None = None, test_per_class: int | None = None,
-              seed: int = 0) -> None:
+              seed: int = 0, gz: bool = False) -> None:
     """All three; ``None`` keeps each writer's default sizes (CIFAR-10 and Fashion-MNIST 10 train
     and 4 test images per class, CIFAR-100 4 and 2: about 0.7 MB, 2.7 MB and 0.13 MB)."""
     sizes = {k: v for k, v in (("per_class", per_class), ("test_per_class", test_per_class))
              if v is not None}
     write_cifar10(root, seed=seed, **sizes)
     write_cifar100(root, seed=seed, **sizes)
-    write_fashion_mnist(root, seed=seed, **sizes)
+    write_fashion_mnist(root, seed=seed, gz=gz, **sizes)
