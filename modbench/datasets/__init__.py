@@ -13,15 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from modbench.datasets.registration import discover
-from modbench.registry import Registry
+from modbench.datasets.registration import DECORATOR, KEYWORDS
+from modbench.registry import Registry, discover
 
 DATASETS = Registry("dataset")
 TAKES_PATH: set[str] = set()  # datasets that read the suite's dataset.path / image_size
-for _d in discover(Path(__file__).resolve().parent, __name__):
-    DATASETS.add(_d.name, _d.target, _d.description)
-    if _d.takes_path:
-        TAKES_PATH.add(_d.name)
+for _name, _target, _description, _keywords in discover(
+    Path(__file__).resolve().parent, __name__, DECORATOR, keywords=KEYWORDS
+):
+    DATASETS.add(_name, _target, _description)
+    if _keywords.get("takes_path"):
+        TAKES_PATH.add(_name)
 
 
 def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool):

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from modbench.datasets import DATASETS, TAKES_PATH
-from modbench.datasets.registration import Declaration, discover
+from modbench.registry import discover
 
 
 def test_every_builtin_is_registered_from_its_file():
@@ -43,10 +43,11 @@ def test_a_new_file_is_a_new_dataset(tmp_path):
             pass
     '''))
     (tmp_path / "_private.py").write_text("@register_dataset('hidden', description='x')\ndef f(): pass\n")
-    assert discover(tmp_path, "pkg") == [Declaration("mine", "pkg.mine:load", "My set.", True)]
+    found = discover(tmp_path, "pkg", "register_dataset", keywords=("takes_path",))
+    assert found == [("mine", "pkg.mine:load", "My set.", {"takes_path": True})]
 
 
 def test_a_declaration_ast_cannot_read_is_refused(tmp_path):
     (tmp_path / "bad.py").write_text("NAME = 'x'\n@register_dataset(NAME, description='d')\ndef f(): pass\n")
     with pytest.raises(ValueError, match="string literal"):
-        discover(tmp_path, "pkg")
+        discover(tmp_path, "pkg", "register_dataset")
