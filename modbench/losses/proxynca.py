@@ -49,7 +49,7 @@ class ProxyNCAParams(LossParams):
     family="embedding",
     params=ProxyNCAParams,
     description="ProxyNCA: NCA against one proxy per class, scale 9, proxies at 100x the lr.",
-    # Musgrave et al. 2020, Table 8 (ProxyNCA): softmax_scale in [0, 100].
+    # Musgrave et al. 2020 tune the softmax scale; [1, 100] holds pml's 1 and ProxyNCA++'s 9.
     search_space={"softmax_scale": {"low": 1.0, "high": 100.0, "log": True},
                   "proxy_lr_multiplier": {"low": 1.0, "high": 1000.0, "log": True}},
 )
