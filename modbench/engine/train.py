@@ -64,7 +64,7 @@ def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int
 
 
 def loss_family(loss_cfg: dict[str, Any], base_dir=None) -> str:
-    """``softmax`` or ``embedding``; ``base_dir``: the suite file's folder, for ``./file.py:Class``."""
+    """``base_dir``: the suite file's folder, for a loss named ``./file.py:Class``."""
     from modbench.losses import resolve_loss
 
     return resolve_loss(loss_cfg["name"], base_dir=base_dir).family
