@@ -33,6 +33,7 @@ class LossSetting:
     label: str
     params: dict[str, Any]
     swept: dict[str, Any] = field(default_factory=dict)
+    lr: float | None = None  # the entry's own learning rate (LossEntry.lr), else train.lr
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
                     message += f" (in the sweep combination {shown})"
                 raise SuiteError(source, f"losses[{i}].params.{path}", message) from None
             resolved = model.model_dump(mode="json")
-            identity = canonical_json({"name": entry.name, "params": resolved})
+            identity = canonical_json({"name": entry.name, "params": resolved, "lr": entry.lr})
             if identity in seen:
                 continue
             seen.add(identity)
@@ -112,7 +113,7 @@ def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
             if swept:
                 values = ", ".join(f"{k}={_format_value(v)}" for k, v in swept.items())
                 label = f"{label} ({values})"
-            settings.append(LossSetting(entry.name, label, resolved, swept))
+            settings.append(LossSetting(entry.name, label, resolved, swept, entry.lr))
     return settings
 
 
@@ -121,7 +122,8 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
         "protocol": PROTOCOL_VERSION,
         "dataset": suite.dataset.model_dump(mode="json"),
         "backbone": suite.backbone.model_dump(mode="json"),
-        "train": suite.train.model_dump(mode="json"),
+        "train": suite.train.model_dump(mode="json")
+        | ({"lr": setting.lr} if setting.lr is not None else {}),
         "loss": {"name": setting.name, "params": setting.params},
         "seed": seed,
     }
