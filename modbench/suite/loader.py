@@ -280,6 +280,9 @@ def check_references(suite: Suite, source: str) -> None:
     from modbench.suite.runs import expand_losses
 
     expand_losses(suite, source)
+    from modbench.tune.spaces import check_tune_section  # the tune: section (docs/tuning.md)
+
+    check_tune_section(suite, source)
 
 
 def load_suite(ref: str, *, check: bool = True) -> tuple[Suite, str]:
