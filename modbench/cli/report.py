@@ -56,6 +56,9 @@ def report(
         if not seed:  # every seed the cache holds for the suite's settings
             runs = with_cached_seeds(store, runs)
         suite_rows = rows_from_cache(store, runs, warn=warn)
+        from modbench.tune.report import trial_runs  # its tuning trials, apart (docs/tuning.md)
+
+        suite_rows += rows_from_cache(store, trial_runs(store, s, source), warn=warn)
         if explicit or any(r.status != "missing" for r in suite_rows):
             rows += suite_rows
             descriptions[s.name] = s.description

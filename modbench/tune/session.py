@@ -85,7 +85,7 @@ def open_session(spec: TuneSpec) -> Session:
 def make_trial_runner(spec: TuneSpec, observer=None):
     from modbench.cache.store import RunStore, ensure_writable
     from modbench.engine.runner import resolve_device
-    from modbench.tune.trials import TrialRunner
+    from modbench.tune.runner import TrialRunner
 
     root = Path(spec.cache_root)
     ensure_writable(root)

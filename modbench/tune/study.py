@@ -118,11 +118,21 @@ def sampler_seed(study_name: str) -> int:
     return int(hashlib.sha256(study_name.encode()).hexdigest()[:8], 16)
 
 
-def open_study(storage, name: str, *, pruner: str):
-    """Create or load the study ``name`` (maximising), with a TPE sampler seeded by its name."""
+def make_sampler(study_name: str, number: int):
+    """TPE seeded by the study's name and the trial's number: a trial's draw is reproducible,
+    and two processes drawing trials 4 and 5 at once never draw the same parameters (one seed
+    per process would give them the same first draws). ``constant_liar``: running trials count
+    as bad results, so parallel trials spread out."""
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=sampler_seed(name), n_startup_trials=5, constant_liar=True)
+    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=5, constant_liar=True)
+
+
+def open_study(storage, name: str, *, pruner: str):
+    """Create or load the study ``name`` (maximising), with a TPE sampler (``make_sampler``)."""
+    import optuna
+
+    sampler = make_sampler(name, 0)
     for _ in range(5):  # two processes creating one study at once: the loser loads it
         try:
             return optuna.create_study(
@@ -165,10 +175,10 @@ def recover_stale(study) -> list[int]:
         if owner.get("host") == HOST and isinstance(owner.get("pid"), int) and owner["pid"] != os.getpid():
             if not _pid_alive(owner["pid"]):
                 try:
+                    study._storage.set_trial_user_attr(t._trial_id, "stale", "its process was gone")
                     study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                 except Exception:  # noqa: BLE001 - another process failed it first: it retries it
                     continue
-                study._storage.set_trial_user_attr(t._trial_id, "stale", "its process was gone")
                 retry_trial(study, t)
                 retried.append(t.number)
     optuna.storages.fail_stale_trials(study)
@@ -292,6 +302,7 @@ def run_budget(
             if fixed:  # an enqueued retry keeps its parameters for whoever is next
                 study.enqueue_trial(dict(fixed), user_attrs={"retry_of": frozen.user_attrs.get("retry_of")})
             continue
+        study.sampler = make_sampler(study.study_name, trial.number)  # before any suggest_*
         with Heartbeat(study._storage, trial._trial_id):
             run_trial(trial)
         mine += 1

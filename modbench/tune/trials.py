@@ -4,7 +4,7 @@ A trial's run is the suite's run of that loss with the trial's parameters (and l
 on the suite's first seed, with one extra configuration entry, ``"tune": {"evaluate_on":
 "validation"}``: it has its own key (a tuned final run never shares a cache entry with a trial),
 and the same parameters asked for twice (a rerun, another process, another study) are one run,
-trained once. ``TrialRunner`` gives such runs a dataset whose "test" split *is* the validation
+trained once. ``TrialRunner`` (``runner.py``) gives such runs a dataset whose "test" split *is* the validation
 split: the engine's final evaluation then measures validation embeddings, and the test images
 never reach the device, the model or any metric (tests/tune/test_isolation.py).
 """
@@ -14,8 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from modbench.engine.events import Observer
-from modbench.engine.runner import Runner
+from modbench.engine.events import Observer  # no torch
 
 TRIAL_MARKER = {"evaluate_on": "validation"}
 
@@ -53,22 +52,6 @@ def validation_as_test(splits):
     sizes["test"] = len(splits.val_labels)
     info["sizes"] = sizes
     return dataclasses.replace(splits, test_images=splits.val_images, test_labels=splits.val_labels, info=info)
-
-
-class TrialRunner(Runner):
-    """The engine's Runner; for trial runs, the data with validation in place of test."""
-
-    def data_for(self, run):
-        if not is_trial(run.config):
-            return super().data_for(run)
-        from modbench.engine.data import DeviceData, load_splits
-        from modbench.suite.runs import canonical_json
-
-        key = "trial:" + canonical_json(run.config["dataset"])
-        if key not in self._data:
-            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download)
-            self._data[key] = DeviceData(validation_as_test(splits), self.device)
-        return self._data[key]
 
 
 def trial_eval_cfg(eval_cfg: dict[str, Any], metric: str) -> dict[str, Any]:
