@@ -73,8 +73,10 @@ class PruningObserver(Observer):
         self.inner = inner or Observer()
         self.beat = beat or (lambda: None)
         self.epochs_trained = 0
+        self.epochs = None
 
     def run_start(self, run, **kw):
+        self.epochs = kw.get("epochs")
         self.inner.run_start(run, **kw)
 
     def batch_end(self, **kw):
@@ -90,6 +92,8 @@ class PruningObserver(Observer):
         if value is None or value != value:  # NaN: nothing to judge this epoch by
             return
         self.trial.report(float(value), epoch)
+        if self.epochs is not None and epoch >= self.epochs:
+            return  # trained to the end: pruning now would only throw its result away
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at epoch {epoch}: validation {self.metric} {value:.4f}")
 
