@@ -136,6 +136,9 @@ def _write_plots(store, rows, folder: Path) -> dict:
         except OSError as exc:
             raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
     n = sum(len(files) for files in written.values())
+    from modbench.tune.plots import write_tune_plots  # the tuning studies' figures (docs/tuning.md)
+
+    n += len(write_tune_plots(store.root, folder))
     err.print(f"wrote {n} plot{'s' if n != 1 else ''} to {folder}", markup=False, highlight=False)
     return written
 
