@@ -102,6 +102,8 @@ def _run(session, spec, launch, say) -> None:
         tune_here(session, runner, say=say)
     elif launch.launcher == "local":
         preload_data(session, make_trial_runner(spec))
+        for target in session.targets:  # the storage's tables and the studies, before the workers
+            session.study(target)
         tune_in_processes(spec, launch.jobs)
     else:  # slurm, submitit-local
         from modbench.tune.slurm import tune_on_slurm

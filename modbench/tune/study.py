@@ -84,13 +84,19 @@ def open_storage(url: str):
         # Processes sharing the file wait for its lock instead of failing at once.
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
     try:
-        return optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=GRACE_S,
-            heartbeat_stale_trial_callback=retry_trial,
-            **kwargs,
-        )
+        for attempt in range(6):
+            try:
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=retry_trial,
+                    **kwargs,
+                )
+            except Exception as exc:  # noqa: BLE001 - two processes creating the tables at once
+                if attempt == 5 or "IntegrityError" not in type(exc).__name__ + str(exc)[:200]:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     except ImportError as exc:
         raise UserError(f"--storage {shown_url(url)}: the database driver is not installed ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors for bad URLs and refused connections

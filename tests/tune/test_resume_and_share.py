@@ -80,3 +80,17 @@ def test_submitit_local_runs_one_trial_per_job(tmp_path):
     assert len({t.user_attrs["owner"]["pid"] for t in trials}) == 2  # each in its own process
     again = run_tune(suite, cache, "--trials", "2", "--launcher", "submitit-local", "--slurm-log-dir", logs, cwd=tmp_path)
     assert again.returncode == 0 and len(list(logs.glob("*_submitted.pkl"))) == 2  # nothing left to submit
+
+
+def test_jobs_run_the_trials_in_worker_processes_within_the_budget(tmp_path):
+    suite = tiny_suite(tmp_path / "tiny.yaml", labels=("CE",), epochs=1)
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(tune_args(suite, cache, "--trials", "3", "--jobs", "2", "--pruner", "none"),
+                            env=subprocess_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    (trials,) = studies(cache).values()
+    counted = _counted(trials)
+    assert len(counted) == 3
+    assert all(t.user_attrs["owner"]["pid"] != proc.pid for t in counted)  # trained by the workers
+    assert (tmp_path / "tiny-tuned.yaml").is_file()
