@@ -89,6 +89,7 @@ def loss_space(suite, setting, source: str = "suite") -> dict[str, Range]:
             if value == "fixed":
                 space.pop(param, None)
             else:
+                value = _range(value)
                 space[param] = Range(value.low, value.high, value.log)
     # The sweep's own values are not searched: a swept parameter of the entry stays as listed.
     for param in setting.swept:
@@ -97,6 +98,34 @@ def loss_space(suite, setting, source: str = "suite") -> dict[str, Range]:
     for param, rng in space.items():
         out[param] = Range(rng.low, rng.high, rng.log, integer=param != LR and _is_int_field(params_model, param))
     return out
+
+
+def _range(value):
+    from modbench.suite.schema import TuneRange
+
+    return value if isinstance(value, TuneRange) else TuneRange.model_validate(value)
+
+
+def _check_value(value, source: str, where: str):
+    """``fixed`` or a {low, high, log} mapping; SuiteError naming the key otherwise."""
+    from pydantic import ValidationError
+
+    from modbench.suite.loader import SuiteError
+    from modbench.suite.schema import TuneRange
+
+    if value == "fixed":
+        return value
+    if not isinstance(value, dict):
+        raise SuiteError(source, where, f"give a range {{low, high, log}} or the word fixed (got {value!r:.40})")
+    try:
+        return TuneRange.model_validate(value)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(part) for part in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key '{err['loc'][-1]}' (valid keys: high, log, low)"
+        raise SuiteError(source, f"{where}.{loc}" if loc else where, msg) from None
 
 
 def check_tune_section(suite, source: str) -> None:
@@ -121,7 +150,10 @@ def check_tune_section(suite, source: str) -> None:
                 f"no loss of the suite has the label or name '{key}'{did} (choices: {', '.join(choices)})",
             )
         targets = list(suite.losses) if key == ALL else [entries[key]]
+        if not isinstance(params, dict):
+            raise SuiteError(source, f"tune.{key}", "give a mapping {parameter: range or fixed}")
         for param, value in params.items():
+            value = _check_value(value, source, f"tune.{key}.{param}")
             for entry in targets:
                 model = loss_params(entry.name)
                 if param != LR and param not in model.model_fields:

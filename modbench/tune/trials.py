@@ -38,6 +38,7 @@ def trial_run(suite, source: str, setting, params: dict[str, Any]):
         lr=params.get(LR, setting.lr),
     )
     variant = suite.model_copy(update={"losses": [entry], "seeds": [suite.seeds[0]], "tune": None})
+    variant._loss_settings = None  # load_suite's expanded settings are the suite's, not this entry's
     (run,) = resolve_runs(variant, source)
     config = {**run.config, "tune": dict(TRIAL_MARKER)}
     return dataclasses.replace(run, config=config, key=config_key(config))

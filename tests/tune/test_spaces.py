@@ -22,14 +22,21 @@ def test_the_papers_ranges_and_a_log_uniform_learning_rate_by_default(tmp_path):
     space = _space(tiny_suite(tmp_path / "s.yaml"), "New loss")
     assert space == {"beta": Range(2.0, 16.0), "gamma": Range(2.0, 21.0), LR: LR_RANGE}
     assert LR_RANGE.log and LR_RANGE.low == 1e-6 and LR_RANGE.high == 1e-2
-    assert _space(tiny_suite(tmp_path / "s.yaml"), "CE") == {LR: LR_RANGE}  # a control: lr only
+    from modbench.losses import resolve_loss
+
+    declared = resolve_loss("cross-entropy").search_space or {}  # the loss's own declaration wins
+    expected = {k: Range(float(v["low"]), float(v["high"]), bool(v.get("log", False))) for k, v in declared.items()}
+    assert _space(tiny_suite(tmp_path / "s.yaml"), "CE") == {**expected, LR: LR_RANGE}
 
 
 def test_a_loss_that_declares_its_space_is_preferred(tmp_path, monkeypatch):
-    from modbench.losses import resolve_loss
+    import dataclasses
 
-    spec = resolve_loss("improved")
-    monkeypatch.setattr(type(spec), "search_space", {"beta": {"low": 3, "high": 5, "log": True}}, raising=False)
+    import modbench.losses as losses
+
+    real = losses.resolve_loss
+    spec = dataclasses.replace(real("improved"), search_space={"beta": {"low": 3, "high": 5, "log": True}})
+    monkeypatch.setattr(losses, "resolve_loss", lambda name, *a, **k: spec if name == "improved" else real(name, *a, **k))
     space = _space(tiny_suite(tmp_path / "s.yaml"), "New loss")
     assert space == {"beta": Range(3.0, 5.0, log=True), LR: LR_RANGE}
 
@@ -40,7 +47,7 @@ def test_the_tune_section_overrides_per_label_and_fixes_the_learning_rate(tmp_pa
         "New loss": {"beta": {"low": 3, "high": 6, "log": True}, "gamma": "fixed"},
     })
     assert _space(path, "New loss") == {"beta": Range(3.0, 6.0, log=True)}
-    assert _space(path, "CE") == {}
+    assert LR not in _space(path, "CE")
 
 
 @pytest.mark.parametrize(
@@ -52,7 +59,7 @@ def test_the_tune_section_overrides_per_label_and_fixes_the_learning_rate(tmp_pa
         ({"New loss": {"beta": {"low": 0, "high": 2, "log": True}}}, "tune.New loss.beta", "low > 0"),
         ({"New loss": {"beta": {"low": -1, "high": 2}}}, "tune.New loss.beta.low", "not a value loss 'improved' accepts"),
         ({"New loss": {"beta": {"low": 1, "hi": 2}}}, "tune.New loss.beta", "hi"),
-        ({"New loss": {"beta": "fixd"}}, "tune.New loss.beta", ""),
+        ({"New loss": {"beta": "fixd"}}, "tune.New loss.beta", "or the word fixed"),
         ({"CE": {"lr": {"low": 0, "high": 1}}}, "tune.CE.lr", "low > 0"),
     ],
 )
