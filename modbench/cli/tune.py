@@ -105,12 +105,11 @@ def _run(session, spec, launch, say) -> None:
         for target in session.targets:  # the storage's tables and the studies, before the workers
             session.study(target)
         tune_in_processes(spec, launch.jobs)
-    else:  # slurm, submitit-local
+    else:  # slurm
         from modbench.tune.slurm import tune_on_slurm
 
         folder = launch.log_dir or Path(spec.cache_root) / "slurm"
-        cluster = "local" if launch.launcher == "submitit-local" else "slurm"
-        outcome = tune_on_slurm(session, resources=launch.slurm, folder=folder, cluster=cluster, say=say)
+        outcome = tune_on_slurm(session, resources=launch.slurm, folder=folder, cluster="slurm", say=say)
         for job_id, reason, log in outcome["failed"]:
             from modbench.cli.common import warn
 

@@ -6,7 +6,8 @@ array); each job opens the study from the shared storage, claims one trial and r
 budget holds even when jobs start late or die. The storage must be reachable from every node:
 a PostgreSQL or MySQL ``--storage URL`` on a cluster (SQLite files on NFS lock badly); the cache
 must be on a shared filesystem, as for ``compare --launcher slurm`` (docs/scaling.md).
-``submitit-local`` (tests) runs the same jobs as local processes.
+Tests run the same jobs with submitit's LocalExecutor by patching ``make_executor``'s cluster
+(tests/tune/test_resume_and_share.py), as tests/launch does for ``compare``.
 """
 
 from __future__ import annotations

@@ -42,10 +42,10 @@ def test_tuning_never_touches_the_test_split(tmp_path, cli, poisoned_test_split,
     cache = tmp_path / "cache"
     result = cli("tune", "--suite", suite, "--cache-dir", cache, "--device", "cpu", "--trials", "2", "--pruner", "none")
     assert result.exit_code == 0, result.stderr
-    runs = [r for r in RunStore(cache).all_runs() if r.read_result() is not None]
+    runs = [r for r in RunStore(cache).all_runs() if r.result_or_none() is not None]
     assert len(runs) == 2
     for run in runs:
-        res = run.read_result()
+        res = run.result_or_none()
         assert res["config"]["tune"] == {"evaluate_on": "validation"}
         assert res["data"]["test"] == res["data"]["val"]  # what was measured is the validation split
         assert "validation" in res["data"]["info"]["evaluated_on"]

@@ -26,13 +26,13 @@ def test_killed_mid_study_the_same_command_keeps_finished_trials_and_resumes(tmp
     cache = tmp_path / "cache"
     args = ("--trials", "3", "--pruner", "none")
     # Trial 0 trains epochs 1-2 (checkpoints 1, 2); killed right after trial 1's first epoch.
-    killed = run_tune(suite, cache, *args, cwd=tmp_path, env=subprocess_env(MODBENCH_TEST_KILL_AT="after-checkpoint:3"))
+    killed = run_tune(suite, cache, *args, cwd=tmp_path, env=subprocess_env(HOOK_KILL_AT="after-checkpoint:3"), hooked=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     (before,) = studies(cache).values()
     assert [t.state for t in before] == [TrialState.COMPLETE, TrialState.RUNNING]
     killed_run = RunStore(cache).run(before[1].user_attrs["run"])
     first_epoch = killed_run.read_history()
-    assert len(first_epoch) == 1 and killed_run.read_result() is None
+    assert len(first_epoch) == 1 and killed_run.result_or_none() is None
 
     again = run_tune(suite, cache, *args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -68,18 +68,27 @@ def test_two_processes_share_one_study_without_running_a_trial_twice(tmp_path):
     assert all(t.user_attrs.get("over_budget") for t in trials if t not in counted)
 
 
-def test_submitit_local_runs_one_trial_per_job(tmp_path):
+def test_slurm_runs_one_trial_per_job_with_submitits_local_executor(tmp_path, cli, monkeypatch):
     pytest.importorskip("submitit")
+    import modbench.launch.slurm as slurm
+
+    real = slurm.make_executor
+    monkeypatch.setattr(slurm, "check_cluster", lambda cluster: None)
+    monkeypatch.setattr(slurm, "make_executor", lambda folder, resources, *, cluster, name: real(folder, resources, cluster="local", name=name))
+    monkeypatch.setenv("PYTHONPATH", subprocess_env()["PYTHONPATH"])
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.chdir(tmp_path)
     suite = tiny_suite(tmp_path / "tiny.yaml", labels=("CE",), epochs=1)
     cache, logs = tmp_path / "cache", tmp_path / "logs"
-    result = run_tune(suite, cache, "--trials", "2", "--launcher", "submitit-local", "--slurm-log-dir", logs, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    args = ("tune", "--suite", suite, "--cache-dir", cache, "--device", "cpu", "--trials", "2", "--launcher", "slurm", "--slurm-log-dir", logs)
+    result = cli(*args)
+    assert result.exit_code == 0, result.stderr[-2000:]
     (trials,) = studies(cache).values()
     assert len(_counted(trials)) == 2
     assert len(list(logs.glob("*_submitted.pkl"))) == 2  # one job per trial
     assert len({t.user_attrs["owner"]["pid"] for t in trials}) == 2  # each in its own process
-    again = run_tune(suite, cache, "--trials", "2", "--launcher", "submitit-local", "--slurm-log-dir", logs, cwd=tmp_path)
-    assert again.returncode == 0 and len(list(logs.glob("*_submitted.pkl"))) == 2  # nothing left to submit
+    again = cli(*args)
+    assert again.exit_code == 0 and len(list(logs.glob("*_submitted.pkl"))) == 2  # nothing left to submit
 
 
 def test_jobs_run_the_trials_in_worker_processes_within_the_budget(tmp_path):

@@ -38,9 +38,12 @@ def tune_args(suite: Path, cache: Path, *extra) -> list[str]:
             "--device", "cpu", *map(str, extra)]
 
 
-def run_tune(suite: Path, cache: Path, *extra, env=None, cwd=None, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run(tune_args(suite, cache, *extra), env=env or subprocess_env(), cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+def run_tune(suite: Path, cache: Path, *extra, env=None, cwd=None, timeout=300, hooked=False) -> subprocess.CompletedProcess:
+    """``hooked``: through tests/killpoints.py (HOOK_KILL_AT=POINT:N in ``env``)."""
+    args = tune_args(suite, cache, *extra)
+    if hooked:
+        args[1:3] = [str(REPO / "tests" / "killpoints.py")]
+    return subprocess.run(args, env=env or subprocess_env(), cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def studies(cache: Path, suite_name: str = "tiny") -> dict[str, list]:
