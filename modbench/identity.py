@@ -93,7 +93,7 @@ def _plugin_file(name: str, base_dir: Path | None = None, group: str = "modbench
 
 
 def _registered_files(registry, name: str) -> list[Path]:
-    if name not in registry.names():  # registered here; a plugin registry's `in` also accepts user files
+    if name not in registry:
         return []
     entry = registry.entry(name)
     files = [Path(p) for p in getattr(entry, "source_files", ()) or ()]
@@ -109,7 +109,7 @@ def loss_source_files(name: str, spec: Any = None, base_dir: Path | None = None)
     if name.startswith("pml:"):
         files.append(PACKAGE / "losses" / "pml.py")
     files += _registered_files(LOSSES, name)
-    plugin = None if name in LOSSES.names() or name.startswith("pml:") else _plugin_file(name, base_dir, "modbench.losses")
+    plugin = None if name in LOSSES or name.startswith("pml:") else _plugin_file(name, base_dir, "modbench.losses")
     if plugin is not None:
         files.append(plugin)
     files += [Path(p) for p in getattr(spec, "source_files", ()) or ()]
@@ -123,7 +123,7 @@ def backbone_source_files(name: str, spec: Any = None, base_dir: Path | None = N
     if name.startswith("timm:"):
         files.append(PACKAGE / "backbones" / "timm_models.py")
     files += _registered_files(BACKBONES, name)
-    plugin = None if name in BACKBONES.names() or name.startswith("timm:") else _plugin_file(name, base_dir, "modbench.backbones")
+    plugin = None if name in BACKBONES or name.startswith("timm:") else _plugin_file(name, base_dir, "modbench.backbones")
     if plugin is not None:
         files.append(plugin)
     files += [Path(p) for p in getattr(spec, "source_files", ()) or ()]
