@@ -60,7 +60,12 @@ def compare(
     )
     runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download, threads=threads)
     outcomes = train_plan(p, runner, force=force, launch=launch)
-    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines))
+    notes = None
+    if p.suite.tuned is not None:  # written by `modbench tune` (docs/tuning.md)
+        from modbench.tune.tuned_suite import tuned_note
+
+        notes = {p.suite.name: [tuned_note(p.suite.tuned)]}
+    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes))
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)
