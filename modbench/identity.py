@@ -4,7 +4,7 @@ Two parts, kept apart on purpose (docs/reliability.md, "Run identity"):
 
 - **The code** that trains the run: modbench's version and a sha256 of the source files it runs
   (the loss's module and the shared loss helpers, the backbone's module and helpers, every file
-  of ``modbench/engine/``, and the source file of a plugin loss or backbone). It is known when
+  of ``modbench/engine/`` and ``modbench/datasets/``, and the source file of a plugin loss or backbone). It is known when
   the suite is read, so it is part of the run's configuration and therefore of its cache key
   (``suite/runs.py``): results computed by other code are never reused, they are another run.
 - **The numerics** of the process: device type, precision and CPU thread count
@@ -131,7 +131,10 @@ def backbone_source_files(name: str, spec: Any = None, base_dir: Path | None = N
 
 
 def engine_source_files() -> list[Path]:
-    return sorted((PACKAGE / "engine").glob("*.py"))
+    """Every file of ``modbench/engine/`` and of ``modbench/datasets/``: the dataset loaders
+    decide which pixels a run sees (decoding, resizing, splits), so they train it as much as the
+    engine does. All of them rather than the one dataset's files: the loaders share helpers."""
+    return sorted((PACKAGE / "engine").glob("*.py")) + sorted((PACKAGE / "datasets").glob("*.py"))
 
 
 @lru_cache(maxsize=256)

@@ -156,3 +156,12 @@ def test_numerics_of_tells_results_apart_for_grouping():
     assert identity.numerics_of({}) == (None, None, None)
     assert identity.numerics_mismatch(one["numerics"], dict(one["numerics"])) is None
     assert "records no device" in identity.numerics_mismatch(None, one["numerics"])
+
+
+def test_dataset_loader_code_is_part_of_every_runs_code_identity():
+    """The loaders decide the pixels a run sees: an edited loader is other code."""
+    from modbench.identity import PACKAGE, engine_source_files
+
+    files = {p.resolve() for p in engine_source_files()}
+    assert (PACKAGE / "datasets" / "fashion_mnist.py").resolve() in files
+    assert (PACKAGE / "datasets" / "splits.py").resolve() in files
