@@ -1,4 +1,4 @@
-"""Fast paths stay fast: ``--help``, ``list`` and ``report`` never import torch (~1-2 s).
+"""Fast paths stay fast: ``--help``, ``list`` and ``report`` never import torch or matplotlib (~1-2 s).
 
 Each command runs in a fresh interpreter (the CLI's own ``main()``), which then reports whether
 torch was imported. Timings themselves are measured by benchmarks/cli_speed.py, never here.
@@ -17,7 +17,7 @@ import pytest
 PROBE = """\
 import atexit, sys
 atexit.register(lambda: sys.stderr.write("\\nHEAVY=%s\\n" % ",".join(
-    m for m in ("torch", "torchvision", "sklearn", "pytorch_metric_learning") if m in sys.modules)))
+    m for m in ("torch", "torchvision", "sklearn", "pytorch_metric_learning", "matplotlib", "tensorboard") if m in sys.modules)))
 sys.argv = ["modbench", *sys.argv[1:]]
 from modbench.cli.app import main
 main()
