@@ -85,3 +85,41 @@ def test_spec_params_are_the_torch_free_models():
 
     for name in LOSSES.names():
         assert resolve_loss(name).params is PARAMS[name]
+
+
+def _fake_cache(tmp_path, seeds=(0, 1)):
+    """A suite file and a cache holding a valid finished result for each of its runs."""
+    from modbench.cache.store import RunStore
+    from modbench.suite.loader import load_suite
+    from modbench.suite.runs import resolve_runs
+
+    suite_file = tmp_path / "s.yaml"
+    suite_file.write_text(
+        "name: s\ndataset: {name: digits}\nbackbone: {name: small-cnn}\n"
+        f"train: {{epochs: 1, batch_size: 8, lr: 0.001}}\nseeds: {list(seeds)}\n"
+        "losses:\n  - {name: improved, params: {beta: [2, 4]}}\n  - {name: cross-entropy}\n"
+    )
+    suite, source = load_suite(str(suite_file))
+    runs = resolve_runs(suite, source)
+    store = RunStore(tmp_path / "cache")
+    eval_cfg = suite.eval.model_dump(mode="json")
+    for i, run in enumerate(runs):
+        run_dir = store.run(run.key)
+        run_dir.write_config(run.config)
+        run_dir.save_checkpoint({"epoch": 1})
+        metrics = {m: 0.5 + i / 100 for m in eval_cfg["metrics"]}
+        run_dir.write_result({"key": run.key, "config": run.config, "metrics": metrics, "eval": eval_cfg})
+    return suite_file, store, runs
+
+
+@pytest.mark.parametrize("command", ["compare", "train", "eval"])
+def test_fully_cached_commands_do_not_import_torch(tmp_path, command):
+    """Issue 16 item 12: a cached answer is planned from the cache; the engine is not imported."""
+    suite_file, store, runs = _fake_cache(tmp_path)
+    args = [command, "--suite", str(suite_file)] + (["--json"] if command != "train" else [])
+    code, out, heavy = heavy_imports(*args, env={"MODBENCH_CACHE": str(store.root)})
+    assert code == 0
+    assert heavy == []
+    if command != "train":
+        done = {r["run"] for r in json.loads(out) if r.get("status") == "done" and r.get("run")}
+        assert done == {run.key for run in runs} and len(runs) == 6

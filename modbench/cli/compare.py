@@ -42,23 +42,25 @@ def compare(
     import typer
 
     from modbench.cli.output import emit, render_rows
-    from modbench.cli.workflow import make_runner, plan, report_failures, train_plan
+    from modbench.cli.workflow import report_failures, select_runs, train_or_answer
     from modbench.launch import launch_options
     from modbench.results.rows import rows_from_outcomes
 
     fmt = one_output_format(markdown=markdown, json=json_)
-    p = plan(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
     baselines = None
     if baseline is not None:  # checked before any training
         from modbench.results.baseline import find_baseline
 
-        baselines = {p.suite.name: find_baseline([(r.loss, r.label) for r in p.runs], baseline, suite=p.suite.name)}
+        name = selection.suite.name
+        baselines = {name: find_baseline([(r.loss, r.label) for r in selection.runs], baseline, suite=name)}
     launch = launch_options(
         launcher=launcher, jobs=jobs, devices=devices, partition=partition, gpus_per_job=gpus_per_job,
-        time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=p.suite.slurm, device=device,
+        time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=selection.suite.slurm, device=device,
     )
-    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
-    outcomes = train_plan(p, runner, force=force, launch=launch)
+    outcomes = train_or_answer(
+        selection, cache_dir=cache_dir, device=device, data_dir=data_dir, download=download, force=force, launch=launch
+    )
     emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines))
     code = report_failures(outcomes)
     if code:

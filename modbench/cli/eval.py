@@ -33,16 +33,22 @@ def eval_(
         _eval_embeddings(embeddings, metrics, json_)
         return
     from modbench.cli.output import emit, render_rows
-    from modbench.cli.workflow import make_runner, plan
+    from modbench.cache.store import resolve_cache_root
+    from modbench.cli.common import check_device
+    from modbench.cli.workflow import make_runner, outcomes_from_cache, select_runs
     from modbench.results.rows import rows_from_outcomes
 
-    p = plan(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    check_device(device)
+    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
     if metrics:
         from modbench.metrics import parse_metric_names
 
-        p.eval_cfg["metrics"] = parse_metric_names(metrics)
-    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
-    outcomes = runner.evaluate(p.runs, p.eval_cfg)
+        selection.eval_cfg["metrics"] = parse_metric_names(metrics)
+    # Every run finished with these metrics: the cache answers, without torch.
+    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir))
+    if outcomes is None:
+        runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
+        outcomes = runner.evaluate(selection.runs, selection.eval_cfg)
     emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table"))
     missing = [o for o in outcomes if o.status == "missing"]
     for o in missing:

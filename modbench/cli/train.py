@@ -34,16 +34,17 @@ def train(
     """Train the suite's runs (cached runs are skipped, interrupted ones resume)."""
     import typer
 
-    from modbench.cli.workflow import make_runner, plan, report_failures, train_plan
+    from modbench.cli.workflow import report_failures, select_runs, train_or_answer
     from modbench.launch import launch_options
 
-    p = plan(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
     launch = launch_options(
         launcher=launcher, jobs=jobs, devices=devices, partition=partition, gpus_per_job=gpus_per_job,
-        time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=p.suite.slurm, device=device,
+        time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=selection.suite.slurm, device=device,
     )
-    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
-    outcomes = train_plan(p, runner, force=force, launch=launch)
+    outcomes = train_or_answer(
+        selection, cache_dir=cache_dir, device=device, data_dir=data_dir, download=download, force=force, launch=launch
+    )
     for o in outcomes:
         err.print(f"{o.status:>8}  {o.run.label} (seed {o.run.seed})  run {o.run.key}", markup=False, highlight=False)
     code = report_failures(outcomes)

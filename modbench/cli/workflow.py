@@ -10,14 +10,17 @@ from modbench.cli.common import check_device
 
 
 @dataclass
-class Plan:
+class RunSelection:
+    """The runs a command works on: the loaded suite (overrides applied), expanded and filtered.
+    (Not to be confused with the engine's per-epoch batch plan, ``EpochPlan``.)"""
+
     suite: object  # Suite
     source: str
     runs: list
     eval_cfg: dict
 
 
-def plan(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -> Plan:
+def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -> RunSelection:
     """Load and validate the suite (exit 2 on any problem), apply overrides, expand runs."""
     from modbench.suite.loader import load_suite
     from modbench.suite.runs import apply_overrides, resolve_runs
@@ -25,7 +28,7 @@ def plan(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -
     suite, source = load_suite(suite_ref)
     suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds)
     runs = resolve_runs(suite, source, losses=losses)
-    return Plan(suite, source, runs, suite.eval.model_dump(mode="json"))
+    return RunSelection(suite, source, runs, suite.eval.model_dump(mode="json"))
 
 
 def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True):
@@ -45,36 +48,123 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
     )
 
 
-def train_plan(p: Plan, runner, *, force: bool, launch=None):
-    """Train what is missing with progress on stderr; returns the outcomes (in the plan's order)
-    after one summary line. ``launch`` (LaunchOptions) trains them in other processes instead
-    (--jobs, --launcher; docs/scaling.md)."""
-    from modbench.cli.common import err
+def train_selection(selection: RunSelection, runner, *, force: bool, launch=None):
+    """Train what is missing with progress on stderr; returns the outcomes (in the selection's
+    order) after one summary line. ``launch`` (LaunchOptions) trains them in other processes
+    instead (--jobs, --launcher; docs/scaling.md)."""
     from modbench.cli.progress import RichObserver
 
     if launch is not None and launch.elsewhere:
         from modbench.cli.launching import launch_plan
 
-        outcomes = launch_plan(p, runner, force=force, launch=launch)
+        outcomes = launch_plan(selection, runner, force=force, launch=launch)
     elif not is_main_rank():  # torchrun: rank 0 loads the data first and draws the progress
         from modbench.engine.events import Observer
 
         runner.observer = Observer()
-        return runner.train(p.runs, p.eval_cfg, force=force)
+        return runner.train(selection.runs, selection.eval_cfg, force=force)
     else:
         # Load the data of every run still to train before any progress is drawn, so that missing
         # dataset files are one error line (exit 2) and nothing starts.
-        for run in p.runs:
+        for run in selection.runs:
             if force or runner.store.run(run.key).status() != "done":
                 runner.data_for(run)
-        with RichObserver(len(p.runs)) as observer:
+        with RichObserver(len(selection.runs)) as observer:
             runner.observer = observer
-            outcomes = runner.train(p.runs, p.eval_cfg, force=force)
+            outcomes = runner.train(selection.runs, selection.eval_cfg, force=force)
+    print_summary(outcomes)
+    return outcomes
+
+
+def print_summary(outcomes) -> None:
+    """The one line that stays on stderr: how many runs were trained, cached, failed."""
+    from modbench.cli.common import err
+
     words = {"trained": "trained", "cached": "from the cache", "failed": "failed", "error": "stopped by a job error"}
     counts = [(sum(o.status == s for o in outcomes), w) for s, w in words.items()]
     summary = ", ".join(f"{n} {w}" for n, w in counts if n)
     err.print(f"{len(outcomes)} run(s): {summary or 'none'}", markup=False, highlight=False)
+
+
+def train_or_answer(selection: RunSelection, *, cache_dir, device, data_dir, download, force, launch=None) -> list:
+    """The outcomes of ``selection``: straight from the cache when every run is finished (or
+    recorded as failed), so that a cached answer imports neither torch nor the engine; else
+    through the engine's Runner (``train_selection``)."""
+    check_device(device)
+    if not force and not _under_torchrun():
+        from modbench.cache.store import resolve_cache_root
+
+        outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir))
+        if outcomes is not None:
+            print_summary(outcomes)
+            return outcomes
+    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
+    return train_selection(selection, runner, force=force, launch=launch)
+
+
+@dataclass
+class CachedOutcome:
+    """What the engine's ``Outcome`` says about a run the cache already answers."""
+
+    run: object  # RunSpec
+    status: str  # "cached" | "failed"
+    result: dict | None = None
+    failure: dict | None = None
+
+
+# The evaluation settings a stored result must match to be reused as is (the engine's
+# runner._eval_matches; repeated here because importing the engine imports torch).
+_EVAL_KEYS = ("metrics", "kmeans_seed", "kmeans_n_init")
+
+
+def outcomes_from_cache(selection: RunSelection, root: Path) -> list | None:
+    """Outcomes of every run of ``selection`` from the cache alone, or None as soon as one run
+    needs the engine (missing, partial, corrupted, evaluated with other metrics, or locked by
+    another process). Checks exactly what the Runner checks before reusing a run (the full
+    sha256 of every file ``result.json`` names), and only reads: anything doubtful goes to the
+    Runner, which reports and repairs it."""
+    from modbench.cache.store import CorruptFile, RunStore
+
+    store = RunStore(root)
+    outcomes = []
+    for run in selection.runs:
+        run_dir = store.run(run.key)
+        if not run_dir.path.is_dir() or _locked_elsewhere(run_dir):
+            return None
+        try:
+            result = run_dir.load_result(deep=True)
+            if result is not None:
+                stored = result.get("eval") or {}
+                if any(stored.get(k) != selection.eval_cfg.get(k) for k in _EVAL_KEYS):
+                    return None
+                outcomes.append(CachedOutcome(run, "cached", result=result))
+                continue
+            failure = run_dir.load_failed()
+        except CorruptFile:
+            return None
+        if failure is None:
+            return None
+        outcomes.append(CachedOutcome(run, "failed", failure=failure))
     return outcomes
+
+
+def _locked_elsewhere(run_dir) -> bool:
+    from modbench.cache.atomic import CacheWriteError
+
+    lock = run_dir.lock()
+    try:
+        if not lock.acquire(blocking=False):
+            return True
+    except CacheWriteError:  # a read-only cache: nobody trains there through us
+        return False
+    lock.release()
+    return False
+
+
+def _under_torchrun() -> bool:
+    from modbench.launch.options import under_torchrun
+
+    return under_torchrun()
 
 
 def report_failures(outcomes) -> int:
