@@ -88,5 +88,8 @@ def _one_line_warnings() -> None:
 
 
 def main() -> None:
+    from modbench.cli.streams import prepare_streams
+
+    prepare_streams()  # closed streams, ASCII-only locales (docs/reliability.md)
     _one_line_warnings()
     app()

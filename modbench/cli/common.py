@@ -14,10 +14,33 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+
+
+def _isatty(stream) -> bool:
+    """False for a closed or missing stream too (``modbench list >&-``: sys.stdout is None)."""
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (ValueError, OSError):
+        return False
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (`| head -1`): quiet from now on, exit 141 (Rich exits 1)."""
+        from modbench.cli import streams
+
+        self.quiet = True
+        if self.stderr:
+            streams.discard_stream(2)
+        else:
+            streams.discard_stdout()
+        raise typer.Exit(streams.BROKEN_PIPE_EXIT)
+
+
 # Results go to stdout; progress, logs, warnings and errors to stderr.
 # Piped output is not cut to 80 columns: tables keep one line per row in files and CI logs.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
+out = _Console(soft_wrap=True, width=None if _isatty(sys.stdout) else 200)
+err = _Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -32,13 +55,30 @@ def handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from modbench.cli import streams
         from modbench.errors import ModbenchError
 
         debug = os.environ.get("MODBENCH_DEBUG") == "1"
         try:
-            return fn(*args, **kwargs)
+            try:
+                result = fn(*args, **kwargs)
+            except typer.Exit:
+                streams.flush_stdout()  # what was printed before the exit code reaches its reader
+                raise
+            streams.flush_stdout()
+            return result
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # the reader went away (`| head -1`): quietly, as the shell does
+            streams.discard_stdout()
+            raise typer.Exit(streams.BROKEN_PIPE_EXIT) from None
+        except OSError as exc:
+            if debug:
+                raise
+            if not streams.is_disk_full(exc):
+                raise _unexpected(exc) from None
+            streams.discard_stdout()
+            raise fail(streams.DISK_FULL_MESSAGE.format(reason=exc.strerror or exc), 2) from None
         except ModbenchError as exc:
             if debug:
                 raise
@@ -53,12 +93,15 @@ def handle_errors(fn):
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if debug:
                 raise
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            raise fail(
-                f"{type(exc).__name__}: {first} (set MODBENCH_DEBUG=1 for the traceback)", 1
-            ) from None
+            raise _unexpected(exc) from None
 
     return wrapper
+
+
+def _unexpected(exc: Exception) -> typer.Exit:
+    """The one line (exit 1) for an error nobody expected."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return fail(f"{type(exc).__name__}: {first} (set MODBENCH_DEBUG=1 for the traceback)", 1)
 
 
 def complete_suite(incomplete: str) -> list[str]:
@@ -113,7 +156,7 @@ def check_device(device: str) -> str:
 
 
 def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+    return _isatty(sys.stdout)
 
 
 # -- scaling: torchrun ranks, --jobs, --devices, --launcher, SLURM (docs/scaling.md) ----------
