@@ -34,7 +34,7 @@ def heavy_imports(*args: str, env: dict | None = None) -> tuple[int, str, list[s
     return proc.returncode, proc.stdout, heavy
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "losses"], ["train", "--help"], ["report", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "losses"], ["train", "--help"], ["report", "--help"], ["cache", "--help"], ["cache", "du"], ["export", "--help"]])
 def test_fast_commands_do_not_import_torch(args):
     code, out, heavy = heavy_imports(*args)
     assert code == 0

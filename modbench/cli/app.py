@@ -10,8 +10,10 @@ import typer
 from typer.core import TyperGroup
 
 from modbench import __version__
+from modbench.cli.cache_cmd import cache_app
 from modbench.cli.compare import compare
 from modbench.cli.eval import eval_
+from modbench.cli.export import export
 from modbench.cli.list_cmd import list_
 from modbench.cli.report import report
 from modbench.cli.train import train
@@ -73,6 +75,8 @@ app.command("eval")(eval_)
 app.command("compare")(compare)
 app.command("report")(report)
 app.command("list")(list_)
+app.add_typer(cache_app, name="cache")
+app.command("export")(export)
 
 
 def _one_line_warnings() -> None:
