@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, ForceOpt, LossOpt, SeedOpt,
-    SubsetOpt, SuiteOpt, err, handle_errors,
-)
-from modbench.cli.common import (  # scaling options (docs/scaling.md)
-    DevicesOpt, GpusPerJobOpt, JobsOpt, LauncherOpt, PartitionOpt, SlurmLogDirOpt, TimeMinOpt,
-)
+import typer
+
+from modbench.cli.common import err, handle_errors
+from modbench.cli.options import TrainOptions, training_options
 
 
+@training_options
 @handle_errors
-def train(
-    suite: SuiteOpt,
-    loss: LossOpt = None,
-    seed: SeedOpt = None,
-    epochs: EpochsOpt = None,
-    subset: SubsetOpt = None,
-    device: DeviceOpt = "auto",
-    cache_dir: CacheDirOpt = None,
-    data_dir: DataDirOpt = None,
-    download: DownloadOpt = False,
-    force: ForceOpt = False,
-    jobs: JobsOpt = None,
-    devices: DevicesOpt = None,
-    launcher: LauncherOpt = None,
-    partition: PartitionOpt = None,
-    gpus_per_job: GpusPerJobOpt = None,
-    time_min: TimeMinOpt = None,
-    slurm_log_dir: SlurmLogDirOpt = None,
-) -> None:
+def train(opts: TrainOptions) -> None:
     """Train the suite's runs (cached runs are skipped, interrupted ones resume)."""
-    import typer
+    from modbench.cli.workflow import report_failures, train_or_answer
 
-    from modbench.cli.workflow import report_failures, select_runs, train_or_answer
-    from modbench.launch import launch_options
-
-    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
-    launch = launch_options(
-        launcher=launcher, jobs=jobs, devices=devices, partition=partition, gpus_per_job=gpus_per_job,
-        time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=selection.suite.slurm, device=device,
-    )
-    outcomes = train_or_answer(
-        selection, cache_dir=cache_dir, device=device, data_dir=data_dir, download=download, force=force, launch=launch
-    )
+    selection = opts.select()
+    outcomes = train_or_answer(selection, opts, launch=opts.launch(selection))
     for o in outcomes:
         err.print(f"{o.status:>8}  {o.run.label} (seed {o.run.seed})  run {o.run.key}", markup=False, highlight=False)
     code = report_failures(outcomes)

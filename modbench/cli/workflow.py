@@ -48,7 +48,7 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
     )
 
 
-def train_selection(selection: RunSelection, runner, *, force: bool, launch=None):
+def train_selection(selection: RunSelection, runner, *, force: bool, launch=None, logs=None):
     """Train what is missing with progress on stderr; returns the outcomes (in the selection's
     order) after one summary line. ``launch`` (LaunchOptions) trains them in other processes
     instead (--jobs, --launcher; docs/scaling.md)."""
@@ -58,6 +58,8 @@ def train_selection(selection: RunSelection, runner, *, force: bool, launch=None
         from modbench.cli.launching import launch_plan
 
         outcomes = launch_plan(selection, runner, force=force, launch=launch)
+        if logs is not None:  # the jobs trained elsewhere: their logs come from history.json
+            logs.cached(outcomes)
     elif not is_main_rank():  # torchrun: rank 0 loads the data first and draws the progress
         from modbench.engine.events import Observer
 
@@ -70,7 +72,7 @@ def train_selection(selection: RunSelection, runner, *, force: bool, launch=None
             if force or runner.store.run(run.key).status() != "done":
                 runner.data_for(run)
         with RichObserver(len(selection.runs)) as observer:
-            runner.observer = observer
+            runner.observer = observer if logs is None else logs.alongside(observer)
             outcomes = runner.train(selection.runs, selection.eval_cfg, force=force)
     print_summary(outcomes)
     return outcomes
@@ -86,20 +88,36 @@ def print_summary(outcomes) -> None:
     err.print(f"{len(outcomes)} run(s): {summary or 'none'}", markup=False, highlight=False)
 
 
-def train_or_answer(selection: RunSelection, *, cache_dir, device, data_dir, download, force, launch=None) -> list:
-    """The outcomes of ``selection``: straight from the cache when every run is finished (or
-    recorded as failed), so that a cached answer imports neither torch nor the engine; else
-    through the engine's Runner (``train_selection``)."""
-    check_device(device)
-    if not force and not _under_torchrun():
+def train_or_answer(selection: RunSelection, opts, *, launch=None) -> list:
+    """The outcomes of ``selection`` (``opts``: the command's TrainOptions): straight from the
+    cache when every run is finished (or recorded as failed), so that a cached answer imports
+    neither torch nor the engine; else through the engine's Runner (``train_selection``)."""
+    check_device(opts.device)
+    logs = live_logs_for(opts, selection)
+    if not opts.force and not _under_torchrun():
         from modbench.cache.store import resolve_cache_root
 
-        outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir))
+        outcomes = outcomes_from_cache(selection, resolve_cache_root(opts.cache_dir))
         if outcomes is not None:
+            if logs is not None:
+                logs.cached(outcomes)
             print_summary(outcomes)
             return outcomes
-    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
-    return train_selection(selection, runner, force=force, launch=launch)
+    runner = make_runner(cache_dir=opts.cache_dir, device=opts.device, data_dir=opts.data_dir, download=opts.download)
+    return train_selection(selection, runner, force=opts.force, launch=launch, logs=logs)
+
+
+def live_logs_for(opts, selection):
+    """The --tensorboard / --wandb observer (cli/live_logs.py), or None; checked before training."""
+    if opts.tensorboard is None and not opts.wandb:
+        return None
+    from modbench.cache.store import resolve_cache_root
+    from modbench.cli.live_logs import LiveLogs
+
+    return LiveLogs(
+        suite=selection.suite.name, tensorboard=opts.tensorboard, wandb=opts.wandb,
+        cache_root=resolve_cache_root(opts.cache_dir),
+    )
 
 
 @dataclass
