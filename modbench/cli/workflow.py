@@ -71,21 +71,26 @@ def train_selection(selection: RunSelection, runner, *, force: bool, launch=None
         for run in selection.runs:
             if force or runner.store.run(run.key).status() != "done":
                 runner.data_for(run)
-        with RichObserver(len(selection.runs)) as observer:
+        with RichObserver(runs=selection.runs) as observer:
             runner.observer = observer if logs is None else logs.alongside(observer)
             outcomes = runner.train(selection.runs, selection.eval_cfg, force=force)
+        print_summary(outcomes, seconds=observer.elapsed)
+        return outcomes
     print_summary(outcomes)
     return outcomes
 
 
-def print_summary(outcomes) -> None:
-    """The one line that stays on stderr: how many runs were trained, cached, failed."""
+def print_summary(outcomes, *, seconds: float | None = None) -> None:
+    """The one line that stays on stderr (the progress bars are cleared): how many runs were
+    trained, cached, failed, and in how long."""
     from modbench.cli.common import err
+    from modbench.cli.eta import format_duration
 
     words = {"trained": "trained", "cached": "from the cache", "failed": "failed", "error": "stopped by a job error"}
     counts = [(sum(o.status == s for o in outcomes), w) for s, w in words.items()]
     summary = ", ".join(f"{n} {w}" for n, w in counts if n)
-    err.print(f"{len(outcomes)} run(s): {summary or 'none'}", markup=False, highlight=False)
+    took = f" in {format_duration(seconds)}" if seconds is not None and any(o.status == "trained" for o in outcomes) else ""
+    err.print(f"{len(outcomes)} run(s): {summary or 'none'}{took}", markup=False, highlight=False)
 
 
 def train_or_answer(selection: RunSelection, opts, *, launch=None) -> list:
