@@ -7,10 +7,10 @@ import sys
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
 
 from modbench import __version__
 from modbench.cli.cache_cmd import cache_app
+from modbench.cli.common import Command, Group
 from modbench.cli.compare import compare
 from modbench.cli.eval import eval_
 from modbench.cli.export import export
@@ -18,7 +18,7 @@ from modbench.cli.list_cmd import list_
 from modbench.cli.report import report
 from modbench.cli.train import train
 
-class OneLineErrors(TyperGroup):
+class OneLineErrors(Group):
     """Command-line usage errors (unknown option, missing or out-of-range value) as one line on
     stderr with exit code 2, like every other error of modbench, instead of a usage box."""
 
@@ -70,13 +70,13 @@ def _root(
     """modbench: an honest, fast benchmark of loss functions."""
 
 
-app.command("train")(train)
-app.command("eval")(eval_)
-app.command("compare")(compare)
-app.command("report")(report)
-app.command("list")(list_)
+app.command("train", cls=Command)(train)
+app.command("eval", cls=Command)(eval_)
+app.command("compare", cls=Command)(compare)
+app.command("report", cls=Command)(report)
+app.command("list", cls=Command)(list_)
 app.add_typer(cache_app, name="cache")
-app.command("export")(export)
+app.command("export", cls=Command)(export)
 
 
 def _one_line_warnings() -> None:

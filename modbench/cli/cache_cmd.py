@@ -12,9 +12,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from modbench.cli.common import CacheDirOpt, JsonOpt, complete_suite, err, fail, handle_errors, out
+from modbench.cli.common import CacheDirOpt, Command, Group, JsonOpt, complete_suite, err, fail, handle_errors, out
 
 cache_app = typer.Typer(
+    cls=Group,
     help="List, measure and remove cached runs (nothing here trains).",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -93,7 +94,7 @@ def _status(info) -> str:
     return f"{info.status} (in use)" if info.locked else info.status
 
 
-@cache_app.command("list")
+@cache_app.command("list", cls=Command)
 @handle_errors
 def cache_list(
     suite: CacheSuiteOpt = None,
@@ -136,7 +137,7 @@ def cache_list(
     out.print(table)
 
 
-@cache_app.command("du")
+@cache_app.command("du", cls=Command)
 @handle_errors
 def cache_du(
     suite: CacheSuiteOpt = None,
@@ -172,13 +173,13 @@ def cache_du(
             out.print(f"  {title} {key}: {human_bytes(b)} in {n} run(s)", markup=False, highlight=False)
 
 
-@cache_app.command("rm")
+@cache_app.command("rm", cls=Command)
 @handle_errors
 def cache_rm(
     runs: Annotated[Optional[list[str]], typer.Argument(help="Run keys (or unique prefixes of 6+ characters) as `modbench cache list` prints them.", show_default=False)] = None,
     suite: CacheSuiteOpt = None,
     failed: Annotated[bool, typer.Option("--failed", help="Runs recorded as failed (a non-finite loss).")] = False,
-    older_than: Annotated[Optional[str], typer.Option("--older-than", help="Runs finished (or last written) longer ago than this, e.g. 30d, 12h, 2w.", show_default=False)] = None,
+    older_than: Annotated[Optional[str], typer.Option("--older-than", help="Runs finished (or last written) longer ago than this, e.g. 30d, 12h, 2w \\[default: any age].", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
     cache_dir: CacheDirOpt = None,
 ) -> None:

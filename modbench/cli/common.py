@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 
 
@@ -41,6 +42,25 @@ class _Console(Console):
 # Piped output is not cut to 80 columns: tables keep one line per row in files and CI logs.
 out = _Console(soft_wrap=True, width=None if _isatty(sys.stdout) else 200)
 err = _Console(stderr=True, soft_wrap=True)
+
+
+class _PlainFlags:
+    """Plain on/off flags show no ``<bool>`` value placeholder in --help (they take no value)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_PlainFlags, TyperCommand):
+    """Every modbench command (``app.command(..., cls=Command)``)."""
+
+
+class Group(_PlainFlags, TyperGroup):
+    """Every modbench command group."""
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -127,14 +147,14 @@ SuiteOpt = Annotated[
 ]
 LossOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--loss", "-l", help="Only this loss (name or label); repeatable.", autocompletion=complete_loss),
+    typer.Option("--loss", "-l", help="Only this loss (name or label); repeatable \\[default: every loss of the suite].", autocompletion=complete_loss),
 ]
-SeedOpt = Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Seed(s) instead of the suite's; repeatable.")]
-EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Override the suite's epochs (a different cached run).")]
-SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class (a different cached run).")]
+SeedOpt = Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Seed(s) instead of the suite's; repeatable \\[default: the suite's seeds].")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs instead of the suite's train.epochs (a different cached run) \\[default: the suite's].")]
+SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class (a different cached run) \\[default: the suite's dataset.subset, else every image].")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
-CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root [default: $MODBENCH_CACHE or ~/.cache/modbench].")]
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read [env: MODBENCH_DATA].", show_envvar=False)]
+CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root \\[default: $MODBENCH_CACHE, else ~/.cache/modbench].")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read \\[default: $MODBENCH_DATA; needed by every dataset but digits].", show_envvar=False)]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download missing dataset files.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Train again even if cached.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout: one object per run, then the aggregates over seeds (\"seed\": null).")]
@@ -168,9 +188,9 @@ def quiet_other_ranks() -> None:
 
 
 _SCALING = "Scaling (docs/scaling.md)"
-JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Train up to N runs at once, one process each (implies --launcher local).", rich_help_panel=_SCALING)]
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Train up to N runs at once, one process each (implies --launcher local) \\[default: one run at a time, in this process].", rich_help_panel=_SCALING)]
 DevicesOpt = Annotated[Optional[str], typer.Option("--devices", help="CUDA devices for the jobs, e.g. 0,1; job i uses device i mod n \\[default: every GPU, else a share of the CPU cores each].", rich_help_panel=_SCALING)]
-LauncherOpt = Annotated[Optional[str], typer.Option("--launcher", help="inline: one run after another in this process; local: --jobs processes here; slurm: one SLURM job per run (submitit, pip install modbench\\[slurm]).", rich_help_panel=_SCALING)]
+LauncherOpt = Annotated[Optional[str], typer.Option("--launcher", help="inline: one run after another in this process; local: --jobs processes here; slurm: one SLURM job per run (submitit, pip install modbench\\[slurm]) \\[default: local with --jobs or --devices, else inline].", rich_help_panel=_SCALING)]
 PartitionOpt = Annotated[Optional[str], typer.Option("--partition", help="SLURM partition \\[default: the suite's slurm.partition, else the cluster's].", rich_help_panel=_SCALING)]
 GpusPerJobOpt = Annotated[Optional[int], typer.Option("--gpus-per-job", min=0, help="GPUs per SLURM job \\[default: the suite's, else 1].", rich_help_panel=_SCALING)]
 TimeMinOpt = Annotated[Optional[int], typer.Option("--time-min", min=1, help="Time limit of each SLURM job in minutes \\[default: the suite's, else 1440].", rich_help_panel=_SCALING)]

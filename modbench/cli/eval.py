@@ -8,19 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, JsonOpt, LossOpt, SeedOpt, err, fail, handle_errors,
+    CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, err, fail, handle_errors,
 )
 
 
 @handle_errors
 def eval_(
-    suite: Annotated[Optional[str], typer.Option("--suite", "-s", help="Built-in suite name or YAML path.")] = None,
+    suite: Annotated[Optional[str], typer.Option("--suite", "-s", help="Built-in suite name or YAML path (give this or --embeddings).", show_default=False)] = None,
     loss: LossOpt = None,
     seed: SeedOpt = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="As given to train.")] = None,
-    subset: Annotated[Optional[int], typer.Option("--subset", min=1, help="As given to train.")] = None,
-    embeddings: Annotated[Optional[Path], typer.Option("--embeddings", help="A .npz with arrays 'embeddings' (N x D) and 'labels' (N).")] = None,
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names, e.g. nmi,f1,recall@1.")] = None,
+    epochs: EpochsOpt = None,
+    subset: SubsetOpt = None,
+    embeddings: Annotated[Optional[Path], typer.Option("--embeddings", help="A .npz with arrays 'embeddings' (N x D) and 'labels' (N) to measure instead of a suite's runs (give this or --suite).", show_default=False)] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names, e.g. nmi,f1,recall@1 \\[default: the suite's eval.metrics; with --embeddings, the default metrics].")] = None,
     device: DeviceOpt = "auto",
     cache_dir: CacheDirOpt = None,
     data_dir: DataDirOpt = None,

@@ -27,7 +27,7 @@ _LOGS = "Live logs (README, Live logs)"
 TensorBoardOpt = Annotated[
     Optional[Path],
     typer.Option("--tensorboard", envvar="MODBENCH_TENSORBOARD", show_envvar=True, rich_help_panel=_LOGS, show_default=False,
-                 help="Write TensorBoard event files here while training: per-epoch training loss and validation metrics, one folder per run (DIR/suite/label/seed-N)."),
+                 help="Write TensorBoard event files here while training: per-epoch training loss and validation metrics, one folder per run (DIR/suite/label/seed-N) \\[default: no TensorBoard files]."),
 ]
 WandbOpt = Annotated[
     bool,
