@@ -3,6 +3,7 @@ it runs, so that ``--help``, ``--version`` and ``list`` start fast."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Optional
 
@@ -20,19 +21,24 @@ from modbench.cli.train import train
 
 class OneLineErrors(Group):
     """Command-line usage errors (unknown option, missing or out-of-range value) as one line on
-    stderr with exit code 2, like every other error of modbench, instead of a usage box."""
+    stderr with exit code 2, like every other error of modbench, instead of a usage box.
+
+    Only Typer's public API: ``typer.TyperException`` is the base of the usage errors Typer
+    raises (its vendored Click's ``ClickException``, typer >= 0.26; pinned in pyproject.toml).
+    ``modbench`` alone prints the help (exit 2), handled here rather than through Click's
+    private ``NoArgsIsHelpError``."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError
-
+        argv = list(sys.argv[1:] if args is None else args)
+        completing = any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
+        if not argv and not completing:
+            super().main(["--help"], prog_name, complete_var, standalone_mode=False, **extra)
+            sys.exit(2)
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelpError as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except ClickException as exc:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:
             from modbench.cli.common import err
             from modbench.errors import one_line
 

@@ -53,3 +53,21 @@ def test_every_valued_option_states_its_default(where, param):
     assert shown or re.search(r"default|\bevery\b|otherwise|give this or", param.help or "", re.I), (
         f"{where} {param.opts[0]}: the help does not say what happens without it: {param.help!r}"
     )
+
+
+def test_no_private_typer_or_click_imports():
+    """Issue 15 item 5: the CLI relies on Typer's public API only."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "modbench"
+    offenders = [str(p) for p in root.rglob("*.py") if "typer._click" in p.read_text() or "from click" in p.read_text()]
+    assert offenders == []
+
+
+def test_usage_errors_are_one_line_exit_2(cli):
+    result = cli("compare", "--suite", "digits", "--epochs", "0")
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    result = cli("train", "--no-such-flag")
+    assert result.exit_code == 2 and "--no-such-flag" in result.stderr and result.stderr.count("\n") == 1
+    bare = cli()
+    assert bare.exit_code == 2 and "Usage" in bare.stdout and "compare" in bare.stdout
