@@ -89,7 +89,7 @@ def print_summary(outcomes, *, seconds: float | None = None) -> None:
     words = {"trained": "trained", "cached": "from the cache", "failed": "failed", "error": "stopped by a job error"}
     counts = [(sum(o.status == s for o in outcomes), w) for s, w in words.items()]
     summary = ", ".join(f"{n} {w}" for n, w in counts if n)
-    took = f" in {format_duration(seconds)}" if seconds is not None and any(o.status == "trained" for o in outcomes) else ""
+    took = f", {format_duration(seconds)} in all" if seconds is not None and any(o.status == "trained" for o in outcomes) else ""
     err.print(f"{len(outcomes)} run(s): {summary or 'none'}{took}", markup=False, highlight=False)
 
 
