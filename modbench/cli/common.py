@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -63,7 +64,18 @@ class Group(_PlainFlags, TyperGroup):
     """Every modbench command group."""
 
 
+# Terminal escape sequences (CSI, OSC) and other control characters: suite text in a message
+# (a label, a suite name, a path) must never clear the screen or retitle the terminal.
+_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text) -> str:
+    """``text`` without escape sequences or control characters (newlines kept)."""
+    return _CONTROLS.sub("", str(text))
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
+    message = plain(message)
     if err.quiet:  # a torchrun rank other than 0 (quiet_other_ranks): errors still show
         sys.stderr.write(f"error (rank {os.environ.get('RANK', '?')}): {message}\n")
     err.print(f"error: {message}", markup=False, highlight=False)
@@ -137,7 +149,7 @@ def complete_loss(incomplete: str) -> list[str]:
 
 
 def warn(message: str) -> None:
-    err.print(f"warning: {message}", markup=False, highlight=False)
+    err.print(f"warning: {plain(message)}", markup=False, highlight=False)
 
 
 # -- option types ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, err, fail, handle_errors,
+    CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, err, fail, handle_errors, plain,
 )
 
 
@@ -52,7 +52,7 @@ def eval_(
     emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table"))
     missing = [o for o in outcomes if o.status == "missing"]
     for o in missing:
-        err.print(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `modbench train --suite {suite}`", markup=False, highlight=False)
+        err.print(plain(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `modbench train --suite {suite}`"), markup=False, highlight=False)
     if missing or any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 

@@ -66,4 +66,6 @@ class JobsProgress(LaunchObserver):
         return next(t for t in self.progress.tasks if t.id == task_id)
 
     def message(self, text):
-        self.progress.console.print(text, markup=False, highlight=False)
+        from modbench.cli.common import plain
+
+        self.progress.console.print(plain(text), markup=False, highlight=False)

@@ -8,23 +8,19 @@ and its control characters never reach the terminal.
 
 from __future__ import annotations
 
-import re
 import time
 
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from modbench.cli.common import err
+from modbench.cli.common import err, plain
 from modbench.cli.eta import EpochTimes, PendingRun, format_duration, remaining_seconds
 from modbench.engine.events import Observer
 
-_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]")
-
-
 def safe_label(text) -> str:
     """Suite text for a Rich markup context: escape sequences and control characters removed,
-    markup brackets escaped."""
-    return escape(_CONTROLS.sub("", str(text)))
+    on one line, markup brackets escaped."""
+    return escape(" ".join(plain(text).split("\n")))
 
 
 def loss_family(loss: str) -> str:
@@ -41,7 +37,7 @@ class StderrObserver(Observer):
     """No progress bars; notices and warnings of the engine as lines on stderr (``eval``)."""
 
     def message(self, text: str) -> None:
-        err.print(text, markup=False, highlight=False)
+        err.print(plain(text), markup=False, highlight=False)
 
 
 class RichObserver(Observer):
@@ -137,4 +133,4 @@ class RichObserver(Observer):
         self._update_eta()
 
     def message(self, text: str) -> None:
-        self.progress.console.print(text, markup=False, highlight=False)
+        self.progress.console.print(plain(text), markup=False, highlight=False)

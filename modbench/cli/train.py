@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modbench.cli.common import err, handle_errors
+from modbench.cli.common import err, handle_errors, plain
 from modbench.cli.options import TrainOptions, training_options
 
 
@@ -17,7 +17,7 @@ def train(opts: TrainOptions) -> None:
     selection = opts.select()
     outcomes = train_or_answer(selection, opts, launch=opts.launch(selection))
     for o in outcomes:
-        err.print(f"{o.status:>8}  {o.run.label} (seed {o.run.seed})  run {o.run.key}", markup=False, highlight=False)
+        err.print(plain(f"{o.status:>8}  {o.run.label} (seed {o.run.seed})  run {o.run.key}"), markup=False, highlight=False)
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)
