@@ -27,6 +27,15 @@ def _isatty(stream) -> bool:
 
 
 class _Console(Console):
+    def render_str(self, text: str, **kwargs):
+        """On a console that cannot show a character, its ASCII spelling before Rich measures
+        the text, so that table columns stay aligned (``±`` is one cell, ``+/-`` three)."""
+        if not self.encoding.lower().startswith("utf"):
+            from modbench.cli.streams import to_ascii
+
+            text = to_ascii(text)
+        return super().render_str(text, **kwargs)
+
     def on_broken_pipe(self) -> None:
         """The reader went away (`| head -1`): quiet from now on, exit 141 (Rich exits 1)."""
         from modbench.cli import streams

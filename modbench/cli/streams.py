@@ -47,6 +47,11 @@ def _ascii_fallback(exc: UnicodeError):
 codecs.register_error(ERRORS_HANDLER, _ascii_fallback)
 
 
+def to_ascii(text: str) -> str:
+    """``text`` with every non-ASCII character spelled as the fallback handler would."""
+    return text if text.isascii() else text.encode("ascii", errors=ERRORS_HANDLER).decode("ascii")
+
+
 def _reopen_closed(fd: int) -> bool:
     """Reopen descriptor ``fd`` on the null device when it is closed; True when it was."""
     try:

@@ -91,6 +91,14 @@ def test_ascii_only_output_degrades_instead_of_failing(cached_suite, env, comman
     text = proc.stdout.decode("ascii")  # raises if anything but ASCII came out
     assert "Table 1 layout - s" in text  # the em dash of the title, spelled in ASCII
     assert "+/-" in text  # mean +/- std over the two seeds
+    blocks, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith(("|", "+")):
+            block.append(line)
+        elif block:
+            blocks.append(block)
+            block = []
+    assert blocks and all(len({len(line) for line in b}) == 1 for b in blocks)  # columns stay aligned
     proc.stderr.decode("ascii")
 
 
