@@ -226,3 +226,9 @@ def is_main_rank() -> bool:
     from modbench.launch.options import under_torchrun
 
     return not under_torchrun() or os.environ.get("RANK") == "0"
+
+
+# The names before the rename (issue 15 item 8), for callers written against them
+# (modbench/api.py); new code uses select_runs / train_selection.
+plan = select_runs
+train_plan = train_selection
