@@ -71,7 +71,7 @@ def train_selection(selection: RunSelection, runner, *, force: bool, launch=None
         for run in selection.runs:
             if force or runner.store.run(run.key).status() != "done":
                 runner.data_for(run)
-        with RichObserver(runs=selection.runs) as observer:
+        with RichObserver(runs=selection.runs, device=runner.device) as observer:
             runner.observer = observer if logs is None else logs.alongside(observer)
             outcomes = runner.train(selection.runs, selection.eval_cfg, force=force)
         print_summary(outcomes, seconds=observer.elapsed)
