@@ -57,6 +57,15 @@ def test_closed_stdout_is_no_traceback(tmp_path):
     assert proc.returncode == 0  # output discarded, as documented
 
 
+def test_closed_stderr_still_prints_results_and_keeps_the_exit_code(tmp_path):
+    ok = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-c", MAIN, "list"],
+                        env=_env(tmp_path / "cache"), capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "digits" in ok.stdout
+    bad = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-c", MAIN, "list", "nothing"],
+                         env=_env(tmp_path / "cache"), capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2  # the error line went nowhere, the exit code still says it
+
+
 @pytest.mark.parametrize("command", [["list"], ["report"], ["report", "--json"], ["report", "--csv"], ["compare"]])
 def test_reader_gone_ends_quietly_with_141(cached_suite, command):
     suite_file, cache = cached_suite
