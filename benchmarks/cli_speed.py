@@ -86,6 +86,7 @@ def make_cache(root: Path) -> tuple[Path, Path, int]:
             "metric_info": {"backend": "torch", "kmeans": {"seed": 0, "n_init": 1}},
             "eval": eval_cfg, "checkpoint": {"select": "last", "epoch": 30}, "epochs": 30,
             "train_seconds": 12.3, "device": "cpu", "data": {"train": 1293, "val": 144, "test": 359},
+            "numerics": {"device": "cpu", "precision": "float32", "cpu_threads": 1}, "cpu_threads": 1,
             "versions": {"modbench": "0.1.0"}, "date": "2026-01-01T00:00:00+00:00",
         })
     return suite_path, store.root, len(runs)
@@ -135,12 +136,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="modbench-cli-speed-") as tmp:
         suite_path, cache, n_runs = make_cache(Path(tmp))
-        env = {**os.environ, "MODBENCH_CACHE": str(cache), "COLUMNS": "120"}
+        # One CPU thread: the numerics the fake results record, which compare checks (without torch).
+        env = {**os.environ, "MODBENCH_CACHE": str(cache), "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
         commands = {
             "modbench --help": ["--help"],
             "modbench list": ["list"],
             "modbench report": ["report", "--suite", str(suite_path)],
-            "modbench compare": ["compare", "--suite", str(suite_path)],
+            "modbench compare": ["compare", "--suite", str(suite_path), "--device", "cpu"],
         }
         rows = []
         for name, argv in commands.items():
@@ -153,7 +155,8 @@ def main() -> None:
             r["ratio_to_report"] = r["median_s"] / report_s
         # The report and the compare really covered the cached runs (nothing "missing"):
         for command in ("report", "compare"):
-            out = subprocess.run([sys.executable, "-m", "modbench", command, "--suite", str(suite_path), "--json"],
+            device = ["--device", "cpu"] if command == "compare" else []
+            out = subprocess.run([sys.executable, "-m", "modbench", command, "--suite", str(suite_path), "--json", *device],
                                  capture_output=True, text=True, env=env)
             records = json.loads(out.stdout)
             done = sum(1 for r in records if r.get("status") == "done" and r.get("run"))  # runs, not aggregates

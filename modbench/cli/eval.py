@@ -45,7 +45,7 @@ def eval_(
 
         selection.eval_cfg["metrics"] = parse_metric_names(metrics)
     # Every run finished with these metrics: the cache answers, without torch.
-    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir))
+    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir), device=device)
     if outcomes is None:
         runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
         outcomes = runner.evaluate(selection.runs, selection.eval_cfg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def train_or_answer(selection: RunSelection, opts, *, launch=None) -> list:
     if not opts.force and not _under_torchrun():
         from modbench.cache.store import resolve_cache_root
 
-        outcomes = outcomes_from_cache(selection, resolve_cache_root(opts.cache_dir))
+        outcomes = outcomes_from_cache(selection, resolve_cache_root(opts.cache_dir), device=opts.device)
         if outcomes is not None:
             if logs is not None:
                 logs.cached(outcomes)
@@ -138,14 +139,55 @@ class CachedOutcome:
 # The evaluation settings a stored result must match to be reused as is (the engine's
 # runner._eval_matches; repeated here because importing the engine imports torch).
 _EVAL_KEYS = ("metrics", "kmeans_seed", "kmeans_n_init")
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def outcomes_from_cache(selection: RunSelection, root: Path) -> list | None:
+def _gpu_may_be_present() -> bool:
+    """False only when this machine certainly has no GPU torch could use (no NVIDIA, ROCm or
+    WSL GPU device node), decided without importing torch."""
+    if sys.platform != "linux":
+        return sys.platform != "darwin"  # macOS: no CUDA; elsewhere: ask torch
+    nodes = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+    return any(os.path.exists(p) for p in nodes)
+
+
+def expected_numerics(run, *, device: str, threads: int | None = None) -> dict | None:
+    """The numerics (device type, precision, CPU threads) the engine would train ``run`` with,
+    when they are known without importing torch: the CPU (``--device cpu``, or ``auto`` on a
+    machine without any GPU device node) and a thread count fixed by the suite's
+    ``train.cpu_threads``, ``--threads`` or OMP_NUM_THREADS/MKL_NUM_THREADS. None otherwise (a GPU
+    may be present, or the default count, the physical cores, which the engine computes)."""
+    if device == "cuda" or (device == "auto" and _gpu_may_be_present()):
+        return None
+    suite_threads = (run.config.get("train") or {}).get("cpu_threads")
+    if suite_threads and threads and suite_threads != threads:
+        return None  # the Runner's one-line error (exit 2) says why
+    values = (os.environ.get(name, "").strip() for name in _THREAD_ENV)
+    env = next((int(v) for v in values if v.isdigit() and int(v) > 0), None)
+    count = suite_threads or threads or env
+    if count is None:
+        return None
+    return {"device": "cpu", "precision": "float32", "cpu_threads": int(count)}
+
+
+def _numerics_agree(result: dict, run, *, device: str, threads: int | None) -> bool:
+    """A result that records its numerics is reused only with the same ones (the engine's gate,
+    modbench/identity.py); one that records none predates the record and is judged by the
+    Runner as before."""
+    stored = result.get("numerics")
+    if stored is None:
+        return True
+    expected = expected_numerics(run, device=device, threads=threads)
+    keys = ("device", "precision", "cpu_threads")
+    return expected is not None and isinstance(stored, dict) and all(stored.get(k) == expected[k] for k in keys)
+
+
+def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "auto", threads: int | None = None) -> list | None:
     """Outcomes of every run of ``selection`` from the cache alone, or None as soon as one run
-    needs the engine (missing, partial, corrupted, evaluated with other metrics, or locked by
-    another process). Checks exactly what the Runner checks before reusing a run (the full
-    sha256 of every file ``result.json`` names), and only reads: anything doubtful goes to the
-    Runner, which reports and repairs it."""
+    needs the engine (missing, partial, corrupted, evaluated with other metrics, made with other
+    numerics or with numerics not known without torch, or locked by another process). Checks
+    what the Runner checks before reusing a run (the full sha256 of every file ``result.json``
+    names), and only reads: anything doubtful goes to the Runner, which reports and repairs it."""
     from modbench.cache.store import CorruptFile, RunStore
 
     store = RunStore(root)
@@ -159,6 +201,8 @@ def outcomes_from_cache(selection: RunSelection, root: Path) -> list | None:
             if result is not None:
                 stored = result.get("eval") or {}
                 if any(stored.get(k) != selection.eval_cfg.get(k) for k in _EVAL_KEYS):
+                    return None
+                if not _numerics_agree(result, run, device=device, threads=threads):
                     return None
                 outcomes.append(CachedOutcome(run, "cached", result=result))
                 continue

@@ -16,12 +16,14 @@ MAIN = "import sys; sys.argv = ['modbench', *sys.argv[1:]]; from modbench.cli.ap
 
 def _env(cache: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "PYTHONUTF8", "LC_ALL", "LANG")}
-    return {**env, "PYTHONPATH": str(ROOT), "MODBENCH_CACHE": str(cache), **extra}
+    return {**env, "PYTHONPATH": str(ROOT), "MODBENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", **extra}
 
 
 @pytest.fixture
 def cached_suite(tmp_path):
-    """A two-loss suite with a valid finished result per run (fake numbers)."""
+    """A two-loss suite with a valid finished result per run (fake numbers, CPU, one thread)."""
+    from helpers import write_finished
+
     from modbench.cache.store import RunStore
     from modbench.suite.loader import load_suite
     from modbench.suite.runs import resolve_runs
@@ -36,11 +38,7 @@ def cached_suite(tmp_path):
     store = RunStore(tmp_path / "cache")
     eval_cfg = suite.eval.model_dump(mode="json")
     for i, run in enumerate(resolve_runs(suite, source)):
-        run_dir = store.run(run.key)
-        run_dir.write_config(run.config)
-        run_dir.save_checkpoint({"epoch": 1})
-        metrics = {m: 0.5 + i / 100 for m in eval_cfg["metrics"]}
-        run_dir.write_result({"key": run.key, "config": run.config, "metrics": metrics, "eval": eval_cfg})
+        write_finished(store, run, eval_cfg, {m: 0.5 + i / 100 for m in eval_cfg["metrics"]})
     return suite_file, store.root
 
 
@@ -70,6 +68,7 @@ def test_closed_stderr_still_prints_results_and_keeps_the_exit_code(tmp_path):
 def test_reader_gone_ends_quietly_with_141(cached_suite, command):
     suite_file, cache = cached_suite
     args = command + (["--suite", str(suite_file)] if command[0] != "list" else [])
+    args += ["--device", "cpu"] if command[0] == "compare" else []
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first write: every write breaks the pipe
     try:
@@ -95,7 +94,8 @@ def test_full_disk_on_stdout_is_one_line_exit_2(cached_suite, fmt):
 @pytest.mark.parametrize("command", ["report", "compare"])
 def test_ascii_only_output_degrades_instead_of_failing(cached_suite, env, command):
     suite_file, cache = cached_suite
-    proc = run([command, "--suite", str(suite_file)], _env(cache, **env), capture_output=True)
+    device = ["--device", "cpu"] if command == "compare" else []
+    proc = run([command, "--suite", str(suite_file), *device], _env(cache, **env), capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
     text = proc.stdout.decode("ascii")  # raises if anything but ASCII came out
     assert "Table 1 layout - s" in text  # the em dash of the title, spelled in ASCII

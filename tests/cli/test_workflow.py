@@ -7,25 +7,29 @@ import json
 
 import pytest
 
+from helpers import CPU_1_THREAD, write_finished
+
 from modbench.cache.store import RunStore
-from modbench.cli.workflow import outcomes_from_cache, select_runs
+from modbench.cli.workflow import expected_numerics, outcomes_from_cache, select_runs
 
 
 @pytest.fixture
-def cached(tiny_suite, cache_dir):
+def cached(tiny_suite, cache_dir, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the numerics of the stored results (CPU_1_THREAD)
     selection = select_runs(str(tiny_suite))
     store = RunStore(cache_dir)
     for i, run in enumerate(selection.runs):
-        run_dir = store.run(run.key)
-        run_dir.write_config(run.config)
-        run_dir.save_checkpoint({"epoch": 2})
-        run_dir.write_result({"key": run.key, "config": run.config, "metrics": {"nmi": i / 10}, "eval": selection.eval_cfg})
+        write_finished(store, run, selection.eval_cfg, {"nmi": i / 10})
     return selection, store
+
+
+def answer(selection, store, **kw):
+    return outcomes_from_cache(selection, store.root, **{"device": "cpu", **kw})
 
 
 def test_every_run_finished_is_answered(cached):
     selection, store = cached
-    outcomes = outcomes_from_cache(selection, store.root)
+    outcomes = answer(selection, store)
     assert [o.status for o in outcomes] == ["cached"] * 3
     assert [o.result["metrics"]["nmi"] for o in outcomes] == [0.0, 0.1, 0.2]
     assert [o.run.key for o in outcomes] == [r.key for r in selection.runs]
@@ -36,7 +40,7 @@ def test_a_failed_run_is_answered_as_failed(cached):
     run_dir = store.run(selection.runs[1].key)
     run_dir.result_file.unlink()
     run_dir.write_failed({"epoch": 1, "step": 3, "reason": "non-finite loss"})
-    outcomes = outcomes_from_cache(selection, store.root)
+    outcomes = answer(selection, store)
     assert [o.status for o in outcomes] == ["cached", "failed", "cached"]
     assert outcomes[1].failure["reason"] == "non-finite loss"
 
@@ -71,7 +75,7 @@ def _altered_result(selection, store):
 def test_anything_the_runner_must_handle_goes_to_the_runner(cached, damage):
     selection, store = cached
     damage(selection, store)
-    assert outcomes_from_cache(selection, store.root) is None
+    assert answer(selection, store) is None
 
 
 def test_a_run_locked_by_another_process_goes_to_the_runner(cached):
@@ -86,8 +90,42 @@ def test_a_run_locked_by_another_process_goes_to_the_runner(cached):
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert outcomes_from_cache(selection, store.root) is None
+        assert answer(selection, store) is None
     finally:
         holder.kill()
         holder.wait()
-    assert outcomes_from_cache(selection, store.root) is not None
+    assert answer(selection, store) is not None
+
+
+def _other_numerics(selection, store):
+    run = selection.runs[0]
+    write_finished(store, run, selection.eval_cfg, {"nmi": 0.0}, numerics={**CPU_1_THREAD, "cpu_threads": 2})
+
+
+@pytest.mark.parametrize("damage", [_other_numerics])
+def test_a_result_of_other_numerics_goes_to_the_runner(cached, damage):
+    selection, store = cached
+    damage(selection, store)
+    assert answer(selection, store) is None
+
+
+def test_numerics_not_known_without_torch_go_to_the_runner(cached, monkeypatch):
+    selection, store = cached
+    assert answer(selection, store, device="cuda") is None
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    assert answer(selection, store) is None  # the default count (physical cores) needs the engine
+    assert answer(selection, store, threads=1) is not None  # --threads 1
+
+
+def test_expected_numerics(monkeypatch):
+    import modbench.cli.workflow as workflow
+
+    run = select_runs("digits").runs[0]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert expected_numerics(run, device="cpu") == {"device": "cpu", "precision": "float32", "cpu_threads": 3}
+    assert expected_numerics(run, device="cpu", threads=2)["cpu_threads"] == 2  # --threads first
+    monkeypatch.setattr(workflow, "_gpu_may_be_present", lambda: True)
+    assert expected_numerics(run, device="auto") is None
+    monkeypatch.setattr(workflow, "_gpu_may_be_present", lambda: False)
+    assert expected_numerics(run, device="auto")["device"] == "cpu"
