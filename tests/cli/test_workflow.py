@@ -19,7 +19,7 @@ def cached(tiny_suite, cache_dir, monkeypatch):
     selection = select_runs(str(tiny_suite))
     store = RunStore(cache_dir)
     for i, run in enumerate(selection.runs):
-        write_finished(store, run, selection.eval_cfg, {"nmi": i / 10})
+        write_finished(store, run, selection.eval_cfg, {m: i / 10 for m in selection.eval_cfg["metrics"]})
     return selection, store
 
 
@@ -61,7 +61,7 @@ def _altered_checkpoint(selection, store):
 
 
 def _other_metrics(selection, store):
-    selection.eval_cfg["metrics"] = ["nmi"]
+    selection.eval_cfg["metrics"] = [*selection.eval_cfg["metrics"], "recall@16"]  # not stored
 
 
 def _altered_result(selection, store):
@@ -99,7 +99,8 @@ def test_a_run_locked_by_another_process_goes_to_the_runner(cached):
 
 def _other_numerics(selection, store):
     run = selection.runs[0]
-    write_finished(store, run, selection.eval_cfg, {"nmi": 0.0}, numerics={**CPU_1_THREAD, "cpu_threads": 2})
+    metrics = {m: 0.0 for m in selection.eval_cfg["metrics"]}
+    write_finished(store, run, selection.eval_cfg, metrics, numerics={**CPU_1_THREAD, "cpu_threads": 2})
 
 
 @pytest.mark.parametrize("damage", [_other_numerics])
