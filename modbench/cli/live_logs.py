@@ -49,8 +49,12 @@ def scalars(record: dict[str, Any]) -> dict[str, float]:
 
 class _TensorBoard:
     def __init__(self, root: Path, suite: str):
-        self.root, self.suite = Path(root), suite
+        self.root, self.suite = Path(root).expanduser(), suite
         self.writer = None
+        try:  # checked before anything trains
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--tensorboard {root}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
 
     def start(self, run, start_epoch: int) -> None:
         from torch.utils.tensorboard import SummaryWriter

@@ -108,3 +108,11 @@ def test_hostile_labels_stay_inside_the_log_folder(tmp_path, label):
     assert folder.resolve().is_relative_to(tmp_path.resolve())
     assert len(folder.relative_to(tmp_path).parts) == 3 and folder.name == "seed-3"
     assert "\x1b" not in str(folder)
+
+
+def test_tensorboard_on_a_file_is_one_line_before_training(cli, tiny_suite, tmp_path, cache_dir):
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    result = cli("compare", "--suite", tiny_suite, "--tensorboard", target)
+    assert result.exit_code == 2 and result.stderr.startswith("error: --tensorboard") and result.stderr.count("\n") == 1
+    assert RunStore(cache_dir).all_runs() == []  # nothing trained
