@@ -18,7 +18,7 @@ class JobsProgress(LaunchObserver):
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             console=err,
-            transient=False,
+            transient=True,  # cleared at the end: the one-line summary and the tables follow
         )
         self.runs = None
         self.names: list[str] = []
