@@ -95,3 +95,9 @@ def test_hostile_text_in_messages_reaches_stderr_without_escape_codes(cli, write
     assert "CE[/]" in result.stderr
     missing = cli("eval", "--suite", suite, "--seed", "3")
     assert missing.exit_code == 1 and "\x1b" not in missing.stderr and "CE[/]" in missing.stderr
+
+
+def test_jobs_bars_are_cleared_at_the_end_too():
+    from modbench.cli.jobs_progress import JobsProgress
+
+    assert JobsProgress().progress.live.transient
