@@ -18,7 +18,7 @@ class JobsProgress(LaunchObserver):
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             console=err,
-            transient=True,  # cleared at the end: the one-line summary and the tables follow
+            transient=err.is_terminal,  # cleared on a terminal; a log keeps the final state of each job
         )
         self.runs = None
         self.names: list[str] = []

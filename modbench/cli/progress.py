@@ -54,7 +54,9 @@ class RichObserver(Observer):
             TimeElapsedColumn(),
             TextColumn("{task.fields[eta]}"),
             console=console or err,
-            transient=True,  # cleared at the end: the tables follow, with a one-line summary
+            # Cleared at the end on a terminal (the one-line summary and the tables follow); a log
+            # file keeps the bars' final state, printed once.
+            transient=(console or err).is_terminal,
             refresh_per_second=2,  # each refresh renders every bar (~2 ms): keep it off the training loop's back
         )
         self.clock = clock

@@ -97,7 +97,15 @@ def test_hostile_text_in_messages_reaches_stderr_without_escape_codes(cli, write
     assert missing.exit_code == 1 and "\x1b" not in missing.stderr and "CE[/]" in missing.stderr
 
 
-def test_jobs_bars_are_cleared_at_the_end_too():
-    from modbench.cli.jobs_progress import JobsProgress
+def test_jobs_bars_are_cleared_at_the_end_too(monkeypatch):
+    from modbench.cli import jobs_progress
 
-    assert JobsProgress().progress.live.transient
+    monkeypatch.setattr(jobs_progress.err, "_force_terminal", True)
+    assert jobs_progress.JobsProgress().progress.live.transient
+    monkeypatch.setattr(jobs_progress.err, "_force_terminal", False)
+    assert not jobs_progress.JobsProgress().progress.live.transient  # a log keeps the final state
+
+
+def test_bars_stay_in_a_log():
+    console = Console(file=io.StringIO(), force_terminal=False)
+    assert not RichObserver(runs=[], console=console).progress.live.transient
