@@ -88,10 +88,12 @@ def test_hostile_text_in_messages_reaches_stderr_without_escape_codes(cli, write
          "losses": [{"name": "cross-entropy", "label": "CE\x1b]0;owned\x07\x1b[2J[/]"}]}
     )
     result = cli("train", "--suite", suite)
-    assert "\x1b" not in result.stderr and "owned" not in result.stderr
-    if result.exit_code == 2:  # the suite loader may refuse control characters: also fine
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr  # no real escape or bell
+    if result.exit_code == 2:  # the suite loader refuses control characters (shown escaped): fine
+        assert "control character" in result.stderr
         return
     assert result.exit_code == 0, result.stderr
+    assert "owned" not in result.stderr
     assert "CE[/]" in result.stderr
     missing = cli("eval", "--suite", suite, "--seed", "3")
     assert missing.exit_code == 1 and "\x1b" not in missing.stderr and "CE[/]" in missing.stderr
