@@ -61,7 +61,7 @@ def is_locked(run_dir: RunDir) -> bool:
 def run_info(run_dir: RunDir) -> RunInfo:
     config = run_dir.read_config()
     config = config if isinstance(config, dict) else None
-    result = run_dir.read_result()
+    result = run_dir.result_or_none()
     size, newest = _folder_bytes(run_dir.path)
     date = None
     if result is not None:
@@ -136,12 +136,12 @@ def remove_runs(run_dirs: list[RunDir]) -> Removal:
     for run_dir in run_dirs:
         if not run_dir.path.is_dir():
             continue
+        size, _ = _folder_bytes(run_dir.path)  # before our own lock writes its holder's pid
         lock = RunLock(run_dir.lock_file)
         if not lock.acquire(blocking=False):
             skipped.append(run_dir.key)
             continue
         try:
-            size, _ = _folder_bytes(run_dir.path)
             for f in sorted(run_dir.path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
                 if f == run_dir.lock_file:
                     continue

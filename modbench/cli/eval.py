@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, err, fail, handle_errors, plain,
+    CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, ThreadsOpt, err, fail,
+    handle_errors, plain,
 )
 
 
@@ -22,6 +23,7 @@ def eval_(
     embeddings: Annotated[Optional[Path], typer.Option("--embeddings", help="A .npz with arrays 'embeddings' (N x D) and 'labels' (N) to measure instead of a suite's runs (give this or --suite).", show_default=False)] = None,
     metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names, e.g. nmi,f1,recall@1 \\[default: the suite's eval.metrics; with --embeddings, the default metrics].")] = None,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
     cache_dir: CacheDirOpt = None,
     data_dir: DataDirOpt = None,
     json_: JsonOpt = False,
@@ -34,20 +36,18 @@ def eval_(
         return
     from modbench.cli.output import emit, render_rows
     from modbench.cache.store import resolve_cache_root
-    from modbench.cli.common import check_device
     from modbench.cli.workflow import make_runner, outcomes_from_cache, select_runs
     from modbench.results.rows import rows_from_outcomes
 
-    check_device(device)
     selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
     if metrics:
         from modbench.metrics import parse_metric_names
 
         selection.eval_cfg["metrics"] = parse_metric_names(metrics)
     # Every run finished with these metrics: the cache answers, without torch.
-    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir), device=device)
+    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir), device=device, threads=threads)
     if outcomes is None:
-        runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
+        runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False, threads=threads)
         outcomes = runner.evaluate(selection.runs, selection.eval_cfg)
     emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table"))
     missing = [o for o in outcomes if o.status == "missing"]

@@ -22,9 +22,6 @@ def export(
     """Export a cached run's test-set embeddings, recomputed from its checkpoint with the evaluation code."""
     from modbench.cache.manage import find_runs
     from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.common import check_device
-
-    check_device(device)
     if embeddings.suffix != ".npz":
         raise fail(f"--embeddings {embeddings}: give a file name ending in .npz")
     if embeddings.is_dir():
@@ -32,7 +29,7 @@ def export(
     store = RunStore(resolve_cache_root(cache_dir))
     (run_dir,) = find_runs(store, [run])
     config = run_dir.read_config()
-    if run_dir.read_result() is None or not isinstance(config, dict):
+    if run_dir.result_or_none() is None or not isinstance(config, dict):
         raise fail(f"run {run_dir.key} is not finished (status {run_dir.status()}); `modbench cache list` shows the finished ones")
 
     import io

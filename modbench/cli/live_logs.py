@@ -124,6 +124,9 @@ class LiveLogs(Observer):
         return self
 
     # -- engine events -------------------------------------------------------------------------
+    def run_numerics(self, run, numerics):
+        self.inner.run_numerics(run, numerics)
+
     def run_start(self, run, *, start_epoch, epochs, steps_per_epoch):
         self.inner.run_start(run, start_epoch=start_epoch, epochs=epochs, steps_per_epoch=steps_per_epoch)
         for sink in self.sinks:

@@ -20,7 +20,7 @@ import typer
 
 from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, DevicesOpt, DownloadOpt, EpochsOpt, ForceOpt, GpusPerJobOpt,
-    JobsOpt, LauncherOpt, LossOpt, PartitionOpt, SeedOpt, SlurmLogDirOpt, SubsetOpt, SuiteOpt, TimeMinOpt,
+    JobsOpt, LauncherOpt, LossOpt, PartitionOpt, SeedOpt, SlurmLogDirOpt, SubsetOpt, SuiteOpt, ThreadsOpt, TimeMinOpt,
 )
 
 _LOGS = "Live logs (README, Live logs)"
@@ -45,6 +45,7 @@ class TrainOptions:
     epochs: EpochsOpt = None
     subset: SubsetOpt = None
     device: DeviceOpt = "auto"
+    threads: ThreadsOpt = None
     cache_dir: CacheDirOpt = None
     data_dir: DataDirOpt = None
     download: DownloadOpt = False

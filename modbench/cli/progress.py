@@ -41,7 +41,7 @@ class StderrObserver(Observer):
 
 
 class RichObserver(Observer):
-    def __init__(self, total_runs: int | None = None, console=None, *, runs=None, device=None, clock=time.monotonic):
+    def __init__(self, total_runs: int | None = None, console=None, *, runs=None, clock=time.monotonic):
         """``runs``: the runs about to be trained or read (RunSpecs), for the remaining time;
         ``total_runs`` alone still draws the bars (the estimate then counts no pending epochs)."""
         runs = list(runs or [])
@@ -60,7 +60,7 @@ class RichObserver(Observer):
             refresh_per_second=2,  # each refresh renders every bar (~2 ms): keep it off the training loop's back
         )
         self.clock = clock
-        self.device = device  # torch.device the runs train on: named on the runs bar with the threads
+        self.numerics = ""  # ", cpu float32, 2 CPU thread(s)": what the run on screen trains with
         self.times = EpochTimes()
         self.pending: dict[str, PendingRun] = {
             r.key: PendingRun(r.loss, loss_family(r.loss), float(r.config["train"]["epochs"])) for r in runs
@@ -84,15 +84,6 @@ class RichObserver(Observer):
     def elapsed(self) -> float | None:
         return None if self.started is None else self.clock() - self.started
 
-    def _where(self) -> str:
-        """``cpu, 2 threads`` or ``cuda:0``: what the numbers on screen were trained with."""
-        if getattr(self.device, "type", None) != "cpu":
-            return str(self.device)
-        import torch  # loaded already: something is training
-
-        n = torch.get_num_threads()
-        return f"cpu, {n} thread{'s' if n != 1 else ''}"
-
     # -- the estimate ----------------------------------------------------------------------------
     def _update_eta(self) -> None:
         seconds = remaining_seconds(self.times, list(self.pending.values()))
@@ -100,13 +91,17 @@ class RichObserver(Observer):
         self.progress.update(self.runs, eta=label)
 
     # -- engine events ---------------------------------------------------------------------------
+    def run_numerics(self, run, numerics):
+        from modbench.identity import describe_numerics
+
+        self.numerics = f", {describe_numerics(numerics)}"
+
     def run_start(self, run, *, start_epoch, epochs, steps_per_epoch):
         for task in (self.epochs, self.batches):
             if task is not None:
                 self.progress.remove_task(task)
         resumed = f" (resumed at epoch {start_epoch + 1})" if start_epoch else ""
-        where = f" on {escape(self._where())}" if self.device is not None else ""
-        self.progress.update(self.runs, info=f"{safe_label(run.label)}, seed {run.seed}{resumed}{where}")
+        self.progress.update(self.runs, info=f"{safe_label(run.label)}, seed {run.seed}{resumed}{escape(self.numerics)}")
         self.epochs = self.progress.add_task("  epochs", total=epochs, completed=start_epoch, info="", eta="")
         self.batches = self.progress.add_task("  batches", total=steps_per_epoch, info="", eta="")
         self.steps_per_epoch = max(1, steps_per_epoch)

@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from modbench.cli.common import check_device
 
 
 @dataclass
@@ -32,7 +31,7 @@ def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=
     return RunSelection(suite, source, runs, suite.eval.model_dump(mode="json"))
 
 
-def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True):
+def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True, threads: int | None = None):
     from modbench.cache.store import RunStore, ensure_writable, resolve_cache_root
     from modbench.cli.progress import StderrObserver
     from modbench.engine.runner import Runner, resolve_device
@@ -42,10 +41,11 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
         ensure_writable(root)
     return Runner(
         RunStore(root),
-        device=join_torchrun(resolve_device(check_device(device))),
+        device=join_torchrun(resolve_device(device)),  # the one check of --device (engine/runner.py)
         data_dir=data_dir,
         download=download,
         observer=observer or StderrObserver(),
+        threads=threads,
     )
 
 
@@ -72,7 +72,7 @@ def train_selection(selection: RunSelection, runner, *, force: bool, launch=None
         for run in selection.runs:
             if force or runner.store.run(run.key).status() != "done":
                 runner.data_for(run)
-        with RichObserver(runs=selection.runs, device=runner.device) as observer:
+        with RichObserver(runs=selection.runs) as observer:
             runner.observer = observer if logs is None else logs.alongside(observer)
             outcomes = runner.train(selection.runs, selection.eval_cfg, force=force)
         print_summary(outcomes, seconds=observer.elapsed)
@@ -98,18 +98,17 @@ def train_or_answer(selection: RunSelection, opts, *, launch=None) -> list:
     """The outcomes of ``selection`` (``opts``: the command's TrainOptions): straight from the
     cache when every run is finished (or recorded as failed), so that a cached answer imports
     neither torch nor the engine; else through the engine's Runner (``train_selection``)."""
-    check_device(opts.device)
     logs = live_logs_for(opts, selection)
     if not opts.force and not _under_torchrun():
         from modbench.cache.store import resolve_cache_root
 
-        outcomes = outcomes_from_cache(selection, resolve_cache_root(opts.cache_dir), device=opts.device)
+        outcomes = outcomes_from_cache(selection, resolve_cache_root(opts.cache_dir), device=opts.device, threads=opts.threads)
         if outcomes is not None:
             if logs is not None:
                 logs.cached(outcomes)
             print_summary(outcomes)
             return outcomes
-    runner = make_runner(cache_dir=opts.cache_dir, device=opts.device, data_dir=opts.data_dir, download=opts.download)
+    runner = make_runner(cache_dir=opts.cache_dir, device=opts.device, data_dir=opts.data_dir, download=opts.download, threads=opts.threads)
     return train_selection(selection, runner, force=opts.force, launch=launch, logs=logs)
 
 
@@ -126,19 +125,15 @@ def live_logs_for(opts, selection):
     )
 
 
-@dataclass
-class CachedOutcome:
-    """What the engine's ``Outcome`` says about a run the cache already answers."""
-
-    run: object  # RunSpec
-    status: str  # "cached" | "failed"
-    result: dict | None = None
-    failure: dict | None = None
-
-
-# The evaluation settings a stored result must match to be reused as is (the engine's
-# runner._eval_matches; repeated here because importing the engine imports torch).
-_EVAL_KEYS = ("metrics", "kmeans_seed", "kmeans_n_init")
+def _eval_matches(result: dict, eval_cfg: dict) -> bool:
+    """The engine's rule for reusing a stored evaluation (runner._eval_matches; repeated here
+    because importing the engine imports torch): same k-means settings, every requested metric
+    stored."""
+    stored = result.get("eval") or {}
+    if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
+        return False
+    have = result.get("metrics") or {}
+    return all(name in have for name in eval_cfg.get("metrics", ()))
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -157,8 +152,8 @@ def expected_numerics(run, *, device: str, threads: int | None = None) -> dict |
     machine without any GPU device node) and a thread count fixed by the suite's
     ``train.cpu_threads``, ``--threads`` or OMP_NUM_THREADS/MKL_NUM_THREADS. None otherwise (a GPU
     may be present, or the default count, the physical cores, which the engine computes)."""
-    if device == "cuda" or (device == "auto" and _gpu_may_be_present()):
-        return None
+    if device not in ("cpu", "auto") or (device == "auto" and _gpu_may_be_present()):
+        return None  # CUDA, or a name the engine refuses (its resolve_device is the one check)
     suite_threads = (run.config.get("train") or {}).get("cpu_threads")
     if suite_threads and threads and suite_threads != threads:
         return None  # the Runner's one-line error (exit 2) says why
@@ -171,15 +166,12 @@ def expected_numerics(run, *, device: str, threads: int | None = None) -> dict |
 
 
 def _numerics_agree(result: dict, run, *, device: str, threads: int | None) -> bool:
-    """A result that records its numerics is reused only with the same ones (the engine's gate,
-    modbench/identity.py); one that records none predates the record and is judged by the
-    Runner as before."""
-    stored = result.get("numerics")
-    if stored is None:
-        return True
+    """A result is reused only with the numerics it records (the engine's gate,
+    ``identity.numerics_mismatch``); when they cannot be known without torch, the Runner decides."""
+    from modbench.identity import numerics_mismatch
+
     expected = expected_numerics(run, device=device, threads=threads)
-    keys = ("device", "precision", "cpu_threads")
-    return expected is not None and isinstance(stored, dict) and all(stored.get(k) == expected[k] for k in keys)
+    return expected is not None and numerics_mismatch(result.get("numerics"), expected) is None
 
 
 def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "auto", threads: int | None = None) -> list | None:
@@ -189,6 +181,7 @@ def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "a
     what the Runner checks before reusing a run (the full sha256 of every file ``result.json``
     names), and only reads: anything doubtful goes to the Runner, which reports and repairs it."""
     from modbench.cache.store import CorruptFile, RunStore
+    from modbench.engine.outcome import Outcome  # a torch-free leaf
 
     store = RunStore(root)
     outcomes = []
@@ -197,21 +190,20 @@ def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "a
         if not run_dir.path.is_dir() or _locked_elsewhere(run_dir):
             return None
         try:
-            result = run_dir.load_result(deep=True)
+            result = run_dir.result(deep=True)
             if result is not None:
-                stored = result.get("eval") or {}
-                if any(stored.get(k) != selection.eval_cfg.get(k) for k in _EVAL_KEYS):
+                if not _eval_matches(result, selection.eval_cfg):
                     return None
                 if not _numerics_agree(result, run, device=device, threads=threads):
                     return None
-                outcomes.append(CachedOutcome(run, "cached", result=result))
+                outcomes.append(Outcome(run, "cached", result=result))
                 continue
-            failure = run_dir.load_failed()
+            failure = run_dir.failure()
         except CorruptFile:
             return None
         if failure is None:
             return None
-        outcomes.append(CachedOutcome(run, "failed", failure=failure))
+        outcomes.append(Outcome(run, "failed", failure=failure))
     return outcomes
 
 
@@ -240,6 +232,9 @@ def report_failures(outcomes) -> int:
 
     failed = [o for o in outcomes if o.status == "failed"]
     errored = [o for o in outcomes if o.status == "error"]  # a launched job that died (warned already)
+    # Not trained by this command and without a usable result (its lock holder is stopped, or
+    # its cached numbers were made with other numerics): the engine warned with the reason.
+    errored += [o for o in outcomes if o.status == "missing"]
     for o in failed:
         f = o.failure or {}
         warn(
@@ -252,9 +247,10 @@ def report_failures(outcomes) -> int:
 # -- torchrun (docs/scaling.md) ----------------------------------------------------------------
 def join_torchrun(device):
     """Under torchrun: join the process group, use this rank's device, quiet the other ranks."""
-    from modbench.engine.distributed import current, init_from_env, teardown
+    from modbench.engine.distributed import current, teardown
+    from modbench.engine.runner import join_process_group
 
-    joined = init_from_env(device)
+    joined = join_process_group(device)
     if current().enabled:
         import atexit
 

@@ -116,3 +116,26 @@ def test_tensorboard_on_a_file_is_one_line_before_training(cli, tiny_suite, tmp_
     result = cli("compare", "--suite", tiny_suite, "--tensorboard", target)
     assert result.exit_code == 2 and result.stderr.startswith("error: --tensorboard") and result.stderr.count("\n") == 1
     assert RunStore(cache_dir).all_runs() == []  # nothing trained
+
+
+def test_live_logs_forward_every_engine_event_to_the_display(tmp_path):
+    from modbench.cli.live_logs import LiveLogs
+    from modbench.engine.events import Observer
+
+    seen = []
+
+    class Recorder(Observer):
+        pass
+
+    names = [n for n in vars(Observer) if not n.startswith("_")]
+    for name in names:
+        setattr(Recorder, name, lambda self, *a, _n=name, **k: seen.append(_n))
+    logs = LiveLogs(suite="s", tensorboard=None, wandb=False, cache_root=tmp_path).alongside(Recorder())
+    run = type("R", (), {"key": "k", "label": "L", "seed": 0, "config": {}})()
+    logs.run_numerics(run, {"device": "cpu"})
+    logs.run_start(run, start_epoch=0, epochs=1, steps_per_epoch=1)
+    logs.batch_end(step=1, loss=1.0, images_per_s=1.0)
+    logs.epoch_end(epoch=1, record={})
+    logs.run_end(run, status="done")
+    logs.message("m")
+    assert sorted(seen) == sorted(names)

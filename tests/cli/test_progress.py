@@ -47,15 +47,14 @@ def test_estimate_counts_every_pending_run_by_its_loss():
     assert obs.progress.live.transient  # bars cleared when training ends
 
 
-def test_runs_bar_names_device_and_threads():
-    import torch
-
+def test_runs_bar_names_device_precision_and_threads():
+    """The engine's run_numerics event (issue 16 item 11) reaches the runs bar."""
     run = _run("a", "cross-entropy", "CE", epochs=1)
-    with RichObserver(runs=[run], console=_console(), device=torch.device("cpu")) as obs:
+    with RichObserver(runs=[run], console=_console()) as obs:
+        obs.run_numerics(run, {"device": "cpu", "precision": "float32", "cpu_threads": 2})
         obs.run_start(run, start_epoch=0, epochs=1, steps_per_epoch=1)
         info = next(t for t in obs.progress.tasks if t.id == obs.runs).fields["info"]
-    n = torch.get_num_threads()
-    assert info == f"CE, seed 0 on cpu, {n} thread{'s' if n != 1 else ''}"
+    assert info == "CE, seed 0, cpu float32, 2 CPU thread(s)"
 
 
 def test_hostile_labels_are_text_not_markup_or_escape_codes():
