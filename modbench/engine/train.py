@@ -63,10 +63,11 @@ def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int
     return spec.build(params, num_classes, embedding_dim)
 
 
-def loss_family(loss_cfg: dict[str, Any]) -> str:
+def loss_family(loss_cfg: dict[str, Any], base_dir=None) -> str:
+    """``base_dir``: the suite file's folder, for a loss named ``./file.py:Class``."""
     from modbench.losses import resolve_loss
 
-    return resolve_loss(loss_cfg["name"]).family
+    return resolve_loss(loss_cfg["name"], base_dir=base_dir).family
 
 
 def build_optimizer(train_cfg: dict[str, Any], model: torch.nn.Module, loss: torch.nn.Module):
@@ -197,7 +198,7 @@ def train_run(
     train_cfg = cfg["train"]
     numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
     try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
-        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"]))
+        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
     except distributed.SetupError as exc:
         raise UserError(str(exc)) from None
 
