@@ -18,6 +18,7 @@ from modbench.cli.export import export
 from modbench.cli.list_cmd import list_
 from modbench.cli.report import report
 from modbench.cli.train import train
+from modbench.cli.tune import tune
 
 class OneLineErrors(Group):
     """Command-line usage errors (unknown option, missing or out-of-range value) as one line on
@@ -83,6 +84,7 @@ app.command("report", cls=Command)(report)
 app.command("list", cls=Command)(list_)
 app.add_typer(cache_app, name="cache")
 app.command("export", cls=Command)(export)
+app.command("tune", cls=Command)(tune)
 
 
 def _one_line_warnings() -> None:

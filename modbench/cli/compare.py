@@ -32,7 +32,12 @@ def compare(
         name = selection.suite.name
         baselines = {name: find_baseline([(r.loss, r.label) for r in selection.runs], baseline, suite=name)}
     outcomes = train_or_answer(selection, opts, launch=opts.launch(selection))
-    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines))
+    notes = None
+    if selection.suite.tuned is not None:  # written by `modbench tune` (docs/tuning.md)
+        from modbench.tune.tuned_suite import tuned_note
+
+        notes = {selection.suite.name: [tuned_note(selection.suite.tuned)]}
+    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes))
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)

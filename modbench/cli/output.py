@@ -14,9 +14,11 @@ def render_rows(
     extra_metrics: list[str] | None = None,
     baselines: dict[str, str] | None = None,
     paper=None,
+    notes: dict[str, list[str]] | None = None,
 ) -> str | None:
     """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
-    maps suite names to the label of their baseline; ``paper`` adds the paper's rows."""
+    maps suite names to the label of their baseline; ``paper`` adds the paper's rows; ``notes``
+    maps suite names to lines their tables carry (a tuned suite's "tuned: ...")."""
     from modbench.render.layout import suite_tables
     from modbench.render.markdown import tables_markdown
     from modbench.render.records import rows_csv, rows_json
@@ -38,7 +40,8 @@ def render_rows(
     tables = []
     for s in summaries:
         tables += suite_tables(
-            s.groups, s.suite, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline
+            s.groups, s.suite, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline,
+            notes=(notes or {}).get(s.suite),
         )
     if fmt == "markdown":
         return tables_markdown(tables)

@@ -56,6 +56,9 @@ def report(
         if not seed:  # every seed the cache holds for the suite's settings
             runs = with_cached_seeds(store, runs)
         suite_rows = rows_from_cache(store, runs, warn=warn)
+        from modbench.tune.report import trial_runs  # its tuning trials, apart (docs/tuning.md)
+
+        suite_rows += rows_from_cache(store, trial_runs(store, s, source), warn=warn)
         if explicit or any(r.status != "missing" for r in suite_rows):
             rows += suite_rows
             descriptions[s.name] = s.description
@@ -133,6 +136,9 @@ def _write_plots(store, rows, folder: Path) -> dict:
         except OSError as exc:
             raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
     n = sum(len(files) for files in written.values())
+    from modbench.tune.plots import write_tune_plots  # the tuning studies' figures (docs/tuning.md)
+
+    n += len(write_tune_plots(store.root, folder))
     err.print(f"wrote {n} plot{'s' if n != 1 else ''} to {folder}", markup=False, highlight=False)
     return written
 

@@ -127,12 +127,17 @@ def baseline_table(rows: list[BaselineRow], suite: str, baseline: str) -> TableT
 def suite_tables(
     groups: list[Group], suite: str, extra_metrics: list[str] | None = None, *, paper=None,
     baseline_rows: list[BaselineRow] | None = None, baseline: str | None = None,
+    notes: list[str] | None = None,
 ) -> list[TableText]:
+    """``notes``: lines every table of the suite carries first (e.g. "tuned: N trials per loss
+    on validation" for a suite written by ``modbench tune``)."""
     tables = [table1(groups, suite, paper), table2(groups, suite, paper)]
     if extra_metrics:
         tables.append(extra_table(groups, suite, extra_metrics))
     if baseline is not None and baseline_rows is not None:
         tables.append(baseline_table(baseline_rows, suite, baseline))
+    for table in tables:
+        table.notes[:0] = list(notes or [])
     return tables
 
 
