@@ -9,6 +9,9 @@ median of ``--repeat`` runs, wall time and CPU time:
 * ``modbench --help``             goal: median < 0.3 s
 * ``modbench list``
 * ``modbench report --suite S``   over the 200 cached runs; goal: median < 2 s
+* ``modbench compare --suite S``  the same 200 runs, all cached (nothing to train): planned from
+  the cache without importing torch or the engine; goal: median < 1 s, and printed beside
+  ``report`` as a ratio (compare / report)
 
 Prints a table, or ``--json``. Also reports whether torch was imported by each command.
 
@@ -28,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-GOALS = {"modbench --help": 0.3, "modbench report": 2.0}
+GOALS = {"modbench --help": 0.3, "modbench report": 2.0, "modbench compare": 1.0}
 BETAS = [round(0.5 + 0.5 * i, 2) for i in range(25)]
 GAMMAS = [1, 3, 5, 10]
 SEEDS = [0, 1]
@@ -83,6 +86,7 @@ def make_cache(root: Path) -> tuple[Path, Path, int]:
             "metric_info": {"backend": "torch", "kmeans": {"seed": 0, "n_init": 1}},
             "eval": eval_cfg, "checkpoint": {"select": "last", "epoch": 30}, "epochs": 30,
             "train_seconds": 12.3, "device": "cpu", "data": {"train": 1293, "val": 144, "test": 359},
+            "numerics": {"device": "cpu", "precision": "float32", "cpu_threads": 1}, "cpu_threads": 1,
             "versions": {"modbench": "0.1.0"}, "date": "2026-01-01T00:00:00+00:00",
         })
     return suite_path, store.root, len(runs)
@@ -132,11 +136,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="modbench-cli-speed-") as tmp:
         suite_path, cache, n_runs = make_cache(Path(tmp))
-        env = {**os.environ, "MODBENCH_CACHE": str(cache), "COLUMNS": "120"}
+        # One CPU thread: the numerics the fake results record, which compare checks (without torch).
+        env = {**os.environ, "MODBENCH_CACHE": str(cache), "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
         commands = {
             "modbench --help": ["--help"],
             "modbench list": ["list"],
             "modbench report": ["report", "--suite", str(suite_path)],
+            "modbench compare": ["compare", "--suite", str(suite_path), "--device", "cpu"],
         }
         rows = []
         for name, argv in commands.items():
@@ -144,13 +150,18 @@ def main() -> None:
             goal = GOALS.get(name)
             rows.append({"command": name, **r, "goal_s": goal,
                          "meets_goal": None if goal is None else r["median_s"] < goal})
-        # The report really covered the cached runs (and did not print "missing"):
-        out = subprocess.run([sys.executable, "-m", "modbench", "report", "--suite", str(suite_path), "--json"],
-                             capture_output=True, text=True, env=env)
-        records = json.loads(out.stdout)
-        done = sum(1 for r in records if r.get("status") == "done" and r.get("run"))  # runs, not aggregates
-        if done != n_runs:
-            raise SystemExit(f"report shows {done} finished runs, expected {n_runs}")
+        report_s = next(r["median_s"] for r in rows if r["command"] == "modbench report")
+        for r in rows:
+            r["ratio_to_report"] = r["median_s"] / report_s
+        # The report and the compare really covered the cached runs (nothing "missing"):
+        for command in ("report", "compare"):
+            device = ["--device", "cpu"] if command == "compare" else []
+            out = subprocess.run([sys.executable, "-m", "modbench", command, "--suite", str(suite_path), "--json", *device],
+                                 capture_output=True, text=True, env=env)
+            records = json.loads(out.stdout)
+            done = sum(1 for r in records if r.get("status") == "done" and r.get("run"))  # runs, not aggregates
+            if done != n_runs:
+                raise SystemExit(f"{command} shows {done} finished runs, expected {n_runs}")
 
     info = {"cached_runs": n_runs, **machine()}
     if args.json:
@@ -161,12 +172,12 @@ def main() -> None:
 
     table = Table(title=f"modbench start-up ({n_runs} cached runs; {info['cpus']} CPUs, {info['cpu_model']}, "
                   f"load average {info['load_average_1min']})", title_justify="left")
-    for col in ("command", "median s", "min s", "max s", "CPU s (median)", "goal", "imports torch"):
+    for col in ("command", "median s", "min s", "max s", "CPU s (median)", "/ report", "goal", "imports torch"):
         table.add_column(col, justify="left" if col == "command" else "right")
     for r in rows:
         goal = "" if r["goal_s"] is None else f"< {r['goal_s']} s " + ("ok" if r["meets_goal"] else "MISSED")
         table.add_row(r["command"], f"{r['median_s']:.3f}", f"{r['min_s']:.3f}", f"{r['max_s']:.3f}",
-                      f"{r['cpu_median_s']:.3f}", goal,
+                      f"{r['cpu_median_s']:.3f}", f"{r['ratio_to_report']:.2f}", goal,
                       "yes" if r["imports_torch"] else "no")
     Console(width=max(Console().width, 120)).print(table)
 

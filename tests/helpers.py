@@ -13,3 +13,17 @@ TINY_SUITE = {
         {"name": "triplet", "label": "Triplet"},
     ],
 }
+
+
+# What a CPU run with OMP_NUM_THREADS=1 records (engine/backend.py: numerics).
+CPU_1_THREAD = {"device": "cpu", "precision": "float32", "cpu_threads": 1}
+
+
+def write_finished(store, run, eval_cfg: dict, metrics: dict, **extra) -> None:
+    """A valid finished run in ``store`` without training it: config, a checksummed checkpoint
+    and a result with ``metrics``, evaluated with ``eval_cfg`` on the CPU with one thread."""
+    run_dir = store.run(run.key)
+    run_dir.write_config(run.config)
+    run_dir.save_checkpoint({"epoch": 1})  # a result must point at a checksummed checkpoint
+    run_dir.write_result({"key": run.key, "config": run.config, "metrics": metrics, "eval": eval_cfg,
+                          "numerics": CPU_1_THREAD, "cpu_threads": 1, **extra})

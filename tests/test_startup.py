@@ -1,4 +1,4 @@
-"""Fast paths stay fast: ``--help``, ``list`` and ``report`` never import torch (~1-2 s).
+"""Fast paths stay fast: ``--help``, ``list`` and ``report`` never import torch or matplotlib (~1-2 s).
 
 Each command runs in a fresh interpreter (the CLI's own ``main()``), which then reports whether
 torch was imported. Timings themselves are measured by benchmarks/cli_speed.py, never here.
@@ -17,7 +17,7 @@ import pytest
 PROBE = """\
 import atexit, sys
 atexit.register(lambda: sys.stderr.write("\\nHEAVY=%s\\n" % ",".join(
-    m for m in ("torch", "torchvision", "sklearn", "pytorch_metric_learning") if m in sys.modules)))
+    m for m in ("torch", "torchvision", "sklearn", "pytorch_metric_learning", "matplotlib", "tensorboard") if m in sys.modules)))
 sys.argv = ["modbench", *sys.argv[1:]]
 from modbench.cli.app import main
 main()
@@ -34,7 +34,7 @@ def heavy_imports(*args: str, env: dict | None = None) -> tuple[int, str, list[s
     return proc.returncode, proc.stdout, heavy
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "losses"], ["train", "--help"], ["report", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "losses"], ["train", "--help"], ["report", "--help"], ["cache", "--help"], ["cache", "du"], ["export", "--help"]])
 def test_fast_commands_do_not_import_torch(args):
     code, out, heavy = heavy_imports(*args)
     assert code == 0
@@ -85,3 +85,40 @@ def test_spec_params_are_the_torch_free_models():
 
     for name in LOSSES.names():
         assert resolve_loss(name).params is PARAMS[name]
+
+
+def _fake_cache(tmp_path, seeds=(0, 1)):
+    """A suite file and a cache holding a valid finished result for each of its runs."""
+    from helpers import write_finished
+
+    from modbench.cache.store import RunStore
+    from modbench.suite.loader import load_suite
+    from modbench.suite.runs import resolve_runs
+
+    suite_file = tmp_path / "s.yaml"
+    suite_file.write_text(
+        "name: s\ndataset: {name: digits}\nbackbone: {name: small-cnn}\n"
+        f"train: {{epochs: 1, batch_size: 8, lr: 0.001}}\nseeds: {list(seeds)}\n"
+        "losses:\n  - {name: improved, params: {beta: [2, 4]}}\n  - {name: cross-entropy}\n"
+    )
+    suite, source = load_suite(str(suite_file))
+    runs = resolve_runs(suite, source)
+    store = RunStore(tmp_path / "cache")
+    eval_cfg = suite.eval.model_dump(mode="json")
+    for i, run in enumerate(runs):
+        write_finished(store, run, eval_cfg, {m: 0.5 + i / 100 for m in eval_cfg["metrics"]})
+    return suite_file, store, runs
+
+
+@pytest.mark.parametrize("command", ["compare", "train", "eval"])
+def test_fully_cached_commands_do_not_import_torch(tmp_path, command):
+    """Issue 16 item 12: a cached answer is planned from the cache; the engine is not imported."""
+    suite_file, store, runs = _fake_cache(tmp_path)
+    args = [command, "--suite", str(suite_file), "--device", "cpu"] + (["--json"] if command != "train" else [])
+    # The numerics of the stored results (CPU, one thread) are known without torch.
+    code, out, heavy = heavy_imports(*args, env={"MODBENCH_CACHE": str(store.root), "OMP_NUM_THREADS": "1"})
+    assert code == 0
+    assert heavy == []
+    if command != "train":
+        done = {r["run"] for r in json.loads(out) if r.get("status") == "done" and r.get("run")}
+        assert done == {run.key for run in runs} and len(runs) == 6

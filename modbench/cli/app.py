@@ -3,35 +3,43 @@ it runs, so that ``--help``, ``--version`` and ``list`` start fast."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
 
 from modbench import __version__
+from modbench.cli.cache_cmd import cache_app
+from modbench.cli.common import Command, Group
 from modbench.cli.compare import compare
 from modbench.cli.eval import eval_
+from modbench.cli.export import export
 from modbench.cli.list_cmd import list_
 from modbench.cli.report import report
 from modbench.cli.train import train
 from modbench.cli.tune import tune
 
-class OneLineErrors(TyperGroup):
+class OneLineErrors(Group):
     """Command-line usage errors (unknown option, missing or out-of-range value) as one line on
-    stderr with exit code 2, like every other error of modbench, instead of a usage box."""
+    stderr with exit code 2, like every other error of modbench, instead of a usage box.
+
+    Only Typer's public API: ``typer.TyperException`` is the base of the usage errors Typer
+    raises (its vendored Click's ``ClickException``, typer >= 0.26; pinned in pyproject.toml).
+    ``modbench`` alone prints the help (exit 2), handled here rather than through Click's
+    private ``NoArgsIsHelpError``."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError
-
+        argv = list(sys.argv[1:] if args is None else args)
+        completing = any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
+        if not argv and not completing:
+            super().main(["--help"], prog_name, complete_var, standalone_mode=False, **extra)
+            sys.exit(2)
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelpError as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except ClickException as exc:
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:
             from modbench.cli.common import err
             from modbench.errors import one_line
 
@@ -69,12 +77,14 @@ def _root(
     """modbench: an honest, fast benchmark of loss functions."""
 
 
-app.command("train")(train)
-app.command("eval")(eval_)
-app.command("compare")(compare)
-app.command("report")(report)
-app.command("list")(list_)
-app.command("tune")(tune)
+app.command("train", cls=Command)(train)
+app.command("eval", cls=Command)(eval_)
+app.command("compare", cls=Command)(compare)
+app.command("report", cls=Command)(report)
+app.command("list", cls=Command)(list_)
+app.add_typer(cache_app, name="cache")
+app.command("export", cls=Command)(export)
+app.command("tune", cls=Command)(tune)
 
 
 def _one_line_warnings() -> None:
@@ -90,5 +100,8 @@ def _one_line_warnings() -> None:
 
 
 def main() -> None:
+    from modbench.cli.streams import prepare_streams
+
+    prepare_streams()  # closed streams, ASCII-only locales (docs/reliability.md)
     _one_line_warnings()
     app()

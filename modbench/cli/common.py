@@ -7,20 +7,84 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
+
+
+
+def _isatty(stream) -> bool:
+    """False for a closed or missing stream too (``modbench list >&-``: sys.stdout is None)."""
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (ValueError, OSError):
+        return False
+
+
+class _Console(Console):
+    def render_str(self, text: str, **kwargs):
+        """On a console that cannot show a character, its ASCII spelling before Rich measures
+        the text, so that table columns stay aligned (``±`` is one cell, ``+/-`` three)."""
+        if not self.encoding.lower().startswith("utf"):
+            from modbench.cli.streams import to_ascii
+
+            text = to_ascii(text)
+        return super().render_str(text, **kwargs)
+
+    def on_broken_pipe(self) -> None:
+        """The reader went away (`| head -1`): quiet from now on, exit 141 (Rich exits 1)."""
+        from modbench.cli import streams
+
+        self.quiet = True
+        if self.stderr:
+            streams.discard_stream(2)
+        else:
+            streams.discard_stdout()
+        raise typer.Exit(streams.BROKEN_PIPE_EXIT)
+
 
 # Results go to stdout; progress, logs, warnings and errors to stderr.
 # Piped output is not cut to 80 columns: tables keep one line per row in files and CI logs.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
+out = _Console(soft_wrap=True, width=None if _isatty(sys.stdout) else 200)
+err = _Console(stderr=True, soft_wrap=True)
+
+
+class _PlainFlags:
+    """Plain on/off flags show no ``<bool>`` value placeholder in --help (they take no value)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_PlainFlags, TyperCommand):
+    """Every modbench command (``app.command(..., cls=Command)``)."""
+
+
+class Group(_PlainFlags, TyperGroup):
+    """Every modbench command group."""
+
+
+# Terminal escape sequences (CSI, OSC) and other control characters: suite text in a message
+# (a label, a suite name, a path) must never clear the screen or retitle the terminal.
+_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text) -> str:
+    """``text`` without escape sequences or control characters (newlines kept)."""
+    return _CONTROLS.sub("", str(text))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
+    message = plain(message)
     if err.quiet:  # a torchrun rank other than 0 (quiet_other_ranks): errors still show
         sys.stderr.write(f"error (rank {os.environ.get('RANK', '?')}): {message}\n")
     for line in message.split("\n"):  # a suite with several problems: one line each
@@ -33,13 +97,30 @@ def handle_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from modbench.cli import streams
         from modbench.errors import ModbenchError
 
         debug = os.environ.get("MODBENCH_DEBUG") == "1"
         try:
-            return fn(*args, **kwargs)
+            try:
+                result = fn(*args, **kwargs)
+            except typer.Exit:
+                streams.flush_stdout()  # what was printed before the exit code reaches its reader
+                raise
+            streams.flush_stdout()
+            return result
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # the reader went away (`| head -1`): quietly, as the shell does
+            streams.discard_stdout()
+            raise typer.Exit(streams.BROKEN_PIPE_EXIT) from None
+        except OSError as exc:
+            if debug:
+                raise
+            if not streams.is_disk_full(exc):
+                raise _unexpected(exc) from None
+            streams.discard_stdout()
+            raise fail(streams.DISK_FULL_MESSAGE.format(reason=exc.strerror or exc), 2) from None
         except ModbenchError as exc:
             if debug:
                 raise
@@ -54,12 +135,15 @@ def handle_errors(fn):
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if debug:
                 raise
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            raise fail(
-                f"{type(exc).__name__}: {first} (set MODBENCH_DEBUG=1 for the traceback)", 1
-            ) from None
+            raise _unexpected(exc) from None
 
     return wrapper
+
+
+def _unexpected(exc: Exception) -> typer.Exit:
+    """The one line (exit 1) for an error nobody expected."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return fail(f"{type(exc).__name__}: {first} (set MODBENCH_DEBUG=1 for the traceback)", 1)
 
 
 def complete_suite(incomplete: str) -> list[str]:
@@ -75,7 +159,7 @@ def complete_loss(incomplete: str) -> list[str]:
 
 
 def warn(message: str) -> None:
-    err.print(f"warning: {message}", markup=False, highlight=False)
+    err.print(f"warning: {plain(message)}", markup=False, highlight=False)
 
 
 # -- option types ---------------------------------------------------------------------------
@@ -85,15 +169,15 @@ SuiteOpt = Annotated[
 ]
 LossOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--loss", "-l", help="Only this loss (name or label); repeatable.", autocompletion=complete_loss),
+    typer.Option("--loss", "-l", help="Only this loss (name or label); repeatable \\[default: every loss of the suite].", autocompletion=complete_loss),
 ]
-SeedOpt = Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Seed(s) instead of the suite's; repeatable.")]
-EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Override the suite's epochs (a different cached run).")]
-SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class (a different cached run).")]
+SeedOpt = Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Seed(s) instead of the suite's; repeatable \\[default: the suite's seeds].")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs instead of the suite's train.epochs (a different cached run) \\[default: the suite's].")]
+SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class (a different cached run) \\[default: the suite's dataset.subset, else every image].")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per run \\[default: the suite's train.cpu_threads, else OMP_NUM_THREADS, else the physical cores]; recorded with each result, which is reused only with the same count (README).")]
-CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root [default: $MODBENCH_CACHE or ~/.cache/modbench].")]
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read [env: MODBENCH_DATA].", show_envvar=False)]
+CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root \\[default: $MODBENCH_CACHE, else ~/.cache/modbench].")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read \\[default: $MODBENCH_DATA; needed by every dataset but digits].", show_envvar=False)]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download missing dataset files.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Train again even if cached.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout: one object per run, then the aggregates over seeds (\"seed\": null).")]
@@ -115,7 +199,7 @@ def check_device(device: str) -> str:
 
 
 def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+    return _isatty(sys.stdout)
 
 
 # -- scaling: torchrun ranks, --jobs, --devices, --launcher, SLURM (docs/scaling.md) ----------
@@ -127,9 +211,9 @@ def quiet_other_ranks() -> None:
 
 
 _SCALING = "Scaling (docs/scaling.md)"
-JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Train up to N runs at once, one process each (implies --launcher local).", rich_help_panel=_SCALING)]
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Train up to N runs at once, one process each (implies --launcher local) \\[default: one run at a time, in this process].", rich_help_panel=_SCALING)]
 DevicesOpt = Annotated[Optional[str], typer.Option("--devices", help="CUDA devices for the jobs, e.g. 0,1; job i uses device i mod n \\[default: every GPU, else a share of the CPU cores each].", rich_help_panel=_SCALING)]
-LauncherOpt = Annotated[Optional[str], typer.Option("--launcher", help="inline: one run after another in this process; local: --jobs processes here; slurm: one SLURM job per run (submitit, pip install modbench\\[slurm]).", rich_help_panel=_SCALING)]
+LauncherOpt = Annotated[Optional[str], typer.Option("--launcher", help="inline: one run after another in this process; local: --jobs processes here; slurm: one SLURM job per run (submitit, pip install modbench\\[slurm]) \\[default: local with --jobs or --devices, else inline].", rich_help_panel=_SCALING)]
 PartitionOpt = Annotated[Optional[str], typer.Option("--partition", help="SLURM partition \\[default: the suite's slurm.partition, else the cluster's].", rich_help_panel=_SCALING)]
 GpusPerJobOpt = Annotated[Optional[int], typer.Option("--gpus-per-job", min=0, help="GPUs per SLURM job \\[default: the suite's, else 1].", rich_help_panel=_SCALING)]
 TimeMinOpt = Annotated[Optional[int], typer.Option("--time-min", min=1, help="Time limit of each SLURM job in minutes \\[default: the suite's, else 1440].", rich_help_panel=_SCALING)]

@@ -8,19 +8,20 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, ThreadsOpt, JsonOpt, LossOpt, SeedOpt, err, fail, handle_errors,
+    CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, ThreadsOpt, err, fail,
+    handle_errors, plain,
 )
 
 
 @handle_errors
 def eval_(
-    suite: Annotated[Optional[str], typer.Option("--suite", "-s", help="Built-in suite name or YAML path.")] = None,
+    suite: Annotated[Optional[str], typer.Option("--suite", "-s", help="Built-in suite name or YAML path (give this or --embeddings).", show_default=False)] = None,
     loss: LossOpt = None,
     seed: SeedOpt = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="As given to train.")] = None,
-    subset: Annotated[Optional[int], typer.Option("--subset", min=1, help="As given to train.")] = None,
-    embeddings: Annotated[Optional[Path], typer.Option("--embeddings", help="A .npz with arrays 'embeddings' (N x D) and 'labels' (N).")] = None,
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names, e.g. nmi,f1,recall@1.")] = None,
+    epochs: EpochsOpt = None,
+    subset: SubsetOpt = None,
+    embeddings: Annotated[Optional[Path], typer.Option("--embeddings", help="A .npz with arrays 'embeddings' (N x D) and 'labels' (N) to measure instead of a suite's runs (give this or --suite).", show_default=False)] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names, e.g. nmi,f1,recall@1 \\[default: the suite's eval.metrics; with --embeddings, the default metrics].")] = None,
     device: DeviceOpt = "auto",
     threads: ThreadsOpt = None,
     cache_dir: CacheDirOpt = None,
@@ -34,23 +35,27 @@ def eval_(
         _eval_embeddings(embeddings, metrics, json_)
         return
     from modbench.cli.output import emit, render_rows
-    from modbench.cli.workflow import make_runner, plan
+    from modbench.cache.store import resolve_cache_root
+    from modbench.cli.workflow import make_runner, outcomes_from_cache, select_runs
     from modbench.results.rows import rows_from_outcomes
 
-    p = plan(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
     if metrics:
         from modbench.metrics import parse_metric_names
 
-        p.eval_cfg["metrics"] = parse_metric_names(metrics)
-    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False, threads=threads)
-    outcomes = runner.evaluate(p.runs, p.eval_cfg)
+        selection.eval_cfg["metrics"] = parse_metric_names(metrics)
+    # Every run finished with these metrics: the cache answers, without torch.
+    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir), device=device, threads=threads)
+    if outcomes is None:
+        runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False, threads=threads)
+        outcomes = runner.evaluate(selection.runs, selection.eval_cfg)
     emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table"))
     missing = [o for o in outcomes if o.status == "missing"]
     from modbench.suite.hints import train_command
 
     for o in missing:
         command = train_command(suite, seed=o.run.seed if seed else None, epochs=epochs, subset=subset)
-        err.print(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `{command}`", markup=False, highlight=False)
+        err.print(plain(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `{command}`"), markup=False, highlight=False)
     if missing or any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 

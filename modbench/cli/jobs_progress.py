@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modbench.cli.common import err
+from modbench.cli.progress import safe_label as escape  # markup escaped, control characters removed
 from modbench.launch.events import LaunchObserver
 
 
@@ -18,7 +18,7 @@ class JobsProgress(LaunchObserver):
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
             console=err,
-            transient=False,
+            transient=err.is_terminal,  # cleared on a terminal; a log keeps the final state of each job
         )
         self.runs = None
         self.names: list[str] = []
@@ -66,4 +66,6 @@ class JobsProgress(LaunchObserver):
         return next(t for t in self.progress.tasks if t.id == task_id)
 
     def message(self, text):
-        self.progress.console.print(text, markup=False, highlight=False)
+        from modbench.cli.common import plain
+
+        self.progress.console.print(plain(text), markup=False, highlight=False)

@@ -1,45 +1,96 @@
-"""Rich progress on stderr for the engine's events: runs, epochs, batches, loss and images/s."""
+"""Rich progress on stderr for the engine's events: runs, epochs, batches, loss and images/s.
+
+The runs bar's remaining time comes from the epochs completed so far, per loss (``eta.py``);
+the bars are cleared when training ends, and the command keeps a one-line summary
+(``workflow.print_summary``). Suite text (labels) is escaped: it is never read as Rich markup
+and its control characters never reach the terminal.
+"""
 
 from __future__ import annotations
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+import time
 
-from modbench.cli.common import err
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from modbench.cli.common import err, plain
+from modbench.cli.eta import EpochTimes, PendingRun, format_duration, remaining_seconds
 from modbench.engine.events import Observer
+
+def safe_label(text) -> str:
+    """Suite text for a Rich markup context: escape sequences and control characters removed,
+    on one line, markup brackets escaped."""
+    return escape(" ".join(plain(text).split("\n")))
+
+
+def loss_family(loss: str) -> str:
+    """The loss's family (softmax / embedding) from the registry; the name itself when unknown."""
+    try:
+        from modbench.losses import resolve_loss
+
+        return resolve_loss(loss).family
+    except Exception:  # noqa: BLE001 - an estimate must never stop training
+        return loss
 
 
 class StderrObserver(Observer):
     """No progress bars; notices and warnings of the engine as lines on stderr (``eval``)."""
 
     def message(self, text: str) -> None:
-        err.print(text, markup=False, highlight=False)
+        err.print(plain(text), markup=False, highlight=False)
 
 
 class RichObserver(Observer):
-    def __init__(self, total_runs: int, console=None):
+    def __init__(self, total_runs: int | None = None, console=None, *, runs=None, clock=time.monotonic):
+        """``runs``: the runs about to be trained or read (RunSpecs), for the remaining time;
+        ``total_runs`` alone still draws the bars (the estimate then counts no pending epochs)."""
+        runs = list(runs or [])
+        total = len(runs) if runs else (total_runs or 0)
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[eta]}"),
             console=console or err,
-            transient=False,
+            # Cleared at the end on a terminal (the one-line summary and the tables follow); a log
+            # file keeps the bars' final state, printed once.
+            transient=(console or err).is_terminal,
             refresh_per_second=2,  # each refresh renders every bar (~2 ms): keep it off the training loop's back
         )
-        self.runs = self.progress.add_task("runs", total=total_runs, info="")
+        self.clock = clock
+        self.numerics = ""  # ", cpu float32, 2 CPU thread(s)": what the run on screen trains with
+        self.times = EpochTimes()
+        self.pending: dict[str, PendingRun] = {
+            r.key: PendingRun(r.loss, loss_family(r.loss), float(r.config["train"]["epochs"])) for r in runs
+        }
+        self.runs = self.progress.add_task("runs", total=total, info="", eta="")
         self.epochs = None
         self.batches = None
-        self.numerics = ""
+        self.current = None  # (key, epochs left at the start of the current epoch)
+        self.steps_per_epoch = 1
+        self.started = None
 
     def __enter__(self):
+        self.started = self.clock()
         self.progress.start()
         return self
 
     def __exit__(self, *exc):
         self.progress.stop()
 
+    @property
+    def elapsed(self) -> float | None:
+        return None if self.started is None else self.clock() - self.started
+
+    # -- the estimate ----------------------------------------------------------------------------
+    def _update_eta(self) -> None:
+        seconds = remaining_seconds(self.times, list(self.pending.values()))
+        label = "estimating" if seconds is None else f"~{format_duration(seconds)} left"
+        self.progress.update(self.runs, eta=label)
+
+    # -- engine events ---------------------------------------------------------------------------
     def run_numerics(self, run, numerics):
         from modbench.identity import describe_numerics
 
@@ -50,22 +101,44 @@ class RichObserver(Observer):
             if task is not None:
                 self.progress.remove_task(task)
         resumed = f" (resumed at epoch {start_epoch + 1})" if start_epoch else ""
-        self.progress.update(self.runs, info=f"{run.label}, seed {run.seed}{resumed}{self.numerics}")
-        self.epochs = self.progress.add_task("  epochs", total=epochs, completed=start_epoch, info="")
-        self.batches = self.progress.add_task("  batches", total=steps_per_epoch, info="")
+        self.progress.update(self.runs, info=f"{safe_label(run.label)}, seed {run.seed}{resumed}{escape(self.numerics)}")
+        self.epochs = self.progress.add_task("  epochs", total=epochs, completed=start_epoch, info="", eta="")
+        self.batches = self.progress.add_task("  batches", total=steps_per_epoch, info="", eta="")
+        self.steps_per_epoch = max(1, steps_per_epoch)
+        pending = self.pending.setdefault(run.key, PendingRun(run.loss, loss_family(run.loss), float(epochs)))
+        pending.epochs_left = float(epochs - start_epoch)
+        self.current = (run, pending.epochs_left)
+        self._update_eta()
 
     def batch_end(self, *, step, loss, images_per_s):
         if self.batches is not None:
             info = f"loss {loss:.4g}, {images_per_s:,.0f} img/s" if loss is not None else ""
             self.progress.update(self.batches, completed=step, info=info)
+            if self.current is not None:  # the current epoch counts by the batches done
+                run, left = self.current
+                self.pending[run.key].epochs_left = max(0.0, left - step / self.steps_per_epoch)
+                self._update_eta()
 
     def epoch_end(self, *, epoch, record):
         if self.epochs is not None:
             val = ", ".join(f"{k} {v:.3f}" for k, v in record.get("val", {}).items() if v == v)
             self.progress.update(self.epochs, completed=epoch, info=f"val {val}")
+        if self.current is not None:
+            run, left = self.current
+            seconds = record.get("seconds")
+            if isinstance(seconds, (int, float)):
+                pending = self.pending[run.key]
+                self.times.add(pending.loss, pending.family, float(seconds))
+            self.current = (run, max(0.0, left - 1))
+            self.pending[run.key].epochs_left = self.current[1]
+        self._update_eta()
 
     def run_end(self, run, *, status):
+        self.pending.pop(run.key, None)
+        if self.current is not None and self.current[0].key == run.key:
+            self.current = None
         self.progress.advance(self.runs)
+        self._update_eta()
 
     def message(self, text: str) -> None:
-        self.progress.console.print(text, markup=False, highlight=False)
+        self.progress.console.print(plain(text), markup=False, highlight=False)

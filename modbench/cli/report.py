@@ -9,23 +9,23 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, CsvOpt, JsonOpt, complete_suite, err, fail, handle_errors, one_output_format, warn,
+    CacheDirOpt, CsvOpt, EpochsOpt, JsonOpt, SubsetOpt, complete_suite, err, fail, handle_errors, one_output_format, warn,
 )
 
 
 @handle_errors
 def report(
-    suite: Annotated[Optional[list[str]], typer.Option("--suite", "-s", help="Suite(s) to report [default: every built-in suite with a cached run].", autocompletion=complete_suite)] = None,
+    suite: Annotated[Optional[list[str]], typer.Option("--suite", "-s", help="Suite(s) to report \\[default: every built-in suite with a cached run].", autocompletion=complete_suite)] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="A self-contained Markdown report: tables, plots, protocol.")] = False,
     json_: JsonOpt = False,
     csv: CsvOpt = False,
-    plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG training curves to this folder (needs matplotlib).")] = None,
+    plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG training curves to this folder \\[default: no plots].")] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Show the paper's Table 1 and 2 numbers beside the matching measured rows.")] = False,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label to compare the others with (Welch's t-test over seeds, alpha 0.05).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
-    seed: Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Only these seeds [default: the suite's and every other seed in the cache].")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="As given to compare/train.")] = None,
-    subset: Annotated[Optional[int], typer.Option("--subset", min=1, help="As given to compare/train.")] = None,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label to compare the others with (Welch's t-test over seeds, alpha 0.05) \\[default: no comparison].")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout \\[default: stdout].")] = None,
+    seed: Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Only these seeds \\[default: the suite's and every other seed in the cache].")] = None,
+    epochs: EpochsOpt = None,
+    subset: SubsetOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
     """Print cached results; runs not done yet show as "—"."""

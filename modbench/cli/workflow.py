@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 
 
 @dataclass
-class Plan:
+class RunSelection:
+    """The runs a command works on: the loaded suite (overrides applied), expanded and filtered.
+    (Not to be confused with the engine's per-epoch batch plan, ``EpochPlan``.)"""
+
     suite: object  # Suite
     source: str
     runs: list
     eval_cfg: dict
 
 
-def plan(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -> Plan:
+def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -> RunSelection:
     """Load and validate the suite (exit 2 on any problem), apply overrides, expand runs."""
     from modbench.suite.loader import load_suite
     from modbench.suite.runs import apply_overrides, resolve_runs
@@ -24,7 +28,7 @@ def plan(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -
     suite, source = load_suite(suite_ref)
     suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds)
     runs = resolve_runs(suite, source, losses=losses)
-    return Plan(suite, source, runs, suite.eval.model_dump(mode="json"))
+    return RunSelection(suite, source, runs, suite.eval.model_dump(mode="json"))
 
 
 def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True, threads: int | None = None):
@@ -45,36 +49,181 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
     )
 
 
-def train_plan(p: Plan, runner, *, force: bool, launch=None):
-    """Train what is missing with progress on stderr; returns the outcomes (in the plan's order)
-    after one summary line. ``launch`` (LaunchOptions) trains them in other processes instead
-    (--jobs, --launcher; docs/scaling.md)."""
-    from modbench.cli.common import err
+def train_selection(selection: RunSelection, runner, *, force: bool, launch=None, logs=None):
+    """Train what is missing with progress on stderr; returns the outcomes (in the selection's
+    order) after one summary line. ``launch`` (LaunchOptions) trains them in other processes
+    instead (--jobs, --launcher; docs/scaling.md)."""
     from modbench.cli.progress import RichObserver
 
     if launch is not None and launch.elsewhere:
         from modbench.cli.launching import launch_plan
 
-        outcomes = launch_plan(p, runner, force=force, launch=launch)
+        outcomes = launch_plan(selection, runner, force=force, launch=launch)
+        if logs is not None:  # the jobs trained elsewhere: their logs come from history.json
+            logs.cached(outcomes)
     elif not is_main_rank():  # torchrun: rank 0 loads the data first and draws the progress
         from modbench.engine.events import Observer
 
         runner.observer = Observer()
-        return runner.train(p.runs, p.eval_cfg, force=force)
+        return runner.train(selection.runs, selection.eval_cfg, force=force)
     else:
         # Load the data of every run still to train before any progress is drawn, so that missing
         # dataset files are one error line (exit 2) and nothing starts.
-        for run in p.runs:
+        for run in selection.runs:
             if force or runner.store.run(run.key).status() != "done":
                 runner.data_for(run)
-        with RichObserver(len(p.runs)) as observer:
-            runner.observer = observer
-            outcomes = runner.train(p.runs, p.eval_cfg, force=force)
+        with RichObserver(runs=selection.runs) as observer:
+            runner.observer = observer if logs is None else logs.alongside(observer)
+            outcomes = runner.train(selection.runs, selection.eval_cfg, force=force)
+        print_summary(outcomes, seconds=observer.elapsed)
+        return outcomes
+    print_summary(outcomes)
+    return outcomes
+
+
+def print_summary(outcomes, *, seconds: float | None = None) -> None:
+    """The one line that stays on stderr (the progress bars are cleared): how many runs were
+    trained, cached, failed, and in how long."""
+    from modbench.cli.common import err
+    from modbench.cli.eta import format_duration
+
     words = {"trained": "trained", "cached": "from the cache", "failed": "failed", "error": "stopped by a job error"}
     counts = [(sum(o.status == s for o in outcomes), w) for s, w in words.items()]
     summary = ", ".join(f"{n} {w}" for n, w in counts if n)
-    err.print(f"{len(outcomes)} run(s): {summary or 'none'}", markup=False, highlight=False)
+    took = f", {format_duration(seconds)} in all" if seconds is not None and any(o.status == "trained" for o in outcomes) else ""
+    err.print(f"{len(outcomes)} run(s): {summary or 'none'}{took}", markup=False, highlight=False)
+
+
+def train_or_answer(selection: RunSelection, opts, *, launch=None) -> list:
+    """The outcomes of ``selection`` (``opts``: the command's TrainOptions): straight from the
+    cache when every run is finished (or recorded as failed), so that a cached answer imports
+    neither torch nor the engine; else through the engine's Runner (``train_selection``)."""
+    logs = live_logs_for(opts, selection)
+    if not opts.force and not _under_torchrun():
+        from modbench.cache.store import resolve_cache_root
+
+        outcomes = outcomes_from_cache(selection, resolve_cache_root(opts.cache_dir), device=opts.device, threads=opts.threads)
+        if outcomes is not None:
+            if logs is not None:
+                logs.cached(outcomes)
+            print_summary(outcomes)
+            return outcomes
+    runner = make_runner(cache_dir=opts.cache_dir, device=opts.device, data_dir=opts.data_dir, download=opts.download, threads=opts.threads)
+    return train_selection(selection, runner, force=opts.force, launch=launch, logs=logs)
+
+
+def live_logs_for(opts, selection):
+    """The --tensorboard / --wandb observer (cli/live_logs.py), or None; checked before training."""
+    if opts.tensorboard is None and not opts.wandb:
+        return None
+    from modbench.cache.store import resolve_cache_root
+    from modbench.cli.live_logs import LiveLogs
+
+    return LiveLogs(
+        suite=selection.suite.name, tensorboard=opts.tensorboard, wandb=opts.wandb,
+        cache_root=resolve_cache_root(opts.cache_dir),
+    )
+
+
+def _eval_matches(result: dict, eval_cfg: dict) -> bool:
+    """The engine's rule for reusing a stored evaluation (runner._eval_matches; repeated here
+    because importing the engine imports torch): same k-means settings, every requested metric
+    stored."""
+    stored = result.get("eval") or {}
+    if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
+        return False
+    have = result.get("metrics") or {}
+    return all(name in have for name in eval_cfg.get("metrics", ()))
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _gpu_may_be_present() -> bool:
+    """False only when this machine certainly has no GPU torch could use (no NVIDIA, ROCm or
+    WSL GPU device node), decided without importing torch."""
+    if sys.platform != "linux":
+        return sys.platform != "darwin"  # macOS: no CUDA; elsewhere: ask torch
+    nodes = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+    return any(os.path.exists(p) for p in nodes)
+
+
+def expected_numerics(run, *, device: str, threads: int | None = None) -> dict | None:
+    """The numerics (device type, precision, CPU threads) the engine would train ``run`` with,
+    when they are known without importing torch: the CPU (``--device cpu``, or ``auto`` on a
+    machine without any GPU device node) and a thread count fixed by the suite's
+    ``train.cpu_threads``, ``--threads`` or OMP_NUM_THREADS/MKL_NUM_THREADS. None otherwise (a GPU
+    may be present, or the default count, the physical cores, which the engine computes)."""
+    if device not in ("cpu", "auto") or (device == "auto" and _gpu_may_be_present()):
+        return None  # CUDA, or a name the engine refuses (its resolve_device is the one check)
+    suite_threads = (run.config.get("train") or {}).get("cpu_threads")
+    if suite_threads and threads and suite_threads != threads:
+        return None  # the Runner's one-line error (exit 2) says why
+    values = (os.environ.get(name, "").strip() for name in _THREAD_ENV)
+    env = next((int(v) for v in values if v.isdigit() and int(v) > 0), None)
+    count = suite_threads or threads or env
+    if count is None:
+        return None
+    return {"device": "cpu", "precision": "float32", "cpu_threads": int(count)}
+
+
+def _numerics_agree(result: dict, run, *, device: str, threads: int | None) -> bool:
+    """A result is reused only with the numerics it records (the engine's gate,
+    ``identity.numerics_mismatch``); when they cannot be known without torch, the Runner decides."""
+    from modbench.identity import numerics_mismatch
+
+    expected = expected_numerics(run, device=device, threads=threads)
+    return expected is not None and numerics_mismatch(result.get("numerics"), expected) is None
+
+
+def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "auto", threads: int | None = None) -> list | None:
+    """Outcomes of every run of ``selection`` from the cache alone, or None as soon as one run
+    needs the engine (missing, partial, corrupted, evaluated with other metrics, made with other
+    numerics or with numerics not known without torch, or locked by another process). Checks
+    what the Runner checks before reusing a run (the full sha256 of every file ``result.json``
+    names), and only reads: anything doubtful goes to the Runner, which reports and repairs it."""
+    from modbench.cache.store import CorruptFile, RunStore
+    from modbench.engine.outcome import Outcome  # a torch-free leaf
+
+    store = RunStore(root)
+    outcomes = []
+    for run in selection.runs:
+        run_dir = store.run(run.key)
+        if not run_dir.path.is_dir() or _locked_elsewhere(run_dir):
+            return None
+        try:
+            result = run_dir.result(deep=True)
+            if result is not None:
+                if not _eval_matches(result, selection.eval_cfg):
+                    return None
+                if not _numerics_agree(result, run, device=device, threads=threads):
+                    return None
+                outcomes.append(Outcome(run, "cached", result=result))
+                continue
+            failure = run_dir.failure()
+        except CorruptFile:
+            return None
+        if failure is None:
+            return None
+        outcomes.append(Outcome(run, "failed", failure=failure))
     return outcomes
+
+
+def _locked_elsewhere(run_dir) -> bool:
+    from modbench.cache.atomic import CacheWriteError
+
+    lock = run_dir.lock()
+    try:
+        if not lock.acquire(blocking=False):
+            return True
+    except CacheWriteError:  # a read-only cache: nobody trains there through us
+        return False
+    lock.release()
+    return False
+
+
+def _under_torchrun() -> bool:
+    from modbench.launch.options import under_torchrun
+
+    return under_torchrun()
 
 
 def report_failures(outcomes) -> int:
@@ -117,3 +266,9 @@ def is_main_rank() -> bool:
     from modbench.launch.options import under_torchrun
 
     return not under_torchrun() or os.environ.get("RANK") == "0"
+
+
+# The names before the rename (issue 15 item 8), for callers written against them
+# (modbench/api.py); new code uses select_runs / train_selection.
+plan = select_runs
+train_plan = train_selection

@@ -1,0 +1,219 @@
+"""``modbench cache list|rm|du``: the cache as a thing you manage (README, "The cache").
+
+Runs are named by their key (the folder name under ``<cache>/runs/``). A run's suite and label
+are not stored in the run (the same run can belong to several suites): they are found by
+matching its configuration, seed aside, against the built-in suites and any ``--suite`` given.
+Imports no torch.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from modbench.cli.common import CacheDirOpt, Command, Group, JsonOpt, complete_suite, err, fail, handle_errors, out
+
+cache_app = typer.Typer(
+    cls=Group,
+    help="List, measure and remove cached runs (nothing here trains).",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+CacheSuiteOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--suite", "-s", help="Only the runs of this suite (name or YAML path); repeatable. Default: every run.", autocompletion=complete_suite),
+]
+
+
+def _store(cache_dir):
+    from modbench.cache.store import RunStore, resolve_cache_root
+
+    return RunStore(resolve_cache_root(cache_dir))
+
+
+def _overrides(config: dict) -> dict:
+    """What the command line can override in a suite's run (``--epochs``, ``--subset``)."""
+    return {"epochs": (config.get("train") or {}).get("epochs"), "subset": (config.get("dataset") or {}).get("subset")}
+
+
+def _family(config: dict) -> str:
+    """The configuration without the seed and the command-line overrides: what a run shares
+    with the suite's run it was trained for (``--seed``, ``--epochs``, ``--subset`` aside)."""
+    from modbench.suite.runs import canonical_json
+
+    family = {k: v for k, v in config.items() if k != "seed"}
+    family["train"] = {k: v for k, v in (config.get("train") or {}).items() if k != "epochs"}
+    family["dataset"] = {k: v for k, v in (config.get("dataset") or {}).items() if k != "subset"}
+    return canonical_json(family)
+
+
+def suite_index(suite_refs: list[str] | None) -> dict[str, tuple[str, str, dict]]:
+    """Configuration family (``_family``) -> (suite name, loss label, the suite's overridable
+    settings), over ``suite_refs`` (default: the built-in suites). A built-in suite that does
+    not load is skipped with a warning; one asked for by name is an error (exit 2)."""
+    from modbench.suite.loader import builtin_suite_names, load_suite
+    from modbench.suite.runs import resolve_runs
+
+    index: dict[str, tuple[str, str]] = {}
+    for ref in suite_refs or builtin_suite_names():
+        if suite_refs:
+            suite, source = load_suite(ref)
+        else:
+            try:
+                suite, source = load_suite(ref)
+            except Exception as exc:  # noqa: BLE001 - a broken built-in suite must not hide the cache
+                from modbench.cli.common import warn
+
+                warn(f"suite {ref}: {exc}; its runs are listed without a suite name")
+                continue
+        for run in resolve_runs(suite, source):
+            index.setdefault(_family(run.config), (suite.name, run.label, _overrides(run.config)))
+    return index
+
+
+def _described(store, suite_refs):
+    """[(RunInfo, suite, label)] for the runs of the cache (of ``suite_refs`` only, when given)."""
+    from modbench.cache.manage import list_runs
+
+    index = suite_index(suite_refs)
+    rows = []
+    for info in list_runs(store):
+        suite, label, settings = index.get(_family(info.config), ("", "", {})) if info.config else ("", "", {})
+        if suite_refs and not suite:
+            continue
+        changed = {k: v for k, v in _overrides(info.config).items() if suite and v != settings.get(k)}
+        if changed:  # trained with --epochs / --subset: say so beside the suite
+            suite += " (" + ", ".join(f"--{k} {v}" for k, v in changed.items()) + ")"
+        rows.append((info, suite, label))
+    return rows
+
+
+def _status(info) -> str:
+    return f"{info.status} (in use)" if info.locked else info.status
+
+
+@cache_app.command("list", cls=Command)
+@handle_errors
+def cache_list(
+    suite: CacheSuiteOpt = None,
+    cache_dir: CacheDirOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """One line per cached run: run, suite, loss, seed, status, size, date (oldest first)."""
+    import datetime as dt
+    import json
+
+    from modbench.cache.manage import human_bytes
+
+    store = _store(cache_dir)
+    rows = _described(store, suite)
+    if json_:
+        records = [
+            {"run": i.key, "suite": s or None, "loss": i.loss, "label": lb or None, "seed": i.seed,
+             "status": i.status, "in_use": i.locked, "bytes": i.bytes, "date": i.date.isoformat(timespec="seconds")}
+            for i, s, lb in rows
+        ]
+        out.file.write(json.dumps(records, indent=2) + "\n")
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    total = sum(i.bytes for i, _, _ in rows)
+    table = Table(title=f"{len(rows)} cached run(s) in {escape(str(store.root))}, {human_bytes(total)}", title_justify="left")
+    for col, justify in (("run", "left"), ("suite", "left"), ("loss", "left"), ("seed", "right"),
+                         ("status", "left"), ("size", "right"), ("date (UTC)", "left")):
+        table.add_column(col, justify=justify, no_wrap=col in ("run", "date (UTC)"))
+    for info, suite_name, label in rows:
+        loss = label if label and label != info.loss else info.loss
+        table.add_row(
+            info.key, escape(suite_name or "-"), escape(loss), "-" if info.seed is None else str(info.seed),
+            _status(info), human_bytes(info.bytes), info.date.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        )
+    if not rows:
+        err.print("no cached runs" + (" for these suites" if suite else ""), markup=False)
+        return
+    out.print(table)
+
+
+@cache_app.command("du", cls=Command)
+@handle_errors
+def cache_du(
+    suite: CacheSuiteOpt = None,
+    cache_dir: CacheDirOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Disk use of the cache: in all, per status and per suite."""
+    import json
+
+    from modbench.cache.manage import human_bytes
+
+    store = _store(cache_dir)
+    rows = _described(store, suite)
+    by_status: dict[str, list[int]] = {}
+    by_suite: dict[str, list[int]] = {}
+    for info, suite_name, _ in rows:
+        for table, key in ((by_status, info.status), (by_suite, suite_name or "(no known suite)")):
+            entry = table.setdefault(key, [0, 0])
+            entry[0] += 1
+            entry[1] += info.bytes
+    total = sum(i.bytes for i, _, _ in rows)
+    if json_:
+        record = {
+            "root": str(store.root), "runs": len(rows), "bytes": total,
+            "by_status": {k: {"runs": n, "bytes": b} for k, (n, b) in by_status.items()},
+            "by_suite": {k: {"runs": n, "bytes": b} for k, (n, b) in by_suite.items()},
+        }
+        out.file.write(json.dumps(record, indent=2) + "\n")
+        return
+    out.print(f"{human_bytes(total)} in {len(rows)} run(s) under {store.root}", markup=False, highlight=False)
+    for title, table in (("status", by_status), ("suite", by_suite)):
+        for key, (n, b) in sorted(table.items(), key=lambda kv: -kv[1][1]):
+            out.print(f"  {title} {key}: {human_bytes(b)} in {n} run(s)", markup=False, highlight=False)
+
+
+@cache_app.command("rm", cls=Command)
+@handle_errors
+def cache_rm(
+    runs: Annotated[Optional[list[str]], typer.Argument(help="Run keys (or unique prefixes of 6+ characters) as `modbench cache list` prints them.", show_default=False)] = None,
+    suite: CacheSuiteOpt = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Runs recorded as failed (a non-finite loss).")] = False,
+    older_than: Annotated[Optional[str], typer.Option("--older-than", help="Runs finished (or last written) longer ago than this, e.g. 30d, 12h, 2w \\[default: any age].", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")] = False,
+    cache_dir: CacheDirOpt = None,
+) -> None:
+    """Remove cached runs: the RUNs named, or those matching every filter given. A run in use by another process (its lock is held) is never touched."""
+    import datetime as dt
+
+    from modbench.cache.manage import find_runs, human_bytes, parse_age, remove_runs
+
+    store = _store(cache_dir)
+    if runs and (suite or failed or older_than):
+        raise fail("cache rm: give run keys or filters (--suite, --failed, --older-than), not both")
+    if not runs and not (suite or failed or older_than):
+        raise fail("cache rm: say which runs: run keys, --suite S, --failed or --older-than 30d (see `modbench cache list`)")
+    if runs:
+        chosen = find_runs(store, runs)
+    else:
+        age = parse_age(older_than) if older_than else None
+        now = dt.datetime.now(dt.timezone.utc)
+        chosen = [
+            store.run(info.key)
+            for info, _, _ in _described(store, suite)
+            if (not failed or info.status == "failed") and (age is None or now - info.date > age)
+        ]
+    if dry_run:
+        from modbench.cache.manage import run_info
+
+        size = sum(run_info(d).bytes for d in chosen)
+        for d in chosen:
+            out.print(d.key, markup=False, highlight=False)
+        err.print(f"would remove {len(chosen)} run(s), {human_bytes(size)} (dry run: nothing removed)", markup=False)
+        return
+    removal = remove_runs(chosen)
+    for key in removal.skipped_locked:
+        err.print(f"skipped run {key}: in use by another modbench process (its lock is held)", markup=False)
+    err.print(f"removed {len(removal.removed)} run(s), {human_bytes(removal.freed_bytes)} freed", markup=False)
+    if removal.skipped_locked:
+        raise typer.Exit(1)

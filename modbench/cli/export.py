@@ -1,0 +1,53 @@
+"""``modbench export RUN --embeddings out.npz``: a cached run's test embeddings for other tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modbench.cli.common import CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, err, fail, handle_errors
+
+
+@handle_errors
+def export(
+    run: Annotated[str, typer.Argument(help="Run key (or a unique prefix of 6+ characters) as `modbench cache list` prints it.", show_default=False)],
+    embeddings: Annotated[Path, typer.Option("--embeddings", help="Write the run's test-set embeddings to this .npz file: arrays 'embeddings' (N x D float32, not normalised), 'labels' (N) and 'run' (its key); `modbench eval --embeddings FILE` reads it back.", show_default=False)],
+    device: DeviceOpt = "auto",
+    cache_dir: CacheDirOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
+) -> None:
+    """Export a cached run's test-set embeddings, recomputed from its checkpoint with the evaluation code."""
+    from modbench.cache.manage import find_runs
+    from modbench.cache.store import RunStore, resolve_cache_root
+    if embeddings.suffix != ".npz":
+        raise fail(f"--embeddings {embeddings}: give a file name ending in .npz")
+    if embeddings.is_dir():
+        raise fail(f"--embeddings {embeddings}: is a folder; give a file name, e.g. {embeddings / 'run.npz'}")
+    store = RunStore(resolve_cache_root(cache_dir))
+    (run_dir,) = find_runs(store, [run])
+    config = run_dir.read_config()
+    if run_dir.result_or_none() is None or not isinstance(config, dict):
+        raise fail(f"run {run_dir.key} is not finished (status {run_dir.status()}); `modbench cache list` shows the finished ones")
+
+    import io
+
+    import numpy as np
+
+    from modbench.cache.atomic import atomic_write_bytes
+    from modbench.engine.export import run_test_embeddings
+    from modbench.engine.runner import resolve_device
+
+    emb, labels, info = run_test_embeddings(
+        run_dir, config, device=resolve_device(device), data_dir=data_dir, download=download
+    )
+    buffer = io.BytesIO()
+    np.savez(buffer, embeddings=emb.numpy().astype(np.float32), labels=labels.numpy(), run=np.array(run_dir.key))
+    atomic_write_bytes(embeddings, buffer.getvalue())
+    err.print(
+        f"wrote {embeddings}: {emb.shape[0]} test embeddings of dimension {emb.shape[1]} "
+        f"(run {run_dir.key}, {info['checkpoint']} checkpoint, epoch {info['epoch']}, {info['device']})",
+        markup=False, highlight=False,
+    )

@@ -1,0 +1,112 @@
+"""The progress display (issue 16 item 6, issue 12 hostile text): the runs bar's estimate comes
+from completed epochs, the bars are cleared at the end, suite text is never markup."""
+
+from __future__ import annotations
+
+import io
+import re
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from modbench.cli.progress import RichObserver, safe_label
+
+
+def _run(key, loss, label, epochs=4):
+    return SimpleNamespace(key=key, loss=loss, label=label, seed=0, config={"train": {"epochs": epochs}})
+
+
+def _eta(observer):
+    return next(t for t in observer.progress.tasks if t.id == observer.runs).fields["eta"]
+
+
+def _console():
+    return Console(file=io.StringIO(), force_terminal=True, width=100)
+
+
+def test_estimate_counts_every_pending_run_by_its_loss():
+    runs = [_run("a", "cross-entropy", "CE"), _run("b", "cross-entropy", "CE 2"), _run("c", "triplet", "T")]
+    with RichObserver(runs=runs, console=_console()) as obs:
+        assert _eta(obs) == ""
+        obs.run_start(runs[0], start_epoch=0, epochs=4, steps_per_epoch=10)
+        assert _eta(obs) == "estimating"
+        obs.epoch_end(epoch=1, record={"seconds": 5.0, "val": {}})
+        # CE: 3 epochs left here + 4 in run b at 5 s; triplet: softmax 5 s is not its family,
+        # so the mean over every epoch (5 s) stands in: (3 + 4 + 4) * 5
+        assert _eta(obs) == "~0:00:55 left"
+        obs.batch_end(step=5, loss=1.0, images_per_s=100.0)  # half of epoch 2 done
+        assert _eta(obs) == "~0:00:52 left"  # 52.5 s, rounded to even
+        for e in (2, 3, 4):
+            obs.epoch_end(epoch=e, record={"seconds": 5.0, "val": {}})
+        obs.run_end(runs[0], status="done")
+        obs.run_end(runs[1], status="cached")  # nothing to train: drops out of the estimate
+        assert _eta(obs) == "~0:00:20 left"
+        obs.run_start(runs[2], start_epoch=2, epochs=4, steps_per_epoch=10)  # resumed: 2 epochs left
+        obs.epoch_end(epoch=3, record={"seconds": 30.0, "val": {}})
+        assert _eta(obs) == "~0:00:30 left"  # triplet's own 30 s per epoch now
+    assert obs.progress.live.transient  # bars cleared when training ends
+
+
+def test_runs_bar_names_device_precision_and_threads():
+    """The engine's run_numerics event (issue 16 item 11) reaches the runs bar."""
+    run = _run("a", "cross-entropy", "CE", epochs=1)
+    with RichObserver(runs=[run], console=_console()) as obs:
+        obs.run_numerics(run, {"device": "cpu", "precision": "float32", "cpu_threads": 2})
+        obs.run_start(run, start_epoch=0, epochs=1, steps_per_epoch=1)
+        info = next(t for t in obs.progress.tasks if t.id == obs.runs).fields["info"]
+    assert info == "CE, seed 0, cpu float32, 2 CPU thread(s)"
+
+
+def test_hostile_labels_are_text_not_markup_or_escape_codes():
+    console = _console()
+    hostile = "[/][link=https://x.example]click[/link][blink]\x1b]0;owned\x07\x1b[2J"
+    run = _run("a", "cross-entropy", hostile, epochs=1)
+    with RichObserver(runs=[run], console=console) as obs:
+        obs.run_start(run, start_epoch=0, epochs=1, steps_per_epoch=1)  # no MarkupError
+        obs.progress.refresh()
+        obs.run_end(run, status="done")
+    text = console.file.getvalue()
+    assert "\x1b]0;" not in text and "\x1b[2J" not in text and "owned" not in text
+    assert "\x1b]8;" not in text  # no hyperlink was rendered
+    assert "[/][link=https://x.example]click[/link][blink]" in text  # shown literally
+    assert safe_label("a\x1b[31mb\nc") == "ab c"
+
+
+def test_compare_ends_with_one_summary_line(cli, tiny_suite):
+    result = cli("compare", "--suite", tiny_suite, "--loss", "CE")
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert any(re.fullmatch(r"1 run\(s\): 1 trained, 0:\d\d:\d\d in all", line) for line in lines)
+
+
+def test_hostile_text_in_messages_reaches_stderr_without_escape_codes(cli, write_suite):
+    """A label with terminal escape codes, through train's status lines and the one-line errors."""
+    suite = write_suite(
+        {"name": "evil", "dataset": {"name": "digits", "subset": 8}, "backbone": {"name": "small-cnn", "embedding_dim": 8},
+         "train": {"epochs": 1, "batch_size": 32, "lr": 0.001}, "seeds": [0],
+         "losses": [{"name": "cross-entropy", "label": "CE\x1b]0;owned\x07\x1b[2J[/]"}]}
+    )
+    result = cli("train", "--suite", suite)
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr  # no real escape or bell
+    if result.exit_code == 2:  # the suite loader refuses control characters (shown escaped): fine
+        assert "control character" in result.stderr
+        return
+    assert result.exit_code == 0, result.stderr
+    assert "owned" not in result.stderr
+    assert "CE[/]" in result.stderr
+    missing = cli("eval", "--suite", suite, "--seed", "3")
+    assert missing.exit_code == 1 and "\x1b" not in missing.stderr and "CE[/]" in missing.stderr
+
+
+def test_jobs_bars_are_cleared_at_the_end_too(monkeypatch):
+    from modbench.cli import jobs_progress
+
+    monkeypatch.setattr(jobs_progress.err, "_force_terminal", True)
+    assert jobs_progress.JobsProgress().progress.live.transient
+    monkeypatch.setattr(jobs_progress.err, "_force_terminal", False)
+    assert not jobs_progress.JobsProgress().progress.live.transient  # a log keeps the final state
+
+
+def test_bars_stay_in_a_log():
+    console = Console(file=io.StringIO(), force_terminal=False)
+    assert not RichObserver(runs=[], console=console).progress.live.transient
