@@ -59,7 +59,9 @@ def compare(
     )
     runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
     outcomes = train_plan(p, runner, force=force, launch=launch)
-    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines))
+    from modbench.results.deviations import written_suites  # to state the overrides on every table
+
+    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, written=written_suites([suite])))
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)

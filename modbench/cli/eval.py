@@ -43,7 +43,9 @@ def eval_(
         p.eval_cfg["metrics"] = parse_metric_names(metrics)
     runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
     outcomes = runner.evaluate(p.runs, p.eval_cfg)
-    emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table"))
+    from modbench.results.deviations import written_suites  # to state the overrides on every table
+
+    emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table", written=written_suites([suite])))
     missing = [o for o in outcomes if o.status == "missing"]
     for o in missing:
         err.print(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `modbench train --suite {suite}`", markup=False, highlight=False)

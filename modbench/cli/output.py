@@ -14,14 +14,19 @@ def render_rows(
     extra_metrics: list[str] | None = None,
     baselines: dict[str, str] | None = None,
     paper=None,
+    written: dict | None = None,
 ) -> str | None:
     """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
-    maps suite names to the label of their baseline; ``paper`` adds the paper's rows."""
-    from modbench.render.layout import suite_tables
+    maps suite names to the label of their baseline; ``paper`` adds the paper's rows;
+    ``written`` (``results.deviations.written_suites``) maps suite names to the suite as
+    written, so that every format states how the rows differ from it."""
+    from modbench.render.layout import summary_tables
     from modbench.render.markdown import tables_markdown
     from modbench.render.records import rows_csv, rows_json
+    from modbench.results.deviations import annotate
     from modbench.results.summary import summarize_rows
 
+    annotate(rows, written)
     if fmt == "csv":
         metrics = []
         for r in rows:
@@ -37,9 +42,7 @@ def render_rows(
         return rows_json(rows, extra)
     tables = []
     for s in summaries:
-        tables += suite_tables(
-            s.groups, s.suite, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline
-        )
+        tables += summary_tables(s, extra_metrics, paper=paper)
     if fmt == "markdown":
         return tables_markdown(tables)
     from modbench.render.rich_tables import print_tables

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TABLE1_METRICS = ("nmi", "f1")
+# Table 1 shows both F1s: the pairwise clustering F1 and macro-F1, which is what the paper's
+# section 3.3 calls F1.
+TABLE1_METRICS = ("nmi", "f1", "macro_f1")
 TABLE2_METRICS = ("recall@1", "recall@2", "recall@4", "recall@8")
 
 
@@ -24,6 +26,24 @@ class ResultRow:
     result: dict[str, Any] | None = None
     config: dict[str, Any] = field(default_factory=dict)  # the run's resolved configuration
     swept: dict[str, Any] = field(default_factory=dict)  # the sweep values of its loss setting
+    # How this run differs from its suite as written (results/deviations.py); empty for a run
+    # of the suite as written.
+    deviations: list = field(default_factory=list)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The loss parameters of the resolved configuration (defaults filled in)."""
+        loss = self.config.get("loss") if isinstance(self.config, dict) else None
+        params = loss.get("params") if isinstance(loss, dict) else None
+        return dict(params) if isinstance(params, dict) else {}
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What, besides the configuration, can change this run's numbers (device, precision,
+        CPU threads, code digest), as ``result.json`` records it: the ``"identity"`` object
+        where the engine writes one, else the older top-level ``device`` and ``cpu_threads``.
+        Empty for a run without a result."""
+        return run_identity(self.result)
 
     def record(self) -> dict[str, Any]:
         """The JSON object of this run (DESIGN.md section 5 / issue 2 item 9)."""
@@ -41,7 +61,25 @@ class ResultRow:
         out.update({k: (None if v != v else v) for k, v in self.metrics.items()})
         if self.failure:
             out["failure"] = self.failure
+        out["params"] = self.params
+        out["identity"] = self.identity
+        out["deviations"] = [d.record() for d in self.deviations]
         return out
+
+
+IDENTITY_FALLBACK_KEYS = ("device", "precision", "cpu_threads")
+
+
+def run_identity(result: dict[str, Any] | None) -> dict[str, Any]:
+    """The identity of a run from its ``result.json`` (see ``ResultRow.identity``); read with
+    ``.get`` so that results written before the engine recorded an identity still render."""
+    if not isinstance(result, dict):
+        return {}
+    recorded = result.get("identity")
+    out = {k: result[k] for k in IDENTITY_FALLBACK_KEYS if result.get(k) is not None}
+    if isinstance(recorded, dict):
+        out.update({k: v for k, v in recorded.items() if v is not None})
+    return out
 
 
 def row_for(run, status: str, result: dict | None = None, failure: dict | None = None) -> ResultRow:

@@ -1,11 +1,17 @@
 """Everything a renderer needs about one suite, computed once: the groups (mean, std and n per
-loss setting), the baseline comparisons and the protocol. Renderers only format this."""
+loss setting), the baseline comparisons, the protocol and how the rows differ from the suite as
+written. Renderers only format this.
+
+A suite's runs with other overridden settings (``--epochs 2`` beside the suite's 30) form a
+section of their own, titled with the overrides, so a table never mixes a quick run with a full
+one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modbench.results.aggregate import Group, aggregate_record, groups_by_suite
+from modbench.results.aggregate import Group, aggregate_record, group_rows
+from modbench.results.deviations import FIXTURE, Deviation, signature, union
 from modbench.results.baseline import BaselineRow, baseline_records, compare_to_baseline
 from modbench.results.protocol import Protocol, suite_protocol
 from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS, ResultRow
@@ -22,6 +28,13 @@ class SuiteSummary:
     description: str = ""
     baseline: str | None = None  # label of the baseline loss setting
     baseline_rows: list[BaselineRow] = field(default_factory=list)
+    deviations: list[Deviation] = field(default_factory=list)  # of any row, vs the suite as written
+
+    @property
+    def title(self) -> str:
+        """The suite name, with the overrides of this section (``digits (epochs 2, subset 5)``)."""
+        overrides = [d.short for d in self.deviations if d.key != FIXTURE]
+        return f"{self.suite} ({', '.join(overrides)})" if overrides else self.suite
 
     @property
     def several_seeds(self) -> bool:
@@ -61,9 +74,11 @@ def summarize_rows(
     baselines = baselines or {}
     metrics = list(metrics or TABLE_METRICS)
     out = []
-    for suite, groups in groups_by_suite(rows).items():
+    for suite, section in sections(rows):
+        groups = group_rows(section)
         baseline = baselines.get(suite)
-        comparisons = compare_to_baseline(groups, baseline, metrics, alpha) if baseline else []
+        measured = [m for m in metrics if any(m in r.metrics for r in section)]
+        comparisons = compare_to_baseline(groups, baseline, measured, alpha) if baseline else []
         out.append(
             SuiteSummary(
                 suite=suite,
@@ -72,6 +87,16 @@ def summarize_rows(
                 description=descriptions.get(suite, ""),
                 baseline=baseline,
                 baseline_rows=comparisons,
+                deviations=union(d for r in section for d in r.deviations),
             )
         )
     return out
+
+
+def sections(rows: list[ResultRow]) -> list[tuple[str, list[ResultRow]]]:
+    """(suite, rows) per suite and set of overridden settings, in first-seen order."""
+    out: dict[tuple[str, tuple], list[ResultRow]] = {}
+    for row in rows:
+        overrides = tuple(signature(d) for d in row.deviations if d.key != FIXTURE)
+        out.setdefault((row.suite, overrides), []).append(row)
+    return [(suite, section) for (suite, _), section in out.items()]

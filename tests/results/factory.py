@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from modbench.results.rows import ResultRow
 
 TRAIN = {
@@ -21,12 +23,14 @@ def config(*, dataset="cifar10", backbone="googlenet", loss="triplet", params=No
     }
 
 
-def make_row(label="Triplet loss", *, loss="triplet", seed=0, metrics=None, status="done", suite="s", swept=None, **cfg):
+def make_row(label="Triplet loss", *, loss="triplet", seed=0, metrics=None, status="done", suite="s", swept=None,
+             result_extra=None, **cfg):
+    """``result_extra`` adds fields to the run's result.json (``device``, ``identity``, ``data``)."""
     c = config(loss=loss, seed=seed, **cfg)
     metrics = dict(metrics or {}) if status == "done" else {}
-    result = {"metrics": metrics, "config": c} if status == "done" else None
+    result = {"metrics": metrics, "config": c, **(result_extra or {})} if status == "done" else None
     return ResultRow(
         suite=suite, dataset=c["dataset"]["name"], backbone=c["backbone"]["name"], loss=loss, label=label,
-        seed=seed, key=f"{suite}-{label}-{seed}".replace(" ", "_"), status=status, metrics=metrics,
+        seed=seed, key=f"{suite}-{label}-{seed}-{hashlib.sha1(repr(c).encode()).hexdigest()[:6]}".replace(" ", "_"), status=status, metrics=metrics,
         result=result, config=c, swept=dict(swept or {}),
     )

@@ -34,11 +34,11 @@ def test_compare_prints_mean_std_and_the_significance_table(table_run):
     assert "Difference to the baseline — digits" in out
     assert "Δ vs Cross-entropy" in out and "Exceeds seed noise?" in out
     assert "Welch's t-test" in out and "α = 0.05" in out and "ddof=1" in out
-    # two other losses x six metrics, each with a verdict
+    # two other losses x seven metrics (Table 1 now has both F1s), each with a verdict
     block = out.split("Difference to the baseline — digits", 1)[1].split("└", 1)[0]
     rows = [line for line in block.splitlines() if line.startswith("│")]
-    assert len(rows) == 12
-    assert [r.split("│")[1].strip() for r in rows] == ["New loss"] * 6 + ["Triplet loss"] * 6
+    assert len(rows) == 14
+    assert [r.split("│")[1].strip() for r in rows] == ["New loss"] * 7 + ["Triplet loss"] * 7
     verdicts = [r.split("│")[-2].strip() for r in rows]
     assert all(v in ("yes", "no") or v.startswith("not testable: ") for v in verdicts)
 
