@@ -51,13 +51,45 @@ def render_rows(
     return None
 
 
-def emit(text: str | None, output: Path | None = None) -> None:
+def emit(text: str | None, output: Path | None = None) -> bool:
+    """Write ``text`` to ``output`` (atomically) or stdout; True when a file was written."""
     if text is None:
-        return
+        return False
     if output is not None:
         from modbench.cache.atomic import atomic_write_bytes
 
         atomic_write_bytes(Path(output), text.encode())
-    else:
-        out.file.write(text)
-        out.file.flush()
+        return True
+    out.file.write(text)
+    out.file.flush()
+    return False
+
+
+# --output FILE without a format flag: the format follows the file's extension.
+EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv"}
+FORMAT_FLAGS = {"markdown": "--markdown", "json": "--json", "csv": "--csv"}
+
+
+def output_format(chosen: str, output: Path | None) -> str:
+    """The format to write: ``chosen`` (from the flags; "table" for none) or, for ``--output``
+    without a flag, the one its extension names. An extension that names no text format (the
+    terminal tables cannot go to a file), or another format than the flag, is a UserError."""
+    from modbench.errors import UserError
+
+    if output is None:
+        return chosen
+    ext = Path(output).suffix.lower()
+    by_extension = EXTENSIONS.get(ext)
+    if chosen == "table":
+        if by_extension is None:
+            raise UserError(
+                f"--output {output}: cannot tell the format from {ext or 'a name without extension'!r}; "
+                "name the file .md, .json or .csv, or add --markdown, --json or --csv"
+            )
+        return by_extension
+    if by_extension is not None and by_extension != chosen:
+        raise UserError(
+            f"--output {output}: the extension {ext} says {FORMAT_FLAGS[by_extension][2:]} but "
+            f"{FORMAT_FLAGS[chosen]} was given; use a matching extension or flag"
+        )
+    return chosen

@@ -151,7 +151,7 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
         ("Software", ", ".join(f"{k} {_join(v)}" for k, v in p.versions.items()) or "—"),
         ("Results dated", " to ".join(dict.fromkeys(p.dates)) if p.dates else "—"),
     ]
-    parts = [f"{heading} Protocol — {p.suite}"]
+    parts = [f"{heading} Protocol — {escape(p.suite)}"]
     if p.description:
         parts.append(escape(p.description.strip()))
     parts.append(tabulate([[k, escape(v)] for k, v in settings], headers=["Setting", "Value"], tablefmt="github", disable_numparse=True))

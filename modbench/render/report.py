@@ -80,8 +80,8 @@ def report_markdown(
         parts.append(f"## {escape(s.title)}")
         tables = summary_tables(s, paper=paper)
         parts += [table_markdown(t) for t in tables]
-        if plots.get(s.suite):
-            parts.append(plots_markdown(plots[s.suite], link_base))
+        if plots.get(s.title):
+            parts.append(plots_markdown(plots[s.title], link_base))
         parts.append(protocol_markdown(s.protocol).rstrip("\n"))
     if paper is not None:
         parts.append(paper_markdown(paper))

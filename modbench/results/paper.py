@@ -174,3 +174,8 @@ def paper_records(paper: Paper, groups) -> list[dict[str, Any]]:
         }
         out.append(record)
     return out
+
+
+def matches_any(paper: Paper, rows) -> bool:
+    """Whether any row's configuration has a row in the paper's tables."""
+    return any(paper.row_for_config(t, r.config) is not None for r in rows for t in paper.tables)

@@ -79,17 +79,17 @@ def summarize_rows(
         baseline = baselines.get(suite)
         measured = [m for m in metrics if any(m in r.metrics for r in section)]
         comparisons = compare_to_baseline(groups, baseline, measured, alpha) if baseline else []
-        out.append(
-            SuiteSummary(
-                suite=suite,
-                groups=groups,
-                protocol=suite_protocol(suite, groups, descriptions.get(suite, "")),
-                description=descriptions.get(suite, ""),
-                baseline=baseline,
-                baseline_rows=comparisons,
-                deviations=union(d for r in section for d in r.deviations),
-            )
+        summary = SuiteSummary(
+            suite=suite,
+            groups=groups,
+            protocol=suite_protocol(suite, groups, descriptions.get(suite, "")),
+            description=descriptions.get(suite, ""),
+            baseline=baseline,
+            baseline_rows=comparisons,
+            deviations=union(d for r in section for d in r.deviations),
         )
+        summary.protocol.suite = summary.title
+        out.append(summary)
     return out
 
 

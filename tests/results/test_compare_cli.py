@@ -89,8 +89,12 @@ def test_report_after_compare_writes_plots_and_markdown(table_run, cache, tmp_pa
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert "## digits" in text and "plots/digits-nmi.png" in text and "### Protocol — digits" in text
-    assert (tmp_path / "plots" / "digits-nmi.png").read_bytes()[:4] == b"\x89PNG"
+    # the overrides name the section, its plots and its protocol (issue 11.7)
+    title = "digits (subset 5, epochs 1)"
+    assert f"## {title}" in text and f"### Protocol — {title}" in text
+    png = "digits_subset_5_epochs_1-nmi.png"
+    assert f"plots/{png}" in text and "Differs from the suite as written: subset" in text
+    assert (tmp_path / "plots" / png).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_report_finds_the_cached_seeds_without_seed_flags(table_run, cache):
