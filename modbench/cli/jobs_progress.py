@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modbench.cli.common import err
+from modbench.render.safe_text import rich_text as escape  # markup escaped, control characters stripped
 from modbench.launch.events import LaunchObserver
 
 

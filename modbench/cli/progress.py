@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from modbench.cli.common import err
+from modbench.render.safe_text import rich_text
 from modbench.engine.events import Observer
 
 
@@ -44,7 +45,7 @@ class RichObserver(Observer):
             if task is not None:
                 self.progress.remove_task(task)
         resumed = f" (resumed at epoch {start_epoch + 1})" if start_epoch else ""
-        self.progress.update(self.runs, info=f"{run.label}, seed {run.seed}{resumed}")
+        self.progress.update(self.runs, info=rich_text(f"{run.label}, seed {run.seed}{resumed}"))  # a label is data, not markup
         self.epochs = self.progress.add_task("  epochs", total=epochs, completed=start_epoch, info="")
         self.batches = self.progress.add_task("  batches", total=steps_per_epoch, info="")
 
