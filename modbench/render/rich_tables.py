@@ -15,12 +15,13 @@ from modbench.render.safe_text import plain_text, rich_text as escape
 def to_rich(table: TableText) -> Table:
     out = Table(title=escape(table.title), title_justify="left")
     for i, name in enumerate(table.header):
-        # Headers stay whole at any width (min_width); a cell too long for its column wraps
-        # (fold) instead of being cut to "Cross-…".
-        metric = i >= table.n_lead
-        words = name.split() + ([] if metric else [w for row in table.rows for w in row[i].split()])
-        widest_word = min(max((len(w) for w in words), default=1), 24)
-        out.add_column(escape(name), justify=table.align[i], min_width=max(len(name), 5) if metric else widest_word, overflow="fold")
+        # A short text column (loss labels) never wraps, so "Cross-entropy" is never cut to
+        # "Cross-…"; a long one, and the number columns, wrap at spaces ("0.600 ±" / "0.010").
+        # (Column min_width is avoided: Rich then draws tables wider than the terminal.)
+        if i < table.n_lead and max((len(r[i]) for r in table.rows), default=0) <= 24:
+            out.add_column(escape(name), justify=table.align[i], no_wrap=True)
+        else:
+            out.add_column(escape(name), justify=table.align[i], overflow="fold")
     for row, best, kind in zip(table.rows, table.best, table.kinds):
         cells = [escape(c) for c in row]
         out.add_row(
