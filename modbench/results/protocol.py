@@ -11,7 +11,7 @@ from typing import Any
 
 from modbench.results.aggregate import Group
 
-# Datasets whose test split holds the training classes (closed-set retrieval, DESIGN.md section 1).
+# Datasets whose test split holds the training classes (closed-set retrieval).
 CLOSED_SET_DATASETS = {"cifar10", "cifar100", "fashion-mnist", "digits"}
 
 # metric_info keys shown in a report (the others stay in result.json).
