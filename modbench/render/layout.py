@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 
 from modbench.render.cells import (
     MISSING, ONE_SEED_NOTE, SPREAD_NOTE, best_groups, format_cell, format_ci, format_diff,
-    format_p, format_paper_value, format_seeds, format_verdict,
+    format_p, format_p_value, format_paper_value, format_seeds, format_verdict,
 )
 from modbench.render.names import backbone_name, dataset_name, metric_short, metric_title
 from modbench.results.aggregate import Group
 from modbench.results.baseline import BaselineRow
 from modbench.results.deviations import note as deviation_note
 from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS
-from modbench.results.stats import TEST_NAME
+from modbench.results.stats import HOLM_NAME, TEST_NAME
 
 MEASURED, PAPER = "measured", "paper"
 PAPER_F1_NOTE = (
@@ -161,29 +161,39 @@ def extra_table(groups: list[Group], suite: str, metrics: list[str], deviations=
 
 
 def baseline_table(rows: list[BaselineRow], suite: str, baseline: str, deviations=None) -> TableText:
-    """Per loss and metric: Δ to the baseline, its confidence interval, p and the verdict."""
+    """Per loss and metric: Δ to the baseline, its confidence interval, Welch's p, the
+    Holm-adjusted p and the verdict (on the Holm-adjusted p when the table holds several tests)."""
     alpha = rows[0].comparison.alpha if rows else 0.05
     level = f"{100 * (1 - alpha):g}%"
-    header = ["Loss function", "Metric", f"Δ vs {baseline}", f"{level} CI of Δ", "p (Welch)", "Exceeds seed noise?"]
+    tested = sum(r.comparison.testable for r in rows)
+    several = tested > 1
+    verdict = "Exceeds seed noise? (Holm)" if several else "Exceeds seed noise?"
+    header = ["Loss function", "Metric", f"Δ vs {baseline}", f"{level} CI of Δ", "p (Welch)", "p (Holm)", verdict]
     out_rows, best = [], []
     for r in rows:
         c = r.comparison
-        out_rows.append([r.label, metric_title(r.metric), format_diff(c), format_ci(c), format_p(c), format_verdict(c)])
-        best.append([False] * 5 + [bool(c.significant)])
-    tested = sum(r.comparison.testable for r in rows)
+        significant = r.significant_holm if several else c.significant
+        out_rows.append([
+            r.label, metric_title(r.metric), format_diff(c), format_ci(c), format_p(c),
+            format_p_value(r.p_holm) if c.testable else MISSING, format_verdict(c, significant),
+        ])
+        best.append([False] * 6 + [bool(significant)])
     notes = [deviation_note(deviations)] if deviations else []
     notes += [
-        f"Δ = mean(loss) − mean({baseline}) over seeds. {TEST_NAME}, scipy.stats.ttest_ind(equal_var=False), "
-        f"at α = {alpha:g}: 'yes' when p < {alpha:g}, i.e. the difference exceeds the seed-to-seed noise; "
-        f"the interval is the {level} Welch confidence interval of Δ. With fewer than 2 seeds on either side "
+        f"Δ = mean(loss) − mean({baseline}) over seeds. p (Welch): {TEST_NAME}, scipy.stats.ttest_ind(equal_var=False), "
+        f"unadjusted; the interval is the {level} Welch confidence interval of Δ. With fewer than 2 seeds on either side "
         "the test is not run ('not testable')."
     ]
-    if tested > 1:
+    if several:
         notes.append(
-            f"No correction for multiple comparisons: {tested} tests here, so about {alpha * tested:.1f} "
-            f"'yes' are expected by chance alone when no loss differs from {baseline}."
+            f"p (Holm): {HOLM_NAME} adjusted p over the {tested} tests of this table (every loss against {baseline} "
+            f"on every metric), which keeps the chance of any false 'yes' at α = {alpha:g}; 'yes' when it is below "
+            f"{alpha:g}. Unadjusted, about {alpha * tested:.1f} of {tested} tests would say 'yes' by chance alone when "
+            f"no loss differs from {baseline}."
         )
-    align = ["left", "left", "right", "right", "right", "left"]
+    else:
+        notes.append(f"One test: p (Holm) equals p (Welch); 'yes' when p < {alpha:g}, i.e. the difference exceeds the seed-to-seed noise.")
+    align = ["left", "left", "right", "right", "right", "right", "left"]
     return TableText(f"Difference to the baseline — {suite}", header, out_rows, best, notes, 2, align=align)
 
 

@@ -82,10 +82,31 @@ def test_baseline_table_rows_and_notes():
     assert t.header[2] == "Δ vs Margin" and t.header[3] == "95% CI of Δ"
     assert t.rows[0][:3] == ["Mine", "Recall@1", "+0.050"]
     # same values shifted by a constant: no difference in spread, a clear difference in mean
-    assert t.rows[0][5] == "yes" and t.best[0][5]
-    assert t.rows[1][2] == "+0.000" and t.rows[1][5] == "no"
-    assert any("Welch" in n and "α = 0.05" in n for n in t.notes)
-    assert any("multiple comparisons" in n for n in t.notes)
+    assert t.header[4:] == ["p (Welch)", "p (Holm)", "Exceeds seed noise? (Holm)"]
+    assert t.rows[0][6] == "yes" and t.best[0][6]
+    assert t.rows[1][2] == "+0.000" and t.rows[1][6] == "no"
+    assert any("Welch" in n and "unadjusted" in n for n in t.notes)
+    assert any("Holm-Bonferroni" in n and "α = 0.05" in n for n in t.notes)
+
+
+def test_holm_column_beside_welch():
+    """Several losses against one baseline: the Holm-adjusted p of each test, from the Welch
+    p-values of the whole table (issue 16 item 10)."""
+    from modbench.results.stats import holm
+
+    rows = cifar100_rows()
+    rows += [make_row("Close", loss="triplet", seed=s, dataset="cifar100", metrics={"recall@1": v + 0.01 + 0.003 * s})
+             for s, v in enumerate(R1)]
+    groups = group_rows(rows)
+    comparisons = compare_to_baseline(groups, "Margin", ["recall@1"])
+    t = baseline_table(comparisons, "c100", "Margin")
+    welch_p = [c.comparison.p for c in comparisons]
+    expected = holm(welch_p)
+    assert [r.p_holm for r in comparisons] == expected
+    assert all(r.family == 3 for r in comparisons)
+    for row, r in zip(t.rows, comparisons):
+        assert row[5] == ("<0.001" if r.p_holm < 0.001 else f"{r.p_holm:.3f}")
+        assert row[6] == ("yes" if r.p_holm < 0.05 else "no")
 
 
 def test_rich_output_does_not_read_cells_as_markup():
