@@ -171,6 +171,10 @@ def paper_records(paper: Paper, groups) -> list[dict[str, Any]]:
             "rows": [{"table": r.table, "printed_row": r.printed_row} for r in matches],
             "measured_label": group.label,
             "differences": paper.differences(group.config),
+            "metrics_as": {
+                "macro_f1": "the paper's F1 (its section 3.3: macro-F1 of classification), set beside modbench's "
+                "macro_f1; the paper does not report modbench's f1 (pairwise clustering F1)",
+            },
         }
         out.append(record)
     return out
