@@ -15,24 +15,28 @@ def render_rows(
     baselines: dict[str, str] | None = None,
     paper=None,
     written: dict | None = None,
+    summaries=None,
 ) -> str | None:
     """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
     maps suite names to the label of their baseline; ``paper`` adds the paper's rows;
     ``written`` (``results.deviations.written_suites``) maps suite names to the suite as
-    written, so that every format states how the rows differ from it."""
+    written, so that every format states how the rows differ from it; ``summaries`` (from
+    ``summarize_rows``) when the caller has them already."""
     from modbench.render.layout import summary_tables
     from modbench.render.markdown import tables_markdown
     from modbench.render.records import rows_csv, rows_json
     from modbench.results.deviations import annotate
     from modbench.results.summary import summarize_rows
 
-    annotate(rows, written)
+    if summaries is None:  # else the caller annotated the rows it summarised
+        annotate(rows, written)
     if fmt == "csv":
         metrics = []
         for r in rows:
             metrics += [m for m in r.metrics if m not in metrics]
         return rows_csv(rows, metrics)
-    summaries = summarize_rows(rows, baselines=baselines)
+    if summaries is None:
+        summaries = summarize_rows(rows, baselines=baselines)
     if fmt == "json":
         extra = [record for s in summaries for record in s.records()]
         if paper is not None:

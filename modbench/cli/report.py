@@ -66,13 +66,13 @@ def report(
 def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> str | None:
     """The text of the report in ``fmt`` (None: Rich tables, printed already)."""
     from modbench.cli.output import render_rows
-    from modbench.results.baseline import baselines_for_rows
+    from modbench.render.safe_text import plain_text
     from modbench.results.deviations import annotate
     from modbench.results.summary import summarize_rows
 
     annotate(model.rows, model.written)
-    baselines = baselines_for_rows(model.rows, baseline, warn) if baseline else None
-    summaries = summarize_rows(model.rows, descriptions=model.descriptions, baselines=baselines)
+    summaries = summarize_rows(model.rows, descriptions=model.descriptions, baseline_name=baseline,
+                               warn=lambda m: warn(plain_text(m)))
     plot_files = _write_plots(store, summaries, plots) if plots is not None else {}
     if fmt == "markdown":
         from modbench import __version__
@@ -82,7 +82,7 @@ def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> s
             summaries, plots=plot_files, link_base=output.parent if output is not None else Path.cwd(),
             paper=paper, version=__version__,
         )
-    text = render_rows(model.rows, fmt, baselines=baselines, paper=paper, written=model.written)
+    text = render_rows(model.rows, fmt, paper=paper, summaries=summaries)
     if paper is not None and fmt == "table":
         from modbench.results.paper import matches_any
 

@@ -116,21 +116,3 @@ def baseline_records(rows: list[BaselineRow], baseline: str) -> dict[str, dict]:
         entry["metrics"][r.metric] = comparison_record(r.comparison, r)
     return out
 
-
-def baselines_for_rows(rows, name: str, warn=None) -> dict[str, str]:
-    """Suite -> the baseline label ``name`` picks there (``find_baseline`` per suite). When no
-    suite has ``name``, the first suite's UserError (exit 2); suites without it are reported
-    without a comparison, with one line through ``warn``."""
-    out, errors = {}, {}
-    for suite in dict.fromkeys(r.suite for r in rows):
-        settings = [(r.loss, r.label) for r in rows if r.suite == suite]
-        try:
-            out[suite] = find_baseline(settings, name, suite=suite)
-        except UserError as exc:
-            errors[suite] = exc
-    if not out and errors:
-        raise next(iter(errors.values()))
-    if warn is not None:
-        for suite, exc in errors.items():
-            warn(f"{exc}; suite '{suite}' is reported without a baseline comparison")
-    return out

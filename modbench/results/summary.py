@@ -65,18 +65,29 @@ def summarize_rows(
     *,
     descriptions: dict[str, str] | None = None,
     baselines: dict[str, str] | None = None,
+    baseline_name: str | None = None,
+    warn=None,
     metrics: list[str] | None = None,
     alpha: float = ALPHA,
 ) -> list[SuiteSummary]:
-    """One summary per suite (first-seen order). ``baselines`` maps a suite to its baseline label;
+    """One summary per suite and set of overrides (first-seen order). ``baselines`` maps a suite
+    to its baseline label; ``baseline_name`` (a loss name or label, as ``--baseline`` gives it) is
+    looked up in each section instead, a section without it reported through ``warn`` (a
+    UserError when no section has it);
     comparisons cover ``metrics`` (default: the metrics of Tables 1 and 2)."""
     descriptions = descriptions or {}
     baselines = baselines or {}
+    errors: list = []
+    resolved = 0
     metrics = list(metrics or TABLE_METRICS)
     out = []
     for suite, section in sections(rows):
         groups = group_rows(section)
         baseline = baselines.get(suite)
+        if baseline_name is not None:
+            baseline, error = _section_baseline(groups, baseline_name, suite)
+            if error is not None:
+                errors.append((suite, error))
         measured = [m for m in metrics if any(m in r.metrics for r in section)]
         comparisons = compare_to_baseline(groups, baseline, measured, alpha) if baseline else []
         summary = SuiteSummary(
@@ -90,7 +101,28 @@ def summarize_rows(
         )
         summary.protocol.suite = summary.title
         out.append(summary)
+        resolved += baseline is not None
+    if baseline_name is not None and errors:
+        if not resolved:
+            raise errors[0][1]
+        if warn is not None:
+            for suite, exc in errors:
+                warn(f"{exc}; suite '{suite}' is reported without a baseline comparison")
     return out
+
+
+def _section_baseline(groups: list[Group], name: str, suite: str):
+    """(label, None) of the baseline ``name`` among a section's rows, or (None, UserError)."""
+    from modbench.errors import UserError
+    from modbench.results.baseline import find_baseline
+
+    try:
+        return find_baseline([(g.loss, g.label) for g in groups], name, suite=suite), None
+    except UserError as exc:
+        base = [g.label for g in groups if g.base_label == name]
+        if len(base) == 1:  # the suite's label of a row that was told apart from another
+            return base[0], None
+        return None, exc
 
 
 def sections(rows: list[ResultRow]) -> list[tuple[str, list[ResultRow]]]:

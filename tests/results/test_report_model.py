@@ -82,3 +82,25 @@ def test_a_filter_says_what_it_left_out(tmp_path):
     # the suite as written, overridden runs not asked for: left out and said so
     written = CliRunner().invoke(app, ["report", "--csv", "--suite", "digits", "--epochs", "30", "--cache-dir", str(store.root)])
     assert f"{2 * n} cached runs left out: other epochs than --epochs 30" in written.stderr
+
+
+def test_report_baseline_in_a_suite_with_told_apart_labels(tmp_path):
+    """The custom suite's cached runs: two 'improved' rows (beta 2 and 3) and focal. A loss name
+    shared by two rows is ambiguous there (a warning naming the labels; digits has one 'improved'
+    and is compared); a told-apart label works."""
+    store, _ = cache_with_two_suites(tmp_path)
+    base = ["report", "--json", "--cache-dir", str(store.root), "--baseline"]
+    ambiguous = CliRunner().invoke(app, [*base, "improved"])
+    assert ambiguous.exit_code == 0, ambiguous.output
+    assert "give one label instead (choices: improved (beta=2), improved (beta=3))" in ambiguous.stderr
+    nowhere = CliRunner().invoke(app, [*base, "nosuchloss"])
+    assert nowhere.exit_code == 2 and nowhere.stderr.strip().count("\n") == 0
+    result = CliRunner().invoke(app, [*base, "improved (beta=2)"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    data = json.loads(result.stdout)
+    versus = [d for d in data if "versus_baseline" in d]
+    assert {d["label"] for d in versus} == {"focal", "improved (beta=3)"}
+    # digits has no such loss: reported without the comparison, with a warning
+    assert "suite 'digits" in result.stderr and "without a baseline comparison" in result.stderr
