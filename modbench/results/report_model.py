@@ -34,9 +34,10 @@ class ReportModel:
 
 
 def _setting_key(config: dict[str, Any]) -> str:
-    """A run's configuration without what a report matches across: the seed and the settings
-    that ``--epochs`` and ``--subset`` override."""
-    stripped = {k: v for k, v in config.items() if k != "seed"}
+    """A run's configuration without what a report matches across: the seed, the settings that
+    ``--epochs`` and ``--subset`` override, and the code that trained it (a run of older code
+    still belongs to its suite; as another configuration it gets a row of its own)."""
+    stripped = {k: v for k, v in config.items() if k not in ("seed", "code")}
     for section, key in OVERRIDABLE:
         if isinstance(stripped.get(section), dict):
             stripped[section] = {k: v for k, v in stripped[section].items() if k != key}

@@ -40,9 +40,8 @@ class ResultRow:
     @property
     def identity(self) -> dict[str, Any]:
         """What, besides the configuration, can change this run's numbers (device, precision,
-        CPU threads, code digest), as ``result.json`` records it: the ``"identity"`` object
-        where the engine writes one, else the older top-level ``device`` and ``cpu_threads``.
-        Empty for a run without a result."""
+        CPU threads), as ``result.json`` records it (``run_identity``). Empty for a run without
+        a result."""
         return run_identity(self.result)
 
     def record(self) -> dict[str, Any]:
@@ -71,14 +70,19 @@ IDENTITY_FALLBACK_KEYS = ("device", "precision", "cpu_threads")
 
 
 def run_identity(result: dict[str, Any] | None) -> dict[str, Any]:
-    """The identity of a run from its ``result.json`` (see ``ResultRow.identity``); read with
-    ``.get`` so that results written before the engine recorded an identity still render."""
+    """The identity of a run from its ``result.json`` (see ``ResultRow.identity``): its
+    ``numerics`` (device type, precision, CPU threads: modbench/identity.py) or ``identity``
+    object over the older top-level ``device`` and ``cpu_threads``; read with ``.get`` so that
+    results written before the engine recorded them still render. (The code digest is part of
+    the configuration, ``config["code"]``, so it separates rows as configuration.)"""
     if not isinstance(result, dict):
         return {}
-    recorded = result.get("identity")
-    out = {k: result[k] for k in IDENTITY_FALLBACK_KEYS if result.get(k) is not None}
-    if isinstance(recorded, dict):
-        out.update({k: v for k, v in recorded.items() if v is not None})
+    recorded = [result.get(name) for name in ("numerics", "identity") if isinstance(result.get(name), dict)]
+    if not recorded:  # written before the engine recorded its numerics
+        return {k: result[k] for k in IDENTITY_FALLBACK_KEYS if result.get(k) is not None}
+    out: dict[str, Any] = {}
+    for record in recorded:
+        out.update({k: v for k, v in record.items() if v is not None})
     return out
 
 

@@ -65,9 +65,11 @@ def test_runs_of_different_identity_never_average():
 
 
 def test_recorded_identity_object_wins_and_old_results_still_render():
-    new = make_row("CE", seed=0, metrics={"nmi": 0.9},
-                   result_extra={"device": "cpu", "identity": {"device": "cuda", "precision": "bf16", "code": "abc"}})
-    assert new.identity == {"device": "cuda", "precision": "bf16", "code": "abc"}
+    numerics = {"device": "cuda", "precision": "bf16-autocast", "cpu_threads": None}
+    new = make_row("CE", seed=0, metrics={"nmi": 0.9}, result_extra={"device": "cuda:0", "cpu_threads": 8, "numerics": numerics})
+    assert new.identity == {"device": "cuda", "precision": "bf16-autocast"}  # threads do not matter on CUDA
+    other = make_row("CE", seed=0, metrics={"nmi": 0.9}, result_extra={"identity": {"device": "cpu", "digest": "abc"}})
+    assert other.identity == {"device": "cpu", "digest": "abc"}
     old = make_row("CE", seed=1, metrics={"nmi": 0.8})  # no identity recorded at all
     assert old.identity == {}
     assert len(group_rows([new, old])) == 2
@@ -99,3 +101,14 @@ def test_json_and_csv_rows_carry_params_and_identity():
     assert [r["param.gamma"] for r in table] == ["5", "5", ""]
     assert table[2]["identity.cpu_threads"] == "1" and table[0]["identity.cpu_threads"] == ""
     assert np.isclose(float(table[0]["nmi"]), 0.49)
+
+
+def test_other_code_is_another_row():
+    """The engine puts the code's digest in the configuration (config["code"])."""
+    rows = []
+    for seed, digest in enumerate(["a1b2c3d4e5f6a7b8c9d0", "0f9e8d7c6b5a4f3e2d1c"]):
+        row = make_row("CE", seed=seed, metrics={"nmi": 0.5 + seed / 10})
+        row.config["code"] = {"modbench": "0.1.0", "digest": digest}
+        rows.append(row)
+    groups = group_rows(rows)
+    assert [g.label for g in groups] == ["CE (code.digest=a1b2c3d4e5f6)", "CE (code.digest=0f9e8d7c6b5a)"]
