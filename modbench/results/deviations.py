@@ -17,6 +17,9 @@ from typing import Any
 
 SECTIONS = ("dataset", "backbone", "train")
 FIXTURE = "data.fixture"
+SEED = "seed"
+# Deviations of single runs that do not make a table section of their own.
+ROW_ONLY = (FIXTURE, SEED)
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,21 @@ class Deviation:
         return {"key": self.key, "value": self.value, "suite": self.suite_value, "note": self.text}
 
 
-def written_sections(suite) -> dict[str, dict[str, Any]]:
-    """The suite's ``dataset``, ``backbone`` and ``train`` sections as written (a ``Suite``)."""
-    return {name: getattr(suite, name).model_dump(mode="json") for name in SECTIONS}
+def written_sections(suite) -> dict[str, Any]:
+    """The suite's ``dataset``, ``backbone`` and ``train`` sections and its ``seeds`` as written
+    (a ``Suite``)."""
+    out: dict[str, Any] = {name: getattr(suite, name).model_dump(mode="json") for name in SECTIONS}
+    out["seeds"] = list(suite.seeds)
+    return out
+
+
+def seed_deviation(seed: int, written: dict[str, Any]) -> list[Deviation]:
+    """A run of a seed the suite does not list (``--seed``, or found in the cache)."""
+    seeds = written.get("seeds")
+    if not isinstance(seeds, list) or seed in seeds:
+        return []
+    listed = ", ".join(str(s) for s in seeds)
+    return [Deviation(SEED, seed, seeds, f"seed {seed} (the suite lists {listed})", f"seed {seed}")]
 
 
 def written_suites(refs: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -116,7 +131,9 @@ def annotate(rows, written: dict[str, dict[str, dict[str, Any]]] | None = None) 
     and from its result); returns ``rows``."""
     written = written or {}
     for row in rows:
-        devs = config_deviations(row.config, written[row.suite], row.result) if row.suite in written else []
+        devs = []
+        if row.suite in written:
+            devs = config_deviations(row.config, written[row.suite], row.result) + seed_deviation(row.seed, written[row.suite])
         row.deviations = devs + result_deviations(row.result)
     return rows
 
@@ -137,7 +154,14 @@ def union(deviations: Iterable[Deviation]) -> list[Deviation]:
 
 
 def note(deviations: list[Deviation]) -> str | None:
-    """The sentence a table carries, or None for the suite as written."""
+    """The sentence a table carries, or None for the suite as written. Extra seeds are named
+    together (``seeds 1, 2 (the suite lists 0)``)."""
     if not deviations:
         return None
-    return "Differs from the suite as written: " + "; ".join(d.text for d in deviations) + "."
+    texts = [d.text for d in deviations if d.key != SEED]
+    seeds = [d for d in deviations if d.key == SEED]
+    if seeds:
+        listed = ", ".join(str(s) for s in seeds[0].suite_value)
+        extra = ", ".join(str(d.value) for d in sorted(seeds, key=lambda d: d.value))
+        texts.append(f"seed{'s' if len(seeds) > 1 else ''} {extra} (the suite lists {listed})")
+    return "Differs from the suite as written: " + "; ".join(texts) + "."

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modbench.results.aggregate import Group, aggregate_record, group_rows
-from modbench.results.deviations import FIXTURE, Deviation, signature, union
+from modbench.results.deviations import ROW_ONLY, Deviation, signature, union
 from modbench.results.baseline import BaselineRow, baseline_records, compare_to_baseline
 from modbench.results.protocol import Protocol, suite_protocol
 from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS, ResultRow
@@ -33,7 +33,7 @@ class SuiteSummary:
     @property
     def title(self) -> str:
         """The suite name, with the overrides of this section (``digits (epochs 2, subset 5)``)."""
-        overrides = [d.short for d in self.deviations if d.key != FIXTURE]
+        overrides = [d.short for d in self.deviations if d.key not in ROW_ONLY]
         return f"{self.suite} ({', '.join(overrides)})" if overrides else self.suite
 
     @property
@@ -129,6 +129,6 @@ def sections(rows: list[ResultRow]) -> list[tuple[str, list[ResultRow]]]:
     """(suite, rows) per suite and set of overridden settings, in first-seen order."""
     out: dict[tuple[str, tuple], list[ResultRow]] = {}
     for row in rows:
-        overrides = tuple(signature(d) for d in row.deviations if d.key != FIXTURE)
+        overrides = tuple(signature(d) for d in row.deviations if d.key not in ROW_ONLY)
         out.setdefault((row.suite, overrides), []).append(row)
     return [(suite, section) for (suite, _), section in out.items()]

@@ -106,3 +106,18 @@ def test_compare_of_a_suite_as_written_names_none(tmp_path):
         result = CliRunner().invoke(app, [*args, *flags])
         assert result.exit_code == 0, result.output
         assert NOTE not in result.stdout
+
+
+def test_seeds_beyond_the_suite_are_named_in_one_note_and_share_the_rows():
+    from modbench.results.deviations import annotate
+    from modbench.results.summary import summarize_rows
+    from results.factory import make_row
+
+    written = {k: v for k, v in config().items() if k in ("dataset", "backbone", "train")}
+    written["seeds"] = [0]
+    rows = annotate([make_row("A", seed=s, metrics={"nmi": 0.5}) for s in (0, 1, 2)], {"s": written})
+    (summary,) = summarize_rows(rows)  # one section: extra seeds are no other experiment
+    assert summary.title == "s" and summary.groups[0].n_done == 3
+    from modbench.results.deviations import note
+
+    assert note(summary.deviations) == "Differs from the suite as written: seeds 1, 2 (the suite lists 0)."

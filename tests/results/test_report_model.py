@@ -56,7 +56,7 @@ def test_every_cached_run_appears(tmp_path):
     from modbench.results.deviations import annotate
 
     annotate(model.rows, model.written)
-    assert {d.short for r in digits for d in r.deviations} == {"epochs 1", "subset 5"}
+    assert {d.short for r in digits for d in r.deviations} == {"epochs 1", "subset 5", "seed 1"}
 
 
 def test_report_csv_lists_every_suite(tmp_path):
