@@ -113,8 +113,9 @@ def build_report(
     model = ReportModel()
     explicit = bool(suite_refs)
     cached = _cached_runs(store)
+    setting_of = {key: _setting_key(c.config) for key, c in cached.items()}
     placed: set[str] = set()
-    left: dict[str, int] = {}
+    left: dict[str, set[str]] = {}  # reason -> keys of the cached runs it left out
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
         model.written[suite.name] = written_sections(suite)
@@ -126,12 +127,12 @@ def build_report(
         listed_keys = {r.key for r in runs}
         extra: list[ResultRow] = []
         for c in cached.values():
-            template = by_setting.get(_setting_key(c.config))
+            template = by_setting.get(setting_of[c.key])
             if template is None or c.key in listed_keys:
                 continue
             reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset)
             if reason:
-                left[reason] = left.get(reason, 0) + 1
+                left.setdefault(reason, set()).add(c.key)
                 placed.add(c.key)
                 continue
             extra.append(_row(_spec(template, c), c))
@@ -150,16 +151,18 @@ def build_report(
     rest = [c for key, c in cached.items() if key not in placed]
     if explicit:
         if rest:
-            left["not in the suites given with --suite"] = len(rest)
+            left["not in the suites given with --suite"] = {c.key for c in rest}
     else:
         for c in rest:
             reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset)
             if reason:
-                left[reason] = left.get(reason, 0) + 1
+                left.setdefault(reason, set()).add(c.key)
             else:
                 model.rows.append(_row(_other_spec(c), c))
+    shown = {r.key for r in model.rows}
+    counts = {reason: len(keys - shown) for reason, keys in left.items()}  # shown by another suite: not left out
     model.left_out = [
-        f"{n} cached run{'s' if n != 1 else ''} left out: {reason}" for reason, n in left.items()
+        f"{n} cached run{'s' if n != 1 else ''} left out: {reason}" for reason, n in counts.items() if n
     ]
     return model
 
