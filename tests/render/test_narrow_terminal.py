@@ -24,7 +24,7 @@ def cache(tmp_path):
 @pytest.mark.parametrize("columns", [80, 60])
 def test_tables_fit_and_keep_headers_whole(cache, monkeypatch, columns):
     monkeypatch.setenv("COLUMNS", str(columns))
-    result = CliRunner().invoke(app, ["report", "--suite", "digits", "--cache-dir", str(cache), "--baseline", "cross-entropy"])
+    result = CliRunner().invoke(app, ["report", "--suite", "digits", "--cache-dir", str(cache), "--baseline", "Cross-entropy"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     table_lines = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
