@@ -13,6 +13,8 @@ escape code, HTML or a forged table row.
 - ``csv_text``: ``plain_text`` on strings (the csv module does the quoting); a string that a
   spreadsheet would run as a formula (leading ``=``, ``+``, ``-``, ``@``) gets a leading ``'``.
   Numbers pass unchanged.
+- ``plot_text``: ``plain_text`` with ``$`` escaped, so that matplotlib never reads a label as
+  mathtext (a label like ``$\frac{$`` made saving a figure fail).
 - JSON: as is (``json.dumps`` escapes control characters itself).
 
 Hand-written because no library here does the terminal part: Rich's ``escape`` only escapes
@@ -67,3 +69,8 @@ def csv_text(value: Any) -> Any:
         return value
     text = plain_text(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def plot_text(text: Any) -> str:
+    """For a matplotlib title or legend label: shown literally, never parsed as mathtext."""
+    return plain_text(text).replace("$", r"\$")
