@@ -121,3 +121,13 @@ def test_seeds_beyond_the_suite_are_named_in_one_note_and_share_the_rows():
     from modbench.results.deviations import note
 
     assert note(summary.deviations) == "Differs from the suite as written: seeds 1, 2 (the suite lists 0)."
+
+
+def test_report_names_fixture_data_in_every_format(tmp_path):
+    store = RunStore(tmp_path / "cache")
+    for run in suite_runs("digits"):
+        write_cached(store, run, data={"train": 4, "val": 1, "test": 2, "info": {"fixture": True}})
+    for flags in ([], ["--markdown"], ["--json"], ["--csv"]):
+        result = CliRunner().invoke(app, ["report", "--suite", "digits", "--cache-dir", str(store.root), *flags])
+        assert result.exit_code == 0, result.output
+        assert "fixture data" in result.stdout and "the numbers measure nothing" in result.stdout
