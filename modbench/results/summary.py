@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modbench.results.aggregate import Group, aggregate_record, group_rows
-from modbench.results.baseline import BaselineRow, baseline_records, compare_to_baseline
 from modbench.results.deviations import ROW_ONLY, Deviation, signature, union
+from modbench.results.baseline import BaselineRow, baseline_records, compare_to_baseline
 from modbench.results.protocol import Protocol, suite_protocol
 from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS, ResultRow
 from modbench.results.stats import ALPHA

@@ -1,10 +1,11 @@
-"""The report finds every seed the cache holds for a suite's loss settings (``build_report``,
-which replaced ``rows.with_cached_seeds``), and keeps other experiments apart."""
+"""The report finds every seed the cache holds for a suite's loss settings."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from modbench.cache.store import RunStore
-from modbench.results.report_model import build_report
+from modbench.results.rows import rows_from_cache, with_cached_seeds
 from modbench.suite.loader import load_suite
 from modbench.suite.runs import apply_overrides, resolve_runs
 
@@ -44,19 +45,12 @@ def test_seeds_trained_beyond_the_suite_are_found(tmp_path):
     other = resolve_runs(apply_overrides(suite, epochs=3, seeds=[7]), source)[0]
     write(store, other)  # another experiment (3 epochs): never mixed in
 
-    model = build_report(store, [str(path)])
-    shown = [(r.label, r.seed, r.status) for r in model.rows if r.config["train"]["epochs"] == 1]
-    assert shown == [("CE", 0, "done"), ("CE", 2, "done"), ("Triplet", 0, "missing"), ("Triplet", 1, "done")]
+    runs = resolve_runs(suite, source)
+    found = with_cached_seeds(store, runs)
+    assert [(r.label, r.seed) for r in found] == [("CE", 0), ("CE", 2), ("Triplet", 0), ("Triplet", 1)]
     by_seed = {(r.label, r.seed): r for r in wide}
-    for row in model.rows:  # the same run (key, config) as training with --seed would give
-        if row.config["train"]["epochs"] == 1:
-            assert (row.key, row.config) == (by_seed[(row.label, row.seed)].key, by_seed[(row.label, row.seed)].config)
-    assert [r.metrics for r in model.rows if (r.label, r.seed) == ("CE", 2)] == [{"nmi": 0.52}]
-    # the 3-epoch run is another experiment: shown apart (its own section), never averaged in
-    (other_row,) = [r for r in model.rows if r.config["train"]["epochs"] == 3]
-    assert other_row.seed == 7
-    from modbench.results.deviations import annotate
-    from modbench.results.summary import summarize_rows
-
-    titles = [s.title for s in summarize_rows(annotate(model.rows, model.written))]
-    assert titles == ["seeds", "seeds (epochs 3)"]
+    for run in found:  # the same run (key, config) as training with --seed would give
+        assert dataclasses.asdict(run) == dataclasses.asdict(by_seed[(run.label, run.seed)])
+    rows = rows_from_cache(store, found)
+    assert [r.status for r in rows] == ["done", "done", "missing", "done"]
+    assert rows[1].metrics == {"nmi": 0.52}
