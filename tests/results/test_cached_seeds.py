@@ -54,3 +54,25 @@ def test_seeds_trained_beyond_the_suite_are_found(tmp_path):
     rows = rows_from_cache(store, found)
     assert [r.status for r in rows] == ["done", "done", "missing", "done"]
     assert rows[1].metrics == {"nmi": 0.52}
+
+
+def test_the_report_model_finds_them_and_keeps_other_experiments_apart(tmp_path):
+    from modbench.results.deviations import annotate
+    from modbench.results.report_model import build_report
+    from modbench.results.summary import summarize_rows
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SUITE)
+    suite, source = load_suite(str(path))
+    store = RunStore(tmp_path / "cache")
+    wide = resolve_runs(apply_overrides(suite, seeds=[0, 1, 2]), source)
+    for run in wide:
+        if (run.label, run.seed) in {("CE", 0), ("CE", 2), ("Triplet", 1)}:
+            write(store, run)
+    write(store, resolve_runs(apply_overrides(suite, epochs=3, seeds=[7]), source)[0])
+    model = build_report(store, [str(path)])
+    assert [(r.label, r.seed, r.status, r.config["train"]["epochs"]) for r in model.rows] == [
+        ("CE", 0, "done", 1), ("CE", 2, "done", 1), ("CE", 7, "done", 3), ("Triplet", 0, "missing", 1), ("Triplet", 1, "done", 1),
+    ]
+    titles = [s.title for s in summarize_rows(annotate(model.rows, model.written))]
+    assert titles == ["seeds", "seeds (epochs 3)"]  # the 3-epoch run is never averaged in
