@@ -110,7 +110,7 @@ def test_compare_with_a_markup_label(tmp_path):
     """``label: "[/]"`` used to fail every compare with a MarkupError in the progress display."""
     suite = tmp_path / "s.yaml"
     suite.write_text(
-        "name: '[blink]suite[/blink]'\ndataset: {name: digits, subset: 3}\nbackbone: {name: small-cnn, embedding_dim: 8}\n"
+        "name: '[blink]suite[/blink]'\ndataset: {name: digits, subset: 5}\nbackbone: {name: small-cnn, embedding_dim: 8}\n"
         "train: {epochs: 1, batch_size: 16, lr: 1.0e-3}\nseeds: [0]\n"
         "losses:\n  - {name: cross-entropy, label: '[/]'}\n  - {name: triplet, label: '<script>x</script>'}\n"
     )
