@@ -16,12 +16,14 @@ def render_rows(
     paper=None,
     written: dict | None = None,
     summaries=None,
+    notes: dict[str, list[str]] | None = None,
 ) -> str | None:
     """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
     maps suite names to the label of their baseline; ``paper`` adds the paper's rows;
     ``written`` (``results.deviations.written_suites``) maps suite names to the suite as
     written, so that every format states how the rows differ from it; ``summaries`` (from
-    ``summarize_rows``) when the caller has them already."""
+    ``summarize_rows``) when the caller has them already; ``notes`` maps suite names to lines
+    their tables carry first."""
     from modbench.render.layout import summary_tables
     from modbench.render.markdown import tables_markdown
     from modbench.render.records import rows_csv, rows_json
@@ -46,7 +48,7 @@ def render_rows(
         return rows_json(rows, extra)
     tables = []
     for s in summaries:
-        tables += summary_tables(s, extra_metrics, paper=paper)
+        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite))
     if fmt == "markdown":
         return tables_markdown(tables)
     from modbench.render.rich_tables import print_tables

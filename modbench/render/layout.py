@@ -200,20 +200,24 @@ def baseline_table(rows: list[BaselineRow], suite: str, baseline: str, deviation
 def suite_tables(
     groups: list[Group], suite: str, extra_metrics: list[str] | None = None, *, paper=None,
     baseline_rows: list[BaselineRow] | None = None, baseline: str | None = None, deviations=None,
+    notes: list[str] | None = None,
 ) -> list[TableText]:
+    """``notes``: lines every table of the suite carries first (e.g. how a suite was tuned)."""
     tables = [table1(groups, suite, paper, deviations), table2(groups, suite, paper, deviations)]
     if extra_metrics:
         tables.append(extra_table(groups, suite, extra_metrics, deviations))
     if baseline is not None and baseline_rows is not None:
         tables.append(baseline_table(baseline_rows, suite, baseline, deviations))
+    for table in tables:
+        table.notes[:0] = list(notes or [])
     return tables
 
 
-def summary_tables(s, extra_metrics: list[str] | None = None, *, paper=None) -> list[TableText]:
+def summary_tables(s, extra_metrics: list[str] | None = None, *, paper=None, notes: list[str] | None = None) -> list[TableText]:
     """The tables of one ``SuiteSummary`` (titled with its overrides, noting its deviations)."""
     return suite_tables(
         s.groups, s.title, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline,
-        deviations=s.deviations,
+        deviations=s.deviations, notes=notes,
     )
 
 

@@ -114,3 +114,12 @@ def test_rich_output_does_not_read_cells_as_markup():
     buffer = io.StringIO()
     print_tables(Console(file=buffer, width=200), [table1(group_rows(rows), "s")])
     assert "[bold]x[/] loss" in buffer.getvalue()
+
+
+def test_suite_notes_come_first_on_every_table():
+    from modbench.render.layout import suite_tables
+
+    groups = group_rows(cifar100_rows())
+    comparisons = compare_to_baseline(groups, "Margin", ["recall@1"])
+    tables = suite_tables(groups, "c100", paper=None, baseline_rows=comparisons, baseline="Margin", notes=["tuned: 5 trials"])
+    assert len(tables) == 3 and all(t.notes[0] == "tuned: 5 trials" for t in tables)
