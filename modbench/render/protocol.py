@@ -144,6 +144,24 @@ def _evaluation(p: Protocol) -> str:
     return "; ".join(parts)
 
 
+def _device(p: Protocol) -> str:
+    """``cpu, precision float32, 1 CPU thread`` per distinct run identity (else the device)."""
+    if not p.identities:
+        return _join(p.devices)
+
+    def one(identity: dict) -> str:
+        parts = [str(identity.get("device", "?"))]
+        if identity.get("precision"):
+            parts.append(f"precision {identity['precision']}")
+        if identity.get("cpu_threads") is not None:
+            n = identity["cpu_threads"]
+            parts.append(f"{n} CPU thread{'' if n == 1 else 's'}")
+        parts += [f"{k} {v}" for k, v in identity.items() if k not in ("device", "precision", "cpu_threads")]
+        return ", ".join(parts)
+
+    return _join(p.identities, one)
+
+
 def _checkpoints(p: Protocol) -> str:
     return _join(p.checkpoints, lambda c: f"{c.get('select')} (epoch {c.get('epoch')})")
 
@@ -158,7 +176,7 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
         ("Checkpoint evaluated", _checkpoints(p)),
         ("Seeds", _seeds(p)),
         ("Evaluation", _evaluation(p)),
-        ("Device", _join(p.devices) + (f"; training time {p.train_seconds:.1f} s over {p.n_runs} runs" if p.n_runs else "")),
+        ("Device", _device(p) + (f"; training time {p.train_seconds:.1f} s over {p.n_runs} runs" if p.n_runs else "")),
         ("Software", ", ".join(f"{k} {_join(v)}" for k, v in p.versions.items()) or "—"),
         ("Results dated", " to ".join(dict.fromkeys(p.dates)) if p.dates else "—"),
     ]

@@ -36,3 +36,12 @@ def test_protocol_cites_only_files_in_the_repository():
     assert "Retrieval here is closed-set" in text and "never seen in training" in text
     for path in re.findall(r"`([\w./-]+\.md)`", text):
         assert (REPO / path).is_file(), path
+
+
+def test_device_row_names_precision_and_threads():
+    rows = [make_row("A", seed=0, metrics={"nmi": 0.5}, result_extra={
+        "device": "cpu", "numerics": {"device": "cpu", "precision": "float32", "cpu_threads": 2}})]
+    rows.append(make_row("A", seed=1, metrics={"nmi": 0.5}, result_extra={"device": "cpu", "cpu_threads": 1}))
+    summaries = summarize_rows(rows)
+    text = "".join(protocol_markdown(s.protocol) for s in summaries)
+    assert "cpu, precision float32, 2 CPU threads" in text and "cpu, 1 CPU thread" in text
