@@ -11,13 +11,17 @@ import pytest
 from modbench.datasets import fixtures
 
 PAPER_SUITES = {
-    "cifar100-googlenet": ["Margin loss", "Triplet loss", "New loss*"],
-    "cifar10-googlenet": ["ProxyNCA", "N-pair", "Triplet loss", "Margin loss", "New loss*"],
-    "cifar10-resnet50": ["Margin loss", "Triplet loss", "New loss*"],
-    "fashion-mnist-resnet50": ["Margin loss", "Triplet loss", "New loss*"],
+    # Each paper suite ends with the controls of issue 11 (docs/losses.md).
+    "cifar100-googlenet": ["Margin loss", "Triplet loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"],
+    "cifar10-googlenet": ["ProxyNCA", "N-pair", "Triplet loss", "Margin loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"],
+    "cifar10-resnet50": ["Margin loss", "Triplet loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"],
+    "fashion-mnist-resnet50": ["Margin loss", "Triplet loss", "New loss*", "Cross-entropy",
+                               "Cross-entropy x e^10 (control)", "New loss (sigmoid reading)"],
     "cifar10-googlenet-sweep": [
         f"New loss (beta={b})" for b in (2, 3, 4, 5, 7, 10)
-    ] + ["New loss (gamma=5)", "New loss (gamma=10)"],
+    ] + ["New loss (gamma=5)", "New loss (gamma=10)", "Cross-entropy"] + [
+        f"Cross-entropy x e^gamma (loss_scale={s})" for s in (20.09, 148.41, 22026.47)
+    ],
 }
 
 

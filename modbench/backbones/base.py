@@ -7,17 +7,33 @@ attribute. The engine adds the embedding head (``Linear(out_features, embedding_
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+F = TypeVar("F", bound=Callable)
+
+
+def register_backbone(name: str, *, description: str) -> Callable[[F], F]:
+    """Marks a builder in a ``modbench/backbones/`` file as the backbone ``name``: the registry
+    reads these decorators with ``ast`` (``name`` and ``description`` are string literals), so a
+    new backbone is one file."""
+
+    def decorate(build: F) -> F:
+        build.backbone_name = name
+        return build
+
+    return decorate
 
 
 class Backbone(Protocol):
     out_features: int
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+    def __call__(self, images: "torch.Tensor") -> "torch.Tensor": ...
 
 
 class BackboneBuilder(Protocol):
-    def __call__(self, *, in_channels: int, image_size: int, pretrained: bool) -> nn.Module: ...
+    def __call__(self, *, in_channels: int, image_size: int, pretrained: bool) -> "nn.Module": ...

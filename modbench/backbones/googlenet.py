@@ -22,10 +22,12 @@ from torchvision import models
 from torchvision.models.googlenet import BasicConv2d
 
 from modbench.backbones import _pretrained
+from modbench.backbones.base import register_backbone
 
 SMALL_INPUT = 64
 
 
+@register_backbone("googlenet", description="torchvision GoogLeNet from scratch, 1024 features; 3x3 stride-1 stem for <=64 px images.")
 def build(*, in_channels: int, image_size: int, pretrained: bool = False) -> nn.Module:
     small = image_size <= SMALL_INPUT
     if pretrained:

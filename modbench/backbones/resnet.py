@@ -18,6 +18,7 @@ from torch import nn
 from torchvision import models
 
 from modbench.backbones import _pretrained
+from modbench.backbones.base import register_backbone
 
 SMALL_INPUT = 64
 
@@ -54,11 +55,13 @@ def _build(name: str, factory, weights: list, *, in_channels: int, image_size: i
     return _adapt(model, in_channels=in_channels, image_size=image_size, pretrained=pretrained)
 
 
+@register_backbone("resnet18", description="torchvision ResNet-18 from scratch, 512 features; CIFAR stem (3x3 conv, no max-pool).")
 def build_resnet18(*, in_channels: int, image_size: int, pretrained: bool = False) -> nn.Module:
     return _build("resnet18", models.resnet18, [models.ResNet18_Weights.IMAGENET1K_V1],
                   in_channels=in_channels, image_size=image_size, pretrained=pretrained)
 
 
+@register_backbone("resnet50", description="torchvision ResNet-50 from scratch, 2048 features; CIFAR stem (3x3 conv, no max-pool).")
 def build_resnet50(*, in_channels: int, image_size: int, pretrained: bool = False) -> nn.Module:
     weights = [models.ResNet50_Weights.IMAGENET1K_V2, models.ResNet50_Weights.IMAGENET1K_V1]
     return _build("resnet50", models.resnet50, weights,

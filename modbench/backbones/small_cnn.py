@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from modbench.backbones.base import register_backbone
 from modbench.errors import UserError
 
 WIDTHS = (32, 64, 128)
@@ -46,6 +47,7 @@ class SmallCNN(nn.Module):
         return self.pool(self.features(x)).flatten(1)
 
 
+@register_backbone("small-cnn", description="A 3-block CNN for small images (8x8 to 32x32); seconds per epoch on a CPU.")
 def build(*, in_channels: int, image_size: int, pretrained: bool = False) -> nn.Module:
     if pretrained:
         raise UserError(

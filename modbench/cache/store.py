@@ -47,11 +47,26 @@ class CorruptFile(RunError):
 
 def resolve_cache_root(cli_value: Path | None = None) -> Path:
     if cli_value is not None:
-        return Path(cli_value).expanduser()
+        return _expand_user(Path(cli_value), "--cache-dir")
     env = os.environ.get(CACHE_ENV)
     if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "modbench"
+        return _expand_user(Path(env), CACHE_ENV)
+    return _expand_user(Path("~/.cache/modbench"), "the default cache folder")
+
+
+def _expand_user(path: Path, given_by: str) -> Path:
+    """``~`` expanded, or a UserError (exit 2) when there is no home folder to expand it to:
+    an unknown ``~user``, or ``HOME`` set empty (which would put the cache at ``/.cache``)."""
+    hint = "pass --cache-dir or set MODBENCH_CACHE to an absolute folder"
+    text = str(path)
+    if not text.startswith("~"):
+        return path
+    if (text == "~" or text.startswith("~/")) and "HOME" in os.environ and not os.path.isabs(os.environ["HOME"]):
+        raise UserError(f"{given_by} {text}: HOME is {os.environ['HOME']!r}, not an absolute folder; {hint}")
+    try:
+        return path.expanduser()
+    except RuntimeError:  # "Could not determine home directory": no such user
+        raise UserError(f"{given_by} {text}: no home folder for '{text.split('/')[0]}'; {hint}") from None
 
 
 def ensure_writable(root: Path) -> None:

@@ -23,7 +23,8 @@ err = Console(stderr=True, soft_wrap=True)
 def fail(message: str, code: int = 2) -> typer.Exit:
     if err.quiet:  # a torchrun rank other than 0 (quiet_other_ranks): errors still show
         sys.stderr.write(f"error (rank {os.environ.get('RANK', '?')}): {message}\n")
-    err.print(f"error: {message}", markup=False, highlight=False)
+    for line in message.split("\n"):  # a suite with several problems: one line each
+        err.print(f"error: {line}", markup=False, highlight=False)
     return typer.Exit(code)
 
 

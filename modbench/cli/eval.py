@@ -47,8 +47,11 @@ def eval_(
 
     emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table", written=written_suites([suite])))
     missing = [o for o in outcomes if o.status == "missing"]
+    from modbench.suite.hints import train_command
+
     for o in missing:
-        err.print(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `modbench train --suite {suite}`", markup=False, highlight=False)
+        command = train_command(suite, seed=o.run.seed if seed else None, epochs=epochs, subset=subset)
+        err.print(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `{command}`", markup=False, highlight=False)
     if missing or any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 

@@ -9,6 +9,7 @@ import typer
 from modbench.cli.common import handle_errors, out
 
 WHAT = ("suites", "losses", "backbones", "datasets")
+SINGULAR = {"suite": "suites", "loss": "losses", "backbone": "backbones", "dataset": "datasets"}
 
 
 def _suite_lines() -> list[tuple[str, str]]:
@@ -20,29 +21,36 @@ def _suite_lines() -> list[tuple[str, str]]:
             description = str(read_yaml(locate_suite(name)).get("description", "")).strip()
         except Exception as exc:  # noqa: BLE001 - a broken file still gets its line
             description = f"(unreadable: {exc})"
-        lines.append((name, description.splitlines()[0] if description else ""))
+        first = description.splitlines()[0] if description else ""
+        lines.append((name, "".join(c for c in first if c.isprintable())))  # escape codes dropped
     return lines
 
 
 @handle_errors
 def list_(
-    what: Annotated[str, typer.Argument(help="suites, losses, backbones, datasets or all.")] = "all",
+    what: Annotated[str, typer.Argument(help="suites, losses, backbones, datasets or all (singular works too).")] = "all",
+    pattern: Annotated[str | None, typer.Argument(help="Backbones matching a shell pattern, e.g. 'timm:*resnet*'.")] = None,
 ) -> None:
     """List suites, losses, backbones and datasets."""
     from rich.table import Table
+    from rich.text import Text
 
-    from modbench.backbones import BACKBONES
+    from modbench.backbones import backbone_lines
     from modbench.datasets import DATASETS
-    from modbench.losses import LOSSES
+    from modbench.losses import loss_lines
 
+    given, what = what, SINGULAR.get(what.strip().lower(), what.strip().lower())
     if what not in (*WHAT, "all"):
         from modbench.cli.common import fail
+        from modbench.errors import closest
 
-        raise fail(f"list {what}: choose one of {', '.join(WHAT)} or all")
+        hint = closest(what, [*WHAT, *SINGULAR, "all"])
+        did_you_mean = f"did you mean '{hint}'? " if hint else ""
+        raise fail(f"list {given}: {did_you_mean}choose one of {', '.join(WHAT)} or all")
     sections = {
         "suites": _suite_lines,
-        "losses": lambda: LOSSES.describe() + [("pml:ClassName", "Any pytorch-metric-learning loss by class name, with its keyword parameters.")],
-        "backbones": BACKBONES.describe,
+        "losses": loss_lines,
+        "backbones": lambda: backbone_lines(pattern),
         "datasets": DATASETS.describe,
     }
     for name in WHAT if what == "all" else (what,):
@@ -50,6 +58,6 @@ def list_(
         table.add_column(style="bold")
         table.add_column()
         for key, description in sections[name]():
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))  # text from files is data, never Rich markup
         out.print(table)
         out.print()

@@ -37,36 +37,26 @@ class RunFailed(RunError):
         super().__init__(f"failed at epoch {epoch}, step {step}: {reason}")
 
 
-def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int) -> torch.nn.Module:
+def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int, params=None) -> torch.nn.Module:
+    """``params``: the loss's validated parameter model (``RunSpec.params``); validated from
+    ``loss_cfg["params"]`` only when not given (a run that came through a pickle, a bare dict)."""
     from modbench.losses import resolve_loss
 
     spec = resolve_loss(loss_cfg["name"])
-    params = spec.params.model_validate(loss_cfg["params"])
+    if params is None:
+        params = spec.params.model_validate(loss_cfg["params"])
     return spec.build(params, num_classes, embedding_dim)
 
 
 def build_optimizer(train_cfg: dict[str, Any], model: torch.nn.Module, loss: torch.nn.Module):
-    """One parameter group for the network, one for the loss's own parameters (classifier,
-    proxies, margin beta), the latter at ``loss.param_lr`` when the loss sets one."""
-    lr = train_cfg["lr"]
-    groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
-    loss_params = [p for p in loss.parameters() if p.requires_grad]
-    if loss_params:
-        groups.append({"params": loss_params, "lr": getattr(loss, "param_lr", None) or lr})
-    wd = train_cfg["weight_decay"]
-    name = train_cfg["optimizer"]
-    if name == "adam":
-        cls, kwargs = torch.optim.Adam, {"betas": tuple(train_cfg["betas"])}
-    elif name == "adamw":
-        cls, kwargs = torch.optim.AdamW, {"betas": tuple(train_cfg["betas"])}
-    elif name == "sgd":
-        cls, kwargs = torch.optim.SGD, {"momentum": train_cfg["momentum"]}
-    else:
-        raise ValueError(f"unknown optimizer '{name}'")
-    try:  # one fused kernel per step instead of ~10 small ops per parameter tensor
-        return cls(groups, lr=lr, weight_decay=wd, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):  # no fused version for these tensors here
-        return cls(groups, lr=lr, weight_decay=wd, **kwargs)
+    """The run's optimizers as one (``engine/optim.py`` builds the groups: the network at the
+    suite's settings, the loss's own parameters as the loss declares them)."""
+    from modbench.engine.optim import Optimizers, build_optimizers
+
+    optimizers, groups = build_optimizers(model, loss, train_cfg)
+    combined = Optimizers(optimizers)
+    combined.groups = groups  # JSON description of every group, for result.json
+    return combined
 
 
 def train_run(
@@ -89,7 +79,8 @@ def train_run(
     splits = data.splits
     model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size)
     loss_fn = build_loss(
-        cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"]
+        cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"],
+        params=getattr(run, "params", None),
     )
     place(model, loss_fn, device)
     optimizer = build_optimizer(train_cfg, model, loss_fn)

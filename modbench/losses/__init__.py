@@ -1,47 +1,37 @@
-"""The loss registry. ``resolve_loss(name)`` gives a ``LossSpec`` (see ``base.py``).
+"""The loss registry. ``resolve_loss(name, base_dir=...)`` gives a ``LossSpec`` (see ``base.py``).
 
-Names are registered lazily so that listing them imports no torch. ``pml:ClassName`` resolves any
-pytorch-metric-learning loss by class name.
+Built-in losses are found by reading the files of this folder for their
+``@register_loss("name", ..., description="...")`` decorator (with ``ast``), so adding a loss is
+adding one file, and listing the names imports neither torch nor the loss modules. The module of
+a name is imported only when the name is resolved; loss modules import torch inside their
+functions, so that a loss's parameter model is torch-free too (tests/losses/test_registry.py).
+
+Besides the built-in names (see ``modbench/plugins.py`` for the last three):
+
+- ``pml:ClassName``: any pytorch-metric-learning loss by class name;
+- ``./file.py:Class`` (relative to ``base_dir``, the suite's folder) or ``package.module:Class``:
+  a user's ``nn.Module``;
+- names that installed packages register in the entry-point group ``modbench.losses``.
 """
 
 from __future__ import annotations
 
-from modbench.registry import Registry
+from pathlib import Path
+
+from modbench.registry import Registry, discover
+
+_HERE = Path(__file__).resolve().parent
+
+
+def discover_builtin_losses(folder: Path = _HERE) -> list[tuple[str, str, str]]:
+    """``(name, "module:SPEC", description)`` of every ``@register_loss`` in ``folder``'s files
+    (read with ``ast``, see ``modbench.registry.discover``)."""
+    return discover(folder, "modbench.losses", "register_loss", attribute="SPEC")
+
 
 LOSSES = Registry("loss")
-LOSSES.add(
-    "improved",
-    "modbench.losses.improved:SPEC",
-    "The paper's softmax-modulated cross-entropy, exp(gamma) * softmax(-beta z)[y] * CE.",
-)
-LOSSES.add(
-    "cross-entropy",
-    "modbench.losses.cross_entropy:SPEC",
-    "Softmax cross-entropy, optional label smoothing.",
-)
-LOSSES.add(
-    "triplet",
-    "modbench.losses.triplet:SPEC",
-    "Triplet margin loss (pytorch-metric-learning), semi-hard miner by default.",
-)
-LOSSES.add(
-    "focal", "modbench.losses.focal:SPEC", "Multi-class focal loss, -(1 - p_y)^gamma log p_y."
-)
-LOSSES.add(
-    "margin",
-    "modbench.losses.margin:SPEC",
-    "Margin loss with distance-weighted sampling and learnable beta (Wu et al. 2017).",
-)
-LOSSES.add(
-    "proxynca",
-    "modbench.losses.proxynca:SPEC",
-    "ProxyNCA: NCA against one learnable proxy per class (pytorch-metric-learning).",
-)
-LOSSES.add(
-    "npair",
-    "modbench.losses.npair:SPEC",
-    "Multi-class N-pair loss (Sohn 2016, pytorch-metric-learning).",
-)
+for _name, _target, _description in discover_builtin_losses():
+    LOSSES.add(_name, _target, _description)
 
 
 def loss_names(pattern: str | None = None) -> list[str]:
@@ -52,19 +42,48 @@ def loss_names(pattern: str | None = None) -> list[str]:
     return LOSSES.names(pattern)
 
 
-def resolve_loss(name: str):
-    """The ``LossSpec`` registered under ``name``; UnknownNameError naming the closest match.
+OTHER_FORMS = [
+    ("pml:ClassName", "Any pytorch-metric-learning loss by class name, with its keyword parameters."),
+    ("./file.py:Class", "Your own loss from a file (relative to the suite) or package.module:Class; docs/extending.md."),
+]
 
-    ``pml:ClassName`` gives pytorch-metric-learning's loss of that class (see ``pml.py``).
+
+def loss_lines() -> list[tuple[str, str]]:
+    """(name, description) lines for ``modbench list losses``: built-ins, entry points, forms."""
+    from modbench import plugins
+
+    entry_points = [(n, "(entry point of an installed package)") for n in plugins.entry_point_names("modbench.losses")]
+    return [*LOSSES.describe(), *entry_points, *OTHER_FORMS]
+
+
+def resolve_loss(name: str, base_dir: str | Path | None = None):
+    """The ``LossSpec`` of ``name``; UnknownNameError naming the closest match.
+
+    ``pml:ClassName`` gives pytorch-metric-learning's loss of that class (see ``pml.py``);
+    ``./file.py:Class``, ``package.module:Class`` and entry-point names give a user's loss
+    (``modbench/plugins.py``), files relative to ``base_dir`` (the suite file's folder).
     """
     if name.startswith("pml:"):
         from modbench.losses.pml import pml_spec
 
         return pml_spec(name[len("pml:") :])
-    if name not in LOSSES and name[:1].isupper():
+    if name in LOSSES:
+        return LOSSES.get(name)
+    from modbench import plugins
+
+    if plugins.is_plugin_reference(name):
+        return plugins.loss_spec(name, base_dir=base_dir)
+    entry_points = plugins.entry_point_names("modbench.losses")
+    if name in entry_points:
+        return plugins.loss_spec_from_entry_point(name)
+    if name[:1].isupper():
         # A CamelCase name is likely a pml class given without its prefix: suggest "pml:Name".
         from modbench.errors import UnknownNameError
         from modbench.losses.pml import PREFIX, pml_classes
 
-        raise UnknownNameError("loss", name, [*LOSSES.names(), *(PREFIX + n for n in pml_classes())])
-    return LOSSES.get(name)
+        raise UnknownNameError(
+            "loss", name, [*LOSSES.names(), *entry_points, *(PREFIX + n for n in pml_classes())]
+        )
+    from modbench.errors import UnknownNameError
+
+    raise UnknownNameError("loss", name, [*LOSSES.names(), *entry_points])

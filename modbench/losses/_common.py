@@ -1,8 +1,14 @@
-"""Shared pieces of the loss modules: shape checks, float32 casting, and two small base classes.
+"""The modules every built-in loss is made of: shape checks, float32 casting, two small modules.
 
 ``SoftmaxLoss`` owns the ``Linear(embedding_dim, num_classes)`` classifier of DESIGN.md section 1
-and hands float32 logits to ``criterion``. ``MetricLoss`` wraps a pytorch-metric-learning loss
-(and optionally a miner) so that every embedding-family loss checks its inputs the same way.
+and hands float32 logits to a pure criterion function (``criterion(logits, labels) -> scalar``);
+``WeightedSoftmaxLoss`` adds ``sample_weights`` for a loss that weights samples. ``MetricLoss``
+wraps a pytorch-metric-learning loss (and optionally a miner) so that every embedding-family loss
+checks its inputs the same way. Both multiply the loss by ``loss_scale`` and declare the
+optimizer settings of their own parameters in ``param_groups()`` (see ``base.py``).
+
+Being generic, these let a loss file hold only its parameters, its formula and ``build``: the
+file imports torch inside its functions and stays importable without torch.
 
 Empty batch (B = 0), for every loss: the result is a zero scalar that is still attached to the
 graph, so ``backward()`` runs and leaves zero gradients, instead of the NaN that a mean over
@@ -12,6 +18,8 @@ nothing would give.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -90,23 +98,80 @@ def reduce(losses: Tensor, reduction: str) -> Tensor:
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-class SoftmaxLoss(nn.Module):
-    """Base of the softmax family: a classifier on the embedding, a criterion on its logits.
+def group(
+    params: list[Tensor],
+    *,
+    optimizer: str | None = None,
+    lr: float | None = None,
+    weight_decay: float = 0.0,
+    momentum: float | None = None,
+    lr_multiplier: float = 1.0,
+    source: str = "",
+) -> dict[str, Any]:
+    """One entry of ``param_groups()``: ``None`` means "the suite's optimizer / learning rate"
+    (times ``lr_multiplier`` when ``lr`` is None); ``source`` says where the setting comes from
+    (shown in result.json)."""
+    return {
+        "params": params,
+        "optimizer": optimizer,
+        "lr": lr,
+        "lr_multiplier": lr_multiplier,
+        "weight_decay": weight_decay,
+        "momentum": momentum,
+        "source": source,
+    }
 
-    ``param_lr`` is None: the classifier trains with the model's learning rate.
-    """
 
-    param_lr: float | None = None
+class _LossModule(nn.Module):
+    """What both families share: ``loss_scale``, default groups, a readable repr."""
 
-    def __init__(self, num_classes: int, embedding_dim: int):
+    family = "embedding"
+
+    def __init__(self, *, loss_scale: float = 1.0, weight_decay: float = 0.0, settings: str = ""):
         super().__init__()
+        self.loss_scale = float(loss_scale)
+        self.weight_decay = float(weight_decay)
+        self.settings = settings
+
+    def param_groups(self) -> dict[str, dict[str, Any]]:
+        """Every learnable parameter of the loss in one group: the suite's optimizer and
+        learning rate, decay only when the suite sets the loss's ``weight_decay``."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            return {}
+        return {"loss": group(params, weight_decay=self.weight_decay, source="suite")}
+
+    def scaled(self, loss: Tensor) -> Tensor:
+        return loss if self.loss_scale == 1.0 else loss * self.loss_scale
+
+    def extra_repr(self) -> str:
+        scale = "" if self.loss_scale == 1.0 else f", loss_scale={self.loss_scale}"
+        return f"{self.settings}{scale}"
+
+
+class SoftmaxLoss(_LossModule):
+    """Base of the softmax family: a classifier on the embedding, a criterion on its logits."""
+
+    family = "softmax"
+
+    def __init__(
+        self,
+        num_classes: int,
+        embedding_dim: int,
+        criterion: Callable[[Tensor, Tensor], Tensor] | None = None,
+        **kwargs: Any,
+    ):
+        """``criterion(logits, labels) -> scalar``; a subclass may define a ``criterion`` method
+        instead (and pass none)."""
+        super().__init__(**kwargs)
         check_sizes(num_classes, embedding_dim)
         self.num_classes = num_classes
         self.embedding_dim = embedding_dim
         self.classifier = nn.Linear(embedding_dim, num_classes)
-
-    def criterion(self, logits: Tensor, labels: Tensor) -> Tensor:
-        raise NotImplementedError
+        if criterion is not None:
+            self.criterion = criterion
+        elif not callable(getattr(type(self), "criterion", None)):
+            raise TypeError("SoftmaxLoss needs a criterion function or a criterion method")
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings_and_labels(embeddings, labels, self.embedding_dim)
@@ -115,24 +180,69 @@ class SoftmaxLoss(nn.Module):
             logits = at_least_float32(logits)
             if logits.shape[0] == 0:
                 return zero_attached(logits)
-            return self.criterion(logits, labels)
+            return self.scaled(self.criterion(logits, labels))
 
 
-class MetricLoss(nn.Module):
+class WeightedSoftmaxLoss(SoftmaxLoss):
+    """A softmax-family loss whose samples carry a weight: ``weight_fn(logits, labels) -> [B]``.
+
+    ``sample_weights`` lets the engine log the share of training samples the loss all but
+    ignores (weight < 1e-3, issue 11 item 5).
+    """
+
+    def __init__(self, num_classes, embedding_dim, criterion, weight_fn, **kwargs):
+        super().__init__(num_classes, embedding_dim, criterion, **kwargs)
+        self.weight_fn = weight_fn
+
+    @torch.no_grad()
+    def sample_weights(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        """The per-sample weight of the loss, shape [B], without gradient."""
+        check_embeddings_and_labels(embeddings, labels, self.embedding_dim)
+        logits = self.classifier(embeddings)
+        with full_precision(logits.device):
+            return self.weight_fn(at_least_float32(logits), labels)
+
+
+class MetricLoss(_LossModule):
     """A pytorch-metric-learning loss on the embeddings, with an optional miner.
 
     Embeddings are cast to float32 and autocast is turned off around the miner and the loss
     (pml's distances and exp-based losses are not float16-safe).
     pml L2-normalises embeddings in its default distance, as the evaluation does.
+    ``groups`` (name -> ``group(...)`` settings without ``params``, plus ``"prefix"``: the
+    parameter names it takes) gives some of the loss's parameters their own optimizer settings.
     """
 
-    param_lr: float | None = None
+    family = "embedding"
 
-    def __init__(self, loss: nn.Module, embedding_dim: int, miner: nn.Module | None = None):
-        super().__init__()
+    def __init__(
+        self,
+        loss: nn.Module,
+        embedding_dim: int,
+        miner: nn.Module | None = None,
+        groups: dict[str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
         self.embedding_dim = embedding_dim
         self.loss = loss
         self.miner = miner
+        self.groups = groups or {}
+
+    def param_groups(self) -> dict[str, dict[str, Any]]:
+        named = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+        out, taken = {}, set()
+        for name, setting in self.groups.items():
+            setting = dict(setting)
+            prefix = setting.pop("prefix")
+            params = [p for n, p in named if n.startswith(prefix)]
+            taken.update(id(p) for p in params)
+            if params:
+                out[name] = group(params, **setting)
+        rest = [p for _, p in named if id(p) not in taken]
+        if rest:
+            out["loss"] = group(rest, weight_decay=self.weight_decay, source="suite")
+        return out
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         check_embeddings_and_labels(embeddings, labels, self.embedding_dim)
@@ -144,4 +254,33 @@ class MetricLoss(nn.Module):
             loss = self.loss(embeddings, labels, indices)
             if not torch.is_tensor(loss):  # pml may return a plain 0 when nothing contributes
                 return zero_attached(embeddings)
-            return loss
+            return self.scaled(loss)
+
+
+class PluginLoss(_LossModule):
+    """A user's loss (``modbench/plugins.py``) with modbench's controls around it: checks its
+    output is a scalar, multiplies it by ``loss_scale``, keeps its ``.classifier`` (softmax
+    family), ``param_groups()`` and ``sample_weights`` visible."""
+
+    def __init__(self, inner: nn.Module, family: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.inner = inner
+        self.family = family
+        if hasattr(inner, "sample_weights"):
+            self.sample_weights = inner.sample_weights
+
+    @property
+    def classifier(self) -> nn.Module:
+        return self.inner.classifier
+
+    def param_groups(self) -> dict[str, dict[str, Any]]:
+        if hasattr(self.inner, "param_groups"):
+            return self.inner.param_groups()
+        return super().param_groups()
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        loss = self.inner(embeddings, labels)
+        if not torch.is_tensor(loss) or loss.dim() != 0:
+            shape = tuple(loss.shape) if torch.is_tensor(loss) else type(loss).__name__
+            raise ValueError(f"loss {self.settings} must return a scalar tensor, got {shape}")
+        return self.scaled(loss)

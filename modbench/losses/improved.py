@@ -10,30 +10,55 @@ The weight ``softmax(-beta z)[y]`` is close to 0 for a sample that is already cl
 scales every sample. The gradient flows through both factors, as in the paper's equation (5):
 the weight is not detached.
 
+With more than two classes the weight is set by the *lowest* logit, not by p_y: for
+z = [0, 1, -20] and target 0, p_y = 0.27 yet the weight is 1.8e-35 (a misclassified sample all
+but ignored). ``improved-sigmoid`` is the other, one-vs-rest reading (docs/losses.md).
+
 Numerics: both factors come from ``log_softmax``, so they stay finite for logits of any size;
 the weight is ``exp(log_softmax(-beta z)[y])``, never a ratio of exponentials. Everything is
-computed in float32 at least, also under autocast.
+computed in float32 at least, also under autocast. torch is imported inside the functions so
+that this file (and its parameter model) imports without torch.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import TYPE_CHECKING
 
-import torch.nn.functional as F
-from torch import Tensor
+from pydantic import ConfigDict, Field
 
-from modbench.losses._common import (
-    SoftmaxLoss,
-    at_least_float32,
-    check_logits_and_target,
-    reduce,
-)
-from modbench.losses.base import LossSpec
-from modbench.losses.params import ImprovedParams
+from modbench.losses.base import LossParams, register_loss
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
-def modulating_weight(logits: Tensor, target: Tensor, beta: float) -> Tensor:
+class ImprovedParams(LossParams):
+    model_config = ConfigDict(strict=True)
+
+    beta: float = Field(
+        4.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Sharpness of the weight softmax(-beta z)[y]; the paper uses 4.",
+    )
+    # exp(40) ~ 2.4e17 keeps loss values (<= exp(gamma) * ~1e4) far from float32's 3.4e38.
+    gamma: float = Field(
+        5.0,
+        ge=-20,
+        le=40,
+        allow_inf_nan=False,
+        description="Log of the scale exp(gamma); the paper uses 5 (CIFAR), 10 (Fashion-MNIST).",
+    )
+
+
+def sample_weight(logits: Tensor, target: Tensor, beta: float) -> Tensor:
     """``softmax(-beta * z)[y]`` per sample, shape [B], computed as exp of a log_softmax."""
+    import torch.nn.functional as F
+
+    from modbench.losses._common import at_least_float32, check_logits_and_target
+
     check_logits_and_target(logits, target)
     logits = at_least_float32(logits)
     log_w = F.log_softmax(-beta * logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
@@ -48,6 +73,10 @@ def improved_cross_entropy(
     ``reduction``: ``"mean"`` over the batch (0 for an empty batch), ``"sum"``, or ``"none"``
     (shape [B]).
     """
+    import torch.nn.functional as F
+
+    from modbench.losses._common import at_least_float32, check_logits_and_target, reduce
+
     check_logits_and_target(logits, target)
     logits = at_least_float32(logits)
     index = target.unsqueeze(1)
@@ -57,25 +86,26 @@ def improved_cross_entropy(
     return reduce(losses, reduction)
 
 
-class ImprovedLoss(SoftmaxLoss):
-    """The paper's loss on the logits of a ``Linear(embedding_dim, num_classes)`` classifier."""
+@register_loss(
+    "improved",
+    family="softmax",
+    params=ImprovedParams,
+    description="The paper's softmax-modulated cross-entropy, exp(gamma) * softmax(-beta z)[y] * CE (eq. 4).",
+    # The paper's own ranges (its Figures 1-4 and section 4 bisection), issue 14 item 2.
+    search_space={"beta": {"low": 2, "high": 16}, "gamma": {"low": 2, "high": 21}},
+)
+def build(params: ImprovedParams, num_classes: int, embedding_dim: int):
+    from modbench.losses._common import WeightedSoftmaxLoss
 
-    def __init__(self, num_classes: int, embedding_dim: int, beta: float = 4.0, gamma: float = 5.0):
-        super().__init__(num_classes, embedding_dim)
-        self.beta = float(beta)
-        self.gamma = float(gamma)
-
-    def criterion(self, logits: Tensor, labels: Tensor) -> Tensor:
-        return improved_cross_entropy(logits, labels, self.beta, self.gamma)
-
-    def extra_repr(self) -> str:
-        return f"beta={self.beta}, gamma={self.gamma}"
-
-
-def _build(params: ImprovedParams, num_classes: int, embedding_dim: int) -> ImprovedLoss:
-    return ImprovedLoss(num_classes, embedding_dim, beta=params.beta, gamma=params.gamma)
+    return WeightedSoftmaxLoss(
+        num_classes,
+        embedding_dim,
+        functools.partial(improved_cross_entropy, beta=params.beta, gamma=params.gamma),
+        functools.partial(sample_weight, beta=params.beta),
+        loss_scale=params.loss_scale,
+        weight_decay=params.weight_decay,
+        settings=f"improved: beta={params.beta}, gamma={params.gamma}",
+    )
 
 
-SPEC = LossSpec(family="softmax", params=ImprovedParams, build=_build)
-
-__all__ = ["SPEC", "ImprovedLoss", "ImprovedParams", "improved_cross_entropy", "modulating_weight"]
+__all__ = ["SPEC", "ImprovedParams", "build", "improved_cross_entropy", "sample_weight"]

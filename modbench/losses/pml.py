@@ -31,7 +31,7 @@ from pytorch_metric_learning import losses
 
 from modbench.errors import UnknownNameError
 from modbench.losses._common import MetricLoss, check_sizes
-from modbench.losses.base import LossParams, LossSpec
+from modbench.losses.base import _COMMON, LossParams, LossSpec
 
 PREFIX = "pml:"
 AUTO_FILLED = {
@@ -117,6 +117,7 @@ def pml_spec(class_name: str) -> LossSpec:
         name: _field(p)
         for name, p in signature.items()
         if name not in AUTO_FILLED and name not in NOT_CONFIGURABLE
+        and name not in LossParams.model_fields  # loss_scale, weight_decay: modbench's own
     }
     params_model = create_model(f"Pml{class_name}Params", __base__=PmlParams, **fields)
     params_model.__doc__ = f"Keyword parameters of pytorch_metric_learning.losses.{class_name}."
@@ -125,10 +126,23 @@ def pml_spec(class_name: str) -> LossSpec:
     def build(params: LossParams, num_classes: int, embedding_dim: int) -> MetricLoss:
         check_sizes(num_classes, embedding_dim)
         sizes = {"num_classes": num_classes, "embedding_dim": embedding_dim}
-        kwargs = params.model_dump()
+        kwargs = params.model_dump(exclude=set(LossParams.model_fields))
         kwargs.update({name: sizes[source] for name, source in auto.items()})
-        module = MetricLoss(cls(**kwargs), embedding_dim)
+        module = MetricLoss(
+            cls(**kwargs),
+            embedding_dim,
+            loss_scale=params.loss_scale,
+            weight_decay=params.weight_decay,
+            settings=f"pml:{class_name}",
+        )
         module.pml_class = class_name
         return module
 
-    return LossSpec(family="embedding", params=params_model, build=build)
+    return LossSpec(
+        family="embedding",
+        params=params_model,
+        build=build,
+        name=PREFIX + class_name,
+        description=f"pytorch_metric_learning.losses.{class_name}",
+        source_files=(__file__, _COMMON),
+    )

@@ -1,7 +1,9 @@
 """Triplet margin loss (Hoffer and Ailon 2015; the paper's reference [6]) with a miner.
 
 pytorch-metric-learning's ``TripletMarginLoss`` on the L2-normalised embeddings (Euclidean
-distance), averaged over the triplets with a nonzero loss.
+distance), averaged over the triplets with a nonzero loss. Margin 0.2 by default: FaceNet's
+alpha = 0.2 (Schroff et al. 2015) and the triplet baseline of Wu et al. 2017; pml's own default
+is 0.05.
 
 Miner: by default pml's ``TripletMarginMiner(type_of_triplets="semihard")`` with the loss's own
 margin, i.e. the semi-hard negatives of FaceNet (Schroff et al. 2015): d(a, p) < d(a, n) <=
@@ -19,13 +21,31 @@ Triplets need at least two samples of a class in the batch: use an m-per-class s
 
 from __future__ import annotations
 
-from pytorch_metric_learning import losses, miners
+from typing import Literal
 
-from modbench.losses._common import MetricLoss, check_sizes
-from modbench.losses.base import LossSpec
-from modbench.losses.params import MinerName, TripletParams
+from pydantic import ConfigDict, Field
+
+from modbench.losses.base import LossParams, register_loss
+
+MinerName = Literal["semihard", "hard", "all", "batch-hard", "none"]
+
+
+class TripletParams(LossParams):
+    model_config = ConfigDict(strict=True)
+
+    margin: float = Field(
+        0.2,
+        gt=0,
+        le=2.0,  # distances of unit vectors lie in [0, 2]
+        allow_inf_nan=False,
+        description="Required gap d(a, n) - d(a, p); 0.2 as in FaceNet and Wu et al. 2017.",
+    )
+    miner: MinerName = Field("semihard", description="Which triplets the loss sees.")
+
 
 def make_miner(name: MinerName, margin: float):
+    from pytorch_metric_learning import miners
+
     if name in ("semihard", "hard", "all"):
         return miners.TripletMarginMiner(margin=margin, type_of_triplets=name)
     if name == "batch-hard":
@@ -35,23 +55,28 @@ def make_miner(name: MinerName, margin: float):
     raise ValueError(f"unknown triplet miner {name!r}")
 
 
-class TripletLoss(MetricLoss):
-    """pml ``TripletMarginLoss`` fed by the chosen miner (semi-hard by default)."""
+@register_loss(
+    "triplet",
+    family="embedding",
+    params=TripletParams,
+    description="Triplet margin loss (pytorch-metric-learning), margin 0.2, semi-hard miner.",
+    # "A Metric Learning Reality Check" (Musgrave et al. 2020), Table 8: margin in [0, 2];
+    # the useful range on unit vectors is well below 1.
+    search_space={"margin": {"low": 0.01, "high": 1.0, "log": True}},
+)
+def build(params: TripletParams, num_classes: int, embedding_dim: int):
+    from pytorch_metric_learning import losses
 
-    def __init__(self, embedding_dim: int, margin: float = 0.05, miner: MinerName = "semihard"):
-        super().__init__(
-            losses.TripletMarginLoss(margin=margin), embedding_dim, make_miner(miner, margin)
-        )
-        self.margin = margin
-        self.miner_name = miner
+    from modbench.losses._common import MetricLoss, check_sizes
 
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}, miner={self.miner_name!r}"
-
-
-def _build(params: TripletParams, num_classes: int, embedding_dim: int) -> TripletLoss:
     check_sizes(num_classes, embedding_dim)
-    return TripletLoss(embedding_dim, margin=params.margin, miner=params.miner)
-
-
-SPEC = LossSpec(family="embedding", params=TripletParams, build=_build)
+    module = MetricLoss(
+        losses.TripletMarginLoss(margin=params.margin),
+        embedding_dim,
+        make_miner(params.miner, params.margin),
+        loss_scale=params.loss_scale,
+        weight_decay=params.weight_decay,
+        settings=f"triplet: margin={params.margin}, miner={params.miner!r}",
+    )
+    module.margin, module.miner_name = params.margin, params.miner
+    return module

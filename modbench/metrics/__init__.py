@@ -1,7 +1,9 @@
 """Pure metric functions (DESIGN.md section 2): no printing, no file access.
 
 - ``names``: metric names, ``DEFAULT_METRICS``, ``parse_metric_names``, ``MetricError``;
-- ``knn_search``: exact, blocked k-nearest-neighbour search (torch or faiss), query excluded by index;
+- ``knn_search``: exact k-nearest-neighbour search among the rows (duplicates merged), query
+  excluded by index; ``knn_points``: the one blocked search among distinct points it runs on;
+- ``inputs``: checks of the embeddings and labels, scale-robust L2 normalisation;
 - ``clustering``: k-means (scikit-learn, k-means++, all points, fixed seed);
 - ``retrieval``: Recall@k, p@1, MAP@R, macro-F1 of 1-NN from neighbour lists;
 - ``clustering_metrics``: NMI and pairwise F1 of a partition;
@@ -12,10 +14,11 @@
 # can be read by the suite loader and ``modbench report`` without importing torch.
 _WHERE = {
     "KMeansResult": "clustering", "kmeans": "clustering",
-    "contingency": "clustering_metrics", "nmi": "clustering_metrics", "pairwise_f1": "clustering_metrics",
+    "nmi": "clustering_metrics", "pairwise_f1": "clustering_metrics",
     "MetricResult": "compute", "compute_metrics": "compute",
     "KnnResult": "knn_search", "faiss_available": "knn_search", "knn": "knn_search",
     "DEFAULT_METRICS": "names", "MetricError": "names", "parse_metric_names": "names",
+    "check_metric_names": "names",
     "macro_f1_1nn": "retrieval", "map_at_r": "retrieval", "precision_at_1": "retrieval",
     "recall_at_k": "retrieval",
 }
@@ -43,8 +46,8 @@ __all__ = [
     "KnnResult",
     "MetricError",
     "MetricResult",
+    "check_metric_names",
     "compute_metrics",
-    "contingency",
     "faiss_available",
     "kmeans",
     "knn",

@@ -19,16 +19,6 @@ def _pair(labels, clusters) -> tuple[np.ndarray, np.ndarray]:
     return labels, clusters
 
 
-def contingency(labels, clusters) -> np.ndarray:
-    """[classes, clusters] int64 counts: n_ij = points of class i in cluster j."""
-    labels, clusters = _pair(labels, clusters)
-    _, li = np.unique(labels, return_inverse=True)
-    _, ci = np.unique(clusters, return_inverse=True)
-    table = np.zeros((li.max() + 1, ci.max() + 1), dtype=np.int64)
-    np.add.at(table, (li.reshape(-1), ci.reshape(-1)), 1)
-    return table
-
-
 def nmi(labels, clusters) -> float:
     """Normalised mutual information with arithmetic averaging (scikit-learn's default).
 
@@ -45,27 +35,23 @@ def nmi(labels, clusters) -> float:
     return float(normalized_mutual_info_score(labels, clusters, average_method="arithmetic"))
 
 
-def _pairs(counts: np.ndarray) -> int:
-    counts = counts.astype(np.int64)
-    return int((counts * (counts - 1) // 2).sum())
-
-
 def pairwise_f1(labels, clusters) -> float:
-    """Pairwise clustering F1 from the contingency table (never from N^2 pairs).
+    """Pairwise clustering F1, from scikit-learn's ``pair_confusion_matrix`` (which counts pairs
+    from the contingency table, never from N^2 pairs).
 
     TP = pairs with the same label and the same cluster; precision = TP / pairs in the same
-    cluster; recall = TP / pairs with the same label; F1 = 2PR / (P + R), 0 when TP = 0.
-    Undefined (MetricError) when no two samples share a label (recall is 0/0).
+    cluster; recall = TP / pairs with the same label; F1 = 2PR / (P + R) = 2TP / (2TP + FP + FN),
+    0 when TP = 0. Undefined (MetricError) when no two samples share a label (recall is 0/0).
     """
+    from sklearn.metrics.cluster import pair_confusion_matrix
+
     labels, clusters = _pair(labels, clusters)
-    table = contingency(labels, clusters) if labels.size else np.zeros((0, 0), dtype=np.int64)
-    same_label = _pairs(table.sum(axis=1))
-    same_cluster = _pairs(table.sum(axis=0))
-    if same_label == 0:
+    if labels.size < 2:
         raise MetricError("f1 is undefined: no two samples share a label, so there are no same-label pairs")
-    tp = _pairs(table)
+    # [[TN, FP], [FN, TP]], each pair counted twice (ordered pairs): the factor cancels below.
+    (_, fp), (fn, tp) = pair_confusion_matrix(labels, clusters).tolist()
+    if tp + fn == 0:
+        raise MetricError("f1 is undefined: no two samples share a label, so there are no same-label pairs")
     if tp == 0:
         return 0.0
-    precision = tp / same_cluster
-    recall = tp / same_label
-    return float(2 * precision * recall / (precision + recall))
+    return float(2 * tp / (2 * tp + fp + fn))

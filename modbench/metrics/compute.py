@@ -16,6 +16,7 @@ import torch
 
 from modbench.metrics import clustering_metrics, retrieval
 from modbench.metrics.clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
+from modbench.metrics.inputs import checked_input, prepare
 from modbench.metrics.knn_search import iter_knn, resolve_backend
 from modbench.metrics.names import (
     CLUSTERING_METRICS,
@@ -23,6 +24,7 @@ from modbench.metrics.names import (
     MetricError,
     parse_metric_names,
     recall_k,
+    too_few_samples,
 )
 
 
@@ -38,78 +40,6 @@ class MetricResult:
     info: dict = field(default_factory=dict)
 
 
-def _versions(backend: str) -> dict[str, str]:
-    import sklearn
-
-    import modbench
-
-    v = {
-        "modbench": modbench.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-    }
-    if backend == "faiss":
-        import faiss
-
-        v["faiss"] = faiss.__version__
-    return v
-
-
-def _as_tensor(embeddings, device) -> torch.Tensor:
-    if isinstance(embeddings, torch.Tensor):
-        x = embeddings.detach()
-    else:
-        arr = np.asarray(embeddings)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-            raise MetricError(f"embeddings must be an array of floats, got dtype {arr.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(arr))
-    if device is not None:
-        x = x.to(torch.device(device))
-    return x
-
-
-def _as_labels(labels) -> np.ndarray:
-    if isinstance(labels, torch.Tensor):
-        labels = labels.detach().cpu().numpy()
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise MetricError(f"labels must be one integer per sample ([N]), got shape {y.shape}")
-    if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and y.size and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)  # 3.0 -> 3; 3.5 is an error below
-        elif y.size:
-            raise MetricError(f"labels must be integers, got dtype {y.dtype}")
-    return y.astype(np.int64)
-
-
-def _prepare(x: torch.Tensor, normalize: bool) -> tuple[torch.Tensor, int]:
-    """float32 copy, finite check, zero rows counted, rows L2-normalised (a zero row stays zero).
-
-    The arithmetic is in float64 for float64 input, float32 otherwise. On the CPU it is numpy:
-    a few small multi-threaded torch operations cost tens of milliseconds on a busy machine.
-    """
-    wide = x.dtype == torch.float64
-    if x.device.type == "cpu":
-        if x.dtype not in (torch.float16, torch.float32, torch.float64):
-            x = x.float()  # bfloat16 (which numpy lacks), integers
-        a = x.numpy().astype(np.float64 if wide else np.float32, copy=False)
-        if a.size and not np.isfinite(a).all():
-            raise MetricError("embeddings contain NaN or infinite values")
-        norms = np.sqrt(np.einsum("ij,ij->i", a, a)) if a.size else np.zeros(a.shape[0], a.dtype)
-        zero_rows = int((norms == 0).sum())
-        if normalize:
-            a = a / np.maximum(norms, 1e-12)[:, None]
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)), zero_rows
-    x = x.double() if wide else x.float()
-    if x.numel() and not bool(torch.isfinite(x).all()):
-        raise MetricError("embeddings contain NaN or infinite values")
-    zero_rows = int((x.abs().sum(1) == 0).sum())
-    if normalize:
-        x = torch.nn.functional.normalize(x, p=2.0, dim=1)
-    return x.float().contiguous(), zero_rows
-
-
 def _undefined_reason(name: str, y: np.ndarray) -> str | None:
     """Why ``name`` cannot be computed for these labels, or None. Depends on the labels only."""
     try:
@@ -122,6 +52,109 @@ def _undefined_reason(name: str, y: np.ndarray) -> str | None:
     except MetricError as e:
         return str(e)
     return None
+
+
+def _undefined(names: list[str], y: np.ndarray, strict: bool) -> dict[str, str]:
+    """Metric name -> why it is undefined on these labels; raises the first with ``strict``."""
+    n = y.shape[0]
+    undefined: dict[str, str] = {}
+    for name in names:
+        if n < 2:
+            reason = f"{name} is undefined: it needs at least 2 samples, got {n}"
+        else:
+            reason = too_few_samples(name, n) or _undefined_reason(name, y)
+        if reason is not None:
+            if strict:
+                raise MetricError(reason)
+            undefined[name] = reason
+    return undefined
+
+
+def _neighbour_metrics(x: torch.Tensor, y: np.ndarray, wanted: list[str], backend: str, block_size: int | None):
+    """Recall@k, p@1, MAP@R and macro-F1 from one blocked kNN search: (values, exhaustive
+    searches). Only the labels of the neighbours are used, so the search may leave near-tied
+    neighbours of one label unordered (see knn_search.iter_knn)."""
+    n = x.shape[0]
+    recall_ks = {m: recall_k(m) for m in wanted if recall_k(m) is not None}
+    k_rows = np.full(n, max([1, *recall_ks.values()]), dtype=np.int64)
+    r = retrieval.r_per_query(y)
+    if "map@r" in wanted:
+        k_rows = np.maximum(k_rows, r)
+    hits = {m: 0 for m in recall_ks}
+    p1_hits, ap_sum, exhaustive = 0, 0.0, 0
+    predicted = np.empty(n, dtype=np.int64)
+    for blk in iter_knn(x, np.minimum(k_rows, n - 1), backend=backend, block_size=block_size, distances=False, labels=y):
+        match = retrieval.match_rows(y, y[blk.start : blk.stop], blk.indices)
+        for m, k in recall_ks.items():
+            hits[m] += int(retrieval.hits_rows(match, k).sum())
+        p1_hits += int(match[:, 0].sum())
+        predicted[blk.start : blk.stop] = y[blk.indices[:, 0]]
+        if "map@r" in wanted:
+            ap_sum += float(retrieval.average_precision_at_r_rows(match, r[blk.start : blk.stop]).sum())
+        exhaustive += blk.exhaustive_queries
+    values = {m: hits[m] / n for m in recall_ks}
+    if "p@1" in wanted:
+        values["p@1"] = p1_hits / n
+    if "map@r" in wanted:
+        values["map@r"] = ap_sum / n
+    if "macro_f1" in wanted:
+        values["macro_f1"] = retrieval.macro_f1_from_predictions(y, predicted)
+    return values, exhaustive
+
+
+def _clustering(x: torch.Tensor, y: np.ndarray, wanted: list[str], seed: int, n_init: int):
+    """NMI and pairwise F1 of one k-means partition (k = number of distinct labels)."""
+    km = kmeans(x.cpu().numpy(), int(np.unique(y).size), seed=seed, n_init=n_init)
+    values = {}
+    if "nmi" in wanted:
+        values["nmi"] = clustering_metrics.nmi(y, km.labels)
+    if "f1" in wanted:
+        values["f1"] = clustering_metrics.pairwise_f1(y, km.labels)
+    return values, km
+
+
+def _versions() -> dict[str, str]:
+    """Package versions, by the project's one method (issue 15 item 5).
+
+    MERGE NOTE: ``modbench/versions.py`` (torch-free, from the engine's work) replaces
+    ``modbench/engine/versions.py``; this is the only call site in ``modbench.metrics``. Drop the
+    fallback once both are merged.
+    """
+    try:
+        from modbench.versions import package_versions
+    except ImportError:  # until modbench/versions.py is merged
+        from modbench.engine.versions import package_versions
+    return package_versions()
+
+
+def _info(x: torch.Tensor, y: np.ndarray, *, backend, normalize, input_dtype, zero_rows, exhaustive, seed, n_init, km) -> dict:
+    """What could change a number, recorded with it (DESIGN.md section 2)."""
+    info = {
+        "backend": backend,
+        "device": str(x.device),
+        "distance": "euclidean",
+        "normalized": bool(normalize),
+        "n": int(x.shape[0]),
+        "dim": int(x.shape[1]),
+        "num_classes": int(np.unique(y).size),
+        "input_dtype": input_dtype,
+        "compute_dtype": "float32 (kNN candidates re-ranked in float64)",
+        "tie_break": "equal distances: lower index first; the query excluded by index",
+        "zero_vectors": zero_rows,
+        "knn_exhaustive_queries": exhaustive,
+        "kmeans_implementation": "sklearn.cluster.KMeans (lloyd)",
+        "kmeans_init": "k-means++",
+        "kmeans_points": "all",
+        "kmeans_seed": int(seed),
+        "kmeans_n_init": int(n_init),
+        "kmeans_max_iter": KMEANS_MAX_ITER,
+        "kmeans_tol": KMEANS_TOL,
+        "versions": _versions(),
+    }
+    if km is not None:
+        info["kmeans_n_iter"] = km.n_iter
+        info["kmeans_warnings"] = km.warnings
+    return info
 
 
 def compute_metrics(
@@ -140,109 +173,30 @@ def compute_metrics(
     """The metrics named in ``metrics`` on ``embeddings`` [N, D] (float16/32/64) with ``labels`` [N].
 
     ``normalize``: L2-normalise each row first (DESIGN.md: all metrics on L2-normalised
-    embeddings). ``device``: where the torch kNN runs (default: the tensor's device, else CPU).
-    ``backend``: "auto" (faiss when installed and on CPU, else torch), "torch" or "faiss"; the
-    neighbours are identical either way. ``strict``: a metric undefined on this input raises
-    MetricError naming it and why; with ``strict=False`` it is NaN and the reason is in
-    ``info["undefined"]``. Computation is on a float32 copy; the kNN is exact (see knn_search.py).
+    embeddings; scale-robust, see inputs.prepare). ``device``: where the kNN runs (default: the
+    tensor's device, else CPU). ``backend``: "auto" (faiss when installed and on CPU, else
+    torch), "torch" or "faiss"; the neighbours are identical either way. ``strict``: a metric
+    undefined on this input raises MetricError naming it and why; with ``strict=False`` it is NaN
+    and the reason is in ``info["undefined"]``; so is ``recall@k`` with k >= N (see
+    names.check_metric_names, which refuses it before training). The kNN is exact (see knn_search.py).
     """
     names = parse_metric_names(metrics)
-    x = _as_tensor(embeddings, device)
-    y = _as_labels(labels)
-    if x.dim() != 2:
-        raise MetricError(f"embeddings must be a 2-D array [N, D], got shape {tuple(x.shape)}")
-    if x.is_complex() or x.dtype == torch.bool:
-        raise MetricError(f"embeddings must be real numbers, got {x.dtype}")
-    n, dim = x.shape
-    if y.shape[0] != n:
-        raise MetricError(f"embeddings and labels differ in length: {n} rows vs {y.shape[0]} labels")
-    if dim < 1:
-        raise MetricError("embeddings have 0 columns")
+    x, y = checked_input(embeddings, labels, device)
     input_dtype = str(x.dtype).replace("torch.", "")
-    x, zero_rows = _prepare(x, normalize)
-
+    x, zero_rows = prepare(x, normalize)
     be = resolve_backend(backend, x.device)
-    num_classes = int(np.unique(y).size)
-
-    values: dict[str, float] = {}
-    undefined: dict[str, str] = {}
-    for name in names:
-        reason = _undefined_reason(name, y) if n >= 2 else f"{name} is undefined: it needs at least 2 samples, got {n}"
-        if reason is not None:
-            if strict:
-                raise MetricError(reason)
-            undefined[name] = reason
-        values[name] = math.nan
-
+    undefined = _undefined(names, y, strict)
     wanted = [m for m in names if m not in undefined]
-    recall_ks = {m: recall_k(m) for m in wanted if recall_k(m) is not None}
-    need_knn = bool(recall_ks) or any(m in ("p@1", "map@r", "macro_f1") for m in wanted)
-    exhaustive = 0
-    if need_knn:
-        k_rows = np.full(n, max([1, *recall_ks.values()]), dtype=np.int64)
-        r = retrieval.r_per_query(y)
-        if "map@r" in wanted:
-            k_rows = np.maximum(k_rows, r)
-        hits = {m: 0 for m in recall_ks}
-        p1_hits = 0
-        ap_sum = 0.0
-        predicted = np.empty(n, dtype=np.int64)
-        knn_blocks = iter_knn(
-            x, np.minimum(k_rows, n - 1), backend=be, block_size=block_size, distances=False, labels=y
-        )
-        for blk in knn_blocks:
-            idx = blk.indices
-            qy = y[blk.start : blk.stop]
-            match = retrieval.match_rows(y, qy, idx)
-            for m, k in recall_ks.items():
-                hits[m] += int(retrieval.hits_rows(match, k).sum())
-            p1_hits += int(match[:, 0].sum())
-            predicted[blk.start : blk.stop] = y[idx[:, 0]]
-            if "map@r" in wanted:
-                ap_sum += float(retrieval.average_precision_at_r_rows(match, r[blk.start : blk.stop]).sum())
-            exhaustive += blk.exhaustive_queries
-        for m in recall_ks:
-            values[m] = hits[m] / n
-        if "p@1" in wanted:
-            values["p@1"] = p1_hits / n
-        if "map@r" in wanted:
-            values["map@r"] = ap_sum / n
-        if "macro_f1" in wanted:
-            values["macro_f1"] = retrieval.macro_f1_from_predictions(y, predicted)
-
-    km = None
+    values = dict.fromkeys(names, math.nan)
+    exhaustive, km = 0, None
+    if any(m not in CLUSTERING_METRICS for m in wanted):
+        found, exhaustive = _neighbour_metrics(x, y, wanted, be, block_size)
+        values.update(found)
     if any(m in CLUSTERING_METRICS for m in wanted):
-        km = kmeans(x.cpu().numpy(), num_classes, seed=kmeans_seed, n_init=kmeans_n_init)
-        if "nmi" in wanted:
-            values["nmi"] = clustering_metrics.nmi(y, km.labels)
-        if "f1" in wanted:
-            values["f1"] = clustering_metrics.pairwise_f1(y, km.labels)
-
-    info = {
-        "backend": be,
-        "device": str(x.device),
-        "distance": "euclidean",
-        "normalized": bool(normalize),
-        "n": int(n),
-        "dim": int(dim),
-        "num_classes": num_classes,
-        "input_dtype": input_dtype,
-        "compute_dtype": "float32 (kNN candidates re-ranked in float64)",
-        "tie_break": "equal distances: lower index first; the query excluded by index",
-        "zero_vectors": zero_rows,
-        "knn_exhaustive_queries": exhaustive,
-        "kmeans_implementation": "sklearn.cluster.KMeans (lloyd)",
-        "kmeans_init": "k-means++",
-        "kmeans_points": "all",
-        "kmeans_seed": int(kmeans_seed),
-        "kmeans_n_init": int(kmeans_n_init),
-        "kmeans_max_iter": KMEANS_MAX_ITER,
-        "kmeans_tol": KMEANS_TOL,
-        "versions": _versions(be),
-    }
-    if km is not None:
-        info["kmeans_n_iter"] = km.n_iter
-        info["kmeans_warnings"] = km.warnings
+        found, km = _clustering(x, y, wanted, kmeans_seed, kmeans_n_init)
+        values.update(found)
+    info = _info(x, y, backend=be, normalize=normalize, input_dtype=input_dtype, zero_rows=zero_rows,
+                 exhaustive=exhaustive, seed=kmeans_seed, n_init=kmeans_n_init, km=km)
     if undefined:
         info["undefined"] = undefined
     return MetricResult(values=values, info=info)

@@ -70,3 +70,30 @@ def parse_metric_names(text_or_list: str | Iterable[str]) -> list[str]:
     if not names:
         raise MetricError(f"no metric named (choices: {_valid_choices()})")
     return names
+
+
+def too_few_samples(name: str, n_samples: int) -> str | None:
+    """Why ``n_samples`` samples cannot give metric ``name`` (``recall@k`` with k >= N), or None."""
+    k = recall_k(name)
+    if k is not None and k >= n_samples:
+        return (
+            f"metric '{name}' needs k < N, but the test set has N = {n_samples} samples "
+            f"(a query has {max(n_samples - 1, 0)} others); choose recall@K with K <= {max(n_samples - 1, 1)}"
+        )
+    return None
+
+
+def check_metric_names(names: str | Iterable[str], n_samples: int) -> list[str]:
+    """``parse_metric_names(names)``, and refuse what ``n_samples`` test samples cannot give.
+
+    ``recall@k`` with ``k >= n_samples`` is refused (MetricError, exit code 2): a query has only
+    ``n_samples - 1`` other samples, so such a k would silently mean "all of them". The engine
+    calls this with the size of the test split before it trains anything; ``compute_metrics``
+    refuses the same (or, with ``strict=False``, gives NaN and the reason).
+    """
+    parsed = parse_metric_names(names)
+    for name in parsed:
+        reason = too_few_samples(name, n_samples)
+        if reason is not None:
+            raise MetricError(reason)
+    return parsed

@@ -18,9 +18,49 @@ from modbench.errors import UserError
 
 _SAVE_HINT = "save it with numpy.savez(path, embeddings=E, labels=y)"
 
+# The largest array a file may declare (docs/metrics.md): 2 GiB, e.g. 10^6 x 512 float32. Checked
+# from the .npy header before anything is read, because numpy allocates the declared size first.
+MAX_ARRAY_BYTES = 2 * 2**30
+
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def _size(nbytes: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} bytes"
+
+
+def _check_declared(npz, name: str, where: str) -> None:
+    """Refuse an array whose header declares more than MAX_ARRAY_BYTES, or more data than its
+    zip member holds, before numpy allocates it (read_magic / read_array_header_*)."""
+    zf = npz.zip
+    member = f"{name}.npy" if f"{name}.npy" in zf.namelist() else name
+    try:
+        with zf.open(member) as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            header = f.tell()
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise UserError(f"{where}: array '{name}' is unreadable ({_one_line(e)}); {_SAVE_HINT}") from None
+    if dtype.hasobject:
+        return  # refused without reading by _read (pickle)
+    count = 1
+    for dim in shape:
+        count *= int(dim)
+    nbytes = count * dtype.itemsize
+    declared = f"declares '{name}' of shape {tuple(int(d) for d in shape)} {dtype.name} ({_size(nbytes)})"
+    if nbytes > MAX_ARRAY_BYTES:
+        raise UserError(f"{where} {declared}, over the limit of {_size(MAX_ARRAY_BYTES)} per array; evaluate a subset")
+    held = zf.getinfo(member).file_size - header
+    if nbytes > held:
+        raise UserError(f"{where} {declared} but holds only {_size(max(held, 0))} of data: the file is damaged; {_SAVE_HINT}")
 
 
 def _read(npz, name: str, where: str) -> np.ndarray:
@@ -38,7 +78,8 @@ def load_embeddings_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray
     Integer embeddings become float32; float16/32/64 are kept as stored. Labels may be stored as
     any integer type, or as floats holding whole numbers. Raises UserError for: a missing file;
     a file that is not a readable .npz; a missing ``embeddings`` or ``labels`` array; embeddings
-    that are not 2-D real numbers; non-finite values; labels that are not 1-D integers; lengths
+    that are not 2-D real numbers; an array whose header declares more than MAX_ARRAY_BYTES or
+    more data than the file holds (checked before reading); non-finite values or all-zero rows; labels that are not 1-D integers; lengths
     that differ; fewer than 2 samples.
     """
     p = Path(path)
@@ -59,6 +100,8 @@ def load_embeddings_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray
             if name not in names:
                 found = ", ".join(names) if names else "none"
                 raise UserError(f"{where} has no array '{name}' (arrays found: {found}); {_SAVE_HINT}")
+        for name in ("embeddings", "labels"):
+            _check_declared(npz, name, where)
         emb = _read(npz, "embeddings", where)
         labels = _read(npz, "labels", where)
 
@@ -83,6 +126,12 @@ def load_embeddings_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray
         row = int(np.argwhere(~finite)[0][0])
         bad = int((~finite).any(axis=1).sum())
         raise UserError(f"{where}: 'embeddings' has NaN or infinite values in {bad} row(s), first in row {row}")
+    zero = ~(emb != 0).any(axis=1)
+    if zero.any():
+        raise UserError(
+            f"{where}: 'embeddings' has all-zero rows in {int(zero.sum())} row(s), first in row {int(np.argmax(zero))}; "
+            "a zero vector has no direction to L2-normalise: drop those rows"
+        )
     labels = _integer_labels(labels, where)
     return emb, labels
 

@@ -1,7 +1,12 @@
-"""Finding, reading and validating suite files.
+"""Finding, reading and validating suite files: ``load_suite`` is the one entry point.
 
 YAML is read with a safe loader that also refuses duplicate keys. Every problem becomes one
-``SuiteError`` line: ``FILE: KEY.PATH: what is wrong (valid choices, closest match)``.
+``SuiteError`` line: ``FILE: KEY.PATH: what is wrong (valid choices, closest match)``; all the
+problems of a file are reported together. ``load_suite`` validates the schema, the names the
+suite refers to and every loss setting once, and keeps the expanded settings on the suite, so
+that ``runs.resolve_runs`` validates nothing again.
+
+Layers (one-way): schema <- errors <- references <- runs <- loader.
 """
 
 from __future__ import annotations
@@ -14,20 +19,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from modbench.errors import UserError, closest, unknown_name_message
-from modbench.suite.schema import Suite
-
-
-DATASETS_WITH_LABEL_SETS = {"cifar100"}  # fine | coarse
-
-
-class SuiteError(UserError):
-    """An invalid or unreadable suite file (exit code 2)."""
-
-    def __init__(self, source: str, path: str, message: str):
-        self.source, self.key_path = source, path
-        where = f"{source}: {path}: " if path else f"{source}: "
-        super().__init__(where + message)
+from modbench.errors import UserError, unknown_name_message
+from modbench.suite.errors import (  # noqa: F401 (SuiteError, validation_message: API)
+    Problems, SuiteError, format_loc, validation_message, validation_problems,
+)
+from modbench.suite.references import DATASETS_WITH_LABEL_SETS, reference_problems  # noqa: F401
+from modbench.suite.runs import expand_entries, expand_losses
+from modbench.suite.schema import LossEntry, Suite
 
 
 # -- locating ---------------------------------------------------------------------------------
@@ -177,116 +175,66 @@ def read_yaml(path: Path) -> dict[str, Any]:
 # -- validating -------------------------------------------------------------------------------
 
 
-def format_loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _model_fields_at(model_cls, loc: tuple) -> list[str]:
-    """The valid keys of the model reached by ``loc`` (for 'unknown key' hints)."""
-    from pydantic import BaseModel
-
-    cls = model_cls
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = cls.model_fields.get(part)
-        if field is None:
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ()) or ()
-        candidates = [annotation, *args]
-        nxt = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
-        if nxt is None:
-            return []
-        cls = nxt
-    return sorted(cls.model_fields)
-
-
-def validation_message(exc: ValidationError, model_cls) -> tuple[str, str]:
-    """The first pydantic error as (key path, one-line message)."""
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        valid = _model_fields_at(model_cls, loc[:-1])
-        hint = closest(key, valid) if valid else None
-        msg = f"unknown key '{key}'"
-        if hint:
-            msg += f"; did you mean '{hint}'?"
-        if valid:
-            msg += f" (valid keys: {', '.join(valid)})"
-        return format_loc(loc), msg
-    if kind == "missing":
-        return format_loc(loc), "required key is missing"
-    msg = err["msg"]
-    if "input" in err and kind not in ("missing",):
-        value = err["input"]
-        shown = repr(value)
-        if len(shown) <= 40:
-            msg += f" (got {shown})"
-    extra = f" ({len(exc.errors()) - 1} more problem(s) after fixing this)" if len(exc.errors()) > 1 else ""
-    return format_loc(loc), msg + extra
-
-
 def parse_suite(data: dict[str, Any], source: str) -> Suite:
     """Schema validation only (types, ranges, unknown keys). No registry look-ups, no torch."""
     try:
         return Suite.model_validate(data)
     except ValidationError as exc:
-        path, message = validation_message(exc, Suite)
-        raise SuiteError(source, path, message) from None
+        raise SuiteError(source, problems=validation_problems(exc, Suite)) from None
 
 
 def check_references(suite: Suite, source: str) -> None:
     """Names that must exist in the registries, and each loss's parameters (no torch import:
-    registries are lazy and loss parameter models live in ``modbench.losses.params``)."""
-    from modbench.backbones import BACKBONES
-    from modbench.datasets import DATASETS
-    from modbench.metrics.names import parse_metric_names
+    registries are lazy and loss parameter models live in ``modbench.losses.params``). Expands
+    the losses, keeps the settings on ``suite`` and reports every problem at once."""
+    problems = Problems(source)
+    reference_problems(suite, problems)
+    try:
+        settings = expand_losses(suite, source)
+    except SuiteError as exc:
+        problems.extend(exc)
+    problems.raise_if_any()
+    suite._loss_settings = tuple(settings)
 
-    if suite.dataset.name not in DATASETS:
-        raise SuiteError(
-            source, "dataset.name", unknown_name_message("dataset", suite.dataset.name, DATASETS.names())
-        )
-    if suite.backbone.name not in BACKBONES:
-        raise SuiteError(
-            source,
-            "backbone.name",
-            unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()),
-        )
-    if suite.dataset.labels is not None and suite.dataset.name not in DATASETS_WITH_LABEL_SETS:
-        raise SuiteError(
-            source,
-            "dataset.labels",
-            f"dataset '{suite.dataset.name}' has one label set; 'labels' applies to "
-            f"{', '.join(sorted(DATASETS_WITH_LABEL_SETS))} only (remove the key)",
-        )
-    for key in ("metrics", "val_metrics"):
+
+def entry_problems(data: dict[str, Any], problems: Problems, base_dir: Path) -> None:
+    """When the schema fails elsewhere, still check the loss entries that parse (their names and
+    parameters), so that one attempt lists every problem of the file."""
+    entries = data.get("losses")
+    if not isinstance(entries, list):
+        return
+    parsed = []
+    for i, raw in enumerate(entries):
+        if any(p == f"losses[{i}]" or p.startswith(f"losses[{i}].") for p, _ in problems.items):
+            continue
         try:
-            parse_metric_names(getattr(suite.eval, key))
-        except UserError as exc:
-            raise SuiteError(source, f"eval.{key}", str(exc)) from None
-    # Parameter validation of every loss happens while expanding sweeps (runs.py), so that each
-    # combination is checked exactly as it will be trained.
-    from modbench.suite.runs import expand_losses
-
-    expand_losses(suite, source)
+            parsed.append((i, LossEntry.model_validate(raw)))
+        except ValidationError:
+            continue
+    try:
+        expand_entries(parsed, problems.source, base_dir)
+    except SuiteError as exc:
+        problems.extend(exc)
 
 
 def load_suite(ref: str, *, check: bool = True) -> tuple[Suite, str]:
-    """Locate, read and validate a suite; returns the suite and its source (for messages)."""
+    """Locate, read and validate a suite; returns the suite and its source (for messages).
+
+    The suite carries ``source``, ``source_dir`` (the file's folder, for relative names and
+    paths) and, when checked, ``loss_settings`` (every loss setting, validated once)."""
     path = locate_suite(ref)
     source = str(path) if not str(path).startswith(str(builtin_suites_dir())) else f"suites/{path.name}"
-    suite = parse_suite(read_yaml(path), source)
+    data = read_yaml(path)
+    try:
+        suite = parse_suite(data, source)
+    except SuiteError as exc:
+        if not check:
+            raise
+        problems = Problems(source)
+        problems.extend(exc)
+        entry_problems(data, problems, path.resolve().parent)
+        problems.raise_if_any()
+    suite._source, suite._source_dir = source, path.resolve().parent
     if check:
         check_references(suite, source)
     return suite, source

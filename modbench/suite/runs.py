@@ -5,23 +5,35 @@ labelled by its values; identical settings (also across entries) become one. Eac
 times each seed is one run, identified by the hash of its fully resolved configuration (dataset,
 backbone, training settings, loss and parameters with defaults filled, seed). Display labels and
 suite names are not part of the hash, so suites that share a run share its cache entry.
+
+A row of a table is one label, so two different settings never share one: an automatic label
+(the loss name) is extended by the parameters that tell the settings apart; two entries whose
+own labels would collide are refused.
+
+``load_suite`` (loader.py) expands a suite once and keeps the settings on it; ``resolve_runs``
+reuses them, and each ``RunSpec`` carries its validated parameter model (``RunSpec.params``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from modbench.errors import UnknownNameError, UserError
+from modbench.errors import UnknownNameError, UserError, closest
+from modbench.suite.errors import Problems, SuiteError, validation_problems
+from modbench.suite.references import loss_params_model
 from modbench.suite.schema import Suite
 
 MAX_SWEEP = 10_000  # loss settings one suite entry may expand to
+MAX_RUNS = 10_000  # runs (loss settings x seeds) one suite may stand for
 PROTOCOL_VERSION = 2  # bump when a change to the engine makes old cached runs incomparable
 # 2: epoch plans drawn per epoch (new m-per-class sampler, crop draws), channels-last and fused
 #    optimizers on the CPU: the same seed trains on other batches and numerics than under 1.
@@ -31,8 +43,15 @@ PROTOCOL_VERSION = 2  # bump when a change to the engine makes old cached runs i
 class LossSetting:
     name: str
     label: str
-    params: dict[str, Any]
+    model: BaseModel  # the validated parameter model, defaults filled in
     swept: dict[str, Any] = field(default_factory=dict)
+    entry: int = 0  # index in the suite's ``losses``
+    own_label: bool = False  # the label was written in the suite (not made from the name)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The resolved parameters as JSON values (what the run key hashes)."""
+        return self.model.model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,18 @@ class RunSpec:
     config: dict[str, Any]
     key: str
     swept: dict[str, Any] = field(default_factory=dict)
+    # The validated parameter model of the loss, so that nothing validates it again. It travels
+    # to ``--jobs`` workers (pickle) when its class is importable by name; the class of a
+    # ``pml:`` or plugin model is made at run time, and there the worker's build_loss validates
+    # ``config["loss"]["params"]`` instead.
+    params: BaseModel | None = field(default=None, compare=False, repr=False)
+    source_dir: Path | None = field(default=None, compare=False, repr=False)  # the suite file's folder
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if state.get("params") is not None and not _importable(type(state["params"])):
+            state["params"] = None
+        return state
 
     @property
     def dataset(self) -> str:
@@ -52,6 +83,19 @@ class RunSpec:
     @property
     def backbone(self) -> str:
         return self.config["backbone"]["name"]
+
+
+def _importable(cls: type) -> bool:
+    """Whether pickle can find ``cls`` again by its module and name."""
+    import importlib
+
+    try:
+        obj = importlib.import_module(cls.__module__)
+        for part in cls.__qualname__.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return False
+    return obj is cls
 
 
 def canonical_json(obj: Any) -> str:
@@ -68,52 +112,136 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
-    """Every distinct loss setting of the suite, parameters validated against the loss."""
-    from modbench.losses.params import loss_params  # pydantic models only: no torch
-    from modbench.suite.loader import SuiteError, validation_message
+def _values(params: dict[str, Any], keys) -> str:
+    return ", ".join(f"{k}={_format_value(params.get(k, '-'))}" for k in keys)
 
+
+def _entry_settings(i: int, entry, params_model, source: str) -> list[LossSetting]:
+    """The settings of one loss entry: each sweep combination validated as it will train."""
+    swept_keys = [k for k, v in entry.params.items() if isinstance(v, list)]
+    for key in swept_keys:
+        if not entry.params[key]:
+            raise SuiteError(source, f"losses[{i}].params.{key}", "a sweep needs at least one value")
+    grids = [entry.params[k] for k in swept_keys]
+    combinations = math.prod(len(g) for g in grids)
+    if combinations > MAX_SWEEP:
+        raise SuiteError(
+            source, f"losses[{i}].params",
+            f"the sweep has {combinations} combinations, more than {MAX_SWEEP}; list fewer values",
+        )
+    settings = []
+    for combo in itertools.product(*grids):
+        swept = dict(zip(swept_keys, combo))
+        try:
+            model = params_model.model_validate({**entry.params, **swept})
+        except ValidationError as exc:
+            problems = validation_problems(exc, params_model)
+            if swept:
+                shown = repr(swept)
+                shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                problems = [(p, m + f" (in the sweep combination {shown})") for p, m in problems]
+            raise SuiteError(source, problems=[(f"losses[{i}].params.{p}", m) for p, m in problems]) from None
+        label = entry.label or entry.name
+        if swept:
+            label = f"{label} ({_values(swept, swept)})"
+        settings.append(LossSetting(entry.name, label, model, swept, i, entry.label is not None))
+    return settings
+
+
+def _distinct_labels(settings: list[LossSetting], source: str) -> list[LossSetting]:
+    """Give every setting its own label: automatic labels that collide are extended by the
+    parameters in which the colliding settings differ; labels the suite wrote that collide are
+    refused, naming both entries."""
+    groups: dict[str, list[LossSetting]] = {}
+    for s in settings:
+        groups.setdefault(s.label, []).append(s)
+    renamed: dict[int, LossSetting] = {}
+    for label, group in groups.items():
+        if len(group) == 1:
+            continue
+        own = [s for s in group if s.own_label]
+        if len(own) > 1:
+            a, b = own[0], own[1]
+            raise SuiteError(
+                source, f"losses[{b.entry}].label",
+                f"'{label}' is also the label of losses[{a.entry}], a different configuration; "
+                "a row shows one configuration: give each entry its own label",
+            )
+        if len({s.name for s in group}) > 1:  # a written label that is another loss's name
+            first = group[0]
+            second = next(s for s in group if s.name != first.name)
+            first, second = sorted((first, second), key=lambda x: x.entry)
+            raise SuiteError(
+                source, f"losses[{second.entry}]",
+                f"its label '{label}' is also the label of losses[{first.entry}], another loss; "
+                "set 'label' on one of them",
+            )
+        params = [s.params for s in group]
+        keys = list(dict.fromkeys(k for p in params for k in p))
+        differing = [k for k in keys if len({canonical_json(p.get(k)) for p in params}) > 1]
+        for s in group:
+            if s.own_label:
+                continue
+            shown = list(dict.fromkeys([*s.swept, *differing]))
+            new_label = f"{s.name} ({_values(s.params, shown)})" if shown else s.name
+            renamed[id(s)] = dataclasses.replace(s, label=new_label)
+    out = [renamed.get(id(s), s) for s in settings]
+    seen: dict[str, LossSetting] = {}
+    for s in out:
+        if s.label in seen:
+            other = seen[s.label]
+            first, second = sorted((other, s), key=lambda x: x.entry)
+            raise SuiteError(
+                source, f"losses[{second.entry}]",
+                f"its label '{s.label}' is also the label of losses[{first.entry}], a different "
+                "configuration; set 'label' on one of them",
+            )
+        seen[s.label] = s
+    return out
+
+
+def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
+    """Every distinct loss setting of the suite, parameters validated against the loss, labels
+    distinct. Problems of different entries are all reported at once (SuiteError)."""
+    settings = expand_entries(enumerate(suite.losses), source, getattr(suite, "source_dir", None))
+    settings = _distinct_labels(settings, source)
+    check_run_count(len(settings), len(suite.seeds), source)
+    return settings
+
+
+def expand_entries(entries, source: str, base_dir=None) -> list[LossSetting]:
+    """The distinct settings of ``(index, LossEntry)`` pairs; SuiteError with every entry's
+    problems (unknown loss, parameters, sweep size)."""
+    problems = Problems(source)
     settings: list[LossSetting] = []
     seen: set[str] = set()
-    for i, entry in enumerate(suite.losses):
+    for i, entry in entries:
         try:
-            params_model = loss_params(entry.name)
+            params_model = loss_params_model(entry.name, base_dir)
         except UnknownNameError as exc:
-            raise SuiteError(source, f"losses[{i}].name", str(exc)) from None
-        swept_keys = [k for k, v in entry.params.items() if isinstance(v, list)]
-        for key in swept_keys:
-            if not entry.params[key]:
-                raise SuiteError(source, f"losses[{i}].params.{key}", "a sweep needs at least one value")
-        grids = [entry.params[k] for k in swept_keys]
-        combinations = math.prod(len(g) for g in grids)
-        if combinations > MAX_SWEEP:
-            raise SuiteError(
-                source, f"losses[{i}].params",
-                f"the sweep has {combinations} combinations, more than {MAX_SWEEP}; list fewer values",
-            )
-        for combo in itertools.product(*grids):
-            swept = dict(zip(swept_keys, combo))
-            params = {**entry.params, **swept}
-            try:
-                model = params_model.model_validate(params)
-            except ValidationError as exc:
-                path, message = validation_message(exc, params_model)
-                if swept:
-                    shown = repr(swept)
-                    shown = shown if len(shown) <= 80 else shown[:77] + "..."
-                    message += f" (in the sweep combination {shown})"
-                raise SuiteError(source, f"losses[{i}].params.{path}", message) from None
-            resolved = model.model_dump(mode="json")
-            identity = canonical_json({"name": entry.name, "params": resolved})
-            if identity in seen:
-                continue
-            seen.add(identity)
-            label = entry.label or entry.name
-            if swept:
-                values = ", ".join(f"{k}={_format_value(v)}" for k, v in swept.items())
-                label = f"{label} ({values})"
-            settings.append(LossSetting(entry.name, label, resolved, swept))
+            problems.add(f"losses[{i}].name", str(exc))
+            continue
+        try:
+            entry_settings = _entry_settings(i, entry, params_model, source)
+        except SuiteError as exc:
+            problems.extend(exc)
+            continue
+        for setting in entry_settings:
+            identity = canonical_json({"name": setting.name, "params": setting.params})
+            if identity not in seen:
+                seen.add(identity)
+                settings.append(setting)
+    problems.raise_if_any()
     return settings
+
+
+def check_run_count(settings: int, seeds: int, source: str) -> None:
+    if settings * seeds > MAX_RUNS:
+        raise SuiteError(
+            source, "losses",
+            f"{settings} loss setting(s) x {seeds} seed(s) = {settings * seeds} runs, more than "
+            f"{MAX_RUNS}; list fewer sweep values or seeds",
+        )
 
 
 def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
@@ -128,17 +256,46 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
 
 
 def apply_overrides(
-    suite: Suite, *, epochs: int | None = None, subset: int | None = None, seeds: list[int] | None = None
+    suite: Suite, *, epochs: int | None = None, subset: int | None = None, seeds: list[int] | None = None,
+    source: str | None = None,
 ) -> Suite:
-    """The suite with command-line overrides applied (overridden runs hash differently)."""
-    update: dict[str, Any] = {}
+    """The suite with command-line overrides applied (overridden runs hash differently).
+
+    The overridden suite is validated like the file (bounds included): a bad value raises the
+    SuiteError of the key it replaces, saying it came from an override."""
+    data = suite.model_dump()
+    given: dict[str, str] = {}
     if epochs is not None:
-        update["train"] = suite.train.model_copy(update={"epochs": epochs})
+        data["train"]["epochs"] = epochs
+        given["train.epochs"] = f"epochs={epochs!r}"
     if subset is not None:
-        update["dataset"] = suite.dataset.model_copy(update={"subset": subset})
+        data["dataset"]["subset"] = subset
+        given["dataset.subset"] = f"subset={subset!r}"
     if seeds:
-        update["seeds"] = list(dict.fromkeys(seeds))
-    return suite.model_copy(update=update) if update else suite
+        data["seeds"] = list(dict.fromkeys(seeds))
+        shown = repr(data["seeds"])
+        given["seeds"] = "seeds=" + (shown if len(shown) <= 60 else shown[:57] + "...")
+    if not given:
+        return suite
+    source = source or getattr(suite, "source", None) or "overrides"
+    try:
+        new = Suite.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for path, message in validation_problems(exc, Suite):
+            override = next((v for k, v in given.items() if path == k or path.startswith(k + "[")), None)
+            problems.append((path, message + (f" (from the override {override})" if override else "")))
+        raise SuiteError(source, problems=problems) from None
+    copy_loaded_state(suite, new)
+    if new.loss_settings is not None:
+        check_run_count(len(new.loss_settings), len(new.seeds), source)
+    return new
+
+
+def copy_loaded_state(old: Suite, new: Suite) -> None:
+    """What ``load_suite`` attached (folder, source, expanded settings) onto a revalidated copy:
+    overrides never change the loss settings."""
+    new._source, new._source_dir, new._loss_settings = old._source, old._source_dir, old._loss_settings
 
 
 def resolve_runs(
@@ -146,14 +303,19 @@ def resolve_runs(
 ) -> list[RunSpec]:
     """One RunSpec per loss setting and seed; ``losses`` keeps the settings whose loss name or
     label is listed (an unknown one is a UserError naming the choices)."""
-    settings = expand_losses(suite, source)
+    settings = suite.loss_settings
+    if settings is None:  # a suite not from load_suite (parse_suite, tests): expand it here
+        settings = expand_losses(suite, source)
     if losses:
         known = sorted({s.name for s in settings} | {s.label for s in settings})
         for wanted in losses:
             if wanted not in known:
-                from modbench.errors import unknown_name_message
-
-                raise UserError(f"--loss: {unknown_name_message('loss in suite ' + repr(suite.name), wanted, known)}")
+                hint = closest(wanted, known)
+                did_you_mean = f"; did you mean '{hint}'?" if hint else ""
+                raise UserError(
+                    f"--loss {wanted}: suite '{suite.name}' has no loss or label '{wanted}'{did_you_mean} "
+                    f"(choices: {', '.join(known)})"
+                )
         settings = [s for s in settings if s.name in losses or s.label in losses]
     runs = []
     for setting in settings:
@@ -168,6 +330,8 @@ def resolve_runs(
                     config=config,
                     key=config_key(config),
                     swept=setting.swept,
+                    params=setting.model,
+                    source_dir=suite.source_dir,
                 )
             )
     return runs

@@ -6,14 +6,34 @@ whether a loss accepts its parameters, is checked against the registries in ``lo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
 
 DEFAULT_EVAL_METRICS = list(DEFAULT_METRICS)
 DEFAULT_VAL_METRICS = ["nmi", "f1", "recall@1"]
+
+# Upper bounds (docs/reliability.md, "Bounds"): far above any real setting, low enough that a
+# typo (1e12 epochs) is refused at load instead of running forever or failing late.
+MAX_EPOCHS = 10_000
+MAX_SEED = 2**32 - 1  # numpy, scikit-learn and the split generators take seeds below 2**32
+MAX_SEEDS = 1_000  # seeds listed in one suite
+MAX_KMEANS_N_INIT = 100
+MAX_BATCH_SIZE = 65_536
+MAX_SUBSET = 10_000_000
+
+
+def _printable_text(value: str | None) -> str | None:
+    """Names and labels reach terminals, Markdown, CSV and file names: no control characters
+    (escape codes, line breaks, tabs) and no line or paragraph separators. Markup such as
+    ``[/]`` or ``<b>`` is allowed here and escaped by each output."""
+    if value is not None and not value.isprintable():
+        bad = next(c for c in value if not c.isprintable())
+        raise ValueError(f"must be printable text on one line; {bad!r} is a control character or line break")
+    return value
 
 
 class Strict(BaseModel):
@@ -23,9 +43,9 @@ class Strict(BaseModel):
 
 class DatasetConfig(Strict):
     name: str
-    subset: int | None = Field(None, ge=1, description="at most N training images per class")
+    subset: int | None = Field(None, ge=1, le=MAX_SUBSET, description="at most N training images per class")
     val_fraction: float = Field(0.1, gt=0, lt=1)
-    split_seed: int = Field(0, ge=0)
+    split_seed: int = Field(0, ge=0, le=MAX_SEED)
     labels: Literal["fine", "coarse"] | None = None
 
 
@@ -36,15 +56,15 @@ class BackboneConfig(Strict):
 
 
 class TrainConfig(Strict):
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=2)
+    epochs: int = Field(ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(ge=2, le=MAX_BATCH_SIZE)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = Field(gt=0)
     weight_decay: float = Field(0.0, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = Field(0.9, ge=0, lt=1)
     sampler: Literal["random", "m-per-class"] = "random"
-    m: int = Field(4, ge=2, description="samples per class in a batch, with m-per-class")
+    m: int = Field(4, ge=2, le=MAX_BATCH_SIZE, description="samples per class in a batch, with m-per-class")
     select: Literal["last", "best-val"] = "last"
     compile: bool = False
 
@@ -59,8 +79,8 @@ class TrainConfig(Strict):
 class EvalConfig(Strict):
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_EVAL_METRICS))
     val_metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_VAL_METRICS))
-    kmeans_seed: int = Field(0, ge=0)
-    kmeans_n_init: int = Field(1, ge=1)
+    kmeans_seed: int = Field(0, ge=0, le=MAX_SEED)
+    kmeans_n_init: int = Field(1, ge=1, le=MAX_KMEANS_N_INIT)
 
 
 class SlurmConfig(Strict):
@@ -83,6 +103,11 @@ class LossEntry(Strict):
     # A list value is a sweep: every combination of the listed values becomes one run.
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("label")
+    @classmethod
+    def _label_printable(cls, value: str | None) -> str | None:
+        return _printable_text(value)
+
 
 class Suite(Strict):
     name: str = Field(min_length=1, max_length=100)
@@ -91,15 +116,40 @@ class Suite(Strict):
     backbone: BackboneConfig
     train: TrainConfig
     eval: EvalConfig = Field(default_factory=EvalConfig)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=MAX_SEEDS)
     losses: list[LossEntry] = Field(min_length=1)
     slurm: SlurmConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_printable(cls, value: str) -> str:
+        return _printable_text(value)
 
     @field_validator("seeds")
     @classmethod
     def _seeds_unique(cls, value: list[int]) -> list[int]:
-        if any(s < 0 for s in value):
-            raise ValueError("seeds must be >= 0")
+        if any(s < 0 or s > MAX_SEED for s in value):
+            raise ValueError(f"seeds must be in 0..{MAX_SEED}")
         if len(set(value)) != len(value):
             raise ValueError("seeds must be distinct")
         return value
+
+    # Set by ``load_suite`` (never read from the file): where the suite file is, for names and
+    # paths relative to it; the source named in messages; its loss settings, expanded once.
+    _source: str | None = PrivateAttr(None)
+    _source_dir: Path | None = PrivateAttr(None)
+    _loss_settings: tuple | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    @property
+    def source_dir(self) -> Path | None:
+        """The folder of the suite file (None for a suite not read from a file)."""
+        return self._source_dir
+
+    @property
+    def loss_settings(self) -> tuple | None:
+        """``runs.LossSetting`` of every distinct loss setting, once ``load_suite`` expanded them."""
+        return self._loss_settings

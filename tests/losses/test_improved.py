@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from modbench.losses import resolve_loss
+from modbench.losses._common import WeightedSoftmaxLoss
 from modbench.losses.improved import (
     SPEC,
-    ImprovedLoss,
     ImprovedParams,
     improved_cross_entropy,
-    modulating_weight,
 )
+from modbench.losses.improved import sample_weight
 
 from .conftest import EMBEDDING_DIM, NUM_CLASSES, train_steps
 
@@ -86,7 +86,7 @@ def test_gradient_flows_through_both_factors():
     expected = analytic_grad(logits.detach(), target, 4.0, 5.0)
     torch.testing.assert_close(logits.grad, expected, rtol=1e-10, atol=1e-10)
     # A detached weight (gradient through log p only) gives a different gradient.
-    w = modulating_weight(logits.detach(), target, 4.0)
+    w = sample_weight(logits.detach(), target, 4.0)
     detached = -math.exp(5.0) * w * F.log_softmax(logits, 1).gather(1, target[:, None]).squeeze(1)
     (detached_grad,) = torch.autograd.grad(detached.sum(), logits)
     assert not torch.allclose(detached_grad, logits.grad, rtol=1e-3, atol=1e-3)
@@ -95,19 +95,19 @@ def test_gradient_flows_through_both_factors():
 def test_weight_small_when_right_large_when_wrong():
     beta = 4.0
     right = torch.tensor([[10.0, 0.0, 0.0, 0.0]])  # target 0, confidently right
-    w_right = modulating_weight(right, torch.tensor([0]), beta)
+    w_right = sample_weight(right, torch.tensor([0]), beta)
     assert w_right.item() < 1e-15
     # Confidently wrong: the target logit far below every other one.
     wrong = torch.tensor([[10.0, 0.0, 0.0, -10.0]])
-    w_wrong = modulating_weight(wrong, torch.tensor([3]), beta)
+    w_wrong = sample_weight(wrong, torch.tensor([3]), beta)
     assert w_wrong.item() > 1 - 1e-15
     # Two classes: a confident wrong prediction alone is enough.
-    w_binary = modulating_weight(torch.tensor([[8.0, -8.0]]), torch.tensor([1]), beta)
+    w_binary = sample_weight(torch.tensor([[8.0, -8.0]]), torch.tensor([1]), beta)
     assert w_binary.item() > 1 - 1e-15
     # The weight falls as the target logit rises.
     z = torch.zeros(5, 3)
     z[:, 0] = torch.tensor([-3.0, -1.0, 0.0, 1.0, 3.0])
-    w = modulating_weight(z, torch.zeros(5, dtype=torch.long), beta)
+    w = sample_weight(z, torch.zeros(5, dtype=torch.long), beta)
     assert torch.all(w[1:] < w[:-1])
 
 
@@ -154,10 +154,10 @@ def test_shape_errors():
 def test_module_uses_classifier_and_formula(batch):
     embeddings, labels = batch
     module = SPEC.build(SPEC.params(beta=3.0, gamma=2.0), NUM_CLASSES, EMBEDDING_DIM)
-    assert isinstance(module, ImprovedLoss) and SPEC.family == "softmax"
+    assert isinstance(module, WeightedSoftmaxLoss) and SPEC.family == "softmax"
     assert module.classifier.in_features == EMBEDDING_DIM
     assert module.classifier.out_features == NUM_CLASSES
-    assert module.param_lr is None
+    assert set(module.param_groups()) == {"loss"}  # the classifier: suite optimizer, no decay
     value = module(embeddings, labels)
     logits = module.classifier(embeddings).double()
     expected = naive_improved(logits.detach(), labels, 3.0, 2.0).mean()

@@ -29,20 +29,21 @@ def naive_margin(embeddings, labels, triplets, beta, margin):
 def test_defaults_are_wu_et_al():
     params = SPEC.params()
     assert params == MarginParams(
-        margin=0.2, beta0=1.2, learn_beta=True, beta_per_class=True, beta_lr=0.1, nu=0.0,
-        cutoff=0.5, nonzero_loss_cutoff=1.4,
+        margin=0.2, beta0=1.2, learn_beta=True, beta_per_class=True, beta_optimizer="sgd",
+        beta_lr=0.1, beta_momentum=0.9, nu=0.0, cutoff=0.5, nonzero_loss_cutoff=1.4,
     )
     module = SPEC.build(params, NUM_CLASSES, EMBEDDING_DIM)
     assert isinstance(module.miner, miners.DistanceWeightedMiner)
     assert (module.miner.cutoff, module.miner.nonzero_loss_cutoff) == (0.5, 1.4)
-    assert isinstance(module.beta, torch.nn.Parameter)
-    assert module.beta.shape == (NUM_CLASSES,) and torch.all(module.beta == 1.2)
-    assert any(p is module.beta for p in module.parameters())  # trains with the model
-    assert module.param_lr == BETA_LR == 0.1
+    assert isinstance(module.loss.beta, torch.nn.Parameter)
+    assert module.loss.beta.shape == (NUM_CLASSES,) and torch.all(module.loss.beta == 1.2)
+    assert any(p is module.loss.beta for p in module.parameters())  # trains with the model
+    (beta_group,) = module.param_groups().values()
+    assert beta_group["lr"] == BETA_LR == 0.1 and beta_group["optimizer"] == "sgd"
     single = SPEC.build(SPEC.params(beta_per_class=False), NUM_CLASSES, EMBEDDING_DIM)
-    assert single.beta.shape == (1,)
+    assert single.loss.beta.shape == (1,)
     fixed = SPEC.build(SPEC.params(learn_beta=False), NUM_CLASSES, EMBEDDING_DIM)
-    assert fixed.param_lr is None and not list(fixed.parameters())
+    assert fixed.param_groups() == {} and not list(fixed.parameters())
 
 
 def test_matches_naive_on_the_mined_triplets():
@@ -50,13 +51,13 @@ def test_matches_naive_on_the_mined_triplets():
     embeddings = torch.randn(len(y), EMBEDDING_DIM, generator=torch.Generator().manual_seed(3))
     module = SPEC.build(SPEC.params(), NUM_CLASSES, EMBEDDING_DIM)
     with torch.no_grad():
-        module.beta.copy_(torch.tensor([0.9, 1.0, 1.1, 1.2]))
+        module.loss.beta.copy_(torch.tensor([0.9, 1.0, 1.1, 1.2]))
     torch.manual_seed(0)
     triplets = module.miner(embeddings, y)
     torch.manual_seed(0)
     value = module(embeddings, y)
     assert len(triplets[0]) > 0
-    expected = naive_margin(embeddings, y, triplets, module.beta.detach(), 0.2)
+    expected = naive_margin(embeddings, y, triplets, module.loss.beta.detach(), 0.2)
     assert value.item() == pytest.approx(expected, rel=1e-5)
 
 
@@ -79,7 +80,7 @@ def test_beta_gets_gradient_and_empty_batch(batch):
     value = module(embeddings, labels)
     assert torch.isfinite(value) and value > 0
     value.backward()
-    assert torch.isfinite(module.beta.grad).all() and module.beta.grad.abs().sum() > 0
+    assert torch.isfinite(module.loss.beta.grad).all() and module.loss.beta.grad.abs().sum() > 0
     assert torch.isfinite(embeddings.grad).all()
     empty = torch.zeros(0, EMBEDDING_DIM, requires_grad=True)
     assert module(empty, torch.zeros(0, dtype=torch.long)).item() == 0.0

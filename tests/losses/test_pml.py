@@ -18,7 +18,7 @@ from .conftest import EMBEDDING_DIM, NUM_CLASSES, train_steps
 def test_contrastive_params_come_from_the_signature(batch):
     spec = resolve_loss("pml:ContrastiveLoss")
     assert spec.family == "embedding" and issubclass(spec.params, LossParams)
-    assert spec.params().model_dump() == {"pos_margin": 0, "neg_margin": 1}
+    assert spec.params().model_dump() == {"pos_margin": 0, "neg_margin": 1, "loss_scale": 1.0, "weight_decay": 0.0}
     params = spec.params(pos_margin=0.1, neg_margin=0.8)
     module = spec.build(params, NUM_CLASSES, EMBEDDING_DIM)
     assert isinstance(module.loss, losses.ContrastiveLoss)
@@ -42,7 +42,7 @@ def test_unknown_keyword_and_object_keywords_refused():
 def test_sizes_filled_automatically():
     spec = resolve_loss("pml:ProxyNCALoss")
     # softmax_scale comes from NCALoss, through ProxyNCALoss's **kwargs.
-    assert set(spec.params().model_dump()) == {"softmax_scale"}
+    assert set(spec.params().model_dump()) == {"softmax_scale", "loss_scale", "weight_decay"}
     module = spec.build(spec.params(softmax_scale=2.0), NUM_CLASSES, EMBEDDING_DIM)
     assert module.loss.proxies.shape == (NUM_CLASSES, EMBEDDING_DIM)
     assert module.loss.softmax_scale == 2.0

@@ -31,14 +31,14 @@ def naive_proxynca(embeddings, labels, proxies, scale):
 def test_matches_naive_loop(batch, scale):
     embeddings, labels = batch
     module = SPEC.build(SPEC.params(softmax_scale=scale), NUM_CLASSES, EMBEDDING_DIM)
-    assert module.proxies.shape == (NUM_CLASSES, EMBEDDING_DIM)
-    assert any(p is module.proxies for p in module.parameters())
-    assert module.param_lr is None
+    assert module.loss.proxies.shape == (NUM_CLASSES, EMBEDDING_DIM)
+    assert any(p is module.loss.proxies for p in module.parameters())
+    assert module.param_groups()["proxies"]["lr_multiplier"] == 100.0
     value = module(embeddings, labels)
-    expected = naive_proxynca(embeddings.detach(), labels, module.proxies.detach(), scale)
+    expected = naive_proxynca(embeddings.detach(), labels, module.loss.proxies.detach(), scale)
     assert value.item() == pytest.approx(expected, rel=1e-5)
     value.backward()
-    assert torch.isfinite(module.proxies.grad).all() and module.proxies.grad.abs().sum() > 0
+    assert torch.isfinite(module.loss.proxies.grad).all() and module.loss.proxies.grad.abs().sum() > 0
 
 
 def test_empty_batch():
@@ -49,7 +49,7 @@ def test_empty_batch():
 
 def test_params():
     assert resolve_loss("proxynca") is SPEC and SPEC.family == "embedding"
-    assert SPEC.params().softmax_scale == 1.0
+    assert SPEC.params().softmax_scale == 9.0
     for bad in [{"softmax_scale": 0.0}, {"proxies": 3}]:
         with pytest.raises(pydantic.ValidationError):
             SPEC.params(**bad)

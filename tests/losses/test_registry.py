@@ -33,7 +33,8 @@ def test_every_loss_builds_from_defaults(name):
     params = spec.params()  # every parameter has a default
     module = spec.build(params, NUM_CLASSES, EMBEDDING_DIM)
     assert isinstance(module, torch.nn.Module)
-    assert module.param_lr is None or module.param_lr > 0
+    for group in module.param_groups().values():  # the loss's parameters, each in a group
+        assert group["params"] and (group["lr"] is None or group["lr"] > 0)
     torch.manual_seed(0)
     embeddings = torch.randn(16, EMBEDDING_DIM, requires_grad=True)
     labels = torch.arange(NUM_CLASSES).repeat(4)
@@ -107,3 +108,76 @@ def test_criterion_in_float32_under_autocast(name, device):
     torch.testing.assert_close(value, reference, rtol=tolerance, atol=tolerance)
     value.backward()
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in embedder.parameters())
+
+
+def test_parameter_models_import_without_torch():
+    """Every built-in loss's parameter model (what suite checks and ``report`` use) loads
+    without torch: loss files import torch inside their functions only."""
+    code = (
+        "import sys; from modbench.losses import LOSSES, resolve_loss\n"
+        "for n in LOSSES.names():\n"
+        "    spec = resolve_loss(n); spec.params.model_validate({}); assert spec.name == n, n\n"
+        "assert 'torch' not in sys.modules and 'pytorch_metric_learning' not in sys.modules"
+    )
+    root = Path(modbench.__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_a_new_loss_is_one_file(tmp_path):
+    """The registry finds a loss from its file alone, by its ``@register_loss`` decorator."""
+    from modbench.losses import discover_builtin_losses
+
+    (tmp_path / "_helper.py").write_text("# private modules are skipped\n")
+    (tmp_path / "squared_hinge.py").write_text(
+        "from modbench.losses.base import LossParams, register_loss\n"
+        "class P(LossParams):\n    margin: float = 1.0\n"
+        "@register_loss('squared-hinge', family='softmax', params=P, description='A test loss.')\n"
+        "def build(params, num_classes, embedding_dim):\n    raise NotImplementedError\n"
+    )
+    assert discover_builtin_losses(tmp_path) == [
+        ("squared-hinge", "modbench.losses.squared_hinge:SPEC", "A test loss.")
+    ]
+    (tmp_path / "bad.py").write_text(
+        "from modbench.losses.base import register_loss\n"
+        "NAME = 'x'\n@register_loss(NAME, family='softmax', params=None, description='d')\n"
+        "def build(p, n, e): pass\n"
+    )
+    with pytest.raises(ValueError, match="string literal"):
+        discover_builtin_losses(tmp_path)
+
+
+@pytest.mark.parametrize("name", loss_names())
+def test_spec_declares_source_and_a_valid_search_space(name):
+    spec = resolve_loss(name)
+    assert spec.name == name and spec.description == LOSSES.entry(name).description
+    files = [Path(f) for f in spec.source_files]
+    assert files[0].name == LOSSES.entry(name).target.split(":")[0].split(".")[-1] + ".py"
+    assert all(f.is_file() for f in files)
+    assert spec.search_space, "every built-in loss declares its search space"
+    for key, bounds in spec.search_space.items():
+        assert key in spec.params.model_fields
+        assert bounds["low"] < bounds["high"] and isinstance(bounds["log"], bool)
+        low = spec.params.model_validate({key: float(bounds["low"])})  # the range is valid
+        high = spec.params.model_validate({key: float(bounds["high"])})
+        assert getattr(low, key) < getattr(high, key)
+
+
+def test_paper_search_space_of_improved():
+    for name in ("improved", "improved-sigmoid"):
+        space = resolve_loss(name).search_space
+        assert space["beta"] == {"low": 2, "high": 16, "log": False}
+        assert space["gamma"] == {"low": 2, "high": 21, "log": False}
+
+
+def test_search_space_checked_at_registration():
+    from modbench.losses.base import LossParams, check_search_space
+
+    class P(LossParams):
+        beta: float = 1.0
+
+    with pytest.raises(ValueError, match="not a parameter"):
+        check_search_space(P, {"gama": {"low": 1, "high": 2}})
+    with pytest.raises(ValueError, match="low < high"):
+        check_search_space(P, {"beta": {"low": 2, "high": 1}})
+    with pytest.raises(ValueError, match="low > 0"):
+        check_search_space(P, {"beta": {"low": 0, "high": 1, "log": True}})

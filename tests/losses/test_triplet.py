@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from pytorch_metric_learning import miners
 
 from modbench.losses import resolve_loss
-from modbench.losses.triplet import SPEC, TripletLoss, TripletParams
+from modbench.losses._common import MetricLoss
+from modbench.losses.triplet import SPEC, TripletParams
 
 from .conftest import EMBEDDING_DIM, NUM_CLASSES, clusters, train_steps
 
@@ -55,7 +56,7 @@ def test_batch_hard_miner_is_used():
     assert isinstance(module.miner, miners.BatchHardMiner)
     default = SPEC.build(SPEC.params(), NUM_CLASSES, EMBEDDING_DIM)
     assert isinstance(default.miner, miners.TripletMarginMiner)
-    assert default.miner.type_of_triplets == "semihard" and default.miner.margin == 0.05
+    assert default.miner.type_of_triplets == "semihard" and default.miner.margin == 0.2
 
 
 def test_batch_hard_matches_loop():
@@ -94,8 +95,8 @@ def test_finite_gradients_and_empty_cases(batch):
 
 def test_params():
     assert resolve_loss("triplet") is SPEC and SPEC.family == "embedding"
-    assert SPEC.params() == TripletParams(margin=0.05, miner="semihard")
-    assert isinstance(SPEC.build(SPEC.params(), NUM_CLASSES, EMBEDDING_DIM), TripletLoss)
+    assert SPEC.params() == TripletParams(margin=0.2, miner="semihard")
+    assert isinstance(SPEC.build(SPEC.params(), NUM_CLASSES, EMBEDDING_DIM), MetricLoss)
     for bad in [{"margin": 0.0}, {"margin": 3.0}, {"miner": "random"}, {"swap": True}]:
         with pytest.raises(pydantic.ValidationError):
             SPEC.params(**bad)

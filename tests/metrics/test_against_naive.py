@@ -93,3 +93,27 @@ def test_metrics_with_many_ties_equal_naive(backend, seed):
     assert v["p@1"] == naive.precision_at_1(y, nb)
     assert v["map@r"] == pytest.approx(naive.map_at_r(y, nb), abs=1e-12)
     assert v["macro_f1"] == pytest.approx(naive.macro_f1_1nn(y, nb), abs=1e-12)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(4, 70), d=st.integers(1, 4), copies=st.integers(1, 4), classes=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_neighbour_metrics_equal_naive_with_duplicates(n, d, copies, classes, seed):
+    """Random rows, some repeated (``copies``), random labels each seen at least twice:
+    compute_metrics (which lets same-label near-ties go unordered) equals the naive loops."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(-(-n // copies), d)).astype(np.float32)
+    x = np.repeat(base, copies, axis=0)[:n]
+    y = np.arange(n) % min(classes, n // 2)  # every label at least twice
+    rng.shuffle(y)
+    nb = naive.all_neighbours(x)
+    names = ["recall@1", "recall@2", f"recall@{n - 1}", "p@1", "map@r", "macro_f1"]
+    v = compute_metrics(x, y, names, normalize=False, backend="torch", block_size=16).values
+    for k in (1, 2, n - 1):
+        assert v[f"recall@{k}"] == naive.recall_at_k(y, nb, k)
+    assert v["p@1"] == naive.precision_at_1(y, nb)
+    assert v["map@r"] == pytest.approx(naive.map_at_r(y, nb), abs=1e-12)
+    assert v["macro_f1"] == pytest.approx(naive.macro_f1_1nn(y, nb), abs=1e-12)

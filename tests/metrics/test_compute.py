@@ -12,6 +12,7 @@ from modbench.errors import UserError
 from modbench.metrics import (
     DEFAULT_METRICS,
     MetricError,
+    check_metric_names,
     compute_metrics,
     faiss_available,
     kmeans,
@@ -112,10 +113,26 @@ def test_duplicates_by_index_not_by_distance():
 # --- edge cases ----------------------------------------------------------------------------
 
 
-def test_k_larger_than_other_samples():
+def test_k_up_to_other_samples():
     x, y = _planted(n_per=3, classes=2, dim=4)
-    res = compute_metrics(x, y, ["recall@1", "recall@100"])
-    assert res.values["recall@100"] == 1.0  # all other 5 samples are neighbours
+    res = compute_metrics(x, y, ["recall@1", "recall@5"])
+    assert res.values["recall@5"] == 1.0  # all other 5 samples are neighbours
+
+
+@pytest.mark.parametrize("k", [6, 7, 100, 10**12])
+def test_recall_k_at_least_n_is_refused(k):
+    """Issue 12: recall@k for k >= N is refused (it would silently mean "all other samples")."""
+    x, y = _planted(n_per=3, classes=2, dim=4)
+    with pytest.raises(MetricError, match=rf"^metric 'recall@{k}' needs k < N, but the test set has N = 6 samples") as e:
+        compute_metrics(x, y, ["recall@1", f"recall@{k}"])
+    assert e.value.exit_code == 2
+    # strict=False (what a run after training uses): NaN and the reason, never "all samples"
+    res = compute_metrics(x, y, ["recall@1", f"recall@{k}"], strict=False)
+    assert res.values["recall@1"] == 1.0 and math.isnan(res.values[f"recall@{k}"])
+    assert res.info["undefined"][f"recall@{k}"].startswith(f"metric 'recall@{k}' needs k < N")
+    with pytest.raises(MetricError, match="choose recall@K with K <= 5"):
+        check_metric_names(f"nmi,recall@{k}", 6)
+    assert check_metric_names("nmi,recall@5", 6) == ["nmi", "recall@5"]
 
 
 def test_one_class_only():
@@ -209,7 +226,7 @@ def test_auto_uses_faiss_and_matches_torch():
     a = compute_metrics(x, y)
     b = compute_metrics(x, y, backend="torch")
     assert a.info["backend"] == "faiss" and b.info["backend"] == "torch"
-    assert "faiss" in a.info["versions"]
+    assert "faiss-cpu" in a.info["versions"]
     assert a.values == b.values
 
 

@@ -8,6 +8,7 @@ import torch
 
 import naive
 from modbench.metrics import faiss_available, knn
+import modbench.metrics.knn_points as knn_points
 import modbench.metrics.knn_search as knn_module
 
 BACKENDS = ["torch"] + (["faiss"] if faiss_available() else [])
@@ -29,12 +30,13 @@ def test_ties_and_duplicates_follow_the_lower_index_rule(backend, block_size):
     assert got.indices.tolist() == expected
     got = knn(x, 10, backend=backend, block_size=block_size)
     assert got.indices.tolist() == [row[:10] for row in expected]
-    # 120 points on 4 grid cells: ~30 copies of each point, often more than the k + 16 candidates, so
-    # the candidate check cannot succeed and the exhaustive float64 search must keep the rule.
+    # 120 points on 4 grid cells: ~30 copies of each point, more than k: the copies of the query
+    # are its neighbours, in index order, and no search is needed at all (the old search fell
+    # back to an exhaustive one for every such query).
     x = _grid(120, seed=2, side=2)
     got = knn(x, 10, backend=backend, block_size=block_size)
     assert got.indices.tolist() == [row[:10] for row in naive.all_neighbours(x)]
-    assert got.exhaustive_queries > 0
+    assert got.exhaustive_queries == 0 and got.searched_queries == 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -113,7 +115,7 @@ def test_forced_fallback_gives_the_same_answer(monkeypatch):
     x = rng.normal(size=(80, 6)).astype(np.float32)
     fast = knn(x, 9, backend="torch")
     assert fast.exhaustive_queries == 0
-    monkeypatch.setattr(knn_module, "_U32", 1.0)
+    monkeypatch.setattr(knn_points, "_U32", 1.0)
     slow = knn(x, 9, backend="torch", block_size=16)
     assert slow.exhaustive_queries == 80
     np.testing.assert_array_equal(fast.indices, slow.indices)
@@ -145,14 +147,54 @@ def test_unknown_backend():
 
 
 @pytest.mark.parametrize("k", [3, 25])
-def test_device_path_logic_on_cpu_tensors(k):
-    """The path used on CUDA devices (torch ops throughout), run on CPU tensors: same neighbours."""
-    x = _grid(120, seed=5, side=2)  # ~22 exact copies of each of 4 points, plus jittered ones
+def test_duplicates_fewer_than_k_and_jittered_rows(k):
+    """~22 exact copies of each of 4 points, plus jittered rows: with k = 25 the copies are not
+    enough, so the rows of the nearest other points are merged in by (distance, index)."""
+    x = _grid(120, seed=5, side=2)
     x[:, 0] += np.random.default_rng(5).normal(size=120).astype(np.float32) * (np.arange(120) % 4 == 0)
     expected = [row[:k] for row in naive.all_neighbours(x)]
-    blocks = list(knn_module.iter_knn(torch.from_numpy(x), k, block_size=32, db_block=50, engine="torch"))
+    blocks = list(knn_module.iter_knn(torch.from_numpy(x), k, block_size=32, db_block=50))
     assert np.concatenate([b.indices for b in blocks]).tolist() == expected
-    assert sum(b.exhaustive_queries for b in blocks) > 0  # duplicates: the fallback ran too
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("k", [1, 8, 30])
+def test_duplicates_and_ties_between_distinct_points(backend, k):
+    """A 6 x 6 integer grid, ~8 copies of each point: equal distances between distinct points
+    (4 at distance 1, 4 at sqrt 2, ...) at the edge of what is searched, so the rows of a
+    whole tie level must be merged by index, beyond the points first searched."""
+    x = _grid(300, seed=7, side=6)
+    got = knn(x, k, backend=backend, block_size=50)
+    assert got.indices.tolist() == [row[:k] for row in naive.all_neighbours(x)]
+    ref = np.sqrt([[((x[j].astype(np.float64) - x[i]) ** 2).sum() for j in row] for i, row in enumerate(got.indices)])
+    np.testing.assert_array_equal(got.distances, ref)
+
+
+@pytest.mark.parametrize("k", [1, 8, 600])
+def test_tie_heavy_input_needs_no_per_query_search(k):
+    """Issue 12: 10^5 x 1 took over 200 s, every query searched exhaustively. Here 2,000 rows
+    with only 7 distinct values (the old search fell back for nearly every query): exact, and
+    the work is bounded, counted in searches of distinct points, not in seconds."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, size=(2000, 1)).astype(np.float32)
+    got = knn(x, k)
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, k))
+    assert got.exhaustive_queries == 0
+    blocks = -(-2000 // 64)  # at most one search per distinct point per query block
+    assert got.searched_queries <= 7 * blocks
+
+
+def test_few_duplicates_among_distinct_rows():
+    """A handful of duplicated rows among distinct ones: both kinds of rows in one block."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(400, 5)).astype(np.float32)
+    x[[7, 200, 399]] = x[50]
+    x[300] = -0.0 * x[300] + x[301] * 0  # a row of zeros...
+    x[301] = 0.0  # ...and one of +0.0: the same point
+    x[300] = -x[301]  # -0.0 everywhere
+    got = knn(x, 12, block_size=64)
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, 12))
+    assert got.exhaustive_queries == 0
 
 
 @pytest.mark.gpu
@@ -165,3 +207,94 @@ def test_cuda_equals_cpu():
     b = knn(x, 20, backend="torch", device="cuda")
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.distances, b.distances)
+
+
+@pytest.mark.parametrize("m,k", [(10, 3), (100, 3), (1000, 8), (1003, 40), (5000, 24), (50, 50)])
+def test_two_stage_selection_on_both_kernels(m, k):
+    """The k smallest per row, by the numpy kernel (CPU) and the torch one (other devices, run
+    here on CPU tensors): the same multiset of values as a full sort, ties included."""
+    rng = np.random.default_rng(m + k)
+    v = rng.integers(0, 50, size=(7, m)).astype(np.float32)  # many ties
+    want = np.sort(v, axis=1)[:, :k]
+    cols = knn_points._smallest_cpu(v, k)
+    np.testing.assert_array_equal(np.sort(np.take_along_axis(v, cols, axis=1), axis=1), want)
+    assert all(len(set(row)) == k for row in cols.tolist())
+    for sorted_ in (False, True):
+        vals, pos = knn_points._smallest_torch(torch.from_numpy(v), k, sorted_)
+        np.testing.assert_array_equal(np.sort(vals.numpy(), axis=1), want)
+        np.testing.assert_array_equal(np.take_along_axis(v, pos.numpy(), axis=1), vals.numpy())
+        assert all(len(set(row)) == k for row in pos.tolist())
+        if sorted_:
+            assert (np.diff(vals.numpy(), axis=1) >= 0).all()
+
+
+def test_hash_collision_falls_back_to_comparing_rows(monkeypatch):
+    """Rows are grouped by a hash and then compared: a (forced) collision must not merge them."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(60, 3)).astype(np.float32)
+    x[[5, 40]] = x[20]
+    real = np.random.default_rng
+
+    class Zero:  # every hash multiplier 1 after "| 1" on 0: hash = sum of the bits, many collisions
+        def integers(self, lo, hi, size, dtype):
+            return np.zeros(size, dtype=dtype)
+
+    monkeypatch.setattr(knn_module.np.random, "default_rng", lambda seed=None: Zero() if seed == 0 else real(seed))
+    x[7] = x[8][[1, 0, 2]]  # same bits, other order: the same hash here, a different row
+    got = knn(x, 10)
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, 10))
+    pts = knn_module._Points.of(torch.from_numpy(x))
+    assert pts.unique.shape[0] == 58 and pts.point[7] != pts.point[8]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(2, 60),
+    d=st.integers(1, 3),
+    side=st.integers(1, 4),
+    k_frac=st.floats(0, 1),
+    block=st.integers(1, 64),
+    seed=st.integers(0, 2**16),
+)
+def test_exact_on_random_tie_heavy_grids(n, d, side, k_frac, block, seed):
+    """Small integer grids: duplicates, points with fewer rows than k, equal distances between
+    distinct points at the edge of what is searched, in every combination hypothesis finds."""
+    x = np.random.default_rng(seed).integers(0, side + 1, size=(n, d)).astype(np.float32)
+    k = 1 + int(k_frac * (n - 2))
+    got = knn(x, k, block_size=block)
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, k))
+    ref = np.sqrt(np.take_along_axis(((x[:, None].astype(np.float64) - x[None]) ** 2).sum(-1), got.indices, axis=1))
+    np.testing.assert_array_equal(got.distances, ref)
+
+
+class _FakeFaiss:
+    """A stand-in for faiss's IndexFlatL2 (brute force in float32, |q|^2 + |x|^2 - 2 q.x, nearest
+    first, ties in any order), so that the faiss backend's own steps (asking for k + 1, dropping
+    the query by index) run where faiss is not installed."""
+
+    class IndexFlatL2:
+        def __init__(self, d):
+            self.x = np.zeros((0, d), dtype=np.float32)
+
+        def add(self, x):
+            self.x = np.concatenate([self.x, x])
+
+        def search(self, q, k):
+            d = (q * q).sum(1)[:, None] + (self.x * self.x).sum(1)[None] - 2 * q @ self.x.T
+            idx = np.argsort(d, axis=1, kind="quicksort")[:, :k]  # ties: in no promised order
+            return np.take_along_axis(d, idx, axis=1).astype(np.float32), idx.astype(np.int64)
+
+
+@pytest.mark.parametrize("x", [_grid(150, seed=8, side=3), np.random.default_rng(9).normal(size=(200, 6)).astype(np.float32)])
+def test_faiss_backend_steps_with_a_stand_in(monkeypatch, x):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "faiss", _FakeFaiss)
+    for k in (1, 7, 40):
+        blocks = list(knn_module.iter_knn(torch.from_numpy(x), k, backend="faiss", block_size=32))
+        got = np.concatenate([b.indices for b in blocks])
+        np.testing.assert_array_equal(got, naive.neighbours_by_sort(x, k))

@@ -150,3 +150,62 @@ def test_non_numeric_embeddings(tmp_path):
 def test_fewer_than_two_samples(tmp_path, n):
     msg = _error(_save(tmp_path, embeddings=GOOD_E[:n], labels=GOOD_Y[:n]))
     assert f"needs at least 2 samples, got {n}" in msg
+
+
+# --- issue 12: zero rows, declared sizes ------------------------------------------------------
+
+
+def test_all_zero_rows_are_refused(tmp_path):
+    e = GOOD_E.copy()
+    e[2] = 0.0
+    e[5] = -0.0
+    msg = _error(_save(tmp_path, embeddings=e, labels=GOOD_Y))
+    assert "all-zero rows in 2 row(s), first in row 2" in msg
+
+
+def _npz_with_header(path, shape, payload=b"\0" * 64, compress=True, dtype="<f4"):
+    """An .npz whose 'embeddings' member declares ``shape`` but holds only ``payload``."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
+        z.writestr("embeddings.npy", buf.getvalue() + payload)
+        labels = io.BytesIO()
+        np.save(labels, GOOD_Y)
+        z.writestr("labels.npy", labels.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_declared_4gib_array_is_refused_before_reading(tmp_path, compress):
+    """A small file that declares a 4 GiB array: refused from its header, memory never allocated
+    (tracemalloc sees numpy's allocations; today's code allocates the 4 GiB first)."""
+    import tracemalloc
+
+    p = _npz_with_header(tmp_path / "big.npz", (2**28, 4), compress=compress)
+    tracemalloc.start()
+    try:
+        msg = _error(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "declares 'embeddings' of shape (268435456, 4) float32 (4.0 GiB)" in msg
+    assert peak < 50 * 2**20
+
+
+def test_declared_size_larger_than_the_data_is_refused(tmp_path):
+    """Under the limit, but the member holds less data than its header declares."""
+    p = _npz_with_header(tmp_path / "short.npz", (1000, 6), compress=False)
+    msg = _error(p)
+    assert "declares 'embeddings' of shape (1000, 6) float32" in msg and "holds only" in msg
+
+
+def test_size_limit_is_documented():
+    from pathlib import Path
+
+    from modbench.results import npz_input
+
+    doc = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
+    assert f"{npz_input.MAX_ARRAY_BYTES // 2**30} GiB" in doc

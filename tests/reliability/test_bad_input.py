@@ -156,6 +156,34 @@ CASES += [
 ]
 
 
+def no_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("MODBENCH_CACHE", raising=False)
+    monkeypatch.setenv("HOME", "")
+
+
+def no_cache_env(tmp_path, monkeypatch):
+    monkeypatch.delenv("MODBENCH_CACHE", raising=False)
+
+
+CASES += [  # bounds (docs/reliability.md, "Bounds"): refused at load, never trained or failed late
+    Case("epochs 1e12", ["train", "--suite", "{suite}"], "train.epochs: Input should be less than or equal to 10000", setter("train.epochs", 1e12)),
+    Case("kmeans_n_init 1e9", ["train", "--suite", "{suite}"], "eval.kmeans_n_init: Input should be less than or equal to 100", setter("eval", {"kmeans_n_init": 1e9})),
+    Case("seed 2**64 in the file", ["train", "--suite", "{suite}"], "seeds: seeds must be in 0..4294967295", setter("seeds", [2**64])),
+    Case("2000 seeds", ["train", "--suite", "{suite}"], "seeds: List should have at most 1000 items", setter("seeds", list(range(2000)))),
+    Case("recall@10**12", ["train", "--suite", "{suite}"], "recall@1000000000000: k is at most 10000", setter("eval", {"metrics": ["recall@1000000000000"]})),
+    Case("too many runs", ["train", "--suite", "{suite}"], "runs, more than 10000",
+         suite_with(lambda d: d.update(seeds=list(range(200)), losses=[{"name": "improved", "params": {"beta": [float(b) for b in range(1, 101)]}}]))),
+    Case("--seed 2**64", ["train", "--suite", "{suite}", "--seed", str(2**64)], "(from the override seeds=", VALID),
+    Case("--epochs 10**12", ["train", "--suite", "{suite}", "--epochs", str(10**12)], "(from the override epochs=", VALID),
+    Case("HOME empty", ["train", "--suite", "{suite}"], "HOME is '', not an absolute folder", VALID, setup=no_home),
+    Case("cache-dir of an unknown user", ["train", "--suite", "{suite}", "--cache-dir", "~nosuchuser/x"],
+         "no home folder for '~nosuchuser'", VALID, setup=no_cache_env),
+    # one configuration per label (issue 11)
+    Case("one label, two configurations", ["compare", "--suite", "{suite}"], "losses[2].label: 'New loss' is also the label of losses[1]",
+         setter("losses.2", {"name": "improved", "label": "New loss", "params": {"beta": 2}})),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_one_line_exit_2(cli, tmp_path, monkeypatch, case):
     suite = tmp_path / "suite.yaml"

@@ -1,6 +1,6 @@
 """Property-based: random YAML documents fed to the suite loader either load into a valid suite
-(whose runs resolve) or raise a UserError with a one-line message. Nothing else: no other
-exception type, no message over several lines."""
+(whose runs resolve) or raise a UserError: one line, or for a SuiteError one line per problem,
+each naming the file. Nothing else: no other exception type, no line broken inside."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modbench.errors import UserError
-from modbench.suite.loader import load_suite
+from modbench.suite.loader import SuiteError, load_suite
 from modbench.suite.runs import resolve_runs
 from modbench.suite.schema import Suite
 
@@ -42,6 +42,11 @@ def check(path) -> None:
     """The property, on one file."""
     try:
         suite, source = load_suite(str(path))
+    except SuiteError as exc:  # one line per problem, each naming the file
+        lines = str(exc).split("\n")
+        assert lines == [line for line in str(exc).splitlines() if line], repr(str(exc))
+        assert all(line.startswith(f"{path}: ") for line in lines), repr(str(exc))
+        return
     except UserError as exc:
         message = str(exc)
         assert message and len(message.splitlines()) == 1, repr(message)
@@ -150,3 +155,28 @@ def test_the_valid_suite_passes_the_property(tmp_path):
     path.write_text(yaml.safe_dump(TINY_SUITE))
     suite, source = load_suite(str(path))
     assert len(resolve_runs(suite, source)) == 3
+
+
+@settings(SETTINGS, max_examples=80)
+@given(
+    epochs=st.one_of(st.none(), st.integers(-(2**70), 2**70)),
+    subset=st.one_of(st.none(), st.integers(-(2**70), 2**70)),
+    seeds=st.one_of(st.none(), st.lists(st.integers(-(2**70), 2**70), max_size=3)),
+)
+def test_random_overrides(tmp_path_factory, epochs, subset, seeds):
+    """Command-line overrides give a valid suite whose runs resolve, or a SuiteError naming the
+    key and the override, one line per problem (never a late ValueError)."""
+    from modbench.suite.runs import apply_overrides
+    from modbench.suite.schema import MAX_EPOCHS, MAX_SEED
+
+    path = tmp_path_factory.mktemp("fuzz") / "suite.yaml"
+    path.write_text(yaml.safe_dump(TINY_SUITE))
+    suite, source = load_suite(str(path))
+    try:
+        new = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds)
+    except SuiteError as exc:
+        lines = str(exc).split("\n")
+        assert all(line.startswith(f"{path}: ") and "(from the override " in line for line in lines), lines
+        return
+    assert 1 <= new.train.epochs <= MAX_EPOCHS and all(0 <= s <= MAX_SEED for s in new.seeds)
+    assert resolve_runs(new, source)

@@ -22,7 +22,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def table_run(cache):
-    result = CliRunner().invoke(app, ["compare", *TINY, "--baseline", "cross-entropy", "--cache-dir", str(cache)])
+    result = CliRunner().invoke(app, ["compare", *TINY, "--baseline", "Cross-entropy", "--cache-dir", str(cache)])
     assert result.exit_code == 0, result.output
     return result
 
@@ -34,11 +34,14 @@ def test_compare_prints_mean_std_and_the_significance_table(table_run):
     assert "Difference to the baseline — digits" in out
     assert "Δ vs Cross-entropy" in out and "Exceeds seed noise?" in out
     assert "Welch's t-test" in out and "α = 0.05" in out and "ddof=1" in out
-    # two other losses x seven metrics (Table 1 now has both F1s), each with a verdict
+    # four other loss settings x seven metrics (Table 1 has both F1s), each with a verdict (the
+    # digits suite has two cross-entropy settings, the plain one and the exp(gamma) control: the
+    # baseline is a label)
     block = out.split("Difference to the baseline — digits", 1)[1].split("└", 1)[0]
     rows = [line for line in block.splitlines() if line.startswith("│")]
-    assert len(rows) == 14
-    assert [r.split("│")[1].strip() for r in rows] == ["New loss"] * 7 + ["Triplet loss"] * 7
+    assert len(rows) == 28
+    assert [r.split("│")[1].strip() for r in rows][::7] == [
+        "New loss", "Triplet loss", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"]
     verdicts = [r.split("│")[-2].strip() for r in rows]
     assert all(v in ("yes", "no") or v.startswith("not testable: ") for v in verdicts)
 
@@ -46,15 +49,15 @@ def test_compare_prints_mean_std_and_the_significance_table(table_run):
 @pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")
 def test_compare_json_keeps_each_seed_and_adds_aggregates(table_run, cache):
     # the runs are cached by the first test: this trains nothing
-    result = CliRunner().invoke(app, ["compare", *TINY, "--baseline", "cross-entropy", "--cache-dir", str(cache), "--json"])
+    result = CliRunner().invoke(app, ["compare", *TINY, "--baseline", "Cross-entropy", "--cache-dir", str(cache), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert isinstance(data, list)
     runs = [d for d in data if d["seed"] is not None]
     aggregates = [d for d in data if d.get("aggregate")]
-    assert len(runs) == 6 and {r["seed"] for r in runs} == {0, 1}
+    assert len(runs) == 10 and {r["seed"] for r in runs} == {0, 1}
     assert all(r["status"] == "done" and "aggregate" not in r for r in runs)
-    assert len(aggregates) == 3
+    assert len(aggregates) == 5
     for agg in aggregates:
         values = [r["nmi"] for r in runs if r["label"] == agg["label"]]
         assert agg["aggregate"]["n"] == 2 and agg["aggregate"]["seeds"] == [0, 1]

@@ -92,7 +92,8 @@ def test_report_baseline_in_a_suite_with_told_apart_labels(tmp_path):
     base = ["report", "--json", "--cache-dir", str(store.root), "--baseline"]
     ambiguous = CliRunner().invoke(app, [*base, "improved"])
     assert ambiguous.exit_code == 0, ambiguous.output
-    assert "give one label instead (choices: improved (beta=2), improved (beta=3))" in ambiguous.stderr
+    assert "give one label instead (choices: " in ambiguous.stderr
+    assert "improved (beta=2)" in ambiguous.stderr and "improved (beta=3)" in ambiguous.stderr
     nowhere = CliRunner().invoke(app, [*base, "nosuchloss"])
     assert nowhere.exit_code == 2 and nowhere.stderr.strip().count("\n") == 0
     result = CliRunner().invoke(app, [*base, "improved (beta=2)"])

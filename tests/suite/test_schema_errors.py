@@ -111,7 +111,9 @@ def test_missing_suite_file():
 def test_builtin_digits_suite_is_valid():
     suite, source = load_suite("digits")
     assert suite.name == "digits" and source == "suites/digits.yaml"
-    assert [loss.name for loss in suite.losses] == ["cross-entropy", "improved", "triplet"]
+    # ... and the controls of issue 11 (docs/losses.md): cross-entropy x exp(5), the sigmoid reading
+    assert [loss.name for loss in suite.losses] == [
+        "cross-entropy", "improved", "triplet", "cross-entropy", "improved-sigmoid"]
 
 
 def test_cli_schema_error_is_one_line_exit_2(cli, write_suite):
@@ -121,3 +123,20 @@ def test_cli_schema_error_is_one_line_exit_2(cli, write_suite):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "train.epochs" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("key", ["name", "losses__0__label"])
+@pytest.mark.parametrize("text", ["\x1b[2J", "\x1b]0;owned\x07", "row\n| forged |", "a\tb", "a\u2028b", "a\x85b"])
+def test_control_characters_in_names_and_labels_are_refused(write_suite, key, text):
+    path = write_suite(suite_with(**{key: text}))
+    with pytest.raises(SuiteError) as info:
+        load_suite(str(path))
+    message = str(info.value)
+    assert "\n" not in message and "\x1b" not in message and "control character or line break" in message
+    assert message.startswith(f"{path}: {key.replace('__0__', '[0].')}: ")
+
+
+@pytest.mark.parametrize("text", ["[/]", "[link=http://x]x[/link]", "<script>alert(1)</script>", "Новая функция", "β=4 (γ=5)"])
+def test_markup_and_non_ascii_text_are_data_and_load(write_suite, text):
+    suite, _ = load_suite(str(write_suite(suite_with(losses__0__label=text))))
+    assert suite.losses[0].label == text

@@ -1,0 +1,302 @@
+"""Users' own losses and backbones: from a file, an importable module, or an installed package.
+
+Three forms of a name, for losses and backbones alike:
+
+- ``./my_losses.py:PolyLoss``: a class in a Python file, the path relative to the suite file's
+  folder (``base_dir``), or absolute;
+- ``my_package.losses:PolyLoss``: a class in an importable module;
+- a plain name that an installed package registers in the entry-point group
+  ``modbench.losses`` / ``modbench.backbones`` (``importlib.metadata``), e.g. in its
+  pyproject.toml: ``[project.entry-points."modbench.losses"] poly = "my_package.losses:PolyLoss"``.
+
+The contracts are in docs/extending.md. A loss's parameter model is built from its constructor's
+signature, so a suite's ``params`` are checked at load (unknown or missing keys: one line naming
+the constructor's parameters). ``LossSpec.source_files`` lists the plugin's source file, which the
+run identity digests: editing the loss retrains it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+from modbench.errors import UnknownNameError, UserError, closest
+
+LOSS_GROUP = "modbench.losses"
+BACKBONE_GROUP = "modbench.backbones"
+_RESERVED_PREFIXES = ("pml:", "timm:")
+# Filled by the constructor itself, never by the suite's params.
+_SIZES = {"num_classes", "embedding_dim"}
+
+
+class PluginError(UnknownNameError):
+    """A plugin that cannot be loaded or used (exit code 2). An ``UnknownNameError``, so that
+    the suite checks report it with the file and key (``losses[i].name``) like an unknown name."""
+
+    def __init__(self, message: str):
+        self.kind, self.name, self.choices = "plugin", "", []
+        UserError.__init__(self, message)
+
+
+def is_plugin_reference(name: str) -> bool:
+    """``./file.py:Class``, ``/abs/file.py:Class`` or ``package.module:Class``."""
+    if name.startswith(_RESERVED_PREFIXES) or name.count(":") != 1:
+        return False
+    where, attribute = name.split(":")
+    return bool(where) and attribute.isidentifier()
+
+
+def _is_file(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or "\\" in where
+
+
+_FILE_MODULES: dict[tuple[str, float], Any] = {}
+
+
+def _import_file(path: Path):
+    """Import ``path`` as a module of its own (one per file and modification time)."""
+    key = (str(path), path.stat().st_mtime)
+    if key in _FILE_MODULES:
+        return _FILE_MODULES[key]
+    name = "modbench_user_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look the module up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise PluginError(f"{path}: cannot be imported: {type(exc).__name__}: {exc}") from exc
+    _FILE_MODULES[key] = module
+    return module
+
+
+_RESOLVED: dict[str, Path] = {}  # relative file reference -> the file it named last
+
+
+def load_reference(name: str, base_dir: str | Path | None = None) -> tuple[Any, tuple[str, ...]]:
+    """The object ``name`` points at and the source files that define it.
+
+    A relative file is looked up in ``base_dir`` (the suite's folder); resolved once with it, the
+    same name resolves again in this process without it (the engine does not know the suite's
+    folder), else relative to the current directory.
+    """
+    where, attribute = name.split(":")
+    if _is_file(where):
+        path = Path(where).expanduser()
+        if not path.is_absolute():
+            if base_dir is None and name in _RESOLVED:
+                path = _RESOLVED[name]
+            else:
+                path = Path(base_dir or Path.cwd()) / path
+        path = path.resolve()
+        _RESOLVED[name] = path
+        if not path.is_file():
+            raise PluginError(
+                f"'{name}': no file {path} (a relative path is looked up in the suite file's "
+                "folder; give the file's path from there, or an absolute one)"
+            )
+        module = _import_file(path)
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ImportError as exc:
+            raise PluginError(f"'{name}': cannot import module '{where}': {exc}") from exc
+    if not hasattr(module, attribute):
+        public = [n for n in vars(module) if not n.startswith("_")]
+        hint = closest(attribute, public)
+        raise PluginError(
+            f"'{name}': '{where}' has no '{attribute}'" + (f"; did you mean '{hint}'?" if hint else "")
+        )
+    obj = getattr(module, attribute)
+    source = inspect.getsourcefile(obj) if inspect.isclass(obj) or inspect.isfunction(obj) else None
+    source = source or getattr(module, "__file__", None)
+    return obj, ((str(Path(source).resolve()),) if source else ())
+
+
+@functools.lru_cache(maxsize=None)
+def entry_point_names(group: str) -> tuple[str, ...]:
+    """Names installed packages register in entry-point ``group``, sorted (read once: scanning
+    the installed packages' metadata takes a few ms)."""
+    return tuple(sorted({ep.name for ep in importlib.metadata.entry_points(group=group)}))
+
+
+def load_entry_point(group: str, name: str) -> tuple[Any, tuple[str, ...]]:
+    (ep,) = [ep for ep in importlib.metadata.entry_points(group=group) if ep.name == name][:1]
+    try:
+        obj = ep.load()
+    except Exception as exc:
+        raise PluginError(f"entry point '{name}' ({ep.value}) cannot be loaded: {exc}") from exc
+    source = inspect.getsourcefile(obj) if inspect.isclass(obj) or inspect.isfunction(obj) else None
+    return obj, ((str(Path(source).resolve()),) if source else ())
+
+
+# -- losses -------------------------------------------------------------------------------------
+
+
+def _constructor_parameters(cls: type) -> list[inspect.Parameter]:
+    signature = inspect.signature(cls.__init__)
+    return [
+        p for p in list(signature.parameters.values())[1:]
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
+def _describe_signature(cls: type, params: list[inspect.Parameter]) -> str:
+    shown = [p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params if p.name not in _SIZES]
+    return f"{cls.__name__}({', '.join(shown)})"
+
+
+def params_model_from_signature(cls: type):
+    """A strict parameter model with one field per keyword of ``cls``'s constructor (bar
+    ``num_classes`` and ``embedding_dim``), plus modbench's ``loss_scale`` and ``weight_decay``.
+    Unknown and missing keys are refused in one message naming the constructor's parameters."""
+    from pydantic import Field, create_model, model_validator
+
+    from modbench.losses.base import LossParams
+
+    params = _constructor_parameters(cls)
+    own = {p.name for p in params if p.name not in _SIZES}
+    required = {p.name for p in params if p.name not in _SIZES and p.default is p.empty}
+    allowed = own | set(LossParams.model_fields)
+    signature = _describe_signature(cls, params)
+
+    fields: dict[str, Any] = {}
+    for p in params:
+        if p.name in _SIZES:
+            continue
+        annotation = p.annotation if p.annotation is not p.empty and not isinstance(p.annotation, str) else Any
+        fields[p.name] = (annotation, Field(...) if p.default is p.empty else p.default)
+
+    def check_keys(cls_, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - allowed)
+            if unknown:
+                hint = closest(unknown[0], own)
+                hint = f" (did you mean '{hint}'?)" if hint else ""
+                raise ValueError(f"unknown parameter '{unknown[0]}'{hint}; the constructor is {signature}")
+            missing = sorted(required - set(data))
+            if missing:
+                raise ValueError(f"missing required parameter '{missing[0]}'; the constructor is {signature}")
+        return data
+
+    validators = {"_check_keys": model_validator(mode="before")(classmethod(check_keys))}
+    model = create_model(
+        f"{cls.__name__}Params", __base__=LossParams, __validators__=validators, **fields
+    )
+    model.__doc__ = f"Keyword parameters of {signature}."
+    return model
+
+
+def _family(cls: type, name: str) -> str:
+    family = getattr(cls, "family", "embedding")
+    if family not in ("softmax", "embedding"):
+        raise PluginError(f"loss '{name}': family must be 'softmax' or 'embedding', got {family!r}")
+    return family
+
+
+def loss_spec_from_class(cls: Any, name: str, source_files: tuple[str, ...]):
+    """The ``LossSpec`` of a user's loss class (contract: docs/extending.md)."""
+    import torch  # a user's loss is an nn.Module: torch is needed to check it anyway
+
+    from modbench.losses.base import LossParams, LossSpec
+
+    if not (inspect.isclass(cls) and issubclass(cls, torch.nn.Module)):
+        raise PluginError(f"loss '{name}': must be a torch.nn.Module subclass, got {cls!r}")
+    family = _family(cls, name)
+    model = params_model_from_signature(cls)
+    takes = {p.name for p in _constructor_parameters(cls)}
+
+    def build(params, num_classes: int, embedding_dim: int):
+        from modbench.losses._common import PluginLoss
+
+        kwargs = params.model_dump(exclude=set(LossParams.model_fields) - takes)
+        sizes = {"num_classes": num_classes, "embedding_dim": embedding_dim}
+        kwargs.update({k: v for k, v in sizes.items() if k in takes})
+        inner = cls(**kwargs)
+        if family == "softmax" and not isinstance(getattr(inner, "classifier", None), torch.nn.Module):
+            raise PluginError(f"loss '{name}': a softmax-family loss must own its classifier as .classifier")
+        return PluginLoss(inner, family, loss_scale=params.loss_scale, weight_decay=params.weight_decay,
+                          settings=name)
+
+    return LossSpec(family=family, params=model, build=build, name=name,
+                    description=(inspect.getdoc(cls) or "").split("\n")[0], source_files=source_files)
+
+
+def loss_spec(name: str, base_dir: str | Path | None = None):
+    """The spec of ``./file.py:Class`` or ``module:Class`` (files relative to ``base_dir``)."""
+    cls, sources = load_reference(name, base_dir)
+    return loss_spec_from_class(cls, name, sources)
+
+
+def loss_spec_from_entry_point(name: str):
+    cls, sources = load_entry_point(LOSS_GROUP, name)
+    return loss_spec_from_class(cls, name, sources)
+
+
+# -- backbones ---------------------------------------------------------------------------------
+
+
+def backbone_builder_from_class(cls: Any, name: str):
+    """A builder ``(*, in_channels, image_size, pretrained) -> nn.Module`` with ``out_features``
+    for a user's backbone class: the constructor gets ``in_channels`` and ``image_size`` when it
+    declares them; ``out_features`` is read from the module or measured on a dummy batch."""
+    import torch
+
+    if not callable(cls):
+        raise PluginError(f"backbone '{name}': must be a class or function returning an nn.Module")
+    takes = set(inspect.signature(cls).parameters)
+
+    def build(*, in_channels: int, image_size: int, pretrained: bool = False):
+        if pretrained and "pretrained" not in takes:
+            raise PluginError(f"backbone '{name}' takes no 'pretrained' keyword; set pretrained: false")
+        offered = {"in_channels": in_channels, "image_size": image_size, "pretrained": pretrained}
+        net = cls(**{k: v for k, v in offered.items() if k in takes})
+        if not isinstance(net, torch.nn.Module):
+            raise PluginError(f"backbone '{name}' returned {type(net).__name__}, not an nn.Module")
+        if not hasattr(net, "out_features"):
+            was_training = net.training
+            net.eval()
+            with torch.no_grad():
+                features = net(torch.zeros(2, in_channels, image_size, image_size))
+            net.train(was_training)
+            if features.dim() != 2:
+                raise PluginError(
+                    f"backbone '{name}' must map [B, C, H, W] to [B, F], gave shape {tuple(features.shape)}"
+                )
+            net.out_features = int(features.shape[1])
+        return net
+
+    return build
+
+
+def backbone_builder(name: str, base_dir: str | Path | None = None):
+    cls, _ = load_reference(name, base_dir)
+    return backbone_builder_from_class(cls, name)
+
+
+def backbone_source_files(name: str, base_dir: str | Path | None = None) -> tuple[str, ...]:
+    """The files defining a user's backbone (for the run identity)."""
+    if is_plugin_reference(name):
+        return load_reference(name, base_dir)[1]
+    if name in entry_point_names(BACKBONE_GROUP):
+        return load_entry_point(BACKBONE_GROUP, name)[1]
+    return ()
+
+
+def source_digest(paths: tuple[str, ...] | list[str]) -> str:
+    """sha256 of the contents of ``paths`` (a loss's or backbone's ``source_files``), in order,
+    each preceded by its file name: what a run's identity adds so that editing the code
+    retrains. The folder is left out, so moving a project keeps its cached runs."""
+    h = hashlib.sha256()
+    for path in paths:
+        p = Path(path)
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()

@@ -1,0 +1,68 @@
+"""The names a suite refers to, checked against the registries (no torch: registries are lazy).
+
+``loss_params_model`` is the one place where the suite layer asks the loss registry for a loss;
+everything else (expansion, the loader) goes through it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modbench.errors import UserError, unknown_name_message
+from modbench.suite.errors import Problems
+from modbench.suite.schema import Suite
+
+DATASETS_WITH_LABEL_SETS = {"cifar100"}  # fine | coarse
+MAX_RECALL_K = 10_000  # recall@k beyond this is a typo, not a retrieval setting (docs/reliability.md)
+
+
+def loss_params_model(name: str, base_dir: Path | None = None):
+    """The pydantic parameter model of loss ``name`` (UnknownNameError when there is none).
+
+    Built-in losses come from ``modbench.losses.params`` without importing torch (``report``
+    and ``list`` stay fast); any other name (``pml:``, plugins) through ``resolve_loss``, given the
+    suite file's folder for names relative to it where the registry takes ``base_dir``.
+    """
+    try:
+        from modbench.losses.params import PARAMS
+    except ImportError:  # the registry may keep parameter models beside each loss instead
+        PARAMS = {}
+    if name in PARAMS:
+        return PARAMS[name]
+    from modbench.losses import resolve_loss
+
+    try:
+        spec = resolve_loss(name, base_dir=base_dir)
+    except TypeError as exc:  # a registry without the keyword
+        if "base_dir" not in str(exc):
+            raise
+        spec = resolve_loss(name)
+    return spec.params
+
+
+def reference_problems(suite: Suite, problems: Problems) -> None:
+    """Add a problem for each dataset, backbone and metric name no registry knows."""
+    from modbench.backbones import BACKBONES
+    from modbench.datasets import DATASETS
+    from modbench.metrics.names import parse_metric_names, recall_k
+
+    if suite.dataset.name not in DATASETS:
+        problems.add("dataset.name", unknown_name_message("dataset", suite.dataset.name, DATASETS.names()))
+    if suite.backbone.name not in BACKBONES:
+        problems.add("backbone.name", unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()))
+    if suite.dataset.labels is not None and suite.dataset.name not in DATASETS_WITH_LABEL_SETS:
+        problems.add(
+            "dataset.labels",
+            f"dataset '{suite.dataset.name}' has one label set; 'labels' applies to "
+            f"{', '.join(sorted(DATASETS_WITH_LABEL_SETS))} only (remove the key)",
+        )
+    for key in ("metrics", "val_metrics"):
+        try:
+            names = parse_metric_names(getattr(suite.eval, key))
+        except UserError as exc:
+            problems.add(f"eval.{key}", str(exc))
+            continue
+        for name in names:
+            k = recall_k(name)
+            if k is not None and k > MAX_RECALL_K:
+                problems.add(f"eval.{key}", f"{name}: k is at most {MAX_RECALL_K}")
