@@ -38,3 +38,26 @@ def test_tables_fit_and_keep_headers_whole(cache, monkeypatch, columns):
         assert header in out
     for label in ("Cross-entropy", "Triplet loss", "New loss"):
         assert f"│ {label}" in out
+
+
+def test_long_labels_wrap_at_spaces_and_short_words_stay_whole(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from modbench.render.layout import table2
+    from modbench.render.rich_tables import print_tables
+    from modbench.results.aggregate import group_rows
+    from results.factory import make_row
+
+    monkeypatch.delenv("COLUMNS", raising=False)  # the console's width decides
+    labels = ["Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading, beta=4)"]
+    rows = [make_row(label, loss=loss, seed=s, dataset="digits", metrics={k: 0.5 + s / 100 for k in VALUES})
+            for label, loss in zip(labels, ["cross-entropy", "focal", "improved"]) for s in (0, 1)]
+    for width in (80, 60, 50):
+        buffer = io.StringIO()
+        print_tables(Console(file=buffer, width=width, color_system=None), [table2(group_rows(rows), "d")])
+        lines = buffer.getvalue().splitlines()
+        assert max(len(line) for line in lines) <= width
+        assert any("│ Cross-entropy " in line for line in lines) and "…" not in buffer.getvalue()
+        assert any("│ R@1" in line or " R@1 " in line for line in lines)
