@@ -28,10 +28,12 @@ class Entry:
         return getattr(importlib.import_module(module), attribute)
 
 
-def discover(folder: Path, package: str, decorator: str, attribute: str | None = None) -> list[tuple[str, str, str]]:
+def discover(folder: Path, package: str, decorator: str, attribute: str | None = None, *,
+             keywords: tuple[str, ...] = ()) -> list[tuple]:
     """``(name, "package.module:attribute", description)`` for every ``@decorator("name", ...,
     description="...")`` in the public ``*.py`` files of ``folder``; ``attribute`` defaults to
-    the decorated function's name.
+    the decorated function's name. With ``keywords``, each tuple has a fourth item: a dict of
+    those keyword arguments that the decorator gives as literals (``takes_path=True``).
 
     Reading the decorators with ``ast`` (~ms for a dozen small files) instead of importing the
     modules keeps ``--help`` and ``modbench list`` free of torch and of the modules themselves,
@@ -57,7 +59,11 @@ def discover(folder: Path, package: str, decorator: str, attribute: str | None =
                 if description is None:
                     raise ValueError(f"{path}: {decorator} needs description='...' as a string literal")
                 target = f"{package}.{path.stem}:{attribute or node.name}"
-                found.append((deco.args[0].value, target, description))
+                item: tuple = (deco.args[0].value, target, description)
+                if keywords:
+                    item += ({kw.arg: kw.value.value for kw in deco.keywords
+                              if kw.arg in keywords and isinstance(kw.value, ast.Constant)},)
+                found.append(item)
     return found
 
 

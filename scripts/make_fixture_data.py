@@ -2,7 +2,7 @@
 """Write tiny CIFAR-10, CIFAR-100 and Fashion-MNIST files, in their genuine on-disk formats,
 into DIR, for CI smoke runs:
 
-    python scripts/make_fixture_data.py DIR [--per-class N] [--test-per-class N] [--seed S]
+    python scripts/make_fixture_data.py DIR [--per-class N] [--test-per-class N] [--seed S] [--gz]
     modbench compare --suite cifar100-googlenet --subset 2 --epochs 1 --data-dir DIR
 
 The images are synthetic (a class pattern plus noise) and each dataset folder gets a
@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-per-class", type=int, default=None,
                         help="test images per class (default: 4; 2 for CIFAR-100)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gz", action="store_true",
+                        help="Fashion-MNIST as the four .gz files Zalando publishes (not unpacked)")
     args = parser.parse_args(argv)
     for flag in ("per_class", "test_per_class"):
         value = getattr(args, flag)
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from modbench.datasets import fixtures
 
-    fixtures.write_all(args.dir, args.per_class, args.test_per_class, args.seed)
+    fixtures.write_all(args.dir, args.per_class, args.test_per_class, args.seed, gz=args.gz)
     print(f"fixture data (not the real datasets) written to {args.dir}", file=sys.stderr)
     return 0
 

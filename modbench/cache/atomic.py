@@ -6,6 +6,9 @@ writer of that run removes (``RunDir.remove_temp_files``).
 
 Any OSError (disk full, read-only or unwritable folder) becomes one ``CacheWriteError`` line
 (exit code 2) naming the file and the fix; the temporary file is removed, the old file kept.
+
+Files get the permissions of any new file under the user's umask (0644 under the usual 022),
+not the 0600 that ``mkstemp`` gives its temporary files.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from modbench import testhooks
 from modbench.errors import UserError
 
 TEMP_SUFFIX = ".tmp"
@@ -38,11 +40,23 @@ class CacheWriteError(UserError):
 
 
 def _write_file(handle, data: bytes, name: str) -> None:
-    """Write ``data`` to an open file (the seam tests replace to simulate a full disk)."""
-    half = len(data) // 2
-    handle.write(data[:half])
-    testhooks.reached(f"writing:{name}")  # test-only: a kill here leaves half a temporary file
-    handle.write(data[half:])
+    """Write ``data`` to an open file (the seam tests replace to simulate a full disk or a kill
+    mid-write; ``name`` is the target's file name)."""
+    handle.write(data)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc), else by
+    setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -51,6 +65,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             _write_file(handle, data, path.name)
             handle.flush()

@@ -15,6 +15,14 @@ Complete or absent: every write is atomic (``atomic.py``). ``result.json`` holds
 size of every file it points to and a checksum of itself; each checkpoint holds a digest of its
 contents. Files read back are JSON or ``torch.load(weights_only=True)``; whatever is truncated,
 altered or refused raises ``CorruptFile`` (one line), and callers train that run again.
+
+Bound to its run: ``result.json``, ``failed.json``, every checkpoint and every history record
+hold the run's key inside their checksummed content; a file copied in from another run folder
+is refused like a damaged one. Only regular files are read: a FIFO, a device or a directory in
+place of a cache file is refused at once (never opened for a blocking read).
+
+Readers come in pairs: ``result`` / ``failure`` raise ``CorruptFile``; ``result_or_none`` /
+``failure_or_none`` give None for a missing or damaged file.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,14 +92,44 @@ def ensure_writable(root: Path) -> None:
         raise UserError(f"{root}: cache folder is not writable ({exc.strerror or exc}); {hint}") from None
 
 
-def _load_json(path: Path) -> Any | None:
-    """The JSON in ``path``; None when there is no file; CorruptFile when it does not parse."""
+def _read_regular(path: Path) -> bytes | None:
+    """The bytes of ``path``; None when there is no file; CorruptFile when it is not a regular
+    file (opened without blocking, so a FIFO cannot hang the reader) or cannot be read."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise CorruptFile(path, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CorruptFile(path, "is not a regular file")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise CorruptFile(path, f"cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+
+
+def _not_regular(path: Path) -> bool:
+    """Something other than a regular file (or a link to one) is at ``path``."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def _load_json(path: Path) -> Any | None:
+    """The JSON in ``path``; None when there is no file; CorruptFile when it does not parse or
+    is not a regular file."""
+    raw = _read_regular(path)
+    if raw is None:
+        return None
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -121,12 +161,12 @@ class RunDir:
 
     def status(self) -> str:
         """``done``, ``failed``, ``partial`` (a checkpoint to resume from) or ``absent``.
-        A corrupted result counts as not done (``load_result`` says why)."""
-        if self.read_result() is not None:
+        A corrupted result counts as not done (``result`` says why)."""
+        if self.result_or_none() is not None:
             return "done"
-        if self.failed_file.exists():
+        if self.failure_or_none() is not None:
             return "failed"
-        if self.checkpoint_file.exists():
+        if self.checkpoint_file.is_file():
             return "partial"
         return "absent"
 
@@ -156,11 +196,17 @@ class RunDir:
         atomic_write_json(self.history_file, history)
 
     def read_history(self) -> list[dict[str, Any]]:
+        """The per-epoch records; [] when there are none, the file is damaged or a record names
+        another run (records without a ``run`` field are taken as this run's)."""
         try:
             data = _load_json(self.history_file)
         except CorruptFile:
             return []
-        return data if isinstance(data, list) else []
+        if not isinstance(data, list) or not all(
+            isinstance(r, dict) and r.get("run", self.key) == self.key for r in data
+        ):
+            return []
+        return data
 
     def write_result(self, result: dict[str, Any]) -> None:
         """``result`` plus the sha256 and size of each file of the run, and its own checksum.
@@ -175,7 +221,7 @@ class RunDir:
         record["record_sha256"] = record_sha256(record)
         atomic_write_json(self.result_file, record)
 
-    def load_result(self, *, deep: bool = True) -> dict[str, Any] | None:
+    def result(self, *, deep: bool = True) -> dict[str, Any] | None:
         """The result record, or None when the run has none. CorruptFile when result.json or a
         file it points to is truncated or altered: ``deep`` compares every file's sha256,
         otherwise only the sizes (cheap enough for ``report``)."""
@@ -202,6 +248,8 @@ class RunDir:
             if name not in self.RECORDED or not isinstance(info, dict):
                 raise CorruptFile(path, f"names an unexpected file {name!r}")
             target = self.path / name
+            if _not_regular(target):
+                raise CorruptFile(target, "is not a regular file")
             if not target.is_file():
                 raise CorruptFile(target, "is missing (the result points to it)")
             if target.stat().st_size != info.get("bytes"):
@@ -210,59 +258,73 @@ class RunDir:
                 raise CorruptFile(target, "does not match the sha256 in result.json (altered or damaged)")
         return body
 
-    def read_result(self) -> dict[str, Any] | None:
+    def result_or_none(self) -> dict[str, Any] | None:
         """The result when it is present and intact (sizes checked), else None."""
         try:
-            return self.load_result(deep=False)
+            return self.result(deep=False)
         except CorruptFile:
             return None
 
     def write_failed(self, record: dict[str, Any]) -> None:
-        atomic_write_json(self.failed_file, record)
+        atomic_write_json(self.failed_file, {**record, "key": self.key})
 
-    def load_failed(self) -> dict[str, Any] | None:
-        """The failure record, None without one; CorruptFile when it does not parse."""
+    def failure(self) -> dict[str, Any] | None:
+        """The failure record, None without one; CorruptFile when it does not parse or belongs
+        to another run."""
         record = _load_json(self.failed_file)
         if record is not None and not isinstance(record, dict):
             raise CorruptFile(self.failed_file, "is not a failure record")
+        if record is not None and record.get("key") != self.key:
+            raise CorruptFile(self.failed_file, f"belongs to run {record.get('key')!r}, not {self.key}")
         return record
 
-    def read_failed(self) -> dict[str, Any] | None:
+    def failure_or_none(self) -> dict[str, Any] | None:
         try:
-            return self.load_failed()
+            return self.failure()
         except CorruptFile:
             return None
 
     def clear(self) -> None:
-        """Forget everything of this run (``--force``, or a corrupted file); keeps the lock file."""
+        """Forget everything of this run (``--force``, or a corrupted file); keeps the lock file.
+        Whatever stands in place of a cache file (a folder, a FIFO) goes too."""
         for f in (
             self.result_file, self.failed_file, self.checkpoint_file, self.best_file,
             self.history_file, self.config_file,
         ):
             try:
-                f.unlink()
+                if f.is_dir() and not f.is_symlink():
+                    shutil.rmtree(f)
+                else:
+                    f.unlink()
             except FileNotFoundError:
                 pass
         self.remove_temp_files()
 
+    def read_only(self) -> ReadOnlyRunDir:
+        """This run folder for a process that must not write it (torchrun ranks other than 0)."""
+        return ReadOnlyRunDir(self)
+
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any], *, best: bool = False) -> None:
         state = {k: v for k, v in state.items() if k != "digest"}
+        state["key"] = self.key  # inside the digest: a checkpoint copied elsewhere is refused
         state["digest"] = state_digest(state)
         atomic_torch_save(self.best_file if best else self.checkpoint_file, state)
 
     def load_checkpoint(self, *, best: bool = False, map_location: str = "cpu") -> dict[str, Any] | None:
         """The checkpoint, None when there is none. Loaded with ``weights_only=True`` (no code in
         the file can run); CorruptFile when it is refused, truncated or its digest differs."""
+        import io
         import pickle
 
         import torch
 
         path = self.best_file if best else self.checkpoint_file
-        if not path.exists():
+        raw = _read_regular(path)  # not torch.load(path): a FIFO or a folder there must not hang or jam
+        if raw is None:
             return None
         try:
-            state = torch.load(path, map_location=map_location, weights_only=True)
+            state = torch.load(io.BytesIO(raw), map_location=map_location, weights_only=True)
         except pickle.UnpicklingError:
             raise CorruptFile(
                 path, "was refused: it is not a plain weights file (nothing in it was run)"
@@ -275,7 +337,27 @@ class RunDir:
         digest = state.pop("digest", None)
         if digest != state_digest(state):
             raise CorruptFile(path, "does not match its digest (altered or damaged)")
+        if state.get("key") != self.key:
+            raise CorruptFile(path, f"belongs to run {state.get('key')!r}, not {self.key} (copied from another run folder?)")
         return state
+
+
+class ReadOnlyRunDir:
+    """A RunDir whose writes do nothing: torchrun ranks other than 0 read checkpoints, write
+    nothing (rank 0 alone writes the cache)."""
+
+    _WRITES = frozenset({
+        "write_config", "write_history", "write_result", "write_failed", "save_checkpoint", "clear",
+        "remove_temp_files",
+    })
+
+    def __init__(self, inner: RunDir):
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        if name in self._WRITES:
+            return lambda *args, **kwargs: None
+        return getattr(self._inner, name)
 
 
 class RunStore:
@@ -287,6 +369,15 @@ class RunStore:
         if not KEY_PATTERN.fullmatch(key):
             raise ValueError(f"invalid run key {key!r}")
         return RunDir(self.root / "runs" / key)
+
+    def pending(self, runs: list, *, force: bool = False) -> list:
+        """The runs of ``runs`` without a result (absent or partial), each key once, in order:
+        what a launcher must train (two processes must never train the same run). Failed runs
+        stay failed unless ``force``, as in one process."""
+        unique = list({run.key: run for run in runs}.values())
+        if force:
+            return unique
+        return [run for run in unique if self.run(run.key).status() in ("absent", "partial")]
 
     def all_runs(self) -> list[RunDir]:
         runs = self.root / "runs"

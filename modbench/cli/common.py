@@ -91,6 +91,7 @@ SeedOpt = Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="See
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Override the suite's epochs (a different cached run).")]
 SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class (a different cached run).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per run \\[default: the suite's train.cpu_threads, else OMP_NUM_THREADS, else the physical cores]; recorded with each result, which is reused only with the same count (README).")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root [default: $MODBENCH_CACHE or ~/.cache/modbench].")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read [env: MODBENCH_DATA].", show_envvar=False)]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download missing dataset files.")]

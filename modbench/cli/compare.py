@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, ForceOpt, JsonOpt, LossOpt,
+    CacheDirOpt, DataDirOpt, DeviceOpt, ThreadsOpt, DownloadOpt, EpochsOpt, ForceOpt, JsonOpt, LossOpt,
     MarkdownOpt, SeedOpt, SubsetOpt, SuiteOpt, handle_errors, one_output_format,
 )
 from modbench.cli.common import (  # scaling options (docs/scaling.md)
@@ -23,6 +23,7 @@ def compare(
     epochs: EpochsOpt = None,
     subset: SubsetOpt = None,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
     cache_dir: CacheDirOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
@@ -57,7 +58,7 @@ def compare(
         launcher=launcher, jobs=jobs, devices=devices, partition=partition, gpus_per_job=gpus_per_job,
         time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=p.suite.slurm, device=device,
     )
-    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
+    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download, threads=threads)
     outcomes = train_plan(p, runner, force=force, launch=launch)
     from modbench.results.deviations import written_suites  # to state the overrides on every table
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, JsonOpt, LossOpt, SeedOpt, err, fail, handle_errors,
+    CacheDirOpt, DataDirOpt, DeviceOpt, ThreadsOpt, JsonOpt, LossOpt, SeedOpt, err, fail, handle_errors,
 )
 
 
@@ -22,6 +22,7 @@ def eval_(
     embeddings: Annotated[Optional[Path], typer.Option("--embeddings", help="A .npz with arrays 'embeddings' (N x D) and 'labels' (N).")] = None,
     metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names, e.g. nmi,f1,recall@1.")] = None,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
     cache_dir: CacheDirOpt = None,
     data_dir: DataDirOpt = None,
     json_: JsonOpt = False,
@@ -41,7 +42,7 @@ def eval_(
         from modbench.metrics import parse_metric_names
 
         p.eval_cfg["metrics"] = parse_metric_names(metrics)
-    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
+    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False, threads=threads)
     outcomes = runner.evaluate(p.runs, p.eval_cfg)
     from modbench.results.deviations import written_suites  # to state the overrides on every table
 

@@ -16,15 +16,16 @@ def launch_plan(p, runner, *, force: bool, launch) -> list:
     """
     from modbench.cli.jobs_progress import JobsProgress
     from modbench.errors import UserError
-    from modbench.launch.launch import launch_missing, preflight, runs_to_launch
+    from modbench.launch.launch import launch_missing, preflight
 
     jobs = {}
-    if runs_to_launch(p.runs, runner.store, force=force):
+    if runner.store.pending(p.runs, force=force):
         preflight(launch)  # one-line errors before any progress is drawn
         with JobsProgress() as observer:
             jobs = launch_missing(
                 p.runs, p.eval_cfg, cache_root=runner.store.root, data_dir=runner.data_dir,
                 download=runner.download, options=launch, force=force, observer=observer,
+                requested_threads=runner.threads,
             )
     errors = [j for j in jobs.values() if j.status == "error"]
     if errors and len(errors) == len(jobs) and all(j.exit_code == 2 for j in errors):

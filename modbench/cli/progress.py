@@ -32,6 +32,7 @@ class RichObserver(Observer):
         self.runs = self.progress.add_task("runs", total=total_runs, info="")
         self.epochs = None
         self.batches = None
+        self.numerics = ""
 
     def __enter__(self):
         self.progress.start()
@@ -40,12 +41,17 @@ class RichObserver(Observer):
     def __exit__(self, *exc):
         self.progress.stop()
 
+    def run_numerics(self, run, numerics):
+        from modbench.identity import describe_numerics
+
+        self.numerics = f", {describe_numerics(numerics)}"
+
     def run_start(self, run, *, start_epoch, epochs, steps_per_epoch):
         for task in (self.epochs, self.batches):
             if task is not None:
                 self.progress.remove_task(task)
         resumed = f" (resumed at epoch {start_epoch + 1})" if start_epoch else ""
-        self.progress.update(self.runs, info=rich_text(f"{run.label}, seed {run.seed}{resumed}"))  # a label is data, not markup
+        self.progress.update(self.runs, info=rich_text(f"{run.label}, seed {run.seed}{resumed}{self.numerics}"))  # a label is data, not markup
         self.epochs = self.progress.add_task("  epochs", total=epochs, completed=start_epoch, info="")
         self.batches = self.progress.add_task("  batches", total=steps_per_epoch, info="")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, ForceOpt, LossOpt, SeedOpt,
+    CacheDirOpt, DataDirOpt, DeviceOpt, ThreadsOpt, DownloadOpt, EpochsOpt, ForceOpt, LossOpt, SeedOpt,
     SubsetOpt, SuiteOpt, err, handle_errors,
 )
 from modbench.cli.common import (  # scaling options (docs/scaling.md)
@@ -19,6 +19,7 @@ def train(
     epochs: EpochsOpt = None,
     subset: SubsetOpt = None,
     device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
     cache_dir: CacheDirOpt = None,
     data_dir: DataDirOpt = None,
     download: DownloadOpt = False,
@@ -42,7 +43,7 @@ def train(
         launcher=launcher, jobs=jobs, devices=devices, partition=partition, gpus_per_job=gpus_per_job,
         time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=p.suite.slurm, device=device,
     )
-    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download)
+    runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download, threads=threads)
     outcomes = train_plan(p, runner, force=force, launch=launch)
     for o in outcomes:
         err.print(f"{o.status:>8}  {o.run.label} (seed {o.run.seed})  run {o.run.key}", markup=False, highlight=False)

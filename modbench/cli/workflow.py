@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from modbench.cli.common import check_device
 
 
 @dataclass
@@ -28,7 +27,7 @@ def plan(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -
     return Plan(suite, source, runs, suite.eval.model_dump(mode="json"))
 
 
-def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True):
+def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True, threads: int | None = None):
     from modbench.cache.store import RunStore, ensure_writable, resolve_cache_root
     from modbench.cli.progress import StderrObserver
     from modbench.engine.runner import Runner, resolve_device
@@ -38,10 +37,11 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
         ensure_writable(root)
     return Runner(
         RunStore(root),
-        device=join_torchrun(resolve_device(check_device(device))),
+        device=join_torchrun(resolve_device(device)),  # the one check of --device (engine/runner.py)
         data_dir=data_dir,
         download=download,
         observer=observer or StderrObserver(),
+        threads=threads,
     )
 
 
@@ -83,6 +83,9 @@ def report_failures(outcomes) -> int:
 
     failed = [o for o in outcomes if o.status == "failed"]
     errored = [o for o in outcomes if o.status == "error"]  # a launched job that died (warned already)
+    # Not trained by this command and without a usable result (its lock holder is stopped, or
+    # its cached numbers were made with other numerics): the engine warned with the reason.
+    errored += [o for o in outcomes if o.status == "missing"]
     for o in failed:
         f = o.failure or {}
         warn(
@@ -95,9 +98,10 @@ def report_failures(outcomes) -> int:
 # -- torchrun (docs/scaling.md) ----------------------------------------------------------------
 def join_torchrun(device):
     """Under torchrun: join the process group, use this rank's device, quiet the other ranks."""
-    from modbench.engine.distributed import current, init_from_env, teardown
+    from modbench.engine.distributed import current, teardown
+    from modbench.engine.runner import join_process_group
 
-    joined = init_from_env(device)
+    joined = join_process_group(device)
     if current().enabled:
         import atexit
 

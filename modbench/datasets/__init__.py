@@ -2,31 +2,42 @@
 
     load(*, data_dir, download, val_fraction, split_seed, subset, labels) -> DataSplits
 
-(see ``base.py``). Names are registered lazily so that listing them imports no torch.
+(see ``base.py``), plus ``path=`` and ``image_size=`` for the datasets that read a user's files
+(``folder``, ``npz``). A dataset is one file of this folder whose loader carries
+``@register_dataset("name", description=...)`` (``registration.py``); the names are read from the
+files without importing them, so that listing them imports no torch.
 """
 
 from __future__ import annotations
 
-from modbench.registry import Registry
+from pathlib import Path
+from typing import Any
+
+from modbench.datasets.registration import DECORATOR, KEYWORDS
+from modbench.registry import Registry, discover
 
 DATASETS = Registry("dataset")
-DATASETS.add(
-    "digits",
-    "modbench.datasets.digits:load",
-    "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes), offline.",
-)
-DATASETS.add(
-    "cifar10",
-    "modbench.datasets.cifar:load_cifar10",
-    "CIFAR-10 (torchvision, 32x32 RGB, 10 classes, 50k train / 10k test); --download fetches it.",
-)
-DATASETS.add(
-    "cifar100",
-    "modbench.datasets.cifar:load_cifar100",
-    "CIFAR-100 (torchvision, 32x32 RGB; labels: fine = 100 classes, coarse = 20 superclasses).",
-)
-DATASETS.add(
-    "fashion-mnist",
-    "modbench.datasets.fashion_mnist:load",
-    "Fashion-MNIST (torchvision idx files, 28x28 grey, 10 classes, 60k train / 10k test).",
-)
+TAKES_PATH: set[str] = set()  # datasets that read the suite's dataset.path / image_size
+for _name, _target, _description, _keywords in discover(
+    Path(__file__).resolve().parent, __name__, DECORATOR, keywords=KEYWORDS
+):
+    DATASETS.add(_name, _target, _description)
+    if _keywords.get("takes_path"):
+        TAKES_PATH.add(_name)
+
+
+def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool):
+    """The ``DataSplits`` of a run's resolved ``dataset`` configuration (the suite's dict)."""
+    loader = DATASETS.get(dataset_cfg["name"])
+    extra = {}
+    if dataset_cfg["name"] in TAKES_PATH:
+        extra = {"path": dataset_cfg.get("path"), "image_size": dataset_cfg.get("image_size")}
+    return loader(
+        data_dir=data_dir,
+        download=download,
+        val_fraction=dataset_cfg["val_fraction"],
+        split_seed=dataset_cfg["split_seed"],
+        subset=dataset_cfg.get("subset"),
+        labels=dataset_cfg.get("labels"),
+        **extra,
+    )

@@ -24,6 +24,7 @@ from torchvision.datasets import CIFAR10, CIFAR100
 
 from modbench.datasets import _torchvision as tv
 from modbench.datasets.base import DataSplits
+from modbench.datasets.registration import register_dataset
 from modbench.datasets.splits import build_splits, check_arguments, reject_labels
 from modbench.errors import UserError
 
@@ -136,6 +137,10 @@ def _load(name, cls, checked, *, data_dir, download, val_fraction, split_seed, s
     )
 
 
+@register_dataset(
+    "cifar10",
+    description="CIFAR-10 (torchvision, 32x32 RGB, 10 classes, 50k train / 10k test); --download fetches it.",
+)
 def load_cifar10(*, data_dir: Path | None, download: bool = False, val_fraction: float = 0.1,
                  split_seed: int = 0, subset: int | None = None,
                  labels: str | None = None) -> DataSplits:
@@ -147,6 +152,10 @@ def load_cifar10(*, data_dir: Path | None, download: bool = False, val_fraction:
 CIFAR100_LABELS = ("fine", "coarse")
 
 
+@register_dataset(
+    "cifar100",
+    description="CIFAR-100 (torchvision, 32x32 RGB; labels: fine = 100 classes, coarse = 20 superclasses).",
+)
 def load_cifar100(*, data_dir: Path | None, download: bool = False, val_fraction: float = 0.1,
                   split_seed: int = 0, subset: int | None = None,
                   labels: str | None = None) -> DataSplits:

@@ -15,12 +15,17 @@ from pathlib import Path
 import torch
 
 from modbench.datasets.base import DataSplits
+from modbench.datasets.registration import register_dataset
 from modbench.datasets.splits import build_splits, reject_labels, stratified_split
 
 TEST_FRACTION = 0.2
 TEST_SEED = 20_210_000  # constant: the test split never moves with split_seed
 
 
+@register_dataset(
+    "digits",
+    description="scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes), offline.",
+)
 def load(
     *,
     data_dir: Path | None = None,

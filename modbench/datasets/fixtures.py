@@ -14,6 +14,7 @@ folder; the loaders see it, check the files against it instead of the published 
 
 from __future__ import annotations
 
+import gzip
 import pickle
 import struct
 from pathlib import Path
@@ -127,9 +128,9 @@ def _idx(path: Path, array: np.ndarray) -> None:
 
 
 def write_fashion_mnist(root: Path | str, per_class: int = 10, test_per_class: int = 4,
-                        seed: int = 0) -> Path:
+                        seed: int = 0, gz: bool = False) -> Path:
     """``root/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``, marker in
-    ``root/FashionMNIST/``."""
+    ``root/FashionMNIST/``; with ``gz`` only the ``.gz`` files, as Zalando publishes them."""
     rng = np.random.default_rng(seed)
     folder = Path(root) / "FashionMNIST"
     raw = folder / "raw"
@@ -144,16 +145,22 @@ def write_fashion_mnist(root: Path | str, per_class: int = 10, test_per_class: i
     _idx(raw / "t10k-labels-idx1-ubyte", test_y)
     names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte"]
+    if gz:
+        for n in names:
+            with open(raw / n, "rb") as src, gzip.GzipFile(raw / f"{n}.gz", "wb", mtime=0) as dst:
+                dst.write(src.read())  # mtime 0: the same bytes on every run
+            (raw / n).unlink()
+        names = [f"{n}.gz" for n in names]
     write_manifest(folder, "fashion-mnist", [f"raw/{n}" for n in names])
     return folder
 
 
 def write_all(root: Path | str, per_class: int | None = None, test_per_class: int | None = None,
-              seed: int = 0) -> None:
+              seed: int = 0, gz: bool = False) -> None:
     """All three; ``None`` keeps each writer's default sizes (CIFAR-10 and Fashion-MNIST 10 train
     and 4 test images per class, CIFAR-100 4 and 2: about 0.7 MB, 2.7 MB and 0.13 MB)."""
     sizes = {k: v for k, v in (("per_class", per_class), ("test_per_class", test_per_class))
              if v is not None}
     write_cifar10(root, seed=seed, **sizes)
     write_cifar100(root, seed=seed, **sizes)
-    write_fashion_mnist(root, seed=seed, **sizes)
+    write_fashion_mnist(root, seed=seed, gz=gz, **sizes)

@@ -165,8 +165,11 @@ def build_splits(
     augment: str,
     classes: list[str] | None = None,
     info: dict | None = None,
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> DataSplits:
     """Official train -> (train, validation), the official test -> test; then ``subset``.
+    ``val=(images, labels)``: the dataset's own validation split (a user's ``val/`` folder),
+    used as it is instead of ``val_fraction`` of the training split.
 
     ``mean``/``std`` come from the training split after the validation split and before
     ``subset``, so that a subset run normalises like the full run and nothing is measured on the
@@ -175,9 +178,13 @@ def build_splits(
     check_arguments(name, val_fraction=val_fraction, subset=subset)
     train_labels = torch.as_tensor(train_labels, dtype=torch.int64)
     test_labels = torch.as_tensor(test_labels, dtype=torch.int64)
-    keep, held = stratified_split(train_labels, val_fraction, split_seed)
-    tr_x, tr_y = train_images[keep], train_labels[keep]
-    va_x, va_y = train_images[held], train_labels[held]
+    if val is None:
+        keep, held = stratified_split(train_labels, val_fraction, split_seed)
+        tr_x, tr_y = train_images[keep], train_labels[keep]
+        va_x, va_y = train_images[held], train_labels[held]
+    else:
+        tr_x, tr_y = train_images, train_labels
+        va_x, va_y = val[0], torch.as_tensor(val[1], dtype=torch.int64)
     te_x, te_y = test_images, test_labels
     mean, std = channel_stats(tr_x)
     if subset is not None:
@@ -187,7 +194,7 @@ def build_splits(
         te_x, te_y = te_x[i_te], te_y[i_te]
     record = dict(info or {})
     record.update(
-        val_fraction=val_fraction,
+        val_fraction=val_fraction if val is None else None,
         split_seed=split_seed,
         subset=subset,
         split_rule="class-stratified, seeded (modbench.datasets.splits)",

@@ -76,6 +76,34 @@ def configure_threads() -> int:
     return torch.get_num_threads()
 
 
+def env_threads() -> int | None:
+    """The thread count the user chose with OMP_NUM_THREADS or MKL_NUM_THREADS, if any."""
+    for name in THREAD_ENV:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def run_threads(suite_threads: int | None = None, requested: int | None = None) -> int:
+    """The intra-op CPU threads of one run: the suite's ``train.cpu_threads``, else ``--threads``,
+    else OMP_NUM_THREADS / MKL_NUM_THREADS, else the physical cores (``default_threads``). The same
+    number whether the run trains alone or in a ``--jobs`` worker, so the numbers are the same."""
+    return suite_threads or requested or env_threads() or default_threads()
+
+
+def numerics(device: torch.device, threads: int) -> dict:
+    """What besides the code and the configuration changes a run's numbers (modbench/identity.py):
+    device type, precision (bf16 autocast on CUDA, float32 on the CPU) and, on the CPU, the
+    intra-op thread count (reductions split differently)."""
+    cuda = device.type == "cuda"
+    return {
+        "device": device.type,
+        "precision": "bf16-autocast" if cuda else "float32",
+        "cpu_threads": None if cuda else int(threads),
+    }
+
+
 def configure(device: torch.device) -> None:
     """Once per process, before training on ``device``."""
     if device.type == "cuda":

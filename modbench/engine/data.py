@@ -62,14 +62,7 @@ class DeviceData:
 
 
 def load_splits(dataset_cfg: dict, *, data_dir, download: bool) -> DataSplits:
-    from modbench.datasets import DATASETS
+    # The dataset registry knows which loader takes which keys (path, image_size...).
+    from modbench import datasets
 
-    loader = DATASETS.get(dataset_cfg["name"])
-    return loader(
-        data_dir=data_dir,
-        download=download,
-        val_fraction=dataset_cfg["val_fraction"],
-        split_seed=dataset_cfg["split_seed"],
-        subset=dataset_cfg.get("subset"),
-        labels=dataset_cfg.get("labels"),
-    )
+    return datasets.load_splits(dataset_cfg, data_dir=data_dir, download=download)

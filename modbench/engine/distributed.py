@@ -23,6 +23,11 @@ What changes when ``train_run`` runs in W processes (everything else is the one-
   key does not depend on W (``world_size`` is recorded in the checkpoint and ``result.json``).
 
 Outside torchrun :data:`SINGLE` makes every hook a no-op, so the one-process path is unchanged.
+
+This module is the DDP toolkit only and a leaf of the import graph: it imports torch and nothing
+of modbench. Which runs to train, and how a decision of rank 0 reaches the others, is the
+runner's (``runner.Runner``: one loop over runs for one process and for torchrun); how a run's
+loss sees the batch is passed in (``Dist.for_run``).
 """
 
 from __future__ import annotations
@@ -30,19 +35,18 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 from typing import Any, Callable, TypeVar
 
 import torch
-
-from modbench.errors import UserError
 
 T = TypeVar("T")
 
 # Rank 0 alone validates and evaluates between collectives; the others wait that long at most.
 TIMEOUT = _dt.timedelta(minutes=60)
-# Validation metrics of a rank that does not validate (its history is never written).
-NO_METRICS = SimpleNamespace(values={}, info={})
+
+
+class SetupError(ValueError):
+    """A torchrun set-up that cannot work (the caller turns it into a one-line user error)."""
 
 
 def torchrun_env() -> tuple[int, int, int] | None:
@@ -53,7 +57,7 @@ def torchrun_env() -> tuple[int, int, int] | None:
         rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         local = int(os.environ.get("LOCAL_RANK", rank))
     except ValueError:
-        raise UserError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (set by torchrun)") from None
+        raise SetupError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (set by torchrun)") from None
     return (rank, world, local) if world > 1 else None
 
 
@@ -68,7 +72,7 @@ def init_from_env(device: torch.device) -> torch.device:
     rank, world, local = env
     if device.type == "cuda":
         if local >= torch.cuda.device_count():
-            raise UserError(
+            raise SetupError(
                 f"torchrun: LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA device(s); "
                 "use --nproc-per-node <= the number of GPUs"
             )
@@ -96,14 +100,6 @@ def current() -> "Dist":
     env = torchrun_env()
     local = env[2] if env else 0
     return Dist(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local)
-
-
-def loss_sees_global_batch(loss_name: str) -> bool:
-    """Pair-, triplet- and proxy-based losses (family ``embedding``) need every embedding of the
-    batch; softmax-family losses are per sample."""
-    from modbench.losses import resolve_loss
-
-    return resolve_loss(loss_name).family != "softmax"
 
 
 class _AllGather(torch.autograd.Function):
@@ -167,17 +163,18 @@ class Dist:
         return self.rank == 0
 
     # -- per run ---------------------------------------------------------------------------
-    def for_run(self, config: dict[str, Any]) -> "Dist":
-        """Checks the batch splits evenly and binds how the run's loss sees the batch."""
+    def for_run(self, *, batch_size: int, family: str) -> "Dist":
+        """Checks the batch splits evenly and binds how the run's loss sees the batch: losses
+        of family ``softmax`` are per sample (each rank its slice); every other family (pair-,
+        triplet-, proxy-based) needs every embedding of the global batch."""
         if not self.enabled:
             return self
-        batch = config["train"]["batch_size"]
-        if batch % self.world_size:
-            raise UserError(
-                f"train.batch_size {batch} is not a multiple of the {self.world_size} processes; "
+        if batch_size % self.world_size:
+            raise SetupError(
+                f"train.batch_size {batch_size} is not a multiple of the {self.world_size} processes; "
                 "the global batch is split evenly across ranks: choose --nproc-per-node dividing it"
             )
-        return replace(self, gather_embeddings=loss_sees_global_batch(config["loss"]["name"]))
+        return replace(self, gather_embeddings=family != "softmax")
 
     def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
         """DDP around ``model`` (``SyncBatchNorm`` first on CUDA); ``model`` itself otherwise.
@@ -284,108 +281,5 @@ class Dist:
         dist.barrier()
         return fn(*args, **kwargs)
 
-    def run_dir(self, run_dir):
-        """The run's cache folder; on ranks other than 0 a copy that reads but never writes."""
-        return run_dir if self.is_main else _ReadOnlyRunDir(run_dir)
-
 
 SINGLE = Dist()
-
-
-class _ReadOnlyRunDir:
-    """A RunDir whose writes do nothing: ranks other than 0 read checkpoints, write nothing."""
-
-    _WRITES = frozenset({
-        "write_config", "write_history", "write_result", "write_failed", "save_checkpoint", "clear",
-        "remove_temp_files",
-    })
-
-    def __init__(self, inner):
-        self._inner = inner
-
-    def __getattr__(self, name: str):
-        if name in self._WRITES:
-            return lambda *args, **kwargs: None
-        return getattr(self._inner, name)
-
-
-# -- the run list under torchrun -------------------------------------------------------------
-def train_runs(runner, runs: list, eval_cfg: dict[str, Any], *, force: bool) -> list:
-    """``Runner.train`` under torchrun: every rank goes through the same runs in the same order.
-
-    Rank 0 alone holds the run's lock, reads the cache to decide what the run needs (with the
-    same integrity checks as one process: a corrupted run is trained again) and broadcasts the
-    decision; it alone writes. The other ranks get a read-only run folder. A run whose lock
-    another process holds is skipped (``missing``), never waited for inside a collective.
-    """
-    from modbench.cache.store import CorruptFile
-    from modbench.engine.events import corrupt_notice
-    from modbench.engine.runner import Outcome
-    from modbench.engine.train import RunFailed, train_run
-
-    dist = current()
-    outcomes = []
-    for run in runs:
-        real = runner.store.run(run.key)
-        lock = real.lock() if dist.is_main else None
-        held = lock.acquire(blocking=False) if lock is not None else False
-        try:
-            decision, result, failure = "busy", None, None
-            if held:
-                real.remove_temp_files()  # of a process killed mid-write; nobody else writes now
-                if force:
-                    real.clear()
-                result = runner._finished_result(run, real, eval_cfg, action="training it again")
-                if result is None:
-                    try:
-                        failure = real.load_failed()
-                    except CorruptFile as exc:
-                        runner.observer.message(corrupt_notice(run, exc, "training it again"))
-                        real.clear()
-                decision = "done" if result is not None else ("failed" if failure is not None else "train")
-            decision = dist.agree(decision if dist.is_main else None)
-            if decision == "busy":
-                runner.observer.message(
-                    f"run '{run.label}' seed {run.seed} ({run.key}) is in use by another modbench process; skipped"
-                )
-                outcomes.append(Outcome(run, "missing"))
-                runner.observer.run_end(run, status="missing")
-            elif decision == "done":
-                outcomes.append(Outcome(run, "cached", result=result))
-                runner.observer.run_end(run, status="cached")
-            elif decision == "failed":
-                outcomes.append(Outcome(run, "failed", failure=failure))
-                runner.observer.run_end(run, status="failed")
-            else:
-                outcomes.append(_train_together(runner, run, real, eval_cfg, dist, train_run, RunFailed, CorruptFile))
-        finally:
-            if held:
-                lock.release()
-    return outcomes
-
-
-def _train_together(runner, run, real, eval_cfg, dist: "Dist", train_run, RunFailed, CorruptFile):
-    """One run on every rank. A corrupted checkpoint met by any rank (every rank reads it at
-    resume) makes rank 0 clear the run and every rank start it again from scratch."""
-    from modbench.engine.events import corrupt_notice
-    from modbench.engine.runner import Outcome
-
-    data = dist.main_first(runner.data_for, run)  # rank 0 downloads, if anyone does
-    run_dir = dist.run_dir(real)
-    for attempt in (1, 2):
-        corrupt = None
-        try:
-            result = train_run(run, run_dir, data, eval_cfg=eval_cfg, observer=runner.observer)
-        except RunFailed:  # every rank stops at the same step (the gradients are shared)
-            return Outcome(run, "failed", failure=real.read_failed() if dist.is_main else None)
-        except CorruptFile as exc:
-            if attempt == 2:
-                raise
-            corrupt = exc
-        if not dist.any(corrupt is not None):
-            return Outcome(run, "trained", result=result)
-        if dist.is_main:
-            runner.observer.message(corrupt_notice(run, corrupt or "a rank found a corrupted file", "training it again from the start"))
-            real.clear()
-        dist.barrier()
-    raise AssertionError("unreachable")

@@ -8,6 +8,9 @@ from typing import Any
 class Observer:
     """No-op base class; override what you need."""
 
+    def run_numerics(self, run: Any, numerics: dict[str, Any]) -> None:
+        """Before ``run_start``: the device, precision and CPU threads the run computes with."""
+
     def run_start(self, run: Any, *, start_epoch: int, epochs: int, steps_per_epoch: int) -> None: ...
 
     def batch_end(self, *, step: int, loss: float | None, images_per_s: float) -> None: ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -86,11 +86,13 @@ def plan_epoch(data: DeviceData, train_cfg: dict[str, Any], generator: torch.Gen
 @dataclass
 class StepParts:
     """What a training step uses. ``model`` holds the weights (saved, evaluated); ``forward`` is
-    the same model as the step calls it (``torch.compile``d with ``train.compile: true``)."""
+    the same model as the step calls it (``torch.compile``d with ``train.compile: true``).
+    ``optimizers``: every optimizer of the run (e.g. one for the network and one for a loss
+    parameter trained as its paper does), each zeroed and stepped every step."""
 
     model: torch.nn.Module
     loss_fn: torch.nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizers: list[torch.optim.Optimizer]
     device: torch.device
     forward: torch.nn.Module
     amp: bool  # bf16 autocast around the network (CUDA)
@@ -98,13 +100,20 @@ class StepParts:
     params: list[torch.Tensor]  # every tensor the optimizer updates (for the gradient check)
     dist: distributed.Dist = distributed.SINGLE  # this process's share of the run under torchrun
 
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first optimizer (the only one unless a loss trains a parameter on its own)."""
+        return self.optimizers[0]
+
     @classmethod
     def create(cls, model, loss_fn, optimizer, device: torch.device, *, compile: bool = False,
                dist: distributed.Dist = distributed.SINGLE) -> StepParts:
-        params = [p for g in optimizer.param_groups for p in g["params"]]
+        """``optimizer``: one optimizer or a list of them."""
+        optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
+        params = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
         forward = dist.wrap_model(model)  # DDP under torchrun
         return cls(
-            model=model, loss_fn=loss_fn, optimizer=optimizer, device=device,
+            model=model, loss_fn=loss_fn, optimizers=optimizers, device=device,
             forward=torch.compile(forward) if compile else forward,
             amp=device.type == "cuda", channels_last=backend.channels_last(device), params=params,
             dist=dist,
@@ -152,6 +161,82 @@ class EpochResult:
     train_loss: float  # mean loss over the steps run
     seconds: float
     bad_step: int | None = None  # 0-based step of the first non-finite loss or gradient
+    # Why a loss loses (history.json): "train_accuracy" of a softmax-family loss's classifier
+    # and "low_weight_share" (samples whose loss weight is < LOW_WEIGHT) where the loss defines
+    # a per-sample weight; over the epoch's training samples as they were trained on.
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+
+LOW_WEIGHT = 1e-3
+
+
+class _Diagnostics:
+    """Per-epoch sums on the device, read back once at the epoch's end (no per-step sync)."""
+
+    def __init__(self, loss_fn: torch.nn.Module, device: torch.device):
+        classifier = getattr(loss_fn, "classifier", None)
+        self.classifier = classifier if isinstance(classifier, torch.nn.Linear) else None
+        self.weights = getattr(loss_fn, "sample_weights", None)
+        self.enabled = self.classifier is not None or self.weights is not None
+        self.sums = torch.zeros(3, device=device)  # samples, correct, low-weight samples
+
+    def step(self, embeddings: torch.Tensor, labels: torch.Tensor) -> None:
+        if not self.enabled:
+            return
+        with torch.no_grad():
+            emb = embeddings.detach()
+            self.sums[0] += labels.numel()
+            if self.classifier is not None:
+                self.sums[1] += (self.classifier(emb).argmax(dim=1) == labels).sum()
+            if self.weights is not None:
+                self.sums[2] += (self.weights(emb, labels).detach() < LOW_WEIGHT).sum()
+
+    def result(self, dist: distributed.Dist) -> dict[str, float]:
+        if not self.enabled:
+            return {}
+        if dist.gather_embeddings:  # every rank saw the whole global batch: its sums are the total
+            n, correct, low = (float(v) for v in self.sums)
+        else:  # each rank saw its slice: the total is the sum over ranks
+            n, correct, low = (float(v) * dist.world_size for v in dist.mean(self.sums))
+        out = {}
+        if self.classifier is not None:
+            out["train_accuracy"] = correct / max(n, 1.0)
+        if self.weights is not None:
+            out["low_weight_share"] = low / max(n, 1.0)
+        return out
+
+
+def _step(parts: StepParts, data: DeviceData, plan: EpochPlan, step: int, diagnostics: _Diagnostics) -> torch.Tensor:
+    """One training step of ``plan``: batch, forward, loss in float32, backward, optimizer
+    steps. Returns the loss (detached, still on the device); nothing here waits for it."""
+    if plan.rows is not None:
+        images = data.train_batch(plan.batches[step], plan.rows[step], plan.cols[step])
+    else:
+        images = data.train_batch(plan.batches[step])
+    if parts.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)  # no-op after a crop
+    with torch.autocast(parts.device.type, dtype=torch.bfloat16, enabled=parts.amp):
+        embeddings = parts.forward(images)
+    embeddings, labels = parts.dist.loss_inputs(embeddings, plan.labels[step])  # global batch if pair-based
+    loss = parts.loss_fn(embeddings.float(), labels)  # losses always in float32
+    diagnostics.step(embeddings.float(), labels)
+    for opt in parts.optimizers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    parts.dist.sync_loss_grads(parts.loss_fn)
+    return loss.detach()
+
+
+def _first_bad(losses: torch.Tensor, grad_flags: torch.Tensor, start: int, stop: int) -> int | None:
+    """The first step in [start, stop) whose loss or gradient was not finite, or None. A window
+    of one step (every step on the CPU) costs two reads; a longer one one host sync (CUDA)."""
+    if stop - start == 1:
+        if math.isfinite(losses[start].item()) and grad_flags[start].item() == 0:
+            return None
+    window = torch.isfinite(losses[start:stop]) & (grad_flags[start:stop] == 0)
+    if stop - start > 1 and bool(window.all()):
+        return None
+    return start + int(torch.nonzero(~window)[0])
 
 
 def train_epoch(
@@ -178,48 +263,31 @@ def train_epoch(
     losses = torch.zeros(steps, device=device)
     grad_flags = torch.zeros(steps, device=device)
     one = torch.ones(1, device=device)
-    augmented = plan.rows is not None
+    diagnostics = _Diagnostics(parts.loss_fn, device)
     t0 = last_report = time.perf_counter()
     checked = reported = 0
     for step in range(steps):
-        if augmented:
-            images = data.train_batch(plan.batches[step], plan.rows[step], plan.cols[step])
-        else:
-            images = data.train_batch(plan.batches[step])
-        if parts.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)  # no-op after a crop
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=parts.amp):
-            embeddings = parts.forward(images)
-        embeddings, labels = dist.loss_inputs(embeddings, plan.labels[step])  # global batch if pair-based
-        loss = parts.loss_fn(embeddings.float(), labels)  # losses always in float32
-        parts.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        dist.sync_loss_grads(parts.loss_fn)
-        loss = loss.detach()
-        losses[step] = loss
+        losses[step] = loss = _step(parts, data, plan, step, diagnostics)
         flag_non_finite_grads(parts.params, grad_flags[step : step + 1], one)
-        parts.optimizer.step()
+        for opt in parts.optimizers:
+            opt.step()
         last = step == steps - 1
-        if (step + 1) % check_every == 0 or last:
-            if step == checked:  # a window of one step (every step on the CPU): two reads
-                finite = math.isfinite(loss.item()) and grad_flags[step].item() == 0
-            else:  # a host sync on CUDA: once per check_every steps
-                window = torch.isfinite(losses[checked : step + 1]) & (grad_flags[checked : step + 1] == 0)
-                finite = bool(window.all())
-            if not finite:
-                window = torch.isfinite(losses[checked : step + 1]) & (grad_flags[checked : step + 1] == 0)
-                bad = checked + int(torch.nonzero(~window)[0])
-                return EpochResult(step + 1, (step + 1) * batch, _mean(losses, step + 1, dist),
-                                   time.perf_counter() - t0, bad_step=bad)
-            checked = step + 1
-            now = time.perf_counter()
-            if last or now - last_report >= REPORT_SECONDS:
-                observer.batch_end(
-                    step=step + 1, loss=float(loss),
-                    images_per_s=(step + 1 - reported) * batch / max(now - last_report, 1e-9),
-                )
-                last_report, reported = now, step + 1
-    return EpochResult(steps, steps * batch, _mean(losses, steps, dist), time.perf_counter() - t0)
+        if not ((step + 1) % check_every == 0 or last):
+            continue
+        bad = _first_bad(losses, grad_flags, checked, step + 1)
+        if bad is not None:
+            return EpochResult(step + 1, (step + 1) * batch, _mean(losses, step + 1, dist),
+                               time.perf_counter() - t0, bad_step=bad)
+        checked = step + 1
+        now = time.perf_counter()
+        if last or now - last_report >= REPORT_SECONDS:
+            observer.batch_end(
+                step=step + 1, loss=float(loss),
+                images_per_s=(step + 1 - reported) * batch / max(now - last_report, 1e-9),
+            )
+            last_report, reported = now, step + 1
+    return EpochResult(steps, steps * batch, _mean(losses, steps, dist), time.perf_counter() - t0,
+                       diagnostics=diagnostics.result(dist))
 
 
 def run_epoch(

@@ -23,15 +23,6 @@ class JobResult:
     log: str | None = None
 
 
-def runs_to_launch(runs: list, store, *, force: bool) -> list:
-    """The runs without a result (absent or partial), each key once: two processes must never
-    train the same run. Failed runs stay failed unless ``force`` (as in one process)."""
-    unique = list({run.key: run for run in runs}.values())
-    if force:
-        return unique
-    return [run for run in unique if store.run(run.key).status() in ("absent", "partial")]
-
-
 def _devices_for(options: LaunchOptions, device: str) -> tuple[tuple[int, ...] | None, str]:
     """The CUDA devices of the local pool's slots (None: CPU shares) and the workers' --device."""
     import torch
@@ -61,10 +52,10 @@ def preflight(options: LaunchOptions) -> None:
     """Refuse what cannot work before anything starts: submitit missing, no sbatch, bad devices."""
     if options.launcher == "local":
         _devices_for(options, options.device)
-    elif options.launcher in ("slurm", "submitit-local"):
+    elif options.launcher == "slurm":
         from modbench.launch.slurm import check_cluster
 
-        check_cluster("slurm" if options.launcher == "slurm" else "local")
+        check_cluster("slurm")
 
 
 def launch_missing(
@@ -78,39 +69,49 @@ def launch_missing(
     force: bool,
     observer: LaunchObserver | None = None,
     poll_s: float | None = None,
+    requested_threads: int | None = None,
 ) -> dict[str, JobResult]:
     """Train the runs the cache lacks in other processes (``options.launcher``); returns what
-    became of each launched run, by key. Finished runs are not touched."""
+    became of each launched run, by key. Finished runs are not touched. ``requested_threads``:
+    --threads; the local pool resolves it as one process would (``backend.run_threads``)."""
     from modbench.cache.store import RunStore
 
     observer = observer or LaunchObserver()
-    todo = runs_to_launch(runs, RunStore(cache_root), force=force)
+    todo = RunStore(cache_root).pending(runs, force=force)
     if not todo:
         return {}
     preflight(options)
     root = str(Path(cache_root).expanduser().resolve())
     data = str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None
     if options.launcher == "local":
+        from modbench.engine.backend import run_threads
         from modbench.launch.local import run_pool
 
+        # The count this command would use in one process (the Runner applies the suite's
+        # train.cpu_threads per run on top of it); never the pool's share of the cores.
+        threads = run_threads(None, requested_threads)
         devices, child_device = _devices_for(options, options.device)
-        settings = WorkerSettings(root, data, download, child_device)
+        settings = WorkerSettings(root, data, download, child_device, threads)
         summaries = run_pool(
             todo, eval_cfg, settings, jobs=options.jobs, devices=devices, force=force, observer=observer
         )
-    elif options.launcher in ("slurm", "submitit-local"):
+    elif options.launcher == "slurm":
         from modbench.launch.slurm import run_submitit
 
-        cluster = "slurm" if options.launcher == "slurm" else "local"
         folder = options.log_dir or Path(root) / "slurm"
-        # On the nodes "auto" picks the job's GPU when it was given one (--gpus-per-job).
-        settings = WorkerSettings(root, data, download, options.device)
+        # On the nodes "auto" picks the job's GPU when it was given one (--gpus-per-job); the
+        # thread count is --threads, else the job's SLURM_CPUS_PER_TASK (slurm_job.py).
+        settings = WorkerSettings(root, data, download, options.device, requested_threads)
         summaries = run_submitit(
-            todo, eval_cfg, settings, resources=options.slurm, folder=Path(folder), cluster=cluster,
-            force=force, observer=observer, poll_s=poll_s or (10.0 if cluster == "slurm" else 0.5),
+            todo, eval_cfg, settings, resources=options.slurm, folder=Path(folder), cluster="slurm",
+            force=force, observer=observer, poll_s=poll_s or 10.0,
         )
     else:
         raise ValueError(f"launcher {options.launcher!r} does not launch processes")
+    return _job_results(todo, summaries)
+
+
+def _job_results(todo: list, summaries: dict[str, dict]) -> dict[str, JobResult]:
     by_key = {run.key: run for run in todo}
     return {
         key: JobResult(

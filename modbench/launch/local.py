@@ -2,11 +2,18 @@
 
 A ``ProcessPoolExecutor`` with the spawn context (no forked CUDA or OpenMP state) starts at most
 N workers. Each worker takes a slot when it starts and keeps it: slot i is pinned to
-``--devices[i % len(devices)]`` through ``CUDA_VISIBLE_DEVICES`` (several slots may share a GPU),
-or on the CPU to a disjoint share of the cores (``torch.set_num_threads`` and, on Linux, the
-process's core affinity). A worker trains one run at a time through the ordinary Runner and keeps
-its datasets loaded for its next run. Runs are independent and seeded, so the results are those
-of running them one after another (bit-identical on the CPU with the same number of threads).
+``--devices[i % len(devices)]`` through ``CUDA_VISIBLE_DEVICES`` (several slots may share a GPU).
+On the CPU every run trains with the thread count the sequential command would use (the suite's
+``train.cpu_threads``, else ``--threads``, else OMP_NUM_THREADS, else the physical cores), so the
+results are bit-identical to running the runs one after another; a worker is pinned to a
+disjoint share of the cores only when that share has at least that many cores. A worker trains
+one run at a time through the ordinary Runner and keeps its datasets loaded for its next run.
+
+Stops: workers ignore SIGINT (the parent decides) and die with their parent (Linux
+``PR_SET_PDEATHSIG``, plus a thread that watches ``getppid`` elsewhere). Ctrl-C or SIGTERM to
+the parent terminates every worker at once; what is finished stays in the cache, and each
+interrupted run keeps its last epoch checkpoint (writes are atomic). The command then exits
+130 (SIGINT) or 143 (SIGTERM).
 
 Progress: each worker sends its engine events through a queue; the parent turns them into calls
 on a ``LaunchObserver`` (one line per job).
@@ -16,29 +23,71 @@ from __future__ import annotations
 
 import os
 import queue as queue_mod
+import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 from modbench.engine.events import Observer
+from modbench.errors import ModbenchError
 from modbench.launch.events import LaunchObserver
 from modbench.launch.worker import WorkerSettings, train_one
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class Terminated(ModbenchError):
+    """SIGTERM to the parent of a --jobs pool: the workers were stopped (exit code 143)."""
+
+    exit_code = 143
+
+    def __init__(self):
+        super().__init__(
+            "stopped by SIGTERM: finished runs and each interrupted run's last epoch checkpoint are kept; "
+            "run the same command again to resume"
+        )
+
+
+def _die_with_parent(parent: int) -> None:
+    """This worker ends when ``parent`` does: PR_SET_PDEATHSIG on Linux (the kernel sends
+    SIGKILL), and a watcher thread for other systems (or a parent that died before prctl)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="modbench-parent-watch", daemon=True).start()
 
 # -- in the worker ------------------------------------------------------------------------------
 _SLOT: int | None = None
 _EVENTS: Any = None
 
 
-def _init_worker(slots, events, jobs: int, devices: tuple[int, ...] | None) -> None:
-    """Runs once in each new worker, before torch touches a device."""
+def _init_worker(slots, events, jobs: int, devices: tuple[int, ...] | None, parent: int, threads: int) -> None:
+    """Runs once in each new worker, before torch touches a device. ``threads``: the CPU threads
+    every run trains with (the same as in one process; the Runner sets them per run)."""
     global _SLOT, _EVENTS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    _die_with_parent(parent)
     _SLOT, _EVENTS = slots.get(), events
     if devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(devices[_SLOT % len(devices)])
     from modbench.launch.options import cpu_share
 
-    threads, cores = cpu_share(jobs, _SLOT)
-    if cores is not None and not devices:
+    _, cores = cpu_share(jobs, _SLOT)
+    if cores is not None and not devices and len(cores) >= threads:  # never fewer cores than threads
         os.sched_setaffinity(0, cores)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
@@ -90,7 +139,8 @@ def run_pool(
     observer: LaunchObserver,
 ) -> dict[str, dict]:
     """Train ``runs`` (distinct keys) on ``jobs`` worker processes; the workers' summaries by run
-    key. An exception inside a worker becomes ``{"status": "error", "message": ...}``."""
+    key. An exception inside a worker becomes ``{"status": "error", "message": ...}``.
+    KeyboardInterrupt (SIGINT) or ``Terminated`` (SIGTERM) after every worker is stopped."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -98,47 +148,101 @@ def run_pool(
     jobs = max(1, min(jobs, len(runs)))
     for slot in range(jobs):
         slots.put(slot)
-    names = [f"cuda:{devices[s % len(devices)]}" if devices else "cpu" for s in range(jobs)]
+    threads = settings.threads or 1
+    names = [f"cuda:{devices[s % len(devices)]}" if devices else f"cpu, {threads} thread(s)" for s in range(jobs)]
     observer.launched(total=len(runs), slots=[f"job {s} [{n}]" for s, n in enumerate(names)])
-    by_key = {run.key: run for run in runs}
-    slot_of: dict[str, int] = {}  # run key -> the slot whose start event arrived
-    summaries: dict[str, dict] = {}
+    relay = _EventRelay(events, {run.key: run for run in runs}, observer)
+    summaries = relay.summaries
 
-    # Events and results travel through different pipes: a run's start event may arrive after
-    # its result. Lines are therefore keyed by run, and late events of a finished run are dropped.
-    def drain() -> None:
-        while True:
-            try:
-                event = events.get_nowait()
-            except queue_mod.Empty:
-                return
-            kind, slot, key = event[0], event[1], event[2]
-            if kind == "start" and key not in slot_of:
-                slot_of[key] = slot
-                observer.job_start(slot, by_key[key], start_epoch=event[3], epochs=event[4])
-                if key in summaries:
-                    observer.job_end(slot, by_key[key], status=summaries[key]["status"])
-            elif kind == "update" and key in slot_of and key not in summaries:
-                observer.job_update(slot, epochs_done=event[3], info=event[4])
-            elif kind == "message":
-                observer.message(event[3])
-
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(slots, events, jobs, devices)
-    ) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+        initargs=(slots, events, jobs, devices, os.getpid(), threads),
+    )
+    previous = _on_sigterm_raise()
+    try:
         futures = {pool.submit(_pool_train, run, eval_cfg, settings, force): run for run in runs}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            drain()
+            relay.drain()
             for future in done:
-                run = futures[future]
-                try:
-                    summary = future.result()
-                except Exception as exc:  # noqa: BLE001 - reported per run by the caller
-                    first = str(exc).splitlines()[0] if str(exc) else ""
-                    summary = {"key": run.key, "status": "error", "message": f"{type(exc).__name__}: {first}", "exit_code": 1}
-                summaries[run.key] = summary
-                observer.job_end(slot_of.get(run.key), run, status=summary["status"])
-        drain()
+                relay.finished(futures[future], _summary_of(future, futures[future]))
+        relay.drain()
+    except BaseException:  # Ctrl-C, SIGTERM, or a failure here: no worker goes on training
+        _stop_workers(pool)
+        raise
+    finally:
+        _restore_sigterm(previous)
+        pool.shutdown(wait=True, cancel_futures=True)
     return summaries
+
+
+class _EventRelay:
+    """Workers' events -> the observer's calls. Events and results travel through different
+    pipes: a run's start event may arrive after its result. Lines are therefore keyed by run,
+    and late events of a finished run are dropped."""
+
+    def __init__(self, events, by_key: dict, observer: LaunchObserver):
+        self.events, self.by_key, self.observer = events, by_key, observer
+        self.slot_of: dict[str, int] = {}  # run key -> the slot whose start event arrived
+        self.summaries: dict[str, dict] = {}
+
+    def drain(self) -> None:
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue_mod.Empty:
+                return
+            kind, slot, key = event[0], event[1], event[2]
+            if kind == "start" and key not in self.slot_of:
+                self.slot_of[key] = slot
+                self.observer.job_start(slot, self.by_key[key], start_epoch=event[3], epochs=event[4])
+                if key in self.summaries:
+                    self.observer.job_end(slot, self.by_key[key], status=self.summaries[key]["status"])
+            elif kind == "update" and key in self.slot_of and key not in self.summaries:
+                self.observer.job_update(slot, epochs_done=event[3], info=event[4])
+            elif kind == "message":
+                self.observer.message(event[3])
+
+    def finished(self, run, summary: dict) -> None:
+        self.summaries[run.key] = summary
+        self.observer.job_end(self.slot_of.get(run.key), run, status=summary["status"])
+
+
+def _summary_of(future, run) -> dict:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - reported per run by the caller
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return {"key": run.key, "status": "error", "message": f"{type(exc).__name__}: {first}", "exit_code": 1}
+
+
+def _on_sigterm_raise():
+    """SIGTERM raises ``Terminated`` in the main thread (where the pool is waited on)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGKILL every worker of ``pool`` and wait for them (a kill at any moment is safe: writes
+    are atomic, the last checkpoint stays), so that none trains on after the command ends."""
+    import multiprocessing
+
+    workers = [p for p in multiprocessing.active_children()]
+    for process in workers:
+        try:
+            process.kill()
+        except (OSError, ValueError):
+            pass
+    for process in workers:
+        process.join(timeout=10)

@@ -12,9 +12,7 @@ from modbench.errors import UserError
 # "inline": the runs one after another in this process (the default).
 # "local": a pool of --jobs worker processes on this machine.
 # "slurm": one SLURM job per run through submitit.
-# "submitit-local": submitit's LocalExecutor in place of SLURM; for tests only (hidden).
 LAUNCHERS = ("inline", "local", "slurm")
-TEST_LAUNCHERS = ("submitit-local",)
 
 DEFAULT_TIME_MIN = 24 * 60  # submitit's own default (5 minutes) would kill any real run
 DEFAULT_GPUS_PER_JOB = 1
@@ -96,10 +94,10 @@ def launch_options(
     ``slurm:`` section."""
     device_list = parse_devices(devices)
     chosen = launcher or ("local" if (jobs and jobs > 1) or device_list else "inline")
-    if chosen not in LAUNCHERS + TEST_LAUNCHERS:
+    if chosen not in LAUNCHERS:
         raise UserError(f"--launcher {launcher}: choose {', '.join(LAUNCHERS)}")
     slurm_flags = {"--partition": partition, "--gpus-per-job": gpus_per_job, "--time-min": time_min, "--slurm-log-dir": slurm_log_dir}
-    submitit = chosen in ("slurm", "submitit-local")
+    submitit = chosen == "slurm"
     if not submitit:
         given = [name for name, value in slurm_flags.items() if value is not None]
         if given:

@@ -7,8 +7,8 @@ its run has written to the cache, then reports failed jobs with their log files.
 SLURM preempts or times out is requeued by submitit (up to ``max_num_timeout`` times) and resumes
 from its last epoch checkpoint, never from scratch.
 
-``submitit-local`` (test-only, hidden from ``--help``) uses submitit's ``LocalExecutor`` in place
-of SLURM: the same code path, with local subprocesses for jobs.
+Tests run the same code with submitit's ``LocalExecutor`` by patching ``make_executor``'s
+cluster from the test (tests/launch/test_submitit_local.py); modbench itself has no such switch.
 """
 
 from __future__ import annotations

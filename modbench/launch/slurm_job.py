@@ -19,10 +19,8 @@ class TrainJob(submitit.helpers.Checkpointable):
         import os
 
         cpus = os.environ.get("SLURM_CPUS_PER_TASK", "")
-        if cpus.isdigit():  # the job's share of the node, not every core of it
-            import torch
-
-            torch.set_num_threads(int(cpus))
+        if settings.threads is None and cpus.isdigit():  # the job's share of the node, not every core
+            os.environ["OMP_NUM_THREADS"] = cpus  # what the Runner's thread choice reads
         summary = train_one(run, eval_cfg, settings, force, observer=LogObserver())
         if summary["status"] == "error":  # a ModbenchError: its one line goes to the job's log too
             print(f"error: {summary['message']}", file=sys.stderr, flush=True)

@@ -22,6 +22,7 @@ class WorkerSettings:
     data_dir: str | None
     download: bool
     device: str  # "auto", "cpu" or "cuda" (the child's own view of its devices)
+    threads: int | None = None  # CPU threads per run, as resolved by the parent (None: the child's)
 
 
 _RUNNERS: dict[WorkerSettings, Any] = {}  # one Runner per process: datasets stay loaded between runs
@@ -39,6 +40,7 @@ def _runner(settings: WorkerSettings):
             device=resolve_device(settings.device),
             data_dir=Path(settings.data_dir) if settings.data_dir else None,
             download=settings.download,
+            threads=settings.threads,
         )
     return _RUNNERS[settings]
 

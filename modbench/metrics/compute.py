@@ -114,16 +114,9 @@ def _clustering(x: torch.Tensor, y: np.ndarray, wanted: list[str], seed: int, n_
 
 
 def _versions() -> dict[str, str]:
-    """Package versions, by the project's one method (issue 15 item 5).
+    """Package versions, by the project's one method (``modbench/versions.py``, issue 15 item 5)."""
+    from modbench.versions import package_versions
 
-    MERGE NOTE: ``modbench/versions.py`` (torch-free, from the engine's work) replaces
-    ``modbench/engine/versions.py``; this is the only call site in ``modbench.metrics``. Drop the
-    fallback once both are merged.
-    """
-    try:
-        from modbench.versions import package_versions
-    except ImportError:  # until modbench/versions.py is merged
-        from modbench.engine.versions import package_versions
     return package_versions()
 
 

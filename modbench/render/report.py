@@ -45,7 +45,7 @@ def paper_markdown(paper, heading: str = "##") -> str:
         f"{heading} The paper's numbers",
         f"From {escape(', '.join(src['authors']))}, \"{escape(src['title'])}\", {src['year']} "
         f"(published {src['published']}), Tables {', '.join(str(t) for t in src['tables'])}; "
-        "stored in modbench as `modbench/data/paper_tables.json`. These are the paper's values, "
+        "stored in modbench as `modbench/paper_data/paper_tables.json`. These are the paper's values, "
         "not measurements of modbench.",
         "\n".join(f"- {escape(n)}" for n in paper.notes),
     ]

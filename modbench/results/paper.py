@@ -1,4 +1,4 @@
-"""The paper's Tables 1 and 2 as data (``modbench/data/paper_tables.json``), and which of its rows
+"""The paper's Tables 1 and 2 as data (``modbench/paper_data/paper_tables.json``), and which of its rows
 match a measured loss setting.
 
 A measured setting matches a paper row on dataset (CIFAR-100 with fine labels only), backbone and
@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-DATA_FILE = "data/paper_tables.json"
+DATA_FILE = "paper_data/paper_tables.json"
 
 # The paper's "F1" (section 3.3) is the macro-F1 of classification, not the pairwise clustering
 # F1 that modbench calls ``f1``: read from the data file, it is set beside modbench's

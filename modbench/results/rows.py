@@ -118,7 +118,7 @@ def rows_from_cache(store, runs, warn=None) -> list[ResultRow]:
     for run in runs:
         run_dir = store.run(run.key)
         try:
-            result = run_dir.load_result(deep=False)
+            result = run_dir.result(deep=False)
         except CorruptFile as exc:
             result = None
             if warn is not None:
@@ -126,7 +126,7 @@ def rows_from_cache(store, runs, warn=None) -> list[ResultRow]:
         if result is not None:
             rows.append(row_for(run, "done", result))
         elif run_dir.failed_file.exists():
-            rows.append(row_for(run, "failed", failure=run_dir.read_failed()))
+            rows.append(row_for(run, "failed", failure=run_dir.failure_or_none()))
         else:
             rows.append(row_for(run, "missing"))
     return rows
@@ -146,7 +146,7 @@ def with_cached_seeds(store, runs) -> list:
     cached: dict[str, set[int]] = {}
     for run_dir in store.all_runs():
         config = run_dir.read_config()
-        if isinstance(config, dict) and isinstance(config.get("seed"), int) and run_dir.read_result() is not None:
+        if isinstance(config, dict) and isinstance(config.get("seed"), int) and run_dir.result_or_none() is not None:
             cached.setdefault(without_seed(config), set()).add(config["seed"])
     settings: dict[str, list] = {}
     for run in runs:

@@ -217,14 +217,19 @@ def entry_problems(data: dict[str, Any], problems: Problems, base_dir: Path) -> 
         problems.extend(exc)
 
 
-def load_suite(ref: str, *, check: bool = True) -> tuple[Suite, str]:
+def load_suite(ref: str | dict, *, check: bool = True) -> tuple[Suite, str]:
     """Locate, read and validate a suite; returns the suite and its source (for messages).
 
     The suite carries ``source``, ``source_dir`` (the file's folder, for relative names and
-    paths) and, when checked, ``loss_settings`` (every loss setting, validated once)."""
-    path = locate_suite(ref)
-    source = str(path) if not str(path).startswith(str(builtin_suites_dir())) else f"suites/{path.name}"
-    data = read_yaml(path)
+    paths) and, when checked, ``loss_settings`` (every loss setting, validated once). ``ref``
+    may also be the suite as a dict (the Python API): its source is ``<suite dict>`` and its
+    relative names and paths are relative to the current directory."""
+    if isinstance(ref, dict):
+        source, data, base_dir = "<suite dict>", ref, Path.cwd()
+    else:
+        path = locate_suite(ref)
+        source = str(path) if not str(path).startswith(str(builtin_suites_dir())) else f"suites/{path.name}"
+        data, base_dir = read_yaml(path), path.resolve().parent
     try:
         suite = parse_suite(data, source)
     except SuiteError as exc:
@@ -232,9 +237,19 @@ def load_suite(ref: str, *, check: bool = True) -> tuple[Suite, str]:
             raise
         problems = Problems(source)
         problems.extend(exc)
-        entry_problems(data, problems, path.resolve().parent)
+        entry_problems(data, problems, base_dir)
         problems.raise_if_any()
-    suite._source, suite._source_dir = source, path.resolve().parent
+    suite._source, suite._source_dir = source, base_dir
     if check:
         check_references(suite, source)
-    return suite, source
+    return _resolve_dataset_path(suite, source, base_dir), source
+
+
+def _resolve_dataset_path(suite: Suite, source: str, base_dir: Path | None) -> Suite:
+    """``dataset.path`` made absolute against the suite file's folder (modbench.datasets.paths)."""
+    from modbench.datasets.paths import DatasetSpecError, resolve_dataset
+
+    try:
+        return suite.model_copy(update={"dataset": resolve_dataset(suite.dataset, base_dir)})
+    except DatasetSpecError as e:
+        raise SuiteError(source, e.key, str(e)) from None

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from modbench.errors import UnknownNameError, UserError, closest
 from modbench.suite.errors import Problems, SuiteError, validation_problems
 from modbench.suite.references import loss_params_model
+from modbench.identity import code_identity
 from modbench.suite.schema import Suite
 
 MAX_SWEEP = 10_000  # loss settings one suite entry may expand to
@@ -252,6 +253,7 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
         "train": suite.train.model_dump(mode="json"),
         "loss": {"name": setting.name, "params": setting.params},
         "seed": seed,
+        "code": code_identity(setting.name, suite.backbone.name, suite.source_dir),  # modbench/identity.py
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_serializer
 
 from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
 
@@ -47,6 +47,24 @@ class DatasetConfig(Strict):
     val_fraction: float = Field(0.1, gt=0, lt=1)
     split_seed: int = Field(0, ge=0, le=MAX_SEED)
     labels: Literal["fine", "coarse"] | None = None
+    # Your own data (datasets folder, npz): where it is (relative to the suite file, or absolute;
+    # made absolute when the suite is loaded) and the size images are resized to.
+    path: str | None = Field(None, min_length=1, description="folder or .npz file of a user dataset")
+    image_size: int | None = Field(None, ge=4, le=1024, description="resize images to this square size")
+    # Set by modbench when the suite is loaded (any value written in the file is replaced): a
+    # digest of the data files' names, sizes and modification times, so that a run's key changes
+    # when its files do (modbench.datasets.paths.files_digest).
+    files_digest: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_source(self, handler):
+        # Without path/image_size the dump is what it was before they existed, so that the run
+        # keys (hashes of the dump) of every suite that does not use them stay the same.
+        data = handler(self)
+        for key in ("path", "image_size", "files_digest"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class BackboneConfig(Strict):
@@ -67,6 +85,9 @@ class TrainConfig(Strict):
     m: int = Field(4, ge=2, le=MAX_BATCH_SIZE, description="samples per class in a batch, with m-per-class")
     select: Literal["last", "best-val"] = "last"
     compile: bool = False
+    # CPU threads of every run (part of the run's key): fixes the numbers on any machine and
+    # with any --jobs; None: --threads, else OMP_NUM_THREADS, else the physical cores.
+    cpu_threads: int | None = Field(None, ge=1, le=1024)
 
     @field_validator("betas")
     @classmethod

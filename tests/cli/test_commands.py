@@ -85,7 +85,7 @@ def test_epochs_override_is_a_different_run(cli, tiny_suite, cache_dir):
     assert cli("train", "--suite", tiny_suite, "--loss", "CE").exit_code == 0
     assert cli("train", "--suite", tiny_suite, "--loss", "CE", "--epochs", "1").exit_code == 0
     runs = RunStore(cache_dir).all_runs()
-    assert sorted(r.read_result()["epochs"] for r in runs) == [1, 2]
+    assert sorted(r.result_or_none()["epochs"] for r in runs) == [1, 2]
 
 
 def test_eval_reads_cache_and_names_missing_runs(cli, tiny_suite):

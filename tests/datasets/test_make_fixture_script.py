@@ -25,3 +25,13 @@ def test_script_refuses_too_few_images(tmp_path):
                              "1"], capture_output=True, text=True)
     assert result.returncode == 2 and "--per-class" in result.stderr
     assert not (tmp_path / "fx").exists()
+
+
+def test_script_writes_fashion_mnist_gz(tmp_path, load):
+    out = tmp_path / "fx"
+    result = subprocess.run([sys.executable, str(SCRIPT), str(out), "--gz"], capture_output=True,
+                            text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    raw = sorted(p.name for p in (out / "FashionMNIST" / "raw").iterdir())
+    assert raw and all(name.endswith(".gz") for name in raw)
+    assert len(load("fashion-mnist", out).test_labels) == 40

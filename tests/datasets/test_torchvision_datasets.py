@@ -127,7 +127,11 @@ def test_bad_labels_are_user_errors(fixture_root, name, labels, load):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_no_data_dir_is_a_user_error(name, load):
+def test_no_data_dir_is_a_user_error(name, load, tmp_path, monkeypatch):
+    from modbench.datasets import fashion_mnist
+
+    # Without a data folder fashion-mnist looks in Debian's folder: make sure it is absent here.
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "no-debian")
     with pytest.raises(UserError, match="--data-dir.*MODBENCH_DATA"):
         load(name, None)
 

@@ -16,7 +16,7 @@ import pytest
 from modbench.cache.lock import RunLock
 from modbench.cache.store import RunStore
 
-from .conftest import REPO, learning_curve, start_modbench, subprocess_env, write_suite_file
+from subprocess_runs import REPO, learning_curve, start_modbench, subprocess_env, write_suite_file
 
 
 def wait_for(condition, what: str, procs=(), timeout: float = 120) -> None:
@@ -48,13 +48,13 @@ def test_two_suites_sharing_a_run_train_it_once(tmp_path, reference):
     triplet = store.run(reference["Triplet"]["record"]["run"])
 
     a = start_modbench("compare", suite_a, cache, "--json", stderr_file=tmp_path / "a.err",
-                       env=subprocess_env(MODBENCH_TEST_PAUSE_AT=f"after-checkpoint:1:{release}"))
+                       env=subprocess_env(HOOK_PAUSE_AT=f"after-checkpoint:1:{release}"))
     wait_for(lambda: Path(f"{release}.reached").exists(), "A to pause in the shared run", [a])
     b = start_modbench("compare", suite_b, cache, "--json", stderr_file=tmp_path / "b.err")
     wait_for(lambda: "waiting for the other modbench process" in (tmp_path / "b.err").read_text(),
              "B to wait for the shared run", [a, b])
     # B has trained its own run meanwhile and has not touched the shared one.
-    assert triplet.load_result() is not None and shared.load_result() is None
+    assert triplet.result() is not None and shared.result() is None
     release.touch()
     out_a, _ = a.communicate(timeout=180)
     out_b, _ = b.communicate(timeout=180)
@@ -63,7 +63,7 @@ def test_two_suites_sharing_a_run_train_it_once(tmp_path, reference):
 
     assert trained_count(err_a) == 2  # the shared run and CE
     assert trained_count(err_b) == 1 and "1 from the cache" in err_b  # Triplet; shared read
-    assert "is in use by another modbench process" in err_b
+    assert f"is in use by modbench process {a.pid}" in err_b  # the holder is named
     records = {(s, r["label"]): r for s, out in (("a", out_a), ("b", out_b)) for r in json.loads(out)}
     for (suite, label), record in records.items():
         expected = {**reference[label]["record"], "suite": f"suite-{suite}"}

@@ -1,8 +1,8 @@
 """Kill and resume: a ``train`` or ``compare`` killed with SIGKILL at any moment resumes on the
 next invocation and ends with exactly the metrics of an uninterrupted run (CPU, same seed).
 
-Real subprocesses, killed at precise points by the test-only hook ``MODBENCH_TEST_KILL_AT``
-(modbench/testhooks.py), one after the other on the same cache, then once from outside at an
+Real subprocesses, killed at precise points by the test-only hook ``HOOK_KILL_AT``
+(tests/killpoints.py, a test-only entry script), one after the other on the same cache, then once from outside at an
 arbitrary moment.
 """
 
@@ -16,13 +16,13 @@ import pytest
 
 from modbench.cache.store import RunStore
 
-from .conftest import learning_curve, run_modbench, start_modbench, subprocess_env, write_suite_file
+from subprocess_runs import learning_curve, run_modbench, start_modbench, subprocess_env, write_suite_file
 
 LABEL = "New loss"
 
 
 def kill_at(point: str) -> dict:
-    return subprocess_env(MODBENCH_TEST_KILL_AT=point)
+    return subprocess_env(HOOK_KILL_AT=point)
 
 
 def assert_killed(proc) -> None:
@@ -43,7 +43,7 @@ def test_killed_at_each_point_resumes_to_identical_metrics(tmp_path, reference, 
     # 1. between epochs: right after the epoch-1 checkpoint and history are on disk.
     assert_killed(run_modbench("train", suite, cache, *only, env=kill_at("after-checkpoint:1")))
     assert run_dir.load_checkpoint()["epoch"] == 1 and len(run_dir.read_history()) == 1
-    assert run_dir.load_result() is None
+    assert run_dir.result() is None
     assert run_dir.lock_file.exists()  # left by the dead process; the kernel released its flock
     report = cli("report", "--suite", suite, "--cache-dir", cache, "--json")
     assert report.exit_code == 0
@@ -67,12 +67,12 @@ def test_killed_at_each_point_resumes_to_identical_metrics(tmp_path, reference, 
 
     # 5. during the final evaluation on the test split (the history was rewritten on resume).
     assert_killed(run_modbench("train", suite, cache, *only, env=kill_at("evaluation:1")))
-    assert run_dir.load_checkpoint()["epoch"] == 3 and run_dir.load_result() is None
+    assert run_dir.load_checkpoint()["epoch"] == 3 and run_dir.result() is None
     assert len(run_dir.read_history()) == 3
 
     # 6. while writing result.json: no result, only a temporary file.
     assert_killed(run_modbench("compare", suite, cache, *only, env=kill_at("writing:result.json:1")))
-    assert run_dir.load_result() is None and not run_dir.result_file.exists()
+    assert run_dir.result() is None and not run_dir.result_file.exists()
     assert any(name.startswith(".result.json.") for name in temp_files())
 
     # 7. uninterrupted: completes; every number equals the uninterrupted reference run.
@@ -82,7 +82,7 @@ def test_killed_at_each_point_resumes_to_identical_metrics(tmp_path, reference, 
     (record,) = json.loads(final.stdout)
     assert record == reference[LABEL]["record"]
     assert learning_curve(run_dir.read_history()) == learning_curve(reference[LABEL]["history"])
-    assert run_dir.load_result(deep=True)["epochs"] == 3 and temp_files() == []
+    assert run_dir.result(deep=True)["epochs"] == 3 and temp_files() == []
 
 
 @pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
@@ -101,7 +101,7 @@ def test_killed_from_outside_at_an_arbitrary_moment(tmp_path, reference):
     # Whatever it was doing, the files present are complete or absent.
     state = run_dir.load_checkpoint()
     assert state is None or 1 <= state["epoch"] <= 3
-    result = run_dir.load_result()
+    result = run_dir.result()
     assert result is None or proc.returncode == 0
 
     final = run_modbench("compare", suite, cache, "--json")

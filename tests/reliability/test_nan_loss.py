@@ -66,7 +66,7 @@ def test_non_finite_run_fails_alone_and_is_not_retried(cli, write_suite, cache_d
     assert (failure["epoch"], failure["step"]) == (2, 2)
     assert failure["reason"] == "non-finite loss or gradient"
     assert run_dir.load_checkpoint()["epoch"] == 1  # the last finite state; nothing after it
-    assert run_dir.load_result() is None
+    assert run_dir.result() is None
     rows = {line.split("│")[1].strip(): line for line in first.stdout.splitlines() if line.count("│") > 3}
     assert rows["Blow-up"].count("failed") == 2  # NMI and F1 cells of Table 1
     assert "failed" not in rows["CE"] and "0." in rows["CE"]  # the other run trained

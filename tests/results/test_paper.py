@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_pyproject_ships_the_data_folder():
     tomllib = pytest.importorskip("tomllib")
     setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "modbench.data" in setuptools_cfg["packages"]
-    assert "*.json" in setuptools_cfg["package-data"]["modbench.data"]
-    assert (ROOT / "modbench" / "data" / "paper_tables.json").is_file()
+    assert "modbench.paper_data" in setuptools_cfg["packages"]
+    assert "*.json" in setuptools_cfg["package-data"]["modbench.paper_data"]
+    assert (ROOT / "modbench" / "paper_data" / "paper_tables.json").is_file()
 
 
 @pytest.mark.slow
@@ -59,7 +59,7 @@ def test_an_installed_copy_finds_the_tables(tmp_path):
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )
-    assert (target / "modbench" / "data" / "paper_tables.json").is_file()
+    assert (target / "modbench" / "paper_data" / "paper_tables.json").is_file()
     code = "import modbench.results.paper as p; t = p.load_paper(); print(p.__file__); print(len(t.tables[2].rows))"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": ""},

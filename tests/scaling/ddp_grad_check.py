@@ -62,7 +62,8 @@ def worker(rank: int, init_file: str, out: str) -> None:
     for loss_name in LOSSES:
         ref_loss, ref_grads = one_process(loss_name)
         model, loss_fn = make(loss_name)
-        ctx = current().for_run({"train": {"batch_size": BATCH}, "loss": {"name": loss_name}})
+        family = "embedding" if loss_name == "triplet" else "softmax"
+        ctx = current().for_run(batch_size=BATCH, family=family)
         step_model = ctx.wrap_model(model)
         x, y = batch()
         xs, ys = ctx.shard(x), ctx.shard(y)

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from modbench.cache.store import RunDir
-from modbench.engine.distributed import SINGLE, Dist
+from modbench.engine.distributed import SINGLE, Dist, SetupError
 from modbench.errors import UserError
 from scaling_helpers import subprocess_env
 
@@ -46,21 +46,44 @@ def test_one_process_hooks_change_nothing():
     emb, labels = SINGLE.loss_inputs(x, torch.arange(5))
     assert emb is x and labels.tolist() == [0, 1, 2, 3, 4]
     assert SINGLE.agree("partial") == "partial"
-    assert SINGLE.for_run({"train": {"batch_size": 7}, "loss": {"name": "triplet"}}) is SINGLE
+    assert SINGLE.for_run(batch_size=7, family="embedding") is SINGLE
 
 
 def test_the_global_batch_must_split_evenly():
-    with pytest.raises(UserError, match=r"batch_size 100 is not a multiple of the 3 processes"):
-        Dist(rank=0, world_size=3).for_run({"train": {"batch_size": 100}, "loss": {"name": "cross-entropy"}})
-    families = {name: Dist(rank=0, world_size=2).for_run({"train": {"batch_size": 64}, "loss": {"name": name}}).gather_embeddings
-                for name in ("cross-entropy", "improved", "triplet")}
-    assert families == {"cross-entropy": False, "improved": False, "triplet": True}
+    with pytest.raises(SetupError, match=r"batch_size 100 is not a multiple of the 3 processes"):
+        Dist(rank=0, world_size=3).for_run(batch_size=100, family="softmax")
+    # The loss family is passed in (the DDP layer knows no loss registry).
+    families = {family: Dist(rank=0, world_size=2).for_run(batch_size=64, family=family).gather_embeddings
+                for family in ("softmax", "embedding")}
+    assert families == {"softmax": False, "embedding": True}
+
+
+def test_a_batch_that_does_not_split_is_a_user_error_of_the_run(tmp_path, monkeypatch):
+    """train_run turns the DDP layer's SetupError into one user-facing line (exit 2)."""
+    from modbench.engine import distributed, train
+
+    monkeypatch.setattr(distributed, "current", lambda: Dist(rank=0, world_size=3))
+    run = type("Run", (), {"config": {"train": {"batch_size": 100}, "loss": {"name": "cross-entropy"}}})()
+    data = type("Data", (), {"device": torch.device("cpu")})()
+    with pytest.raises(UserError, match="not a multiple of the 3 processes"):
+        train.train_run(run, RunDir(tmp_path / "run"), data, eval_cfg={}, numerics={"device": "cpu"})
+
+
+def test_the_ddp_layer_is_a_leaf_that_imports_only_torch():
+    import ast
+
+    import modbench.engine.distributed as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert "modbench" not in imported and "torch" in imported
 
 
 def test_ranks_other_than_0_read_the_cache_but_never_write_it(tmp_path):
     real = RunDir(tmp_path / "run")
     real.write_history([{"epoch": 1}])
-    other = Dist(rank=1, world_size=2).run_dir(real)
+    other = real.read_only()
     other.write_history([{"epoch": 2}])
     other.write_result({"metrics": {}})
     other.save_checkpoint({"epoch": 2})
@@ -69,7 +92,6 @@ def test_ranks_other_than_0_read_the_cache_but_never_write_it(tmp_path):
     assert real.read_history() == [{"epoch": 1}] and other.read_history() == [{"epoch": 1}]
     assert not real.result_file.exists() and not real.checkpoint_file.exists() and not real.failed_file.exists()
     assert other.status() == "absent"
-    assert Dist(rank=0, world_size=2).run_dir(real) is real
 
 
 @pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)

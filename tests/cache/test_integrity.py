@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from modbench.cache.checksum import file_sha256, record_sha256
 from modbench.cache.store import CorruptFile, RunStore
 
-from .conftest import write_suite_file
+from subprocess_runs import write_suite_file
 
 
 def invoke(*args):
@@ -112,7 +112,7 @@ def test_corrupted_finished_run_is_reported_and_trained_again(cache, case):
     name, damage, fragment = CORRUPTIONS[case]
     damage(run_dir.path / name)
     with pytest.raises(CorruptFile):
-        run_dir.load_result(deep=True)
+        run_dir.result(deep=True)
 
     result = compare(suite, root)
     assert result.exit_code == 0, result.stderr
@@ -120,7 +120,7 @@ def test_corrupted_finished_run_is_reported_and_trained_again(cache, case):
     assert fragment in line and "training it again" in line and record["run"] in line
     assert "1 run(s): 1 trained" in result.stderr
     assert json.loads(result.stdout) == [record]  # deterministic: the same numbers again
-    assert run_dir.load_result(deep=True) is not None
+    assert run_dir.result(deep=True) is not None
 
 
 @pytest.mark.parametrize("damage", [truncate, flip_middle_byte], ids=["truncated", "byte flipped"])

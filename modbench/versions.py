@@ -1,4 +1,8 @@
-"""Package versions recorded with every result (what could change a number)."""
+"""Package versions recorded with every result (what could change a number).
+
+The one place they are read (a torch-free leaf: the engine and the metrics both record them).
+From the installed distributions' metadata, never by importing the packages.
+"""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_disk_full_while_writing_a_checkpoint(cli, suite, cache_dir, tmp_path, m
     assert "Traceback" not in full.stderr
     (run_dir,) = RunStore(cache_dir).all_runs()
     assert run_dir.load_checkpoint()["epoch"] == 1  # the previous checkpoint, intact
-    assert run_dir.load_result() is None and not list(run_dir.path.glob(".*.tmp"))
+    assert run_dir.result() is None and not list(run_dir.path.glob(".*.tmp"))
 
     resumed = cli("compare", "--suite", suite, "--device", "cpu", "--json")
     assert resumed.exit_code == 0, resumed.stderr

@@ -1,5 +1,7 @@
-"""``--launcher slurm`` with submitit's LocalExecutor standing in for SLURM (the test-only
-``--launcher submitit-local``: the same submission, waiting and gathering code, local processes).
+"""``--launcher slurm`` with submitit's LocalExecutor standing in for SLURM: the same submission,
+waiting and gathering code, local processes. modbench has no switch for this: the test patches
+the executor's cluster (``local_cluster``) and, to kill a job, submits ``hooked_job.HookedTrainJob``
+(the job callable with tests/killpoints.py installed in the job's process).
 """
 
 from __future__ import annotations
@@ -10,13 +12,31 @@ from pathlib import Path
 
 import pytest
 
-from scaling_helpers import invoke, results_by_key
+from scaling_helpers import ROOT, invoke, results_by_key
 
 pytest.importorskip("submitit")
 
 
+@pytest.fixture
+def local_cluster(monkeypatch):
+    """``--launcher slurm`` runs on submitit's LocalExecutor (no sbatch needed), polled often."""
+    import modbench.launch.slurm as slurm
+
+    real_check, real_run = slurm.check_cluster, slurm.run_submitit
+    monkeypatch.setattr(slurm, "check_cluster", lambda cluster: real_check("local"))
+
+    def run_locally(*args, **kwargs):
+        return real_run(*args, **{**kwargs, "cluster": "local", "poll_s": 0.5})
+
+    monkeypatch.setattr(slurm, "run_submitit", run_locally)
+    # The job processes import the test helpers (killpoints, hooked_job) by name.
+    here = Path(__file__).resolve().parent
+    monkeypatch.syspath_prepend(str(here))  # hooked_job, here too
+    monkeypatch.setenv("PYTHONPATH", ":".join([str(ROOT), str(ROOT / "tests"), str(here)]))
+
+
 @pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
-def test_submitted_jobs_fill_the_cache_and_failed_jobs_name_their_log(reference, tmp_path, monkeypatch):
+def test_submitted_jobs_fill_the_cache_and_failed_jobs_name_their_log(reference, tmp_path, monkeypatch, local_cluster):
     suite, ref_cache = reference
     ref = results_by_key(ref_cache)
     ce_key = next(k for k, r in ref.items() if r["config"]["loss"]["name"] == "cross-entropy")
@@ -24,7 +44,7 @@ def test_submitted_jobs_fill_the_cache_and_failed_jobs_name_their_log(reference,
     cache, logs = tmp_path / "cache", tmp_path / "logs"
     (cache / "runs").mkdir(parents=True)
     (cache / "runs" / ce_key).write_text("not a folder")  # the job of this run cannot write: it dies
-    args = ["--suite", suite, "--device", "cpu", "--cache-dir", cache, "--launcher", "submitit-local", "--slurm-log-dir", logs]
+    args = ["--suite", suite, "--device", "cpu", "--cache-dir", cache, "--launcher", "slurm", "--slurm-log-dir", logs]
 
     first = invoke("compare", *args, "--json")
     assert first.exit_code == 1
@@ -41,7 +61,11 @@ def test_submitted_jobs_fill_the_cache_and_failed_jobs_name_their_log(reference,
     # Now a job that dies (SIGKILL after its first checkpoint, as an out-of-memory kill would):
     # only the missing run is submitted, and the warning names the job and its log.
     (cache / "runs" / ce_key).unlink()
-    monkeypatch.setenv("MODBENCH_TEST_KILL_AT", "after-checkpoint:1")  # modbench/testhooks.py
+    import hooked_job
+    import modbench.launch.slurm_job as slurm_job
+
+    monkeypatch.setattr(slurm_job, "TrainJob", hooked_job.HookedTrainJob)
+    monkeypatch.setenv("HOOK_KILL_AT", "after-checkpoint:1")  # tests/killpoints.py, in the job
     second = invoke("compare", *args, "--json")
     assert second.exit_code == 1
     assert len(list(logs.glob("*_submitted.pkl"))) == 3

@@ -1,0 +1,228 @@
+"""The Python API, for notebooks and scripts (docs/api.md)::
+
+    import modbench
+    rows = modbench.compare("digits", epochs=1, subset=10)       # list of dicts, as --json
+    modbench.evaluate_embeddings(embeddings, labels, metrics=["nmi", "recall@1"])
+
+Each function is the command of the same name without the printing: it goes through the same
+planning and running functions as the command line (``modbench.cli.workflow``), so a suite is
+validated, cached and trained exactly as ``modbench compare`` does it, in the same cache. A
+problem the command line reports with exit code 2 is raised here as ``modbench.errors.UserError``
+(``SuiteError`` for a suite, ``UnknownNameError``, ``MetricError``: all subclasses); a failure
+during a run as ``RunError``. A run whose loss turns non-finite is not an exception: its row says
+``"status": "failed"`` (the command line exits 1 for it), and a warning goes to stderr.
+
+A suite is a built-in name (``"digits"``), a path to a YAML file (str or ``pathlib.Path``), or a
+dict with the keys of a suite file (relative data paths in it are relative to the current
+directory). Importing this module imports no torch; the first training call does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from modbench.errors import UserError
+
+__all__ = ["compare", "train", "report", "evaluate_embeddings"]
+
+DEVICES = ("auto", "cpu", "cuda")
+FORMATS = ("json", "markdown", "csv")
+
+
+def _suite_ref(suite) -> str | dict:
+    if isinstance(suite, Mapping):
+        return dict(suite)
+    if isinstance(suite, (str, os.PathLike)):
+        return os.fspath(suite)
+    if hasattr(suite, "model_dump"):  # a modbench.suite.schema.Suite
+        return suite.model_dump(mode="json")
+    raise UserError(f"suite must be a built-in name, a path to a YAML file or a dict, got {type(suite).__name__}")
+
+
+def _listed(value, what: str, kind: type) -> list | None:
+    """None, one value or an iterable of values -> None or a list (``losses="triplet"``)."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, (str, int)) else list(value)
+    for v in items:
+        if not isinstance(v, kind) or isinstance(v, bool):
+            raise UserError(f"{what}: expected {kind.__name__} values, got {v!r}")
+    return items
+
+
+def _check_options(*, seeds, epochs, subset, device=None) -> None:
+    """The bounds the command line's options carry (``--seed`` >= 0, ``--epochs`` >= 1,
+    ``--subset`` >= 1, ``--device auto|cpu|cuda``), as UserError."""
+    for name, value, low in (("epochs", epochs, 1), ("subset", subset, 1)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
+    for s in seeds or ():
+        if s < 0:
+            raise UserError(f"seeds must be >= 0, got {s}")
+    if device is not None and device not in DEVICES:
+        raise UserError(f"device {device!r}: choose {', '.join(DEVICES)}")
+
+
+def _plan(suite, losses, seeds, epochs, subset):
+    from modbench.cli.workflow import plan
+
+    losses = _listed(losses, "losses", str)
+    seeds = _listed(seeds, "seeds", int)
+    _check_options(seeds=seeds, epochs=epochs, subset=subset)
+    return plan(_suite_ref(suite), losses=losses, seeds=seeds, epochs=epochs, subset=subset)
+
+
+def _trained(p, *, device, cache_dir, data_dir, download, force):
+    """The outcomes of the plan's runs, the missing ones trained, as ``modbench train`` does."""
+    from modbench.cli.workflow import make_runner, report_failures, train_plan
+
+    if data_dir is None:  # as --data-dir: else $MODBENCH_DATA
+        data_dir = os.environ.get("MODBENCH_DATA") or None
+    runner = make_runner(cache_dir=Path(cache_dir) if cache_dir is not None else None, device=device,
+                         data_dir=Path(data_dir) if data_dir is not None else None,
+                         download=download)
+    outcomes = train_plan(p, runner, force=force)
+    report_failures(outcomes)  # the command line's warnings on stderr
+    return outcomes
+
+
+def compare(
+    suite,
+    *,
+    losses: str | Iterable[str] | None = None,
+    seeds: int | Iterable[int] | None = None,
+    epochs: int | None = None,
+    subset: int | None = None,
+    device: str = "auto",
+    cache_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    force: bool = False,
+    baseline: str | None = None,
+) -> list[dict[str, Any]]:
+    """Train what the cache lacks, evaluate, and return what ``modbench compare --json`` prints:
+    one dict per run (suite, dataset, backbone, loss, label, seed, status, run, metrics), then
+    one per loss setting aggregated over seeds (``"seed": None``; with ``baseline``, the
+    difference to it and Welch's t-test)."""
+    from modbench.cli.output import render_rows
+    from modbench.results.rows import rows_from_outcomes
+
+    _check_options(seeds=None, epochs=None, subset=None, device=device)
+    p = _plan(suite, losses, seeds, epochs, subset)
+    baselines = None
+    if baseline is not None:  # checked before any training, as the command line does
+        from modbench.results.baseline import find_baseline
+
+        baselines = {p.suite.name: find_baseline([(r.loss, r.label) for r in p.runs], baseline,
+                                                 suite=p.suite.name)}
+    outcomes = _trained(p, device=device, cache_dir=cache_dir, data_dir=data_dir,
+                        download=download, force=force)
+    return json.loads(render_rows(rows_from_outcomes(outcomes), "json", baselines=baselines))
+
+
+def train(
+    suite,
+    *,
+    losses: str | Iterable[str] | None = None,
+    seeds: int | Iterable[int] | None = None,
+    epochs: int | None = None,
+    subset: int | None = None,
+    device: str = "auto",
+    cache_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    force: bool = False,
+) -> list[dict[str, Any]]:
+    """Train every run of the suite the cache lacks (``modbench train``); one dict per run:
+    ``label``, ``loss``, ``seed``, ``run`` (the cache key) and ``status`` ("trained", "cached",
+    "failed")."""
+    _check_options(seeds=None, epochs=None, subset=None, device=device)
+    p = _plan(suite, losses, seeds, epochs, subset)
+    outcomes = _trained(p, device=device, cache_dir=cache_dir, data_dir=data_dir,
+                        download=download, force=force)
+    return [{"label": o.run.label, "loss": o.run.loss, "seed": o.run.seed, "run": o.run.key,
+             "status": o.status} for o in outcomes]
+
+
+def report(
+    suite=None,
+    *,
+    format: str = "json",  # noqa: A002 - the command line's word for it
+    seeds: int | Iterable[int] | None = None,
+    epochs: int | None = None,
+    subset: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    paper: bool = False,
+):
+    """What the cache holds, never training (``modbench report``): ``format="json"`` gives the
+    list of dicts of ``report --json``; ``"markdown"`` the self-contained Markdown report (a
+    str); ``"csv"`` one line per run. ``suite``: one suite or a list of them (default: every
+    built-in suite with a cached run)."""
+    from modbench.cache.store import RunStore, resolve_cache_root
+    from modbench.cli.output import render_rows
+    from modbench.results.rows import rows_from_cache, with_cached_seeds
+    from modbench.suite.loader import builtin_suite_names, load_suite
+    from modbench.suite.runs import apply_overrides, resolve_runs
+
+    if format not in FORMATS:
+        raise UserError(f"format {format!r}: choose {', '.join(FORMATS)}")
+    if paper and format == "csv":
+        raise UserError("paper works with json and markdown; the CSV holds measured runs only")
+    seeds = _listed(seeds, "seeds", int)
+    _check_options(seeds=seeds, epochs=epochs, subset=subset)
+    refs = None if suite is None else suite if isinstance(suite, (list, tuple)) else [suite]
+    store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
+    rows, descriptions = [], {}
+    # The loop of ``modbench report`` (cli/report.py), which the command does not offer as a
+    # function yet; kept to the same calls.
+    for ref in [_suite_ref(r) for r in refs] if refs else builtin_suite_names():
+        s, source = load_suite(ref)
+        s = apply_overrides(s, epochs=epochs, subset=subset, seeds=seeds)
+        runs = resolve_runs(s, source)
+        if not seeds:
+            runs = with_cached_seeds(store, runs)
+        suite_rows = rows_from_cache(store, runs, warn=_warn)
+        if refs or any(r.status != "missing" for r in suite_rows):
+            rows += suite_rows
+            descriptions[s.name] = s.description
+    paper_data = None
+    if paper:
+        from modbench.results.paper import load_paper
+
+        paper_data = load_paper()
+    if format == "markdown":
+        from modbench import __version__
+        from modbench.render.report import report_markdown
+        from modbench.results.summary import summarize_rows
+
+        return report_markdown(summarize_rows(rows, descriptions=descriptions), paper=paper_data,
+                               version=__version__)
+    text = render_rows(rows, format, paper=paper_data)
+    return json.loads(text) if format == "json" else text
+
+
+def evaluate_embeddings(embeddings, labels, metrics: str | Iterable[str] | None = None,
+                        **options) -> dict[str, float]:
+    """The metrics of ``embeddings`` [N, D] (numpy array or torch tensor, any float type) with
+    ``labels`` [N] (integers), as ``modbench eval --embeddings FILE --json`` prints them:
+    ``{"nmi": ..., "recall@1": ...}``. ``metrics``: names (a list, or comma-separated), default
+    the suite default. ``options`` go to ``modbench.metrics.compute_metrics`` (``normalize``,
+    ``kmeans_seed``, ``kmeans_n_init``, ``device``, ``backend``). Bad input (wrong shapes, NaN,
+    non-integer labels, an unknown metric, a metric undefined on these labels) raises
+    ``MetricError``, a UserError."""
+    from modbench.metrics import DEFAULT_METRICS, compute_metrics, parse_metric_names
+
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    names = parse_metric_names(list(metrics)) if metrics is not None else list(DEFAULT_METRICS)
+    return dict(compute_metrics(embeddings, labels, names, strict=True, **options).values)
+
+
+def _warn(message: str) -> None:
+    from modbench.cli.common import warn
+
+    warn(message)
