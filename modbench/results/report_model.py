@@ -56,13 +56,6 @@ class _Cached:
         return "done" if self.result is not None else "failed"
 
 
-def _reader(run_dir, name: str, old: str):
-    """The store's reader ``name``, or its name before the cache readers were renamed
-    (``read_result`` -> ``result_or_none``, ``read_failed`` -> ``failure_or_none``, issue 15
-    item 8), so this module works on either side of that change."""
-    return getattr(run_dir, name, None) or getattr(run_dir, old)
-
-
 def _cached_runs(store) -> dict[str, _Cached]:
     """Every run of the cache with a result or a failure record, by key."""
     out = {}
@@ -70,8 +63,8 @@ def _cached_runs(store) -> dict[str, _Cached]:
         config = run_dir.read_config()
         if not isinstance(config, dict) or not isinstance(config.get("seed"), int):
             continue
-        result = _reader(run_dir, "result_or_none", "read_result")()
-        failure = _reader(run_dir, "failure_or_none", "read_failed")() if result is None else None
+        result = run_dir.result_or_none()
+        failure = run_dir.failure_or_none() if result is None else None
         if result is None and failure is None:
             continue
         out[run_dir.key] = _Cached(run_dir.key, config, result, failure)
