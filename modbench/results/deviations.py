@@ -52,8 +52,8 @@ def seed_deviation(seed: int, written: dict[str, Any]) -> list[Deviation]:
     return [Deviation(SEED, seed, seeds, f"seed {seed} (the suite lists {listed})", f"seed {seed}")]
 
 
-def written_suites(refs: Iterable[str]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Suite name -> its sections as written, for built-in suite names or YAML paths (loaded
+def written_suites(refs: Iterable) -> dict[str, dict[str, Any]]:
+    """Suite name -> its sections as written, for built-in suite names, YAML paths or suite dicts (loaded
     again without overrides; a suite that does not load is left out)."""
     from modbench.errors import UserError
     from modbench.suite.loader import load_suite
