@@ -131,32 +131,3 @@ def rows_from_cache(store, runs, warn=None) -> list[ResultRow]:
             rows.append(row_for(run, "missing"))
     return rows
 
-
-def with_cached_seeds(store, runs) -> list:
-    """``runs`` plus, for each loss setting, the finished runs the cache holds for other seeds
-    (same configuration but the seed, e.g. trained with ``--seed 1 --seed 2``), so that a report
-    shows every seed trained. Each setting's runs stay together, seeds in increasing order."""
-    import dataclasses
-
-    from modbench.suite.runs import canonical_json, config_key
-
-    def without_seed(config: dict) -> str:
-        return canonical_json({k: v for k, v in config.items() if k != "seed"})
-
-    cached: dict[str, set[int]] = {}
-    for run_dir in store.all_runs():
-        config = run_dir.read_config()
-        if isinstance(config, dict) and isinstance(config.get("seed"), int) and run_dir.result_or_none() is not None:
-            cached.setdefault(without_seed(config), set()).add(config["seed"])
-    settings: dict[str, list] = {}
-    for run in runs:
-        settings.setdefault(without_seed(run.config), []).append(run)
-    out = []
-    for identity, listed in settings.items():
-        seeds = {r.seed for r in listed}
-        extra = []
-        for seed in sorted(cached.get(identity, set()) - seeds):
-            config = {**listed[0].config, "seed": seed}
-            extra.append(dataclasses.replace(listed[0], seed=seed, config=config, key=config_key(config)))
-        out += sorted(listed + extra, key=lambda r: r.seed)
-    return out
