@@ -45,5 +45,9 @@ def test_the_report_model_finds_them_and_keeps_other_experiments_apart(tmp_path)
     assert [(r.label, r.seed, r.status, r.config["train"]["epochs"]) for r in model.rows] == [
         ("CE", 0, "done", 1), ("CE", 2, "done", 1), ("CE", 7, "done", 3), ("Triplet", 0, "missing", 1), ("Triplet", 1, "done", 1),
     ]
+    by_seed = {(r.label, r.seed): r for r in wide}
+    for row in model.rows:  # the same run (key, config) as training with --seed would give
+        if row.config["train"]["epochs"] == 1:
+            assert (row.key, row.config) == (by_seed[(row.label, row.seed)].key, by_seed[(row.label, row.seed)].config)
     titles = [s.title for s in summarize_rows(annotate(model.rows, model.written))]
     assert titles == ["seeds", "seeds (epochs 3)"]  # the 3-epoch run is never averaged in
