@@ -282,6 +282,20 @@ def backbone_builder(name: str, base_dir: str | Path | None = None):
     return backbone_builder_from_class(cls, name)
 
 
+def backbone_problem(name: str, base_dir: str | Path | None = None) -> str | None:
+    """Why ``./file.py:Class`` or ``module:Class`` cannot be a backbone (None when it can),
+    checked at suite load: the file or module is imported, the object looked up (nothing is
+    built). Resolving it here also fixes the file for the engine, which does not know the
+    suite's folder."""
+    if not is_plugin_reference(name):
+        return None
+    try:
+        obj, _ = load_reference(name, base_dir)
+    except PluginError as exc:
+        return str(exc)
+    return None if callable(obj) else f"'{name}' is not a class or function"
+
+
 def backbone_source_files(name: str, base_dir: str | Path | None = None) -> tuple[str, ...]:
     """The files defining a user's backbone (for the run identity)."""
     if is_plugin_reference(name):

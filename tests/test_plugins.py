@@ -44,7 +44,8 @@ def user_folder(tmp_path, monkeypatch):
     return folder
 
 
-def test_example_loss_runs_beside_cross_entropy(cli, user_folder, cache_dir):
+def test_example_loss_runs_beside_cross_entropy(cli, user_folder, cache_dir, monkeypatch):
+    monkeypatch.chdir(user_folder.parent)  # run from elsewhere: the path is the suite's
     path = suite(user_folder, [
         {"name": "cross-entropy"},
         {"name": "./poly_loss.py:PolyLoss", "label": "Poly-1", "params": {"epsilon": 2.0}},
@@ -237,3 +238,21 @@ def test_user_backbone_contract_errors(tmp_path):
     with pytest.raises(UserError, match="not an nn.Module"):
         resolve_backbone("./nets.py:not_a_module", base_dir=tmp_path)(in_channels=1, image_size=8, pretrained=False)
     assert plugins.backbone_source_files("./nets.py:TinyNet", tmp_path) == (str((tmp_path / "nets.py").resolve()),)
+
+
+def test_backbone_file_relative_to_the_suite_checked_at_load(cli, tmp_path, monkeypatch, cache_dir):
+    """The suite in one folder, the command run from another: the backbone file is found beside
+    the suite, and a missing one is refused at load, naming the key."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "nets.py").write_text(NETS)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = suite(project, [{"name": "cross-entropy"}], backbone="./nets.py:TinyNet")
+    result = cli("compare", "--suite", path, "--json", "--cache-dir", cache_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    bad = suite(project, [{"name": "cross-entropy"}], backbone="./nts.py:TinyNet", name="bad.yaml")
+    result = cli("compare", "--suite", bad, "--json", "--cache-dir", cache_dir)
+    assert result.exit_code == 2 and "backbone.name" in result.stderr and "nts.py" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

@@ -16,10 +16,11 @@ class EmbeddingNet(nn.Module):
         return self.head(self.backbone(images))
 
 
-def build_model(backbone_cfg: dict, *, in_channels: int, image_size: int) -> EmbeddingNet:
+def build_model(backbone_cfg: dict, *, in_channels: int, image_size: int, base_dir=None) -> EmbeddingNet:
+    """``base_dir``: the suite file's folder, for a backbone named ``./file.py:Class``."""
     from modbench.backbones import BACKBONES
 
-    builder = BACKBONES.get(backbone_cfg["name"])
+    builder = BACKBONES.get(backbone_cfg["name"], base_dir=base_dir)
     backbone = builder(
         in_channels=in_channels, image_size=image_size, pretrained=backbone_cfg.get("pretrained", False)
     )

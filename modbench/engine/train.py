@@ -51,21 +51,23 @@ class ResumeRefused(RunError):
     """The run's checkpoint was made with other numerics (device, precision, CPU threads)."""
 
 
-def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int, params=None) -> torch.nn.Module:
+def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int, params=None, base_dir=None) -> torch.nn.Module:
     """``params``: the loss's validated parameter model (``RunSpec.params``); validated from
-    ``loss_cfg["params"]`` only when not given (a run that came through a pickle, a bare dict)."""
+    ``loss_cfg["params"]`` only when not given (a run that came through a pickle, a bare dict).
+    ``base_dir``: the suite file's folder (``RunSpec.source_dir``), for ``./file.py:Class``."""
     from modbench.losses import resolve_loss
 
-    spec = resolve_loss(loss_cfg["name"])
+    spec = resolve_loss(loss_cfg["name"], base_dir=base_dir)
     if params is None:
         params = spec.params.model_validate(loss_cfg["params"])
     return spec.build(params, num_classes, embedding_dim)
 
 
-def loss_family(loss_cfg: dict[str, Any]) -> str:
+def loss_family(loss_cfg: dict[str, Any], base_dir=None) -> str:
+    """``base_dir``: the suite file's folder, for a loss named ``./file.py:Class``."""
     from modbench.losses import resolve_loss
 
-    return resolve_loss(loss_cfg["name"]).family
+    return resolve_loss(loss_cfg["name"], base_dir=base_dir).family
 
 
 def build_optimizer(train_cfg: dict[str, Any], model: torch.nn.Module, loss: torch.nn.Module):
@@ -100,9 +102,10 @@ def _build(run, data: DeviceData, dist) -> tuple[StepParts, list[dict[str, Any]]
     cfg = run.config
     torch.manual_seed(run.seed)
     splits = data.splits
-    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size)
+    source_dir = getattr(run, "source_dir", None)  # user files named relative to the suite file
+    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size, base_dir=source_dir)
     loss_fn = build_loss(cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"],
-                         params=getattr(run, "params", None))
+                         params=getattr(run, "params", None), base_dir=source_dir)
     place(model, loss_fn, data.device)
     optimizers, groups = build_optimizers(model, loss_fn, cfg["train"])  # engine/optim.py: the one place
     compile_ = cfg["train"].get("compile", False)
@@ -195,7 +198,7 @@ def train_run(
     train_cfg = cfg["train"]
     numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
     try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
-        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"]))
+        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
     except distributed.SetupError as exc:
         raise UserError(str(exc)) from None
 
@@ -250,7 +253,10 @@ def _model_to_evaluate(run, run_dir: RunDir, data: DeviceData, model: EmbeddingN
         raise RunError(f"run {run.key}: no checkpoint to evaluate")
     if model is None or select == "best-val":
         torch.manual_seed(run.seed)
-        model = build_model(cfg["backbone"], in_channels=data.splits.channels, image_size=data.splits.image_size)
+        model = build_model(
+            cfg["backbone"], in_channels=data.splits.channels, image_size=data.splits.image_size,
+            base_dir=getattr(run, "source_dir", None),
+        )
         model.load_state_dict(state["model"])
         model.to(data.device)
     last = run_dir.load_checkpoint(map_location="cpu") if select == "best-val" else state

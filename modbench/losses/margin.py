@@ -78,8 +78,7 @@ class MarginParams(LossParams):
     family="embedding",
     params=MarginParams,
     description="Margin loss with distance-weighted sampling, beta learnt by its own SGD (Wu et al. 2017).",
-    # Musgrave et al. 2020, Table 8 (MarginLoss): margin [0, 1], beta init [0, 1]; Wu et al.'s
-    # values (0.2, 1.2) inside.
+    # Around Wu et al.'s values (margin 0.2, beta0 1.2), which Musgrave et al. 2020 also tune.
     search_space={"margin": {"low": 0.01, "high": 1.0, "log": True},
                   "beta0": {"low": 0.5, "high": 1.6}},
 )

@@ -6,12 +6,12 @@ normalised proxies. No miner: every embedding is compared with every proxy. Sett
 
 - Distance: squared Euclidean, as in Movshovitz-Attias et al.'s equation (1) (pml's default
   for NCA).
-- ``softmax_scale`` 9, i.e. the temperature 1/9 of ProxyNCA++ (Teh, DeVries and Taylor 2020,
-  section 3.3; Musgrave et al. 2020 tune it in [0, 100]). At pml's default scale 1 on unit
-  vectors the loss cannot fall below ~0.68 even at the ideal solution (squared distances lie in
-  [0, 4]); at 9 the ideal solution's loss is ~(C - 1) e^-18.
+- ``softmax_scale`` 9, i.e. the temperature 1/9 of ProxyNCA++ (Teh, DeVries and Taylor 2020;
+  Musgrave et al. 2020 tune it). At pml's default scale 1 on unit vectors the loss stays high
+  even at an ideal solution: log(1 + (C - 1) e^-2) with orthogonal proxies (0.80 for 10
+  classes); at 9 it is ~(C - 1) e^-18.
 - The proxies train at ``proxy_lr_multiplier`` (100) times the suite's learning rate, without
-  weight decay: Kim et al. 2020 (Proxy Anchor, section 4.1) scale up the learning rate of the
+  weight decay: Kim et al. 2020 (Proxy Anchor) scale up the learning rate of the
   proxies 100 times; the "Metric Learning Reality Check" code (powerful-benchmarker) gives the
   loss's parameters their own optimizer and tunes its learning rate. At the paper suites' 1e-5
   the proxies would otherwise barely leave their random start in a whole run.
@@ -24,7 +24,7 @@ from pydantic import ConfigDict, Field
 from modbench.losses.base import LossParams, register_loss
 
 SOFTMAX_SCALE = 9.0  # ProxyNCA++'s temperature 1/9
-PROXY_LR_MULTIPLIER = 100.0  # Proxy Anchor (Kim et al. 2020), section 4.1
+PROXY_LR_MULTIPLIER = 100.0  # Proxy Anchor (Kim et al. 2020)
 
 
 class ProxyNCAParams(LossParams):
@@ -49,7 +49,7 @@ class ProxyNCAParams(LossParams):
     family="embedding",
     params=ProxyNCAParams,
     description="ProxyNCA: NCA against one proxy per class, scale 9, proxies at 100x the lr.",
-    # Musgrave et al. 2020, Table 8 (ProxyNCA): softmax_scale in [0, 100].
+    # Musgrave et al. 2020 tune the softmax scale; [1, 100] holds pml's 1 and ProxyNCA++'s 9.
     search_space={"softmax_scale": {"low": 1.0, "high": 100.0, "log": True},
                   "proxy_lr_multiplier": {"low": 1.0, "high": 1000.0, "log": True}},
 )

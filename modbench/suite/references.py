@@ -50,6 +50,12 @@ def reference_problems(suite: Suite, problems: Problems) -> None:
         problems.add("dataset.name", unknown_name_message("dataset", suite.dataset.name, DATASETS.names()))
     if suite.backbone.name not in BACKBONES:
         problems.add("backbone.name", unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()))
+    else:  # a user's ./file.py:Class or module:Class, looked up from the suite's folder
+        from modbench.plugins import backbone_problem
+
+        problem = backbone_problem(suite.backbone.name, suite.source_dir)
+        if problem:
+            problems.add("backbone.name", problem)
     if suite.dataset.labels is not None and suite.dataset.name not in DATASETS_WITH_LABEL_SETS:
         problems.add(
             "dataset.labels",

@@ -140,3 +140,34 @@ def test_an_override_keeps_the_run_count_bounded(write_suite):
     assert len(resolve_runs(apply_overrides(suite, seeds=list(range(500))), "s")) == 20 * 500
     with pytest.raises(SuiteError, match=r"20 loss setting\(s\) x 600 seed\(s\) = 12000 runs, more than 10000"):
         apply_overrides(suite, seeds=list(range(600)))
+
+
+@pytest.mark.parametrize("jobs", [[], ["--launcher", "local", "--jobs", "1"]], ids=["inline", "worker process"])
+def test_a_loss_file_relative_to_the_suite_trains_from_any_folder(cli, tmp_path, monkeypatch, cache_dir, jobs):
+    """``./file.py:Class`` is relative to the suite file at load and when the run trains, also
+    in a worker process (which knows the suite's folder only from the run: RunSpec.source_dir)."""
+    import json
+    import shutil
+
+    import yaml
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(Path(modbench.__file__).parent.parent / "docs" / "examples" / "poly_loss.py", folder / "poly_loss.py")
+    data = copy.deepcopy(TINY_SUITE)
+    data["dataset"]["subset"], data["train"]["epochs"] = 6, 1
+    data["losses"] = [{"name": "./poly_loss.py:PolyLoss", "label": "Poly-1"}]
+    (folder / "s.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)  # not the suite's folder
+    result = cli("compare", "--suite", "mine/s.yaml", "--json", "--cache-dir", cache_dir, "--device", "cpu", *jobs)
+    assert result.exit_code == 0, result.stderr
+    assert [r["status"] for r in json.loads(result.stdout) if r.get("status")] == ["done"]
+
+
+def test_a_missing_backbone_file_is_refused_at_load(write_suite):
+    data = copy.deepcopy(TINY_SUITE)
+    data["backbone"]["name"] = "./no_such_nets.py:Net"
+    path = write_suite(data)
+    with pytest.raises(SuiteError) as info:
+        load_suite(str(path))
+    assert str(info.value).startswith(f"{path}: backbone.name: ") and "no_such_nets.py" in str(info.value)
