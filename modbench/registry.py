@@ -103,22 +103,23 @@ class Registry:
 class PluginRegistry(Registry):
     """A registry whose names also include users' plugins (``modbench/plugins.py``):
     ``./file.py:Class``, ``package.module:Class``, the entry-point group ``group``, and names
-    with a ``prefix`` (``timm:``) that ``prefixed(name)`` resolves. ``in`` and ``get`` accept
-    them, so that the suite checks and the engine need no special case; listing stays torch-free
-    (entry points are read from package metadata only)."""
+    with a ``prefix`` (``timm:``) that ``prefixed(name)`` resolves. ``in`` keeps its meaning
+    (a registered built-in name, with an ``entry``); ``knows(name)`` and ``get`` accept every
+    form; listing stays torch-free (entry points are read from package metadata only)."""
 
     def __init__(self, kind: str, group: str, prefixed: dict[str, str] | None = None):
         super().__init__(kind)
         self.group = group
         self.prefixed = prefixed or {}  # prefix -> "module:function(rest, **builder kwargs)"
 
-    def __contains__(self, name: object) -> bool:
+    def knows(self, name: object) -> bool:
+        """A built-in name, a prefixed one (``timm:...``), a plugin reference or an entry point."""
         from modbench import plugins
 
         if not isinstance(name, str):
             return False
         return (
-            super().__contains__(name)
+            name in self
             or name.startswith(tuple(self.prefixed))
             or plugins.is_plugin_reference(name)
             or name in plugins.entry_point_names(self.group)
@@ -127,7 +128,7 @@ class PluginRegistry(Registry):
     def get(self, name: str, base_dir=None) -> Any:
         from modbench import plugins
 
-        if super().__contains__(name):
+        if name in self:
             return super().get(name)
         for prefix, target in self.prefixed.items():
             if name.startswith(prefix):

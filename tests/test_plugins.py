@@ -123,7 +123,8 @@ def test_module_and_entry_point_forms(tmp_path, monkeypatch):
         assert resolve_loss("poly").params.model_validate({}).epsilon == 1.0
         from modbench.backbones import BACKBONES, backbone_names
 
-        assert "tiny-net" in BACKBONES and "tiny-net" in backbone_names()
+        assert BACKBONES.knows("tiny-net") and "tiny-net" not in BACKBONES  # no built-in entry
+        assert "tiny-net" in backbone_names()
         net = BACKBONES.get("tiny-net")(in_channels=1, image_size=8, pretrained=False)
         assert net(torch.zeros(3, 1, 8, 8)).shape == (3, net.out_features)
     finally:

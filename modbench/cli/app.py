@@ -15,6 +15,7 @@ from modbench.cli.eval import eval_
 from modbench.cli.list_cmd import list_
 from modbench.cli.report import report
 from modbench.cli.train import train
+from modbench.cli.tune import tune
 
 class OneLineErrors(TyperGroup):
     """Command-line usage errors (unknown option, missing or out-of-range value) as one line on
@@ -73,6 +74,7 @@ app.command("eval")(eval_)
 app.command("compare")(compare)
 app.command("report")(report)
 app.command("list")(list_)
+app.command("tune")(tune)
 
 
 def _one_line_warnings() -> None:

@@ -60,9 +60,14 @@ def compare(
     )
     runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=download, threads=threads)
     outcomes = train_plan(p, runner, force=force, launch=launch)
+    notes = None
+    if p.suite.tuned is not None:  # written by `modbench tune` (docs/tuning.md)
+        from modbench.tune.tuned_suite import tuned_note
+
+        notes = {p.suite.name: [tuned_note(p.suite.tuned)]}
     from modbench.results.deviations import written_suites  # to state the overrides on every table
 
-    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, written=written_suites([suite])))
+    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes, written=written_suites([suite])))
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)

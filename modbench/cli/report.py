@@ -46,7 +46,10 @@ def report(
         if plots.exists() and not plots.is_dir():
             raise fail(f"--plots {plots}: is a file, not a folder; give a folder for the PNG files")
     store = RunStore(resolve_cache_root(cache_dir))
-    model = build_report(store, suite, seeds=seed, epochs=epochs, subset=subset, warn=lambda m: warn(plain_text(m)))
+    from modbench.tune.report import trial_runs  # a suite's tuning trials, apart (docs/tuning.md)
+
+    model = build_report(store, suite, seeds=seed, epochs=epochs, subset=subset, warn=lambda m: warn(plain_text(m)),
+                         more_runs=trial_runs)
     for line in model.left_out:
         err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
     paper_data = None
@@ -106,6 +109,9 @@ def _write_plots(store, summaries, folder: Path) -> dict:
         except OSError as exc:
             raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
     n = sum(len(files) for files in written.values())
+    from modbench.tune.plots import write_tune_plots  # the tuning studies' figures (docs/tuning.md)
+
+    n += len(write_tune_plots(store.root, folder))
     err.print(plain_text(f"wrote {n} plot{'s' if n != 1 else ''} to {folder}"), markup=False, highlight=False)
     return written
 

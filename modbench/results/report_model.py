@@ -103,9 +103,11 @@ def build_report(
     epochs: int | None = None,
     subset: int | None = None,
     warn: Callable[[str], None] | None = None,
+    more_runs: Callable | None = None,
 ) -> ReportModel:
     """The rows of the report (see the module docstring). ``suite_refs`` None: every built-in
-    suite, and every other cached run."""
+    suite, and every other cached run. ``more_runs(store, suite, source)`` gives RunSpecs that
+    belong to a suite under a heading of their own (its tuning trials), shown after it."""
     from modbench.results.rows import rows_from_cache
     from modbench.suite.loader import builtin_suite_names, load_suite
     from modbench.suite.runs import apply_overrides, resolve_runs
@@ -119,7 +121,8 @@ def build_report(
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
         model.written[suite.name] = written_sections(suite)
-        runs = resolve_runs(apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds), source)
+        overridden = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds)
+        runs = resolve_runs(overridden, source)
         listed = rows_from_cache(store, runs, warn=warn)
         by_setting: dict[str, Any] = {}
         for run in runs:
@@ -139,14 +142,18 @@ def build_report(
         placed |= {r.key for r in listed if r.status != "missing"} | {r.key for r in extra}
         if not explicit and all(r.status == "missing" for r in listed):
             listed = []  # nothing of the suite as written ran: no table of dashes
-        if not (listed or extra):
+        more: list[ResultRow] = []
+        if more_runs is not None:
+            more = rows_from_cache(store, more_runs(store, overridden, source), warn=warn)
+            placed |= {r.key for r in more}
+        if not (listed or extra or more):
             continue
         order = {(r.label, r.loss): i for i, r in enumerate(runs)}
         suite_rows = sorted(
             listed + extra,
             key=lambda r: (order.get((r.label, r.loss), len(order)), r.key not in listed_keys, _overrides(r), r.seed),
         )
-        model.rows += suite_rows
+        model.rows += suite_rows + more
         model.descriptions[suite.name] = suite.description
     rest = [c for key, c in cached.items() if key not in placed]
     if explicit:

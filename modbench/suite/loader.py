@@ -195,6 +195,9 @@ def check_references(suite: Suite, source: str) -> None:
         problems.extend(exc)
     problems.raise_if_any()
     suite._loss_settings = tuple(settings)
+    from modbench.tune.spaces import check_tune_section  # the tune: section (docs/tuning.md)
+
+    check_tune_section(suite, source)
 
 
 def entry_problems(data: dict[str, Any], problems: Problems, base_dir: Path) -> None:

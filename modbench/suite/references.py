@@ -48,7 +48,7 @@ def reference_problems(suite: Suite, problems: Problems) -> None:
 
     if suite.dataset.name not in DATASETS:
         problems.add("dataset.name", unknown_name_message("dataset", suite.dataset.name, DATASETS.names()))
-    if suite.backbone.name not in BACKBONES:
+    if not BACKBONES.knows(suite.backbone.name):
         problems.add("backbone.name", unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()))
     else:  # a user's ./file.py:Class or module:Class, looked up from the suite's folder
         from modbench.plugins import backbone_problem

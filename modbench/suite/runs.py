@@ -48,6 +48,7 @@ class LossSetting:
     swept: dict[str, Any] = field(default_factory=dict)
     entry: int = 0  # index in the suite's ``losses``
     own_label: bool = False  # the label was written in the suite (not made from the name)
+    lr: float | None = None  # the entry's own learning rate (LossEntry.lr), else train.lr
 
     @property
     def params(self) -> dict[str, Any]:
@@ -145,7 +146,7 @@ def _entry_settings(i: int, entry, params_model, source: str) -> list[LossSettin
         label = entry.label or entry.name
         if swept:
             label = f"{label} ({_values(swept, swept)})"
-        settings.append(LossSetting(entry.name, label, model, swept, i, entry.label is not None))
+        settings.append(LossSetting(entry.name, label, model, swept, i, entry.label is not None, entry.lr))
     return settings
 
 
@@ -228,7 +229,7 @@ def expand_entries(entries, source: str, base_dir=None) -> list[LossSetting]:
             problems.extend(exc)
             continue
         for setting in entry_settings:
-            identity = canonical_json({"name": setting.name, "params": setting.params})
+            identity = canonical_json({"name": setting.name, "params": setting.params, "lr": setting.lr})
             if identity not in seen:
                 seen.add(identity)
                 settings.append(setting)
@@ -250,7 +251,8 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
         "protocol": PROTOCOL_VERSION,
         "dataset": suite.dataset.model_dump(mode="json"),
         "backbone": suite.backbone.model_dump(mode="json"),
-        "train": suite.train.model_dump(mode="json"),
+        "train": suite.train.model_dump(mode="json")
+        | ({"lr": setting.lr} if setting.lr is not None else {}),
         "loss": {"name": setting.name, "params": setting.params},
         "seed": seed,
         "code": code_identity(setting.name, suite.backbone.name, suite.source_dir),  # modbench/identity.py

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_serializer, model_validator
 
 from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
 
@@ -123,11 +123,44 @@ class LossEntry(Strict):
     label: str | None = Field(None, min_length=1, max_length=80)
     # A list value is a sweep: every combination of the listed values becomes one run.
     params: dict[str, Any] = Field(default_factory=dict)
+    # This loss's learning rate instead of train.lr (written by `modbench tune`, which tunes the
+    # learning rate per loss); part of the run's key only when given.
+    lr: float | None = Field(None, gt=0)
 
     @field_validator("label")
     @classmethod
     def _label_printable(cls, value: str | None) -> str | None:
         return _printable_text(value)
+
+
+class TuneRange(Strict):
+    """One searched parameter of ``tune:`` (docs/tuning.md): uniform on [low, high], or
+    log-uniform with ``log: true``; integer parameters draw integers."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0 (got {self.low})")
+        return self
+
+
+class TunedInfo(Strict):
+    """What ``modbench tune`` records in the tuned suite it writes: where the parameters come
+    from. Not part of any run's key (the runs are ordinary runs with these parameters)."""
+
+    source: str = Field(min_length=1, description="the suite that was tuned")
+    trials: int = Field(ge=1, description="trials per loss")
+    metric: str = Field(min_length=1, description="the validation metric maximised")
+    split: Literal["validation"] = "validation"
+    storage: str = ""
+    pruner: str = ""
+    studies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class Suite(Strict):
@@ -140,6 +173,11 @@ class Suite(Strict):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=MAX_SEEDS)
     losses: list[LossEntry] = Field(min_length=1)
     slurm: SlurmConfig | None = None
+    # Search spaces of `modbench tune`, {loss label or name (or "*"): {param: range | "fixed"}};
+    # labels and parameters are checked against the losses in modbench.tune.spaces.
+    # (values: a TuneRange mapping or "fixed", checked there so each problem names its key).
+    tune: dict[str, dict[str, Any]] | None = None
+    tuned: TunedInfo | None = None
 
     @field_validator("name")
     @classmethod

@@ -30,5 +30,12 @@ def test_a_new_backbone_is_one_file(tmp_path):
 
 def test_listing_imports_no_torch():
     code = ("import sys; from modbench.backbones import BACKBONES, backbone_lines; backbone_lines(); "
-            "'./x.py:Net' in BACKBONES; assert 'torch' not in sys.modules, 'torch imported'")
+            "BACKBONES.knows('./x.py:Net'); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_in_means_built_in_knows_takes_every_form():
+    assert "small-cnn" in BACKBONES and BACKBONES.knows("small-cnn")
+    for name in ("./nets.py:Net", "pkg.mod:Net", "timm:resnet18"):
+        assert name not in BACKBONES and BACKBONES.knows(name)
+    assert not BACKBONES.knows("resnet:18") and not BACKBONES.knows("small_cnn")

@@ -1,0 +1,138 @@
+"""``modbench tune``: the same Optuna search budget for every loss, on the validation split,
+then the tuned suite (docs/tuning.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from modbench.cli.common import (
+    CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, LossOpt, SubsetOpt, SuiteOpt,
+    err, handle_errors,
+)
+from modbench.cli.common import (  # scaling options (docs/scaling.md)
+    GpusPerJobOpt, JobsOpt, LauncherOpt, PartitionOpt, SlurmLogDirOpt, TimeMinOpt,
+)
+
+TrialsOpt = Annotated[int, typer.Option("--trials", "-n", min=1, help="Trials per loss (the same for every loss).")]
+MetricOpt = Annotated[str, typer.Option("--metric", help="Validation metric to maximise, e.g. map@r, recall@1, nmi.")]
+PrunerOpt = Annotated[str, typer.Option("--pruner", help="asha (successive halving), median, or none.")]
+StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db \\[default: sqlite in <cache>/tune/<suite>.db].")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite \\[default: ./<suite>-tuned.yaml].")]
+
+
+@handle_errors
+def tune(
+    suite: SuiteOpt,
+    loss: LossOpt = None,
+    trials: TrialsOpt = 20,
+    metric: MetricOpt = "map@r",
+    pruner: PrunerOpt = "asha",
+    epochs: EpochsOpt = None,
+    subset: SubsetOpt = None,
+    device: DeviceOpt = "auto",
+    cache_dir: CacheDirOpt = None,
+    data_dir: DataDirOpt = None,
+    download: DownloadOpt = False,
+    storage: StorageOpt = None,
+    output: OutputOpt = None,
+    jobs: JobsOpt = None,
+    launcher: LauncherOpt = None,
+    partition: PartitionOpt = None,
+    gpus_per_job: GpusPerJobOpt = None,
+    time_min: TimeMinOpt = None,
+    slurm_log_dir: SlurmLogDirOpt = None,
+) -> None:
+    """Tune every loss of a suite with the same number of trials on the validation split (the
+    test split is never used), then write the tuned suite for `compare`."""
+    from modbench.cache.store import resolve_cache_root
+    from modbench.cli.common import check_device, warn
+    from modbench.errors import UserError
+    from modbench.launch import launch_options
+    from modbench.tune.session import TuneSpec, open_session, results
+    from modbench.tune.study import safe_file_name, shown_url
+    from modbench.tune.tuned_suite import tuned_suite_data, write_tuned_suite
+
+    check_device(device)
+    root = resolve_cache_root(cache_dir)
+    spec = TuneSpec(
+        suite_ref=suite, losses=tuple(loss or ()), trials=trials, metric=metric, pruner=pruner,
+        epochs=epochs, subset=subset, storage=storage, cache_root=str(root),
+        data_dir=str(data_dir) if data_dir else None, download=download, device=device,
+    )
+    session = open_session(spec)
+    spec = session.spec
+    out_path = Path(output) if output is not None else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
+    if out_path.is_dir():
+        raise UserError(f"--output {out_path}: is a folder; give a file name such as {out_path / 'tuned.yaml'}")
+    launch = launch_options(
+        launcher=launcher, jobs=jobs, devices=None, partition=partition, gpus_per_job=gpus_per_job,
+        time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=session.suite.slurm, device=device,
+    )
+    say = lambda text: err.print(text, markup=False, highlight=False)  # noqa: E731
+    say(
+        f"tuning {len(session.targets)} loss(es) of {session.source}, {trials} trial(s) each on the "
+        f"validation split ({spec.metric}, pruner {spec.pruner}); studies in {shown_url(session.storage_url)}"
+    )
+    _run(session, spec, launch, say)
+    found = results(session)
+    for target, best in found:
+        if best["trials"] < trials:
+            warn(f"'{target.label}': {best['trials']} of {trials} trials counted (the same command continues the study)")
+        if "params" not in best:
+            warn(f"'{target.label}': no trial completed; the tuned suite keeps the suite's values")
+    data = tuned_suite_data(
+        session.raw, session.suite, found, source=session.source, trials=trials, metric=spec.metric,
+        storage=shown_url(session.storage_url), pruner=spec.pruner,
+    )
+    write_tuned_suite(out_path, data)
+    _print_summary(found, spec.metric, trials)
+    say(f"wrote {out_path}; `modbench compare --suite {out_path}` trains the tuned losses and reports test metrics")
+
+
+def _run(session, spec, launch, say) -> None:
+    from modbench.errors import UserError
+    from modbench.tune.session import make_trial_runner, preload_data, tune_here, tune_in_processes
+
+    if launch.launcher == "inline":
+        runner = make_trial_runner(spec)
+        preload_data(session, runner)
+        tune_here(session, runner, say=say)
+    elif launch.launcher == "local":
+        preload_data(session, make_trial_runner(spec))
+        for target in session.targets:  # the storage's tables and the studies, before the workers
+            session.study(target)
+        tune_in_processes(spec, launch.jobs)
+    else:  # slurm
+        from modbench.tune.slurm import tune_on_slurm
+
+        folder = launch.log_dir or Path(spec.cache_root) / "slurm"
+        outcome = tune_on_slurm(session, resources=launch.slurm, folder=folder, cluster="slurm", say=say)
+        for job_id, reason, log in outcome["failed"]:
+            from modbench.cli.common import warn
+
+            warn(f"job {job_id} failed: {reason}; log: {log} (the same command retries its trial)")
+        if outcome["failed"] and len(outcome["failed"]) == outcome["submitted"]:
+            raise UserError(f"every tuning job failed, e.g. {outcome['failed'][0][1]}")
+
+
+def _print_summary(found, metric: str, trials: int) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from modbench.cli.common import out
+
+    table = Table(title=Text(f"Tuning on validation — {trials} trials per loss, metric {metric}"))
+    for col in ("Loss function", "Complete", "Pruned", "Failed", f"Best val {metric}", "Best parameters"):
+        table.add_column(col)
+    for target, best in found:
+        value = best.get("best_value")
+        params = best.get("params") or {}
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+        table.add_row(
+            Text(target.label), str(best["complete"]), str(best["pruned"]), str(best["failed"]),
+            "—" if value is None else f"{value:.4f}", Text(shown or "—"),
+        )
+    out.print(table)

@@ -1,0 +1,22 @@
+"""The engine's Runner for tuning trials: the validation split stands in for the test split."""
+
+from __future__ import annotations
+
+from modbench.engine.runner import Runner
+from modbench.tune.trials import is_trial, validation_as_test
+
+
+class TrialRunner(Runner):
+    """The engine's Runner; for trial runs, the data with validation in place of test."""
+
+    def data_for(self, run):
+        if not is_trial(run.config):
+            return super().data_for(run)
+        from modbench.engine.data import DeviceData, load_splits
+        from modbench.suite.runs import canonical_json
+
+        key = "trial:" + canonical_json(run.config["dataset"])
+        if key not in self._data:
+            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download)
+            self._data[key] = DeviceData(validation_as_test(splits), self.device)
+        return self._data[key]

@@ -1,0 +1,317 @@
+"""One Optuna study per loss: storage, sampler, pruner, and the equal trial budget.
+
+Storage is Optuna's RDB storage: by default one SQLite file per suite in the cache,
+``<cache>/tune/<suite>.db``; ``--storage URL`` names a PostgreSQL or MySQL server that several
+machines share. Every finished trial is in the database the moment it is told, so a killed
+``tune`` loses at most the epochs of the trials it was running, and those resume from their
+runs' checkpoints (the trial is retried with the same parameters, hence the same run).
+
+The budget: a study is done when ``budget`` trials are *counted*: complete, pruned, or failed
+because their run diverged (a non-finite loss is a result of that setting, not an accident).
+Several processes on one study (``--jobs``, ``--launcher slurm``, two shells) share the budget:
+each claims a trial with ``study.ask()`` (Optuna gives every trial to one process), then checks
+that fewer than ``budget`` counted-or-running trials precede it; a trial past the budget is
+marked failed (user attribute ``over_budget``) before anything trains. A trial whose process
+died is found by its heartbeat (Optuna's, every ``HEARTBEAT_S``), or at once when its owner was
+a process of this machine that no longer exists, and is retried with the same parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from modbench.errors import UserError
+
+HEARTBEAT_S = 30
+GRACE_S = 120
+POLL_S = 2.0
+PRUNERS = ("asha", "median", "none")
+HOST = socket.gethostname()
+
+
+# -- storage ------------------------------------------------------------------------------------
+def safe_file_name(name: str) -> str:
+    """A suite name as a file name: other characters become ``_`` (plus a short hash then, so
+    that two names never share a file)."""
+    clean = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80].lstrip(".") or "suite"
+    if clean != name:
+        clean += "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return clean
+
+
+def default_storage(cache_root: Path, suite_name: str) -> str:
+    path = Path(cache_root) / "tune" / f"{safe_file_name(suite_name)}.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def shown_url(url: str) -> str:
+    """The storage URL without its password, for messages and the tuned suite."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is reported by open_storage
+        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def quiet_optuna() -> None:
+    """No per-trial INFO lines from Optuna (``tune`` prints its own), and no warnings about the
+    heartbeat API being experimental or used with ask-and-tell (which is how it is used here)."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
+
+
+def open_storage(url: str):
+    import optuna
+
+    quiet_optuna()
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # Processes sharing the file wait for its lock instead of failing at once.
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
+    try:
+        for attempt in range(6):
+            try:
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=retry_trial,
+                    **kwargs,
+                )
+            except Exception as exc:  # noqa: BLE001 - two processes creating the tables at once
+                if attempt == 5 or "IntegrityError" not in type(exc).__name__ + str(exc)[:200]:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+    except ImportError as exc:
+        raise UserError(f"--storage {shown_url(url)}: the database driver is not installed ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors for bad URLs and refused connections
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"--storage {shown_url(url)}: cannot open the study database ({first[:160]})") from None
+
+
+# -- studies ------------------------------------------------------------------------------------
+def make_pruner(name: str):
+    """``asha``: asynchronous successive halving (rungs at 1, 3, 9... epochs, the best third of
+    each rung goes on; Li et al. 2020. On digits it trains half the epochs of unpruned trials;
+    a reduction factor of 4 trained 41% but found a worse best for the paper's loss:
+    docs/benchmarks.md); ``median``: Optuna's MedianPruner after 2 trials and 1
+    epoch; ``none``: every trial trains all its epochs."""
+    import optuna
+
+    if name == "asha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise UserError(f"--pruner {name}: choose {', '.join(PRUNERS)}")
+
+
+def sampler_seed(study_name: str) -> int:
+    return int(hashlib.sha256(study_name.encode()).hexdigest()[:8], 16)
+
+
+def make_sampler(study_name: str, number: int):
+    """TPE seeded by the study's name and the trial's number: a trial's draw is reproducible,
+    and two processes drawing trials 4 and 5 at once never draw the same parameters (one seed
+    per process would give them the same first draws). ``constant_liar``: running trials count
+    as bad results, so parallel trials spread out."""
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=5, constant_liar=True)
+
+
+def open_study(storage, name: str, *, pruner: str):
+    """Create or load the study ``name`` (maximising), with a TPE sampler (``make_sampler``)."""
+    import optuna
+
+    sampler = make_sampler(name, 0)
+    for _ in range(5):  # two processes creating one study at once: the loser loads it
+        try:
+            return optuna.create_study(
+                storage=storage, study_name=name, direction="maximize", sampler=sampler,
+                pruner=make_pruner(pruner), load_if_exists=True,
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            time.sleep(0.2)
+    return optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=make_pruner(pruner))
+
+
+# -- trials of other processes ---------------------------------------------------------------
+def retry_trial(study, trial) -> None:
+    """Enqueue ``trial``'s parameters again (its process died): the retry trains the same run,
+    resuming from its checkpoint."""
+    if trial.params:
+        study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_stale(study) -> list[int]:
+    """Fail (and retry) the running trials whose process is gone: of this machine at once (the
+    owner's pid no longer exists), of other machines once their heartbeat is older than
+    ``GRACE_S`` (Optuna's ``fail_stale_trials``). Returns the numbers of the trials retried."""
+    import optuna
+    from optuna.trial import TrialState
+
+    retried = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = t.user_attrs.get("owner") or {}
+        if owner.get("host") == HOST and isinstance(owner.get("pid"), int) and owner["pid"] != os.getpid():
+            if not _pid_alive(owner["pid"]):
+                try:
+                    study._storage.set_trial_user_attr(t._trial_id, "stale", "its process was gone")
+                    study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                except Exception:  # noqa: BLE001 - another process failed it first: it retries it
+                    continue
+                retry_trial(study, t)
+                retried.append(t.number)
+    optuna.storages.fail_stale_trials(study)
+    return retried
+
+
+class Heartbeat:
+    """Records the trial's heartbeat every ``HEARTBEAT_S`` seconds in a thread while it runs."""
+
+    def __init__(self, storage, trial_id: int):
+        self.storage, self.trial_id = storage, trial_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def beat(self) -> None:
+        try:
+            self.storage.record_heartbeat(self.trial_id)
+        except Exception:  # noqa: BLE001 - a missed beat is retried; the trial goes on
+            pass
+
+    def _loop(self):
+        while not self._stop.wait(HEARTBEAT_S):
+            self.beat()
+
+    def __enter__(self):
+        self.beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+# -- the budget -------------------------------------------------------------------------------
+def counted(t) -> bool:
+    from optuna.trial import TrialState
+
+    return t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        t.state == TrialState.FAIL and bool(t.user_attrs.get("counted"))
+    )
+
+
+@dataclass
+class Tally:
+    complete: int = 0
+    pruned: int = 0
+    diverged: int = 0
+    running: int = 0
+    waiting: int = 0
+    numbers: list[int] = field(default_factory=list)  # counted trials
+
+    @property
+    def done(self) -> int:
+        return self.complete + self.pruned + self.diverged
+
+
+def tally(study) -> Tally:
+    from optuna.trial import TrialState
+
+    out = Tally()
+    for t in study.get_trials(deepcopy=False):
+        if t.state == TrialState.COMPLETE:
+            out.complete += 1
+        elif t.state == TrialState.PRUNED:
+            out.pruned += 1
+        elif t.state == TrialState.FAIL and t.user_attrs.get("counted"):
+            out.diverged += 1
+        elif t.state == TrialState.RUNNING:
+            out.running += 1
+        elif t.state == TrialState.WAITING:
+            out.waiting += 1
+        if counted(t):
+            out.numbers.append(t.number)
+    return out
+
+
+def within_budget(study, number: int, budget: int) -> bool:
+    """Whether trial ``number`` is one of the first ``budget`` counted-or-running trials."""
+    from optuna.trial import TrialState
+
+    claims = sorted(
+        t.number for t in study.get_trials(deepcopy=False) if counted(t) or t.state == TrialState.RUNNING
+    )
+    return number in claims[:budget]
+
+
+def run_budget(
+    study,
+    budget: int,
+    run_trial: Callable[[Any], None],
+    *,
+    max_new: int | None = None,
+    wait: bool = True,
+    poll_s: float = POLL_S,
+) -> int:
+    """Ask and run trials until ``budget`` are counted (``max_new`` at most, in this process).
+    ``run_trial(trial)`` runs one and tells the study. With ``wait``, this process waits for the
+    other processes' running trials when they complete the budget. Returns the trials run here."""
+    from optuna.trial import TrialState
+
+    mine = 0
+    while max_new is None or mine < max_new:
+        recover_stale(study)
+        t = tally(study)
+        if t.done >= budget:
+            break
+        if t.done + t.running >= budget and not t.waiting:
+            if not wait:
+                break
+            time.sleep(poll_s)  # the other processes' trials finish the budget (or die: retried)
+            continue
+        trial = study.ask()
+        study._storage.set_trial_user_attr(trial._trial_id, "owner", {"host": HOST, "pid": os.getpid()})
+        if not within_budget(study, trial.number, budget):
+            # Another process took the last place at the same moment: give the place back.
+            study._storage.set_trial_user_attr(trial._trial_id, "over_budget", True)
+            frozen = study._storage.get_trial(trial._trial_id)
+            fixed = frozen.system_attrs.get("fixed_params")
+            study.tell(trial, state=TrialState.FAIL)
+            if fixed:  # an enqueued retry keeps its parameters for whoever is next
+                study.enqueue_trial(dict(fixed), user_attrs={"retry_of": frozen.user_attrs.get("retry_of")})
+            continue
+        study.sampler = make_sampler(study.study_name, trial.number)  # before any suggest_*
+        with Heartbeat(study._storage, trial._trial_id):
+            run_trial(trial)
+        mine += 1
+    return mine

@@ -1,0 +1,98 @@
+"""The tuned suite ``tune`` writes: the source suite with each loss's best parameters.
+
+It is an ordinary suite (``modbench compare --suite digits-tuned.yaml`` trains its runs on the
+training split over the suite's seeds and reports test metrics), plus a ``tuned:`` section that
+records where the parameters come from (source suite, trials per loss, metric, storage, each
+study and its best trial). The section is not part of any run's key. Command-line overrides used
+while tuning (``--epochs``, ``--subset``) are written into the suite: the final runs train as
+the trials did. Imports no torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modbench.tune.spaces import LR
+
+TUNED_NOTE = "tuned: {trials} trials per loss on validation ({metric})"
+
+
+def tuned_note(tuned) -> str:
+    """The line tables of a tuned suite carry (``tuned`` is the suite's ``TunedInfo``)."""
+    return TUNED_NOTE.format(trials=tuned.trials, metric=tuned.metric)
+
+
+def tuned_suite_data(
+    raw: dict[str, Any],
+    suite,
+    results: list[tuple[Any, dict[str, Any]]],
+    *,
+    source: str,
+    trials: int,
+    metric: str,
+    storage: str,
+    pruner: str,
+) -> dict[str, Any]:
+    """``raw`` (the source suite as read) with ``suite``'s overrides, one loss entry per tuned
+    setting (``results``: (Target, best_of summary)), and the ``tuned:`` section."""
+    data = dict(raw)
+    data["name"] = f"{suite.name}-tuned"[:100]
+    note = TUNED_NOTE.format(trials=trials, metric=metric)
+    data["description"] = f"{note}. {suite.description}".strip()[:2000]
+    data["train"] = {**raw.get("train", {}), "epochs": suite.train.epochs}
+    dataset = dict(raw.get("dataset", {}))
+    if suite.dataset.subset is not None:
+        dataset["subset"] = suite.dataset.subset
+    data["dataset"] = dataset
+    data["seeds"] = list(suite.seeds)
+    losses, studies = [], {}
+    for target, best in results:
+        setting = target.setting
+        params = dict(setting.params)
+        lr = setting.lr
+        found = best.get("params")
+        if found:
+            params.update({k: v for k, v in found.items() if k != LR})
+            lr = found.get(LR, lr)
+        entry: dict[str, Any] = {"name": setting.name, "label": setting.label, "params": params}
+        if lr is not None:
+            entry["lr"] = float(lr)
+        losses.append(entry)
+        studies[setting.label] = {
+            "study": best["study"],
+            "counted_trials": best["trials"],
+            "complete": best["complete"],
+            "pruned": best["pruned"],
+            "failed": best["failed"],
+            "best_trial": best.get("best_trial"),
+            "best_value": best.get("best_value"),
+            "searched": sorted(target.space),
+            "kept_suite_values": not found,  # no trial completed: the suite's values are kept
+        }
+    data["losses"] = losses
+    data["tuned"] = {
+        "source": source,
+        "trials": trials,
+        "metric": metric,
+        "split": "validation",
+        "storage": storage,
+        "pruner": pruner,
+        "studies": studies,
+    }
+    return data
+
+
+def write_tuned_suite(path: Path, data: dict[str, Any]) -> None:
+    from modbench.cache.atomic import atomic_write_bytes
+
+    header = (
+        f"# Written by `modbench tune` from {data['tuned']['source']}: the best parameters of each loss,\n"
+        f"# {data['tuned']['trials']} trials per loss on the validation split (metric {data['tuned']['metric']}).\n"
+        f"# `modbench compare --suite {path.name}` trains these on the training split over the seeds\n"
+        "# and reports test metrics.\n"
+    )
+    text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    atomic_write_bytes(Path(path), text.encode())

@@ -1,0 +1,27 @@
+"""``report --plots`` draws each study: best validation metric against trial number, and the
+metric against each searched parameter."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+
+def test_one_figure_per_study_and_per_searched_parameter(tmp_path):
+    from modbench.tune import study as st
+    from modbench.tune.plots import write_tune_plots
+
+    (tmp_path / "cache" / "tune").mkdir(parents=True)
+    storage = st.open_storage(f"sqlite:///{tmp_path / 'cache' / 'tune' / 'tiny.db'}")
+    study = st.open_study(storage, "tiny | New loss | map@r | abc", pruner="none")
+    for i in range(3):
+        t = study.ask()
+        beta = t.suggest_float("beta", 2, 16)
+        t.suggest_float("lr", 1e-6, 1e-2, log=True)
+        study.tell(t, beta / 16)
+    written = write_tune_plots(tmp_path / "cache", tmp_path / "plots")
+    names = sorted(p.name for p in written)
+    assert names == ["tune-tiny-New-loss-beta.png", "tune-tiny-New-loss-history.png", "tune-tiny-New-loss-lr.png"]
+    assert all(p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG" for p in written)
+    assert write_tune_plots(tmp_path / "empty", tmp_path / "plots") == []
