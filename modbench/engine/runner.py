@@ -217,9 +217,12 @@ class Runner:
         resume, a best.pt at the final evaluation) makes rank 0 clear the run and every rank
         start it again from scratch, once."""
         from modbench.engine.train import ResumeRefused, RunFailed, train_run
+        from modbench.metrics.names import check_metric_names
 
         real = self.store.run(run.key)
         data = dist.main_first(self.data_for, run)  # rank 0 downloads, if anyone does
+        # recall@k with k >= the test set's size is refused before anything trains (exit 2)
+        check_metric_names(eval_cfg["metrics"], int(data.test_y.shape[0]))
         run_dir = real if dist.is_main else real.read_only()
         self._use_threads(run)
         numerics = self.numerics_for(run)

@@ -114,7 +114,7 @@ def _clustering(x: torch.Tensor, y: np.ndarray, wanted: list[str], seed: int, n_
 
 
 def _versions() -> dict[str, str]:
-    """Package versions, by the project's one method (``modbench/versions.py``, issue 15 item 5)."""
+    """Package versions, by the project's one method (``modbench.versions``, issue 15 item 5)."""
     from modbench.versions import package_versions
 
     return package_versions()

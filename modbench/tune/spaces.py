@@ -110,7 +110,7 @@ def _check_value(value, source: str, where: str):
     """``fixed`` or a {low, high, log} mapping; SuiteError naming the key otherwise."""
     from pydantic import ValidationError
 
-    from modbench.suite.loader import SuiteError
+    from modbench.suite.errors import SuiteError
     from modbench.suite.schema import TuneRange
 
     if value == "fixed":
@@ -136,7 +136,7 @@ def check_tune_section(suite, source: str) -> None:
     from pydantic import ValidationError
 
     from modbench.losses.params import loss_params
-    from modbench.suite.loader import SuiteError
+    from modbench.suite.errors import SuiteError
 
     entries = {e.label or e.name: e for e in suite.losses}
     entries.update({e.name: e for e in suite.losses})
