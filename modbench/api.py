@@ -121,7 +121,10 @@ def compare(
                                                  suite=p.suite.name)}
     outcomes = _trained(p, device=device, cache_dir=cache_dir, data_dir=data_dir,
                         download=download, force=force)
-    return json.loads(render_rows(rows_from_outcomes(outcomes), "json", baselines=baselines))
+    from modbench.results.deviations import written_suites  # the overrides, as the command states them
+
+    return json.loads(render_rows(rows_from_outcomes(outcomes), "json", baselines=baselines,
+                                  written=written_suites([_suite_ref(suite)])))
 
 
 def train(
@@ -164,9 +167,8 @@ def report(
     built-in suite with a cached run)."""
     from modbench.cache.store import RunStore, resolve_cache_root
     from modbench.cli.output import render_rows
-    from modbench.results.rows import rows_from_cache, with_cached_seeds
-    from modbench.suite.loader import builtin_suite_names, load_suite
-    from modbench.suite.runs import apply_overrides, resolve_runs
+    from modbench.results.deviations import annotate
+    from modbench.results.report_model import build_report
 
     if format not in FORMATS:
         raise UserError(f"format {format!r}: choose {', '.join(FORMATS)}")
@@ -176,19 +178,10 @@ def report(
     _check_options(seeds=seeds, epochs=epochs, subset=subset)
     refs = None if suite is None else suite if isinstance(suite, (list, tuple)) else [suite]
     store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
-    rows, descriptions = [], {}
-    # The loop of ``modbench report`` (cli/report.py), which the command does not offer as a
-    # function yet; kept to the same calls.
-    for ref in [_suite_ref(r) for r in refs] if refs else builtin_suite_names():
-        s, source = load_suite(ref)
-        s = apply_overrides(s, epochs=epochs, subset=subset, seeds=seeds)
-        runs = resolve_runs(s, source)
-        if not seeds:
-            runs = with_cached_seeds(store, runs)
-        suite_rows = rows_from_cache(store, runs, warn=_warn)
-        if refs or any(r.status != "missing" for r in suite_rows):
-            rows += suite_rows
-            descriptions[s.name] = s.description
+    # What ``modbench report`` shows (results/report_model.py): every cached run unless filtered.
+    model = build_report(store, [_suite_ref(r) for r in refs] if refs else None, seeds=seeds, epochs=epochs,
+                         subset=subset, warn=_warn)
+    rows, descriptions = annotate(model.rows, model.written), model.descriptions
     paper_data = None
     if paper:
         from modbench.results.paper import load_paper
@@ -201,7 +194,7 @@ def report(
 
         return report_markdown(summarize_rows(rows, descriptions=descriptions), paper=paper_data,
                                version=__version__)
-    text = render_rows(rows, format, paper=paper_data)
+    text = render_rows(rows, format, paper=paper_data, written=model.written)
     return json.loads(text) if format == "json" else text
 
 

@@ -37,7 +37,9 @@ def compare(
         from modbench.tune.tuned_suite import tuned_note
 
         notes = {selection.suite.name: [tuned_note(selection.suite.tuned)]}
-    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes))
+    from modbench.results.deviations import written_suites  # to state the overrides on every table
+
+    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes, written=written_suites([opts.suite])))
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)

@@ -49,7 +49,9 @@ def eval_(
     if outcomes is None:
         runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False, threads=threads)
         outcomes = runner.evaluate(selection.runs, selection.eval_cfg)
-    emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table"))
+    from modbench.results.deviations import written_suites  # to state the overrides on every table
+
+    emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table", written=written_suites([suite])))
     missing = [o for o in outcomes if o.status == "missing"]
     from modbench.suite.hints import train_command
 

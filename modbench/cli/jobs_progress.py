@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modbench.cli.common import err
-from modbench.cli.progress import safe_label as escape  # markup escaped, control characters removed
+from modbench.render.safe_text import rich_text as escape  # markup escaped, control characters stripped
 from modbench.launch.events import LaunchObserver
 
 

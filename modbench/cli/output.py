@@ -14,22 +14,31 @@ def render_rows(
     extra_metrics: list[str] | None = None,
     baselines: dict[str, str] | None = None,
     paper=None,
+    written: dict | None = None,
+    summaries=None,
     notes: dict[str, list[str]] | None = None,
 ) -> str | None:
     """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
-    maps suite names to the label of their baseline; ``paper`` adds the paper's rows; ``notes``
-    maps suite names to lines their tables carry (a tuned suite's "tuned: ...")."""
-    from modbench.render.layout import suite_tables
+    maps suite names to the label of their baseline; ``paper`` adds the paper's rows;
+    ``written`` (``results.deviations.written_suites``) maps suite names to the suite as
+    written, so that every format states how the rows differ from it; ``summaries`` (from
+    ``summarize_rows``) when the caller has them already; ``notes`` maps suite names to lines
+    their tables carry first."""
+    from modbench.render.layout import summary_tables
     from modbench.render.markdown import tables_markdown
     from modbench.render.records import rows_csv, rows_json
+    from modbench.results.deviations import annotate
     from modbench.results.summary import summarize_rows
 
+    if summaries is None:  # else the caller annotated the rows it summarised
+        annotate(rows, written)
     if fmt == "csv":
         metrics = []
         for r in rows:
             metrics += [m for m in r.metrics if m not in metrics]
         return rows_csv(rows, metrics)
-    summaries = summarize_rows(rows, baselines=baselines)
+    if summaries is None:
+        summaries = summarize_rows(rows, baselines=baselines)
     if fmt == "json":
         extra = [record for s in summaries for record in s.records()]
         if paper is not None:
@@ -39,10 +48,7 @@ def render_rows(
         return rows_json(rows, extra)
     tables = []
     for s in summaries:
-        tables += suite_tables(
-            s.groups, s.suite, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline,
-            notes=(notes or {}).get(s.suite),
-        )
+        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite))
     if fmt == "markdown":
         return tables_markdown(tables)
     from modbench.render.rich_tables import print_tables
@@ -51,13 +57,45 @@ def render_rows(
     return None
 
 
-def emit(text: str | None, output: Path | None = None) -> None:
+def emit(text: str | None, output: Path | None = None) -> bool:
+    """Write ``text`` to ``output`` (atomically) or stdout; True when a file was written."""
     if text is None:
-        return
+        return False
     if output is not None:
         from modbench.cache.atomic import atomic_write_bytes
 
         atomic_write_bytes(Path(output), text.encode())
-    else:
-        out.file.write(text)
-        out.file.flush()
+        return True
+    out.file.write(text)
+    out.file.flush()
+    return False
+
+
+# --output FILE without a format flag: the format follows the file's extension.
+EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv"}
+FORMAT_FLAGS = {"markdown": "--markdown", "json": "--json", "csv": "--csv"}
+
+
+def output_format(chosen: str, output: Path | None) -> str:
+    """The format to write: ``chosen`` (from the flags; "table" for none) or, for ``--output``
+    without a flag, the one its extension names. An extension that names no text format (the
+    terminal tables cannot go to a file), or another format than the flag, is a UserError."""
+    from modbench.errors import UserError
+
+    if output is None:
+        return chosen
+    ext = Path(output).suffix.lower()
+    by_extension = EXTENSIONS.get(ext)
+    if chosen == "table":
+        if by_extension is None:
+            raise UserError(
+                f"--output {output}: cannot tell the format from {ext or 'a name without extension'!r}; "
+                "name the file .md, .json or .csv, or add --markdown, --json or --csv"
+            )
+        return by_extension
+    if by_extension is not None and by_extension != chosen:
+        raise UserError(
+            f"--output {output}: the extension {ext} says {FORMAT_FLAGS[by_extension][2:]} but "
+            f"{FORMAT_FLAGS[chosen]} was given; use a matching extension or flag"
+        )
+    return chosen

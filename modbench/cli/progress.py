@@ -13,14 +13,15 @@ import time
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from modbench.cli.common import err, plain
+from modbench.cli.common import err
+from modbench.render.safe_text import rich_text
 from modbench.cli.eta import EpochTimes, PendingRun, format_duration, remaining_seconds
 from modbench.engine.events import Observer
 
 def safe_label(text) -> str:
     """Suite text for a Rich markup context: escape sequences and control characters removed,
-    on one line, markup brackets escaped."""
-    return escape(" ".join(plain(text).split("\n")))
+    on one line, markup brackets escaped (the render layer's one rule for Rich)."""
+    return rich_text(text)
 
 
 def loss_family(loss: str) -> str:

@@ -28,14 +28,15 @@ def report(
     subset: SubsetOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
-    """Print cached results; runs not done yet show as "—"."""
+    """Print cached results, every run in the cache unless filtered; runs not done yet show as "—"."""
     from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.output import emit, render_rows
-    from modbench.results.rows import rows_from_cache, with_cached_seeds
-    from modbench.suite.loader import builtin_suite_names, load_suite
-    from modbench.suite.runs import apply_overrides, resolve_runs
+    from modbench.cli.output import emit, output_format
+    from modbench.render.safe_text import plain_text
+    from modbench.results.report_model import build_report
 
-    fmt = one_output_format(markdown=markdown, json=json_, csv=csv)
+    if output is not None and output.is_dir():
+        raise fail(f"--output {output}: is a folder; give a file name, e.g. {output / 'report.md'}")
+    fmt = output_format(one_output_format(markdown=markdown, json=json_, csv=csv), output)
     if paper and fmt == "csv":
         raise fail("--paper works with the tables, --markdown and --json; the CSV holds measured runs only")
     if plots is not None:
@@ -44,120 +45,88 @@ def report(
         require_matplotlib()
         if plots.exists() and not plots.is_dir():
             raise fail(f"--plots {plots}: is a file, not a folder; give a folder for the PNG files")
-    if output is not None and output.is_dir():
-        raise fail(f"--output {output}: is a folder; give a file name, e.g. {output / 'report.md'}")
     store = RunStore(resolve_cache_root(cache_dir))
-    explicit = bool(suite)
-    rows, descriptions = [], {}
-    for ref in suite or builtin_suite_names():
-        s, source = load_suite(ref)
-        s = apply_overrides(s, epochs=epochs, subset=subset, seeds=seed)
-        runs = resolve_runs(s, source)
-        if not seed:  # every seed the cache holds for the suite's settings
-            runs = with_cached_seeds(store, runs)
-        suite_rows = rows_from_cache(store, runs, warn=warn)
-        from modbench.tune.report import trial_runs  # its tuning trials, apart (docs/tuning.md)
+    from modbench.tune.report import trial_runs  # a suite's tuning trials, apart (docs/tuning.md)
 
-        suite_rows += rows_from_cache(store, trial_runs(store, s, source), warn=warn)
-        if explicit or any(r.status != "missing" for r in suite_rows):
-            rows += suite_rows
-            descriptions[s.name] = s.description
-    baselines = _baselines(rows, baseline) if baseline else None
+    model = build_report(store, suite, seeds=seed, epochs=epochs, subset=subset, warn=lambda m: warn(plain_text(m)),
+                         more_runs=trial_runs)
+    for line in model.left_out:
+        err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
     paper_data = None
     if paper:
         from modbench.results.paper import load_paper
 
         paper_data = load_paper()
-    if not rows:
+    if not model.rows:
         err.print("no cached results; run `modbench compare --suite NAME` first", markup=False)
-        if fmt == "json":
-            emit("[]\n", output)
-        elif paper_data is not None:
-            _print_paper(paper_data, fmt, output)
-        return
-    plot_files = _write_plots(store, rows, plots) if plots is not None else {}
+        text = "[]\n" if fmt == "json" else _paper_text(paper_data, fmt)
+    else:
+        text = _report_text(store, model, fmt, baseline=baseline, paper=paper_data, plots=plots, output=output)
+    if emit(text, output):
+        err.print(plain_text(f"wrote {output}"), markup=False, highlight=False)
+
+
+def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> str | None:
+    """The text of the report in ``fmt`` (None: Rich tables, printed already)."""
+    from modbench.cli.output import render_rows
+    from modbench.render.safe_text import plain_text
+    from modbench.results.deviations import annotate
+    from modbench.results.summary import summarize_rows
+
+    annotate(model.rows, model.written)
+    summaries = summarize_rows(model.rows, descriptions=model.descriptions, baseline_name=baseline,
+                               warn=lambda m: warn(plain_text(m)))
+    plot_files = _write_plots(store, summaries, plots) if plots is not None else {}
     if fmt == "markdown":
         from modbench import __version__
         from modbench.render.report import report_markdown
-        from modbench.results.summary import summarize_rows
 
-        summaries = summarize_rows(rows, descriptions=descriptions, baselines=baselines)
-        text = report_markdown(
-            summaries,
-            plots=plot_files,
-            link_base=output.parent if output is not None else Path.cwd(),
-            paper=paper_data,
-            version=__version__,
+        return report_markdown(
+            summaries, plots=plot_files, link_base=output.parent if output is not None else Path.cwd(),
+            paper=paper, version=__version__,
         )
-    else:
-        text = render_rows(rows, fmt, baselines=baselines, paper=paper_data)
-        if paper_data is not None and fmt == "table" and not _any_paper_match(paper_data, rows):
+    text = render_rows(model.rows, fmt, paper=paper, summaries=summaries)
+    if paper is not None and fmt == "table":
+        from modbench.results.paper import matches_any
+
+        if not matches_any(paper, model.rows):
             err.print("no reported suite has the paper's dataset, backbone and losses; the paper's tables:", markup=False)
-            _print_paper(paper_data, fmt, None)
-    emit(text, output)
-    if output is not None:
-        err.print(f"wrote {output}", markup=False, highlight=False)
+            _paper_text(paper, fmt)
+    return text
 
 
-def _baselines(rows, name: str) -> dict[str, str]:
-    """Suite -> baseline label; exit 2 when no suite has ``name``, a warning for suites without."""
-    from modbench.cli.common import warn
+def _write_plots(store, summaries, folder: Path) -> dict:
+    """Section title -> the PlotFiles written for it under ``folder``."""
     from modbench.errors import UserError
-    from modbench.results.baseline import find_baseline
-
-    out, errors = {}, {}
-    for suite in dict.fromkeys(r.suite for r in rows):
-        settings = [(r.loss, r.label) for r in rows if r.suite == suite]
-        try:
-            out[suite] = find_baseline(settings, name, suite=suite)
-        except UserError as exc:
-            errors[suite] = exc
-    if not out and errors:
-        raise next(iter(errors.values()))
-    for suite, exc in errors.items():
-        warn(f"{exc}; suite '{suite}' is reported without a baseline comparison")
-    return out
-
-
-def _write_plots(store, rows, folder: Path) -> dict:
-    """Suite -> the PlotFiles written for it under ``folder``."""
     from modbench.render.plots import write_plots
-    from modbench.results.aggregate import groups_by_suite
-    from modbench.results.curves import curve_metrics, metric_curves, read_histories
-
-    from modbench.errors import UserError
+    from modbench.render.safe_text import plain_text
+    from modbench.results.curves import section_curves
 
     written = {}
-    for suite, groups in groups_by_suite(rows).items():
-        histories = read_histories(store, groups)
-        curves = {m: metric_curves(groups, histories, m) for m in curve_metrics(histories)}
+    for s in summaries:
         try:
-            written[suite] = write_plots(suite, curves, folder)
+            written[s.title] = write_plots(s.title, section_curves(store, s.groups), folder)
         except OSError as exc:
             raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
     n = sum(len(files) for files in written.values())
     from modbench.tune.plots import write_tune_plots  # the tuning studies' figures (docs/tuning.md)
 
     n += len(write_tune_plots(store.root, folder))
-    err.print(f"wrote {n} plot{'s' if n != 1 else ''} to {folder}", markup=False, highlight=False)
+    err.print(plain_text(f"wrote {n} plot{'s' if n != 1 else ''} to {folder}"), markup=False, highlight=False)
     return written
 
 
-def _any_paper_match(paper, rows) -> bool:
-    return any(paper.row_for_config(t, r.config) is not None for r in rows for t in paper.tables)
-
-
-def _print_paper(paper, fmt: str, output: Path | None) -> None:
-    from modbench.cli.common import out
-    from modbench.render.layout import paper_tables
-
-    tables = paper_tables(paper)
+def _paper_text(paper, fmt: str) -> str | None:
+    """The paper's tables alone: Markdown text, or Rich tables printed now (None)."""
+    if paper is None:
+        return None
     if fmt == "markdown":
-        from modbench.cli.output import emit
         from modbench.render.report import paper_markdown
 
-        emit(paper_markdown(paper) + "\n", output)
-        return
+        return paper_markdown(paper) + "\n"
+    from modbench.cli.common import out
+    from modbench.render.layout import paper_tables
     from modbench.render.rich_tables import print_tables
 
-    print_tables(out, tables)
+    print_tables(out, paper_tables(paper))
+    return None

@@ -67,11 +67,19 @@ def format_ci(c: Comparison, digits: int = 3) -> str:
 def format_p(c: Comparison) -> str:
     if not c.testable:
         return MISSING
-    return "<0.001" if c.p < 0.001 else f"{c.p:.3f}"
+    return format_p_value(c.p)
 
 
-def format_verdict(c: Comparison) -> str:
-    """Whether the difference exceeds the seed-to-seed noise."""
+def format_p_value(p: float) -> str:
+    if math.isnan(p):
+        return MISSING
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def format_verdict(c: Comparison, significant: bool | None = None) -> str:
+    """Whether the difference exceeds the seed-to-seed noise (``significant``: the verdict to
+    show, e.g. on the Holm-adjusted p; default: Welch's unadjusted p)."""
     if not c.testable:
         return f"not testable: {c.reason}"
-    return "yes" if c.significant else "no"
+    significant = c.significant if significant is None else significant
+    return "yes" if significant else "no"

@@ -1,7 +1,10 @@
 """The two table layouts of the paper, as plain header + rows of strings.
 
-Table 1: Loss function, Seeds, NMI, F1. Table 2: Dataset, Model, Loss function, Seeds,
-Recall@1/2/4/8. Best mean of each metric column (per suite) is flagged so renderers can
+Table 1: Loss function, Seeds, NMI, F1 (pairs), macro-F1 (both F1s, each header saying which).
+Table 2: Dataset, Model, Loss function, Seeds, R@1/2/4/8 (Dataset and Model in the title when
+constant, so that it fits 80 columns). A "Run on" column appears where rows differ in run
+identity (device, threads, ...); every table notes how its rows differ from the suite as
+written (overrides, fixture data). Best mean of each metric column (per suite) is flagged so renderers can
 highlight it. With the paper's numbers, each measured row whose dataset, backbone and loss the
 paper has is followed by the paper's row, marked "(paper)" and never flagged as best.
 The baseline table lists, per loss and metric, the difference to the baseline and its test.
@@ -13,15 +16,21 @@ from dataclasses import dataclass, field
 
 from modbench.render.cells import (
     MISSING, ONE_SEED_NOTE, SPREAD_NOTE, best_groups, format_cell, format_ci, format_diff,
-    format_p, format_paper_value, format_seeds, format_verdict,
+    format_p, format_p_value, format_paper_value, format_seeds, format_verdict,
 )
-from modbench.render.names import backbone_name, dataset_name, metric_title
+from modbench.render.names import backbone_name, dataset_name, metric_short, metric_title
 from modbench.results.aggregate import Group
 from modbench.results.baseline import BaselineRow
+from modbench.results.deviations import note as deviation_note
 from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS
-from modbench.results.stats import TEST_NAME
+from modbench.results.stats import HOLM_NAME, TEST_NAME
 
 MEASURED, PAPER = "measured", "paper"
+PAPER_F1_NOTE = (
+    "The paper's F1 (its section 3.3: macro-F1 of classification) is shown in the macro-F1 column, "
+    "beside modbench's macro-F1 (of leave-one-out 1-nearest-neighbour labels); F1 (pairs) is the pairwise "
+    "clustering F1 of the metric-learning literature, which the paper does not report."
+)
 
 
 @dataclass
@@ -42,20 +51,55 @@ class TableText:
             self.align = ["left"] * self.n_lead + ["right"] * (len(self.header) - self.n_lead)
 
 
-def _table(groups: list[Group], title: str, lead: list[str], lead_cells, metrics, *, paper=None, table_no=None) -> TableText:
-    header = lead + ["Seeds"] + [metric_title(m) for m in metrics]
+def identity_keys(groups: list[Group]) -> list[str]:
+    """The identity fields (device, precision, threads, ...) in which finished groups differ."""
+    idents = [g.identity for g in groups if g.identity]
+    keys = list(dict.fromkeys(k for i in idents for k in i))
+    return [k for k in keys if len({repr(i.get(k)) for i in idents}) > 1]
+
+
+def identity_text(identity: dict, keys: list[str] | None = None) -> str:
+    """``device cpu, cpu_threads 1`` (only ``keys`` when given)."""
+    keys = list(identity) if keys is None else keys
+    parts = []
+    for k in keys:
+        v = identity.get(k)
+        v = "—" if v is None else str(v)
+        parts.append(f"{k} {v[:12] if k.endswith('digest') else v}")
+    return ", ".join(parts) or MISSING
+
+
+def identity_note(groups: list[Group]) -> str | None:
+    """The identity shared by every row (device, threads, ...), or a pointer to the column."""
+    if identity_keys(groups):
+        return "Rows differ in how they were run (see the Run on column); runs of different identity are never averaged."
+    ident = next((g.identity for g in groups if g.identity), None)
+    return f"Measured with {identity_text(ident)}." if ident else None
+
+
+def _table(groups: list[Group], title: str, lead: list[str], lead_cells, metrics, *, paper=None, table_no=None,
+           deviations=None, short=False) -> TableText:
+    ident = identity_keys(groups)
+    lead = lead + (["Run on"] if ident else [])
+    header = lead + ["Seeds"] + [(metric_short if short else metric_title)(m) for m in metrics]
     n_lead = len(lead) + 1
     bests = [best_groups(groups, m) for m in metrics]
     rows, best, kinds, notes = [], [], [], []
+    if (text := deviation_note(deviations or [])) is not None:
+        notes.append(text)
     differences: list[str] = []
+
+    def leading(group, label):
+        return lead_cells(group, label) + ([identity_text(group.identity, ident)] if ident else [])
+
     for i, group in enumerate(groups):
-        rows.append(lead_cells(group, group.label) + [format_seeds(group)] + [format_cell(group, m) for m in metrics])
+        rows.append(leading(group, group.label) + [format_seeds(group)] + [format_cell(group, m) for m in metrics])
         best.append([False] * n_lead + [i in b for b in bests])
         kinds.append(MEASURED)
         prow = paper.row_for_config(table_no, group.config) if paper is not None else None
         if prow is not None:
             label = f"{prow.printed_loss} (paper)"
-            rows.append(lead_cells(group, label) + [MISSING] + [
+            rows.append(leading(group, label) + [MISSING] + [
                 format_paper_value(prow.values[m]) if m in prow.values else MISSING for m in metrics
             ])
             best.append([False] * len(rows[-1]))
@@ -65,24 +109,40 @@ def _table(groups: list[Group], title: str, lead: list[str], lead_cells, metrics
         notes.append(SPREAD_NOTE)
     elif any(g.n_done == 1 for g in groups):
         notes.append(ONE_SEED_NOTE)
+    if (text := identity_note(groups)) is not None:
+        notes.append(text)
+    if short and any(m.startswith("recall@") for m in metrics):
+        notes.append("R@k: Recall@k, the share of test queries with a same-label sample among their k nearest neighbours.")
     if PAPER in kinds:
         notes.append(
             f"Rows marked (paper) are the numbers printed in {paper.cite}, Table {table_no} "
             "(one run each), not measured here."
         )
+        if "macro_f1" in metrics:
+            notes.append(PAPER_F1_NOTE)
         if differences:
             notes.append("The measured runs differ from the paper's protocol: " + "; ".join(differences) + ".")
     return TableText(title, header, rows, best, notes, n_lead, kinds)
 
 
-def table1(groups: list[Group], suite: str, paper=None) -> TableText:
+def table1(groups: list[Group], suite: str, paper=None, deviations=None) -> TableText:
     return _table(
         groups, f"Table 1 layout — {suite}", ["Loss function"], lambda g, label: [label],
-        TABLE1_METRICS, paper=paper, table_no=1,
+        TABLE1_METRICS, paper=paper, table_no=1, deviations=deviations,
     )
 
 
-def table2(groups: list[Group], suite: str, paper=None) -> TableText:
+def table2(groups: list[Group], suite: str, paper=None, deviations=None) -> TableText:
+    """Dataset and Model move into the title when every row has the same (so the table fits an
+    80-column terminal); the Recall@k headers are ``R@k``."""
+    datasets = {g.dataset for g in groups}
+    backbones = {g.backbone for g in groups}
+    if len(datasets) == 1 and len(backbones) == 1:
+        where = f"{dataset_name(groups[0].dataset)}, {backbone_name(groups[0].backbone)}"
+        return _table(
+            groups, f"Table 2 layout — {suite} — {where}", ["Loss function"], lambda g, label: [label],
+            TABLE2_METRICS, paper=paper, table_no=2, deviations=deviations, short=True,
+        )
     return _table(
         groups,
         f"Table 2 layout — {suite}",
@@ -91,54 +151,74 @@ def table2(groups: list[Group], suite: str, paper=None) -> TableText:
         TABLE2_METRICS,
         paper=paper,
         table_no=2,
+        deviations=deviations,
+        short=True,
     )
 
 
-def extra_table(groups: list[Group], suite: str, metrics: list[str]) -> TableText:
-    return _table(groups, f"More metrics — {suite}", ["Loss function"], lambda g, label: [label], metrics)
+def extra_table(groups: list[Group], suite: str, metrics: list[str], deviations=None) -> TableText:
+    return _table(groups, f"More metrics — {suite}", ["Loss function"], lambda g, label: [label], metrics, deviations=deviations)
 
 
-def baseline_table(rows: list[BaselineRow], suite: str, baseline: str) -> TableText:
-    """Per loss and metric: Δ to the baseline, its confidence interval, p and the verdict."""
+def baseline_table(rows: list[BaselineRow], suite: str, baseline: str, deviations=None) -> TableText:
+    """Per loss and metric: Δ to the baseline, its confidence interval, Welch's p, the
+    Holm-adjusted p and the verdict (on the Holm-adjusted p when the table holds several tests)."""
     alpha = rows[0].comparison.alpha if rows else 0.05
     level = f"{100 * (1 - alpha):g}%"
-    header = ["Loss function", "Metric", f"Δ vs {baseline}", f"{level} CI of Δ", "p (Welch)", "Exceeds seed noise?"]
+    tested = sum(r.comparison.testable for r in rows)
+    several = tested > 1
+    verdict = "Exceeds seed noise? (Holm)" if several else "Exceeds seed noise?"
+    header = ["Loss function", "Metric", f"Δ vs {baseline}", f"{level} CI of Δ", "p (Welch)", "p (Holm)", verdict]
     out_rows, best = [], []
     for r in rows:
         c = r.comparison
-        out_rows.append([r.label, metric_title(r.metric), format_diff(c), format_ci(c), format_p(c), format_verdict(c)])
-        best.append([False] * 5 + [bool(c.significant)])
-    tested = sum(r.comparison.testable for r in rows)
-    notes = [
-        f"Δ = mean(loss) − mean({baseline}) over seeds. {TEST_NAME}, scipy.stats.ttest_ind(equal_var=False), "
-        f"at α = {alpha:g}: 'yes' when p < {alpha:g}, i.e. the difference exceeds the seed-to-seed noise; "
-        f"the interval is the {level} Welch confidence interval of Δ. With fewer than 2 seeds on either side "
+        significant = r.significant_holm if several else c.significant
+        out_rows.append([
+            r.label, metric_title(r.metric), format_diff(c), format_ci(c), format_p(c),
+            format_p_value(r.p_holm) if c.testable else MISSING, format_verdict(c, significant),
+        ])
+        best.append([False] * 6 + [bool(significant)])
+    notes = [deviation_note(deviations)] if deviations else []
+    notes += [
+        f"Δ = mean(loss) − mean({baseline}) over seeds. p (Welch): {TEST_NAME}, scipy.stats.ttest_ind(equal_var=False), "
+        f"unadjusted; the interval is the {level} Welch confidence interval of Δ. With fewer than 2 seeds on either side "
         "the test is not run ('not testable')."
     ]
-    if tested > 1:
+    if several:
         notes.append(
-            f"No correction for multiple comparisons: {tested} tests here, so about {alpha * tested:.1f} "
-            f"'yes' are expected by chance alone when no loss differs from {baseline}."
+            f"p (Holm): {HOLM_NAME} adjusted p over the {tested} tests of this table (every loss against {baseline} "
+            f"on every metric), which keeps the chance of any false 'yes' at α = {alpha:g}; 'yes' when it is below "
+            f"{alpha:g}. Unadjusted, about {alpha * tested:.1f} of {tested} tests would say 'yes' by chance alone when "
+            f"no loss differs from {baseline}."
         )
-    align = ["left", "left", "right", "right", "right", "left"]
+    else:
+        notes.append(f"One test: p (Holm) equals p (Welch); 'yes' when p < {alpha:g}, i.e. the difference exceeds the seed-to-seed noise.")
+    align = ["left", "left", "right", "right", "right", "right", "left"]
     return TableText(f"Difference to the baseline — {suite}", header, out_rows, best, notes, 2, align=align)
 
 
 def suite_tables(
     groups: list[Group], suite: str, extra_metrics: list[str] | None = None, *, paper=None,
-    baseline_rows: list[BaselineRow] | None = None, baseline: str | None = None,
+    baseline_rows: list[BaselineRow] | None = None, baseline: str | None = None, deviations=None,
     notes: list[str] | None = None,
 ) -> list[TableText]:
-    """``notes``: lines every table of the suite carries first (e.g. "tuned: N trials per loss
-    on validation" for a suite written by ``modbench tune``)."""
-    tables = [table1(groups, suite, paper), table2(groups, suite, paper)]
+    """``notes``: lines every table of the suite carries first (e.g. how a suite was tuned)."""
+    tables = [table1(groups, suite, paper, deviations), table2(groups, suite, paper, deviations)]
     if extra_metrics:
-        tables.append(extra_table(groups, suite, extra_metrics))
+        tables.append(extra_table(groups, suite, extra_metrics, deviations))
     if baseline is not None and baseline_rows is not None:
-        tables.append(baseline_table(baseline_rows, suite, baseline))
+        tables.append(baseline_table(baseline_rows, suite, baseline, deviations))
     for table in tables:
         table.notes[:0] = list(notes or [])
     return tables
+
+
+def summary_tables(s, extra_metrics: list[str] | None = None, *, paper=None, notes: list[str] | None = None) -> list[TableText]:
+    """The tables of one ``SuiteSummary`` (titled with its overrides, noting its deviations)."""
+    return suite_tables(
+        s.groups, s.title, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline,
+        deviations=s.deviations, notes=notes,
+    )
 
 
 def paper_tables(paper) -> list[TableText]:
@@ -146,7 +226,9 @@ def paper_tables(paper) -> list[TableText]:
     was read as a note."""
     tables = []
     for number, table in sorted(paper.tables.items()):
-        header = ["Dataset", "Model", "Loss function"] + [metric_title(m) for m in table.metrics]
+        header = ["Dataset", "Model", "Loss function"] + [
+            "F1 (the paper's: macro-F1)" if m == "macro_f1" else metric_title(m) for m in table.metrics
+        ]
         rows = [
             [dataset_name(r.dataset), backbone_name(r.backbone), r.printed_loss]
             + [format_paper_value(r.values[m]) if m in r.values else MISSING for m in table.metrics]

@@ -1,16 +1,17 @@
 """GitHub Markdown tables (tabulate): best value of each column in bold, the paper's rows in
-italics."""
+italics. Every text (titles, cells, notes) goes through ``safe_text.markdown_text``."""
 
 from __future__ import annotations
 
 from tabulate import tabulate
 
 from modbench.render.layout import PAPER, TableText
+from modbench.render.safe_text import markdown_text
 
 
 def escape(text: str) -> str:
-    """A cell's text with the characters that Markdown would read as syntax escaped."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
+    """Text shown literally in Markdown: no HTML, no link, no table cell break, one line."""
+    return markdown_text(text)
 
 
 def _cell(text: str, best: bool, kind: str) -> str:
@@ -26,9 +27,9 @@ def table_markdown(table: TableText, heading: str = "###") -> str:
         for row, best, kind in zip(table.rows, table.best, table.kinds)
     ]
     body = tabulate(rows, headers=[escape(h) for h in table.header], tablefmt="github", colalign=table.align, disable_numparse=True)
-    text = f"{heading} {table.title}\n\n{body}"
+    text = f"{heading} {escape(table.title)}\n\n{body}"
     for note in table.notes:
-        text += f"\n\n{note}"
+        text += f"\n\n{escape(note)}"
     return text
 
 

@@ -14,12 +14,12 @@ BACKBONE_NAMES = {
 }
 METRIC_TITLES = {
     "nmi": "NMI",
-    "f1": "F1",
+    "f1": "F1 (pairs)",  # pairwise clustering F1 (DML literature), not the paper's F1
     "recall@1": "Recall@1",
     "recall@2": "Recall@2",
     "recall@4": "Recall@4",
     "recall@8": "Recall@8",
-    "macro_f1": "Macro-F1",
+    "macro_f1": "macro-F1",  # of leave-one-out 1-NN labels: the quantity the paper calls F1
     "map@r": "MAP@R",
     "p@1": "P@1",
 }
@@ -39,3 +39,10 @@ def metric_title(name: str) -> str:
     if name.startswith("recall@"):
         return "Recall@" + name.split("@", 1)[1]
     return name
+
+
+def metric_short(name: str) -> str:
+    """A header that stays whole in a narrow terminal: ``R@1`` for ``recall@1``."""
+    if name.startswith("recall@"):
+        return "R@" + name.split("@", 1)[1]
+    return metric_title(name)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from modbench.errors import UserError
 from modbench.render.names import metric_title
+from modbench.render.safe_text import plot_text
 from modbench.results.curves import TRAIN_LOSS, Curve
 
 BAND = "min-max over seeds"
@@ -57,12 +58,12 @@ def metric_figure(curves: list[Curve], *, suite: str, metric: str):
     banded = False
     for curve in curves:
         marker = "o" if len(curve.epochs) <= 15 else None
-        (line,) = ax.plot(curve.epochs, curve.mean, marker=marker, markersize=3, linewidth=1.5, label=curve.label)
+        (line,) = ax.plot(curve.epochs, curve.mean, marker=marker, markersize=3, linewidth=1.5, label=plot_text(curve.label))
         if curve.n_seeds > 1:
             ax.fill_between(curve.epochs, curve.low, curve.high, color=line.get_color(), alpha=0.2, linewidth=0)
             banded = True
     title = f"{suite}: {'training loss' if metric == TRAIN_LOSS else 'validation ' + metric_title(metric)}"
-    ax.set_title(title)
+    ax.set_title(plot_text(title))
     ax.set_xlabel("epoch")
     ax.set_ylabel(axis_label(metric))
     ax.grid(True, alpha=0.3)

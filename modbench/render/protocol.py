@@ -25,8 +25,9 @@ METRIC_DEFINITIONS = {
 
 CLOSED_SET_NOTE = (
     "Retrieval here is closed-set: the test split holds the same classes as the training split "
-    "(DESIGN.md section 1), unlike the class-disjoint splits of most metric-learning benchmarks "
-    "(CUB-200, Cars196, SOP), so these numbers are not comparable with those."
+    "(the dataset's official train/test division, with every class in both), unlike the "
+    "class-disjoint splits of most metric-learning benchmarks (CUB-200, Cars196, SOP), where the "
+    "test classes are never seen in training; so these numbers are not comparable with those."
 )
 
 
@@ -67,10 +68,20 @@ def _dataset(p: Protocol) -> str:
 
 
 def _sizes(p: Protocol) -> str:
+    """``train 1293, validation 144, test 360 images`` (the counts of result.json's ``data``;
+    its ``info`` object is described in words, never printed as a dict)."""
+
     def one(sizes: dict) -> str:
-        order = [k for k in ("train", "val", "test") if k in sizes] + [k for k in sizes if k not in ("train", "val", "test")]
+        counts = {k: v for k, v in sizes.items() if isinstance(v, int) and not isinstance(v, bool)}
+        order = [k for k in ("train", "val", "test") if k in counts] + [k for k in counts if k not in ("train", "val", "test")]
         names = {"val": "validation"}
-        return ", ".join(f"{names.get(k, k)} {sizes[k]}" for k in order)
+        text = ", ".join(f"{names.get(k, k)} {counts[k]}" for k in order) + (" images" if counts else "")
+        info = sizes.get("info") if isinstance(sizes.get("info"), dict) else {}
+        if info.get("source"):
+            text += f" (read with {info['source']})"
+        if info.get("fixture"):
+            text += "; fixture data: synthetic files, not the real dataset"
+        return text or "—"
 
     return _join(p.sizes, one)
 
@@ -133,6 +144,24 @@ def _evaluation(p: Protocol) -> str:
     return "; ".join(parts)
 
 
+def _device(p: Protocol) -> str:
+    """``cpu, precision float32, 1 CPU thread`` per distinct run identity (else the device)."""
+    if not p.identities:
+        return _join(p.devices)
+
+    def one(identity: dict) -> str:
+        parts = [str(identity.get("device", "?"))]
+        if identity.get("precision"):
+            parts.append(f"precision {identity['precision']}")
+        if identity.get("cpu_threads") is not None:
+            n = identity["cpu_threads"]
+            parts.append(f"{n} CPU thread{'' if n == 1 else 's'}")
+        parts += [f"{k} {v}" for k, v in identity.items() if k not in ("device", "precision", "cpu_threads")]
+        return ", ".join(parts)
+
+    return _join(p.identities, one)
+
+
 def _checkpoints(p: Protocol) -> str:
     return _join(p.checkpoints, lambda c: f"{c.get('select')} (epoch {c.get('epoch')})")
 
@@ -147,11 +176,11 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
         ("Checkpoint evaluated", _checkpoints(p)),
         ("Seeds", _seeds(p)),
         ("Evaluation", _evaluation(p)),
-        ("Device", _join(p.devices) + (f"; training time {p.train_seconds:.1f} s over {p.n_runs} runs" if p.n_runs else "")),
+        ("Device", _device(p) + (f"; training time {p.train_seconds:.1f} s over {p.n_runs} runs" if p.n_runs else "")),
         ("Software", ", ".join(f"{k} {_join(v)}" for k, v in p.versions.items()) or "—"),
         ("Results dated", " to ".join(dict.fromkeys(p.dates)) if p.dates else "—"),
     ]
-    parts = [f"{heading} Protocol — {p.suite}"]
+    parts = [f"{heading} Protocol — {escape(p.suite)}"]
     if p.description:
         parts.append(escape(p.description.strip()))
     parts.append(tabulate([[k, escape(v)] for k, v in settings], headers=["Setting", "Value"], tablefmt="github", disable_numparse=True))

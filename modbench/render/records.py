@@ -3,7 +3,13 @@
 JSON is a list: first one object per run (every seed, as before), then one aggregate object per
 loss setting, told apart by ``"seed": null`` and an ``"aggregate"`` key (mean at the top level,
 std with ddof=1, n, seeds, min, max; ``"versus_baseline"`` with ``--baseline``), and with
-``--paper`` the paper's matching rows (``"status": "paper"``). CSV stays one line per run.
+``--paper`` the paper's matching rows (``"status": "paper"``). Every run and aggregate object
+carries its loss ``params``, its ``identity`` (device, threads, ...) and its ``deviations`` from
+the suite as written (``[]`` for a run of the suite as written).
+
+CSV stays one line per run: one ``param.<name>`` column per loss parameter (empty where a loss
+has no such parameter), the metrics, one ``identity.<name>`` column per identity field, and a
+``deviations`` column (the notes joined by "; ", empty for the suite as written).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import math
 from typing import Any
 
+from modbench.render.safe_text import csv_text as safe_csv
 from modbench.results.rows import ResultRow
 
 CSV_FIELDS = ["suite", "dataset", "backbone", "loss", "label", "seed", "status", "run"]
@@ -36,10 +43,23 @@ def rows_json(rows: list[ResultRow], extra: list[dict[str, Any]] | None = None) 
     return json.dumps(json_safe(records), indent=2, allow_nan=False) + "\n"
 
 
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
 def rows_csv(rows: list[ResultRow], metrics: list[str]) -> str:
+    params = list(dict.fromkeys(k for r in rows for k in r.params))
+    identity = list(dict.fromkeys(k for r in rows for k in r.identity))
+    fields = CSV_FIELDS + [f"param.{p}" for p in params] + list(metrics) + [f"identity.{k}" for k in identity] + ["deviations"]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS + list(metrics), extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row.record())
+        record = row.record()
+        record.update({f"param.{k}": _csv_value(v) for k, v in row.params.items()})
+        record.update({f"identity.{k}": _csv_value(v) for k, v in row.identity.items()})
+        record["deviations"] = "; ".join(d.text for d in row.deviations)
+        writer.writerow({k: safe_csv(v) for k, v in record.items() if k in fields})
     return buffer.getvalue()

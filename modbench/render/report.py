@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modbench.render.layout import paper_tables, suite_tables
+from modbench.render.layout import paper_tables, summary_tables
 from modbench.render.markdown import escape, table_markdown
 from modbench.render.names import metric_title
 from modbench.render.plots import BAND, PlotFile
@@ -75,13 +75,13 @@ def report_markdown(
     ]
     parts.append(" ".join(intro))
     if summaries:
-        parts.append("Suites: " + ", ".join(f"[{escape(s.suite)}](#{_anchor(s.suite)})" for s in summaries) + ".")
+        parts.append("Suites: " + ", ".join(f"[{escape(s.title)}](#{_anchor(s.title)})" for s in summaries) + ".")
     for s in summaries:
-        parts.append(f"## {escape(s.suite)}")
-        tables = suite_tables(s.groups, s.suite, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline)
+        parts.append(f"## {escape(s.title)}")
+        tables = summary_tables(s, paper=paper)
         parts += [table_markdown(t) for t in tables]
-        if plots.get(s.suite):
-            parts.append(plots_markdown(plots[s.suite], link_base))
+        if plots.get(s.title):
+            parts.append(plots_markdown(plots[s.title], link_base))
         parts.append(protocol_markdown(s.protocol).rstrip("\n"))
     if paper is not None:
         parts.append(paper_markdown(paper))

@@ -3,17 +3,59 @@ in dim italics."""
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from modbench.render.layout import PAPER, TableText
+from modbench.render.safe_text import plain_text, rich_text as escape
 
 
-def to_rich(table: TableText) -> Table:
+LONG_LABEL = 24  # a text column with longer cells may wrap; shorter ones never do
+
+
+def _longest_word(texts) -> int:
+    return max((len(w) for t in texts for w in t.split()), default=1)
+
+
+def _lead_widths(table: TableText, width: int | None) -> dict[int, int]:
+    """Fixed widths for the long text columns when the table is wider than ``width``: as wide as
+    the columns of numbers (at their narrowest, one word per line) leave, never narrower than
+    their longest word, so "Cross-entropy" is never cut. Rich would shrink the widest column
+    most and fold its words, and a column ``min_width`` makes it draw past the terminal."""
+    if width is None:
+        return {}
+    columns = list(zip(*table.rows)) if table.rows else [[] for _ in table.header]
+    natural = [max([len(h)] + [len(c) for c in col]) for h, col in zip(table.header, columns)]
+    if sum(natural) + 3 * len(natural) + 1 <= width:
+        return {}
+    long = [i for i in range(table.n_lead) if natural[i] > LONG_LABEL]
+    if not long:
+        return {}
+    # a number column at its narrowest keeps "0.600 ±" on one line when it can
+    narrowest = [
+        natural[i] if i < table.n_lead else max(_longest_word([table.header[i], *columns[i]]), min(natural[i], 7))
+        for i in range(len(natural))
+    ]
+    others = sum(narrowest[i] + 3 for i in range(len(natural)) if i not in long) + 1
+    budget = max((width - others) // len(long) - 3, 1)
+    return {i: max(_longest_word([table.header[i], *columns[i]]), min(natural[i], budget)) for i in long}
+
+
+def to_rich(table: TableText, width: int | None = None) -> Table:
+    """The Rich table of ``table``, laid out for a terminal ``width`` columns wide (None: the
+    console's)."""
     out = Table(title=escape(table.title), title_justify="left")
+    fixed = _lead_widths(table, width)
     for i, name in enumerate(table.header):
-        out.add_column(escape(name), justify=table.align[i])
+        # A short text column (loss labels) never wraps, so "Cross-entropy" is never cut to
+        # "Cross-…"; a long one wraps at spaces within its width, the number columns at the
+        # space of "0.600 ± 0.010".
+        if i < table.n_lead and i not in fixed and max((len(r[i]) for r in table.rows), default=0) <= LONG_LABEL:
+            out.add_column(escape(name), justify=table.align[i], no_wrap=True)
+        else:
+            out.add_column(escape(name), justify=table.align[i], overflow="fold", width=fixed.get(i))
     for row, best, kind in zip(table.rows, table.best, table.kinds):
         cells = [escape(c) for c in row]
         out.add_row(
@@ -23,8 +65,19 @@ def to_rich(table: TableText) -> Table:
     return out
 
 
+def table_width(console: Console) -> int | None:
+    """``$COLUMNS`` when the user set it (also for piped output, which is otherwise drawn wide so
+    that files keep one line per row), else the console's own width."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    return columns if columns > 0 else None
+
+
 def print_tables(console: Console, tables: list[TableText]) -> None:
+    width = table_width(console)
     for table in tables:
-        console.print(to_rich(table))
+        console.print(to_rich(table, width or console.width), width=width)
         for note in table.notes:
-            console.print(note, markup=False, highlight=False)
+            console.print(plain_text(note), markup=False, highlight=False)

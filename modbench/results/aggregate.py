@@ -1,8 +1,14 @@
-"""Aggregation over seeds: one group per (suite, loss setting) with, per metric, the mean, the
-sample standard deviation (ddof=1) and the number of seeds that have a value."""
+"""Aggregation over seeds: one group per configuration with, per metric, the mean, the sample
+standard deviation (ddof=1) and the number of seeds that have a value.
+
+A group (one table row) is one resolved run configuration without its seed, and one run
+identity (device, precision, CPU threads, code digest as ``result.json`` records them): runs that
+differ in anything but the seed never share a row, whatever their labels say. Where two rows of a
+suite would show the same label, the label gains the settings that tell them apart."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +26,23 @@ class Group:
     loss: str
     label: str
     rows: list[ResultRow] = field(default_factory=list)
+    base_label: str = ""  # the label the suite gave, before it was told apart from another row
+
+    def __post_init__(self):
+        self.base_label = self.base_label or self.label
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The identity of the group's finished runs (one identity per group by construction)."""
+        return next((r.identity for r in self.done if r.identity), {})
+
+    @property
+    def deviations(self) -> list:
+        return list(self.rows[0].deviations) if self.rows else []
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.rows[0].params if self.rows else {}
 
     @property
     def status(self) -> str:
@@ -69,15 +92,82 @@ class Group:
         return names
 
 
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def configuration_key(row: ResultRow) -> str:
+    """The row's resolved configuration without the seed (the seed is what a row averages over)."""
+    config = row.config if isinstance(row.config, dict) else {}
+    return _canonical({k: v for k, v in config.items() if k != "seed"})
+
+
 def group_rows(rows: list[ResultRow]) -> list[Group]:
-    """Groups in first-seen order (the suite's loss order)."""
-    groups: dict[tuple[str, str], Group] = {}
-    for row in rows:
-        key = (row.suite, row.label)
-        if key not in groups:
-            groups[key] = Group(row.suite, row.dataset, row.backbone, row.loss, row.label)
-        groups[key].rows.append(row)
-    return list(groups.values())
+    """Groups in first-seen order (the suite's loss order): one per suite, label, configuration
+    without the seed, and run identity. Rows without a result (missing, failed) have no identity and join
+    the first group of their configuration."""
+    by_config: dict[tuple[str, str, str], list[ResultRow]] = {}
+    for row in rows:  # the label too: two names for one configuration stay two rows
+        by_config.setdefault((row.suite, row.label, configuration_key(row)), []).append(row)
+    groups: list[Group] = []
+    for same_config in by_config.values():
+        split: dict[str, list[ResultRow]] = {}
+        pending: list[ResultRow] = []
+        for row in same_config:
+            if row.status == "done":
+                split.setdefault(_canonical(row.identity), []).append(row)
+            else:
+                pending.append(row)
+        parts = list(split.values()) or [[]]
+        order = {id(r): i for i, r in enumerate(same_config)}
+        parts[0] = sorted(parts[0] + pending, key=lambda r: order[id(r)])
+        for part in parts:
+            first = part[0]
+            groups.append(Group(first.suite, first.dataset, first.backbone, first.loss, first.label, part))
+    _tell_apart(groups)
+    return groups
+
+
+def flat(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists stay values)."""
+    if not isinstance(obj, dict):
+        return {prefix: obj}
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        out.update(flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _short(key: str) -> str:
+    """``loss.params.beta`` -> ``beta``; other keys keep their section (``train.epochs``)."""
+    return key.split(".", 2)[2] if key.startswith("loss.params.") else key
+
+
+def _tell_apart(groups: list[Group]) -> None:
+    """Where groups of one suite share a label but differ in configuration, append the settings
+    in which they differ, e.g. ``New loss (beta=2)`` and ``New loss (beta=4)``. Groups of one
+    configuration that differ only in identity keep their label: the tables show an identity
+    column for them."""
+    clashes: dict[tuple[str, str], list[Group]] = {}
+    for g in groups:
+        clashes.setdefault((g.suite, g.label), []).append(g)
+    for same in clashes.values():
+        configs = {configuration_key(g.rows[0]): g.rows[0].config for g in same}
+        if len(configs) < 2:
+            continue
+        flats = [flat({k: v for k, v in c.items() if k != "seed"}) for c in configs.values()]
+        keys = sorted({k for f in flats for k in f})
+        differing = [k for k in keys if len({_canonical(f.get(k)) for f in flats}) > 1]
+        for g in same:
+            f = flat({k: v for k, v in g.rows[0].config.items() if k != "seed"})
+            g.label = f"{g.base_label} ({', '.join(f'{_short(k)}={_value(f.get(k))}' for k in differing)})"
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    text = str(v)
+    return text[:12] if len(text) > 16 and text.isalnum() else text  # a code digest: its start
 
 
 def groups_by_suite(rows: list[ResultRow]) -> dict[str, list[Group]]:
@@ -106,6 +196,9 @@ def aggregate_record(group: Group, metrics: list[str] | None = None) -> dict[str
         "run": None,
     }
     out.update({m: _json_number(c.mean) for m, c in cells.items()})
+    out["params"] = group.params
+    out["identity"] = group.identity
+    out["deviations"] = [d.record() for d in group.deviations]
     out["aggregate"] = {
         "n": group.n_done,
         "listed": group.n_total,

@@ -84,3 +84,9 @@ def metric_curves(groups: list[Group], histories: dict[str, list[dict[str, Any]]
 def read_histories(store, groups: list[Group]) -> dict[str, list[dict[str, Any]]]:
     """Run key -> history records, for every finished run of ``groups``."""
     return {r.key: store.run(r.key).read_history() for g in groups for r in g.done}
+
+
+def section_curves(store, groups: list[Group]) -> dict[str, list[Curve]]:
+    """Metric -> curves, for the groups of one report section."""
+    histories = read_histories(store, groups)
+    return {m: metric_curves(groups, histories, m) for m in curve_metrics(histories)}

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modbench.results.aggregate import Group
+from modbench.results.rows import run_identity
 
-# Datasets whose test split holds the training classes (closed-set retrieval, DESIGN.md section 1).
+# Datasets whose test split holds the training classes (closed-set retrieval).
 CLOSED_SET_DATASETS = {"cifar10", "cifar100", "fashion-mnist", "digits"}
 
 # metric_info keys shown in a report (the others stay in result.json).
@@ -53,6 +54,7 @@ class Protocol:
     metric_info: dict[str, list[Any]] = field(default_factory=dict)
     versions: dict[str, list[str]] = field(default_factory=dict)
     devices: list[str] = field(default_factory=list)
+    identities: list[dict[str, Any]] = field(default_factory=list)  # device, precision, CPU threads
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     dates: list[str] = field(default_factory=list)  # first and last result date
@@ -91,6 +93,7 @@ def suite_protocol(suite: str, groups: list[Group], description: str = "") -> Pr
         metric_info={k: v for k, v in info.items() if v},
         versions=versions,
         devices=distinct(res.get("device") for res in results),
+        identities=distinct(run_identity(res) or None for res in results),
         checkpoints=distinct(res.get("checkpoint") for res in results),
         train_seconds=sum(float(res.get("train_seconds") or 0.0) for res in results),
         dates=[dates[0], dates[-1]] if dates else [],

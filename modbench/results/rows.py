@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TABLE1_METRICS = ("nmi", "f1")
+# Table 1 shows both F1s: the pairwise clustering F1 and macro-F1, which is what the paper's
+# section 3.3 calls F1.
+TABLE1_METRICS = ("nmi", "f1", "macro_f1")
 TABLE2_METRICS = ("recall@1", "recall@2", "recall@4", "recall@8")
 
 
@@ -24,6 +26,23 @@ class ResultRow:
     result: dict[str, Any] | None = None
     config: dict[str, Any] = field(default_factory=dict)  # the run's resolved configuration
     swept: dict[str, Any] = field(default_factory=dict)  # the sweep values of its loss setting
+    # How this run differs from its suite as written (results/deviations.py); empty for a run
+    # of the suite as written.
+    deviations: list = field(default_factory=list)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The loss parameters of the resolved configuration (defaults filled in)."""
+        loss = self.config.get("loss") if isinstance(self.config, dict) else None
+        params = loss.get("params") if isinstance(loss, dict) else None
+        return dict(params) if isinstance(params, dict) else {}
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What, besides the configuration, can change this run's numbers (device, precision,
+        CPU threads), as ``result.json`` records it (``run_identity``). Empty for a run without
+        a result."""
+        return run_identity(self.result)
 
     def record(self) -> dict[str, Any]:
         """The JSON object of this run (DESIGN.md section 5 / issue 2 item 9)."""
@@ -41,7 +60,30 @@ class ResultRow:
         out.update({k: (None if v != v else v) for k, v in self.metrics.items()})
         if self.failure:
             out["failure"] = self.failure
+        out["params"] = self.params
+        out["identity"] = self.identity
+        out["deviations"] = [d.record() for d in self.deviations]
         return out
+
+
+IDENTITY_FALLBACK_KEYS = ("device", "precision", "cpu_threads")
+
+
+def run_identity(result: dict[str, Any] | None) -> dict[str, Any]:
+    """The identity of a run from its ``result.json`` (see ``ResultRow.identity``): its
+    ``numerics`` (device type, precision, CPU threads: modbench/identity.py) or ``identity``
+    object over the older top-level ``device`` and ``cpu_threads``; read with ``.get`` so that
+    results written before the engine recorded them still render. (The code digest is part of
+    the configuration, ``config["code"]``, so it separates rows as configuration.)"""
+    if not isinstance(result, dict):
+        return {}
+    recorded = [result.get(name) for name in ("numerics", "identity") if isinstance(result.get(name), dict)]
+    if not recorded:  # written before the engine recorded its numerics
+        return {k: result[k] for k in IDENTITY_FALLBACK_KEYS if result.get(k) is not None}
+    out: dict[str, Any] = {}
+    for record in recorded:
+        out.update({k: v for k, v in record.items() if v is not None})
+    return out
 
 
 def row_for(run, status: str, result: dict | None = None, failure: dict | None = None) -> ResultRow:
@@ -89,32 +131,3 @@ def rows_from_cache(store, runs, warn=None) -> list[ResultRow]:
             rows.append(row_for(run, "missing"))
     return rows
 
-
-def with_cached_seeds(store, runs) -> list:
-    """``runs`` plus, for each loss setting, the finished runs the cache holds for other seeds
-    (same configuration but the seed, e.g. trained with ``--seed 1 --seed 2``), so that a report
-    shows every seed trained. Each setting's runs stay together, seeds in increasing order."""
-    import dataclasses
-
-    from modbench.suite.runs import canonical_json, config_key
-
-    def without_seed(config: dict) -> str:
-        return canonical_json({k: v for k, v in config.items() if k != "seed"})
-
-    cached: dict[str, set[int]] = {}
-    for run_dir in store.all_runs():
-        config = run_dir.read_config()
-        if isinstance(config, dict) and isinstance(config.get("seed"), int) and run_dir.result_or_none() is not None:
-            cached.setdefault(without_seed(config), set()).add(config["seed"])
-    settings: dict[str, list] = {}
-    for run in runs:
-        settings.setdefault(without_seed(run.config), []).append(run)
-    out = []
-    for identity, listed in settings.items():
-        seeds = {r.seed for r in listed}
-        extra = []
-        for seed in sorted(cached.get(identity, set()) - seeds):
-            config = {**listed[0].config, "seed": seed}
-            extra.append(dataclasses.replace(listed[0], seed=seed, config=config, key=config_key(config)))
-        out += sorted(listed + extra, key=lambda r: r.seed)
-    return out

@@ -6,6 +6,9 @@
   with the confidence interval of the difference. Fewer than two values on either side, or no
   variation at all on both sides, is "not testable": the test is not run and nothing is guessed.
 
+- ``holm``: Holm-Bonferroni step-down adjusted p-values for a family of tests (several losses
+  against one baseline), which control the family-wise error rate at alpha.
+
 Values that are None or NaN (a metric undefined on a run's data) are dropped before anything is
 computed; ``n`` counts the values actually used.
 """
@@ -100,3 +103,24 @@ def welch(candidate: Iterable[float | None], baseline: Iterable[float | None], a
         ci_high=float(ci.high),
         **common,
     )
+
+
+HOLM_NAME = "Holm-Bonferroni step-down"
+
+
+def holm(pvalues: Iterable[float]) -> list[float]:
+    """Holm-adjusted p-values, in the input order. NaN (a test not run) stays NaN and is not
+    counted in the family. With the m finite p-values sorted, p_(1) <= ... <= p_(m):
+    adj_(i) = max over j <= i of min(1, (m - j + 1) * p_(j)).
+
+    Written here because statsmodels (``multipletests(method="holm")``) is not a dependency and
+    scipy has only the Benjamini-Hochberg/Yekutieli corrections (``false_discovery_control``)."""
+    ps = [float(p) for p in pvalues]
+    finite = sorted((p, i) for i, p in enumerate(ps) if not math.isnan(p))
+    m = len(finite)
+    out = [math.nan] * len(ps)
+    running = 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out

@@ -32,17 +32,24 @@ def cifar100_rows(epochs=70):
 def test_table2_layout_with_seeds_and_spread():
     groups = group_rows(cifar100_rows())
     t = table2(groups, "c100")
-    assert t.header == ["Dataset", "Model", "Loss function", "Seeds", "Recall@1", "Recall@2", "Recall@4", "Recall@8"]
-    assert t.rows[0][:4] == ["CIFAR-100", "GoogLeNet", "Margin", "3"]
-    assert t.rows[1][4] == f"{np.mean(R1) + 0.05:.3f} ± {np.std(R1, ddof=1):.3f}"
-    assert [b[4] for b in t.best] == [False, True, False]  # best Recall@1: Mine
+    # one dataset and one backbone: they move into the title, the headers are short (issue 16.3)
+    assert t.title == "Table 2 layout — c100 — CIFAR-100, GoogLeNet"
+    assert t.header == ["Loss function", "Seeds", "R@1", "R@2", "R@4", "R@8"]
+    assert t.rows[0][:2] == ["Margin", "3"]
+    assert t.rows[1][2] == f"{np.mean(R1) + 0.05:.3f} ± {np.std(R1, ddof=1):.3f}"
+    assert [b[2] for b in t.best] == [False, True, False]  # best Recall@1: Mine
+    assert any(n.startswith("R@k: Recall@k") for n in t.notes)
+    mixed = table2(group_rows(cifar100_rows() + [make_row("D", dataset="digits", metrics={"recall@1": 0.5})]), "m")
+    assert mixed.header[:4] == ["Dataset", "Model", "Loss function", "Seeds"]
+    assert mixed.rows[-1][:3] == ["Digits", "GoogLeNet", "D"]
     assert any("ddof=1" in n for n in t.notes)
     assert t.kinds == ["measured"] * 3
 
 
 def test_one_seed_says_there_is_no_spread():
     t = table1(group_rows([make_row("A", metrics={"nmi": 0.5, "f1": 0.4})]), "s")
-    assert t.rows == [["A", "1", "0.500", "0.400"]]
+    assert t.header == ["Loss function", "Seeds", "NMI", "F1 (pairs)", "macro-F1"]  # which F1 (issue 11.6)
+    assert t.rows == [["A", "1", "0.500", "0.400", "—"]]
     assert any("One seed per loss" in n for n in t.notes)
 
 
@@ -52,13 +59,15 @@ def test_paper_rows_follow_the_matching_measured_rows():
     t1 = table1(groups, "c100", paper)
     assert [r[0] for r in t1.rows] == ["Margin", "Margin loss (paper)", "Mine", "New loss* (paper)", "ProxyNCA"]
     assert t1.kinds == ["measured", PAPER, "measured", PAPER, "measured"]
-    assert t1.rows[1][1:] == ["—", "0.512", "0.541"]
-    assert t1.rows[3][1:] == ["—", "0.542", "0.550"]
+    # the paper's F1 is macro-F1 of classification: beside modbench's macro-F1, never F1 (pairs)
+    assert t1.rows[1][1:] == ["—", "0.512", "—", "0.541"]
+    assert t1.rows[3][1:] == ["—", "0.542", "—", "0.550"]
+    assert any("paper's F1" in n and "macro-F1" in n for n in t1.notes)
     assert not any(t1.best[1]) and not any(t1.best[3])  # the paper's numbers are never "best"
     assert any("Wen, Yang, Zhang and Zhang" in n and "Table 1" in n for n in t1.notes)
     assert any("epochs 2 (paper: 70)" in n for n in t1.notes)
     t2 = table2(groups, "c100", paper)
-    assert t2.rows[3][2:] == ["New loss* (paper)", "—", "0.632", "0.720", "0.779", "0.817"]
+    assert t2.rows[3] == ["New loss* (paper)", "—", "0.632", "0.720", "0.779", "0.817"]
     md = table_markdown(t2)
     assert "_New loss\\* (paper)_" in md  # escaped and in italics
     # a suite the paper does not have gets no paper rows
@@ -73,10 +82,31 @@ def test_baseline_table_rows_and_notes():
     assert t.header[2] == "Δ vs Margin" and t.header[3] == "95% CI of Δ"
     assert t.rows[0][:3] == ["Mine", "Recall@1", "+0.050"]
     # same values shifted by a constant: no difference in spread, a clear difference in mean
-    assert t.rows[0][5] == "yes" and t.best[0][5]
-    assert t.rows[1][2] == "+0.000" and t.rows[1][5] == "no"
-    assert any("Welch" in n and "α = 0.05" in n for n in t.notes)
-    assert any("multiple comparisons" in n for n in t.notes)
+    assert t.header[4:] == ["p (Welch)", "p (Holm)", "Exceeds seed noise? (Holm)"]
+    assert t.rows[0][6] == "yes" and t.best[0][6]
+    assert t.rows[1][2] == "+0.000" and t.rows[1][6] == "no"
+    assert any("Welch" in n and "unadjusted" in n for n in t.notes)
+    assert any("Holm-Bonferroni" in n and "α = 0.05" in n for n in t.notes)
+
+
+def test_holm_column_beside_welch():
+    """Several losses against one baseline: the Holm-adjusted p of each test, from the Welch
+    p-values of the whole table (issue 16 item 10)."""
+    from modbench.results.stats import holm
+
+    rows = cifar100_rows()
+    rows += [make_row("Close", loss="triplet", seed=s, dataset="cifar100", metrics={"recall@1": v + 0.01 + 0.003 * s})
+             for s, v in enumerate(R1)]
+    groups = group_rows(rows)
+    comparisons = compare_to_baseline(groups, "Margin", ["recall@1"])
+    t = baseline_table(comparisons, "c100", "Margin")
+    welch_p = [c.comparison.p for c in comparisons]
+    expected = holm(welch_p)
+    assert [r.p_holm for r in comparisons] == expected
+    assert all(r.family == 3 for r in comparisons)
+    for row, r in zip(t.rows, comparisons):
+        assert row[5] == ("<0.001" if r.p_holm < 0.001 else f"{r.p_holm:.3f}")
+        assert row[6] == ("yes" if r.p_holm < 0.05 else "no")
 
 
 def test_rich_output_does_not_read_cells_as_markup():
@@ -84,3 +114,12 @@ def test_rich_output_does_not_read_cells_as_markup():
     buffer = io.StringIO()
     print_tables(Console(file=buffer, width=200), [table1(group_rows(rows), "s")])
     assert "[bold]x[/] loss" in buffer.getvalue()
+
+
+def test_suite_notes_come_first_on_every_table():
+    from modbench.render.layout import suite_tables
+
+    groups = group_rows(cifar100_rows())
+    comparisons = compare_to_baseline(groups, "Margin", ["recall@1"])
+    tables = suite_tables(groups, "c100", paper=None, baseline_rows=comparisons, baseline="Margin", notes=["tuned: 5 trials"])
+    assert len(tables) == 3 and all(t.notes[0] == "tuned: 5 trials" for t in tables)

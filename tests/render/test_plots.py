@@ -126,3 +126,17 @@ def test_missing_matplotlib_is_a_one_line_user_error(monkeypatch):
         require_matplotlib()
     assert "pip install modbench[plots]" in str(info.value)
     assert info.value.exit_code == 2 and "\n" not in str(info.value)
+
+
+def test_labels_are_never_mathtext(tmp_path):
+    """A ``$`` in a label or suite name is text: matplotlib used to parse ``$\\frac{$`` as
+    mathtext and fail to save the figure (issue 12, hostile text)."""
+    rows = [make_row("$\\frac{$ x", seed=0, metrics={"nmi": 0.5}), make_row("\x1b[2Jplain", seed=0, loss="margin", metrics={"nmi": 0.4})]
+    groups = group_rows(rows)
+    histories = {r.key: history(0, 0.0) for r in rows}
+    curves = {"nmi": metric_curves(groups, histories, "nmi")}
+    (png,) = write_plots("a$b$^ suite", curves, tmp_path)
+    assert png.path.read_bytes()[:8] == PNG_MAGIC
+    fig = metric_figure(curves["nmi"], suite="a$b$^ suite", metric="nmi")
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts == ["\\$\\frac{\\$ x", "plain"]

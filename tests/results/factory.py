@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from modbench.results.rows import ResultRow
 
 TRAIN = {
@@ -21,12 +23,38 @@ def config(*, dataset="cifar10", backbone="googlenet", loss="triplet", params=No
     }
 
 
-def make_row(label="Triplet loss", *, loss="triplet", seed=0, metrics=None, status="done", suite="s", swept=None, **cfg):
+def make_row(label="Triplet loss", *, loss="triplet", seed=0, metrics=None, status="done", suite="s", swept=None,
+             result_extra=None, **cfg):
+    """``result_extra`` adds fields to the run's result.json (``device``, ``identity``, ``data``)."""
     c = config(loss=loss, seed=seed, **cfg)
     metrics = dict(metrics or {}) if status == "done" else {}
-    result = {"metrics": metrics, "config": c} if status == "done" else None
+    result = {"metrics": metrics, "config": c, **(result_extra or {})} if status == "done" else None
     return ResultRow(
         suite=suite, dataset=c["dataset"]["name"], backbone=c["backbone"]["name"], loss=loss, label=label,
-        seed=seed, key=f"{suite}-{label}-{seed}".replace(" ", "_"), status=status, metrics=metrics,
+        seed=seed, key=f"{suite}-{label}-{seed}-{hashlib.sha1(repr(c).encode()).hexdigest()[:6]}".replace(" ", "_"), status=status, metrics=metrics,
         result=result, config=c, swept=dict(swept or {}),
     )
+
+
+METRICS = {"nmi": 0.5, "f1": 0.4, "recall@1": 0.6, "recall@2": 0.7, "recall@4": 0.8, "recall@8": 0.9, "macro_f1": 0.55}
+
+
+def write_cached(store, run, metrics=None, **result_extra):
+    """``run`` (a RunSpec) as a finished run in ``store``: config, checkpoint and result, no
+    training. ``result_extra`` adds result.json fields (``device``, ``data``, ``identity``)."""
+    run_dir = store.run(run.key)
+    run_dir.write_config(run.config)
+    run_dir.save_checkpoint({"epoch": run.config["train"]["epochs"]})  # a result must point at a checkpoint
+    result = {"key": run.key, "config": run.config, "metrics": dict(metrics or METRICS), "device": "cpu",
+              "cpu_threads": 1, "data": {"train": 100, "val": 10, "test": 50}}
+    run_dir.write_result({**result, **result_extra})
+    return run_dir
+
+
+def suite_runs(ref, **overrides):
+    """The RunSpecs of suite ``ref`` (a built-in name or a path) with ``apply_overrides``."""
+    from modbench.suite.loader import load_suite
+    from modbench.suite.runs import apply_overrides, resolve_runs
+
+    suite, source = load_suite(str(ref))
+    return resolve_runs(apply_overrides(suite, **overrides), source)

@@ -34,12 +34,13 @@ def test_compare_prints_mean_std_and_the_significance_table(table_run):
     assert "Difference to the baseline — digits" in out
     assert "Δ vs Cross-entropy" in out and "Exceeds seed noise?" in out
     assert "Welch's t-test" in out and "α = 0.05" in out and "ddof=1" in out
-    # four other loss settings x six metrics, each with a verdict (the digits suite has two
-    # cross-entropy settings, the plain one and the exp(gamma) control: the baseline is a label)
+    # four other loss settings x seven metrics (Table 1 has both F1s), each with a verdict (the
+    # digits suite has two cross-entropy settings, the plain one and the exp(gamma) control: the
+    # baseline is a label)
     block = out.split("Difference to the baseline — digits", 1)[1].split("└", 1)[0]
     rows = [line for line in block.splitlines() if line.startswith("│")]
-    assert len(rows) == 24
-    assert [r.split("│")[1].strip() for r in rows][::6] == [
+    assert len(rows) == 28
+    assert [r.split("│")[1].strip() for r in rows][::7] == [
         "New loss", "Triplet loss", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"]
     verdicts = [r.split("│")[-2].strip() for r in rows]
     assert all(v in ("yes", "no") or v.startswith("not testable: ") for v in verdicts)
@@ -91,8 +92,12 @@ def test_report_after_compare_writes_plots_and_markdown(table_run, cache, tmp_pa
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert "## digits" in text and "plots/digits-nmi.png" in text and "### Protocol — digits" in text
-    assert (tmp_path / "plots" / "digits-nmi.png").read_bytes()[:4] == b"\x89PNG"
+    # the overrides name the section, its plots and its protocol (issue 11.7)
+    title = "digits (subset 5, epochs 1)"
+    assert f"## {title}" in text and f"### Protocol — {title}" in text
+    png = "digits_subset_5_epochs_1-nmi.png"
+    assert f"plots/{png}" in text and "Differs from the suite as written: subset" in text
+    assert (tmp_path / "plots" / png).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_report_finds_the_cached_seeds_without_seed_flags(table_run, cache):

@@ -128,3 +128,46 @@ def test_welch_one_constant_side_is_testable():
 def test_welch_rejects_bad_alpha():
     with pytest.raises(ValueError):
         welch([1, 2], [3, 4], alpha=1.5)
+
+
+# -- Holm-Bonferroni ----------------------------------------------------------------------------
+def naive_holm_rejections(pvalues, alpha):
+    """Holm's procedure as its definition states it: sort the p-values, walk up from the smallest,
+    reject H_(i) while p_(i) <= alpha / (m - i + 1), stop at the first that is not."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    m = len(pvalues)
+    rejected = set()
+    for rank, i in enumerate(order):
+        if pvalues[i] <= alpha / (m - rank):
+            rejected.add(i)
+        else:
+            break
+    return rejected
+
+
+def test_holm_matches_the_step_down_definition():
+    import random
+
+    from modbench.results.stats import holm
+
+    rng = random.Random(0)
+    for trial in range(300):
+        m = rng.randint(1, 12)
+        ps = [rng.random() ** rng.choice([1, 3, 6]) for _ in range(m)]
+        adjusted = holm(ps)
+        assert all(a >= p for a, p in zip(adjusted, ps)) and all(a <= 1 for a in adjusted)
+        for alpha in (0.01, 0.05, 0.2):
+            # an adjusted p below alpha is exactly a rejection of Holm's procedure at alpha
+            assert {i for i, a in enumerate(adjusted) if a <= alpha} == naive_holm_rejections(ps, alpha), (ps, alpha)
+
+
+def test_holm_known_values_and_untested_entries():
+    import math
+
+    from modbench.results.stats import holm
+
+    # sorted 0.01, 0.03, 0.04 (m = 3): 3*0.01 = 0.03, max(0.03, 2*0.03) = 0.06, max(0.06, 1*0.04) = 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    out = holm([0.02, math.nan, 0.5])  # a test not run is not in the family
+    assert out[0] == pytest.approx(0.04) and math.isnan(out[1]) and out[2] == pytest.approx(0.5)
+    assert holm([]) == []

@@ -1,0 +1,167 @@
+"""How the rows of a table differ from their suite as written: overridden settings
+(``--epochs``, ``--subset``, or a cached run trained with other values), and fixture data.
+
+Every table, Markdown document, JSON object and CSV line states these, so a quick run can never
+pass for a full one. A run of the suite as written, on the real data, has no deviation.
+
+The suite as written is the suite file's ``dataset``, ``backbone`` and ``train`` sections with
+defaults filled (``written_sections``); a run's resolved configuration (``config.json``) is
+compared with it key by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+SECTIONS = ("dataset", "backbone", "train")
+FIXTURE = "data.fixture"
+SEED = "seed"
+# Deviations of single runs that do not make a table section of their own.
+ROW_ONLY = (FIXTURE, SEED)
+
+
+@dataclass(frozen=True)
+class Deviation:
+    key: str  # "train.epochs", "dataset.subset", ..., or "data.fixture"
+    value: Any  # the run's value
+    suite_value: Any  # the suite's value (None where the suite does not set one)
+    text: str  # one sentence for a note
+    short: str  # a few words for a title, e.g. "epochs 2"
+
+    def record(self) -> dict[str, Any]:
+        """The JSON object of this deviation."""
+        return {"key": self.key, "value": self.value, "suite": self.suite_value, "note": self.text}
+
+
+def written_sections(suite) -> dict[str, Any]:
+    """The suite's ``dataset``, ``backbone`` and ``train`` sections and its ``seeds`` as written
+    (a ``Suite``)."""
+    out: dict[str, Any] = {name: getattr(suite, name).model_dump(mode="json") for name in SECTIONS}
+    out["seeds"] = list(suite.seeds)
+    return out
+
+
+def seed_deviation(seed: int, written: dict[str, Any]) -> list[Deviation]:
+    """A run of a seed the suite does not list (``--seed``, or found in the cache)."""
+    seeds = written.get("seeds")
+    if not isinstance(seeds, list) or seed in seeds:
+        return []
+    listed = ", ".join(str(s) for s in seeds)
+    return [Deviation(SEED, seed, seeds, f"seed {seed} (the suite lists {listed})", f"seed {seed}")]
+
+
+def written_suites(refs: Iterable) -> dict[str, dict[str, Any]]:
+    """Suite name -> its sections as written, for built-in suite names, YAML paths or suite dicts (loaded
+    again without overrides; a suite that does not load is left out)."""
+    from modbench.errors import UserError
+    from modbench.suite.loader import load_suite
+
+    out = {}
+    for ref in refs:
+        try:
+            suite, _ = load_suite(ref)
+        except UserError:
+            continue
+        out[suite.name] = written_sections(suite)
+    return out
+
+
+def _flat(obj: Any, prefix: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        return {prefix: obj}
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        out.update(_flat(v, f"{prefix}.{k}"))
+    return out
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "not set" if value is None else str(value)
+
+
+def _one(key: str, value: Any, written: Any, test_size: Any) -> Deviation:
+    name = key.split(".", 1)[1]
+    if key == "train.epochs":
+        return Deviation(key, value, written, f"epochs {_shown(value)} (the suite says {_shown(written)})", f"epochs {_shown(value)}")
+    if key == "dataset.subset":
+        if value is None:
+            text = f"the full training set (the suite says subset {_shown(written)})"
+            return Deviation(key, value, written, text, "full data")
+        suite_says = "the full training set" if written is None else f"subset {_shown(written)}"
+        test = f" (here {test_size} test images)" if isinstance(test_size, int) else ""
+        text = (
+            f"subset: at most {_shown(value)} training images per class (the suite says {suite_says}); "
+            f"a subset shrinks the test set too{test}, which changes NMI, F1 and Recall@k"
+        )
+        return Deviation(key, value, written, text, f"subset {_shown(value)}")
+    return Deviation(key, value, written, f"{key} {_shown(value)} (the suite says {_shown(written)})", f"{name} {_shown(value)}")
+
+
+def config_deviations(config: dict[str, Any], written: dict[str, dict[str, Any]], result: dict | None = None) -> list[Deviation]:
+    """How ``config`` (a run's resolved configuration) differs from the suite sections
+    ``written``, in section order, then key order."""
+    data = (result or {}).get("data") if isinstance(result, dict) else None
+    test_size = data.get("test") if isinstance(data, dict) else None
+    out = []
+    for section in SECTIONS:
+        ours = _flat(config.get(section) or {}, section)
+        theirs = _flat(written.get(section) or {}, section)
+        for key in list(theirs) + [k for k in ours if k not in theirs]:
+            if ours.get(key) != theirs.get(key):
+                out.append(_one(key, ours.get(key), theirs.get(key), test_size))
+    return out
+
+
+def result_deviations(result: dict | None) -> list[Deviation]:
+    """What a run's ``result.json`` says about its data: fixture files instead of the dataset."""
+    data = result.get("data") if isinstance(result, dict) else None
+    info = data.get("info") if isinstance(data, dict) else None
+    if isinstance(info, dict) and info.get("fixture"):
+        text = "fixture data: synthetic files in the dataset's on-disk format, not the real dataset; the numbers measure nothing"
+        return [Deviation(FIXTURE, True, False, text, "fixture data")]
+    return []
+
+
+def annotate(rows, written: dict[str, dict[str, dict[str, Any]]] | None = None) -> list:
+    """Set each row's ``deviations`` (from its suite as written where ``written`` has its suite,
+    and from its result); returns ``rows``."""
+    written = written or {}
+    for row in rows:
+        devs = []
+        if row.suite in written:
+            devs = config_deviations(row.config, written[row.suite], row.result) + seed_deviation(row.seed, written[row.suite])
+        row.deviations = devs + result_deviations(row.result)
+    return rows
+
+
+def signature(d: Deviation) -> tuple[str, str]:
+    """What a deviation is, without its wording (which may add a test-set size)."""
+    return d.key, repr(d.value)
+
+
+def union(deviations: Iterable[Deviation]) -> list[Deviation]:
+    """Distinct deviations (by key and value; of two wordings the longer), first-seen order."""
+    seen: dict[tuple[str, str], Deviation] = {}
+    for d in deviations:
+        old = seen.get(signature(d))
+        if old is None or len(d.text) > len(old.text):
+            seen[signature(d)] = d
+    return list(seen.values())
+
+
+def note(deviations: list[Deviation]) -> str | None:
+    """The sentence a table carries, or None for the suite as written. Extra seeds are named
+    together (``seeds 1, 2 (the suite lists 0)``)."""
+    if not deviations:
+        return None
+    texts = [d.text for d in deviations if d.key != SEED]
+    seeds = [d for d in deviations if d.key == SEED]
+    if seeds:
+        listed = ", ".join(str(s) for s in seeds[0].suite_value)
+        extra = ", ".join(str(d.value) for d in sorted(seeds, key=lambda d: d.value))
+        texts.append(f"seed{'s' if len(seeds) > 1 else ''} {extra} (the suite lists {listed})")
+    return "Differs from the suite as written: " + "; ".join(texts) + "."

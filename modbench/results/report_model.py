@@ -1,0 +1,190 @@
+"""What ``modbench report`` shows, built from the cache alone (never trains or evaluates):
+every run the cache holds, unless a filter (``--suite``, ``--seed``, ``--epochs``, ``--subset``)
+leaves some out, and then a line that says what it left out.
+
+Each cached run is placed in a suite: the suites' listed runs first (as written, or with the
+given overrides); then a cached run whose configuration matches a suite's loss setting in
+everything but the seed, the epochs and the subset belongs to that suite (another seed, or a
+``compare --epochs 2`` run: its deviation from the suite as written is then stated); any other
+run (a suite file that is not built in, say) is shown under "cached runs (dataset, backbone)",
+labelled by its loss and parameters, since the cache does not record suite names. Its label is
+the suite's when ``result.json`` records one (``suite``/``label`` keys).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from modbench.results.deviations import written_sections
+from modbench.results.rows import ResultRow, row_for
+
+OTHER = "cached runs"
+OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"))
+
+
+@dataclass
+class ReportModel:
+    rows: list[ResultRow] = field(default_factory=list)
+    descriptions: dict[str, str] = field(default_factory=dict)
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)  # suite -> sections as written
+    left_out: list[str] = field(default_factory=list)  # one line per reason, for stderr
+
+
+def _setting_key(config: dict[str, Any]) -> str:
+    """A run's configuration without what a report matches across: the seed, the settings that
+    ``--epochs`` and ``--subset`` override, and the code that trained it (a run of older code
+    still belongs to its suite; as another configuration it gets a row of its own)."""
+    stripped = {k: v for k, v in config.items() if k not in ("seed", "code")}
+    for section, key in OVERRIDABLE:
+        if isinstance(stripped.get(section), dict):
+            stripped[section] = {k: v for k, v in stripped[section].items() if k != key}
+    return json.dumps(stripped, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass
+class _Cached:
+    key: str
+    config: dict[str, Any]
+    result: dict[str, Any] | None
+    failure: dict[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        return "done" if self.result is not None else "failed"
+
+
+def _cached_runs(store) -> dict[str, _Cached]:
+    """Every run of the cache with a result or a failure record, by key."""
+    out = {}
+    for run_dir in store.all_runs():
+        config = run_dir.read_config()
+        if not isinstance(config, dict) or not isinstance(config.get("seed"), int):
+            continue
+        result = run_dir.result_or_none()
+        failure = run_dir.failure_or_none() if result is None else None
+        if result is None and failure is None:
+            continue
+        out[run_dir.key] = _Cached(run_dir.key, config, result, failure)
+    return out
+
+
+def _spec(template, cached: _Cached):
+    """A RunSpec for a cached run, from the suite's setting ``template`` (suite, label, loss)."""
+    import dataclasses
+
+    return dataclasses.replace(template, seed=cached.config["seed"], config=cached.config, key=cached.key)
+
+
+def _other_spec(cached: _Cached):
+    from modbench.suite.runs import RunSpec
+
+    cfg = cached.config
+    result = cached.result or {}
+    dataset = (cfg.get("dataset") or {}).get("name", "?")
+    backbone = (cfg.get("backbone") or {}).get("name", "?")
+    loss = (cfg.get("loss") or {}).get("name", "?")
+    suite = result.get("suite") if isinstance(result.get("suite"), str) else f"{OTHER} ({dataset}, {backbone})"
+    label = result.get("label") if isinstance(result.get("label"), str) else loss
+    return RunSpec(suite=suite, label=label, loss=loss, seed=cfg["seed"], config=cfg, key=cached.key)
+
+
+def _row(spec, cached: _Cached) -> ResultRow:
+    return row_for(spec, cached.status, cached.result, cached.failure)
+
+
+def build_report(
+    store,
+    suite_refs: list[str] | None = None,
+    *,
+    seeds: list[int] | None = None,
+    epochs: int | None = None,
+    subset: int | None = None,
+    warn: Callable[[str], None] | None = None,
+    more_runs: Callable | None = None,
+) -> ReportModel:
+    """The rows of the report (see the module docstring). ``suite_refs`` None: every built-in
+    suite, and every other cached run. ``more_runs(store, suite, source)`` gives RunSpecs that
+    belong to a suite under a heading of their own (its tuning trials), shown after it."""
+    from modbench.results.rows import rows_from_cache
+    from modbench.suite.loader import builtin_suite_names, load_suite
+    from modbench.suite.runs import apply_overrides, resolve_runs
+
+    model = ReportModel()
+    explicit = bool(suite_refs)
+    cached = _cached_runs(store)
+    setting_of = {key: _setting_key(c.config) for key, c in cached.items()}
+    placed: set[str] = set()
+    left: dict[str, set[str]] = {}  # reason -> keys of the cached runs it left out
+    for ref in suite_refs or builtin_suite_names():
+        suite, source = load_suite(ref)
+        model.written[suite.name] = written_sections(suite)
+        overridden = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds)
+        runs = resolve_runs(overridden, source)
+        listed = rows_from_cache(store, runs, warn=warn)
+        by_setting: dict[str, Any] = {}
+        for run in runs:
+            by_setting.setdefault(_setting_key(run.config), run)
+        listed_keys = {r.key for r in runs}
+        extra: list[ResultRow] = []
+        for c in cached.values():
+            template = by_setting.get(setting_of[c.key])
+            if template is None or c.key in listed_keys:
+                continue
+            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset)
+            if reason:
+                left.setdefault(reason, set()).add(c.key)
+                placed.add(c.key)
+                continue
+            extra.append(_row(_spec(template, c), c))
+        placed |= {r.key for r in listed if r.status != "missing"} | {r.key for r in extra}
+        if not explicit and all(r.status == "missing" for r in listed):
+            listed = []  # nothing of the suite as written ran: no table of dashes
+        more: list[ResultRow] = []
+        if more_runs is not None:
+            more = rows_from_cache(store, more_runs(store, overridden, source), warn=warn)
+            placed |= {r.key for r in more}
+        if not (listed or extra or more):
+            continue
+        order = {(r.label, r.loss): i for i, r in enumerate(runs)}
+        suite_rows = sorted(
+            listed + extra,
+            key=lambda r: (order.get((r.label, r.loss), len(order)), r.key not in listed_keys, _overrides(r), r.seed),
+        )
+        model.rows += suite_rows + more
+        model.descriptions[suite.name] = suite.description
+    rest = [c for key, c in cached.items() if key not in placed]
+    if explicit:
+        if rest:
+            left["not in the suites given with --suite"] = {c.key for c in rest}
+    else:
+        for c in rest:
+            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset)
+            if reason:
+                left.setdefault(reason, set()).add(c.key)
+            else:
+                model.rows.append(_row(_other_spec(c), c))
+    shown = {r.key for r in model.rows}
+    counts = {reason: len(keys - shown) for reason, keys in left.items()}  # shown by another suite: not left out
+    model.left_out = [
+        f"{n} cached run{'s' if n != 1 else ''} left out: {reason}" for reason, n in counts.items() if n
+    ]
+    return model
+
+
+def _overrides(row: ResultRow) -> str:
+    cfg = row.config
+    return json.dumps([(cfg.get(s) or {}).get(k) for s, k in OVERRIDABLE], default=str)
+
+
+def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset) -> str | None:
+    """Why the filters leave this cached run out, or None."""
+    if seeds and config.get("seed") not in seeds:
+        return f"other seeds than --seed {' --seed '.join(str(s) for s in seeds)}"
+    if epochs is not None and (config.get("train") or {}).get("epochs") != epochs:
+        return f"other epochs than --epochs {epochs}"
+    if subset is not None and (config.get("dataset") or {}).get("subset") != subset:
+        return f"another subset than --subset {subset}"
+    return None

@@ -1,0 +1,47 @@
+"""The report's protocol section is self-contained (issue 16 item 7): split sizes in words
+(never a raw Python dict), no reference to files that are not in the repository."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from modbench.render.protocol import protocol_markdown
+from modbench.results.summary import summarize_rows
+from results.factory import make_row
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def protocol(data):
+    rows = [make_row("A", seed=s, metrics={"nmi": 0.5}, dataset="digits", result_extra={"data": data, "device": "cpu"})
+            for s in (0, 1)]
+    (summary,) = summarize_rows(rows)
+    return protocol_markdown(summary.protocol)
+
+
+def test_split_sizes_are_words_not_a_dict():
+    text = protocol({"train": 1293, "val": 144, "test": 360,
+                     "info": {"source": "sklearn.datasets.load_digits", "fixture": False, "labels": None}})
+    (line,) = [line for line in text.splitlines() if line.startswith("| Split sizes")]
+    assert "train 1293, validation 144, test 360 images (read with sklearn.datasets.load\\_digits)" in line
+    assert "{" not in line and "'" not in line and "None" not in line
+    fixture = protocol({"train": 4, "val": 1, "test": 2, "info": {"fixture": True}})
+    assert "fixture data: synthetic files, not the real dataset" in fixture
+
+
+def test_protocol_cites_only_files_in_the_repository():
+    text = protocol({"train": 10, "val": 1, "test": 5})
+    assert "DESIGN.md" not in text
+    assert "Retrieval here is closed-set" in text and "never seen in training" in text
+    for path in re.findall(r"`([\w./-]+\.md)`", text):
+        assert (REPO / path).is_file(), path
+
+
+def test_device_row_names_precision_and_threads():
+    rows = [make_row("A", seed=0, metrics={"nmi": 0.5}, result_extra={
+        "device": "cpu", "numerics": {"device": "cpu", "precision": "float32", "cpu_threads": 2}})]
+    rows.append(make_row("A", seed=1, metrics={"nmi": 0.5}, result_extra={"device": "cpu", "cpu_threads": 1}))
+    summaries = summarize_rows(rows)
+    text = "".join(protocol_markdown(s.protocol) for s in summaries)
+    assert "cpu, precision float32, 2 CPU threads" in text and "cpu, 1 CPU thread" in text
