@@ -13,7 +13,7 @@ import time
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from modbench.cli.common import err
+from modbench.cli.common import err, plain
 from modbench.render.safe_text import rich_text
 from modbench.cli.eta import EpochTimes, PendingRun, format_duration, remaining_seconds
 from modbench.engine.events import Observer
