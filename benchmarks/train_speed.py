@@ -238,7 +238,7 @@ class Pipelines:
         with open(os.devnull, "w") as devnull:
             console = Console(file=devnull, force_terminal=True, width=120)
             with RichObserver(1, console=console) as observer:
-                observer.run_start(SimpleNamespace(label="bench", seed=0), start_epoch=0,
+                observer.run_start(SimpleNamespace(label="bench", seed=0, key="bench", loss="cross-entropy"), start_epoch=0,
                                    epochs=epochs, steps_per_epoch=self.steps)
                 for _ in range(epochs):
                     result = run_epoch(self.parts["modbench"], self.data, self.train_cfg, seed=0,
