@@ -55,7 +55,7 @@ from types import SimpleNamespace
 import torch
 
 from modbench.engine import backend
-from modbench.engine.data import DeviceData
+from modbench.engine.device_data import DeviceData
 from modbench.engine.loop import StepParts, place, plan_epoch, run_epoch
 from modbench.engine.model import build_model
 from modbench.engine.train import build_loss, build_optimizer
@@ -93,7 +93,7 @@ def default_cases(device: str) -> dict[str, Case]:
 
 
 def digits_data(device: torch.device):
-    from modbench.engine.data import load_splits
+    from modbench.engine.device_data import load_splits
 
     splits = load_splits({"name": "digits", "val_fraction": 0.1, "split_seed": 0}, data_dir=None, download=False)
     return DeviceData(splits, device), DigitsPIL(splits.train_images, splits.train_labels), splits

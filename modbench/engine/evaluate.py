@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from modbench.engine import backend
-from modbench.engine.data import DeviceData
+from modbench.engine.device_data import DeviceData
 
 EVAL_BATCH = {"cpu": 1024, "cuda": 4096}  # images per forward pass: no gradients, so memory allows many
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from modbench.cache.store import RunDir
-from modbench.engine.data import DeviceData, load_splits
+from modbench.engine.device_data import DeviceData, load_splits
 from modbench.engine.evaluate import embed
 from modbench.engine.model import build_model
 from modbench.errors import UserError

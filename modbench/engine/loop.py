@@ -22,7 +22,7 @@ import torch
 
 from modbench.engine import backend, distributed
 from modbench.engine.augment import crop_windows, draw_augment
-from modbench.engine.data import DeviceData
+from modbench.engine.device_data import DeviceData
 from modbench.engine.events import Observer
 from modbench.engine.sampler import epoch_batches
 

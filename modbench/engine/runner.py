@@ -99,7 +99,7 @@ class Runner:
             torch.set_num_threads(self.threads_for(run))
 
     def data_for(self, run):
-        from modbench.engine.data import DeviceData, load_splits
+        from modbench.engine.device_data import DeviceData, load_splits
         from modbench.suite.runs import canonical_json
 
         key = canonical_json(run.config["dataset"])

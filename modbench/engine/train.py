@@ -24,7 +24,7 @@ import torch
 
 from modbench.cache.store import CorruptFile, RunDir
 from modbench.engine import backend, distributed
-from modbench.engine.data import DeviceData
+from modbench.engine.device_data import DeviceData
 from modbench.engine.evaluate import embed, evaluate_embeddings
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.loop import StepParts, place, run_epoch

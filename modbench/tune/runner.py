@@ -12,7 +12,7 @@ class TrialRunner(Runner):
     def data_for(self, run):
         if not is_trial(run.config):
             return super().data_for(run)
-        from modbench.engine.data import DeviceData, load_splits
+        from modbench.engine.device_data import DeviceData, load_splits
         from modbench.suite.runs import canonical_json
 
         key = "trial:" + canonical_json(run.config["dataset"])

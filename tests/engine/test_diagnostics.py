@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from modbench.cache.store import RunStore
-from modbench.engine.data import DeviceData
+from modbench.engine.device_data import DeviceData
 from modbench.engine.loop import LOW_WEIGHT, StepParts, place, plan_epoch, train_epoch
 
 from .conftest import tiny_splits

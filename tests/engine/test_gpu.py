@@ -9,7 +9,7 @@ import torch
 
 from modbench.engine import backend
 from modbench.engine.augment import crop_flip, crop_windows, draw_augment, pad_nhwc
-from modbench.engine.data import DeviceData
+from modbench.engine.device_data import DeviceData
 from modbench.engine.loop import StepParts, place, plan_epoch, train_epoch
 
 from .conftest import tiny_splits

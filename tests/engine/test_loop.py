@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from modbench.engine import loop
-from modbench.engine.data import DeviceData
+from modbench.engine.device_data import DeviceData
 from modbench.engine.events import Observer
 from modbench.engine.loop import StepParts, place, plan_epoch, train_epoch
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from modbench.cache.store import RunStore
-from modbench.engine.data import load_splits
+from modbench.engine.device_data import load_splits
 from modbench.engine.sampler import epoch_batches
 from modbench.losses import LOSSES
 from modbench.suite.loader import load_suite

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from modbench.engine.augment import crop_windows, draw_augment
-from modbench.engine.data import DeviceData
+from modbench.engine.device_data import DeviceData
 
 from .conftest import tiny_splits
 from .test_augment import naive_crop_flip
