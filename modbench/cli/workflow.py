@@ -125,15 +125,6 @@ def live_logs_for(opts, selection):
     )
 
 
-def _eval_matches(result: dict, eval_cfg: dict) -> bool:
-    """The engine's rule for reusing a stored evaluation (runner._eval_matches; repeated here
-    because importing the engine imports torch): same k-means settings, every requested metric
-    stored."""
-    stored = result.get("eval") or {}
-    if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
-        return False
-    have = result.get("metrics") or {}
-    return all(name in have for name in eval_cfg.get("metrics", ()))
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -180,7 +171,7 @@ def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "a
     numerics or with numerics not known without torch, or locked by another process). Checks
     what the Runner checks before reusing a run (the full sha256 of every file ``result.json``
     names), and only reads: anything doubtful goes to the Runner, which reports and repairs it."""
-    from modbench.cache.store import CorruptFile, RunStore
+    from modbench.cache.store import CorruptFile, RunStore, evaluation_answers
     from modbench.engine.outcome import Outcome  # a torch-free leaf
 
     store = RunStore(root)
@@ -192,7 +183,7 @@ def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "a
         try:
             result = run_dir.result(deep=True)
             if result is not None:
-                if not _eval_matches(result, selection.eval_cfg):
+                if not evaluation_answers(result, selection.eval_cfg):
                     return None
                 if not _numerics_agree(result, run, device=device, threads=threads):
                     return None

@@ -18,7 +18,7 @@ import torch
 
 from modbench.cache.atomic import CacheWriteError
 from modbench.cache.lock import describe_holder
-from modbench.cache.store import CorruptFile, RunStore
+from modbench.cache.store import CorruptFile, RunStore, evaluation_answers
 from modbench.engine import backend, distributed
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.outcome import Outcome
@@ -47,14 +47,6 @@ def join_process_group(device: torch.device) -> torch.device:
         return distributed.init_from_env(device)
     except distributed.SetupError as exc:
         raise UserError(str(exc)) from None
-
-
-def _eval_matches(result: dict[str, Any], eval_cfg: dict[str, Any]) -> bool:
-    stored = result.get("eval") or {}
-    if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
-        return False
-    have = result.get("metrics") or {}
-    return all(name in have for name in eval_cfg.get("metrics", ()))
 
 
 class _Refused(Exception):
@@ -278,7 +270,7 @@ class Runner:
                 "not used, shown as missing (the same device and --threads use it; --force trains it again)"
             )
             raise _Refused
-        if not _eval_matches(result, eval_cfg):
+        if not evaluation_answers(result, eval_cfg):
             self._use_threads(run)
             try:
                 result = evaluate_run(run, run_dir, self.data_for(run), eval_cfg=eval_cfg, write=write,
