@@ -1,6 +1,11 @@
 """What pruning saves: epochs trained by a tune of the digits suite with a pruner against the same
 number of unpruned trials (``--pruner none``), and the best validation metric each found.
 
+Arms: any ``--pruner`` of ``modbench tune``, and ``optuna-asha``, Optuna's own
+``SuccessiveHalvingPruner`` at the same rungs (1, 3, 9, ...; reduction factor 3), which promotes
+ties: the default before ``modbench.tune.pruning.StrictHalvingPruner``, kept here to show what
+the strict rule changes (it is not a ``tune`` option).
+
 Each arm tunes every loss of the suite in this process, in its own fresh cache, through the same
 code as ``modbench tune`` (``modbench.tune.session``); the epochs are those the engine trained
 (the ``epochs_trained`` each trial records; nothing comes from the cache). The unpruned arm
@@ -8,6 +13,10 @@ trains ``trials x epochs`` epochs per loss by construction; it is run too, for i
 
     OMP_NUM_THREADS=1 python benchmarks/tune_cost.py                 # 20 trials, 9 epochs
     OMP_NUM_THREADS=1 python benchmarks/tune_cost.py --trials 4 --epochs 3 --arms asha
+    OMP_NUM_THREADS=1 python benchmarks/tune_cost.py --epochs 30 --arms asha,optuna-asha,none --parallel
+
+``--parallel`` runs the arms at once, one process each (one thread each): the epoch counts do
+not depend on it; the wall times then share the machine's cores.
 """
 
 from __future__ import annotations
@@ -24,8 +33,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+def _optuna_asha():
+    import optuna
+
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+
+
 def run_arm(pruner: str, *, suite: str, trials: int, epochs: int, subset: int | None, metric: str) -> dict:
     from modbench.tune.session import TuneSpec, make_trial_runner, open_session, results, tune_here
+
+    if pruner == "optuna-asha":  # this process only: the study is named after the arm
+        import modbench.tune.pruning as pruning
+
+        real = pruning.make_pruner
+        pruning.make_pruner = lambda name: _optuna_asha() if name == "optuna-asha" else real(name)
+        pruning.PRUNERS = (*pruning.PRUNERS, "optuna-asha")
 
     with tempfile.TemporaryDirectory(prefix="modbench-tune-cost-") as cache:
         spec = TuneSpec(suite_ref=suite, trials=trials, metric=metric, pruner=pruner, epochs=epochs,
@@ -47,6 +69,14 @@ def run_arm(pruner: str, *, suite: str, trials: int, epochs: int, subset: int | 
     }
 
 
+def _arm_in_process(job) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    pruner, kwargs = job
+    return run_arm(pruner, **kwargs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="digits")
@@ -55,19 +85,28 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=None)
     parser.add_argument("--metric", default="map@r")
     parser.add_argument("--arms", default="asha,none", help="pruners to run, comma-separated")
+    parser.add_argument("--parallel", action="store_true", help="run the arms at once, one process each")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
 
     import torch
 
     load_before = os.getloadavg()
-    arms = [run_arm(p, suite=args.suite, trials=args.trials, epochs=args.epochs, subset=args.subset, metric=args.metric)
-            for p in args.arms.split(",")]
+    kwargs = dict(suite=args.suite, trials=args.trials, epochs=args.epochs, subset=args.subset, metric=args.metric)
+    names = args.arms.split(",")
+    if args.parallel:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(len(names), mp_context=multiprocessing.get_context("spawn")) as pool:
+            arms = list(pool.map(_arm_in_process, [(p, kwargs) for p in names]))
+    else:
+        arms = [run_arm(p, **kwargs) for p in names]
     losses = len(arms[0]["losses"])
     budget = args.trials * args.epochs * losses
     record = {
         "command": " ".join(["python", "benchmarks/tune_cost.py", *sys.argv[1:]]),
-        "suite": args.suite, "trials": args.trials, "epochs": args.epochs, "subset": args.subset, "metric": args.metric,
+        "suite": args.suite, "parallel": args.parallel, "trials": args.trials, "epochs": args.epochs, "subset": args.subset, "metric": args.metric,
         "unpruned_epochs_by_construction": budget,
         "arms": arms,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),

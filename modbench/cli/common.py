@@ -192,12 +192,6 @@ def one_output_format(**flags: bool) -> str:
     return chosen[0] if chosen else "table"
 
 
-def check_device(device: str) -> str:
-    if device not in ("auto", "cpu", "cuda"):
-        raise fail(f"--device {device}: choose auto, cpu or cuda")
-    return device
-
-
 def stdout_is_terminal() -> bool:
     return _isatty(sys.stdout)
 

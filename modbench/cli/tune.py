@@ -48,14 +48,15 @@ def tune(
     """Tune every loss of a suite with the same number of trials on the validation split (the
     test split is never used), then write the tuned suite for `compare`."""
     from modbench.cache.store import resolve_cache_root
-    from modbench.cli.common import check_device, warn
+    from modbench.cli.common import warn
+    from modbench.engine.device_names import check_device_name
     from modbench.errors import UserError
     from modbench.launch import launch_options
     from modbench.tune.session import TuneSpec, open_session, results
     from modbench.tune.study import safe_file_name, shown_url
     from modbench.tune.tuned_suite import tuned_suite_data, write_tuned_suite
 
-    check_device(device)
+    check_device_name(device)  # before anything is submitted (SLURM jobs resolve it there)
     root = resolve_cache_root(cache_dir)
     spec = TuneSpec(
         suite_ref=suite, losses=tuple(loss or ()), trials=trials, metric=metric, pruner=pruner,
@@ -71,6 +72,7 @@ def tune(
         launcher=launcher, jobs=jobs, devices=None, partition=partition, gpus_per_job=gpus_per_job,
         time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=session.suite.slurm, device=device,
     )
+    session.storage  # a database that cannot be opened: one line, exit 2, before anything starts
     say = lambda text: err.print(text, markup=False, highlight=False)  # noqa: E731
     say(
         f"tuning {len(session.targets)} loss(es) of {session.source}, {trials} trial(s) each on the "

@@ -22,6 +22,7 @@ from modbench.cache.store import CorruptFile, RunStore, evaluation_answers
 from modbench.engine import backend, distributed
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.outcome import Outcome
+from modbench.engine.device_names import check_device_name
 from modbench.errors import UserError
 from modbench.identity import numerics_mismatch
 
@@ -31,12 +32,11 @@ STOPPED_HOLDER_S = 2.0
 
 def resolve_device(name: str) -> torch.device:
     """The one check of a --device name (the command line passes it through)."""
+    check_device_name(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: no CUDA device is available here; use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise UserError(f"--device {name}: choose auto, cpu or cuda")
     return torch.device(name)
 
 

@@ -60,7 +60,8 @@ def open_session(spec: TuneSpec) -> Session:
     from modbench.suite.loader import load_suite, locate_suite, read_yaml
     from modbench.suite.runs import apply_overrides
     from modbench.tune.spaces import check_tune_section
-    from modbench.tune.study import PRUNERS, default_storage
+    from modbench.tune.pruning import PRUNERS
+    from modbench.tune.study import default_storage
     from modbench.tune.tuner import targets
 
     (metric,) = parse_metric_names([spec.metric])
@@ -112,7 +113,7 @@ def tune_here(session: Session, runner, *, say: Callable[[str], None] = lambda t
         study = session.study(target)
         execute = TrialExecutor(study, session.suite, session.source, target, runner, session.eval_cfg,
                                 session.spec.metric, say=say, progress=progress)
-        ran += run_budget(study, session.spec.trials, execute, max_new=max_new, wait=wait)
+        ran += run_budget(study, session.spec.trials, execute, storage=session.storage, max_new=max_new, wait=wait)
     return ran
 
 

@@ -33,7 +33,6 @@ from modbench.errors import UserError
 HEARTBEAT_S = 30
 GRACE_S = 120
 POLL_S = 2.0
-PRUNERS = ("asha", "median", "none")
 HOST = socket.gethostname()
 
 
@@ -90,7 +89,7 @@ def open_storage(url: str):
                     url,
                     heartbeat_interval=HEARTBEAT_S,
                     grace_period=GRACE_S,
-                    heartbeat_stale_trial_callback=retry_trial,
+                    heartbeat_stale_trial_callback=_retry_stale,
                     **kwargs,
                 )
             except Exception as exc:  # noqa: BLE001 - two processes creating the tables at once
@@ -105,25 +104,13 @@ def open_storage(url: str):
 
 
 # -- studies ------------------------------------------------------------------------------------
-def make_pruner(name: str):
-    """``asha``: asynchronous successive halving (rungs at 1, 3, 9... epochs, the best third of
-    each rung goes on; Li et al. 2020. On digits it trains half the epochs of unpruned trials;
-    a reduction factor of 4 trained 41% but found a worse best for the paper's loss:
-    docs/benchmarks.md); ``median``: Optuna's MedianPruner after 2 trials and 1
-    epoch; ``none``: every trial trains all its epochs."""
-    import optuna
-
-    if name == "asha":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise UserError(f"--pruner {name}: choose {', '.join(PRUNERS)}")
+PRUNER_FIELD = " | pruner "  # the last field of a study's name (tuner.study_name)
 
 
 def sampler_seed(study_name: str) -> int:
-    return int(hashlib.sha256(study_name.encode()).hexdigest()[:8], 16)
+    """From the study's name without its pruner field."""
+    problem = study_name.rsplit(PRUNER_FIELD, 1)[0]
+    return int(hashlib.sha256(problem.encode()).hexdigest()[:8], 16)
 
 
 def make_sampler(study_name: str, number: int):
@@ -140,6 +127,8 @@ def open_study(storage, name: str, *, pruner: str):
     """Create or load the study ``name`` (maximising), with a TPE sampler (``make_sampler``)."""
     import optuna
 
+    from modbench.tune.pruning import make_pruner
+
     sampler = make_sampler(name, 0)
     for _ in range(5):  # two processes creating one study at once: the loser loads it
         try:
@@ -153,11 +142,24 @@ def open_study(storage, name: str, *, pruner: str):
 
 
 # -- trials of other processes ---------------------------------------------------------------
-def retry_trial(study, trial) -> None:
-    """Enqueue ``trial``'s parameters again (its process died): the retry trains the same run,
-    resuming from its checkpoint."""
-    if trial.params:
-        study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+# Only Optuna's public API: the study's ``tell`` (which takes a trial number, so any process can
+# fail a trial another one asked), ``Trial.set_user_attr``, ``enqueue_trial``, and the storage
+# object this module opened (``open_storage``) for heartbeats.
+def retry_trial(study, number: int, params: dict[str, Any], reason: str = "") -> None:
+    """Enqueue trial ``number``'s parameters again (its process died, or it was interrupted):
+    the retry trains the same run, resuming from its checkpoint. The parameters are kept in the
+    retry's user attributes too (``retry_params``), so that a retry which loses its place in the
+    budget can be enqueued again without reading Optuna's internal attributes."""
+    if params:
+        attrs: dict[str, Any] = {"retry_of": number, "retry_params": dict(params)}
+        if reason:
+            attrs["retry_reason"] = reason
+        study.enqueue_trial(dict(params), user_attrs=attrs)
+
+
+def _retry_stale(study, frozen) -> None:
+    """Optuna's heartbeat callback: a trial of another machine whose heartbeat stopped."""
+    retry_trial(study, frozen.number, frozen.params, "its heartbeat stopped")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -183,18 +185,23 @@ def recover_stale(study) -> list[int]:
         if owner.get("host") == HOST and isinstance(owner.get("pid"), int) and owner["pid"] != os.getpid():
             if not _pid_alive(owner["pid"]):
                 try:
-                    study._storage.set_trial_user_attr(t._trial_id, "stale", "its process was gone")
-                    study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                    study.tell(t.number, state=TrialState.FAIL)
                 except Exception:  # noqa: BLE001 - another process failed it first: it retries it
                     continue
-                retry_trial(study, t)
+                retry_trial(study, t.number, t.params, "its process was gone")
                 retried.append(t.number)
     optuna.storages.fail_stale_trials(study)
     return retried
 
 
+def trial_id(storage, study, number: int) -> int:
+    """The storage's id of trial ``number`` of ``study`` (public storage calls only)."""
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
+
+
 class Heartbeat:
-    """Records the trial's heartbeat every ``HEARTBEAT_S`` seconds in a thread while it runs."""
+    """Records the trial's heartbeat every ``HEARTBEAT_S`` seconds in a thread while it runs
+    (Optuna does this itself only inside ``Study.optimize``, which ask-and-tell does not use)."""
 
     def __init__(self, storage, trial_id: int):
         self.storage, self.trial_id = storage, trial_id
@@ -279,13 +286,15 @@ def run_budget(
     budget: int,
     run_trial: Callable[[Any], None],
     *,
+    storage,
     max_new: int | None = None,
     wait: bool = True,
     poll_s: float = POLL_S,
 ) -> int:
     """Ask and run trials until ``budget`` are counted (``max_new`` at most, in this process).
-    ``run_trial(trial)`` runs one and tells the study. With ``wait``, this process waits for the
-    other processes' running trials when they complete the budget. Returns the trials run here."""
+    ``run_trial(trial)`` runs one and tells the study; ``storage`` is the study's storage (from
+    ``open_storage``: the heartbeats go there). With ``wait``, this process waits for the other
+    processes' running trials when they complete the budget. Returns the trials run here."""
     from optuna.trial import TrialState
 
     mine = 0
@@ -300,18 +309,17 @@ def run_budget(
             time.sleep(poll_s)  # the other processes' trials finish the budget (or die: retried)
             continue
         trial = study.ask()
-        study._storage.set_trial_user_attr(trial._trial_id, "owner", {"host": HOST, "pid": os.getpid()})
+        trial.set_user_attr("owner", {"host": HOST, "pid": os.getpid()})
         if not within_budget(study, trial.number, budget):
             # Another process took the last place at the same moment: give the place back.
-            study._storage.set_trial_user_attr(trial._trial_id, "over_budget", True)
-            frozen = study._storage.get_trial(trial._trial_id)
-            fixed = frozen.system_attrs.get("fixed_params")
+            trial.set_user_attr("over_budget", True)
+            retried = trial.user_attrs.get("retry_params")
             study.tell(trial, state=TrialState.FAIL)
-            if fixed:  # an enqueued retry keeps its parameters for whoever is next
-                study.enqueue_trial(dict(fixed), user_attrs={"retry_of": frozen.user_attrs.get("retry_of")})
+            if retried:  # an enqueued retry keeps its parameters for whoever is next
+                retry_trial(study, trial.user_attrs.get("retry_of"), retried, trial.user_attrs.get("retry_reason", ""))
             continue
         study.sampler = make_sampler(study.study_name, trial.number)  # before any suggest_*
-        with Heartbeat(study._storage, trial._trial_id):
+        with Heartbeat(storage, trial_id(storage, study, trial.number)):
             run_trial(trial)
         mine += 1
     return mine

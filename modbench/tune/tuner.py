@@ -30,8 +30,12 @@ class Target:
 
 def study_name(suite, source: str, setting, space: dict[str, Range], metric: str, pruner: str) -> str:
     """Readable, and keyed by everything a trial's value depends on but its parameters: the
-    trial run's configuration without the searched values, the space, the metric, the pruner."""
+    trial run's configuration without the searched values, the space, the metric (the digest),
+    and the pruner (the last field, ``pruner NAME``). The sampler's seed is the name without the
+    pruner (``study.sampler_seed``), so that studies differing only in their pruner draw the same
+    first trials: a comparison of pruners (benchmarks/tune_cost.py) is not one of seeds."""
     from modbench.suite.runs import canonical_json
+    from modbench.tune.study import PRUNER_FIELD
     from modbench.tune.trials import trial_run
 
     base = copy.deepcopy(trial_run(suite, source, setting, {}).config)
@@ -41,11 +45,9 @@ def study_name(suite, source: str, setting, space: dict[str, Range], metric: str
         else:
             base["loss"]["params"].pop(param, None)
     digest = hashlib.sha256(
-        canonical_json(
-            {"base": base, "space": {k: r.as_dict() for k, r in sorted(space.items())}, "metric": metric, "pruner": pruner}
-        ).encode()
+        canonical_json({"base": base, "space": {k: r.as_dict() for k, r in sorted(space.items())}, "metric": metric}).encode()
     ).hexdigest()[:12]
-    return f"{suite.name} | {setting.label} | {metric} | {digest}"
+    return f"{suite.name} | {setting.label} | {metric} | {digest}{PRUNER_FIELD}{pruner}"
 
 
 def targets(suite, source: str, *, losses: list[str] | None, metric: str, pruner: str) -> list[Target]:
@@ -120,9 +122,8 @@ class TrialExecutor:
         except BaseException:
             # Interrupted (Ctrl-C, an error): fail the trial and put its parameters back, so
             # that the next command resumes this run from its checkpoint.
-            frozen = self.study._storage.get_trial(trial._trial_id)
             self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-            retry_trial(self.study, frozen)
+            retry_trial(self.study, trial.number, trial.params, "interrupted")
             raise
         trial.set_user_attr("epochs_trained", observer.epochs_trained)
         if outcome.status == "failed":  # diverged: a result of these parameters, counted

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import optuna
 import pytest
 from optuna.trial import TrialState
 
@@ -15,9 +14,19 @@ from modbench.tune import study as st
 
 
 @pytest.fixture
-def study(tmp_path):
-    storage = st.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+def storage(tmp_path):
+    return st.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+
+
+@pytest.fixture
+def study(storage):
     return st.open_study(storage, "s", pruner="none")
+
+
+@pytest.fixture
+def run_budget(storage):
+    """``st.run_budget`` on the fixture's storage."""
+    return lambda *args, **kw: st.run_budget(*args, storage=storage, **kw)
 
 
 def fake_trial(study, values):
@@ -29,15 +38,15 @@ def fake_trial(study, values):
     return run
 
 
-def test_the_budget_is_reached_once_and_a_second_call_runs_nothing(study):
+def test_the_budget_is_reached_once_and_a_second_call_runs_nothing(study, run_budget):
     values = []
-    assert st.run_budget(study, 3, fake_trial(study, values)) == 3
-    assert st.run_budget(study, 3, fake_trial(study, values)) == 0
+    assert run_budget(study, 3, fake_trial(study, values)) == 3
+    assert run_budget(study, 3, fake_trial(study, values)) == 0
     assert st.tally(study).done == 3 and len(values) == 3
-    assert st.run_budget(study, 5, fake_trial(study, values)) == 2  # a bigger budget continues
+    assert run_budget(study, 5, fake_trial(study, values)) == 2  # a bigger budget continues
 
 
-def test_pruned_and_diverged_trials_count_interrupted_ones_do_not(study):
+def test_pruned_and_diverged_trials_count_interrupted_ones_do_not(study, run_budget):
     def run(trial):
         trial.suggest_float("x", 0.0, 1.0)
         if trial.number == 0:
@@ -50,7 +59,7 @@ def test_pruned_and_diverged_trials_count_interrupted_ones_do_not(study):
         else:
             study.tell(trial, 0.5)
 
-    st.run_budget(study, 3, run)
+    run_budget(study, 3, run)
     t = st.tally(study)
     assert (t.pruned, t.diverged, t.complete, t.done) == (1, 1, 1, 3)
     assert len(study.trials) == 4
@@ -63,28 +72,28 @@ def _other_process_trial(study, pid: int, params=None):
     trial = study.ask()
     if params:
         trial.suggest_float("x", 0.0, 1.0)
-    study._storage.set_trial_user_attr(trial._trial_id, "owner", {"host": st.HOST, "pid": pid})
+    trial.set_user_attr("owner", {"host": st.HOST, "pid": pid})
     return trial
 
 
-def test_trials_running_elsewhere_hold_their_places_in_the_budget(study):
+def test_trials_running_elsewhere_hold_their_places_in_the_budget(study, run_budget):
     values = []
-    st.run_budget(study, 1, fake_trial(study, values))
+    run_budget(study, 1, fake_trial(study, values))
     _other_process_trial(study, os.getppid())  # alive: our parent
-    assert st.run_budget(study, 2, fake_trial(study, values), wait=False) == 0
+    assert run_budget(study, 2, fake_trial(study, values), wait=False) == 0
     assert st.tally(study).running == 1
 
 
-def test_a_trial_that_takes_a_place_already_taken_gives_it_back(study):
+def test_a_trial_that_takes_a_place_already_taken_gives_it_back(study, run_budget):
     values = []
-    st.run_budget(study, 1, fake_trial(study, values))
+    run_budget(study, 1, fake_trial(study, values))
     # Two processes ask at the same moment for the last place of a budget of 2.
     first = _other_process_trial(study, os.getppid())
     second = study.ask()
     assert st.within_budget(study, first.number, 2) and not st.within_budget(study, second.number, 2)
 
 
-def test_a_dead_processs_trial_is_retried_with_its_parameters(study):
+def test_a_dead_processs_trial_is_retried_with_its_parameters(study, run_budget):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)
     stale = _other_process_trial(study, pid, params={"x": 0.25})
@@ -94,9 +103,9 @@ def test_a_dead_processs_trial_is_retried_with_its_parameters(study):
         seen.append(trial.suggest_float("x", 0.0, 1.0))
         study.tell(trial, seen[-1])
 
-    assert st.run_budget(study, 2, run) == 2
+    assert run_budget(study, 2, run) == 2
     assert seen[0] == 0.25  # the retry: same parameters, hence the same cached run (resumed)
-    assert study._storage.get_trial(stale._trial_id).state == TrialState.FAIL
+    assert study.trials[stale.number].state == TrialState.FAIL
     assert st.tally(study).done == 2
 
 

@@ -46,12 +46,12 @@ def run_tune(suite: Path, cache: Path, *extra, env=None, cwd=None, timeout=300, 
     return subprocess.run(args, env=env or subprocess_env(), cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def studies(cache: Path, suite_name: str = "tiny") -> dict[str, list]:
-    """{loss label: the study's trials} from ``<cache>/tune/<suite>.db``."""
+def studies(cache: Path, suite_name: str = "tiny", url: str | None = None) -> dict[str, list]:
+    """{loss label: the study's trials} from ``<cache>/tune/<suite>.db`` (or the storage ``url``)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = f"sqlite:///{cache / 'tune' / (suite_name + '.db')}"
+    url = url or f"sqlite:///{cache / 'tune' / (suite_name + '.db')}"
     out = {}
     for summary in optuna.get_all_study_summaries(storage=url):
         label = summary.study_name.split(" | ")[1]
