@@ -29,7 +29,6 @@ from modbench.errors import UserError
 
 __all__ = ["compare", "train", "report", "evaluate_embeddings"]
 
-DEVICES = ("auto", "cpu", "cuda")
 FORMATS = ("json", "markdown", "csv")
 
 
@@ -63,29 +62,31 @@ def _check_options(*, seeds, epochs, subset, device=None) -> None:
     for s in seeds or ():
         if s < 0:
             raise UserError(f"seeds must be >= 0, got {s}")
-    if device is not None and device not in DEVICES:
-        raise UserError(f"device {device!r}: choose {', '.join(DEVICES)}")
+    if device is not None:
+        from modbench.engine.device_names import check_device_name
+
+        check_device_name(device)
 
 
 def _plan(suite, losses, seeds, epochs, subset):
-    from modbench.cli.workflow import plan
+    from modbench.suite.selection import select_runs
 
     losses = _listed(losses, "losses", str)
     seeds = _listed(seeds, "seeds", int)
     _check_options(seeds=seeds, epochs=epochs, subset=subset)
-    return plan(_suite_ref(suite), losses=losses, seeds=seeds, epochs=epochs, subset=subset)
+    return select_runs(_suite_ref(suite), losses=losses, seeds=seeds, epochs=epochs, subset=subset)
 
 
 def _trained(p, *, device, cache_dir, data_dir, download, force):
     """The outcomes of the plan's runs, the missing ones trained, as ``modbench train`` does."""
-    from modbench.cli.workflow import make_runner, report_failures, train_plan
+    from modbench.cli.workflow import make_runner, report_failures, train_selection
 
     if data_dir is None:  # as --data-dir: else $MODBENCH_DATA
         data_dir = os.environ.get("MODBENCH_DATA") or None
     runner = make_runner(cache_dir=Path(cache_dir) if cache_dir is not None else None, device=device,
                          data_dir=Path(data_dir) if data_dir is not None else None,
                          download=download)
-    outcomes = train_plan(p, runner, force=force)
+    outcomes = train_selection(p, runner, force=force)
     report_failures(outcomes)  # the command line's warnings on stderr
     return outcomes
 

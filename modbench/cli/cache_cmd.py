@@ -117,18 +117,19 @@ def cache_list(
         ]
         out.file.write(json.dumps(records, indent=2) + "\n")
         return
-    from rich.markup import escape
     from rich.table import Table
 
+    from modbench.render.safe_text import rich_text
+
     total = sum(i.bytes for i, _, _ in rows)
-    table = Table(title=f"{len(rows)} cached run(s) in {escape(str(store.root))}, {human_bytes(total)}", title_justify="left")
+    table = Table(title=f"{len(rows)} cached run(s) in {rich_text(store.root)}, {human_bytes(total)}", title_justify="left")
     for col, justify in (("run", "left"), ("suite", "left"), ("loss", "left"), ("seed", "right"),
                          ("status", "left"), ("size", "right"), ("date (UTC)", "left")):
         table.add_column(col, justify=justify, no_wrap=col in ("run", "date (UTC)"))
     for info, suite_name, label in rows:
         loss = label if label and label != info.loss else info.loss
         table.add_row(
-            info.key, escape(suite_name or "-"), escape(loss), "-" if info.seed is None else str(info.seed),
+            info.key, rich_text(suite_name or "-"), rich_text(loss), "-" if info.seed is None else str(info.seed),
             _status(info), human_bytes(info.bytes), info.date.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         )
     if not rows:

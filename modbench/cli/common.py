@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -73,14 +72,13 @@ class Group(_PlainFlags, TyperGroup):
     """Every modbench command group."""
 
 
-# Terminal escape sequences (CSI, OSC) and other control characters: suite text in a message
-# (a label, a suite name, a path) must never clear the screen or retitle the terminal.
-_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-
-
 def plain(text) -> str:
-    """``text`` without escape sequences or control characters (newlines kept)."""
-    return _CONTROLS.sub("", str(text))
+    """``text`` without escape sequences or control characters, newlines kept: suite text in a
+    message (a label, a suite name, a path) must never clear the screen or retitle the terminal
+    (the render layer's one rule, ``safe_text.plain_lines``)."""
+    from modbench.render.safe_text import plain_lines
+
+    return plain_lines(text)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

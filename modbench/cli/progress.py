@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modbench.cli.common import err, plain
@@ -102,7 +101,7 @@ class RichObserver(Observer):
             if task is not None:
                 self.progress.remove_task(task)
         resumed = f" (resumed at epoch {start_epoch + 1})" if start_epoch else ""
-        self.progress.update(self.runs, info=f"{safe_label(run.label)}, seed {run.seed}{resumed}{escape(self.numerics)}")
+        self.progress.update(self.runs, info=f"{safe_label(run.label)}, seed {run.seed}{resumed}{rich_text(self.numerics)}")
         self.epochs = self.progress.add_task("  epochs", total=epochs, completed=start_epoch, info="", eta="")
         self.batches = self.progress.add_task("  batches", total=steps_per_epoch, info="", eta="")
         self.steps_per_epoch = max(1, steps_per_epoch)

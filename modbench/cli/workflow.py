@@ -4,31 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-
-
-@dataclass
-class RunSelection:
-    """The runs a command works on: the loaded suite (overrides applied), expanded and filtered.
-    (Not to be confused with the engine's per-epoch batch plan, ``EpochPlan``.)"""
-
-    suite: object  # Suite
-    source: str
-    runs: list
-    eval_cfg: dict
-
-
-def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None) -> RunSelection:
-    """Load and validate the suite (exit 2 on any problem), apply overrides, expand runs."""
-    from modbench.suite.loader import load_suite
-    from modbench.suite.runs import apply_overrides, resolve_runs
-
-    suite, source = load_suite(suite_ref)
-    suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds)
-    runs = resolve_runs(suite, source, losses=losses)
-    return RunSelection(suite, source, runs, suite.eval.model_dump(mode="json"))
+from modbench.suite.selection import RunSelection, select_runs  # noqa: F401 - select_runs: for the commands
 
 
 def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True, threads: int | None = None):
@@ -257,9 +235,3 @@ def is_main_rank() -> bool:
     from modbench.launch.options import under_torchrun
 
     return not under_torchrun() or os.environ.get("RANK") == "0"
-
-
-# The names before the rename (issue 15 item 8), for callers written against them
-# (modbench/api.py); new code uses select_runs / train_selection.
-plan = select_runs
-train_plan = train_selection

@@ -4,7 +4,8 @@ escape code, HTML or a forged table row.
 
 - ``plain_text``: terminal escape sequences (CSI, OSC, ...) and every other control character
   (C0, DEL, C1, and the Unicode bidirectional overrides that reorder what a reader sees) removed;
-  newlines and tabs become one space, so one value is one line. For stderr and plain notes.
+  newlines and tabs become one space, so one value is one line. For stderr and plain notes;
+  ``plain_lines`` keeps the newlines of a message of several lines (error messages).
 - ``rich_text``: ``plain_text`` then ``rich.markup.escape``: for anything Rich parses as markup
   (table titles and cells, progress descriptions).
 - ``markdown_text``: ``plain_text`` then HTML-escaped (``<script>`` -> ``&lt;script&gt;``) and the
@@ -49,6 +50,11 @@ def plain_text(text: Any) -> str:
     text = _ESCAPE_SEQUENCE.sub("", str(text))
     text = _WHITESPACE_CONTROLS.sub(" ", text)
     return _CONTROLS.sub("", text)
+
+
+def plain_lines(text: Any) -> str:
+    """``plain_text`` line by line: for a message of several lines (one problem per line)."""
+    return "\n".join(plain_text(line) for line in str(text).split("\n"))
 
 
 def rich_text(text: Any) -> str:

@@ -72,3 +72,109 @@ def test_successive_halving_prunes_a_worse_trial_at_the_first_rung(tmp_path):
     observer = PruningObserver(better, "map@r")
     observer.run_start(None, start_epoch=0, epochs=9, steps_per_epoch=1)
     observer.epoch_end(epoch=1, record=_record(0.95))  # promoted: no exception
+
+
+# -- the strict successive-halving rule (modbench.tune.pruning.StrictHalvingPruner) ----------------
+def _reference_prunes(history: list[dict[int, float]], mine: dict[int, float], step: int, eta: int, r0: int = 1) -> bool:
+    """The rule from its definition, by brute force: rungs r0 * eta**k; at a rung, the trial goes
+    on iff it is strictly better than all but fewer than max(1, n // eta) of the n trials there
+    (itself included), i.e. fewer than that many others are at least as good."""
+    rungs = set()
+    r = r0
+    while r <= 10_000:
+        rungs.add(r)
+        r *= eta
+    if step not in rungs:
+        return False
+    value = mine[step]
+    if value != value:
+        return True
+    at_rung = [h[step] for h in history if step in h and h[step] == h[step]]
+    places = max(1, (len(at_rung) + 1) // eta)
+    as_good = 0
+    for other in at_rung:
+        if other >= value:
+            as_good += 1
+    return as_good >= places
+
+
+def _study_with(history, tmp_path, name, eta):
+    from modbench.tune.pruning import StrictHalvingPruner
+
+    study = optuna.create_study(direction="maximize", pruner=StrictHalvingPruner(1, eta),
+                                storage=f"sqlite:///{tmp_path / (name + '.db')}", study_name=name)
+    for curve in history:
+        t = study.ask()
+        for step, value in curve.items():
+            t.report(value, step)
+        study.tell(t, state=optuna.trial.TrialState.PRUNED)
+    return study
+
+
+@pytest.mark.parametrize("eta", [2, 3, 4])
+def test_strict_halving_matches_the_rule_written_out_on_random_histories(tmp_path, eta):
+    import random
+
+    rng = random.Random(eta)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for case in range(12):
+        # Values on a coarse grid, so that ties (the case the strict rule is for) are common.
+        history = [{s: rng.choice([0.25, 0.5, 0.75, 1.0, float("nan")]) for s in range(1, rng.randint(1, 10) + 1)}
+                   for _ in range(rng.randint(0, 9))]
+        study = _study_with(history, tmp_path, f"c{eta}-{case}", eta)
+        mine = {s: rng.choice([0.25, 0.5, 0.75, 1.0]) for s in range(1, 10)}
+        trial = study.ask()
+        for step in range(1, 10):
+            trial.report(mine[step], step)
+            assert trial.should_prune() == _reference_prunes(history, mine, step, eta), (history, mine, step)
+
+
+def test_a_tie_with_the_best_is_pruned_where_optunas_rule_promotes_it(tmp_path):
+    """The reason the rule is written here: at MAP@R 1.0, a trial that ties the best cannot change
+    the study's result; Optuna's SuccessiveHalvingPruner lets it train on."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    history = [{1: 1.0}, {1: 0.5}, {1: 0.25}]
+    strict = _study_with(history, tmp_path, "strict", 3).ask()
+    strict.report(1.0, 1)
+    assert strict.should_prune()
+    theirs = optuna.create_study(direction="maximize", pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3))
+    for curve in history:
+        t = theirs.ask()
+        t.report(curve[1], 1)
+        theirs.tell(t, state=optuna.trial.TrialState.PRUNED)
+    tie = theirs.ask()
+    tie.report(1.0, 1)
+    assert not tie.should_prune()
+    better = _study_with(history, tmp_path, "strict-better", 3).ask()
+    better.report(1.0 + 1e-9, 1)
+    assert not better.should_prune()  # strictly better than every other: goes on
+
+
+def test_the_first_trial_goes_on_and_between_rungs_nothing_is_pruned(tmp_path):
+    from modbench.tune.pruning import StrictHalvingPruner
+
+    study = optuna.create_study(direction="maximize", pruner=StrictHalvingPruner(1, 3))
+    first = study.ask()
+    for step in range(1, 10):
+        first.report(0.0, step)
+        assert not first.should_prune()
+    study.tell(first, 0.0)
+    second = study.ask()
+    second.report(-1.0, 2)  # epoch 2 is not a rung (1, 3, 9)
+    assert not second.should_prune()
+    second.report(-1.0, 3)
+    assert second.should_prune()
+
+
+def test_a_minimising_study_and_bad_settings_are_refused():
+    from modbench.tune.pruning import StrictHalvingPruner
+
+    with pytest.raises(ValueError):
+        StrictHalvingPruner(0, 3)
+    with pytest.raises(ValueError):
+        StrictHalvingPruner(1, 1)
+    study = optuna.create_study(direction="minimize", pruner=StrictHalvingPruner(1, 3))
+    t = study.ask()
+    t.report(1.0, 1)
+    with pytest.raises(ValueError):
+        t.should_prune()
