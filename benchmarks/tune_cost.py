@@ -2,9 +2,9 @@
 number of unpruned trials (``--pruner none``), and the best validation metric each found.
 
 Arms: any ``--pruner`` of ``modbench tune``, and ``optuna-asha``, Optuna's own
-``SuccessiveHalvingPruner`` at the same rungs (1, 3, 9, ...; reduction factor 3), which promotes
-ties: the default before ``modbench.tune.pruning.StrictHalvingPruner``, kept here to show what
-the strict rule changes (it is not a ``tune`` option).
+``SuccessiveHalvingPruner`` at the same rungs (``first_rung(epochs)`` x 1, 3, 9, ...; reduction
+factor 3), which promotes ties: the default before ``modbench.tune.pruning.StrictHalvingPruner``,
+kept here to show what the strict rule changes (it is not a ``tune`` option).
 
 Each arm tunes every loss of the suite in this process, in its own fresh cache, through the same
 code as ``modbench tune`` (``modbench.tune.session``); the epochs are those the engine trained
@@ -33,10 +33,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def _optuna_asha():
+def _optuna_asha(epochs):
     import optuna
 
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    from modbench.tune.pruning import first_rung
+
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=first_rung(epochs), reduction_factor=3)
 
 
 def run_arm(pruner: str, *, suite: str, trials: int, epochs: int, subset: int | None, metric: str) -> dict:
@@ -46,7 +48,7 @@ def run_arm(pruner: str, *, suite: str, trials: int, epochs: int, subset: int | 
         import modbench.tune.pruning as pruning
 
         real = pruning.make_pruner
-        pruning.make_pruner = lambda name: _optuna_asha() if name == "optuna-asha" else real(name)
+        pruning.make_pruner = lambda name, epochs=None: _optuna_asha(epochs) if name == "optuna-asha" else real(name, epochs)
         pruning.PRUNERS = (*pruning.PRUNERS, "optuna-asha")
 
     with tempfile.TemporaryDirectory(prefix="modbench-tune-cost-") as cache:

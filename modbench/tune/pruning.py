@@ -62,12 +62,21 @@ class StrictHalvingPruner(optuna.pruners.BasePruner):
         return at_least_as_good >= places
 
 
-def make_pruner(name: str):
-    """``asha``: ``StrictHalvingPruner`` with rungs at 1, 3, 9, ... epochs, the strictly best
-    third of each rung goes on; ``median``: Optuna's MedianPruner after 2 trials and 1 epoch;
-    ``none``: every trial trains all its epochs. What each costs: docs/benchmarks.md."""
+def first_rung(epochs: int | None) -> int:
+    """The first rung: a tenth of the trial's epochs (at least 1): 1 for up to 19 epochs, 3 for
+    30, 7 for 70. A rung at epoch 1 of a long run judges a configuration before it has learned
+    anything: on digits at 30 epochs it pruned the paper's loss's eventual best trials
+    (docs/benchmarks.md, "Tuning cost")."""
+    return max(1, int(epochs) // 10) if epochs else 1
+
+
+def make_pruner(name: str, epochs: int | None = None):
+    """``asha``: ``StrictHalvingPruner`` with rungs at ``first_rung(epochs)`` x 1, 3, 9, ...
+    epochs, the strictly best third of each rung goes on; ``median``: Optuna's MedianPruner
+    after 2 trials and 1 epoch; ``none``: every trial trains all its epochs. What each costs:
+    docs/benchmarks.md."""
     if name == "asha":
-        return StrictHalvingPruner(min_resource=1, reduction_factor=3)
+        return StrictHalvingPruner(min_resource=first_rung(epochs), reduction_factor=3)
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
     if name == "none":

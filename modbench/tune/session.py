@@ -50,7 +50,7 @@ class Session:
     def study(self, target):
         from modbench.tune.study import open_study
 
-        return open_study(self.storage, target.study_name, pruner=self.spec.pruner)
+        return open_study(self.storage, target.study_name, pruner=self.spec.pruner, epochs=self.suite.train.epochs)
 
 
 def open_session(spec: TuneSpec) -> Session:

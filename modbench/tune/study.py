@@ -123,8 +123,9 @@ def make_sampler(study_name: str, number: int):
     return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=5, constant_liar=True)
 
 
-def open_study(storage, name: str, *, pruner: str):
-    """Create or load the study ``name`` (maximising), with a TPE sampler (``make_sampler``)."""
+def open_study(storage, name: str, *, pruner: str, epochs: int | None = None):
+    """Create or load the study ``name`` (maximising), with a TPE sampler (``make_sampler``) and
+    the pruner ``pruner`` for trials of ``epochs`` epochs (``pruning.make_pruner``)."""
     import optuna
 
     from modbench.tune.pruning import make_pruner
@@ -134,11 +135,11 @@ def open_study(storage, name: str, *, pruner: str):
         try:
             return optuna.create_study(
                 storage=storage, study_name=name, direction="maximize", sampler=sampler,
-                pruner=make_pruner(pruner), load_if_exists=True,
+                pruner=make_pruner(pruner, epochs), load_if_exists=True,
             )
         except optuna.exceptions.DuplicatedStudyError:
             time.sleep(0.2)
-    return optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=make_pruner(pruner))
+    return optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=make_pruner(pruner, epochs))
 
 
 # -- trials of other processes ---------------------------------------------------------------

@@ -178,3 +178,21 @@ def test_a_minimising_study_and_bad_settings_are_refused():
     t.report(1.0, 1)
     with pytest.raises(ValueError):
         t.should_prune()
+
+
+def test_long_trials_are_first_judged_at_a_tenth_of_their_epochs(tmp_path):
+    """At 30 epochs the first rung is epoch 3 (rungs 3, 9, 27): a trial far behind at epoch 1
+    goes on, and is pruned at epoch 3 if still behind. At 8 epochs the first rung is epoch 1."""
+    from modbench.tune import study as st
+
+    storage = st.open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    for epochs, first in ((30, 3), (8, 1)):
+        study = st.open_study(storage, f"s{epochs}", pruner="asha", epochs=epochs)
+        leader = study.ask()
+        for step in range(1, epochs + 1):
+            leader.report(0.9, step)
+        study.tell(leader, 0.9)
+        behind = study.ask()
+        for step in range(1, first + 1):
+            behind.report(0.1, step)
+            assert behind.should_prune() == (step == first), (epochs, step)
