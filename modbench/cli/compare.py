@@ -32,12 +32,17 @@ def compare(
         name = selection.suite.name
         baselines = {name: find_baseline([(r.loss, r.label) for r in selection.runs], baseline, suite=name)}
     outcomes = train_or_answer(selection, opts, launch=opts.launch(selection))
-    notes = None
+    from modbench.results.deviations import per_loss_lr_note, written_suites  # to state the overrides on every table
+
+    lines = []
     if selection.suite.tuned is not None:  # written by `modbench tune` (docs/tuning.md)
         from modbench.tune.tuned_suite import tuned_note
 
-        notes = {selection.suite.name: [tuned_note(selection.suite.tuned)]}
-    from modbench.results.deviations import written_suites  # to state the overrides on every table
+        lines.append(tuned_note(selection.suite.tuned))
+    lr_note = per_loss_lr_note(selection.suite)
+    if lr_note:
+        lines.append(lr_note)
+    notes = {selection.suite.name: lines} if lines else None
 
     emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes, written=written_suites([opts.suite])))
     code = report_failures(outcomes)

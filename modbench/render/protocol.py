@@ -99,7 +99,9 @@ def _training(p: Protocol) -> str:
     if not t:
         return "—"
     parts = [
-        f"{t.get('optimizer', '?')}, lr {_number(t.get('lr'))}, weight decay {_number(t.get('weight_decay'))}",
+        f"{t.get('optimizer', '?')}, "
+        + ("lr per loss (the loss table)" if p.lr_per_loss else f"lr {_number(t.get('lr'))}")
+        + f", weight decay {_number(t.get('weight_decay'))}",
     ]
     if t.get("optimizer") in ("adam", "adamw") and t.get("betas"):
         parts.append(f"betas ({', '.join(_number(b) for b in t['betas'])})")
@@ -185,10 +187,12 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
         parts.append(escape(p.description.strip()))
     parts.append(tabulate([[k, escape(v)] for k, v in settings], headers=["Setting", "Value"], tablefmt="github", disable_numparse=True))
     losses = [
-        [escape(loss.label), f"`{loss.name}`", escape(_params(loss.params)), f"{len(loss.seeds)}/{loss.listed}"]
+        [escape(loss.label), f"`{loss.name}`", escape(_params(loss.params)), *([_number(loss.lr)] if p.lr_per_loss else []),
+         f"{len(loss.seeds)}/{loss.listed}"]
         for loss in p.losses
     ]
-    parts.append(tabulate(losses, headers=["Loss function", "Loss", "Parameters", "Seeds done"], tablefmt="github", disable_numparse=True))
+    headers = ["Loss function", "Loss", "Parameters", *(["Learning rate"] if p.lr_per_loss else []), "Seeds done"]
+    parts.append(tabulate(losses, headers=headers, tablefmt="github", disable_numparse=True))
     metrics = []
     for e in p.eval:
         metrics += [m for m in e.get("metrics") or [] if m not in metrics]

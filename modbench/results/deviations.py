@@ -35,12 +35,33 @@ class Deviation:
         return {"key": self.key, "value": self.value, "suite": self.suite_value, "note": self.text}
 
 
+LOSS_LR = "loss_lr"
+
+
+def _settings(suite) -> list:
+    settings = suite.loss_settings() if callable(getattr(suite, "loss_settings", None)) else None
+    return list(settings or suite.losses)
+
+
 def written_sections(suite) -> dict[str, Any]:
     """The suite's ``dataset``, ``backbone`` and ``train`` sections and its ``seeds`` as written
-    (a ``Suite``)."""
+    (a ``Suite``), and under ``loss_lr`` the learning rate of each loss entry that sets its own
+    (``lr`` in the entry, as a tuned suite writes): for those rows that is the suite's ``train.lr``."""
     out: dict[str, Any] = {name: getattr(suite, name).model_dump(mode="json") for name in SECTIONS}
     out["seeds"] = list(suite.seeds)
+    out[LOSS_LR] = {s.label: s.lr for s in _settings(suite) if getattr(s, "lr", None) is not None}
     return out
+
+
+def per_loss_lr_note(suite) -> str | None:
+    """The sentence under the tables of a suite whose losses set their own learning rate (the
+    tables show one row per loss, not its learning rate); None when none does. Suite text: the
+    render layer escapes it, as every note."""
+    settings = _settings(suite)
+    if not any(getattr(s, "lr", None) is not None for s in settings):
+        return None
+    shown = ", ".join(f"{s.label} {(s.lr if s.lr is not None else suite.train.lr):g}" for s in settings)
+    return f"Learning rate per loss (as the suite writes it): {shown}."
 
 
 def seed_deviation(seed: int, written: dict[str, Any]) -> list[Deviation]:
@@ -101,15 +122,19 @@ def _one(key: str, value: Any, written: Any, test_size: Any) -> Deviation:
     return Deviation(key, value, written, f"{key} {_shown(value)} (the suite says {_shown(written)})", f"{name} {_shown(value)}")
 
 
-def config_deviations(config: dict[str, Any], written: dict[str, dict[str, Any]], result: dict | None = None) -> list[Deviation]:
+def config_deviations(config: dict[str, Any], written: dict[str, dict[str, Any]], result: dict | None = None,
+                      label: str | None = None) -> list[Deviation]:
     """How ``config`` (a run's resolved configuration) differs from the suite sections
-    ``written``, in section order, then key order."""
+    ``written``, in section order, then key order. ``label``: the row's loss label, whose own
+    learning rate (``written["loss_lr"]``) is the suite's for that row."""
     data = (result or {}).get("data") if isinstance(result, dict) else None
     test_size = data.get("test") if isinstance(data, dict) else None
     out = []
     for section in SECTIONS:
         ours = _flat(config.get(section) or {}, section)
         theirs = _flat(written.get(section) or {}, section)
+        if section == "train" and label is not None and label in (written.get(LOSS_LR) or {}):
+            theirs["train.lr"] = written[LOSS_LR][label]
         for key in list(theirs) + [k for k in ours if k not in theirs]:
             if ours.get(key) != theirs.get(key):
                 out.append(_one(key, ours.get(key), theirs.get(key), test_size))
@@ -133,7 +158,8 @@ def annotate(rows, written: dict[str, dict[str, dict[str, Any]]] | None = None) 
     for row in rows:
         devs = []
         if row.suite in written:
-            devs = config_deviations(row.config, written[row.suite], row.result) + seed_deviation(row.seed, written[row.suite])
+            devs = (config_deviations(row.config, written[row.suite], row.result, label=row.label)
+                    + seed_deviation(row.seed, written[row.suite]))
         row.deviations = devs + result_deviations(row.result)
     return rows
 

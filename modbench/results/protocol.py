@@ -38,6 +38,7 @@ class LossInfo:
     params: dict[str, Any]
     seeds: list[int]  # finished
     listed: int
+    lr: Any = None  # this loss's train.lr (a suite's losses may each set their own)
 
 
 @dataclass
@@ -61,6 +62,11 @@ class Protocol:
     n_runs: int = 0  # finished runs
 
     @property
+    def lr_per_loss(self) -> bool:
+        """Whether the losses train at different learning rates (the loss table shows them)."""
+        return len({repr(loss.lr) for loss in self.losses}) > 1
+
+    @property
     def closed_set(self) -> bool:
         return self.dataset.get("name") in CLOSED_SET_DATASETS
 
@@ -82,7 +88,8 @@ def suite_protocol(suite: str, groups: list[Group], description: str = "") -> Pr
         backbone=dict(config.get("backbone", {})),
         train=dict(config.get("train", {})),
         losses=[
-            LossInfo(g.label, g.loss, dict(g.config.get("loss", {}).get("params", {})), g.seeds, g.n_total)
+            LossInfo(g.label, g.loss, dict(g.config.get("loss", {}).get("params", {})), g.seeds, g.n_total,
+                     (g.config.get("train") or {}).get("lr"))
             for g in groups
         ],
         seeds=sorted({s for g in groups for s in g.seeds}),
