@@ -60,7 +60,7 @@ def per_loss_lr_note(suite) -> str | None:
     settings = _settings(suite)
     if not any(getattr(s, "lr", None) is not None for s in settings):
         return None
-    shown = ", ".join(f"{s.label} {(s.lr if s.lr is not None else suite.train.lr):g}" for s in settings)
+    shown = ", ".join(f"{s.label} {(s.lr if s.lr is not None else suite.train.lr):.3g}" for s in settings)
     return f"Learning rate per loss (as the suite writes it): {shown}."
 
 

@@ -25,6 +25,8 @@ def study_plots(study, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from optuna.trial import TrialState
 
+    from modbench.tune.study import PRUNER_FIELD
+
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     pruned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.PRUNED and t.intermediate_values]
     if not complete and not pruned:
@@ -33,6 +35,11 @@ def study_plots(study, folder: Path) -> list[Path]:
     title = f"{parts[1]} — {parts[0]}" if len(parts) >= 2 else study.study_name
     metric = parts[2] if len(parts) >= 3 else "value"
     stem = _file_part(f"{parts[0]}-{parts[1]}" if len(parts) >= 2 else study.study_name)
+    # Studies of one loss that differ in metric or pruner (a `--pruner none` check beside the
+    # default study) get their own files; the default study keeps the short name.
+    pruner = study.study_name.rsplit(PRUNER_FIELD, 1)[1] if PRUNER_FIELD in study.study_name else "asha"
+    stem += "".join(f"-{_file_part(x)}" for x, default in ((metric, "map@r"), (f"pruner-{pruner}", "pruner-asha")) if x != default)
+    title += "" if pruner == "asha" else f" (pruner {pruner})"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
 

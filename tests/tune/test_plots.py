@@ -25,3 +25,19 @@ def test_one_figure_per_study_and_per_searched_parameter(tmp_path):
     assert names == ["tune-tiny-New-loss-beta.png", "tune-tiny-New-loss-history.png", "tune-tiny-New-loss-lr.png"]
     assert all(p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG" for p in written)
     assert write_tune_plots(tmp_path / "empty", tmp_path / "plots") == []
+
+
+def test_two_studies_of_one_loss_differing_in_pruner_get_their_own_files(tmp_path):
+    """The default study and a `--pruner none` check of the same loss: both drawn, none overwritten."""
+    from modbench.tune import study as st
+    from modbench.tune.plots import write_tune_plots
+
+    (tmp_path / "cache" / "tune").mkdir(parents=True)
+    storage = st.open_storage(f"sqlite:///{tmp_path / 'cache' / 'tune' / 'tiny.db'}")
+    for pruner in ("asha", "none"):
+        study = st.open_study(storage, f"tiny | New loss | map@r | abc{st.PRUNER_FIELD}{pruner}", pruner=pruner)
+        t = study.ask()
+        study.tell(t, t.suggest_float("beta", 2, 16) / 16)
+    names = sorted(p.name for p in write_tune_plots(tmp_path / "cache", tmp_path / "plots"))
+    assert names == ["tune-tiny-New-loss-beta.png", "tune-tiny-New-loss-history.png",
+                     "tune-tiny-New-loss-pruner-none-beta.png", "tune-tiny-New-loss-pruner-none-history.png"]
