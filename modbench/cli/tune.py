@@ -18,7 +18,7 @@ from modbench.cli.common import (  # scaling options (docs/scaling.md)
 
 TrialsOpt = Annotated[int, typer.Option("--trials", "-n", min=1, help="Trials per loss (the same for every loss).")]
 MetricOpt = Annotated[str, typer.Option("--metric", help="Validation metric to maximise, e.g. map@r, recall@1, nmi.")]
-PrunerOpt = Annotated[str, typer.Option("--pruner", help="asha (successive halving at epochs 1, 3, 9, ...: only the strictly best third of each goes on), median, or none (docs/tuning.md).")]
+PrunerOpt = Annotated[str, typer.Option("--pruner", help="asha (successive halving at a tenth of the epochs, then x3, x9, ...: only the strictly best third of each rung goes on), median, or none (docs/tuning.md).")]
 StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db \\[default: sqlite in <cache>/tune/<suite>.db].")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite \\[default: ./<suite>-tuned.yaml].")]
 
