@@ -74,6 +74,40 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
+def _creation_lock(url: str):
+    """For a SQLite file: an exclusive lock on ``<file>.lock`` while the storage is opened, so
+    that processes started together do not all create its tables at once (SQLAlchemy's
+    ``create_all`` checks, then creates: the loser of that race failed with "table studies
+    already exists"). Other databases: no lock (their retries below)."""
+    import contextlib
+
+    if not url.startswith("sqlite:///"):
+        return contextlib.nullcontext()
+    path = Path(url[len("sqlite:///"):])
+
+    @contextlib.contextmanager
+    def held():
+        import fcntl
+
+        try:
+            handle = open(f"{path}.lock", "a")  # noqa: SIM115 - closed below
+        except OSError:  # a read-only folder: open_storage reports the real problem
+            yield
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()
+
+    return held()
+
+
+def _creation_race(exc: Exception) -> bool:
+    text = type(exc).__name__ + str(exc)[:300]
+    return "IntegrityError" in text or "already exists" in text or "Duplicate" in text
+
+
 def open_storage(url: str):
     import optuna
 
@@ -85,15 +119,16 @@ def open_storage(url: str):
     try:
         for attempt in range(6):
             try:
-                return optuna.storages.RDBStorage(
-                    url,
-                    heartbeat_interval=HEARTBEAT_S,
-                    grace_period=GRACE_S,
-                    heartbeat_stale_trial_callback=_retry_stale,
-                    **kwargs,
-                )
+                with _creation_lock(url):
+                    return optuna.storages.RDBStorage(
+                        url,
+                        heartbeat_interval=HEARTBEAT_S,
+                        grace_period=GRACE_S,
+                        heartbeat_stale_trial_callback=_retry_stale,
+                        **kwargs,
+                    )
             except Exception as exc:  # noqa: BLE001 - two processes creating the tables at once
-                if attempt == 5 or "IntegrityError" not in type(exc).__name__ + str(exc)[:200]:
+                if attempt == 5 or not _creation_race(exc):
                     raise
                 time.sleep(0.5 * (attempt + 1))
     except ImportError as exc:

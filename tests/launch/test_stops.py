@@ -57,6 +57,13 @@ def wait_until(condition, timeout: float, what: str) -> None:
 
 
 @pytest.mark.slow  # real subprocesses: ~10 s of CPU each (torch import in the parent and 2 workers)
+def _sigint_as_a_terminal_gives_it() -> None:
+    """The command as typed at a terminal: SIGINT at its default. A test run started in the
+    background of a non-interactive shell (`bash .ci/run &`) inherits SIGINT ignored, and Python
+    then never turns Ctrl-C into KeyboardInterrupt: the pool trained to the end and exited 0."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("how, code", [("group-int", 130), ("parent-int", 130), ("parent-term", 143), ("parent-kill", -9)])
 def test_stopping_a_pool_stops_every_worker(tmp_path, how, code):
     suite = tmp_path / "stops.yaml"
@@ -68,6 +75,7 @@ def test_stopping_a_pool_stops_every_worker(tmp_path, how, code):
         [sys.executable, "-m", "modbench", "compare", "--suite", str(suite), "--cache-dir", str(cache),
          "--device", "cpu", "--jobs", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_sigint_as_a_terminal_gives_it,
     )
     workers: list[int] = []
     try:

@@ -117,3 +117,21 @@ def test_storage_urls_without_passwords_and_safe_file_names(tmp_path):
     with pytest.raises(Exception) as info:
         st.open_storage("nosuchdb://x")
     assert "--storage nosuchdb://x" in str(info.value)
+
+
+def test_processes_creating_one_sqlite_storage_at_once_all_open_it(tmp_path):
+    """Two `tune` commands started together both create the SQLite file's tables; before the
+    creation was serialised, one of them failed with "table studies already exists" (exit 2)."""
+    script = (
+        "import sys, time\n"
+        "from modbench.tune.study import open_storage\n"
+        "while time.time() < float(sys.argv[2]): pass\n"
+        "open_storage('sqlite:///' + sys.argv[1]); print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(st.__file__).rsplit("/modbench/", 1)[0], os.environ.get("PYTHONPATH", "")])}
+    for round_ in range(4):
+        start = __import__("time").time() + 2.0
+        procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"r{round_}.db"), str(start)],
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], [err[-400:] for _, err in outs]
