@@ -38,18 +38,15 @@ class Deviation:
 LOSS_LR = "loss_lr"
 
 
-def _settings(suite) -> list:
-    settings = suite.loss_settings() if callable(getattr(suite, "loss_settings", None)) else None
-    return list(settings or suite.losses)
-
-
 def written_sections(suite) -> dict[str, Any]:
     """The suite's ``dataset``, ``backbone`` and ``train`` sections and its ``seeds`` as written
     (a ``Suite``), and under ``loss_lr`` the learning rate of each loss entry that sets its own
     (``lr`` in the entry, as a tuned suite writes): for those rows that is the suite's ``train.lr``."""
+    from modbench.suite.runs import loss_settings_of
+
     out: dict[str, Any] = {name: getattr(suite, name).model_dump(mode="json") for name in SECTIONS}
     out["seeds"] = list(suite.seeds)
-    out[LOSS_LR] = {s.label: s.lr for s in _settings(suite) if getattr(s, "lr", None) is not None}
+    out[LOSS_LR] = {s.label: s.lr for s in loss_settings_of(suite) if s.lr is not None}
     return out
 
 
@@ -57,8 +54,10 @@ def per_loss_lr_note(suite) -> str | None:
     """The sentence under the tables of a suite whose losses set their own learning rate (the
     tables show one row per loss, not its learning rate); None when none does. Suite text: the
     render layer escapes it, as every note."""
-    settings = _settings(suite)
-    if not any(getattr(s, "lr", None) is not None for s in settings):
+    from modbench.suite.runs import loss_settings_of
+
+    settings = loss_settings_of(suite)
+    if not any(s.lr is not None for s in settings):
         return None
     shown = ", ".join(f"{s.label} {(s.lr if s.lr is not None else suite.train.lr):.3g}" for s in settings)
     return f"Learning rate per loss (as the suite writes it): {shown}."

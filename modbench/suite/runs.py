@@ -302,14 +302,20 @@ def copy_loaded_state(old: Suite, new: Suite) -> None:
     new._source, new._source_dir, new._loss_settings = old._source, old._source_dir, old._loss_settings
 
 
+def loss_settings_of(suite: Suite, source: str | None = None) -> list[LossSetting]:
+    """The suite's distinct loss settings: those ``load_suite`` expanded, else (a suite not from
+    ``load_suite``: parse_suite, tests) expanded here, messages naming ``source``."""
+    if suite.loss_settings is not None:
+        return list(suite.loss_settings)
+    return expand_losses(suite, source or suite.source or suite.name)
+
+
 def resolve_runs(
     suite: Suite, source: str, *, losses: list[str] | None = None
 ) -> list[RunSpec]:
     """One RunSpec per loss setting and seed; ``losses`` keeps the settings whose loss name or
     label is listed (an unknown one is a UserError naming the choices)."""
-    settings = suite.loss_settings
-    if settings is None:  # a suite not from load_suite (parse_suite, tests): expand it here
-        settings = expand_losses(suite, source)
+    settings = loss_settings_of(suite, source)
     if losses:
         known = sorted({s.name for s in settings} | {s.label for s in settings})
         for wanted in losses:

@@ -66,3 +66,26 @@ def test_the_report_protocol_shows_each_losss_learning_rate(write_suite, cli, tm
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ") and "`" in line}
     assert "0.002" in rows["CE"] and "0.0005" in rows["New loss"] and "0.001" in rows["Triplet"]
     assert out.count("### Table 1 layout") == 1
+
+
+def test_a_swept_loss_with_its_own_learning_rate_is_the_suite_as_written(write_suite):
+    """A sweep expands one entry into settings with labels of their own (``New loss (beta=2)``);
+    their learning rate is the entry's, so no row of the sweep deviates."""
+    from modbench.results.deviations import config_deviations, per_loss_lr_note, written_sections
+    from modbench.suite.loader import load_suite
+    from modbench.suite.runs import resolve_runs
+
+    data = copy.deepcopy(TINY_SUITE)
+    data["losses"] = [
+        {"name": "cross-entropy", "label": "CE"},
+        {"name": "improved", "label": "New loss", "params": {"beta": [2, 4], "gamma": 5}, "lr": 5.0e-4},
+    ]
+    suite, source = load_suite(str(write_suite(data, "sweep.yaml")))
+    written = written_sections(suite)
+    runs = resolve_runs(suite, source)
+    swept = [r for r in runs if r.loss == "improved"]
+    assert len({r.label for r in swept}) == 2 and all(r.label != "New loss" for r in swept)
+    for run in runs:
+        assert config_deviations(run.config, written, label=run.label) == [], run.label
+    note = per_loss_lr_note(suite)
+    assert note.count("0.0005") == 2 and "CE 0.001" in note
