@@ -102,32 +102,35 @@ def _registered_files(registry, name: str) -> list[Path]:
     return files + ([found] if found else [])
 
 
-def loss_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
-    from modbench.losses import LOSSES
-
-    files = [PACKAGE / f for f in SHARED_LOSS_FILES]
-    if name.startswith("pml:"):
-        files.append(PACKAGE / "losses" / "pml.py")
-    files += _registered_files(LOSSES, name)
-    plugin = None if name in LOSSES or name.startswith("pml:") else _plugin_file(name, base_dir, "modbench.losses")
+def _component_files(name: str, spec: Any, base_dir: Path | None, *, registry, shared, prefix: str,
+                     prefix_file: str, group: str) -> list[Path]:
+    """The source files of a loss or backbone ``name``: the files every one of its kind runs,
+    the adapter of ``prefix`` names (``pml:``, ``timm:``), the registered entry's files, a
+    plugin's file (``./file.py:Class``, ``pkg.mod:Class``, entry point group ``group``), and
+    the files the built object names (``spec.source_files``)."""
+    files = [PACKAGE / f for f in shared]
+    if name.startswith(prefix):
+        files.append(PACKAGE / prefix_file)
+    files += _registered_files(registry, name)
+    plugin = None if name in registry or name.startswith(prefix) else _plugin_file(name, base_dir, group)
     if plugin is not None:
         files.append(plugin)
     files += [Path(p) for p in getattr(spec, "source_files", ()) or ()]
     return files
+
+
+def loss_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
+    from modbench.losses import LOSSES
+
+    return _component_files(name, spec, base_dir, registry=LOSSES, shared=SHARED_LOSS_FILES, prefix="pml:",
+                            prefix_file="losses/pml.py", group="modbench.losses")
 
 
 def backbone_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
     from modbench.backbones import BACKBONES
 
-    files = [PACKAGE / f for f in SHARED_BACKBONE_FILES]
-    if name.startswith("timm:"):
-        files.append(PACKAGE / "backbones" / "timm_models.py")
-    files += _registered_files(BACKBONES, name)
-    plugin = None if name in BACKBONES or name.startswith("timm:") else _plugin_file(name, base_dir, "modbench.backbones")
-    if plugin is not None:
-        files.append(plugin)
-    files += [Path(p) for p in getattr(spec, "source_files", ()) or ()]
-    return files
+    return _component_files(name, spec, base_dir, registry=BACKBONES, shared=SHARED_BACKBONE_FILES, prefix="timm:",
+                            prefix_file="backbones/timm_models.py", group="modbench.backbones")
 
 
 def engine_source_files() -> list[Path]:

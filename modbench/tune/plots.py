@@ -55,15 +55,7 @@ def study_plots(study, folder: Path) -> list[Path]:
     if pruned:
         ax.plot([t.number for t in pruned], [t.intermediate_values[max(t.intermediate_values)] for t in pruned],
                 "o", mfc="none", alpha=0.5, label="pruned (last epoch reported)")
-    ax.set_xlabel("trial number")
-    ax.set_ylabel(f"validation {metric}")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = folder / f"tune-{stem}-history.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    written.append(path)
+    written.append(_finish(fig, ax, "trial number", f"validation {metric}", title, folder / f"tune-{stem}-history.png"))
 
     params = sorted({p for t in complete + pruned for p in t.params})
     for param in params:
@@ -78,16 +70,22 @@ def study_plots(study, folder: Path) -> list[Path]:
         dist = next((t.distributions[param] for t in complete + pruned if param in t.distributions), None)
         if getattr(dist, "log", False):
             ax.set_xscale("log")
-        ax.set_xlabel(param)
-        ax.set_ylabel(f"validation {metric}")
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = folder / f"tune-{stem}-{_file_part(param)}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
+        written.append(_finish(fig, ax, param, f"validation {metric}", title, folder / f"tune-{stem}-{_file_part(param)}.png"))
     return written
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
+    """Labels, title and legend of one figure, written to ``path`` and closed."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def write_tune_plots(cache_root: Path, folder: Path) -> list[Path]:
