@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
@@ -128,9 +130,10 @@ def test_processes_creating_one_sqlite_storage_at_once_all_open_it(tmp_path):
         "while time.time() < float(sys.argv[2]): pass\n"
         "open_storage('sqlite:///' + sys.argv[1]); print('ok')\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(st.__file__).rsplit("/modbench/", 1)[0], os.environ.get("PYTHONPATH", "")])}
+    repo = Path(st.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
     for round_ in range(4):
-        start = __import__("time").time() + 2.0
+        start = time.time() + 2.0
         procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"r{round_}.db"), str(start)],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
         outs = [p.communicate(timeout=120) for p in procs]
