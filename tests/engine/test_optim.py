@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -66,7 +67,6 @@ def test_proxynca_default_scale_can_reach_a_low_loss():
     """At an ideal solution (each embedding on its proxy, proxies orthogonal: squared distance
     2 to the others) the loss is log(1 + (C - 1) e^(-2 scale)): 0.34 at pml's scale 1 with 4
     classes (0.80 with 10), 4.6e-8 at the default 9."""
-    import math
 
     for scale in (1.0, 9.0):
         spec = resolve_loss("proxynca")
@@ -90,9 +90,11 @@ def test_triplet_margin_default_and_npair_temperature():
     _, loss, optimizers, groups = setup("triplet")
     assert loss.loss.margin == 0.2 and loss.miner.margin == 0.2
     assert set(groups) == {"network"}  # no loss parameters
-    _, loss, _, _ = setup("npair", {"form": "cosine", "temperature": 0.05})
-    sim = loss.loss.distance(torch.eye(2, DIM), torch.eye(2, DIM))
-    torch.testing.assert_close(sim, torch.eye(2) / 0.05)
+    _, loss, _, _ = setup("npair", {"form": "cosine", "temperature": 0.5, "l2_reg": 0.0})
+    assert loss.loss.temperature == 0.5
+    # Two pairs of unit vectors, orthogonal across classes: logits 1/T on the diagonal, 0 off it.
+    value = loss(torch.eye(4, DIM)[[0, 0, 1, 1]], torch.tensor([0, 0, 1, 1]))
+    assert value.item() == pytest.approx(math.log1p(math.exp(-1 / 0.5)), rel=1e-5)
 
 
 @pytest.mark.parametrize("kind,cls", [("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD)])
