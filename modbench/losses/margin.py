@@ -24,8 +24,8 @@ multiplies the gradient by 1/n (``rescale_grad``) before the SGD update, on top 
 by the number of nonzero pair terms inside its ``MarginLoss`` (pml's ``MarginLoss`` divides the
 same way). So beta's effective learning rate is 0.1 / batch_size, with momentum 0.9. modbench
 does the same (``beta_rescale_grad: batch_size``, the default): beta's gradient is divided by the
-number of embeddings in the forward pass (the per-process batch; with several processes whose
-gradients are averaged this is the reference's division by the global batch). The reference
+number of embeddings the loss sees in the forward pass (with several processes an embedding
+loss sees the gathered global batch, the reference's ``batch_size``). The reference
 (apache/mxnet at 514408edaf147cf866e9bcb12f4ce89efc070e4e, example/gluon/embedding_learning/):
 ``train.py`` lines 54 (``--lr-beta``), 187-188 (``trainer_beta``), 232 (``step``);
 ``model.py`` lines 217-229 (the loss and its division by ``pair_cnt``).
