@@ -133,7 +133,7 @@ class SequentialVerdict:
     decided_at_look: int | None
     seeds: int
     needs_more_seeds: bool
-    level: float  # the Holm level (of the tests of Δ = 0) the contrast is tested at now
+    holm_alpha: float  # the Holm share of alpha (tests of Δ = 0) the contrast is tested at now
     threshold: float  # the p-value threshold of its latest look at that level
     seeds_needed: int | None = None
     reason: str = ""
@@ -225,7 +225,7 @@ def sequential_decide(
         latest = history[evaluated[-1]][i] if evaluated else None
         seeds = plan.seeds_at_looks[evaluated[-1]] if evaluated else 0
         threshold = plan.threshold(evaluated[-1], final_level) if evaluated else math.nan
-        common = dict(index=i, contrast=latest, seeds=seeds, level=final_level, threshold=threshold)
+        common = dict(index=i, contrast=latest, seeds=seeds, holm_alpha=final_level, threshold=threshold)
         if i in diff_at:
             at, crossed = diff_at[i]
             word = "better" if history[crossed][i].delta > 0 else "worse"

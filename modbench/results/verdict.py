@@ -341,9 +341,9 @@ class Verdict:
 
     ``verdict``: "better" / "worse" (Holm-adjusted p of Δ = 0 below alpha: the adjusted interval
     ``ci_low``..``ci_high`` excludes 0), "equivalent" (Holm-adjusted TOST p below alpha: the
-    adjusted ``tost_low``..``tost_high`` lies inside ±margin), else "undecided". A contrast both
+    adjusted ``tost_low``..``tost_high``, at ``tost_confidence``, lies inside ±margin), else "undecided". A contrast both
     different and within the margin is "better"/"worse" with ``within_margin`` True.
-    ``level``: the confidence of the adjusted interval (1 - alpha/(m - r + 1) for the r-th
+    ``confidence``: the confidence of the adjusted interval (1 - alpha/(m - r + 1) for the r-th
     smallest p that Holm rejects, 1 - alpha/(m - k) for the others, k = rejections), which makes
     the interval agree with the Holm decision. ``seeds_needed``: for an undecided contrast, the
     total number of seeds at which a test at its Holm level would decide it with probability
@@ -358,12 +358,12 @@ class Verdict:
     family: int  # how many testable contrasts the Holm adjustment counted
     p: float = math.nan
     p_holm: float = math.nan
-    level: float = math.nan
+    confidence: float = math.nan
     ci_low: float = math.nan
     ci_high: float = math.nan
     p_equivalence: float = math.nan
     p_equivalence_holm: float = math.nan
-    tost_level: float = math.nan
+    tost_confidence: float = math.nan
     tost_low: float = math.nan
     tost_high: float = math.nan
     within_margin: bool = False
@@ -391,33 +391,45 @@ def _z(q: float) -> float:
     return float(special.ndtri(q))
 
 
+MAX_SEEDS_NEEDED = 1000
+
+
 def seeds_for_power(c: Contrast, *, margin: float, alpha_diff: float, alpha_equiv: float, power: float = POWER) -> tuple[int | None, str]:
-    """Total seeds S' at which ``c`` would be decided with probability ``power``, at its observed
-    variance components (normal approximation), and a reason when none can.
+    """Total seeds S' at which ``c`` would be decided with probability ``power`` at its observed
+    variance components, and a reason when no number of seeds can.
 
-    Either a test of Δ = 0 at two-sided level ``alpha_diff`` (effect E = |Δ̂|, z = z_{1-α/2}) or
+    Either the test of Δ = 0 at two-sided level ``alpha_diff`` (effect E = |Δ̂|, q = 1 - α/2) or
     the equivalence test at one-sided level ``alpha_equiv`` (E = margin - |Δ̂| when |Δ̂| < margin,
-    z = z_{1-α}) decides when E >= (z + z_power) · SE(S'), SE(S')² = seed_var/S' + test_var:
+    q = 1 - α) decides. S' is the smallest number of seeds (2 or more) with
 
-        S' = ceil( seed_var / ((E / (z + z_power))² - test_var) )
+        E >= (t_{q, S'-1} + t_{power, S'-1}) · sqrt(s²_seed / S' + V_test)
 
-    the smaller of the two; none when the test-query component alone is too large
-    ((E/(z + z_power))² <= test_var: only a larger test set can decide it)."""
-    zp = _z(power)
+    (the t-based sample size of a paired t-test, with the test-query component V_test, which more
+    seeds do not shrink, added), the smaller of the two. None when even infinitely many seeds
+    would not do, i.e. E < (z_q + z_power) · sqrt(V_test): only a larger test set can decide it;
+    or when S' would exceed 1,000."""
     options = []
-    effects = [(abs(c.delta), _z(1 - alpha_diff / 2))]
+    effects = [(abs(c.delta), 1 - alpha_diff / 2)]
     if abs(c.delta) < margin:
-        effects.append((margin - abs(c.delta), _z(1 - alpha_equiv)))
-    for effect, z in effects:
-        room = (effect / (z + zp)) ** 2 - c.test_var
-        if effect > 0 and room > 0:
-            options.append(max(2, math.ceil(c.seed_var / room)) if c.seed_var > 0 else 2)
-    if not options:
-        return None, (
-            f"the test queries' sampling noise alone (SE {math.sqrt(c.test_var):.4f}) is too large for any number "
-            "of seeds to decide it at this power: a larger test set is needed"
-        )
-    return min(options), ""
+        effects.append((margin - abs(c.delta), 1 - alpha_equiv))
+    limit_ok = False
+    for effect, q in effects:
+        if effect <= 0 or effect < (_z(q) + _z(power)) * math.sqrt(c.test_var):
+            continue
+        limit_ok = True
+        n = np.arange(2, MAX_SEEDS_NEEDED + 1)
+        need = (special.stdtrit(n - 1, q) + special.stdtrit(n - 1, power)) * np.sqrt(c.seed_var / n + c.test_var)
+        ok = np.flatnonzero(need <= effect)
+        if ok.size:
+            options.append(int(n[ok[0]]))
+    if options:
+        return min(options), ""
+    if limit_ok:
+        return None, f"more than {MAX_SEEDS_NEEDED} seeds would be needed"
+    return None, (
+        f"the test queries' sampling noise alone (SE {math.sqrt(c.test_var):.4f}) is too large for any number "
+        "of seeds to decide it at this power: a larger test set is needed"
+    )
 
 
 def decide(
@@ -454,8 +466,8 @@ def decide(
             needed, reason = seeds_for_power(c, margin=margin, alpha_diff=lev, alpha_equiv=elev, power=power)
         out.append(Verdict(
             contrast=c, verdict=word, margin=margin, alpha=alpha, family=family, p=p, p_holm=ph,
-            level=1 - lev, ci_low=low, ci_high=high, p_equivalence=pe, p_equivalence_holm=peh,
-            tost_level=1 - 2 * elev, tost_low=tlow, tost_high=thigh, within_margin=within,
+            confidence=1 - lev, ci_low=low, ci_high=high, p_equivalence=pe, p_equivalence_holm=peh,
+            tost_confidence=1 - 2 * elev, tost_low=tlow, tost_high=thigh, within_margin=within,
             seeds_needed=needed, more_seeds=None if needed is None else max(1, needed - c.n_seeds),
             reason=reason,
             interval=f"Holm-adjusted {100 * (1 - lev):.4g}% t interval over {family} primary contrasts; covers {c.noise}",

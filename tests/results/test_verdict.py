@@ -201,7 +201,7 @@ def test_unpaired_or_mismatched_runs_are_refused():
 def test_a_single_contrast_is_tested_at_alpha():
     c = made(0.02, 0.007)
     (v,) = decide([c])
-    assert v.family == 1 and v.p_holm == pytest.approx(c.p) and v.level == pytest.approx(0.95)
+    assert v.family == 1 and v.p_holm == pytest.approx(c.p) and v.confidence == pytest.approx(0.95)
     assert (v.ci_low, v.ci_high) == pytest.approx(c.interval_at(0.95))
     assert v.verdict == ("better" if c.p < 0.05 else "undecided")
     (w,) = decide([made(-0.03, 0.007)])
@@ -248,12 +248,14 @@ def test_different_but_within_the_margin_is_better_with_the_flag():
 def test_seeds_needed_by_the_formula():
     c = made(0.01, 0.008, seeds=3, seed_var=1.5e-4, test_var=4e-6)
     n, reason = seeds_for_power(c, margin=0.01, alpha_diff=0.05, alpha_equiv=0.05, power=0.8)
+
+    def enough(k):  # (t_{0.975, k-1} + t_{0.8, k-1}) * SE(k) <= |Δ|
+        return (sps.t.ppf(0.975, k - 1) + sps.t.ppf(0.8, k - 1)) * math.sqrt(1.5e-4 / k + 4e-6) <= 0.01
+
+    assert reason == "" and enough(n) and not enough(n - 1)
+    # the normal-approximation bound is below it (t quantiles are larger)
     z = sps.norm.ppf(0.975) + sps.norm.ppf(0.8)
-    assert n == math.ceil(1.5e-4 / ((0.01 / z) ** 2 - 4e-6)) == 18 and reason == ""
-    # at that many seeds the normal-approximation power is at least 80%, one seed fewer it is not
-    se = math.sqrt(1.5e-4 / n + 4e-6)
-    assert sps.norm.sf(sps.norm.ppf(0.975) - 0.01 / math.sqrt(1.5e-4 / (n - 1) + 4e-6)) < 0.8
-    assert sps.norm.sf(sps.norm.ppf(0.975) - 0.01 / se) >= 0.8
+    assert n >= math.ceil(1.5e-4 / ((0.01 / z) ** 2 - 4e-6))
     (v,) = decide([c], margin=0.01)
     assert v.verdict == "undecided" and v.seeds_needed == n and v.more_seeds == n - 3
 
