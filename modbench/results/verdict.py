@@ -15,6 +15,10 @@ boot_seed=0, candidate="", baseline="") -> Contrast``
     metrics: recall@k, map@r, p@1), "bootstrap" (any metric), "auto" (moments where it applies,
     else the bootstrap).
 
+``pooled_seed_variance(runs_by_loss, metric) -> PooledSeedVariance``
+    Optional: the seed-to-seed variance of a difference pooled over every loss of the suite
+    (seed-blocked two-way table), for ``contrast(..., pooled=...)``.
+
 ``decide(contrasts, *, margin=0.01, alpha=0.05, power=0.8) -> list[Verdict]``
     The primary family (every candidate against the baseline on the suite's primary metric):
     Holm over the family; "better" / "worse" when the Holm-adjusted interval excludes 0,
@@ -76,7 +80,10 @@ What neither covers: the neighbour lists and the k-means partition were computed
 set, so a resample varies the queries, not the gallery they are searched in nor the clustering.
 
 The seed-to-seed variance is estimated per contrast from its own per-seed differences (a paired
-analysis); it is not pooled over the suite's other losses.
+analysis, S - 1 df) by default. ``pooled_seed_variance`` gives the seed-blocked alternative: the
+residual variance of the (loss x seed) table of per-seed values over every loss of the suite,
+(L - 1)(S - 1) df, which ``contrast(..., pooled=...)`` uses instead; it assumes the losses have the
+same seed-to-seed variance. The test-query component is always the contrast's own.
 """
 
 from __future__ import annotations
@@ -144,6 +151,7 @@ class Contrast:
     effect_size: float = math.nan
     noise: str = NOISE_NONE
     interval: str = ""
+    seed_variance: str = ""  # how seed_var was estimated (this contrast's seeds, or pooled over the suite's losses)
 
     @property
     def t(self) -> float:
@@ -261,6 +269,38 @@ def bootstrap_components(
     return float(seed_var), float(test_var), float(df)
 
 
+@dataclass(frozen=True)
+class PooledSeedVariance:
+    """The seed-to-seed variance of a difference between two losses, pooled over a suite's losses.
+
+    ``var`` = 2 · MS_residual of the two-way (loss x seed) table of per-seed metric values, with
+    ``df`` = (L - 1)(S - 1) degrees of freedom: the seed-blocked analysis, which assumes every loss
+    has the same seed-to-seed variance around the shared seed effect."""
+
+    metric: str
+    var: float
+    df: int
+    losses: int
+    seeds: int
+
+
+def pooled_seed_variance(runs_by_loss: Sequence[Sequence[dict]], metric: str) -> PooledSeedVariance:
+    """``PooledSeedVariance`` of ``metric`` over ``runs_by_loss`` (every loss of the suite, the
+    baseline included; each the same seeds in the same order)."""
+    if len(runs_by_loss) < 2:
+        raise RecordsError("pooling the seed variance needs at least 2 losses")
+    seeds = {len(r) for r in runs_by_loss}
+    if len(seeds) != 1 or min(seeds) < 2:
+        raise RecordsError(f"pooling the seed variance needs the same 2 or more seeds for every loss, got {sorted(seeds)}")
+    n = check_same_queries([run for runs in runs_by_loss for run in runs])
+    full = np.ones((1, n))
+    y = np.array([[metric_from_weights(r, metric, full)[0] for r in runs] for runs in runs_by_loss])
+    n_loss, n_seed = y.shape
+    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    df = (n_loss - 1) * (n_seed - 1)
+    return PooledSeedVariance(metric=metric, var=float(2 * (resid**2).sum() / df), df=df, losses=n_loss, seeds=n_seed)
+
+
 def contrast(
     candidate_runs: Sequence[dict],
     baseline_runs: Sequence[dict],
@@ -272,9 +312,13 @@ def contrast(
     boot_seed: int = 0,
     candidate: str = "",
     baseline: str = "",
+    pooled: PooledSeedVariance | None = None,
 ) -> Contrast:
     """The paired contrast of ``candidate_runs`` against ``baseline_runs`` (per-query records,
     paired by position: run i of both is seed i) on ``metric``. See the module docstring.
+
+    ``pooled``: use this seed variance (``pooled_seed_variance`` over the suite's losses, same
+    metric and seeds) and its degrees of freedom instead of the contrast's own.
 
     Not testable (no interval, ``reason`` says why): a single seed (no seed-to-seed variance can
     be estimated), fewer than 2 test queries per class, or no variation at all."""
@@ -319,11 +363,17 @@ def contrast(
         seed_var, test_var, df = (float(x) for x in moment_components(d, strata))
     else:
         seed_var, test_var, df = bootstrap_components(candidate_runs, baseline_runs, metric, strata, n_boot, boot_seed)
+    how = f"paired: the {s} per-seed differences of this contrast ({s - 1} df)"
+    if pooled is not None:
+        if pooled.metric != metric or pooled.seeds != s:
+            raise ValueError(f"the pooled seed variance is of {pooled.metric} over {pooled.seeds} seeds, not {metric} over {s}")
+        seed_var, df = pooled.var, float(pooled.df)
+        how = f"pooled over the suite's {pooled.losses} losses, seed-blocked ({pooled.df} df)"
     se = math.sqrt(seed_var / s + test_var)
     if not se > 0:
         return Contrast(testable=False, reason="no variation between seeds or test queries: no interval can be estimated",
                         seed_var=seed_var, test_var=test_var, **common)
-    made = Contrast(testable=True, se=se, df=df, seed_var=seed_var, test_var=test_var, noise=NOISE_BOTH,
+    made = Contrast(testable=True, se=se, df=df, seed_var=seed_var, test_var=test_var, noise=NOISE_BOTH, seed_variance=how,
                     interval=f"unadjusted {100 * (1 - alpha):g}% t interval", **common)
     low, high = made.interval_at(1 - alpha)
     return _replace(made, ci_low=low, ci_high=high)

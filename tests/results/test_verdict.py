@@ -272,3 +272,31 @@ def test_verdict_words_are_the_four():
     cs = [made(0.03, 0.005), made(-0.03, 0.005), made(0.0, 0.001), made(0.005, 0.01)]
     assert [v.verdict for v in decide(cs)] == ["better", "worse", "equivalent", "undecided"]
     assert set(VERDICTS) == {"better", "worse", "equivalent", "undecided"}
+
+
+def test_pooled_seed_variance_of_two_losses_is_the_paired_one_and_of_more_gains_df():
+    from modbench.results.verdict import pooled_seed_variance
+
+    hit, labels = Model(effects=(0.0, 0.1, 0.2, -0.1)).hits(np.random.default_rng(15), 1, 4, 300)
+    r = runs(hit[0], labels)
+    own = contrast(r[1], r[0], "recall@1")
+    two = pooled_seed_variance([r[0], r[1]], "recall@1")
+    assert two.var == pytest.approx(own.seed_var, abs=1e-15) and two.df == 3
+    four = pooled_seed_variance(r, "recall@1")
+    y = hit[0].mean(axis=2)  # [loss, seed]
+    resid = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + y.mean()
+    assert four.var == pytest.approx(2 * (resid**2).sum() / 9, abs=1e-15) and four.df == 9
+    c = contrast(r[1], r[0], "recall@1", pooled=four)
+    assert c.df == 9 and c.seed_var == four.var and "pooled over the suite's 4 losses" in c.seed_variance
+    assert c.se == pytest.approx(math.sqrt(four.var / 4 + own.test_var))
+    with pytest.raises(ValueError, match="pooled seed variance"):
+        contrast(r[1], r[0], "map@r", pooled=four)
+
+
+def test_the_statistics_are_torch_and_sklearn_free():
+    import subprocess
+    import sys
+
+    code = ("import sys, modbench.results.verdict, modbench.results.sequential; "
+            "bad = [m for m in ('torch', 'sklearn') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
