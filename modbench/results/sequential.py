@@ -5,6 +5,13 @@ after each look trains K more seeds of every contrast still undecided, up to N. 
 in advance from (initial, step, max seeds): n_j = min(initial + j·K, N), j = 0 .. J-1, and the
 information fraction of look j is t_j = n_j / N.
 
+API: ``SequentialPlan(initial_seeds, step, max_seeds, alpha=0.05, margin=0.01,
+spending="obrien-fleming")`` (``seeds_at_looks``, ``looks``, ``look_of(n)``, ``spent``,
+``threshold``) and ``sequential_decide(history, plan, *, power=0.8) -> SequentialDecision``, where
+``history[j][i]`` is primary contrast i (``verdict.contrast`` on the first ``seeds_at_looks[j]``
+seeds) or None once it stopped; the decision lists a ``SequentialVerdict`` per contrast, whether
+the study is ``done`` and the seeds of the next look.
+
 The rule (pure: a function of the contrasts at every look so far, so a resumed run, whose seeds
 are all cached runs, replays the same decisions):
 

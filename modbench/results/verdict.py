@@ -7,7 +7,7 @@ in the same order for every run).
 API
 ---
 ``contrast(candidate_runs, baseline_runs, metric, *, alpha=0.05, method="auto", n_boot=1000,
-boot_seed=0, candidate="", baseline="") -> Contrast``
+boot_seed=0, candidate="", baseline="", pooled=None) -> Contrast``
     Δ = mean over seeds of metric(candidate) - metric(baseline), paired by position (run i of each
     list is seed i: same initialisation and batches), with its standard error, S - 1 degrees of
     freedom and unadjusted 1 - alpha t interval covering both noise sources; the
@@ -28,7 +28,13 @@ boot_seed=0, candidate="", baseline="") -> Contrast``
 Secondary metrics are described by their ``Contrast`` alone: its interval is unadjusted and its
 ``interval`` field says so; no verdict word is attached to them.
 
-The sequential rule for adding seeds is in ``modbench.results.sequential``.
+``seeds_for_power(contrast, *, margin, alpha_diff, alpha_equiv, power=0.8) -> (int | None, str)``
+    The total seeds at which a contrast would be decided (used by ``decide`` and the sequential
+    rule).
+
+The sequential rule for adding seeds is in ``modbench.results.sequential``; the metrics from
+per-query records in ``modbench.results.query_metrics``. Records that do not pair (other test
+queries, unequal numbers of seeds) raise ``RecordsError`` (a ``UserError``: exit 2).
 
 The model and the two noise sources
 -----------------------------------
