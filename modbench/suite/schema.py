@@ -73,6 +73,11 @@ class BackboneConfig(Strict):
     pretrained: bool = False
 
 
+# Training settings left out of a dumped configuration while at these defaults.
+TRAIN_DEFAULTS_OMITTED = {"scheduler": "constant", "warmup_epochs": 0.0, "step_size": None, "gamma": None,
+                          "weight_decay_on": "backbone"}
+
+
 class TrainConfig(Strict):
     epochs: int = Field(ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(ge=2, le=MAX_BATCH_SIZE)
@@ -88,6 +93,44 @@ class TrainConfig(Strict):
     # CPU threads of every run (part of the run's key): fixes the numbers on any machine and
     # with any --jobs; None: --threads, else OMP_NUM_THREADS, else the physical cores.
     cpu_threads: int | None = Field(None, ge=1, le=1024)
+    # Learning-rate schedule (modbench/engine/schedule.py, docs/tuning.md "Learning-rate
+    # schedules"): torch's schedulers, stepped after every optimizer step, the same factor for
+    # every parameter group. Epoch counts are turned into steps with the run's steps per epoch.
+    scheduler: Literal["constant", "cosine", "step", "onecycle"] = "constant"
+    warmup_epochs: float = Field(0.0, ge=0, le=MAX_EPOCHS, description="linear warm-up (onecycle: the rising phase)")
+    step_size: int | None = Field(None, ge=1, le=MAX_EPOCHS, description="epochs between two decays (scheduler: step)")
+    gamma: float | None = Field(None, gt=0, le=1, description="decay factor of scheduler: step (default 0.1)")
+    # Which parameters train.weight_decay decays: the network only (the loss's own parameters,
+    # classifier, proxies, beta, take their loss's weight_decay, 0 by default), or everything.
+    weight_decay_on: Literal["backbone", "all"] = "backbone"
+
+    @model_validator(mode="after")
+    def _schedule_settings(self):
+        if self.scheduler != "step" and (self.step_size is not None or self.gamma is not None):
+            given = "step_size" if self.step_size is not None else "gamma"
+            raise ValueError(f"{given} applies to scheduler: step only (scheduler is {self.scheduler})")
+        if self.scheduler == "step" and self.step_size is None:
+            raise ValueError("scheduler: step needs step_size (epochs between two decays of the learning rate)")
+        if self.scheduler == "onecycle" and self.warmup_epochs <= 0:
+            raise ValueError("scheduler: onecycle rises over warmup_epochs: set warmup_epochs > 0 "
+                             "(torch's default is 30% of training: 0.3 x epochs)")
+        if self.scheduler != "constant" and self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs:g}) must be below epochs ({self.epochs}) "
+                             f"with scheduler: {self.scheduler}")
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs:g}) must be at most epochs ({self.epochs})")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler):
+        # Settings at their default are left out of the dump (the run's resolved configuration),
+        # so that a suite that does not use them keeps its configuration as it was before they
+        # existed.
+        data = handler(self)
+        for key, default in TRAIN_DEFAULTS_OMITTED.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
     @field_validator("betas")
     @classmethod
