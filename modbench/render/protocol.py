@@ -99,7 +99,7 @@ def _training(p: Protocol) -> str:
     if not t:
         return "—"
     parts = [
-        f"{t.get('optimizer', '?')}, "
+        ("optimizer per loss (the loss table)" if p.optimizer_per_loss else f"{t.get('optimizer', '?')}") + ", "
         + ("lr per loss (the loss table)" if p.lr_per_loss else f"lr {_number(t.get('lr'))}")
         + f", weight decay {_number(t.get('weight_decay'))}",
     ]
@@ -187,11 +187,13 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
         parts.append(escape(p.description.strip()))
     parts.append(tabulate([[k, escape(v)] for k, v in settings], headers=["Setting", "Value"], tablefmt="github", disable_numparse=True))
     losses = [
-        [escape(loss.label), f"`{loss.name}`", escape(_params(loss.params)), *([_number(loss.lr)] if p.lr_per_loss else []),
+        [escape(loss.label), f"`{loss.name}`", escape(_params(loss.params)),
+         *([escape(str(loss.optimizer))] if p.optimizer_per_loss else []), *([_number(loss.lr)] if p.lr_per_loss else []),
          f"{len(loss.seeds)}/{loss.listed}"]
         for loss in p.losses
     ]
-    headers = ["Loss function", "Loss", "Parameters", *(["Learning rate"] if p.lr_per_loss else []), "Seeds done"]
+    headers = ["Loss function", "Loss", "Parameters", *(["Optimizer"] if p.optimizer_per_loss else []),
+               *(["Learning rate"] if p.lr_per_loss else []), "Seeds done"]
     parts.append(tabulate(losses, headers=headers, tablefmt="github", disable_numparse=True))
     metrics = []
     for e in p.eval:

@@ -169,6 +169,10 @@ class LossEntry(Strict):
     # This loss's learning rate instead of train.lr (written by `modbench tune`, which tunes the
     # learning rate per loss); part of the run's key only when given.
     lr: float | None = Field(None, gt=0)
+    # This loss's optimizer instead of train.optimizer (e.g. an AdamW control of one loss in a
+    # suite trained with Adam); the suite's betas, momentum and weight decay; part of the run's
+    # key only when given.
+    optimizer: Literal["adam", "adamw", "sgd"] | None = None
 
     @field_validator("label")
     @classmethod

@@ -36,6 +36,7 @@ def trial_run(suite, source: str, setting, params: dict[str, Any]):
         label=setting.label,
         params={**setting.params, **loss_params},
         lr=params.get(LR, setting.lr),
+        optimizer=setting.optimizer,
     )
     variant = suite.model_copy(update={"losses": [entry], "seeds": [suite.seeds[0]], "tune": None})
     variant._loss_settings = None  # load_suite's expanded settings are the suite's, not this entry's

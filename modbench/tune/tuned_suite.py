@@ -60,6 +60,8 @@ def tuned_suite_data(
         entry: dict[str, Any] = {"name": setting.name, "label": setting.label, "params": params}
         if lr is not None:
             entry["lr"] = float(lr)
+        if setting.optimizer is not None:
+            entry["optimizer"] = setting.optimizer
         losses.append(entry)
         studies[setting.label] = {
             "study": best["study"],
