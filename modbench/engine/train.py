@@ -25,7 +25,7 @@ import torch
 from modbench.cache.store import CorruptFile, RunDir
 from modbench.engine import backend, distributed
 from modbench.engine.device_data import DeviceData
-from modbench.engine.evaluate import embed, evaluate_embeddings
+from modbench.engine.evaluate import ACCURACY, classifier_accuracy, embed, evaluate_embeddings
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.loop import StepParts, place, run_epoch
 from modbench.engine.model import EmbeddingNet, build_model
@@ -278,6 +278,7 @@ def _to_measure(keep: dict[str, Any] | None, eval_cfg: dict[str, Any]) -> tuple[
     k-means settings changed, every stored and requested one again."""
     requested = list(eval_cfg["metrics"])
     stored: dict[str, Any] = dict((keep or {}).get("metrics") or {})
+    stored.pop(ACCURACY, None)  # not an embedding metric: measured again with every evaluation
     stored_eval = (keep or {}).get("eval") or {}
     if all(stored_eval.get(k) == eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
         return stored, [n for n in requested if n not in stored]
@@ -312,6 +313,10 @@ def evaluate_run(
     test_emb = embed(model, data.test_x, data)
     measured = evaluate_embeddings(test_emb, data.test_y, names, eval_cfg, strict=False)
     metrics = {**stored, **measured.values}
+    family = loss_family(cfg["loss"], getattr(run, "source_dir", None))
+    accuracy = _accuracy(run, data, state, test_emb) if family == "softmax" else None
+    if accuracy is not None:
+        metrics[ACCURACY] = accuracy
     info = {**((keep or {}).get("metric_info") or {}), **measured.info} if keep else measured.info
     result = {
         **(keep or {}),
@@ -319,7 +324,10 @@ def evaluate_run(
         "config": cfg,
         "metrics": metrics,
         "metric_info": info,
-        "eval": {**dict(eval_cfg), "metrics": list(metrics)},
+        # softmax: "accuracy" in metrics is the top-1 of its classifier head; embedding: no head,
+        # accuracy not applicable (never 0).
+        "family": family,
+        "eval": {**dict(eval_cfg), "metrics": [m for m in metrics if m != ACCURACY]},
         "checkpoint": {"select": cfg["train"]["select"], "epoch": int(state.get("best_epoch", state["epoch"]))},
         "epochs": int(last["epoch"]),
         "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
@@ -338,4 +346,19 @@ def evaluate_run(
         result["schedule"] = schedule  # the learning-rate schedule as built (engine/schedule.py)
     if write:
         run_dir.write_result(result)
-    return {**result, "metrics": {n: metrics[n] for n in requested if n in metrics}}
+    shown = [*requested, ACCURACY]  # the classifier's accuracy goes with every softmax-family result
+    return {**result, "metrics": {n: metrics[n] for n in shown if n in metrics}}
+
+
+def _accuracy(run, data: DeviceData, state: dict[str, Any], test_emb: torch.Tensor) -> float | None:
+    """Top-1 accuracy of the classifier head of the evaluated checkpoint (its loss's weights)
+    on the test embeddings; None for a checkpoint without the loss's weights."""
+    if "loss" not in state:
+        return None
+    cfg = run.config
+    loss_fn = build_loss(cfg["loss"], num_classes=data.splits.num_classes,
+                         embedding_dim=cfg["backbone"]["embedding_dim"], params=getattr(run, "params", None),
+                         base_dir=getattr(run, "source_dir", None))
+    loss_fn.load_state_dict(state["loss"])
+    loss_fn.to(data.device)
+    return classifier_accuracy(loss_fn.classifier, test_emb, data.test_y)
