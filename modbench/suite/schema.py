@@ -55,6 +55,10 @@ class DatasetConfig(Strict):
     # digest of the data files' names, sizes and modification times, so that a run's key changes
     # when its files do (modbench.datasets.paths.files_digest).
     files_digest: str | None = None
+    # fixed: one training subset for every seed (drawn from split_seed); per-seed: each training
+    # seed draws its own training subset, so that the seed spread includes the choice of
+    # training images (validation and test images stay the same). Needs subset.
+    subset_seed: Literal["fixed", "per-seed"] = "fixed"
 
     @model_serializer(mode="wrap")
     def _omit_unset_source(self, handler):
@@ -64,7 +68,16 @@ class DatasetConfig(Strict):
         for key in ("path", "image_size", "files_digest"):
             if data.get(key) is None:
                 data.pop(key, None)
+        if data.get("subset_seed") == "fixed":
+            data.pop("subset_seed")
         return data
+
+    @model_validator(mode="after")
+    def _per_seed_needs_subset(self):
+        if self.subset_seed == "per-seed" and self.subset is None:
+            raise ValueError("subset_seed: per-seed draws a training subset per seed: it needs subset "
+                             "(images per class)")
+        return self
 
 
 class BackboneConfig(Strict):
