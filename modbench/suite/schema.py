@@ -221,6 +221,9 @@ class TunedInfo(Strict):
     storage: str = ""
     pruner: str = ""
     studies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Every seed tuning trained on (the trials' and the re-training's): the suite's seeds are
+    # none of them.
+    tuning_seeds: list[int] = Field(default_factory=list)
 
 
 class Suite(Strict):
