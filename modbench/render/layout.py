@@ -171,8 +171,8 @@ def accuracy_table(groups: list[Group], suite: str, deviations=None) -> TableTex
     for i, group in enumerate(groups):
         if group.accuracy_applicable is False:
             table.rows[i][-1] = f"{NOT_APPLICABLE} (no classifier)"
-    table.notes.insert(0, f"Top-1 accuracy ({ACCURACY_LABEL}): the share of test images whose largest "
-                          "classifier logit is their label.")
+    table.notes.insert(0, f"Top-1 accuracy ({ACCURACY_LABEL}): the share of evaluated images (the test split; "
+                          "the validation split for tuning trials) whose largest classifier logit is their label.")
     return table
 
 
