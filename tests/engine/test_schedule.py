@@ -131,6 +131,9 @@ def test_schedule_is_part_of_the_run_key_and_the_default_leaves_the_config_as_it
     cosine = resolve_runs(suite, source)[0]
     assert cosine.config["train"]["scheduler"] == "cosine" and cosine.config["train"]["warmup_epochs"] == 1
     assert cosine.key != plain.key
+    suite, source = suite_with(write_suite, weight_decay_on="all")
+    decay_all = resolve_runs(suite, source)[0]
+    assert decay_all.config["train"]["weight_decay_on"] == "all" and decay_all.key != plain.key
 
 
 @pytest.mark.parametrize("train, message", [
