@@ -78,8 +78,14 @@ def subset_indices(
     test_labels: torch.Tensor,
     subset: int,
     seed: int,
+    train_seed: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Indices into each split that ``subset=N`` keeps (see the module docstring)."""
+    """Indices into each split that ``subset=N`` keeps (see the module docstring).
+
+    ``train_seed`` (``dataset.subset_seed: per-seed``: the run's training seed) draws the
+    training images from a stream of their own, seeded by it; the validation and test images
+    are the ones of the fixed draw whatever the training seed (so that every seed is measured
+    on the same images)."""
     if subset < 1:
         raise ValueError(f"subset must be >= 1, got {subset}")
     train_labels = torch.as_tensor(train_labels)
@@ -106,11 +112,32 @@ def subset_indices(
         test_keep[c] = min(n, max(2, math.ceil(ratio.get(c, 1.0) * n)))
 
     g = _generator(seed, stream=2)
+    train = _take_per_class(train_labels, train_keep, g)  # drawn either way: val and test stay as they are
+    if train_seed is not None:
+        train = _take_per_class(train_labels, train_keep, _generator(train_seed, stream=4))
     return (
-        _take_per_class(train_labels, train_keep, g),
+        train,
         _take_per_class(val_labels, val_keep, g),
         _take_per_class(test_labels, test_keep, g),
     )
+
+
+def apply_subset(splits: DataSplits, subset: int, split_seed: int, train_seed: int | None) -> DataSplits:
+    """``splits`` (loaded without a subset) with the subset rule applied, the training images
+    drawn with ``train_seed`` (see ``subset_indices``); normalisation statistics unchanged (they
+    come from the whole training split, as ``build_splits`` computes them)."""
+    import dataclasses
+
+    i_tr, i_va, i_te = subset_indices(splits.train_labels, splits.val_labels, splits.test_labels, subset,
+                                      split_seed, train_seed)
+    out = dataclasses.replace(
+        splits,
+        train_images=splits.train_images[i_tr].contiguous(), train_labels=splits.train_labels[i_tr],
+        val_images=splits.val_images[i_va].contiguous(), val_labels=splits.val_labels[i_va],
+        test_images=splits.test_images[i_te].contiguous(), test_labels=splits.test_labels[i_te],
+    )
+    out.info = {**splits.info, "subset": subset, "subset_seed": train_seed, "sizes": out.sizes()}
+    return out
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

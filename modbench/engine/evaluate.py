@@ -32,6 +32,21 @@ def embed(model: torch.nn.Module, images: torch.Tensor, data: DeviceData, batch_
     return torch.cat(out) if out else torch.zeros(0, 1, device=device)
 
 
+ACCURACY = "accuracy"  # the result's metric key of the classifier's top-1 accuracy (softmax family only)
+
+
+def classifier_accuracy(classifier: torch.nn.Module, embeddings: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of a softmax-family loss's classifier head on ``embeddings`` (the
+    network's raw embeddings, as the classifier saw them in training): the share of samples whose
+    largest logit is their label. Not an embedding metric: it measures the head, which
+    embedding-only losses do not have."""
+    if len(labels) == 0:
+        return float("nan")
+    with torch.inference_mode():
+        logits = classifier(embeddings.float())
+    return int((logits.argmax(dim=1) == labels.to(logits.device)).sum()) / len(labels)  # exact ratio
+
+
 def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool):
     from modbench.metrics import compute_metrics
 

@@ -91,12 +91,12 @@ class Runner:
             torch.set_num_threads(self.threads_for(run))
 
     def data_for(self, run):
-        from modbench.engine.device_data import DeviceData, load_splits
-        from modbench.suite.runs import canonical_json
+        from modbench.engine.device_data import DeviceData, data_key, load_splits
 
-        key = canonical_json(run.config["dataset"])
+        key = data_key(run.config)
         if key not in self._data:
-            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download)
+            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download,
+                                 seed=run.config["seed"])
             self._data[key] = DeviceData(splits, self.device)
         return self._data[key]
 

@@ -36,17 +36,20 @@ class Deviation:
 
 
 LOSS_LR = "loss_lr"
+LOSS_OPTIMIZER = "loss_optimizer"
 
 
 def written_sections(suite) -> dict[str, Any]:
     """The suite's ``dataset``, ``backbone`` and ``train`` sections and its ``seeds`` as written
     (a ``Suite``), and under ``loss_lr`` the learning rate of each loss entry that sets its own
-    (``lr`` in the entry, as a tuned suite writes): for those rows that is the suite's ``train.lr``."""
+    (``lr`` in the entry, as a tuned suite writes): for those rows that is the suite's ``train.lr``;
+    likewise under ``loss_optimizer`` the optimizer of each entry that sets its own."""
     from modbench.suite.runs import loss_settings_of
 
     out: dict[str, Any] = {name: getattr(suite, name).model_dump(mode="json") for name in SECTIONS}
     out["seeds"] = list(suite.seeds)
     out[LOSS_LR] = {s.label: s.lr for s in loss_settings_of(suite) if s.lr is not None}
+    out[LOSS_OPTIMIZER] = {s.label: s.optimizer for s in loss_settings_of(suite) if s.optimizer is not None}
     return out
 
 
@@ -57,10 +60,14 @@ def per_loss_lr_note(suite) -> str | None:
     from modbench.suite.runs import loss_settings_of
 
     settings = loss_settings_of(suite)
-    if not any(s.lr is not None for s in settings):
-        return None
-    shown = ", ".join(f"{s.label} {(s.lr if s.lr is not None else suite.train.lr):.3g}" for s in settings)
-    return f"Learning rate per loss (as the suite writes it): {shown}."
+    sentences = []
+    if any(s.lr is not None for s in settings):
+        shown = ", ".join(f"{s.label} {(s.lr if s.lr is not None else suite.train.lr):.3g}" for s in settings)
+        sentences.append(f"Learning rate per loss (as the suite writes it): {shown}.")
+    if any(s.optimizer is not None for s in settings):
+        shown = ", ".join(f"{s.label} {s.optimizer or suite.train.optimizer}" for s in settings)
+        sentences.append(f"Optimizer per loss (as the suite writes it): {shown}.")
+    return " ".join(sentences) or None
 
 
 def seed_deviation(seed: int, written: dict[str, Any]) -> list[Deviation]:
@@ -134,6 +141,8 @@ def config_deviations(config: dict[str, Any], written: dict[str, dict[str, Any]]
         theirs = _flat(written.get(section) or {}, section)
         if section == "train" and label is not None and label in (written.get(LOSS_LR) or {}):
             theirs["train.lr"] = written[LOSS_LR][label]
+        if section == "train" and label is not None and label in (written.get(LOSS_OPTIMIZER) or {}):
+            theirs["train.optimizer"] = written[LOSS_OPTIMIZER][label]
         for key in list(theirs) + [k for k in ours if k not in theirs]:
             if ours.get(key) != theirs.get(key):
                 out.append(_one(key, ours.get(key), theirs.get(key), test_size))

@@ -55,6 +55,10 @@ class DatasetConfig(Strict):
     # digest of the data files' names, sizes and modification times, so that a run's key changes
     # when its files do (modbench.datasets.paths.files_digest).
     files_digest: str | None = None
+    # fixed: one training subset for every seed (drawn from split_seed); per-seed: each training
+    # seed draws its own training subset, so that the seed spread includes the choice of
+    # training images (validation and test images stay the same). Needs subset.
+    subset_seed: Literal["fixed", "per-seed"] = "fixed"
 
     @model_serializer(mode="wrap")
     def _omit_unset_source(self, handler):
@@ -64,13 +68,27 @@ class DatasetConfig(Strict):
         for key in ("path", "image_size", "files_digest"):
             if data.get(key) is None:
                 data.pop(key, None)
+        if data.get("subset_seed") == "fixed":
+            data.pop("subset_seed")
         return data
+
+    @model_validator(mode="after")
+    def _per_seed_needs_subset(self):
+        if self.subset_seed == "per-seed" and self.subset is None:
+            raise ValueError("subset_seed: per-seed draws a training subset per seed: it needs subset "
+                             "(images per class)")
+        return self
 
 
 class BackboneConfig(Strict):
     name: str
     embedding_dim: int = Field(128, ge=2, le=65536)
     pretrained: bool = False
+
+
+# Training settings left out of a dumped configuration while at these defaults.
+TRAIN_DEFAULTS_OMITTED = {"scheduler": "constant", "warmup_epochs": 0.0, "step_size": None, "gamma": None,
+                          "weight_decay_on": "backbone"}
 
 
 class TrainConfig(Strict):
@@ -88,6 +106,44 @@ class TrainConfig(Strict):
     # CPU threads of every run (part of the run's key): fixes the numbers on any machine and
     # with any --jobs; None: --threads, else OMP_NUM_THREADS, else the physical cores.
     cpu_threads: int | None = Field(None, ge=1, le=1024)
+    # Learning-rate schedule (modbench/engine/schedule.py, docs/tuning.md "Learning-rate
+    # schedules"): torch's schedulers, stepped after every optimizer step, the same factor for
+    # every parameter group. Epoch counts are turned into steps with the run's steps per epoch.
+    scheduler: Literal["constant", "cosine", "step", "onecycle"] = "constant"
+    warmup_epochs: float = Field(0.0, ge=0, le=MAX_EPOCHS, description="linear warm-up (onecycle: the rising phase)")
+    step_size: int | None = Field(None, ge=1, le=MAX_EPOCHS, description="epochs between two decays (scheduler: step)")
+    gamma: float | None = Field(None, gt=0, le=1, description="decay factor of scheduler: step (default 0.1)")
+    # Which parameters train.weight_decay decays: the network only (the loss's own parameters,
+    # classifier, proxies, beta, take their loss's weight_decay, 0 by default), or everything.
+    weight_decay_on: Literal["backbone", "all"] = "backbone"
+
+    @model_validator(mode="after")
+    def _schedule_settings(self):
+        if self.scheduler != "step" and (self.step_size is not None or self.gamma is not None):
+            given = "step_size" if self.step_size is not None else "gamma"
+            raise ValueError(f"{given} applies to scheduler: step only (scheduler is {self.scheduler})")
+        if self.scheduler == "step" and self.step_size is None:
+            raise ValueError("scheduler: step needs step_size (epochs between two decays of the learning rate)")
+        if self.scheduler == "onecycle" and self.warmup_epochs <= 0:
+            raise ValueError("scheduler: onecycle rises over warmup_epochs: set warmup_epochs > 0 "
+                             "(torch's default is 30% of training: 0.3 x epochs)")
+        if self.scheduler != "constant" and self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs:g}) must be below epochs ({self.epochs}) "
+                             f"with scheduler: {self.scheduler}")
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs:g}) must be at most epochs ({self.epochs})")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler):
+        # Settings at their default are left out of the dump (the run's resolved configuration),
+        # so that a suite that does not use them keeps its configuration as it was before they
+        # existed.
+        data = handler(self)
+        for key, default in TRAIN_DEFAULTS_OMITTED.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
     @field_validator("betas")
     @classmethod
@@ -126,6 +182,10 @@ class LossEntry(Strict):
     # This loss's learning rate instead of train.lr (written by `modbench tune`, which tunes the
     # learning rate per loss); part of the run's key only when given.
     lr: float | None = Field(None, gt=0)
+    # This loss's optimizer instead of train.optimizer (e.g. an AdamW control of one loss in a
+    # suite trained with Adam); the suite's betas, momentum and weight decay; part of the run's
+    # key only when given.
+    optimizer: Literal["adam", "adamw", "sgd"] | None = None
 
     @field_validator("label")
     @classmethod
@@ -161,6 +221,9 @@ class TunedInfo(Strict):
     storage: str = ""
     pruner: str = ""
     studies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Every seed tuning trained on (the trials' and the re-training's): the suite's seeds are
+    # none of them.
+    tuning_seeds: list[int] = Field(default_factory=list)
 
 
 class Suite(Strict):
