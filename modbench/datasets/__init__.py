@@ -27,12 +27,15 @@ for _name, _target, _description, _keywords in discover(
 
 
 def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool):
-    """The ``DataSplits`` of a run's resolved ``dataset`` configuration (the suite's dict)."""
+    """The ``DataSplits`` of a run's resolved ``dataset`` configuration (the suite's dict);
+    a ``test_subset`` (smoke runs only) cuts the test split after the loader."""
+    from modbench.datasets.splits import trim_test
+
     loader = DATASETS.get(dataset_cfg["name"])
     extra = {}
     if dataset_cfg["name"] in TAKES_PATH:
         extra = {"path": dataset_cfg.get("path"), "image_size": dataset_cfg.get("image_size")}
-    return loader(
+    splits = loader(
         data_dir=data_dir,
         download=download,
         val_fraction=dataset_cfg["val_fraction"],
@@ -41,3 +44,4 @@ def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool):
         labels=dataset_cfg.get("labels"),
         **extra,
     )
+    return trim_test(splits, dataset_cfg.get("test_subset"), dataset_cfg["split_seed"])

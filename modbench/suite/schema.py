@@ -43,7 +43,12 @@ class Strict(BaseModel):
 
 class DatasetConfig(Strict):
     name: str
-    subset: int | None = Field(None, ge=1, le=MAX_SUBSET, description="at most N training images per class")
+    subset: int | None = Field(None, ge=1, le=MAX_SUBSET,
+                               description="at most N training images per class (validation in proportion; never the test split)")
+    # A smoke run that must shrink the test set says so: at most N test images per class (seeded,
+    # stratified). Every output names it as a deviation; the protocol evaluates the whole test split.
+    test_subset: int | None = Field(None, ge=2, le=MAX_SUBSET,
+                                    description="at most N test images per class (smoke runs only)")
     val_fraction: float = Field(0.1, gt=0, lt=1)
     split_seed: int = Field(0, ge=0, le=MAX_SEED)
     labels: Literal["fine", "coarse"] | None = None
@@ -58,10 +63,10 @@ class DatasetConfig(Strict):
 
     @model_serializer(mode="wrap")
     def _omit_unset_source(self, handler):
-        # Without path/image_size the dump is what it was before they existed, so that the run
+        # Without path/image_size/test_subset the dump is what it was before they existed, so that the run
         # keys (hashes of the dump) of every suite that does not use them stay the same.
         data = handler(self)
-        for key in ("path", "image_size", "files_digest"):
+        for key in ("path", "image_size", "files_digest", "test_subset"):
             if data.get(key) is None:
                 data.pop(key, None)
         return data
