@@ -32,7 +32,10 @@ def embed(model: torch.nn.Module, images: torch.Tensor, data: DeviceData, batch_
     return torch.cat(out) if out else torch.zeros(0, 1, device=device)
 
 
-def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool):
+def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool,
+                        queries: bool = False):
+    """``compute_metrics`` with the suite's k-means settings; ``queries``: with the per-query
+    records (``MetricResult.queries``)."""
     from modbench.metrics import compute_metrics
 
     return compute_metrics(
@@ -42,6 +45,7 @@ def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics:
         normalize=True,
         device=embeddings.device,
         kmeans_seed=eval_cfg.get("kmeans_seed", 0),
-        kmeans_n_init=eval_cfg.get("kmeans_n_init", 1),
+        kmeans_n_init=eval_cfg.get("kmeans_n_init", 10),
         strict=strict,
+        queries=queries,
     )
