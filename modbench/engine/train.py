@@ -305,7 +305,7 @@ def evaluate_run(
     test_emb = embed(model, data.test_x, data)
     # Every requested metric is computed with the records (their k and the same search), but a
     # stored value is kept as it is: evaluating again never changes a run's reported numbers.
-    measured = evaluate_embeddings(test_emb, data.test_y, list(dict.fromkeys([*requested, *names])), eval_cfg,
+    measured = evaluate_embeddings(test_emb, data.test_y, list(dict.fromkeys([*requested, *names, *stored])), eval_cfg,
                                    strict=False, queries=True)
     metrics = {**stored, **{n: measured.values[n] for n in names}}
     info = {**((keep or {}).get("metric_info") or {}), **measured.info} if keep else measured.info
