@@ -153,8 +153,8 @@ def _is_number(value: Any) -> bool:
 
 def evaluation_answers(result: dict[str, Any], eval_cfg: dict[str, Any]) -> bool:
     """Whether a stored ``result`` answers ``eval_cfg`` without evaluating again: the same
-    k-means settings, and every requested metric stored. The one reuse rule of the engine and
-    of the CLI's torch-free cached path."""
+    k-means settings (seed and n_init), its per-query records recorded, and every requested
+    metric stored. The one reuse rule of the engine and of the CLI's torch-free cached path."""
     stored = result.get("eval") or {}
     if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
         return False
