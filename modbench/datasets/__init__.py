@@ -30,7 +30,10 @@ def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool, seed: 
     """The ``DataSplits`` of a run's resolved ``dataset`` configuration (the suite's dict).
 
     ``seed``: the run's training seed, which draws the training subset under ``subset_seed:
-    per-seed`` (the loader then loads without a subset and ``splits.apply_subset`` draws it)."""
+    per-seed`` (the loader then loads without a subset and ``splits.apply_subset`` draws it).
+    A ``test_subset`` (smoke runs only) cuts the test split after the loader."""
+    from modbench.datasets.splits import apply_subset, trim_test
+
     loader = DATASETS.get(dataset_cfg["name"])
     extra = {}
     if dataset_cfg["name"] in TAKES_PATH:
@@ -48,7 +51,5 @@ def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool, seed: 
         **extra,
     )
     if per_seed:
-        from modbench.datasets.splits import apply_subset
-
         splits = apply_subset(splits, int(dataset_cfg["subset"]), int(dataset_cfg["split_seed"]), int(seed))
-    return splits
+    return trim_test(splits, dataset_cfg.get("test_subset"), dataset_cfg["split_seed"])

@@ -47,7 +47,10 @@ def classifier_accuracy(classifier: torch.nn.Module, embeddings: torch.Tensor, l
     return int((logits.argmax(dim=1) == labels.to(logits.device)).sum()) / len(labels)  # exact ratio
 
 
-def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool):
+def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool,
+                        queries: bool = False):
+    """``compute_metrics`` with the suite's k-means settings; ``queries``: with the per-query
+    records (``MetricResult.queries``)."""
     from modbench.metrics import compute_metrics
 
     return compute_metrics(
@@ -57,6 +60,7 @@ def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics:
         normalize=True,
         device=embeddings.device,
         kmeans_seed=eval_cfg.get("kmeans_seed", 0),
-        kmeans_n_init=eval_cfg.get("kmeans_n_init", 1),
+        kmeans_n_init=eval_cfg.get("kmeans_n_init", 10),
         strict=strict,
+        queries=queries,
     )

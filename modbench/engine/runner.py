@@ -18,7 +18,7 @@ import torch
 
 from modbench.cache.atomic import CacheWriteError
 from modbench.cache.lock import describe_holder
-from modbench.cache.store import CorruptFile, RunStore, evaluation_answers
+from modbench.cache.store import QUERIES, CorruptFile, RunStore, evaluation_answers
 from modbench.engine import backend, distributed
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.outcome import Outcome
@@ -270,6 +270,10 @@ class Runner:
                 "not used, shown as missing (the same device and --threads use it; --force trains it again)"
             )
             raise _Refused
+        damaged = run_dir.queries_problem(result)
+        if damaged is not None:  # derived data: computed again from the checkpoint, never retrained
+            self.observer.message(corrupt_notice(run, damaged, "computing its per-query records again from the checkpoint"))
+            result = {**result, "files": {k: v for k, v in (result.get("files") or {}).items() if k != QUERIES}}
         if not evaluation_answers(result, eval_cfg):
             self._use_threads(run)
             try:

@@ -304,15 +304,22 @@ def evaluate_run(
 
     ``keep``: the run's stored result. Its metrics stay; the requested ones it lacks are
     measured and added (all of them again when the k-means settings changed). The returned
-    record shows the requested metrics; the file keeps them all."""
+    record shows the requested metrics; the file keeps them all.
+
+    The per-query records (``queries.npz``) are computed every time, from the same embeddings,
+    kNN search and k-means as the metrics, and written before ``result.json`` (which checksums
+    them); for a stored result that lacks them this is the backfill, its metrics unchanged."""
     cfg = run.config
     model, state, last = _model_to_evaluate(run, run_dir, data, model)
     numerics = numerics or last.get("numerics") or backend.numerics(data.device, torch.get_num_threads())
     requested = list(eval_cfg["metrics"])
     stored, names = _to_measure(keep, eval_cfg)
     test_emb = embed(model, data.test_x, data)
-    measured = evaluate_embeddings(test_emb, data.test_y, names, eval_cfg, strict=False)
-    metrics = {**stored, **measured.values}
+    # Every requested metric is computed with the records (their k and the same search), but a
+    # stored value is kept as it is: evaluating again never changes a run's reported numbers.
+    measured = evaluate_embeddings(test_emb, data.test_y, list(dict.fromkeys([*requested, *names, *stored])), eval_cfg,
+                                   strict=False, queries=True)
+    metrics = {**stored, **{n: measured.values[n] for n in names}}
     family = loss_family(cfg["loss"], getattr(run, "source_dir", None))
     accuracy = _accuracy(run, data, state, test_emb) if family == "softmax" else None
     if accuracy is not None:
@@ -345,6 +352,7 @@ def evaluate_run(
     if schedule is not None:
         result["schedule"] = schedule  # the learning-rate schedule as built (engine/schedule.py)
     if write:
+        run_dir.write_queries(measured.queries)
         run_dir.write_result(result)
     shown = [*requested, ACCURACY]  # the classifier's accuracy goes with every softmax-family result
     return {**result, "metrics": {n: metrics[n] for n in shown if n in metrics}}

@@ -60,10 +60,14 @@ def _dataset(p: Protocol) -> str:
         text += (
             f"; the official training split divided into train and validation "
             f"(class-stratified, val_fraction {_number(d['val_fraction'])}, split seed {d.get('split_seed', 0)}); "
-            "the official test split for every reported number"
+            + ("the official test split for every reported number" if d.get("test_subset")
+               else "the whole official test split for every reported number")
         )
     if d.get("subset"):
-        text += f"; subset: at most {d['subset']} training images per class and a proportional test subset"
+        text += f"; subset: at most {d['subset']} training images per class (validation in proportion)"
+    if d.get("test_subset"):
+        text += (f"; test subset: at most {d['test_subset']} test images per class (a smoke run: "
+                 "not the whole test split)")
     return text
 
 
@@ -75,8 +79,13 @@ def _sizes(p: Protocol) -> str:
         counts = {k: v for k, v in sizes.items() if isinstance(v, int) and not isinstance(v, bool)}
         order = [k for k in ("train", "val", "test") if k in counts] + [k for k in counts if k not in ("train", "val", "test")]
         names = {"val": "validation"}
-        text = ", ".join(f"{names.get(k, k)} {counts[k]}" for k in order) + (" images" if counts else "")
         info = sizes.get("info") if isinstance(sizes.get("info"), dict) else {}
+        whole = info.get("test_total")
+        cut = isinstance(whole, int) and counts.get("test") not in (None, whole)
+        shown = {k: (f"{counts[k]} of {whole}" if k == "test" and cut else str(counts[k])) for k in counts}
+        text = ", ".join(f"{names.get(k, k)} {shown[k]}" for k in order) + (" images" if counts else "")
+        if isinstance(whole, int) and not cut and "test" in counts:
+            text += " (the whole test split)"
         if info.get("source"):
             text += f" (read with {info['source']})"
         if info.get("fixture"):

@@ -268,7 +268,7 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
 
 def apply_overrides(
     suite: Suite, *, epochs: int | None = None, subset: int | None = None, seeds: list[int] | None = None,
-    source: str | None = None,
+    source: str | None = None, test_subset: int | None = None,
 ) -> Suite:
     """The suite with command-line overrides applied (overridden runs hash differently).
 
@@ -282,6 +282,9 @@ def apply_overrides(
     if subset is not None:
         data["dataset"]["subset"] = subset
         given["dataset.subset"] = f"subset={subset!r}"
+    if test_subset is not None:
+        data["dataset"]["test_subset"] = test_subset
+        given["dataset.test_subset"] = f"test_subset={test_subset!r}"
     if seeds:
         data["seeds"] = list(dict.fromkeys(seeds))
         shown = repr(data["seeds"])

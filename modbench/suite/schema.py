@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_serializer, model_validator
 
+from modbench.errors import UserError
 from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
 
 DEFAULT_EVAL_METRICS = list(DEFAULT_METRICS)
@@ -43,7 +44,12 @@ class Strict(BaseModel):
 
 class DatasetConfig(Strict):
     name: str
-    subset: int | None = Field(None, ge=1, le=MAX_SUBSET, description="at most N training images per class")
+    subset: int | None = Field(None, ge=1, le=MAX_SUBSET,
+                               description="at most N training images per class (validation in proportion; never the test split)")
+    # A smoke run that must shrink the test set says so: at most N test images per class (seeded,
+    # stratified). Every output names it as a deviation; the protocol evaluates the whole test split.
+    test_subset: int | None = Field(None, ge=2, le=MAX_SUBSET,
+                                    description="at most N test images per class (smoke runs only)")
     val_fraction: float = Field(0.1, gt=0, lt=1)
     split_seed: int = Field(0, ge=0, le=MAX_SEED)
     labels: Literal["fine", "coarse"] | None = None
@@ -62,10 +68,10 @@ class DatasetConfig(Strict):
 
     @model_serializer(mode="wrap")
     def _omit_unset_source(self, handler):
-        # Without path/image_size the dump is what it was before they existed, so that the run
+        # Without path/image_size/test_subset the dump is what it was before they existed, so that the run
         # keys (hashes of the dump) of every suite that does not use them stay the same.
         data = handler(self)
-        for key in ("path", "image_size", "files_digest"):
+        for key in ("path", "image_size", "files_digest", "test_subset"):
             if data.get(key) is None:
                 data.pop(key, None)
         if data.get("subset_seed") == "fixed":
@@ -157,7 +163,45 @@ class EvalConfig(Strict):
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_EVAL_METRICS))
     val_metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_VAL_METRICS))
     kmeans_seed: int = Field(0, ge=0, le=MAX_SEED)
-    kmeans_n_init: int = Field(1, ge=1, le=MAX_KMEANS_N_INIT)
+    # k-means initialisations for NMI and F1 (pairs), the lowest inertia kept: one
+    # initialisation made F1 (pairs) swing by 0.1 between k-means seeds on one model.
+    kmeans_n_init: int = Field(10, ge=1, le=MAX_KMEANS_N_INIT)
+
+
+# The metrics a verdict can be read on: those with one number per test query (per-query records).
+VERDICT_METRIC_CHOICES = "map@r, p@1 or recall@K"
+DEFAULT_VERDICT_METRIC = "map@r"
+
+
+class VerdictConfig(Strict):
+    """How the suite's primary contrasts are decided (docs/reporting.md, "Verdict settings"):
+    each loss against ``baseline`` on ``metric``, better / worse at family-wise level ``alpha``,
+    equivalent within ``margin``. Not part of any run's key: it changes the reading, not a number."""
+
+    # Default MAP@R, as in Musgrave et al. 2020 ("A Metric Learning Reality Check"); a per-query
+    # metric the suite measures (checked in references.py, naming verdict.metric).
+    metric: str = DEFAULT_VERDICT_METRIC
+    margin: float = Field(0.01, gt=0, lt=1, description="equivalence margin delta, in units of the metric")
+    # A loss label or name of the suite; None: the command's --baseline, else the first loss.
+    baseline: str | None = Field(None, min_length=1, max_length=80)
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise error rate over the primary contrasts")
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_spelled_once(cls, value: str) -> str:
+        # "MAP@R", "recall@08" -> "map@r", "recall@8"; an unknown name stays for references.py.
+        from modbench.metrics.names import parse_metric_names
+
+        try:
+            (name,) = parse_metric_names([value])
+        except (UserError, ValueError):
+            return value
+        return name
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_printable(cls, value: str | None) -> str | None:
+        return _printable_text(value)
 
 
 class SlurmConfig(Strict):
@@ -241,6 +285,23 @@ class Suite(Strict):
     # (values: a TuneRange mapping or "fixed", checked there so each problem names its key).
     tune: dict[str, dict[str, Any]] | None = None
     tuned: TunedInfo | None = None
+    verdict: VerdictConfig = Field(default_factory=VerdictConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _measure_the_default_verdict_metric(cls, data: Any) -> Any:
+        # The default verdict metric (MAP@R) is measured even where eval.metrics lists others;
+        # a metric written in verdict: must be listed (references.py says so, naming the key).
+        if not isinstance(data, dict):
+            return data
+        verdict, evaluation = data.get("verdict"), data.get("eval")
+        written = isinstance(verdict, dict) and "metric" in verdict
+        if written or not isinstance(evaluation, dict) or not isinstance(evaluation.get("metrics"), list):
+            return data
+        listed = [m.strip().lower() for m in evaluation["metrics"] if isinstance(m, str)]
+        if DEFAULT_VERDICT_METRIC in listed:
+            return data
+        return {**data, "eval": {**evaluation, "metrics": [*evaluation["metrics"], DEFAULT_VERDICT_METRIC]}}
 
     @field_validator("name")
     @classmethod
