@@ -20,7 +20,7 @@ TrialsOpt = Annotated[int, typer.Option("--trials", "-n", min=1, help="Trials pe
 MetricOpt = Annotated[str, typer.Option("--metric", help="Validation metric to maximise, e.g. map@r, recall@1, nmi.")]
 PrunerOpt = Annotated[str, typer.Option("--pruner", help="asha (successive halving at a tenth of the epochs, then x3, x9, ...: only the strictly best third of each rung goes on), median, or none (docs/tuning.md).")]
 StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db \\[default: sqlite in <cache>/tune/<suite>.db].")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite \\[default: ./<suite>-tuned.yaml].")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite (`-`: stdout, the summary table then goes to stderr; a symbolic link, device or FIFO is written through, never replaced) \\[default: ./<suite>-tuned.yaml].")]
 
 
 @handle_errors
@@ -49,6 +49,7 @@ def tune(
     test split is never used), then write the tuned suite for `compare`."""
     from modbench.cache.store import resolve_cache_root
     from modbench.cli.common import warn
+    from modbench.cli.output import is_stdout
     from modbench.engine.device_names import check_device_name
     from modbench.errors import UserError
     from modbench.launch import launch_options
@@ -65,8 +66,9 @@ def tune(
     )
     session = open_session(spec)
     spec = session.spec
-    out_path = Path(output) if output is not None else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
-    if out_path.is_dir():
+    to_stdout = is_stdout(output)
+    out_path = Path(output) if output is not None and not to_stdout else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
+    if not to_stdout and out_path.is_dir():
         raise UserError(f"--output {out_path}: is a folder; give a file name such as {out_path / 'tuned.yaml'}")
     launch = launch_options(
         launcher=launcher, jobs=jobs, devices=None, partition=partition, gpus_per_job=gpus_per_job,
@@ -89,6 +91,15 @@ def tune(
         session.raw, session.suite, found, source=session.source, trials=trials, metric=spec.metric,
         storage=shown_url(session.storage_url), pruner=spec.pruner,
     )
+    if to_stdout:
+        from modbench.cli.common import out
+        from modbench.tune.tuned_suite import tuned_suite_text
+
+        out.file.write(tuned_suite_text(out_path, data))
+        out.file.flush()
+        _print_summary(found, spec.metric, trials, console=err)
+        say("wrote the tuned suite to stdout; save it to a file for `modbench compare --suite FILE`")
+        return
     write_tuned_suite(out_path, data)
     _print_summary(found, spec.metric, trials)
     say(f"wrote {out_path}; `modbench compare --suite {out_path}` trains the tuned losses and reports test metrics")
@@ -120,12 +131,13 @@ def _run(session, spec, launch, say) -> None:
             raise UserError(f"every tuning job failed, e.g. {outcome['failed'][0][1]}")
 
 
-def _print_summary(found, metric: str, trials: int) -> None:
+def _print_summary(found, metric: str, trials: int, console=None) -> None:
     from rich.table import Table
     from rich.text import Text
 
     from modbench.cli.common import out
 
+    out = console or out
     table = Table(title=Text(f"Tuning on validation — {trials} trials per loss, metric {metric}"))
     for col in ("Loss function", "Complete", "Pruned", "Failed", f"Best val {metric}", "Best parameters"):
         table.add_column(col)

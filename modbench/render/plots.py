@@ -96,12 +96,13 @@ class PlotFile:
 
 
 def save_figure(fig, path: Path) -> None:
-    """PNG written atomically (a temporary file, then renamed), so a rerun replaces the file."""
-    from modbench.cache.atomic import atomic_write_bytes
+    """PNG written atomically (a temporary file, then renamed), so a rerun replaces the file; a
+    symbolic link in its place is written through, never replaced (``write_user_file``)."""
+    from modbench.cache.atomic import write_user_file
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    write_user_file(Path(path), buffer.getvalue())
 
 
 def write_plots(suite: str, curves_by_metric: dict[str, list[Curve]], out_dir: Path) -> list[PlotFile]:

@@ -75,16 +75,23 @@ def study_plots(study, folder: Path) -> list[Path]:
 
 
 def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
-    """Labels, title and legend of one figure, written to ``path`` and closed."""
+    """Labels, title and legend of one figure, written to ``path`` (atomically; a symbolic link
+    there is written through) and closed."""
+    import io
+
     import matplotlib.pyplot as plt
+
+    from modbench.cache.atomic import write_user_file
 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
+    write_user_file(path, buffer.getvalue())
     return path
 
 
