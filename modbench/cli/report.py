@@ -98,7 +98,9 @@ def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> s
 
 
 def _write_plots(store, summaries, folder: Path) -> dict:
-    """Section title -> the PlotFiles written for it under ``folder``."""
+    """Section title -> the PlotFiles written for it under ``folder``; the tuning studies'
+    figures too (a study database that cannot be read is skipped with one line). The count
+    printed is of distinct files written."""
     from modbench.errors import UserError
     from modbench.render.plots import write_plots
     from modbench.render.safe_text import plain_text
@@ -110,10 +112,14 @@ def _write_plots(store, summaries, folder: Path) -> dict:
             written[s.title] = write_plots(s.title, section_curves(store, s.groups), folder)
         except OSError as exc:
             raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
-    n = sum(len(files) for files in written.values())
+    paths = {f.path for files in written.values() for f in files}
     from modbench.tune.plots import write_tune_plots  # the tuning studies' figures (docs/tuning.md)
 
-    n += len(write_tune_plots(store.root, folder))
+    try:
+        paths.update(write_tune_plots(store.root, folder, skipped=lambda line: warn(f"report --plots: skipped {line}")))
+    except OSError as exc:
+        raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
+    n = len(paths)
     err.print(plain_text(f"wrote {n} plot{'s' if n != 1 else ''} to {folder}"), markup=False, highlight=False)
     return written
 

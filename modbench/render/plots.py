@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +35,12 @@ def require_matplotlib() -> None:
 
 def plot_filename(suite: str, metric: str) -> str:
     """``<suite>-<metric>.png`` with anything but letters, digits, '.', '_' and '-' replaced by '_'
-    (``recall@1`` -> ``recall_1``), so the same suite and metric always give the same file."""
+    (``recall@1`` -> ``recall_1``), so the same suite and metric always give the same file. A
+    suite name that needed a change, or is long, gets a short hash of itself
+    (``file_names.name_part``): two suites never share a figure."""
+    from modbench.render.file_names import name_part, readable_part
 
-    def clean(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
-
-    return f"{clean(suite)}-{clean(metric)}.png"
+    return f"{name_part(suite, 80)}-{readable_part(metric)}.png"
 
 
 def axis_label(metric: str) -> str:
