@@ -107,7 +107,7 @@ def tune(
 
 def _run(session, spec, launch, say) -> None:
     from modbench.errors import UserError
-    from modbench.tune.session import make_trial_runner, preload_data, tune_here, tune_in_processes
+    from modbench.tune.session import make_trial_runner, preload_data, trials_to_run, tune_here, tune_in_processes
 
     if launch.launcher == "inline":
         runner = make_trial_runner(spec)
@@ -115,9 +115,9 @@ def _run(session, spec, launch, say) -> None:
         tune_here(session, runner, say=say)
     elif launch.launcher == "local":
         preload_data(session, make_trial_runner(spec))
-        for target in session.targets:  # the storage's tables and the studies, before the workers
-            session.study(target)
-        tune_in_processes(spec, launch.jobs)
+        jobs = min(launch.jobs, trials_to_run(session))  # creates the studies, before the workers
+        if jobs > 0:  # never more processes than trials left to run
+            tune_in_processes(spec, jobs)
     else:  # slurm
         from modbench.tune.slurm import tune_on_slurm
 
