@@ -251,6 +251,33 @@ def test_two_stage_selection_on_both_kernels(m, k):
             assert (np.diff(vals.numpy(), axis=1) >= 0).all()
 
 
+@pytest.mark.parametrize("d", [1, 2, 3, 7, 64, 100])
+def test_reference_distance_is_summed_in_one_fixed_order(d):
+    """The reference distance has one rounding whatever the shape it is computed in (pairs, or a
+    block of queries against a chunk of points): a pairwise tree over the D terms, written here
+    as a Python loop from its definition."""
+    rng = np.random.default_rng(d)
+    a = rng.normal(size=(5, d)).astype(np.float32).astype(np.float64)
+    b = rng.normal(size=(9, d)).astype(np.float32).astype(np.float64)
+
+    def tree(terms):
+        width = 1
+        while width < len(terms):
+            width *= 2
+        terms = list(terms) + [0.0] * (width - len(terms))
+        while len(terms) > 1:
+            half = len(terms) // 2
+            terms = [terms[i] + terms[i + half] for i in range(half)]
+        return terms[0]
+
+    want = np.array([[tree((a[i] - b[j]) ** 2) for j in range(9)] for i in range(5)])
+    block = knn_points._reference(torch.from_numpy(a)[:, None], torch.from_numpy(b)[None])
+    ii, jj = np.meshgrid(np.arange(5), np.arange(9), indexing="ij")
+    pairs = knn_points._reference(torch.from_numpy(a[ii.ravel()]), torch.from_numpy(b[jj.ravel()])).view(5, 9)
+    np.testing.assert_array_equal(block.numpy(), want)
+    np.testing.assert_array_equal(pairs.numpy(), want)
+
+
 def test_hash_collision_falls_back_to_comparing_rows(monkeypatch):
     """Rows are grouped by a hash and then compared: a (forced) collision must not merge them."""
     rng = np.random.default_rng(13)
