@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from modbench.tune.spaces import LR, Range, loss_space
+from modbench.suite.tune_section import LR, Range, loss_space
 
 
 @dataclass(frozen=True)
