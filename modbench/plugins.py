@@ -198,14 +198,3 @@ def backbone_source_files(name: str, base_dir: str | Path | None = None) -> tupl
     if name in entry_point_names(BACKBONE_GROUP):
         return load_entry_point(BACKBONE_GROUP, name)[1]
     return ()
-
-
-def source_digest(paths: tuple[str, ...] | list[str]) -> str:
-    """sha256 of the contents of ``paths`` (a loss's or backbone's ``source_files``), in order,
-    each preceded by its file name: what a run's identity adds so that editing the code
-    retrains. The folder is left out, so moving a project keeps its cached runs."""
-    h = hashlib.sha256()
-    for path in paths:
-        p = Path(path)
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()

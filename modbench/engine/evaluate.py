@@ -8,6 +8,7 @@ import torch
 
 from modbench.engine import backend
 from modbench.engine.device_data import DeviceData
+from modbench.metrics.compute import compute_metrics
 
 EVAL_BATCH = {"cpu": 1024, "cuda": 4096}  # images per forward pass: no gradients, so memory allows many
 
@@ -32,9 +33,9 @@ def embed(model: torch.nn.Module, images: torch.Tensor, data: DeviceData, batch_
     return torch.cat(out) if out else torch.zeros(0, 1, device=device)
 
 
-def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool):
-    from modbench.metrics import compute_metrics
-
+def run_metrics(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool):
+    """A run's metrics on one split's embeddings, as the suite's ``eval`` section asks for them
+    (normalised rows, its k-means seed and restarts), on the embeddings' device."""
     return compute_metrics(
         embeddings,
         labels,

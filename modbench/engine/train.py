@@ -25,7 +25,7 @@ import torch
 from modbench.cache.store import CorruptFile, RunDir
 from modbench.engine import backend, distributed
 from modbench.engine.device_data import DeviceData
-from modbench.engine.evaluate import embed, evaluate_embeddings
+from modbench.engine.evaluate import embed, run_metrics
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.loop import StepParts, place, run_epoch
 from modbench.engine.model import EmbeddingNet, build_model
@@ -154,7 +154,7 @@ def _validate(parts: StepParts, data: DeviceData, val_metrics: list[str], eval_c
     if not dist.is_main:
         return NO_METRICS
     val_emb = embed(parts.model, data.val_x, data)
-    return evaluate_embeddings(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
+    return run_metrics(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
 
 
 def _end_epoch(run, run_dir: RunDir, parts: StepParts, state: RunState, record: dict[str, Any], *,
@@ -299,7 +299,7 @@ def evaluate_run(
     requested = list(eval_cfg["metrics"])
     stored, names = _to_measure(keep, eval_cfg)
     test_emb = embed(model, data.test_x, data)
-    measured = evaluate_embeddings(test_emb, data.test_y, names, eval_cfg, strict=False)
+    measured = run_metrics(test_emb, data.test_y, names, eval_cfg, strict=False)
     metrics = {**stored, **measured.values}
     info = {**((keep or {}).get("metric_info") or {}), **measured.info} if keep else measured.info
     result = {

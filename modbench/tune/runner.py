@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modbench.canonical import canonical_json
 from modbench.engine.runner import Runner
 from modbench.tune.trials import is_trial, validation_as_test
 
@@ -13,7 +14,6 @@ class TrialRunner(Runner):
         if not is_trial(run.config):
             return super().data_for(run)
         from modbench.engine.device_data import DeviceData, load_splits
-        from modbench.suite.runs import canonical_json
 
         key = "trial:" + canonical_json(run.config["dataset"])
         if key not in self._data:

@@ -18,6 +18,7 @@ a process of this machine that no longer exists, and is retried with the same pa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from modbench.cache.atomic import CacheWriteError
+from modbench.cache.lock import RunLock
 from modbench.errors import UserError
 
 HEARTBEAT_S = 30
@@ -74,33 +77,24 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
+@contextlib.contextmanager
 def _creation_lock(url: str):
-    """For a SQLite file: an exclusive lock on ``<file>.lock`` while the storage is opened, so
-    that processes started together do not all create its tables at once (SQLAlchemy's
-    ``create_all`` checks, then creates: the loser of that race failed with "table studies
-    already exists"). Other databases: no lock (their retries below)."""
-    import contextlib
-
-    if not url.startswith("sqlite:///"):
-        return contextlib.nullcontext()
-    path = Path(url[len("sqlite:///"):])
-
-    @contextlib.contextmanager
-    def held():
-        import fcntl
-
-        try:
-            handle = open(f"{path}.lock", "a")  # noqa: SIM115 - closed below
-        except OSError:  # a read-only folder: open_storage reports the real problem
-            yield
-            return
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
-        finally:
-            handle.close()
-
-    return held()
+    """For a SQLite file: an exclusive lock on ``<file>.lock`` (``cache.lock.RunLock``, the
+    cache's own flock) while the storage is opened, so that processes started together do not
+    all create its tables at once (SQLAlchemy's ``create_all`` checks, then creates: the loser of
+    that race failed with "table studies already exists"). Other databases, a missing or
+    read-only folder: no lock (the retries below; open_storage reports the real problem)."""
+    path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+    lock = RunLock(Path(f"{path}.lock")) if path is not None and path.parent.is_dir() else None
+    try:
+        held = lock is not None and lock.acquire()
+    except CacheWriteError:
+        held = False
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()
 
 
 def _creation_race(exc: Exception) -> bool:
