@@ -1,4 +1,4 @@
-"""Every registered loss takes a training step on every backbone, with finite values (issue 4)."""
+"""Every registered loss takes a training step on every backbone, with finite values."""
 
 from __future__ import annotations
 

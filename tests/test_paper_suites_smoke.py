@@ -11,7 +11,7 @@ import pytest
 from modbench.datasets import fixtures
 
 PAPER_SUITES = {
-    # Each paper suite ends with the controls of issue 11 (docs/losses.md).
+    # Each paper suite ends with the controls (docs/losses.md).
     "cifar100-googlenet": ["Margin loss", "Triplet loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"],
     "cifar10-googlenet": ["ProxyNCA", "N-pair", "Triplet loss", "Margin loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"],
     "cifar10-resnet50": ["Margin loss", "Triplet loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"],

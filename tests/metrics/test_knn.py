@@ -195,7 +195,7 @@ def test_duplicates_and_ties_between_distinct_points(backend, k):
 
 @pytest.mark.parametrize("k", [1, 8, 600])
 def test_tie_heavy_input_needs_no_per_query_search(k):
-    """Issue 12: 10^5 x 1 took over 200 s, every query searched exhaustively. Here 2,000 rows
+    """Tie-heavy input (10^5 x 1 once took minutes, every query searched exhaustively). Here 2,000 rows
     with only 7 distinct values (the old search fell back for nearly every query): exact, and
     the work is bounded, counted in searches of distinct points, not in seconds."""
     rng = np.random.default_rng(11)

@@ -1,5 +1,5 @@
 """Every output of compare, eval and report states how its rows differ from the suite as
-written (issue 11 item 7): overridden epochs and subset (a subset also shrinks the test set),
+written: overridden epochs and subset (a subset also shrinks the test set),
 fixture data. A run of the suite as written states none."""
 
 from __future__ import annotations

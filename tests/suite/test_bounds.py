@@ -1,4 +1,4 @@
-"""Issue 12, "Bounds": absurd sizes are refused at load (exit 2), before anything trains or
+"""Absurd sizes are refused at load (exit 2), before anything trains or
 fails late. The bounds are documented in docs/reliability.md."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 15 item 2: the suite layer is one-way, validates each loss setting once, and the
+"""The suite layer is one-way, validates each loss setting once, and the
 overrides are validated like the file."""
 
 from __future__ import annotations
