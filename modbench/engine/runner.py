@@ -18,13 +18,14 @@ import torch
 
 from modbench.cache.atomic import CacheWriteError
 from modbench.cache.lock import describe_holder
-from modbench.cache.store import CorruptFile, RunStore, evaluation_answers
+from modbench.cache.store import QUERIES, CorruptFile, RunStore, evaluation_answers
 from modbench.engine import backend, distributed
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.outcome import Outcome
 from modbench.engine.device_names import check_device_name
 from modbench.errors import UserError
 from modbench.identity import numerics_mismatch
+from modbench.user_code import running_user_code
 
 # A run whose lock holder is stopped (SIGSTOP, a suspended job) for this long is skipped.
 STOPPED_HOLDER_S = 2.0
@@ -51,6 +52,16 @@ def join_process_group(device: torch.device) -> torch.device:
 
 class _Refused(Exception):
     """A cached result or checkpoint made with other numerics (device, precision, threads)."""
+
+
+def user_code_name(run) -> str:
+    """The run and the plugins it trains with, for an error raised by user code."""
+    from modbench.plugins import is_plugin_reference
+
+    names = [f"{kind} {run.config[kind]['name']}" for kind in ("loss", "backbone")
+             if is_plugin_reference(str(run.config.get(kind, {}).get("name", "")))]
+    plugins = f" ({', '.join(names)})" if names else ""
+    return f"run '{run.label}' seed {run.seed} ({run.key}){plugins}"
 
 
 class Runner:
@@ -91,12 +102,12 @@ class Runner:
             torch.set_num_threads(self.threads_for(run))
 
     def data_for(self, run):
-        from modbench.engine.device_data import DeviceData, load_splits
-        from modbench.suite.runs import canonical_json
+        from modbench.engine.device_data import DeviceData, data_key, load_splits
 
-        key = canonical_json(run.config["dataset"])
+        key = data_key(run.config)
         if key not in self._data:
-            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download)
+            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download,
+                                 seed=run.config["seed"])
             self._data[key] = DeviceData(splits, self.device)
         return self._data[key]
 
@@ -222,9 +233,10 @@ class Runner:
         for attempt in (1, 2):
             corrupt = None
             try:
-                result = train_run(
-                    run, run_dir, data, eval_cfg=eval_cfg, observer=self.observer, numerics=numerics
-                )
+                with running_user_code(user_code_name(run)):  # its prints to stderr; sys.exit: a RunError
+                    result = train_run(
+                        run, run_dir, data, eval_cfg=eval_cfg, observer=self.observer, numerics=numerics
+                    )
             except RunFailed:  # every rank stops at the same step (the gradients are shared)
                 return Outcome(run, "failed", failure=real.failure_or_none() if dist.is_main else None)
             except ResumeRefused as exc:
@@ -270,6 +282,10 @@ class Runner:
                 "not used, shown as missing (the same device and --threads use it; --force trains it again)"
             )
             raise _Refused
+        damaged = run_dir.queries_problem(result)
+        if damaged is not None:  # derived data: computed again from the checkpoint, never retrained
+            self.observer.message(corrupt_notice(run, damaged, "computing its per-query records again from the checkpoint"))
+            result = {**result, "files": {k: v for k, v in (result.get("files") or {}).items() if k != QUERIES}}
         if not evaluation_answers(result, eval_cfg):
             self._use_threads(run)
             try:

@@ -82,16 +82,28 @@ def _creation_lock(url: str):
     """For a SQLite file: an exclusive lock on ``<file>.lock`` (``cache.lock.RunLock``, the
     cache's own flock) while the storage is opened, so that processes started together do not
     all create its tables at once (SQLAlchemy's ``create_all`` checks, then creates: the loser of
-    that race failed with "table studies already exists"). Other databases, a missing or
-    read-only folder: no lock (the retries below; open_storage reports the real problem)."""
-    path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
-    lock = RunLock(Path(f"{path}.lock")) if path is not None and path.parent.is_dir() else None
+    that race failed with "table studies already exists"). Other databases, an in-memory one, a
+    ``file:`` URI, a missing or read-only folder: no lock (their retries below; open_storage
+    reports the real problem). A lock file this call created is removed again when the database
+    cannot be opened, so that a mistyped ``--storage`` leaves nothing behind."""
+    database = url[len("sqlite:///"):].split("?", 1)[0] if url.startswith("sqlite:///") else ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        yield
+        return
+    path = Path(f"{database}.lock")
+    created = not os.path.lexists(path)
+    lock = RunLock(path)
     try:
-        held = lock is not None and lock.acquire()
+        held = path.parent.is_dir() and lock.acquire()
     except CacheWriteError:
         held = False
     try:
         yield
+    except BaseException:
+        if held and created:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
     finally:
         if held:
             lock.release()
@@ -133,7 +145,16 @@ def open_storage(url: str):
 
 
 # -- studies ------------------------------------------------------------------------------------
-PRUNER_FIELD = " | pruner "  # the last field of a study's name (tuner.study_name)
+STARTUP_TRIALS = 5  # TPE's random start-up trials: a study of at most this many is random search
+PRUNE_FROM_TRIALS = 20  # --pruner's default: asha from this many trials per loss, none below
+PRUNER_FIELD = " | pruner "
+
+
+def default_pruner(trials: int) -> str:
+    """``--pruner``'s default: pruning judges a setting by its first epochs, which is biased
+    against losses that learn slowly; only a study of at least ``PRUNE_FROM_TRIALS`` trials has
+    trials enough to spare for that. Below: ``none``."""
+    return "asha" if trials >= PRUNE_FROM_TRIALS else "none"  # the last field of a study's name (tuner.study_name)
 
 
 def sampler_seed(study_name: str) -> int:
@@ -149,7 +170,8 @@ def make_sampler(study_name: str, number: int):
     as bad results, so parallel trials spread out."""
     import optuna
 
-    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=5, constant_liar=True)
+    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=STARTUP_TRIALS,
+                                      constant_liar=True)
 
 
 def open_study(storage, name: str, *, pruner: str, epochs: int | None = None):
