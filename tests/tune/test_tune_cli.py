@@ -21,6 +21,7 @@ def _tune(cli, suite, cache, *extra):
     return cli("tune", "--suite", suite, "--cache-dir", cache, "--device", "cpu", "--trials", str(TRIALS), *extra)
 
 
+@pytest.mark.slow  # a whole study per loss, then the tuned suite trained
 def test_tune_writes_the_tuned_suite_and_the_same_command_runs_no_new_trial(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     suite = tiny_suite(tmp_path / "tiny.yaml", epochs=2)
