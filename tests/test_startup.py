@@ -135,3 +135,30 @@ def test_loading_per_query_records_is_torch_free(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+
+@pytest.mark.parametrize("dataset", ["digits", "fashion-mnist"])
+def test_small_cnn_run_does_not_import_torchvision(tmp_path, dataset):
+    """A small-cnn run on digits or on Fashion-MNIST files already on disk trains without
+    torchvision (its import costs about 1.3 s of CPU per process and per --jobs worker)."""
+    from modbench.datasets import fixtures
+
+    data_dir = ""
+    if dataset == "fashion-mnist":
+        fixtures.write_fashion_mnist(tmp_path / "data", per_class=3, test_per_class=2)
+        data_dir = str(tmp_path / "data")
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        f"name: s\ndataset: {{name: {dataset}, subset: 60}}\nbackbone: {{name: small-cnn}}\n"
+        "train: {epochs: 1, batch_size: 16, lr: 0.001}\nseeds: [0]\n"
+        "eval: {metrics: [nmi]}\nlosses:\n  - {name: cross-entropy}\n"
+    )
+    env = {"MODBENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    args = ["train", "--suite", str(suite), "--device", "cpu"]
+    if data_dir:
+        args += ["--data-dir", data_dir]
+    code, out, heavy = heavy_imports(*args, env=env)
+    assert code == 0, out[-2000:]
+    assert "torch" in heavy  # it did train
+    assert "torchvision" not in heavy
