@@ -131,7 +131,8 @@ def expected_numerics(run, *, device: str, threads: int | None = None) -> dict |
     count = suite_threads or threads or env
     if count is None:
         return None
-    return {"device": "cpu", "precision": "float32", "cpu_threads": int(count)}
+    precision = "bf16-autocast" if (run.config.get("train") or {}).get("precision") == "bf16" else "float32"
+    return {"device": "cpu", "precision": precision, "cpu_threads": int(count)}
 
 
 def _numerics_agree(result: dict, run, *, device: str, threads: int | None) -> bool:

@@ -92,16 +92,54 @@ def run_threads(suite_threads: int | None = None, requested: int | None = None) 
     return suite_threads or requested or env_threads() or default_threads()
 
 
-def numerics(device: torch.device, threads: int) -> dict:
+def autocast_bf16(device: torch.device, precision: str | None = "float32") -> bool:
+    """Whether the network trains under bf16 autocast: always on CUDA; on the CPU with the
+    run's ``train.precision: bf16``."""
+    return device.type == "cuda" or precision == "bf16"
+
+
+def numerics(device: torch.device, threads: int, precision: str | None = "float32") -> dict:
     """What besides the code and the configuration changes a run's numbers (modbench/identity.py):
-    device type, precision (bf16 autocast on CUDA, float32 on the CPU) and, on the CPU, the
-    intra-op thread count (reductions split differently)."""
+    device type, precision (bf16 autocast on CUDA; on the CPU float32, or bf16 autocast with
+    ``train.precision: bf16``) and, on the CPU, the intra-op thread count (reductions split
+    differently)."""
     cuda = device.type == "cuda"
     return {
         "device": device.type,
-        "precision": "bf16-autocast" if cuda else "float32",
+        "precision": "bf16-autocast" if autocast_bf16(device, precision) else "float32",
         "cpu_threads": None if cuda else int(threads),
     }
+
+
+def cpu_bf16_supported() -> bool:
+    """torch's own answer to whether this CPU computes bf16 natively in oneDNN (AVX-512 BF16,
+    AMX, or the equivalent on ARM). Without it bf16 autocast is emulated and slower than float32."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without the query: no claim of support
+        return False
+
+
+def check_precision(device: torch.device, precision: str | None) -> None:
+    """Refuse (UserError, one line) bf16 training on a CPU without bf16 support."""
+    if precision == "bf16" and device.type == "cpu" and not cpu_bf16_supported():
+        from modbench.errors import UserError
+
+        raise UserError(
+            f"train.precision: bf16 needs a CPU with bf16 support (torch reports none on this "
+            f"one, {cpu_model()}); use precision float32 or a machine with AVX-512 BF16 or AMX"
+        )
+
+
+def cpu_model() -> str:
+    """The CPU model as /proc/cpuinfo names it ('unknown CPU' where it cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":")[0].strip() in ("model name", "Model"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def configure(device: torch.device) -> None:

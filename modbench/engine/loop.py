@@ -5,7 +5,7 @@ very same functions, so the benchmark measures the loop ``modbench train`` runs.
 
 What a step does, in order: gather the batch's uint8 images from the split on the device (crop
 and flip in the same gather), convert and normalise them there, forward under bf16 autocast on
-CUDA (channels-last layout), the loss in float32, backward, record loss and gradient norm into
+CUDA or with ``train.precision: bf16`` (channels-last layout), the loss in float32, backward, record loss and gradient norm into
 per-epoch device tensors, optimizer step, learning-rate scheduler step. Nothing in a step waits for the device: finiteness is
 checked every ``check_every`` steps (every step on the CPU, where checking costs no sync), and
 the first non-finite step of the window is reported exactly.
@@ -95,7 +95,7 @@ class StepParts:
     optimizers: list[torch.optim.Optimizer]
     device: torch.device
     forward: torch.nn.Module
-    amp: bool  # bf16 autocast around the network (CUDA)
+    amp: bool  # bf16 autocast around the network (CUDA; the CPU with train.precision: bf16)
     channels_last: bool
     params: list[torch.Tensor]  # every tensor the optimizer updates (for the gradient check)
     dist: distributed.Dist = distributed.SINGLE  # this process's share of the run under torchrun
@@ -109,15 +109,16 @@ class StepParts:
 
     @classmethod
     def create(cls, model, loss_fn, optimizer, device: torch.device, *, compile: bool = False,
-               dist: distributed.Dist = distributed.SINGLE) -> StepParts:
-        """``optimizer``: one optimizer or a list of them."""
+               dist: distributed.Dist = distributed.SINGLE, precision: str = "float32") -> StepParts:
+        """``optimizer``: one optimizer or a list of them; ``precision``: the run's
+        ``train.precision`` (bf16: autocast on the CPU too)."""
         optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
         params = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
         forward = dist.wrap_model(model)  # DDP under torchrun
         return cls(
             model=model, loss_fn=loss_fn, optimizers=optimizers, device=device,
             forward=torch.compile(forward) if compile else forward,
-            amp=device.type == "cuda", channels_last=backend.channels_last(device), params=params,
+            amp=backend.autocast_bf16(device, precision), channels_last=backend.channels_last(device), params=params,
             dist=dist,
         )
 

@@ -95,7 +95,7 @@ class Runner:
         return backend.run_threads(suite, self.threads)
 
     def numerics_for(self, run) -> dict[str, Any]:
-        return backend.numerics(self.device, self.threads_for(run))
+        return backend.numerics(self.device, self.threads_for(run), run.config["train"].get("precision"))
 
     def _use_threads(self, run) -> None:
         if self.device.type == "cpu":
@@ -222,6 +222,8 @@ class Runner:
         from modbench.engine.train import ResumeRefused, RunFailed, train_run
         from modbench.metrics.names import check_metric_names
 
+        # bf16 on a CPU without bf16 support: refused (exit 2) before its data is loaded
+        backend.check_precision(self.device, run.config["train"].get("precision"))
         real = self.store.run(run.key)
         data = dist.main_first(self.data_for, run)  # rank 0 downloads, if anyone does
         # recall@k with k >= the test set's size is refused before anything trains (exit 2)

@@ -110,7 +110,8 @@ def _build(run, data: DeviceData, dist) -> tuple[StepParts, list[dict[str, Any]]
     place(model, loss_fn, data.device)
     optimizers, groups = build_optimizers(model, loss_fn, cfg["train"])  # engine/optim.py: the one place
     compile_ = cfg["train"].get("compile", False)
-    return StepParts.create(model, loss_fn, optimizers, data.device, compile=compile_, dist=dist), groups
+    return StepParts.create(model, loss_fn, optimizers, data.device, compile=compile_, dist=dist,
+                            precision=cfg["train"].get("precision", "float32")), groups
 
 
 def _failed(run, run_dir: RunDir, epoch: int, step: int, observer: Observer) -> RunFailed:
@@ -204,7 +205,7 @@ def train_run(
     observer = observer or Observer()
     cfg = run.config
     train_cfg = cfg["train"]
-    numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
+    numerics = numerics or backend.numerics(data.device, torch.get_num_threads(), train_cfg.get("precision"))
     try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
         dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
     except distributed.SetupError as exc:

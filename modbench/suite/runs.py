@@ -264,7 +264,7 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
 
 def apply_overrides(
     suite: Suite, *, epochs: int | None = None, subset: int | None = None, seeds: list[int] | None = None,
-    source: str | None = None, test_subset: int | None = None,
+    source: str | None = None, test_subset: int | None = None, precision: str | None = None,
 ) -> Suite:
     """The suite with command-line overrides applied (overridden runs hash differently).
 
@@ -275,6 +275,9 @@ def apply_overrides(
     if epochs is not None:
         data["train"]["epochs"] = epochs
         given["train.epochs"] = f"epochs={epochs!r}"
+    if precision is not None:
+        data["train"]["precision"] = precision
+        given["train.precision"] = f"precision={precision!r}"
     if subset is not None:
         data["dataset"]["subset"] = subset
         given["dataset.subset"] = f"subset={subset!r}"

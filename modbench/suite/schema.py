@@ -94,7 +94,7 @@ class BackboneConfig(Strict):
 
 # Training settings left out of a dumped configuration while at these defaults.
 TRAIN_DEFAULTS_OMITTED = {"scheduler": "constant", "warmup_epochs": 0.0, "step_size": None, "gamma": None,
-                          "weight_decay_on": "backbone"}
+                          "weight_decay_on": "backbone", "precision": "float32"}
 
 
 class TrainConfig(Strict):
@@ -122,6 +122,11 @@ class TrainConfig(Strict):
     # Which parameters train.weight_decay decays: the network only (the loss's own parameters,
     # classifier, proxies, beta, take their loss's weight_decay, 0 by default), or everything.
     weight_decay_on: Literal["backbone", "all"] = "backbone"
+    # The network's forward and backward in training: float32, or under bfloat16 autocast (the
+    # losses still compute in float32). bf16 is another run (its key differs); on the CPU it needs
+    # bf16 support (AVX-512 BF16 / AMX), checked before training (docs/benchmarks.md). On CUDA
+    # the network always runs under bf16 autocast.
+    precision: Literal["float32", "bf16"] = "float32"
 
     @model_validator(mode="after")
     def _schedule_settings(self):
