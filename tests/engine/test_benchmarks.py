@@ -44,3 +44,19 @@ def test_train_speed_measures_the_engine_loop(monkeypatch):
         assert result[key] > 0
     assert result["case"] == "small-cnn/digits" and result["device"] == "cpu"
     assert result["steps_per_round"] == 10  # digits: 1,293 training images, batch 128
+
+
+def test_bf16_benchmark_times_the_engine_step_in_each_precision(monkeypatch):
+    """benchmarks/bf16_startup.py builds its step with modbench's StepParts: bf16 autocast on
+    for bf16 only, and its bf16 step computes in bfloat16 inside the network."""
+    spec = importlib.util.spec_from_file_location("bf16_startup", ROOT / "benchmarks" / "bf16_startup.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bf16_startup", bench)
+    spec.loader.exec_module(bench)
+    assert not bench.make_parts("float32").amp
+    parts = bench.make_parts("bf16")
+    assert parts.amp
+    dtypes = []
+    parts.model.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    bench.step(parts, torch.randn(4, 1, 28, 28), torch.arange(4))
+    assert dtypes == [torch.bfloat16]
