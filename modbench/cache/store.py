@@ -140,17 +140,6 @@ def _is_number(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
-def evaluation_answers(result: dict[str, Any], eval_cfg: dict[str, Any]) -> bool:
-    """Whether a stored ``result`` answers ``eval_cfg`` without evaluating again: the same
-    k-means settings, and every requested metric stored. The one reuse rule of the engine and
-    of the CLI's torch-free cached path."""
-    stored = result.get("eval") or {}
-    if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
-        return False
-    have = result.get("metrics") or {}
-    return all(name in have for name in eval_cfg.get("metrics", ()))
-
-
 @dataclass(frozen=True)
 class RunDir:
     path: Path

@@ -173,7 +173,7 @@ SeedOpt = Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="See
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs instead of the suite's train.epochs (a different cached run) \\[default: the suite's].")]
 SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class (a different cached run) \\[default: the suite's dataset.subset, else every image].")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per run \\[default: the suite's train.cpu_threads, else OMP_NUM_THREADS, else the physical cores]; recorded with each result, which is reused only with the same count (README).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per run, part of its key \\[default: the suite's train.cpu_threads, else 1; never OMP_NUM_THREADS] (README).")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root \\[default: $MODBENCH_CACHE, else ~/.cache/modbench].")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read \\[default: $MODBENCH_DATA; needed by every dataset but digits].", show_envvar=False)]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download missing dataset files.")]

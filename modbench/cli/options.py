@@ -64,7 +64,8 @@ class TrainOptions:
         """The suite's runs after ``--loss``, ``--seed``, ``--epochs``, ``--subset`` (exit 2 on any problem)."""
         from modbench.cli.workflow import select_runs
 
-        return select_runs(self.suite, losses=self.loss, seeds=self.seed, epochs=self.epochs, subset=self.subset)
+        return select_runs(self.suite, losses=self.loss, seeds=self.seed, epochs=self.epochs, subset=self.subset,
+                           threads=self.threads, data_dir=self.data_dir)
 
     def launch(self, selection):
         """LaunchOptions of ``--jobs``/``--launcher``/SLURM (docs/scaling.md), checked now."""
