@@ -162,3 +162,129 @@ def test_dataset_loader_code_is_part_of_every_runs_code_identity():
     files = {p.resolve() for p in engine_source_files()}
     assert (PACKAGE / "datasets" / "fashion_mnist.py").resolve() in files
     assert (PACKAGE / "datasets" / "splits.py").resolve() in files
+
+
+# -- the plugin's own modules, as imported ------------------------------------------------------
+
+PLUGIN = '''
+import numpy
+import torch
+from helper_for_loss import SCALE
+
+
+class ScaledCE(torch.nn.Module):
+    def __init__(self, num_classes, embedding_dim):
+        super().__init__()
+
+    def forward(self, embeddings, labels):
+        return SCALE * embeddings.pow(2).mean()
+'''
+
+
+def _plugin_suite(write_suite, folder):
+    data = copy.deepcopy(TINY_SUITE)
+    data["losses"] = [{"name": f"{folder / 'scaled.py'}:ScaledCE", "label": "scaled"}]
+    data["train"]["epochs"] = 1
+    return write_suite(data, "plugin.yaml")
+
+
+@pytest.fixture
+def plugin_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    (folder / "scaled.py").write_text(PLUGIN)
+    (folder / "helper_for_loss.py").write_text("SCALE = 1.0\n")
+    monkeypatch.syspath_prepend(str(folder))  # how the plugin finds its helper
+    yield folder
+    sys.modules.pop("helper_for_loss", None)
+
+
+def test_a_plugins_own_helper_module_is_part_of_its_identity(plugin_folder, write_suite):
+    suite = _plugin_suite(write_suite, plugin_folder)
+    files = {p.name for p in identity.loss_source_files(f"{plugin_folder / 'scaled.py'}:ScaledCE")}
+    assert {"scaled.py", "helper_for_loss.py"} <= files
+    assert not any("numpy" in f or "torch" in f for f in files)  # not the plugin's code
+    before = resolve_runs(*load_suite(str(suite)))[0].key
+    (plugin_folder / "helper_for_loss.py").write_text("SCALE = 2.0\n")
+    assert resolve_runs(*load_suite(str(suite)))[0].key != before
+
+
+def test_own_module_files_follow_a_package_and_its_relative_imports(tmp_path):
+    pkg = tmp_path / "mypkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "losses.py").write_text("from . import util\nfrom mypkg.sub.deep import X\nimport os\n")
+    (pkg / "util.py").write_text("Y = 1\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "deep.py").write_text("from ..util import Y\nX = Y\n")
+    (pkg / "unused.py").write_text("Z = 0\n")
+    found = {p.relative_to(tmp_path).as_posix() for p in identity.own_module_files(pkg / "losses.py", tmp_path)}
+    assert found == {"mypkg/losses.py", "mypkg/util.py", "mypkg/__init__.py", "mypkg/sub/__init__.py",
+                     "mypkg/sub/deep.py"}
+
+
+def test_a_plugin_edited_after_planning_is_refused_not_stored_under_the_old_key(plugin_folder, write_suite):
+    """The digest is of the bytes imported; the engine re-imports an edited file and then finds
+    that its code is not the code the run's key names."""
+    from modbench import plugins
+    from modbench.engine import guard
+    from modbench.errors import UserError
+
+    suite = _plugin_suite(write_suite, plugin_folder)
+    (run,) = resolve_runs(*load_suite(str(suite)))
+    guard.check_code(run)  # unchanged: the run may train
+    (plugin_folder / "scaled.py").write_text(PLUGIN.replace("SCALE *", "0.5 * SCALE *"))
+    plugins.load_reference(run.loss)  # what building the loss does: the new bytes are imported
+    with pytest.raises(UserError, match="changed since the runs were planned"):
+        guard.check_code(run)
+    (plugin_folder / "scaled.py").write_text(PLUGIN)  # restored: the old code and key again
+    plugins.load_reference(run.loss)
+    guard.check_code(run)
+
+
+def test_package_versions_are_part_of_the_run_key(write_suite, monkeypatch):
+    from modbench import versions
+
+    suite = write_suite(TINY_SUITE, "tiny.yaml")
+    run = resolve_runs(*load_suite(str(suite)))[0]
+    assert {"torch", "numpy", "scikit-learn", "pytorch-metric-learning"} <= set(run.config["code"]["packages"])
+    assert "timm" not in run.config["code"]["packages"]  # only for a timm backbone
+    real = versions._package_versions()
+    monkeypatch.setattr(versions, "_package_versions", lambda: {**real, "torch": "0.0.1"})
+    other = resolve_runs(*load_suite(str(suite)))[0]
+    assert other.key != run.key
+    monkeypatch.setattr(versions, "_package_versions", lambda: {**real, "timm": "9.9"})
+    assert resolve_runs(*load_suite(str(suite)))[0].key == run.key  # timm unused here
+
+
+# -- the thread count: the run's, never the shell's ---------------------------------------------
+
+def test_readme_command_has_the_same_keys_in_any_shell(monkeypatch):
+    """`modbench compare --suite digits` (README): the same run keys with and without
+    OMP_NUM_THREADS, whatever the machine's cores."""
+    from modbench.suite.selection import select_runs
+
+    keys = []
+    for env in (None, "1", "3", "64"):
+        if env is None:
+            monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+            monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OMP_NUM_THREADS", env)
+        runs = select_runs("digits").runs
+        keys.append([r.key for r in runs])
+        assert all(r.config["train"]["cpu_threads"] == 1 for r in runs)
+    assert all(k == keys[0] for k in keys)
+    assert [r.key for r in select_runs("digits", threads=2).runs] != keys[0]  # --threads: another run
+
+
+def test_a_result_trained_in_one_shell_is_reused_in_another(cli, one_loss, cache_dir, monkeypatch, keep_threads):
+    args = ("compare", "--suite", one_loss, "--cache-dir", cache_dir, "--device", "cpu", "--json")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    first = cli(*args)
+    assert first.exit_code == 0, first.stderr
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    again = cli(*args)
+    assert again.exit_code == 0, again.stderr
+    assert "1 from the cache" in again.stderr
+    assert json.loads(again.stdout)[0]["identity"]["cpu_threads"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from optuna.trial import TrialState
 
@@ -88,3 +89,21 @@ def test_output_and_loss_flags(tmp_path, cli, monkeypatch):
     assert not (tmp_path / "tiny-tuned.yaml").exists()
     refused = cli("tune", "--suite", out, "--cache-dir", tmp_path / "cache")
     assert refused.exit_code == 2 and "tune its source" in refused.stderr
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite:///:memory:?cache=shared"])
+def test_in_memory_storage_with_several_workers_is_refused(tmp_path, cli, url):
+    """Each worker process would hold its own in-memory study: trials twice, the budget wrong."""
+    suite = tiny_suite(tmp_path / "tiny.yaml", epochs=1)
+    result = _tune(cli, suite, tmp_path / "cache", "--storage", url, "--jobs", "2")
+    assert result.exit_code == 2, result.stderr
+    assert "in-memory" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "tiny-tuned.yaml").exists()
+
+
+def test_in_memory_storage_urls():
+    from modbench.tune.study import in_memory_storage
+
+    assert in_memory_storage("sqlite://") and in_memory_storage("sqlite:///:memory:")
+    assert not in_memory_storage("sqlite:///tune.db") and not in_memory_storage("sqlite:////abs/t.db")
+    assert not in_memory_storage("postgresql://u@h/db")
