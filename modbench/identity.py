@@ -1,21 +1,23 @@
 """A run's identity: everything besides its configuration that can change its numbers.
 
-Two parts, kept apart on purpose (docs/reliability.md, "Run identity"):
+Kept apart on purpose (docs/reliability.md, "Run identity"):
 
-- **The code** that trains the run: modbench's version and a sha256 of the source files it runs
+- **The code** that trains the run: modbench's version, a sha256 of the source files it runs
   (the loss's module and the shared loss helpers, the backbone's module and helpers, every file
-  of ``modbench/engine/`` and ``modbench/datasets/``, and the source file of a plugin loss or backbone). It is known when
-  the suite is read, so it is part of the run's configuration and therefore of its cache key
-  (``suite/runs.py``): results computed by other code are never reused, they are another run.
-- **The numerics** of the process: device type, precision and CPU thread count
-  (``engine/backend.py: numerics``). They are known only once a device is chosen, so they do
-  not enter the key; they are recorded in every checkpoint and ``result.json`` and gate reuse:
-  a result or a partial checkpoint made with other numerics is refused with a message naming
-  both, never resumed or shown as if it were this command's.
+  of ``modbench/engine/`` and ``modbench/datasets/``, and a plugin loss's or backbone's own
+  files: its file and the modules of its own it imports), and the versions of the packages that
+  compute its numbers. It is known when the suite is read, so it is part of the run's
+  configuration and therefore of its cache key (``suite/runs.py``): results computed by other
+  code or other package versions are another run, never reused.
+- **The numerics**: device type, precision and CPU thread count (``cache/reuse.py``). The
+  thread count is the run's ``train.cpu_threads`` (in its key); the device is known only once
+  one is chosen, so it gates reuse instead: a result or a partial checkpoint made on another
+  device is refused with a message naming both, never resumed or shown as if it were this
+  command's.
 
 This module is torch-free (``report`` and planning import it): it finds source files through
-the registries' ``module:attribute`` targets with ``importlib.util.find_spec``, never by
-importing the modules.
+the registries' ``module:attribute`` targets with ``importlib.util.find_spec`` and a plugin's
+own modules by reading its import statements, never by importing the modules.
 """
 
 from __future__ import annotations
