@@ -42,7 +42,12 @@ from modbench.errors import UserError
 # digest of the files read (locate.py).
 RAW_FILES = locate.FASHION_FILES
 DEBIAN_DIR = locate.DEBIAN_DIR
-_candidates = locate.fashion_candidates
+
+
+def _candidates(root: Path | None) -> list[Path]:
+    return locate.fashion_candidates(root, DEBIAN_DIR)
+
+
 _files_in = locate.fashion_files_in
 
 

@@ -39,9 +39,9 @@ CIFAR_FILES = {
 ABSENT = "absent"  # the digest of a dataset whose files are not there (yet: --download)
 
 
-def fashion_candidates(root: Path | None) -> list[Path]:
+def fashion_candidates(root: Path | None, debian: Path = DEBIAN_DIR) -> list[Path]:
     """The folders Fashion-MNIST is looked for in, in order (``fashion_mnist.py``)."""
-    return [root / "FashionMNIST" / "raw", root] if root is not None else [DEBIAN_DIR]
+    return [root / "FashionMNIST" / "raw", root] if root is not None else [debian]
 
 
 def fashion_files_in(folder: Path) -> dict[str, Path | None]:

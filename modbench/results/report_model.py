@@ -124,7 +124,7 @@ def build_report(
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
         model.written[suite.name] = written_sections(suite)
-        overridden = with_data_digest(apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds))
+        overridden = with_data_digest(apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds), absent=False)
         runs = resolve_runs(overridden, source)
         listed = rows_from_cache(store, runs, warn=warn)
         by_setting: dict[str, Any] = {}

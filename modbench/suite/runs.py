@@ -308,20 +308,22 @@ def apply_overrides(
     return new
 
 
-def with_data_digest(suite: Suite, data_dir=None) -> Suite:
+def with_data_digest(suite: Suite, data_dir=None, *, absent: bool = True) -> Suite:
     """The suite with ``dataset.files_digest`` set to the digest of the files its dataset reads
     through the data folder ``data_dir`` (``--data-dir``, else ``$MODBENCH_DATA``;
     Fashion-MNIST and CIFAR: ``datasets/locate.py``), so that a run's key depends on the data
     it trains on. Other datasets are returned as they are (a user's ``path`` is digested when
-    the suite is loaded; digits reads no files)."""
+    the suite is loaded; digits reads no files). Files not there give the digest ``absent``
+    (a run keyed by it downloads them first), or, with ``absent`` off (``report``, which reads
+    no data), the suite as it is."""
     import os
 
-    from modbench.datasets.locate import data_digest
+    from modbench.datasets.locate import ABSENT, data_digest
 
     if data_dir is None:
         data_dir = os.environ.get("MODBENCH_DATA") or None
     digest = data_digest(suite.dataset.name, data_dir)
-    if digest is None or digest == suite.dataset.files_digest:
+    if digest is None or digest == suite.dataset.files_digest or (digest == ABSENT and not absent):
         return suite
     new = suite.model_copy(update={"dataset": suite.dataset.model_copy(update={"files_digest": digest})})
     copy_loaded_state(suite, new)
