@@ -66,9 +66,14 @@ def reuse_of(result: dict[str, Any], eval_cfg: dict[str, Any], numerics: dict[st
 
 def evaluation_answers(result: dict[str, Any], eval_cfg: dict[str, Any]) -> bool:
     """Whether a stored ``result`` answers ``eval_cfg`` without evaluating again: the same
-    k-means settings, and every requested metric stored."""
+    k-means settings (seed and n_init), its per-query records recorded, and every requested
+    metric stored."""
+    from modbench.cache.store import QUERIES
+
     stored = result.get("eval") or {}
     if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
+        return False
+    if QUERIES not in (result.get("files") or {}):  # per-query records: added by evaluating again
         return False
     have = result.get("metrics") or {}
     return all(name in have for name in eval_cfg.get("metrics", ()))

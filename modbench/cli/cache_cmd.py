@@ -34,18 +34,21 @@ def _store(cache_dir):
 
 
 def _overrides(config: dict) -> dict:
-    """What the command line can override in a suite's run (``--epochs``, ``--subset``)."""
-    return {"epochs": (config.get("train") or {}).get("epochs"), "subset": (config.get("dataset") or {}).get("subset")}
+    """What the command line can override in a suite's run (``--epochs``, ``--subset``,
+    ``--test-subset``)."""
+    dataset = config.get("dataset") or {}
+    return {"epochs": (config.get("train") or {}).get("epochs"), "subset": dataset.get("subset"),
+            "test-subset": dataset.get("test_subset")}
 
 
 def _family(config: dict) -> str:
     """The configuration without the seed and the command-line overrides: what a run shares
-    with the suite's run it was trained for (``--seed``, ``--epochs``, ``--subset`` aside)."""
+    with the suite's run it was trained for (``--seed``, ``--epochs``, ``--subset``, ``--test-subset`` aside)."""
     from modbench.suite.runs import canonical_json
 
     family = {k: v for k, v in config.items() if k != "seed"}
     family["train"] = {k: v for k, v in (config.get("train") or {}).items() if k != "epochs"}
-    family["dataset"] = {k: v for k, v in (config.get("dataset") or {}).items() if k != "subset"}
+    family["dataset"] = {k: v for k, v in (config.get("dataset") or {}).items() if k not in ("subset", "test_subset")}
     return canonical_json(family)
 
 
@@ -84,7 +87,7 @@ def _described(store, suite_refs):
         if suite_refs and not suite:
             continue
         changed = {k: v for k, v in _overrides(info.config).items() if suite and v != settings.get(k)}
-        if changed:  # trained with --epochs / --subset: say so beside the suite
+        if changed:  # trained with --epochs / --subset / --test-subset: say so beside the suite
             suite += " (" + ", ".join(f"--{k} {v}" for k, v in changed.items()) + ")"
         rows.append((info, suite, label))
     return rows
@@ -215,6 +218,9 @@ def cache_rm(
     removal = remove_runs(chosen)
     for key in removal.skipped_locked:
         err.print(f"skipped run {key}: in use by another modbench process (its lock is held)", markup=False)
+    for key, why in removal.failed:  # a failure on disk: exit 1, the run named
+        err.print(f"error: run {key}: {why}; it is partly removed, remove its folder {store.run(key).path} by hand",
+                  markup=False, highlight=False)
     err.print(f"removed {len(removal.removed)} run(s), {human_bytes(removal.freed_bytes)} freed", markup=False)
-    if removal.skipped_locked:
+    if removal.skipped_locked or removal.failed:
         raise typer.Exit(1)

@@ -18,9 +18,11 @@ from modbench.cli.common import (  # scaling options (docs/scaling.md)
 
 TrialsOpt = Annotated[int, typer.Option("--trials", "-n", min=1, help="Trials per loss (the same for every loss).")]
 MetricOpt = Annotated[str, typer.Option("--metric", help="Validation metric to maximise, e.g. map@r, recall@1, nmi.")]
-PrunerOpt = Annotated[str, typer.Option("--pruner", help="asha (successive halving at a tenth of the epochs, then x3, x9, ...: only the strictly best third of each rung goes on), median, or none (docs/tuning.md).")]
+PrunerOpt = Annotated[Optional[str], typer.Option("--pruner", help="asha (successive halving at a tenth of the epochs, then x3, x9, ...: only the strictly best third of each rung goes on), median, or none \\[default: asha from 20 trials per loss, none below] (docs/tuning.md).", show_default=False)]
+ReselectTopOpt = Annotated[int, typer.Option("--reselect-top", min=0, help="After the search, train the best N settings of each loss again on further seeds and keep the best mean (0: the search's best as it is).")]
+ReselectSeedsOpt = Annotated[int, typer.Option("--reselect-seeds", min=0, help="Further seeds each of those settings is trained on (validation split).")]
 StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db \\[default: sqlite in <cache>/tune/<suite>.db].")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite \\[default: ./<suite>-tuned.yaml].")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite (`-`: stdout, the summary table then goes to stderr; a symbolic link, device or FIFO is written through, never replaced) \\[default: ./<suite>-tuned.yaml].")]
 
 
 @handle_errors
@@ -29,7 +31,9 @@ def tune(
     loss: LossOpt = None,
     trials: TrialsOpt = 20,
     metric: MetricOpt = "map@r",
-    pruner: PrunerOpt = "asha",
+    pruner: PrunerOpt = None,
+    reselect_top: ReselectTopOpt = 3,
+    reselect_seeds: ReselectSeedsOpt = 2,
     epochs: EpochsOpt = None,
     subset: SubsetOpt = None,
     device: DeviceOpt = "auto",
@@ -49,6 +53,7 @@ def tune(
     test split is never used), then write the tuned suite for `compare`."""
     from modbench.cache.store import resolve_cache_root
     from modbench.cli.common import warn
+    from modbench.cli.output import is_stdout
     from modbench.engine.device_names import check_device_name
     from modbench.errors import UserError
     from modbench.launch import launch_options
@@ -56,7 +61,15 @@ def tune(
     from modbench.tune.study import in_memory_storage, safe_file_name, shown_url
     from modbench.tune.tuned_suite import tuned_suite_data, write_tuned_suite
 
+    from modbench.tune.reselect import final_seeds, reselect, tuning_seeds
+    from modbench.tune.session import make_trial_runner
+    from modbench.tune.study import STARTUP_TRIALS, default_pruner
+
     check_device_name(device)  # before anything is submitted (SLURM jobs resolve it there)
+    pruner = pruner or default_pruner(trials)
+    if trials <= STARTUP_TRIALS:
+        warn(f"--trials {trials} is at or below the sampler's {STARTUP_TRIALS} random start-up trials: "
+             "this is a random search, TPE never models the results")
     root = resolve_cache_root(cache_dir)
     spec = TuneSpec(
         suite_ref=suite, losses=tuple(loss or ()), trials=trials, metric=metric, pruner=pruner,
@@ -65,8 +78,9 @@ def tune(
     )
     session = open_session(spec)
     spec = session.spec
-    out_path = Path(output) if output is not None else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
-    if out_path.is_dir():
+    to_stdout = is_stdout(output)
+    out_path = Path(output) if output is not None and not to_stdout else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
+    if not to_stdout and out_path.is_dir():
         raise UserError(f"--output {out_path}: is a folder; give a file name such as {out_path / 'tuned.yaml'}")
     launch = launch_options(
         launcher=launcher, jobs=jobs, devices=None, partition=partition, gpus_per_job=gpus_per_job,
@@ -86,6 +100,10 @@ def tune(
     )
     _run(session, spec, launch, say)
     found = results(session)
+    if reselect_top and reselect_seeds:  # the best settings again on further seeds, here (validation)
+        found = reselect(session, make_trial_runner(spec), found, top=reselect_top, seeds=reselect_seeds, say=say)
+    first, retrain = tuning_seeds(session.suite, reselect_seeds if reselect_top else 0)
+    used = [first, *retrain]
     for target, best in found:
         if best["trials"] < trials:
             warn(f"'{target.label}': {best['trials']} of {trials} trials counted (the same command continues the study)")
@@ -94,7 +112,17 @@ def tune(
     data = tuned_suite_data(
         session.raw, session.suite, found, source=session.source, trials=trials, metric=spec.metric,
         storage=shown_url(session.storage_url), pruner=spec.pruner,
+        seeds=final_seeds(list(session.suite.seeds), used), tuning_seeds=used,
     )
+    if to_stdout:
+        from modbench.cli.common import out
+        from modbench.tune.tuned_suite import tuned_suite_text
+
+        out.file.write(tuned_suite_text(out_path, data))
+        out.file.flush()
+        _print_summary(found, spec.metric, trials, console=err)
+        say("wrote the tuned suite to stdout; save it to a file for `modbench compare --suite FILE`")
+        return
     write_tuned_suite(out_path, data)
     _print_summary(found, spec.metric, trials)
     say(f"wrote {out_path}; `modbench compare --suite {out_path}` trains the tuned losses and reports test metrics")
@@ -102,7 +130,7 @@ def tune(
 
 def _run(session, spec, launch, say) -> None:
     from modbench.errors import UserError
-    from modbench.tune.session import make_trial_runner, preload_data, tune_here, tune_in_processes
+    from modbench.tune.session import make_trial_runner, preload_data, trials_to_run, tune_here, tune_in_processes
 
     if launch.launcher == "inline":
         runner = make_trial_runner(spec)
@@ -110,9 +138,9 @@ def _run(session, spec, launch, say) -> None:
         tune_here(session, runner, say=say)
     elif launch.launcher == "local":
         preload_data(session, make_trial_runner(spec))
-        for target in session.targets:  # the storage's tables and the studies, before the workers
-            session.study(target)
-        tune_in_processes(spec, launch.jobs)
+        jobs = min(launch.jobs, trials_to_run(session))  # creates the studies, before the workers
+        if jobs > 0:  # never more processes than trials left to run
+            tune_in_processes(spec, jobs)
     else:  # slurm
         from modbench.tune.slurm import tune_on_slurm
 
@@ -126,12 +154,13 @@ def _run(session, spec, launch, say) -> None:
             raise UserError(f"every tuning job failed, e.g. {outcome['failed'][0][1]}")
 
 
-def _print_summary(found, metric: str, trials: int) -> None:
+def _print_summary(found, metric: str, trials: int, console=None) -> None:
     from rich.table import Table
     from rich.text import Text
 
     from modbench.cli.common import out
 
+    out = console or out
     table = Table(title=Text(f"Tuning on validation — {trials} trials per loss, metric {metric}"))
     for col in ("Loss function", "Complete", "Pruned", "Failed", f"Best val {metric}", "Best parameters"):
         table.add_column(col)

@@ -68,7 +68,7 @@ def _downloaded_first(selection: RunSelection, runner) -> RunSelection:
     absent = [r for r in selection.runs if r.config["dataset"].get("files_digest") == ABSENT]
     if not absent or not runner.download or not is_main_rank():
         return selection
-    runner.load_data(absent[0].config["dataset"])
+    runner.load_data(absent[0].config)
     return restamped(selection, runner.data_dir)
 
 
@@ -158,6 +158,8 @@ def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "a
             result = run_dir.result(deep=True)
             if result is not None:
                 if not reuse_of(result, selection.eval_cfg, run_numerics(run.config, device_type)).usable_as_is:
+                    return None
+                if run_dir.queries_problem(result) is not None:
                     return None
                 outcomes.append(Outcome(run, "cached", result=result))
                 continue

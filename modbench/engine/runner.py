@@ -19,12 +19,13 @@ import torch
 from modbench.cache.atomic import CacheWriteError
 from modbench.cache.lock import describe_holder
 from modbench.cache.reuse import reuse_of
-from modbench.cache.store import CorruptFile, RunStore
+from modbench.cache.store import QUERIES, CorruptFile, RunStore
 from modbench.engine import backend, distributed
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.outcome import Outcome
 from modbench.engine.device_names import check_device_name
 from modbench.errors import UserError
+from modbench.user_code import running_user_code
 
 # A run whose lock holder is stopped (SIGSTOP, a suspended job) for this long is skipped.
 STOPPED_HOLDER_S = 2.0
@@ -51,6 +52,16 @@ def join_process_group(device: torch.device) -> torch.device:
 
 class _Refused(Exception):
     """A cached result or checkpoint made with other numerics (device, precision, threads)."""
+
+
+def user_code_name(run) -> str:
+    """The run and the plugins it trains with, for an error raised by user code."""
+    from modbench.plugins import is_plugin_reference
+
+    names = [f"{kind} {run.config[kind]['name']}" for kind in ("loss", "backbone")
+             if is_plugin_reference(str(run.config.get(kind, {}).get("name", "")))]
+    plugins = f" ({', '.join(names)})" if names else ""
+    return f"run '{run.label}' seed {run.seed} ({run.key}){plugins}"
 
 
 class Runner:
@@ -87,18 +98,19 @@ class Runner:
         """The run's data on the device; a UserError when the dataset files found now are not
         the ones its key was computed from (``dataset.files_digest``: changed since the runs
         were planned, or planned with another data folder)."""
-        return self.load_data(run.config["dataset"])
+        return self.load_data(run.config)
 
-    def load_data(self, dataset: dict[str, Any]):
+    def load_data(self, config: dict[str, Any]):
+        """The data of a run of ``config`` (its ``dataset`` and ``seed``) on the device."""
         import os
 
         from modbench.datasets.locate import data_digest
-        from modbench.engine.device_data import DeviceData, load_splits
-        from modbench.suite.runs import canonical_json
+        from modbench.engine.device_data import DeviceData, data_key, load_splits
 
-        key = canonical_json(dataset)
+        dataset = config["dataset"]
+        key = data_key(config)
         if key not in self._data:
-            splits = load_splits(dataset, data_dir=self.data_dir, download=self.download)
+            splits = load_splits(dataset, data_dir=self.data_dir, download=self.download, seed=config["seed"])
             planned = dataset.get("files_digest")
             found = data_digest(dataset["name"], self.data_dir or os.environ.get("MODBENCH_DATA") or None)
             if found is not None and planned not in (None, found) and not (self.download and planned == "absent"):
@@ -232,9 +244,10 @@ class Runner:
         for attempt in (1, 2):
             corrupt = None
             try:
-                result = train_run(
-                    run, run_dir, data, eval_cfg=eval_cfg, observer=self.observer, numerics=numerics
-                )
+                with running_user_code(user_code_name(run)):  # its prints to stderr; sys.exit: a RunError
+                    result = train_run(
+                        run, run_dir, data, eval_cfg=eval_cfg, observer=self.observer, numerics=numerics
+                    )
             except RunFailed:  # every rank stops at the same step (the gradients are shared)
                 return Outcome(run, "failed", failure=real.failure_or_none() if dist.is_main else None)
             except ResumeRefused as exc:
@@ -280,6 +293,11 @@ class Runner:
                 "not used, shown as missing (train it on that device, or --force trains it again here)"
             )
             raise _Refused
+        damaged = run_dir.queries_problem(result)
+        if damaged is not None:  # derived data: computed again from the checkpoint, never retrained
+            self.observer.message(corrupt_notice(run, damaged, "computing its per-query records again from the checkpoint"))
+            result = {**result, "files": {k: v for k, v in (result.get("files") or {}).items() if k != QUERIES}}
+            reuse = reuse_of(result, eval_cfg, self.numerics_for(run))  # records missing now: evaluate
         if reuse.evaluate:
             self._use_threads(run)
             try:

@@ -23,9 +23,11 @@ from modbench.results.rows import ResultRow, row_for
 
 OTHER = "cached runs"
 # Settings a report matches a cached run to its suite across: the command-line overrides
-# (--epochs, --subset, --threads) and the digest of the data files read (another data folder, or
-# data changed since). Such a run is shown in its suite's table with its difference stated.
-OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"), ("train", "cpu_threads"), ("dataset", "files_digest"))
+# (--epochs, --subset, --test-subset, --threads) and the digest of the data files read (another
+# data folder, or data changed since). Such a run is shown in its suite's table with its
+# difference stated.
+OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"), ("dataset", "test_subset"), ("train", "cpu_threads"),
+               ("dataset", "files_digest"))
 
 
 @dataclass
@@ -105,6 +107,7 @@ def build_report(
     seeds: list[int] | None = None,
     epochs: int | None = None,
     subset: int | None = None,
+    test_subset: int | None = None,
     warn: Callable[[str], None] | None = None,
     more_runs: Callable | None = None,
 ) -> ReportModel:
@@ -124,7 +127,7 @@ def build_report(
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
         model.written[suite.name] = written_sections(suite)
-        overridden = with_data_digest(apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds), absent=False)
+        overridden = with_data_digest(apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset), absent=False)
         runs = resolve_runs(overridden, source)
         listed = rows_from_cache(store, runs, warn=warn)
         by_setting: dict[str, Any] = {}
@@ -136,7 +139,7 @@ def build_report(
             template = by_setting.get(setting_of[c.key])
             if template is None or c.key in listed_keys:
                 continue
-            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset)
+            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
             if reason:
                 left.setdefault(reason, set()).add(c.key)
                 placed.add(c.key)
@@ -164,7 +167,7 @@ def build_report(
             left["not in the suites given with --suite"] = {c.key for c in rest}
     else:
         for c in rest:
-            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset)
+            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
             if reason:
                 left.setdefault(reason, set()).add(c.key)
             else:
@@ -182,7 +185,7 @@ def _overrides(row: ResultRow) -> str:
     return json.dumps([(cfg.get(s) or {}).get(k) for s, k in OVERRIDABLE], default=str)
 
 
-def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset) -> str | None:
+def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset, test_subset=None) -> str | None:
     """Why the filters leave this cached run out, or None."""
     if seeds and config.get("seed") not in seeds:
         return f"other seeds than --seed {' --seed '.join(str(s) for s in seeds)}"
@@ -190,4 +193,6 @@ def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset) -> str | Non
         return f"other epochs than --epochs {epochs}"
     if subset is not None and (config.get("dataset") or {}).get("subset") != subset:
         return f"another subset than --subset {subset}"
+    if test_subset is not None and (config.get("dataset") or {}).get("test_subset") != test_subset:
+        return f"another test subset than --test-subset {test_subset}"
     return None

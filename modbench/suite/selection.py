@@ -1,5 +1,5 @@
 """The runs a command or an API call works on: a suite loaded and checked, the overrides
-(``--epochs``, ``--subset``, ``--seed``) applied, expanded into runs and filtered by loss. Pure:
+(``--epochs``, ``--subset``, ``--test-subset``, ``--seed``) applied, expanded into runs and filtered by loss. Pure:
 no torch, nothing printed (the suite layer; the CLI and the API both start here)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class RunSelection:
     eval_cfg: dict
 
 
-def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None, threads=None,
+def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None, test_subset=None, threads=None,
                 data_dir=None) -> RunSelection:
     """Load and validate the suite (exit 2 on any problem), apply overrides (``threads``:
     ``--threads``, the runs' CPU thread count), record the digest of the dataset files read
@@ -27,7 +27,7 @@ def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=
     from modbench.suite.runs import apply_overrides, resolve_runs, with_data_digest
 
     suite, source = load_suite(suite_ref)
-    suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, threads=threads)
+    suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset, threads=threads)
     suite = with_data_digest(suite, data_dir)
     runs = resolve_runs(suite, source, losses=losses)
     return RunSelection(suite, source, runs, suite.eval.model_dump(mode="json"))

@@ -88,25 +88,36 @@ def _creation_lock(url: str):
     """For a SQLite file: an exclusive lock on ``<file>.lock`` while the storage is opened, so
     that processes started together do not all create its tables at once (SQLAlchemy's
     ``create_all`` checks, then creates: the loser of that race failed with "table studies
-    already exists"). Other databases: no lock (their retries below)."""
+    already exists"). Other databases, an in-memory one and a ``file:`` URI: no lock (their
+    retries below). A lock file this call created is removed again when the database cannot be
+    opened, so that a mistyped ``--storage`` leaves nothing behind."""
     import contextlib
 
     if not url.startswith("sqlite:///"):
         return contextlib.nullcontext()
-    path = Path(url[len("sqlite:///"):])
+    database = url[len("sqlite:///"):].split("?", 1)[0]
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return contextlib.nullcontext()
+    lock = Path(f"{database}.lock")
 
     @contextlib.contextmanager
     def held():
         import fcntl
 
+        created = not os.path.lexists(lock)
         try:
-            handle = open(f"{path}.lock", "a")  # noqa: SIM115 - closed below
+            handle = open(lock, "a")  # noqa: SIM115 - closed below
         except OSError:  # a read-only folder: open_storage reports the real problem
             yield
             return
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    lock.unlink()
+            raise
         finally:
             handle.close()
 
@@ -149,7 +160,16 @@ def open_storage(url: str):
 
 
 # -- studies ------------------------------------------------------------------------------------
-PRUNER_FIELD = " | pruner "  # the last field of a study's name (tuner.study_name)
+STARTUP_TRIALS = 5  # TPE's random start-up trials: a study of at most this many is random search
+PRUNE_FROM_TRIALS = 20  # --pruner's default: asha from this many trials per loss, none below
+PRUNER_FIELD = " | pruner "
+
+
+def default_pruner(trials: int) -> str:
+    """``--pruner``'s default: pruning judges a setting by its first epochs, which is biased
+    against losses that learn slowly; only a study of at least ``PRUNE_FROM_TRIALS`` trials has
+    trials enough to spare for that. Below: ``none``."""
+    return "asha" if trials >= PRUNE_FROM_TRIALS else "none"  # the last field of a study's name (tuner.study_name)
 
 
 def sampler_seed(study_name: str) -> int:
@@ -165,7 +185,8 @@ def make_sampler(study_name: str, number: int):
     as bad results, so parallel trials spread out."""
     import optuna
 
-    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=5, constant_liar=True)
+    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=STARTUP_TRIALS,
+                                      constant_liar=True)
 
 
 def open_study(storage, name: str, *, pruner: str, epochs: int | None = None):

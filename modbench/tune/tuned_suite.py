@@ -70,6 +70,8 @@ def tuned_suite_data(
     metric: str,
     storage: str,
     pruner: str,
+    seeds: list[int] | None = None,
+    tuning_seeds: list[int] | None = None,
 ) -> dict[str, Any]:
     """``raw`` (the source suite as read) with ``suite``'s overrides, one loss entry per tuned
     setting (``results``: (Target, best_of summary)), and the ``tuned:`` section."""
@@ -82,7 +84,7 @@ def tuned_suite_data(
     if suite.dataset.subset is not None:
         dataset["subset"] = suite.dataset.subset
     data["dataset"] = dataset
-    data["seeds"] = list(suite.seeds)
+    data["seeds"] = list(suite.seeds if seeds is None else seeds)  # none a trial trained on (reselect.final_seeds)
     losses, studies = [], {}
     for target, best in results:
         setting = target.setting
@@ -95,6 +97,8 @@ def tuned_suite_data(
         entry: dict[str, Any] = {"name": setting.name, "label": setting.label, "params": params}
         if lr is not None:
             entry["lr"] = float(lr)
+        if setting.optimizer is not None:
+            entry["optimizer"] = setting.optimizer
         losses.append(entry)
         studies[setting.label] = {
             "study": best["study"],
@@ -107,6 +111,8 @@ def tuned_suite_data(
             "searched": sorted(target.space),
             "kept_suite_values": not found,  # no trial completed: the suite's values are kept
         }
+        if best.get("reselection"):
+            studies[setting.label]["reselection"] = best["reselection"]
     data["losses"] = losses
     data["tuned"] = {
         "source": source,
@@ -117,18 +123,27 @@ def tuned_suite_data(
         "pruner": pruner,
         "studies": studies,
     }
+    if tuning_seeds is not None:
+        data["tuned"]["tuning_seeds"] = list(tuning_seeds)
     data["tuned"]["checksum"] = tuned_checksum(data)
     return data
 
 
-def write_tuned_suite(path: Path, data: dict[str, Any]) -> None:
-    from modbench.cache.atomic import atomic_write_bytes
-
+def tuned_suite_text(path: Path, data: dict[str, Any]) -> str:
+    """The tuned suite's YAML with a header saying where it came from (``path``: where it is
+    written, for the command the header suggests)."""
     header = (
         f"# Written by `modbench tune` from {data['tuned']['source']}: the best parameters of each loss,\n"
         f"# {data['tuned']['trials']} trials per loss on the validation split (metric {data['tuned']['metric']}).\n"
         f"# `modbench compare --suite {path.name}` trains these on the training split over the seeds\n"
         "# and reports test metrics.\n"
     )
-    text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    atomic_write_bytes(Path(path), text.encode())
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def write_tuned_suite(path: Path, data: dict[str, Any]) -> None:
+    """The tuned suite written to ``path``: a regular file atomically, a symbolic link, device
+    or FIFO through (never replaced; ``write_user_file``)."""
+    from modbench.cache.atomic import write_user_file
+
+    write_user_file(Path(path), tuned_suite_text(Path(path), data).encode())

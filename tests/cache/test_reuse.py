@@ -12,7 +12,8 @@ CPU1 = {"device": "cpu", "precision": "float32", "cpu_threads": 1}
 
 
 def _result(numerics=CPU1, metrics=("nmi", "recall@1"), **eval_):
-    return {"numerics": numerics, "metrics": {m: 0.5 for m in metrics}, "eval": {**EVAL, **eval_}}
+    return {"numerics": numerics, "metrics": {m: 0.5 for m in metrics}, "eval": {**EVAL, **eval_},
+            "files": {"queries.npz": {"sha256": "0" * 64, "size": 1}}}
 
 
 def test_a_result_of_the_same_numerics_answering_the_evaluation_is_used_as_is():
@@ -25,9 +26,10 @@ def test_other_numerics_are_refused_naming_both():
     assert reuse_of({"metrics": {}}, EVAL, CPU1).refused  # no numerics recorded
 
 
-def test_a_missing_metric_or_other_kmeans_settings_need_an_evaluation():
+def test_a_missing_metric_or_other_kmeans_settings_or_no_query_records_need_an_evaluation():
     assert reuse_of(_result(metrics=("nmi",)), EVAL, CPU1).evaluate
     assert reuse_of(_result(kmeans_seed=3), EVAL, CPU1).evaluate
+    assert reuse_of({**_result(), "files": {}}, EVAL, CPU1).evaluate
 
 
 def test_numerics_come_from_the_configuration():
