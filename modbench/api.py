@@ -73,7 +73,7 @@ def _plan(suite, losses, seeds, epochs, subset, test_subset=None, data_dir=None)
 
     losses = _listed(losses, "losses", str)
     seeds = _listed(seeds, "seeds", int)
-    _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset, data_dir=data_dir)
+    _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
     return select_runs(_suite_ref(suite), losses=losses, seeds=seeds, epochs=epochs, subset=subset,
                        test_subset=test_subset, data_dir=data_dir)
 
