@@ -21,6 +21,7 @@ def _tune(cli, suite, cache, *extra):
     return cli("tune", "--suite", suite, "--cache-dir", cache, "--device", "cpu", "--trials", str(TRIALS), *extra)
 
 
+@pytest.mark.slow  # a whole study per loss, then the tuned suite trained
 def test_tune_writes_the_tuned_suite_and_the_same_command_runs_no_new_trial(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     suite = tiny_suite(tmp_path / "tiny.yaml", epochs=2)
@@ -108,3 +109,13 @@ def test_in_memory_storage_urls():
     assert in_memory_storage("sqlite://") and in_memory_storage("sqlite:///:memory:")
     assert not in_memory_storage("sqlite:///tune.db") and not in_memory_storage("sqlite:////abs/t.db")
     assert not in_memory_storage("postgresql://u@h/db")
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [(["--metric", "map@q"], "unknown metric 'map@q'"), (["--pruner", "hyper"], "--pruner hyper"),
+     (["--loss", "Triplett"], "Triplett"), (["--trials", "0"], "--trials")],
+)
+def test_bad_flags_are_one_line_errors(tmp_path, cli, flags, words):
+    result = cli("tune", "--suite", tiny_suite(tmp_path / "s.yaml"), "--cache-dir", tmp_path / "cache", *flags)
+    assert result.exit_code == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1
