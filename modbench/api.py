@@ -67,14 +67,14 @@ def _check_options(*, seeds, epochs, subset, device=None, test_subset=None) -> N
         check_device_name(device)
 
 
-def _plan(suite, losses, seeds, epochs, subset, test_subset=None):
+def _plan(suite, losses, seeds, epochs, subset, test_subset=None, data_dir=None):
     from modbench.suite.selection import select_runs
 
     losses = _listed(losses, "losses", str)
     seeds = _listed(seeds, "seeds", int)
     _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
     return select_runs(_suite_ref(suite), losses=losses, seeds=seeds, epochs=epochs, subset=subset,
-                       test_subset=test_subset)
+                       test_subset=test_subset, data_dir=data_dir)
 
 
 def _trained(p, *, device, cache_dir, data_dir, download, force):
@@ -114,7 +114,7 @@ def compare(
     from modbench.results.rows import rows_from_outcomes
 
     _check_options(seeds=None, epochs=None, subset=None, device=device)
-    p = _plan(suite, losses, seeds, epochs, subset, test_subset)
+    p = _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir)
     baselines = None
     if baseline is not None:  # checked before any training, as the command line does
         from modbench.results.baseline import find_baseline
@@ -147,7 +147,7 @@ def train(
     ``label``, ``loss``, ``seed``, ``run`` (the cache key) and ``status`` ("trained", "cached",
     "failed")."""
     _check_options(seeds=None, epochs=None, subset=None, device=device)
-    p = _plan(suite, losses, seeds, epochs, subset, test_subset)
+    p = _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir)
     outcomes = _trained(p, device=device, cache_dir=cache_dir, data_dir=data_dir,
                         download=download, force=force)
     return [{"label": o.run.label, "loss": o.run.loss, "seed": o.run.seed, "run": o.run.key,

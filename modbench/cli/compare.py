@@ -38,7 +38,7 @@ def compare(
     if selection.suite.tuned is not None:  # written by `modbench tune` (docs/tuning.md)
         from modbench.tune.tuned_suite import tuned_note
 
-        lines.append(tuned_note(selection.suite.tuned))
+        lines.append(tuned_note(selection.suite.tuned, selection.source))
     lr_note = per_loss_lr_note(selection.suite)
     if lr_note:
         lines.append(lr_note)
