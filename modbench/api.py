@@ -109,8 +109,9 @@ def compare(
 ) -> list[dict[str, Any]]:
     """Train what the cache lacks, evaluate, and return what ``modbench compare --json`` prints:
     one dict per run (suite, dataset, backbone, loss, label, seed, status, run, metrics), then
-    one per loss setting aggregated over seeds (``"seed": None``; with ``baseline``, the
-    difference to it and Welch's t-test)."""
+    then one per loss setting aggregated over seeds (``"seed": None``), each other loss setting
+    with its ``"verdict"`` against the baseline (the suite's ``verdict.baseline``, else
+    ``baseline``, else its first loss) and its descriptive ``"secondary"`` contrasts."""
     from modbench.cli.output import render_rows
     from modbench.results.rows import rows_from_outcomes
 
@@ -126,8 +127,13 @@ def compare(
                         download=download, force=force)
     from modbench.results.deviations import written_suites  # the overrides, as the command states them
 
+    from modbench.cache.store import RunStore, resolve_cache_root
+    from modbench.results.verdicts_table import VerdictSettings, store_records
+
+    store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
     return json.loads(render_rows(rows_from_outcomes(outcomes), "json", baselines=baselines,
-                                  written=written_suites([_suite_ref(suite)])))
+                                  written=written_suites([_suite_ref(suite)]), records=store_records(store),
+                                  settings={p.suite.name: VerdictSettings.of(p.suite.verdict)}))
 
 
 def train(
@@ -174,6 +180,7 @@ def report(
     from modbench.cli.output import render_rows
     from modbench.results.deviations import annotate
     from modbench.results.report_model import build_report
+    from modbench.results.verdicts_table import store_records
 
     if format not in FORMATS:
         raise UserError(f"format {format!r}: choose {', '.join(FORMATS)}")
@@ -197,9 +204,10 @@ def report(
         from modbench.render.report import report_markdown
         from modbench.results.summary import summarize_rows
 
-        return report_markdown(summarize_rows(rows, descriptions=descriptions), paper=paper_data,
-                               version=__version__)
-    text = render_rows(rows, format, paper=paper_data, written=model.written)
+        return report_markdown(summarize_rows(rows, descriptions=descriptions, settings=model.verdicts,
+                                              records=store_records(store)), paper=paper_data, version=__version__)
+    text = render_rows(rows, format, paper=paper_data, written=model.written, settings=model.verdicts,
+                       records=store_records(store))
     return json.loads(text) if format == "json" else text
 
 
