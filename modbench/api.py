@@ -106,17 +106,33 @@ def compare(
     download: bool = False,
     force: bool = False,
     baseline: str | None = None,
+    until_decided: bool = False,
+    max_seeds: int | None = None,
+    step: int | None = None,
 ) -> list[dict[str, Any]]:
     """Train what the cache lacks, evaluate, and return what ``modbench compare --json`` prints:
     one dict per run (suite, dataset, backbone, loss, label, seed, status, run, metrics), then
     then one per loss setting aggregated over seeds (``"seed": None``), each other loss setting
     with its ``"verdict"`` against the baseline (the suite's ``verdict.baseline``, else
-    ``baseline``, else its first loss) and its descriptive ``"secondary"`` contrasts."""
+    ``baseline``, else its first loss) and its descriptive ``"secondary"`` contrasts.
+
+    ``until_decided``: as ``compare --until-decided``: train ``step`` (default 1) more seeds of
+    every undecided primary contrast per round, up to ``max_seeds`` (default 10), with the
+    sequential rule; each verdict then has ``"decided_at_seeds"``."""
     from modbench.cli.output import render_rows
     from modbench.results.rows import rows_from_outcomes
 
     _check_options(seeds=None, epochs=None, subset=None, device=device)
+    if not until_decided and (max_seeds is not None or step is not None):
+        raise UserError("max_seeds and step work with until_decided=True only")
+    if until_decided and force:
+        raise UserError("force=True would train every round's seeds again; use it without until_decided first")
     p = _plan(suite, losses, seeds, epochs, subset, test_subset)
+    if until_decided:
+        return _until_decided(suite, p, losses=losses, epochs=epochs, subset=subset, test_subset=test_subset,
+                              device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force,
+                              baseline=baseline, max_seeds=10 if max_seeds is None else max_seeds,
+                              step=1 if step is None else step)
     baselines = None
     if baseline is not None:  # checked before any training, as the command line does
         from modbench.results.baseline import find_baseline
@@ -134,6 +150,28 @@ def compare(
     return json.loads(render_rows(rows_from_outcomes(outcomes), "json", baselines=baselines,
                                   written=written_suites([_suite_ref(suite)]), records=store_records(store),
                                   settings={p.suite.name: VerdictSettings.of(p.suite.verdict)}))
+
+
+def _until_decided(suite, p, *, losses, epochs, subset, test_subset, device, cache_dir, data_dir, download, force,
+                   baseline, max_seeds, step) -> list[dict[str, Any]]:
+    from modbench.cache.store import RunStore, resolve_cache_root
+    from modbench.cli.output import render_rows
+    from modbench.cli.until_decided import check_until_decided, decided_summaries, run_until_decided
+    from modbench.results.deviations import written_suites
+    from modbench.results.rows import rows_from_outcomes
+    from modbench.results.verdicts_table import VerdictSettings, store_records
+
+    check_until_decided(p, baseline_name=baseline, max_seeds=max_seeds, step=step)  # before anything trains
+    records = store_records(RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None)))
+    result = run_until_decided(
+        p, reselect=lambda seeds: _plan(suite, losses, seeds, epochs, subset, test_subset),
+        train=lambda sel: _trained(sel, device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force),
+        records=records, baseline_name=baseline, max_seeds=max_seeds, step=step, progress=_warn,
+    )
+    rows = rows_from_outcomes(result.outcomes)
+    summaries, decided_at = decided_summaries(result, rows, settings={p.suite.name: VerdictSettings.of(p.suite.verdict)},
+                                              records=records, written=written_suites([_suite_ref(suite)]))
+    return json.loads(render_rows(rows, "json", summaries=summaries))
 
 
 def train(

@@ -41,6 +41,10 @@ def compare(
 
         name = selection.suite.name
         baselines = {name: find_baseline([(r.loss, r.label) for r in selection.runs], baseline, suite=name)}
+    if until_decided and opts.force:
+        from modbench.errors import UserError
+
+        raise UserError("--force with --until-decided would train every round's seeds again; run `modbench compare --force` first")
     if until_decided:
         _until_decided(opts, selection, fmt, baseline=baseline, max_seeds=MAX_SEEDS if max_seeds is None else max_seeds,
                        step=1 if step is None else step)

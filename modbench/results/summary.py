@@ -64,6 +64,8 @@ class SuiteSummary:
                 v = self.verdicts.verdict_of(group.label)
                 if v is not None:
                     record["verdict"] = {**family, **verdict_record(v)}
+                    if self.verdicts.decided_at is not None:
+                        record["verdict"]["decided_at_seeds"] = self.verdicts.decided_at.get(group.label)
                     if group.label in self.verdicts.missing:
                         record["verdict"]["verdict"] = None
                         record["verdict"]["reason"] = self.verdicts.missing[group.label]

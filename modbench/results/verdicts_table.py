@@ -60,6 +60,7 @@ class SuiteVerdicts:
     primary: list[Verdict] = field(default_factory=list)
     secondary: dict[str, list[Contrast]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    decided_at: dict[str, int] | None = None  # label -> seeds, under compare --until-decided
 
     @property
     def family(self) -> int:
@@ -76,6 +77,8 @@ class SuiteVerdicts:
             "baseline_from": self.baseline_source,
             "family": f"Holm over the {self.family} testable primary contrasts (every loss against the baseline on {s.metric})",
             "family_size": self.family,
+            **({} if self.decided_at is None else {"sequential": "compare --until-decided: O'Brien-Fleming alpha "
+                                                   "spending over the planned looks, Holm over the primary contrasts"}),
         }
 
 
@@ -281,4 +284,4 @@ def sequential_verdicts(table: SuiteVerdicts, decision, labels: Sequence[str]) -
         ))
         if sv.verdict != "undecided":
             decided_at[c.candidate] = sv.seeds
-    return dataclasses.replace(table, primary=primary), decided_at
+    return dataclasses.replace(table, primary=primary, decided_at=decided_at), decided_at
