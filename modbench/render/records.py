@@ -2,7 +2,7 @@
 
 JSON is a list: first one object per run (every seed, as before), then one aggregate object per
 loss setting, told apart by ``"seed": null`` and an ``"aggregate"`` key (mean at the top level,
-std with ddof=1, n, seeds, min, max; ``"versus_baseline"`` with ``--baseline``), and with
+std with ddof=1, n, seeds, min, max; ``"verdict"`` and ``"secondary"`` against the baseline), and with
 ``--paper`` the paper's matching rows (``"status": "paper"``). Every run and aggregate object
 carries its loss ``params``, its ``identity`` (device, threads, ...) and its ``deviations`` from
 the suite as written (``[]`` for a run of the suite as written). A run of a known loss family
