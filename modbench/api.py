@@ -19,7 +19,6 @@ directory). Importing this module imports no torch; the first training call does
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -112,14 +111,14 @@ def compare(
 ) -> list[dict[str, Any]]:
     """Train what the cache lacks, evaluate, and return what ``modbench compare --json`` prints:
     one dict per run (suite, dataset, backbone, loss, label, seed, status, run, metrics), then
-    then one per loss setting aggregated over seeds (``"seed": None``), each other loss setting
+    one per loss setting aggregated over seeds (``"seed": None``), each other loss setting
     with its ``"verdict"`` against the baseline (the suite's ``verdict.baseline``, else
     ``baseline``, else its first loss) and its descriptive ``"secondary"`` contrasts.
 
     ``until_decided``: as ``compare --until-decided``: train ``step`` (default 1) more seeds of
     every undecided primary contrast per round, up to ``max_seeds`` (default 10), with the
     sequential rule; each verdict then has ``"decided_at_seeds"``."""
-    from modbench.cli.output import render_rows
+    from modbench.render.rows import result_records
     from modbench.results.rows import rows_from_outcomes
 
     _check_options(seeds=None, epochs=None, subset=None, device=device)
@@ -147,15 +146,13 @@ def compare(
     from modbench.results.verdicts_table import VerdictSettings, store_records
 
     store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
-    return json.loads(render_rows(rows_from_outcomes(outcomes), "json", baselines=baselines,
-                                  written=written_suites([_suite_ref(suite)]), records=store_records(store),
-                                  settings={p.suite.name: VerdictSettings.of(p.suite.verdict)}))
+    return result_records(rows_from_outcomes(outcomes), baselines=baselines, written=written_suites([_suite_ref(suite)]),
+                          records=store_records(store), settings={p.suite.name: VerdictSettings.of(p.suite.verdict)})
 
 
 def _until_decided(suite, p, *, losses, epochs, subset, test_subset, device, cache_dir, data_dir, download, force,
                    baseline, max_seeds, step) -> list[dict[str, Any]]:
     from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.output import render_rows
     from modbench.cli.until_decided import check_until_decided, decided_summaries, run_until_decided
     from modbench.results.deviations import written_suites
     from modbench.results.rows import rows_from_outcomes
@@ -171,7 +168,9 @@ def _until_decided(suite, p, *, losses, epochs, subset, test_subset, device, cac
     rows = rows_from_outcomes(result.outcomes)
     summaries, decided_at = decided_summaries(result, rows, settings={p.suite.name: VerdictSettings.of(p.suite.verdict)},
                                               records=records, written=written_suites([_suite_ref(suite)]))
-    return json.loads(render_rows(rows, "json", summaries=summaries))
+    from modbench.render.rows import result_records
+
+    return result_records(rows, summaries=summaries)
 
 
 def train(
@@ -215,7 +214,7 @@ def report(
     str); ``"csv"`` one line per run. ``suite``: one suite or a list of them (default: every
     built-in suite with a cached run)."""
     from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.output import render_rows
+    from modbench.render.rows import result_records, rows_text
     from modbench.results.deviations import annotate
     from modbench.results.report_model import build_report
     from modbench.results.verdicts_table import store_records
@@ -244,9 +243,11 @@ def report(
 
         return report_markdown(summarize_rows(rows, descriptions=descriptions, settings=model.verdicts,
                                               records=store_records(store)), paper=paper_data, version=__version__)
-    text = render_rows(rows, format, paper=paper_data, written=model.written, settings=model.verdicts,
-                       records=store_records(store))
-    return json.loads(text) if format == "json" else text
+    if format == "json":
+        return result_records(rows, paper=paper_data, written=model.written, settings=model.verdicts,
+                              records=store_records(store))
+    return rows_text(rows, format, paper=paper_data, written=model.written, settings=model.verdicts,
+                     records=store_records(store))
 
 
 def evaluate_embeddings(embeddings, labels, metrics: str | Iterable[str] | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modbench.cli.common import out
+from modbench.render.rows import row_tables, rows_text
 
 
 def render_rows(
@@ -21,60 +22,16 @@ def render_rows(
     settings=None,
     decided_at: dict[str, int] | None = None,
 ) -> str | None:
-    """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
-    maps suite names to the label of their baseline; ``paper`` adds the paper's rows;
-    ``written`` (``results.deviations.written_suites``) maps suite names to the suite as
-    written, so that every format states how the rows differ from it; ``summaries`` (from
-    ``summarize_rows``) when the caller has them already; ``notes`` maps suite names to lines
-    their tables carry first; ``records`` (key -> per-query records) and ``settings`` (suite ->
-    ``VerdictSettings``) give every format its verdict table (``results.verdicts_table``);
-    ``decided_at`` (label -> seeds) is what ``compare --until-decided`` needed."""
-    from modbench.render.layout import summary_tables
-    from modbench.render.markdown import tables_markdown
-    from modbench.render.records import rows_csv, rows_json
-    from modbench.results.deviations import annotate
-    from modbench.results.summary import summarize_rows
-
-    if summaries is None:  # else the caller annotated the rows it summarised
-        annotate(rows, written)
-    if summaries is None:
-        summaries = summarize_rows(rows, baselines=baselines, records=records, settings=settings)
-    if fmt == "csv":
-        metrics = []
-        for r in rows:
-            metrics += [m for m in r.metrics if m not in metrics]
-        return rows_csv(rows, metrics, verdict_columns(summaries))
-    if fmt == "json":
-        extra = [record for s in summaries for record in s.records()]
-        if paper is not None:
-            from modbench.results.paper import paper_records
-
-            extra += paper_records(paper, [g for s in summaries for g in s.groups])
-        return rows_json(rows, extra)
-    tables = []
-    for s in summaries:
-        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite), decided_at=decided_at)
-    if fmt == "markdown":
-        return tables_markdown(tables)
+    """The text for ``fmt`` (``render.rows.rows_text``), or None for "table": the Rich tables,
+    printed here. The keywords are those of ``render.rows``."""
+    options = dict(extra_metrics=extra_metrics, baselines=baselines, paper=paper, written=written,
+                   summaries=summaries, notes=notes, records=records, settings=settings, decided_at=decided_at)
+    if fmt != "table":
+        return rows_text(rows, fmt, **options)
     from modbench.render.rich_tables import print_tables
 
-    print_tables(out, tables)
+    print_tables(out, row_tables(rows, **options))
     return None
-
-
-def verdict_columns(summaries) -> dict[str, dict]:
-    """Run key -> the verdict columns of its CSV line (its loss setting's primary verdict)."""
-    from modbench.render.records import verdict_csv_fields
-
-    out: dict[str, dict] = {}
-    for s in summaries:
-        if s.verdicts is None:
-            continue
-        for group in s.groups:
-            fields = verdict_csv_fields(s.verdicts, group.label)
-            for row in group.rows:
-                out[row.key] = fields
-    return out
 
 
 def emit(text: str | None, output: Path | None = None) -> bool:

@@ -104,7 +104,7 @@ def test_report_after_compare_writes_plots_and_markdown(table_run, cache, tmp_pa
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    # the overrides name the section, its plots and its protocol (issue 11.7)
+    # the overrides name the section, its plots and its protocol
     title = "digits (subset 5, epochs 1)"
     assert f"## {title}" in text and f"### Protocol — {title}" in text
     png = "digits_subset_5_epochs_1-nmi.png"
