@@ -217,7 +217,7 @@ def verdict_table(sv, suite: str, deviations=None, decided_at: dict[str, int] | 
         c = v.contrast
         label = c.candidate
         if label in sv.missing:
-            word = "no records"
+            word = "no records" if c.n_seeds else "no seeds"  # no per-query records, or no seed both finished
         else:
             word = verdict_word(v)
         seeds = str(c.n_seeds)

@@ -68,7 +68,7 @@ def verdict_csv_fields(sv, label: str) -> dict[str, Any]:
     c = v.contrast
     fields = {
         **base,
-        "verdict": "no records" if label in sv.missing else v.verdict,
+        "verdict": ("no records" if c.n_seeds else "no seeds") if label in sv.missing else v.verdict,
         "verdict.delta": c.delta, "verdict.ci_low": v.ci_low, "verdict.ci_high": v.ci_high,
         "verdict.confidence": v.confidence, "verdict.p": v.p, "verdict.p_holm": v.p_holm,
         "verdict.seeds": c.n_seeds, "verdict.seeds_needed": v.seeds_needed, "verdict.rho": c.rho,

@@ -119,3 +119,14 @@ def test_summary_baseline_order_suite_then_flag_then_first_loss():
     assert s.baseline == "Scaled CE" and "verdict.baseline" in s.verdicts.baseline_source
     records_json = s.records()
     assert {r["verdict"]["baseline"] for r in records_json if "verdict" in r} == {"Scaled CE"}
+
+
+def test_a_loss_without_a_finished_seed_says_so_in_the_table():
+    from modbench.render.layout import verdict_table
+
+    rows, records = study({"CE": 0.0, "Paper": -0.05, "Broken": 0.0})
+    rows = [r for r in rows if r.label != "Broken"] + [make_row("Broken", loss="triplet", seed=0, status="failed")]
+    sv = build_verdicts(group_rows(rows), "CE", VerdictSettings(), records.__getitem__)
+    assert "no seed finished for both" in sv.missing["Broken"]
+    by = {r[0]: r for r in verdict_table(sv, "s").rows}
+    assert by["Broken"][3] == "no seeds" and by["Paper"][3] == "worse"
