@@ -19,6 +19,7 @@ from typing import Any
 
 from modbench.canonical import canonical_json
 from modbench.results.deviations import written_sections
+from modbench.results.verdicts_table import VerdictSettings
 from modbench.results.rows import ResultRow, row_for
 
 OTHER = "cached runs"
@@ -35,6 +36,7 @@ class ReportModel:
     rows: list[ResultRow] = field(default_factory=list)
     descriptions: dict[str, str] = field(default_factory=dict)
     written: dict[str, dict[str, Any]] = field(default_factory=dict)  # suite -> sections as written
+    verdicts: dict[str, Any] = field(default_factory=dict)  # suite -> its VerdictSettings (verdict: section)
     left_out: list[str] = field(default_factory=list)  # one line per reason, for stderr
 
 
@@ -127,6 +129,7 @@ def build_report(
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
         model.written[suite.name] = written_sections(suite)
+        model.verdicts[suite.name] = VerdictSettings.of(suite.verdict)
         overridden = with_data_digest(apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset), absent=False)
         runs = resolve_runs(overridden, source)
         listed = rows_from_cache(store, runs, warn=warn)
