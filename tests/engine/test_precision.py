@@ -39,8 +39,8 @@ def test_unknown_precision_is_one_line_exit_2(cli, write_suite):
 
 def test_numerics_and_autocast_follow_the_precision():
     cpu = torch.device("cpu")
-    assert backend.numerics(cpu, 1)["precision"] == "float32"
-    assert backend.numerics(cpu, 1, "bf16")["precision"] == "bf16-autocast"
+    assert backend.numerics(cpu, {"train": {"cpu_threads": 1}})["precision"] == "float32"
+    assert backend.numerics(cpu, {"train": {"precision": "bf16"}})["precision"] == "bf16-autocast"
     assert not backend.autocast_bf16(cpu, "float32") and backend.autocast_bf16(cpu, "bf16")
     assert backend.autocast_bf16(torch.device("cuda"), "float32")  # CUDA: as before
 
