@@ -24,11 +24,11 @@ from modbench.results.rows import ResultRow, row_for
 
 OTHER = "cached runs"
 # Settings a report matches a cached run to its suite across: the command-line overrides
-# (--epochs, --subset, --test-subset, --threads) and the digest of the data files read (another
+# (--epochs, --subset, --test-subset, --threads, --precision) and the digest of the data files read (another
 # data folder, or data changed since). Such a run is shown in its suite's table with its
 # difference stated.
 OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"), ("dataset", "test_subset"), ("train", "cpu_threads"),
-               ("dataset", "files_digest"))
+               ("train", "precision"), ("dataset", "files_digest"))
 
 
 @dataclass

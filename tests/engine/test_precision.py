@@ -77,6 +77,14 @@ def test_bf16_run_trains_under_autocast_and_records_it(cli, write_suite, cache_d
     assert results[runs["float32"]]["numerics"]["precision"] == "float32"
     # the same seed, data and steps: only the precision differs, and so do the numbers
     assert results[runs["bf16"]]["metrics"] != results[runs["float32"]]["metrics"]
+    # the suite's report shows both runs, each with its own precision, never averaged together
+    report = cli("report", "--suite", suite, "--json")
+    assert report.exit_code == 0, report.stderr
+    records = [r for r in json.loads(report.stdout) if r.get("run")]
+    shown = {r["run"]: r for r in records if r.get("status") == "done"}
+    assert set(runs.values()) <= set(shown), records
+    assert shown[runs["bf16"]]["identity"]["precision"] == "bf16-autocast"
+    assert shown[runs["float32"]]["identity"].get("precision", "float32") == "float32"
 
 
 def test_bf16_refused_without_cpu_support(cli, write_suite, cache_dir, monkeypatch):
