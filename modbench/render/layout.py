@@ -43,6 +43,10 @@ class TableText:
     n_lead: int = 1  # leading text columns; the rest are metric columns
     kinds: list[str] = field(default_factory=list)  # per row: "measured" or "paper"
     align: list[str] = field(default_factory=list)  # per column: "left" or "right"
+    # columns whose cells are never wrapped in a terminal (a confidence interval stays on one line)
+    unbroken: tuple[int, ...] = ()
+    # the same table laid out for a narrow terminal, used where this one is wider than the terminal
+    narrow: "TableText | None" = None
 
     def __post_init__(self):
         if not self.kinds:
@@ -194,7 +198,27 @@ def baseline_table(rows: list[BaselineRow], suite: str, baseline: str, deviation
     else:
         notes.append(f"One test: p (Holm) equals p (Welch); 'yes' when p < {alpha:g}, i.e. the difference exceeds the seed-to-seed noise.")
     align = ["left", "left", "right", "right", "right", "right", "left"]
-    return TableText(f"Difference to the baseline — {suite}", header, out_rows, best, notes, 2, align=align)
+    title = f"Difference to the baseline — {suite}"
+    return TableText(title, header, out_rows, best, notes, 2, align=align, unbroken=(3,),
+                     narrow=_stacked(title, header, out_rows, best, notes, baseline))
+
+
+def _stacked(title, header, rows, best, notes, baseline) -> TableText:
+    """The baseline table for a narrow terminal: each loss label heads its group of metric rows
+    (indented) instead of filling a column, and the Δ header names the baseline in the title,
+    so that the interval column keeps ``[-0.067, +0.032]`` on one line at 80 columns."""
+    out_rows, out_best = [], []
+    for row, flags in zip(rows, best):
+        if not out_rows or row[0] != previous:
+            out_rows.append([row[0]] + [""] * (len(row) - 2))
+            out_best.append([False] * (len(row) - 1))
+        previous = row[0]
+        out_rows.append([f"  {row[1]}"] + row[2:])
+        out_best.append(flags[1:])
+    narrow_header = ["Loss function / metric", "Δ", *header[3:]]
+    align = ["left", "right", "right", "right", "right", "left"]
+    return TableText(f"{title} (Δ vs {baseline})", narrow_header, out_rows, out_best, notes, 1, align=align,
+                     unbroken=(2,))
 
 
 def suite_tables(

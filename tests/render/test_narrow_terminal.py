@@ -61,3 +61,94 @@ def test_long_labels_wrap_at_spaces_and_short_words_stay_whole(monkeypatch):
         assert max(len(line) for line in lines) <= width
         assert any("│ Cross-entropy " in line for line in lines) and "…" not in buffer.getvalue()
         assert any("│ R@1" in line or " R@1 " in line for line in lines)
+
+
+INTERVAL = r"\[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]"
+
+
+def _report_at(cache, monkeypatch, columns, *args):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = CliRunner().invoke(app, ["report", "--suite", "digits", "--cache-dir", str(cache), *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_every_line_fits_80_columns_and_intervals_stay_whole(cache, monkeypatch):
+    """Tables, the difference-to-baseline table and every note under them: no line over 80
+    columns, every confidence interval on one line, no word cut by the wrapping of notes."""
+    import re
+
+    out = _report_at(cache, monkeypatch, 80, "--baseline", "Cross-entropy")
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    # 5 losses: 4 compared with the baseline on 7 metrics, each with a whole interval
+    assert len(re.findall(INTERVAL, out)) == 4 * 7
+    assert not any(re.search(r"\[[+-]\d\.\d{3},?\s*[│┃]\s*$", line) for line in lines)
+    # notes wrap at word boundaries: every word of a note is a whole word of the output
+    words = set(out.split())
+    for word in ("denominator)", "Seeds:", "Holm-Bonferroni", "scipy.stats.ttest_ind(equal_var=False),", "Cross-entropy"):
+        assert word in words, word
+    assert "Welch's t-test" in out.replace("\n", " ")
+
+
+def test_stacked_baseline_table_keeps_every_loss_and_metric(cache, monkeypatch):
+    """At 80 columns the loss label heads its group of metric rows instead of a column."""
+    out = _report_at(cache, monkeypatch, 80, "--baseline", "Cross-entropy")
+    table = out[out.index("Difference to the baseline"):]
+    for label in ("New loss", "Triplet loss"):
+        assert f"│ {label} " in table
+    assert table.count("│   NMI ") == 4 and table.count("│   Recall@8 ") == 4
+    wide = _report_at(cache, monkeypatch, 200, "--baseline", "Cross-entropy")
+    assert "Δ vs Cross-entropy" in wide  # a wide terminal keeps one row per test
+
+
+def test_tables_in_a_real_80_column_terminal(cache, tmp_path):
+    """tmux draws the report in an 80-column terminal; the captured screen keeps every line
+    within 80 columns and every interval whole."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    name = f"modbench-{tmp_path.name}"[:40]
+    done = tmp_path / "done"
+    command = (f"env -u COLUMNS {sys.executable} -m modbench report --suite digits --cache-dir {cache} "
+               f"--baseline Cross-entropy > /dev/tty; touch {done}; sleep 60")
+    socket = str(tmp_path / "tmux.sock")
+    subprocess.run(["tmux", "-S", socket, "new-session", "-d", "-s", name, "-x", "80", "-y", "50", command], check=True)
+    try:
+        for _ in range(600):
+            if done.exists():
+                break
+            time.sleep(0.1)
+        assert done.exists(), "the report did not finish"
+        screen = subprocess.run(["tmux", "-S", socket, "capture-pane", "-p", "-J", "-S", "-", "-t", name],
+                                check=True, capture_output=True, text=True).stdout
+    finally:
+        subprocess.run(["tmux", "-S", socket, "kill-server"], check=False)
+    # -J joins lines the terminal wrapped: a line over 80 columns is one the terminal had to wrap
+    lines = screen.splitlines()
+    assert "Difference to the baseline" in screen
+    assert max(len(line.rstrip()) for line in lines) <= 80, max(lines, key=len)
+    assert len(re.findall(INTERVAL, screen)) == 4 * 7
+
+
+def test_rich_console_at_80_wraps_notes_at_words(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from modbench.render.layout import TableText
+    from modbench.render.rich_tables import print_tables
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    note = " ".join(f"word{i:03d}" for i in range(60))
+    table = TableText("t", ["Loss function", "NMI"], [["A", "0.5"]], [[False, False]], [note])
+    buffer = io.StringIO()
+    print_tables(Console(file=buffer, width=80, color_system=None), [table])
+    lines = buffer.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert buffer.getvalue().split() [-60:] == note.split()
