@@ -2,7 +2,7 @@
 
 Table 1: Loss function, Seeds, NMI, F1 (pairs), macro-F1 (both F1s, each header saying which).
 Table 2: Dataset, Model, Loss function, Seeds, R@1/2/4/8 (Dataset and Model in the title when
-constant, so that it fits 80 columns). A "Run on" column appears where rows differ in run
+constant, so that it fits 80 columns). A third table, Retrieval: MAP@R and P@1 (not in the paper). A "Run on" column appears where rows differ in run
 identity (device, threads, ...); every table notes how its rows differ from the suite as
 written (overrides, fixture data). Best mean of each metric column (per suite) is flagged so renderers can
 highlight it. With the paper's numbers, each measured row whose dataset, backbone and loss the
@@ -22,7 +22,7 @@ from modbench.render.names import backbone_name, dataset_name, metric_short, met
 from modbench.results.aggregate import Group
 from modbench.results.baseline import BaselineRow
 from modbench.results.deviations import note as deviation_note
-from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS
+from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS, TABLE3_METRICS
 from modbench.results.stats import HOLM_NAME, TEST_NAME
 
 MEASURED, PAPER = "measured", "paper"
@@ -160,6 +160,24 @@ def table2(groups: list[Group], suite: str, paper=None, deviations=None) -> Tabl
     )
 
 
+RETRIEVAL_NOTE = (
+    "MAP@R: mean average precision at R (Musgrave et al. 2020), R = the number of other test samples "
+    "of the query's label; P@1: the share of test queries whose nearest neighbour has their label. "
+    "Not in the paper."
+)
+
+
+def table3(groups: list[Group], suite: str, deviations=None) -> TableText | None:
+    """MAP@R and P@1 (not in the paper), or None when no run has them (cached before they were
+    computed)."""
+    if not any(g.cell(m) is not None for g in groups for m in TABLE3_METRICS):
+        return None
+    table = _table(groups, f"Retrieval — {suite}", ["Loss function"], lambda g, label: [label], TABLE3_METRICS,
+                   deviations=deviations)
+    table.notes.append(RETRIEVAL_NOTE)
+    return table
+
+
 def extra_table(groups: list[Group], suite: str, metrics: list[str], deviations=None) -> TableText:
     return _table(groups, f"More metrics — {suite}", ["Loss function"], lambda g, label: [label], metrics, deviations=deviations)
 
@@ -228,6 +246,8 @@ def suite_tables(
 ) -> list[TableText]:
     """``notes``: lines every table of the suite carries first (e.g. how a suite was tuned)."""
     tables = [table1(groups, suite, paper, deviations), table2(groups, suite, paper, deviations)]
+    if (retrieval := table3(groups, suite, deviations)) is not None:
+        tables.append(retrieval)
     if extra_metrics:
         tables.append(extra_table(groups, suite, extra_metrics, deviations))
     if baseline is not None and baseline_rows is not None:

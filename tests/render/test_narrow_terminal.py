@@ -10,7 +10,7 @@ from modbench.cache.store import RunStore
 from modbench.cli.app import app
 from results.factory import suite_runs, write_cached
 
-VALUES = {"nmi": 0.512345, "f1": 0.4, "recall@1": 0.61, "recall@2": 0.72, "recall@4": 0.83, "recall@8": 0.94, "macro_f1": 0.5}
+VALUES = {"nmi": 0.512345, "f1": 0.4, "recall@1": 0.61, "recall@2": 0.72, "recall@4": 0.83, "recall@8": 0.94, "macro_f1": 0.5, "map@r": 0.3, "p@1": 0.61}
 
 
 @pytest.fixture
@@ -89,6 +89,7 @@ def test_every_line_fits_80_columns_and_intervals_stay_whole(cache, monkeypatch)
     for word in ("denominator)", "Seeds:", "Holm-Bonferroni", "scipy.stats.ttest_ind(equal_var=False),", "Cross-entropy"):
         assert word in words, word
     assert "Welch's t-test" in out.replace("\n", " ")
+    assert "Retrieval — digits" in out and "MAP@R" in out and "P@1" in out
 
 
 def test_stacked_baseline_table_keeps_every_loss_and_metric(cache, monkeypatch):
