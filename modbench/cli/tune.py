@@ -65,6 +65,11 @@ def tune(
     )
     session = open_session(spec)
     spec = session.spec
+    from modbench.tune.study import STARTUP_TRIALS
+
+    if trials < STARTUP_TRIALS:
+        warn(f"{trials} trial(s) per loss: the sampler (TPE) draws its first {STARTUP_TRIALS} at random, "
+             "so this search is a random search")
     out_path = Path(output) if output is not None else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
     if out_path.is_dir():
         raise UserError(f"--output {out_path}: is a folder; give a file name such as {out_path / 'tuned.yaml'}")

@@ -148,6 +148,9 @@ def sampler_seed(study_name: str) -> int:
     return int(hashlib.sha256(problem.encode()).hexdigest()[:8], 16)
 
 
+STARTUP_TRIALS = 5  # TPE draws this many trials at random before it models the results
+
+
 def make_sampler(study_name: str, number: int):
     """TPE seeded by the study's name and the trial's number: a trial's draw is reproducible,
     and two processes drawing trials 4 and 5 at once never draw the same parameters (one seed
@@ -155,7 +158,7 @@ def make_sampler(study_name: str, number: int):
     as bad results, so parallel trials spread out."""
     import optuna
 
-    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=5, constant_liar=True)
+    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=STARTUP_TRIALS, constant_liar=True)
 
 
 def open_study(storage, name: str, *, pruner: str, epochs: int | None = None):

@@ -88,3 +88,20 @@ def test_output_and_loss_flags(tmp_path, cli, monkeypatch):
     assert not (tmp_path / "tiny-tuned.yaml").exists()
     refused = cli("tune", "--suite", out, "--cache-dir", tmp_path / "cache")
     assert refused.exit_code == 2 and "tune its source" in refused.stderr
+
+
+def test_fewer_trials_than_the_random_start_is_said_once(tmp_path, cli, monkeypatch):
+    """--trials 4 is below TPE's 5 random start-up trials: one warning line, before anything
+    runs (here the command stops at its --output check, so nothing trains)."""
+    from modbench.tune.study import STARTUP_TRIALS
+
+    monkeypatch.chdir(tmp_path)
+    suite = tiny_suite(tmp_path / "tiny.yaml", epochs=1)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    below = cli("tune", "--suite", suite, "--cache-dir", tmp_path / "cache", "--trials", STARTUP_TRIALS - 1, "--output", folder)
+    assert below.exit_code == 2
+    lines = [line for line in below.stderr.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 1 and f"{STARTUP_TRIALS - 1} trial(s)" in lines[0] and f"first {STARTUP_TRIALS}" in lines[0]
+    enough = cli("tune", "--suite", suite, "--cache-dir", tmp_path / "cache", "--trials", STARTUP_TRIALS, "--output", folder)
+    assert enough.exit_code == 2 and "warning:" not in enough.stderr
