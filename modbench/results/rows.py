@@ -72,6 +72,9 @@ class ResultRow:
 IDENTITY_FALLBACK_KEYS = ("device", "precision", "cpu_threads")
 
 
+IDENTITY_ORDER = ("device", "precision", "cpu_threads")
+
+
 def run_identity(result: dict[str, Any] | None) -> dict[str, Any]:
     """The identity of a run from its ``result.json`` (see ``ResultRow.identity``): its
     ``numerics`` (device type, precision, CPU threads: modbench/identity.py) or ``identity``
@@ -86,7 +89,9 @@ def run_identity(result: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for record in recorded:
         out.update({k: v for k, v in record.items() if v is not None})
-    return out
+    # one order whichever way the record was read (a fresh result, a sorted JSON file)
+    order = [k for k in IDENTITY_ORDER if k in out] + sorted(k for k in out if k not in IDENTITY_ORDER)
+    return {k: out[k] for k in order}
 
 
 def row_for(run, status: str, result: dict | None = None, failure: dict | None = None) -> ResultRow:

@@ -148,3 +148,15 @@ def test_map_at_r_and_p_at_1_have_a_table():
     # runs cached before these metrics existed: no empty table
     old = [make_row("A", seed=0, metrics={"nmi": 0.5})]
     assert not any("MAP@R" in t.header for t in suite_tables(group_rows(old), "d"))
+
+
+def test_measured_with_line_has_one_field_order():
+    """A fresh result (numerics as the engine built them) and the same result read back from a
+    sorted JSON file name their fields in the same order."""
+    from modbench.render.layout import identity_note
+
+    fresh = {"device": "cpu", "precision": "float32", "cpu_threads": 1}
+    cached = dict(sorted(fresh.items()))  # json.dump(..., sort_keys=True) order
+    notes = [identity_note(group_rows([make_row("A", metrics={"nmi": 0.5}, result_extra={"numerics": n})]))
+             for n in (fresh, cached)]
+    assert notes[0] == notes[1] == "Measured with device cpu, precision float32, cpu_threads 1."
