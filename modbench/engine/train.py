@@ -31,7 +31,7 @@ from modbench.engine.loop import StepParts, place, run_epoch
 from modbench.engine.model import EmbeddingNet, build_model
 from modbench.engine.optim import build_optimizers
 from modbench.engine.sampler import steps_per_epoch
-from modbench.errors import RunError, UserError
+from modbench.errors import ModbenchError, RunError, UserError
 from modbench.identity import numerics_mismatch
 from modbench.versions import package_versions
 
@@ -183,25 +183,11 @@ def _end_epoch(run, run_dir: RunDir, parts: StepParts, state: RunState, record: 
     run_dir.write_history(state.history)
 
 
-def train_run(
-    run,
-    run_dir: RunDir,
-    data: DeviceData,
-    *,
-    eval_cfg: dict[str, Any],
-    observer: Observer | None = None,
-    numerics: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train (or resume) one run and write its result. Returns the result record."""
-    observer = observer or Observer()
+def _train_epochs(run, run_dir: RunDir, data: DeviceData, dist, eval_cfg, observer: Observer, numerics, progress):
+    """Build the run's parts, resume, and train its remaining epochs (``progress["epoch"]``:
+    the epoch being trained, 1-based)."""
     cfg = run.config
     train_cfg = cfg["train"]
-    numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
-    try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
-        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
-    except distributed.SetupError as exc:
-        raise UserError(str(exc)) from None
-
     parts, groups = _build(run, data, dist)
     state = _resume(run, run_dir, parts, numerics, observer)
     run_dir.write_config(cfg)
@@ -216,6 +202,7 @@ def train_run(
         val_metrics.append("recall@1")  # best-val selects on validation Recall@1
 
     for epoch in range(state.start_epoch, epochs):
+        progress["epoch"] = epoch + 1
         t0 = time.perf_counter()
         trained = run_epoch(parts, data, train_cfg, seed=run.seed, epoch=epoch, observer=observer)
         if trained.bad_step is not None:
@@ -236,10 +223,47 @@ def train_run(
                    world_size=dist.world_size)
         observer.epoch_end(epoch=epoch + 1, record=record)
 
-    result = None
-    if dist.is_main:
-        result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=parts.model, numerics=numerics,
-                              optimizer_groups=groups)
+    return parts, groups, state
+
+
+def train_run(
+    run,
+    run_dir: RunDir,
+    data: DeviceData,
+    *,
+    eval_cfg: dict[str, Any],
+    observer: Observer | None = None,
+    numerics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) one run and write its result. Returns the result record."""
+    observer = observer or Observer()
+    cfg = run.config
+    train_cfg = cfg["train"]
+    numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
+    try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
+        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
+    except distributed.SetupError as exc:
+        raise UserError(str(exc)) from None
+
+    # the epoch being trained (0: building the model and loss; None: the test evaluation), for
+    # an error raised in the user's code
+    progress: dict[str, int | None] = {"epoch": 0}
+    try:
+        parts, groups, state = _train_epochs(run, run_dir, data, dist, eval_cfg, observer, numerics, progress)
+        progress["epoch"] = None
+        result = None
+        if dist.is_main:
+            result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=parts.model, numerics=numerics,
+                                  optimizer_groups=groups)
+    except (ModbenchError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        from modbench.engine.culprit import user_code_error
+
+        named = user_code_error(exc, run, epoch=progress["epoch"])
+        if named is None:
+            raise
+        raise named from exc
     observer.run_end(run, status="done")
     return result
 
