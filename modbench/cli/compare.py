@@ -44,7 +44,10 @@ def compare(
         lines.append(lr_note)
     notes = {selection.suite.name: lines} if lines else None
 
-    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes, written=written_suites([opts.suite])))
+    from modbench.cli.output import cache_histories
+
+    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes, written=written_suites([opts.suite]),
+                     history_of=cache_histories(opts.cache_dir)))
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)

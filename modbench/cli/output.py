@@ -17,13 +17,15 @@ def render_rows(
     written: dict | None = None,
     summaries=None,
     notes: dict[str, list[str]] | None = None,
+    history_of=None,
 ) -> str | None:
     """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
     maps suite names to the label of their baseline; ``paper`` adds the paper's rows;
     ``written`` (``results.deviations.written_suites``) maps suite names to the suite as
     written, so that every format states how the rows differ from it; ``summaries`` (from
     ``summarize_rows``) when the caller has them already; ``notes`` maps suite names to lines
-    their tables carry first."""
+    their tables carry first; ``history_of(run key)``, a run's epoch records, adds under Table 1
+    why a loss loses where the history shows it (``results/diagnosis.py``)."""
     from modbench.render.layout import summary_tables
     from modbench.render.markdown import tables_markdown
     from modbench.render.records import rows_csv, rows_json
@@ -48,13 +50,34 @@ def render_rows(
         return rows_json(rows, extra)
     tables = []
     for s in summaries:
-        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite))
+        diagnosis = None
+        if history_of is not None:
+            from modbench.results.diagnosis import diagnose
+
+            diagnosis = diagnose(s.groups, history_of)
+        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite), diagnosis=diagnosis)
     if fmt == "markdown":
         return tables_markdown(tables)
     from modbench.render.rich_tables import print_tables
 
     print_tables(out, tables)
     return None
+
+
+def cache_histories(cache_dir):
+    """``history_of(run key)`` for ``render_rows``: a run's history.json from the cache ([] when
+    it has none or it cannot be read)."""
+    from modbench.cache.store import RunStore, resolve_cache_root
+
+    store = RunStore(resolve_cache_root(cache_dir))
+
+    def history_of(key: str) -> list:
+        try:
+            return store.run(key).read_history()
+        except Exception:  # noqa: BLE001 - a note must never stop the tables
+            return []
+
+    return history_of
 
 
 def emit(text: str | None, output: Path | None = None) -> bool:

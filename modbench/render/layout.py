@@ -257,12 +257,16 @@ def suite_tables(
     return tables
 
 
-def summary_tables(s, extra_metrics: list[str] | None = None, *, paper=None, notes: list[str] | None = None) -> list[TableText]:
-    """The tables of one ``SuiteSummary`` (titled with its overrides, noting its deviations)."""
-    return suite_tables(
+def summary_tables(s, extra_metrics: list[str] | None = None, *, paper=None, notes: list[str] | None = None,
+                   diagnosis: list[str] | None = None) -> list[TableText]:
+    """The tables of one ``SuiteSummary`` (titled with its overrides, noting its deviations);
+    ``diagnosis``: why a loss loses (``results/diagnosis.py``), under Table 1."""
+    tables = suite_tables(
         s.groups, s.title, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline,
         deviations=s.deviations, notes=notes,
     )
+    tables[0].notes += list(diagnosis or [])
+    return tables
 
 
 def paper_tables(paper) -> list[TableText]:

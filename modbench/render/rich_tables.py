@@ -96,7 +96,8 @@ def table_width(console: Console) -> int | None:
 
 def print_tables(console: Console, tables: list[TableText]) -> None:
     """Each table, in its narrow layout where the wide one does not fit the terminal, and its
-    notes wrapped at spaces to the same width (a terminal would cut their words)."""
+    notes wrapped at spaces to the same width in a terminal or at ``$COLUMNS`` (a terminal would
+    cut their words)."""
     width = table_width(console)
     for table in tables:
         drawn = width or console.width
@@ -104,4 +105,7 @@ def print_tables(console: Console, tables: list[TableText]) -> None:
             table = table.narrow
         console.print(to_rich(table, drawn), width=width)
         for note in table.notes:
-            console.print(Text(plain_text(note)), width=drawn, soft_wrap=False, highlight=False)
+            if width or console.is_terminal:  # wrapped at spaces to the width the table fits
+                console.print(Text(plain_text(note)), width=drawn, soft_wrap=False, highlight=False)
+            else:  # piped output keeps one line per note (as the console wraps, if it does)
+                console.print(Text(plain_text(note)), highlight=False)
