@@ -23,11 +23,34 @@ def protocol(data):
 def test_split_sizes_are_words_not_a_dict():
     text = protocol({"train": 1293, "val": 144, "test": 360,
                      "info": {"source": "sklearn.datasets.load_digits", "fixture": False, "labels": None}})
-    (line,) = [line for line in text.splitlines() if line.startswith("| Split sizes")]
+    (line,) = [item for item in _items(text) if item.startswith("- **Split sizes**")]
     assert "train 1293, validation 144, test 360 images (read with sklearn.datasets.load\\_digits)" in line
     assert "{" not in line and "'" not in line and "None" not in line
     fixture = protocol({"train": 4, "val": 1, "test": 2, "info": {"fixture": True}})
-    assert "fixture data: synthetic files, not the real dataset" in fixture
+    assert "fixture data: synthetic files, not the real dataset" in " ".join(_items(fixture))
+
+
+def _items(text: str) -> list[str]:
+    """The Markdown list items of ``text``, each joined onto one line."""
+    items: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("- "):
+            items.append(line)
+        elif line.startswith("  ") and items:
+            items[-1] += " " + line.strip()
+    return items
+
+
+def test_protocol_fits_80_columns_without_cutting_words():
+    """Every line of the protocol section is at most 80 columns; wrapped items keep their words
+    (the joined item equals the one-line text)."""
+    data = {"train": 1293, "val": 144, "test": 360, "info": {"source": "sklearn.datasets.load_digits"}}
+    text = protocol(data)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    items = _items(text)
+    assert any(i.startswith("- **Dataset**: Digits (`digits`); the official training split divided into train and "
+                            "validation (class-stratified, val\\_fraction 0.1, split seed 0)") for i in items), items
+    assert any(i.startswith("- **A**: `triplet`; parameters ") and i.endswith("; seeds done 2/2") for i in items), items
 
 
 def test_protocol_cites_only_files_in_the_repository():
