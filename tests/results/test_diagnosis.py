@@ -48,3 +48,13 @@ def test_no_cause_no_line():
     hist = {rows[0].key: [{"epoch": 1, "train_accuracy": 0.95, "low_weight_share": 0.2}], rows[1].key: [{"epoch": 1}]}
     assert diagnose(group_rows(rows), _histories(hist)) == []
     assert diagnose(group_rows(rows), _histories({})) == []  # runs without a history
+
+
+def test_a_small_gap_in_training_accuracy_is_no_cause():
+    """0.66 against 0.78 (a short run's spread) is not 'far below'; the threshold is 0.2."""
+    from modbench.results.diagnosis import ACCURACY_GAP
+
+    rows = [make_row(label, loss=loss, seed=0, metrics=M) for label, loss in (("CE", "cross-entropy"), ("X", "focal"))]
+    for gap, named in ((ACCURACY_GAP - 0.01, False), (ACCURACY_GAP + 0.01, True)):
+        hist = {rows[0].key: [{"train_accuracy": 0.9}], rows[1].key: [{"train_accuracy": 0.9 - gap}]}
+        assert bool(diagnose(group_rows(rows), _histories(hist))) is named
