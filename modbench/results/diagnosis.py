@@ -60,7 +60,7 @@ def diagnose(groups: list[Group], history_of: Callable[[str], list[dict[str, Any
         if low is not None and low[0] > LOW_SHARE:
             causes.append(
                 f"in its last training epoch {100 * low[0]:.0f}% of the training samples had a loss weight "
-                f"below 1e-3 (mean over {_seeds(low[1])}), so it learns from few of them"
+                f"below 1e-3 (mean over {_seeds(low[1])})"
             )
             docs.append(WEIGHT_DOC)
         if i in accuracy and best is not None and best[0] != i and best[1][0] - accuracy[i][0] >= ACCURACY_GAP:
