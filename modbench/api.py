@@ -53,10 +53,10 @@ def _listed(value, what: str, kind: type) -> list | None:
     return items
 
 
-def _check_options(*, seeds, epochs, subset, device=None) -> None:
+def _check_options(*, seeds, epochs, subset, device=None, test_subset=None) -> None:
     """The bounds the command line's options carry (``--seed`` >= 0, ``--epochs`` >= 1,
     ``--subset`` >= 1, ``--device auto|cpu|cuda``), as UserError."""
-    for name, value, low in (("epochs", epochs, 1), ("subset", subset, 1)):
+    for name, value, low in (("epochs", epochs, 1), ("subset", subset, 1), ("test_subset", test_subset, 2)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
             raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
     for s in seeds or ():
@@ -68,13 +68,14 @@ def _check_options(*, seeds, epochs, subset, device=None) -> None:
         check_device_name(device)
 
 
-def _plan(suite, losses, seeds, epochs, subset):
+def _plan(suite, losses, seeds, epochs, subset, test_subset=None):
     from modbench.suite.selection import select_runs
 
     losses = _listed(losses, "losses", str)
     seeds = _listed(seeds, "seeds", int)
-    _check_options(seeds=seeds, epochs=epochs, subset=subset)
-    return select_runs(_suite_ref(suite), losses=losses, seeds=seeds, epochs=epochs, subset=subset)
+    _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
+    return select_runs(_suite_ref(suite), losses=losses, seeds=seeds, epochs=epochs, subset=subset,
+                       test_subset=test_subset)
 
 
 def _trained(p, *, device, cache_dir, data_dir, download, force):
@@ -98,6 +99,7 @@ def compare(
     seeds: int | Iterable[int] | None = None,
     epochs: int | None = None,
     subset: int | None = None,
+    test_subset: int | None = None,
     device: str = "auto",
     cache_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
@@ -113,7 +115,7 @@ def compare(
     from modbench.results.rows import rows_from_outcomes
 
     _check_options(seeds=None, epochs=None, subset=None, device=device)
-    p = _plan(suite, losses, seeds, epochs, subset)
+    p = _plan(suite, losses, seeds, epochs, subset, test_subset)
     baselines = None
     if baseline is not None:  # checked before any training, as the command line does
         from modbench.results.baseline import find_baseline
@@ -135,6 +137,7 @@ def train(
     seeds: int | Iterable[int] | None = None,
     epochs: int | None = None,
     subset: int | None = None,
+    test_subset: int | None = None,
     device: str = "auto",
     cache_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
@@ -145,7 +148,7 @@ def train(
     ``label``, ``loss``, ``seed``, ``run`` (the cache key) and ``status`` ("trained", "cached",
     "failed")."""
     _check_options(seeds=None, epochs=None, subset=None, device=device)
-    p = _plan(suite, losses, seeds, epochs, subset)
+    p = _plan(suite, losses, seeds, epochs, subset, test_subset)
     outcomes = _trained(p, device=device, cache_dir=cache_dir, data_dir=data_dir,
                         download=download, force=force)
     return [{"label": o.run.label, "loss": o.run.loss, "seed": o.run.seed, "run": o.run.key,
@@ -159,6 +162,7 @@ def report(
     seeds: int | Iterable[int] | None = None,
     epochs: int | None = None,
     subset: int | None = None,
+    test_subset: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     paper: bool = False,
 ):
@@ -176,12 +180,12 @@ def report(
     if paper and format == "csv":
         raise UserError("paper works with json and markdown; the CSV holds measured runs only")
     seeds = _listed(seeds, "seeds", int)
-    _check_options(seeds=seeds, epochs=epochs, subset=subset)
+    _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
     refs = None if suite is None else suite if isinstance(suite, (list, tuple)) else [suite]
     store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
     # What ``modbench report`` shows (results/report_model.py): every cached run unless filtered.
     model = build_report(store, [_suite_ref(r) for r in refs] if refs else None, seeds=seeds, epochs=epochs,
-                         subset=subset, warn=_warn)
+                         subset=subset, test_subset=test_subset, warn=_warn)
     rows, descriptions = annotate(model.rows, model.written), model.descriptions
     paper_data = None
     if paper:

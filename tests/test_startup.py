@@ -122,3 +122,16 @@ def test_fully_cached_commands_do_not_import_torch(tmp_path, command):
     if command != "train":
         done = {r["run"] for r in json.loads(out) if r.get("status") == "done" and r.get("run")}
         assert done == {run.key for run in runs} and len(runs) == 6
+
+
+def test_loading_per_query_records_is_torch_free(tmp_path):
+    """``RunStore.load_queries``: what the statistics read, without torch."""
+    _, store, runs = _fake_cache(tmp_path)
+    keys = [run.key for run in runs]
+    code = ("import sys; from modbench.cache.store import RunStore; "
+            f"records = RunStore({str(store.root)!r}).load_queries({keys!r}); "
+            "assert len(records) == 6 and all(r['hit'].dtype == bool for r in records); "
+            "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]

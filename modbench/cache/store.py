@@ -4,6 +4,7 @@
                       checkpoint.pt    model, loss and optimizer state after the last epoch
                       best.pt          the best-validation checkpoint (select: best-val)
                       history.json     per-epoch training loss and validation metrics
+                      queries.npz      per-query records of the test split (metrics/query_records.py)
                       result.json      final test metrics, versions and date (the run is done)
                       failed.json      why a run failed (epoch, step, reason)
                       .lock            flock'ed by the process working on the run
@@ -21,12 +22,21 @@ hold the run's key inside their checksummed content; a file copied in from anoth
 is refused like a damaged one. Only regular files are read: a FIFO, a device or a directory in
 place of a cache file is refused at once (never opened for a blocking read).
 
+``queries.npz`` (numpy ``savez``, read with ``allow_pickle=False``) holds what each test query
+contributed to the metrics (hit at k, AP@R, the nearest sample's label, the k-means cluster, the
+label), for paired analyses from the cache alone; ``RunStore.load_queries`` reads them torch-free.
+It is checksummed in ``result.json`` like the other files, but it is derived data: a missing or
+damaged one (``queries_problem``) never makes the run untrusted or retrained; it is reported and
+computed again from the checkpoint, as for a result that lacks it (``modbench eval`` or
+``compare`` add it, keeping the stored metrics).
+
 Readers come in pairs: ``result`` / ``failure`` raise ``CorruptFile``; ``result_or_none`` /
 ``failure_or_none`` give None for a missing or damaged file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -37,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modbench.cache.atomic import TEMP_SUFFIX, atomic_torch_save, atomic_write_json
+from modbench.cache.atomic import TEMP_SUFFIX, atomic_torch_save, atomic_write_bytes, atomic_write_json
 from modbench.cache.checksum import file_sha256, record_sha256, state_digest
 from modbench.cache.lock import RunLock
 from modbench.errors import RunError, UserError
@@ -45,6 +55,7 @@ from modbench.errors import RunError, UserError
 CACHE_ENV = "MODBENCH_CACHE"
 KEY_PATTERN = re.compile(r"[0-9a-f]{8,64}")
 CHECKPOINT_KEYS = ("model", "loss", "optimizer", "epoch", "history")
+QUERIES = "queries.npz"
 
 
 class CorruptFile(RunError):
@@ -142,10 +153,12 @@ def _is_number(value: Any) -> bool:
 
 def evaluation_answers(result: dict[str, Any], eval_cfg: dict[str, Any]) -> bool:
     """Whether a stored ``result`` answers ``eval_cfg`` without evaluating again: the same
-    k-means settings, and every requested metric stored. The one reuse rule of the engine and
-    of the CLI's torch-free cached path."""
+    k-means settings (seed and n_init), its per-query records recorded, and every requested
+    metric stored. The one reuse rule of the engine and of the CLI's torch-free cached path."""
     stored = result.get("eval") or {}
     if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
+        return False
+    if QUERIES not in (result.get("files") or {}):  # per-query records: added by evaluating again
         return False
     have = result.get("metrics") or {}
     return all(name in have for name in eval_cfg.get("metrics", ()))
@@ -165,10 +178,11 @@ class RunDir:
     history_file = property(lambda self: self.path / "history.json")
     result_file = property(lambda self: self.path / "result.json")
     failed_file = property(lambda self: self.path / "failed.json")
+    queries_file = property(lambda self: self.path / QUERIES)
     lock_file = property(lambda self: self.path / ".lock")
 
     # The files result.json may point to (checked by name, so a record cannot name other paths).
-    RECORDED = ("config.json", "checkpoint.pt", "best.pt", "history.json")
+    RECORDED = ("config.json", "checkpoint.pt", "best.pt", "history.json", QUERIES)
 
     def status(self) -> str:
         """``done``, ``failed``, ``partial`` (a checkpoint to resume from) or ``absent``.
@@ -219,6 +233,74 @@ class RunDir:
             return []
         return data
 
+    def write_queries(self, records: dict[str, Any]) -> None:
+        """The per-query records (``metrics/query_records.py``) as ``queries.npz``, atomically;
+        write them before ``write_result``, which checksums them. ValueError for records not of
+        the format (a bug, never written)."""
+        import io
+
+        import numpy as np
+
+        from modbench.metrics.query_records import problem
+
+        why = problem(records)
+        if why is not None:
+            raise ValueError(f"per-query records of run {self.key}: {why}")
+        buffer = io.BytesIO()
+        np.savez(buffer, **records)
+        atomic_write_bytes(self.queries_file, buffer.getvalue())
+
+    def queries_problem(self, result: dict[str, Any], *, deep: bool = True) -> CorruptFile | None:
+        """Why the per-query records that ``result`` (this run's verified result) names cannot be
+        used (missing, wrong size, another sha256; ``deep``: the sha256 too), or None. A result
+        that names none has no problem here (``evaluation_answers`` asks for them)."""
+        info = (result.get("files") or {}).get(QUERIES)
+        if not isinstance(info, dict):
+            return None
+        target = self.queries_file
+        if _not_regular(target):
+            return CorruptFile(target, "is not a regular file")
+        if not target.is_file():
+            return CorruptFile(target, "is missing (the result points to it)")
+        if target.stat().st_size != info.get("bytes"):
+            return CorruptFile(target, "has the wrong size (truncated or replaced)")
+        if deep and file_sha256(target) != info.get("sha256"):
+            return CorruptFile(target, "does not match the sha256 in result.json (altered or damaged)")
+        return None
+
+    def queries(self) -> dict[str, Any]:
+        """The per-query records of this finished run (``metrics/query_records.py``), checked
+        against the sha256 in ``result.json``, loaded without pickle. CorruptFile when the result
+        or the file is damaged, when the file is not of the format, or when the result names no
+        records (a run measured before they existed: ``modbench eval`` adds them)."""
+        import io
+
+        import numpy as np
+
+        from modbench.metrics.query_records import problem
+
+        result = self.result(deep=False)
+        if result is None:
+            raise CorruptFile(self.result_file, "is missing: the run has no result, hence no per-query records")
+        info = (result.get("files") or {}).get(QUERIES)
+        if info is None:
+            raise CorruptFile(self.queries_file, "is not recorded in result.json (a run measured before per-query "
+                              "records existed); `modbench eval` on its suite adds them")
+        raw = _read_regular(self.queries_file)
+        if raw is None:
+            raise CorruptFile(self.queries_file, "is missing (the result points to it)")
+        if len(raw) != info.get("bytes") or hashlib.sha256(raw).hexdigest() != info.get("sha256"):
+            raise CorruptFile(self.queries_file, "does not match the sha256 in result.json (altered or damaged)")
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as loaded:
+                records = {name: loaded[name] for name in loaded.files}
+        except Exception as exc:  # noqa: BLE001 - any failure to parse is a damaged file
+            raise CorruptFile(self.queries_file, f"is not a readable .npz ({type(exc).__name__})") from None
+        why = problem(records)
+        if why is not None:
+            raise CorruptFile(self.queries_file, why)
+        return records
+
     def write_result(self, result: dict[str, Any]) -> None:
         """``result`` plus the sha256 and size of each file of the run, and its own checksum.
         Written last: a result.json on disk means every file it names is complete."""
@@ -258,6 +340,8 @@ class RunDir:
         for name, info in files.items():
             if name not in self.RECORDED or not isinstance(info, dict):
                 raise CorruptFile(path, f"names an unexpected file {name!r}")
+            if name == QUERIES:
+                continue  # derived data, checked apart (queries_problem): damage costs a re-evaluation
             target = self.path / name
             if _not_regular(target):
                 raise CorruptFile(target, "is not a regular file")
@@ -300,7 +384,7 @@ class RunDir:
         Whatever stands in place of a cache file (a folder, a FIFO) goes too."""
         for f in (
             self.result_file, self.failed_file, self.checkpoint_file, self.best_file,
-            self.history_file, self.config_file,
+            self.history_file, self.config_file, self.queries_file,
         ):
             try:
                 if f.is_dir() and not f.is_symlink():
@@ -359,7 +443,7 @@ class ReadOnlyRunDir:
 
     _WRITES = frozenset({
         "write_config", "write_history", "write_result", "write_failed", "save_checkpoint", "clear",
-        "remove_temp_files",
+        "remove_temp_files", "write_queries",
     })
 
     def __init__(self, inner: RunDir):
@@ -389,6 +473,13 @@ class RunStore:
         if force:
             return unique
         return [run for run in unique if self.run(run.key).status() in ("absent", "partial")]
+
+    def load_queries(self, keys: list[str]) -> list[dict[str, Any]]:
+        """The per-query records of the finished runs ``keys``, in that order: one dict of numpy
+        arrays each (``label``, ``ks``, ``hit``, ``ap_r``, ``nn_label``, ``cluster``; see
+        ``metrics/query_records.py``). Torch-free. CorruptFile (naming the file) for a run
+        whose records are missing, damaged or not the ones its result.json checksums."""
+        return [self.run(key).queries() for key in keys]
 
     def all_runs(self) -> list[RunDir]:
         runs = self.root / "runs"

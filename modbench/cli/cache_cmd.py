@@ -35,18 +35,21 @@ def _store(cache_dir):
 
 
 def _overrides(config: dict) -> dict:
-    """What the command line can override in a suite's run (``--epochs``, ``--subset``)."""
-    return {"epochs": (config.get("train") or {}).get("epochs"), "subset": (config.get("dataset") or {}).get("subset")}
+    """What the command line can override in a suite's run (``--epochs``, ``--subset``,
+    ``--test-subset``)."""
+    dataset = config.get("dataset") or {}
+    return {"epochs": (config.get("train") or {}).get("epochs"), "subset": dataset.get("subset"),
+            "test-subset": dataset.get("test_subset")}
 
 
 def _family(config: dict) -> str:
     """The configuration without the seed and the command-line overrides: what a run shares
-    with the suite's run it was trained for (``--seed``, ``--epochs``, ``--subset`` aside)."""
+    with the suite's run it was trained for (``--seed``, ``--epochs``, ``--subset``, ``--test-subset`` aside)."""
     from modbench.suite.runs import canonical_json
 
     family = {k: v for k, v in config.items() if k != "seed"}
     family["train"] = {k: v for k, v in (config.get("train") or {}).items() if k != "epochs"}
-    family["dataset"] = {k: v for k, v in (config.get("dataset") or {}).items() if k != "subset"}
+    family["dataset"] = {k: v for k, v in (config.get("dataset") or {}).items() if k not in ("subset", "test_subset")}
     return canonical_json(family)
 
 
@@ -93,7 +96,7 @@ def _described(store, suite_refs):
             label = ", ".join(dict.fromkeys(lb for _, lb, _ in suites))
             settings = _overrides(info.config)  # recorded as asked for: no override to name
         changed = {k: v for k, v in _overrides(info.config).items() if suite and v != settings.get(k)}
-        if changed:  # trained with --epochs / --subset: say so beside the suite
+        if changed:  # trained with --epochs / --subset / --test-subset: say so beside the suite
             suite += " (" + ", ".join(f"--{k} {v}" for k, v in changed.items()) + ")"
         rows.append((info, suite, label))
     return rows

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, ThreadsOpt, err, fail,
+    CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, TestSubsetOpt, ThreadsOpt, err, fail,
     handle_errors, plain,
 )
 
@@ -20,6 +20,7 @@ def eval_(
     seed: SeedOpt = None,
     epochs: EpochsOpt = None,
     subset: SubsetOpt = None,
+    test_subset: TestSubsetOpt = None,
     embeddings: Annotated[Optional[Path], typer.Option("--embeddings", help="A .npz with arrays 'embeddings' (N x D) and 'labels' (N) to measure instead of a suite's runs (give this or --suite).", show_default=False)] = None,
     metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names, e.g. nmi,f1,recall@1 \\[default: the suite's eval.metrics; with --embeddings, the default metrics].")] = None,
     device: DeviceOpt = "auto",
@@ -39,7 +40,7 @@ def eval_(
     from modbench.cli.workflow import make_runner, outcomes_from_cache, select_runs
     from modbench.results.rows import rows_from_outcomes
 
-    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset)
+    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset)
     if metrics:
         from modbench.metrics import parse_metric_names
 
@@ -56,7 +57,8 @@ def eval_(
     from modbench.suite.hints import train_command
 
     for o in missing:
-        command = train_command(suite, seed=o.run.seed if seed else None, epochs=epochs, subset=subset)
+        command = train_command(suite, seed=o.run.seed if seed else None, epochs=epochs, subset=subset,
+                                test_subset=test_subset)
         err.print(plain(f"missing: '{o.run.label}' seed {o.run.seed} (run {o.run.key}) has no result; train it with `{command}`"), markup=False, highlight=False)
     if missing or any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)

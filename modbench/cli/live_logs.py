@@ -6,7 +6,7 @@ the same per-epoch record (training loss, validation metrics, seconds, images/s)
 
 - ``--tensorboard DIR`` (or ``MODBENCH_TENSORBOARD``): one folder per run,
   ``DIR/<suite>/<label>/seed-<N>`` (names reduced to letters, digits, ``.``, ``_``, ``-``), scalars
-  ``train/loss``, ``val/<metric>``, ``speed/images_per_s`` against the epoch, written with
+  ``train/loss``, ``train/lr``, ``val/<metric>``, ``speed/images_per_s`` against the epoch, written with
   ``torch.utils.tensorboard``. A resumed run continues its curves (``purge_step`` drops what a
   killed process wrote past its last checkpoint). Runs answered from the cache, or trained by
   ``--jobs``/SLURM workers, are written from their ``history.json`` if their folder has none.
@@ -39,7 +39,8 @@ def run_folder(root: Path, suite: str, label: str, seed: int) -> Path:
 def scalars(record: dict[str, Any]) -> dict[str, float]:
     """The numbers of one history record, by TensorBoard tag (NaN and missing values left out)."""
     out: dict[str, float] = {}
-    values = {"train/loss": record.get("train_loss"), "speed/images_per_s": record.get("images_per_s")}
+    values = {"train/loss": record.get("train_loss"), "train/lr": record.get("lr"),
+              "speed/images_per_s": record.get("images_per_s")}
     values.update({f"val/{k}": v for k, v in (record.get("val") or {}).items()})
     for tag, value in values.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):

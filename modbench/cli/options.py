@@ -20,7 +20,7 @@ import typer
 
 from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, DevicesOpt, DownloadOpt, EpochsOpt, ForceOpt, GpusPerJobOpt,
-    JobsOpt, LauncherOpt, LossOpt, PartitionOpt, SeedOpt, SlurmLogDirOpt, SubsetOpt, SuiteOpt, ThreadsOpt, TimeMinOpt,
+    JobsOpt, LauncherOpt, LossOpt, PartitionOpt, SeedOpt, SlurmLogDirOpt, SubsetOpt, SuiteOpt, TestSubsetOpt, ThreadsOpt, TimeMinOpt,
 )
 
 _LOGS = "Live logs (README, Live logs)"
@@ -44,6 +44,7 @@ class TrainOptions:
     seed: SeedOpt = None
     epochs: EpochsOpt = None
     subset: SubsetOpt = None
+    test_subset: TestSubsetOpt = None
     device: DeviceOpt = "auto"
     threads: ThreadsOpt = None
     cache_dir: CacheDirOpt = None
@@ -61,10 +62,11 @@ class TrainOptions:
     slurm_log_dir: SlurmLogDirOpt = None
 
     def select(self):
-        """The suite's runs after ``--loss``, ``--seed``, ``--epochs``, ``--subset`` (exit 2 on any problem)."""
+        """The suite's runs after ``--loss``, ``--seed``, ``--epochs``, ``--subset``, ``--test-subset`` (exit 2 on any problem)."""
         from modbench.cli.workflow import select_runs
 
-        return select_runs(self.suite, losses=self.loss, seeds=self.seed, epochs=self.epochs, subset=self.subset)
+        return select_runs(self.suite, losses=self.loss, seeds=self.seed, epochs=self.epochs, subset=self.subset,
+                           test_subset=self.test_subset)
 
     def launch(self, selection):
         """LaunchOptions of ``--jobs``/``--launcher``/SLURM (docs/scaling.md), checked now."""

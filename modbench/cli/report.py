@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, CsvOpt, EpochsOpt, JsonOpt, SubsetOpt, complete_suite, err, fail, handle_errors, one_output_format, warn,
+    CacheDirOpt, CsvOpt, EpochsOpt, JsonOpt, SubsetOpt, TestSubsetOpt, complete_suite, err, fail, handle_errors, one_output_format, warn,
 )
 
 
@@ -26,6 +26,7 @@ def report(
     seed: Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Only these seeds \\[default: the suite's and every other seed in the cache].")] = None,
     epochs: EpochsOpt = None,
     subset: SubsetOpt = None,
+    test_subset: TestSubsetOpt = None,
     cache_dir: CacheDirOpt = None,
 ) -> None:
     """Print cached results, every run in the cache unless filtered; runs not done yet show as "—"."""
@@ -48,7 +49,7 @@ def report(
     store = RunStore(resolve_cache_root(cache_dir))
     from modbench.tune.report import trial_runs  # a suite's tuning trials, apart (docs/tuning.md)
 
-    model = build_report(store, suite, seeds=seed, epochs=epochs, subset=subset, warn=lambda m: warn(plain_text(m)),
+    model = build_report(store, suite, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset, warn=lambda m: warn(plain_text(m)),
                          more_runs=trial_runs)
     for line in model.left_out:
         err.print(plain_text(f"report: {line}"), markup=False, highlight=False)

@@ -18,7 +18,9 @@ from modbench.cli.common import (  # scaling options (docs/scaling.md)
 
 TrialsOpt = Annotated[int, typer.Option("--trials", "-n", min=1, help="Trials per loss (the same for every loss).")]
 MetricOpt = Annotated[str, typer.Option("--metric", help="Validation metric to maximise, e.g. map@r, recall@1, nmi.")]
-PrunerOpt = Annotated[str, typer.Option("--pruner", help="asha (successive halving at a tenth of the epochs, then x3, x9, ...: only the strictly best third of each rung goes on), median, or none (docs/tuning.md).")]
+PrunerOpt = Annotated[Optional[str], typer.Option("--pruner", help="asha (successive halving at a tenth of the epochs, then x3, x9, ...: only the strictly best third of each rung goes on), median, or none \\[default: asha from 20 trials per loss, none below] (docs/tuning.md).", show_default=False)]
+ReselectTopOpt = Annotated[int, typer.Option("--reselect-top", min=0, help="After the search, train the best N settings of each loss again on further seeds and keep the best mean (0: the search's best as it is).")]
+ReselectSeedsOpt = Annotated[int, typer.Option("--reselect-seeds", min=0, help="Further seeds each of those settings is trained on (validation split).")]
 StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db \\[default: sqlite in <cache>/tune/<suite>.db].")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite \\[default: ./<suite>-tuned.yaml].")]
 
@@ -29,7 +31,9 @@ def tune(
     loss: LossOpt = None,
     trials: TrialsOpt = 20,
     metric: MetricOpt = "map@r",
-    pruner: PrunerOpt = "asha",
+    pruner: PrunerOpt = None,
+    reselect_top: ReselectTopOpt = 3,
+    reselect_seeds: ReselectSeedsOpt = 2,
     epochs: EpochsOpt = None,
     subset: SubsetOpt = None,
     device: DeviceOpt = "auto",
@@ -56,7 +60,15 @@ def tune(
     from modbench.tune.study import safe_file_name, shown_url
     from modbench.tune.tuned_suite import tuned_suite_data, write_tuned_suite
 
+    from modbench.tune.reselect import final_seeds, reselect, tuning_seeds
+    from modbench.tune.session import make_trial_runner
+    from modbench.tune.study import STARTUP_TRIALS, default_pruner
+
     check_device_name(device)  # before anything is submitted (SLURM jobs resolve it there)
+    pruner = pruner or default_pruner(trials)
+    if trials <= STARTUP_TRIALS:
+        warn(f"--trials {trials} is at or below the sampler's {STARTUP_TRIALS} random start-up trials: "
+             "this is a random search, TPE never models the results")
     root = resolve_cache_root(cache_dir)
     spec = TuneSpec(
         suite_ref=suite, losses=tuple(loss or ()), trials=trials, metric=metric, pruner=pruner,
@@ -65,11 +77,6 @@ def tune(
     )
     session = open_session(spec)
     spec = session.spec
-    from modbench.tune.study import STARTUP_TRIALS
-
-    if trials < STARTUP_TRIALS:
-        warn(f"{trials} trial(s) per loss: the sampler (TPE) draws its first {STARTUP_TRIALS} at random, "
-             "so this search is a random search")
     out_path = Path(output) if output is not None else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
     if out_path.is_dir():
         raise UserError(f"--output {out_path}: is a folder; give a file name such as {out_path / 'tuned.yaml'}")
@@ -85,6 +92,10 @@ def tune(
     )
     _run(session, spec, launch, say)
     found = results(session)
+    if reselect_top and reselect_seeds:  # the best settings again on further seeds, here (validation)
+        found = reselect(session, make_trial_runner(spec), found, top=reselect_top, seeds=reselect_seeds, say=say)
+    first, retrain = tuning_seeds(session.suite, reselect_seeds if reselect_top else 0)
+    used = [first, *retrain]
     for target, best in found:
         if best["trials"] < trials:
             warn(f"'{target.label}': {best['trials']} of {trials} trials counted (the same command continues the study)")
@@ -93,6 +104,7 @@ def tune(
     data = tuned_suite_data(
         session.raw, session.suite, found, source=session.source, trials=trials, metric=spec.metric,
         storage=shown_url(session.storage_url), pruner=spec.pruner,
+        seeds=final_seeds(list(session.suite.seeds), used), tuning_seeds=used,
     )
     write_tuned_suite(out_path, data)
     _print_summary(found, spec.metric, trials)

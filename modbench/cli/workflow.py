@@ -177,7 +177,7 @@ def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "a
         try:
             result = run_dir.result(deep=True)
             if result is not None:
-                if not evaluation_answers(result, selection.eval_cfg):
+                if not evaluation_answers(result, selection.eval_cfg) or run_dir.queries_problem(result) is not None:
                     return None
                 if not _numerics_agree(result, run, device=device, threads=threads):
                     return None

@@ -26,18 +26,30 @@ for _name, _target, _description, _keywords in discover(
         TAKES_PATH.add(_name)
 
 
-def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool):
-    """The ``DataSplits`` of a run's resolved ``dataset`` configuration (the suite's dict)."""
+def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool, seed: int | None = None):
+    """The ``DataSplits`` of a run's resolved ``dataset`` configuration (the suite's dict).
+
+    ``seed``: the run's training seed, which draws the training subset under ``subset_seed:
+    per-seed`` (the loader then loads without a subset and ``splits.apply_subset`` draws it).
+    A ``test_subset`` (smoke runs only) cuts the test split after the loader."""
+    from modbench.datasets.splits import apply_subset, trim_test
+
     loader = DATASETS.get(dataset_cfg["name"])
     extra = {}
     if dataset_cfg["name"] in TAKES_PATH:
         extra = {"path": dataset_cfg.get("path"), "image_size": dataset_cfg.get("image_size")}
-    return loader(
+    per_seed = dataset_cfg.get("subset_seed") == "per-seed" and dataset_cfg.get("subset") is not None
+    if per_seed and seed is None:
+        raise ValueError("subset_seed: per-seed needs the run's seed")
+    splits = loader(
         data_dir=data_dir,
         download=download,
         val_fraction=dataset_cfg["val_fraction"],
         split_seed=dataset_cfg["split_seed"],
-        subset=dataset_cfg.get("subset"),
+        subset=None if per_seed else dataset_cfg.get("subset"),
         labels=dataset_cfg.get("labels"),
         **extra,
     )
+    if per_seed:
+        splits = apply_subset(splits, int(dataset_cfg["subset"]), int(dataset_cfg["split_seed"]), int(seed))
+    return trim_test(splits, dataset_cfg.get("test_subset"), dataset_cfg["split_seed"])

@@ -9,15 +9,19 @@ Rules (also in docs/datasets.md):
 * ``stratified_split(labels, fraction, seed)``: in each class, ``round(fraction * n_c)`` images
   go to the held-out part, clamped so that a class of two or more images keeps at least one image
   on each side when ``0 < fraction < 1``.
-* ``subset_indices``: ``subset=N`` keeps at most N training images per class; the validation and
-  test splits keep the same fraction of each class (``ceil``), with at least 1 validation image
-  and at least 2 test images per class (retrieval metrics need a second image of the query's
-  class), never more than the split holds. Subsets are nested: ``subset=2`` is inside
-  ``subset=4`` for the same seed.
+* ``subset_indices``: ``subset=N`` keeps at most N training images per class; the validation
+  split keeps the same fraction of each class (``ceil``), with at least 1 validation image per
+  class, never more than the split holds. Subsets are nested: ``subset=2`` is inside
+  ``subset=4`` for the same seed. ``subset`` never touches the test split: every reported number
+  is measured on the whole test split.
+* ``test_subset_indices``: ``test_subset=N`` (a smoke run that must shrink the test set, and says
+  so: it is a deviation in every output) keeps at most N test images per class, seeded, from a
+  stream of its own; the kept images stay in the test split's order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -75,21 +79,26 @@ def _take_per_class(
 def subset_indices(
     train_labels: torch.Tensor,
     val_labels: torch.Tensor,
-    test_labels: torch.Tensor,
     subset: int,
     seed: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Indices into each split that ``subset=N`` keeps (see the module docstring)."""
+    train_seed: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices into the training and validation splits that ``subset=N`` keeps (see the module
+    docstring); the test split is never subset here.
+
+    ``train_seed`` (``dataset.subset_seed: per-seed``: the run's training seed) draws the
+    training images from a stream of their own, seeded by it; the validation images are the ones
+    of the fixed draw whatever the training seed (so that every seed is measured on the same
+    images)."""
     if subset < 1:
         raise ValueError(f"subset must be >= 1, got {subset}")
     train_labels = torch.as_tensor(train_labels)
     val_labels = torch.as_tensor(val_labels)
-    test_labels = torch.as_tensor(test_labels)
 
     def count(labels: torch.Tensor, c: int) -> int:
         return int((labels == c).sum())
 
-    # ratio per class = images kept / images in the training split, applied to val and test.
+    # ratio per class = images kept / images in the training split, applied to val.
     ratio = {}
     train_keep = {}
     for c in _classes(train_labels):
@@ -100,17 +109,54 @@ def subset_indices(
     for c in _classes(val_labels):
         n = count(val_labels, c)
         val_keep[c] = min(n, max(1, math.ceil(ratio.get(c, 1.0) * n)))
-    test_keep = {}
-    for c in _classes(test_labels):
-        n = count(test_labels, c)
-        test_keep[c] = min(n, max(2, math.ceil(ratio.get(c, 1.0) * n)))
 
     g = _generator(seed, stream=2)
-    return (
-        _take_per_class(train_labels, train_keep, g),
-        _take_per_class(val_labels, val_keep, g),
-        _take_per_class(test_labels, test_keep, g),
+    train = _take_per_class(train_labels, train_keep, g)  # drawn either way: validation stays as it is
+    if train_seed is not None:
+        train = _take_per_class(train_labels, train_keep, _generator(train_seed, stream=4))
+    return train, _take_per_class(val_labels, val_keep, g)
+
+
+def test_subset_indices(test_labels: torch.Tensor, test_subset: int, seed: int) -> torch.Tensor:
+    """Sorted indices into the test split that ``test_subset=N`` keeps: at most N images of each
+    class, drawn with ``seed`` from a stream of their own (so the training subset never moves)."""
+    if test_subset < 1:
+        raise ValueError(f"test_subset must be >= 1, got {test_subset}")
+    test_labels = torch.as_tensor(test_labels)
+    keep = {c: min(test_subset, int((test_labels == c).sum())) for c in _classes(test_labels)}
+    return _take_per_class(test_labels, keep, _generator(seed, stream=5))
+
+
+def trim_test(splits: DataSplits, test_subset: int | None, seed: int) -> DataSplits:
+    """``splits`` with its test split cut to ``test_subset`` images per class (None: unchanged).
+    The record (``info``) keeps the whole test split's size beside the new sizes."""
+    if test_subset is None:
+        return splits
+    idx = test_subset_indices(splits.test_labels, test_subset, seed)
+    info = dict(splits.info)
+    sizes = dict(info.get("sizes") or {})
+    info.update(test_subset=test_subset, test_total=len(splits.test_labels))
+    sizes["test"] = len(idx)
+    info["sizes"] = sizes
+    return dataclasses.replace(
+        splits, test_images=splits.test_images[idx].contiguous(), test_labels=splits.test_labels[idx], info=info
     )
+
+
+def apply_subset(splits: DataSplits, subset: int, split_seed: int, train_seed: int | None) -> DataSplits:
+    """``splits`` (loaded without a subset) with the subset rule applied, the training images
+    drawn with ``train_seed`` (see ``subset_indices``); normalisation statistics unchanged (they
+    come from the whole training split, as ``build_splits`` computes them)."""
+    import dataclasses
+
+    i_tr, i_va = subset_indices(splits.train_labels, splits.val_labels, subset, split_seed, train_seed)
+    out = dataclasses.replace(
+        splits,
+        train_images=splits.train_images[i_tr].contiguous(), train_labels=splits.train_labels[i_tr],
+        val_images=splits.val_images[i_va].contiguous(), val_labels=splits.val_labels[i_va],
+    )
+    out.info = {**splits.info, "subset": subset, "subset_seed": train_seed, "sizes": out.sizes()}
+    return out
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -171,6 +217,9 @@ def build_splits(
     ``val=(images, labels)``: the dataset's own validation split (a user's ``val/`` folder),
     used as it is instead of ``val_fraction`` of the training split.
 
+    ``subset`` trims the training and validation splits; the test split stays whole (a smoke
+    run's ``test_subset`` is applied by ``trim_test``, after the loader).
+
     ``mean``/``std`` come from the training split after the validation split and before
     ``subset``, so that a subset run normalises like the full run and nothing is measured on the
     validation or test images.
@@ -188,10 +237,9 @@ def build_splits(
     te_x, te_y = test_images, test_labels
     mean, std = channel_stats(tr_x)
     if subset is not None:
-        i_tr, i_va, i_te = subset_indices(tr_y, va_y, te_y, subset, split_seed)
+        i_tr, i_va = subset_indices(tr_y, va_y, subset, split_seed)
         tr_x, tr_y = tr_x[i_tr], tr_y[i_tr]
         va_x, va_y = va_x[i_va], va_y[i_va]
-        te_x, te_y = te_x[i_te], te_y[i_te]
     record = dict(info or {})
     record.update(
         val_fraction=val_fraction if val is None else None,
@@ -199,6 +247,7 @@ def build_splits(
         subset=subset,
         split_rule="class-stratified, seeded (modbench.datasets.splits)",
         sizes={"train": len(tr_y), "val": len(va_y), "test": len(te_y)},
+        test_total=len(te_y),  # the whole test split; trim_test keeps it beside a smaller "test"
     )
     return DataSplits(
         name=name,

@@ -61,8 +61,18 @@ class DeviceData:
         return self.normalize(crop_flip(self.padded_train(), idx, rows, cols))
 
 
-def load_splits(dataset_cfg: dict, *, data_dir, download: bool) -> DataSplits:
+def load_splits(dataset_cfg: dict, *, data_dir, download: bool, seed: int | None = None) -> DataSplits:
     # The dataset registry knows which loader takes which keys (path, image_size...).
     from modbench import datasets
 
-    return datasets.load_splits(dataset_cfg, data_dir=data_dir, download=download)
+    return datasets.load_splits(dataset_cfg, data_dir=data_dir, download=download, seed=seed)
+
+
+def data_key(config: dict) -> str:
+    """Which runs share one loaded dataset: the same ``dataset`` configuration, and under
+    ``subset_seed: per-seed`` (a training subset per seed) the same seed too."""
+    from modbench.suite.runs import canonical_json
+
+    dataset = config["dataset"]
+    key = canonical_json(dataset)
+    return f"{key}:seed={config['seed']}" if dataset.get("subset_seed") == "per-seed" else key

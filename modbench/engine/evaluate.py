@@ -32,7 +32,25 @@ def embed(model: torch.nn.Module, images: torch.Tensor, data: DeviceData, batch_
     return torch.cat(out) if out else torch.zeros(0, 1, device=device)
 
 
-def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool):
+ACCURACY = "accuracy"  # the result's metric key of the classifier's top-1 accuracy (softmax family only)
+
+
+def classifier_accuracy(classifier: torch.nn.Module, embeddings: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of a softmax-family loss's classifier head on ``embeddings`` (the
+    network's raw embeddings, as the classifier saw them in training): the share of samples whose
+    largest logit is their label. Not an embedding metric: it measures the head, which
+    embedding-only losses do not have."""
+    if len(labels) == 0:
+        return float("nan")
+    with torch.inference_mode():
+        logits = classifier(embeddings.float())
+    return int((logits.argmax(dim=1) == labels.to(logits.device)).sum()) / len(labels)  # exact ratio
+
+
+def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool,
+                        queries: bool = False):
+    """``compute_metrics`` with the suite's k-means settings; ``queries``: with the per-query
+    records (``MetricResult.queries``)."""
     from modbench.metrics import compute_metrics
 
     return compute_metrics(
@@ -42,6 +60,7 @@ def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics:
         normalize=True,
         device=embeddings.device,
         kmeans_seed=eval_cfg.get("kmeans_seed", 0),
-        kmeans_n_init=eval_cfg.get("kmeans_n_init", 1),
+        kmeans_n_init=eval_cfg.get("kmeans_n_init", 10),
         strict=strict,
+        queries=queries,
     )

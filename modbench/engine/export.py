@@ -24,7 +24,7 @@ def run_test_embeddings(
     state = run_dir.load_checkpoint(best=select == "best-val", map_location=str(device))
     if state is None:
         raise UserError(f"run {run_dir.key}: no checkpoint to compute embeddings from; train it first")
-    splits = load_splits(config["dataset"], data_dir=data_dir, download=download)
+    splits = load_splits(config["dataset"], data_dir=data_dir, download=download, seed=config.get("seed"))
     data = DeviceData(splits, device)
     model = build_model(config["backbone"], in_channels=splits.channels, image_size=splits.image_size)
     model.load_state_dict(state["model"])

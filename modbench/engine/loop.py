@@ -6,7 +6,7 @@ very same functions, so the benchmark measures the loop ``modbench train`` runs.
 What a step does, in order: gather the batch's uint8 images from the split on the device (crop
 and flip in the same gather), convert and normalise them there, forward under bf16 autocast on
 CUDA (channels-last layout), the loss in float32, backward, record loss and gradient norm into
-per-epoch device tensors, optimizer step. Nothing in a step waits for the device: finiteness is
+per-epoch device tensors, optimizer step, learning-rate scheduler step. Nothing in a step waits for the device: finiteness is
 checked every ``check_every`` steps (every step on the CPU, where checking costs no sync), and
 the first non-finite step of the window is reported exactly.
 """
@@ -99,6 +99,8 @@ class StepParts:
     channels_last: bool
     params: list[torch.Tensor]  # every tensor the optimizer updates (for the gradient check)
     dist: distributed.Dist = distributed.SINGLE  # this process's share of the run under torchrun
+    # Learning-rate schedulers (engine/schedule.py), each stepped after every optimizer step.
+    schedulers: list = field(default_factory=list)
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -271,6 +273,8 @@ def train_epoch(
         flag_non_finite_grads(parts.params, grad_flags[step : step + 1], one)
         for opt in parts.optimizers:
             opt.step()
+        for scheduler in parts.schedulers:
+            scheduler.step()
         last = step == steps - 1
         if not ((step + 1) % check_every == 0 or last):
             continue

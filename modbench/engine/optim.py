@@ -12,6 +12,12 @@ the setting comes from), for result.json:
   without ``param_groups()`` (a user's) gets one group at the suite's optimizer and learning
   rate, without weight decay (loss parameters are never decayed unless the suite says so).
 
+``train.weight_decay_on`` says which parameters ``train.weight_decay`` decays: ``backbone``
+(default) the ``network`` group only, as above, because a classifier's or a proxy's norm sets the
+loss's scale (decaying it changes what the loss computes, not only how the network
+generalises); ``all`` every group whose loss sets no ``weight_decay`` of its own, as a plain
+PyTorch script with one optimizer over all parameters does.
+
 Groups with the suite's optimizer share one optimizer instance; a group with another optimizer
 gets its own (Wu et al.'s separate ``trainer_beta``). ``Optimizers`` steps them together, for an
 engine written for one optimizer.
@@ -52,6 +58,21 @@ def loss_groups(loss_module: torch.nn.Module) -> dict[str, dict[str, Any]]:
     return {"loss": {"params": params, "weight_decay": 0.0, "source": "default: no decay"}}
 
 
+def _decay_all(declared: dict[str, dict[str, Any]], weight_decay: float) -> dict[str, dict[str, Any]]:
+    """``train.weight_decay_on: all``: every group the loss left undecayed takes the suite's
+    weight decay, as one optimizer over all parameters in a plain PyTorch script would; a group
+    whose loss sets its own ``weight_decay`` (> 0) keeps it."""
+    out = {}
+    for name, g in declared.items():
+        if name != "network" and float(g.get("weight_decay", 0.0)) == 0.0:
+            source = g.get("source", "")
+            g = {**g, "weight_decay": weight_decay,
+                 "source": f"{source}; weight decay: suite (train.weight_decay_on: all)" if source
+                 else "weight decay: suite (train.weight_decay_on: all)"}
+        out[name] = g
+    return out
+
+
 def build_optimizers(
     model: torch.nn.Module, loss_module: torch.nn.Module, train_cfg: dict[str, Any]
 ) -> tuple[list[torch.optim.Optimizer], list[dict[str, Any]]]:
@@ -68,6 +89,8 @@ def build_optimizers(
         },
         **loss_groups(loss_module),
     }
+    if train_cfg.get("weight_decay_on", "backbone") == "all":
+        declared = _decay_all(declared, float(train_cfg["weight_decay"]))
     seen: set[int] = set()
     if suite_kind not in _KINDS:
         raise ValueError(f"unknown optimizer '{suite_kind}' (choices: {', '.join(_KINDS)})")

@@ -18,7 +18,7 @@ import torch
 
 from modbench.cache.atomic import CacheWriteError
 from modbench.cache.lock import describe_holder
-from modbench.cache.store import CorruptFile, RunStore, evaluation_answers
+from modbench.cache.store import QUERIES, CorruptFile, RunStore, evaluation_answers
 from modbench.engine import backend, distributed
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.outcome import Outcome
@@ -91,12 +91,12 @@ class Runner:
             torch.set_num_threads(self.threads_for(run))
 
     def data_for(self, run):
-        from modbench.engine.device_data import DeviceData, load_splits
-        from modbench.suite.runs import canonical_json
+        from modbench.engine.device_data import DeviceData, data_key, load_splits
 
-        key = canonical_json(run.config["dataset"])
+        key = data_key(run.config)
         if key not in self._data:
-            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download)
+            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download,
+                                 seed=run.config["seed"])
             self._data[key] = DeviceData(splits, self.device)
         return self._data[key]
 
@@ -270,6 +270,10 @@ class Runner:
                 "not used, shown as missing (the same device and --threads use it; --force trains it again)"
             )
             raise _Refused
+        damaged = run_dir.queries_problem(result)
+        if damaged is not None:  # derived data: computed again from the checkpoint, never retrained
+            self.observer.message(corrupt_notice(run, damaged, "computing its per-query records again from the checkpoint"))
+            result = {**result, "files": {k: v for k, v in (result.get("files") or {}).items() if k != QUERIES}}
         if not evaluation_answers(result, eval_cfg):
             self._use_threads(run)
             try:

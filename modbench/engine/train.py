@@ -25,12 +25,13 @@ import torch
 from modbench.cache.store import CorruptFile, RunDir
 from modbench.engine import backend, distributed
 from modbench.engine.device_data import DeviceData
-from modbench.engine.evaluate import embed, evaluate_embeddings
+from modbench.engine.evaluate import ACCURACY, classifier_accuracy, embed, evaluate_embeddings
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.loop import StepParts, place, run_epoch
 from modbench.engine.model import EmbeddingNet, build_model
 from modbench.engine.optim import build_optimizers
 from modbench.engine.sampler import steps_per_epoch
+from modbench.engine.schedule import build_schedulers
 from modbench.errors import ModbenchError, RunError, UserError
 from modbench.identity import numerics_mismatch
 from modbench.versions import package_versions
@@ -139,6 +140,12 @@ def _resume(run, run_dir: RunDir, parts: StepParts, numerics: dict, observer: Ob
     parts.loss_fn.load_state_dict(state["loss"])
     for opt, saved in zip(parts.optimizers, state["optimizer"]["optimizers"]):
         opt.load_state_dict(saved)
+    saved_schedulers = state.get("schedulers") or []
+    if len(saved_schedulers) != len(parts.schedulers):  # the key covers the schedule: never expected
+        raise RunError(f"run {run.key}: the checkpoint holds {len(saved_schedulers)} scheduler states, "
+                       f"the run has {len(parts.schedulers)}")
+    for scheduler, saved in zip(parts.schedulers, saved_schedulers):
+        scheduler.load_state_dict(saved)
     resumed = RunState(
         start_epoch=int(state["epoch"]),
         history=list(state["history"]),
@@ -170,6 +177,7 @@ def _end_epoch(run, run_dir: RunDir, parts: StepParts, state: RunState, record: 
         "model": parts.model.state_dict(),
         "loss": parts.loss_fn.state_dict(),
         "optimizer": {"optimizers": [opt.state_dict() for opt in parts.optimizers]},  # as optim.Optimizers
+        "schedulers": [scheduler.state_dict() for scheduler in parts.schedulers],
         "epoch": record["epoch"],
         "history": state.history,
         "train_seconds": state.train_seconds,
@@ -183,19 +191,54 @@ def _end_epoch(run, run_dir: RunDir, parts: StepParts, state: RunState, record: 
     run_dir.write_history(state.history)
 
 
-def _train_epochs(run, run_dir: RunDir, data: DeviceData, dist, eval_cfg, observer: Observer, numerics, progress):
-    """Build the run's parts, resume, and train its remaining epochs (``progress["epoch"]``:
-    the epoch being trained, 1-based)."""
+def train_run(
+    run,
+    run_dir: RunDir,
+    data: DeviceData,
+    *,
+    eval_cfg: dict[str, Any],
+    observer: Observer | None = None,
+    numerics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) one run and write its result. Returns the result record. An exception
+    raised inside a user's loss or backbone becomes one ``UserCodeError`` line naming it, the
+    run and the epoch (``engine/culprit.py``); any other goes on as it is."""
+    # the epoch being trained (0: building the model and loss; None: the test evaluation)
+    progress: dict[str, int | None] = {"epoch": 0}
+    try:
+        return _train_run(run, run_dir, data, eval_cfg=eval_cfg, observer=observer, numerics=numerics,
+                          progress=progress)
+    except (ModbenchError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        from modbench.engine.culprit import user_code_error
+
+        named = user_code_error(exc, run, epoch=progress["epoch"])
+        if named is None:
+            raise
+        raise named from exc
+
+
+def _train_run(run, run_dir: RunDir, data: DeviceData, *, eval_cfg, observer, numerics, progress) -> dict[str, Any]:
+    """``train_run``'s work; ``progress["epoch"]`` follows it."""
+    observer = observer or Observer()
     cfg = run.config
     train_cfg = cfg["train"]
-    parts, groups = _build(run, data, dist)
-    state = _resume(run, run_dir, parts, numerics, observer)
-    run_dir.write_config(cfg)
+    numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
+    try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
+        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
+    except distributed.SetupError as exc:
+        raise UserError(str(exc)) from None
 
     epochs = train_cfg["epochs"]
     steps = steps_per_epoch(
         len(data.train_y), batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"], m=train_cfg["m"]
     )
+    parts, groups = _build(run, data, dist)
+    parts.schedulers, schedule = build_schedulers(parts.optimizers, train_cfg, steps)  # engine/schedule.py
+    state = _resume(run, run_dir, parts, numerics, observer)
+    run_dir.write_config(cfg)
+
     observer.run_start(run, start_epoch=state.start_epoch, epochs=epochs, steps_per_epoch=steps)
     val_metrics = list(eval_cfg["val_metrics"])
     if train_cfg["select"] == "best-val" and "recall@1" not in val_metrics:
@@ -214,6 +257,7 @@ def _train_epochs(run, run_dir: RunDir, data: DeviceData, dist, eval_cfg, observ
             "run": run.key,
             "epoch": epoch + 1,
             "train_loss": trained.train_loss,
+            "lr": parts.optimizers[0].param_groups[0]["lr"] if parts.optimizers else None,  # after the epoch
             **trained.diagnostics,  # train_accuracy, low_weight_share where the loss has them
             "val": val.values,
             "seconds": round(elapsed, 3),
@@ -223,47 +267,11 @@ def _train_epochs(run, run_dir: RunDir, data: DeviceData, dist, eval_cfg, observ
                    world_size=dist.world_size)
         observer.epoch_end(epoch=epoch + 1, record=record)
 
-    return parts, groups, state
-
-
-def train_run(
-    run,
-    run_dir: RunDir,
-    data: DeviceData,
-    *,
-    eval_cfg: dict[str, Any],
-    observer: Observer | None = None,
-    numerics: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train (or resume) one run and write its result. Returns the result record."""
-    observer = observer or Observer()
-    cfg = run.config
-    train_cfg = cfg["train"]
-    numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
-    try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
-        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
-    except distributed.SetupError as exc:
-        raise UserError(str(exc)) from None
-
-    # the epoch being trained (0: building the model and loss; None: the test evaluation), for
-    # an error raised in the user's code
-    progress: dict[str, int | None] = {"epoch": 0}
-    try:
-        parts, groups, state = _train_epochs(run, run_dir, data, dist, eval_cfg, observer, numerics, progress)
-        progress["epoch"] = None
-        result = None
-        if dist.is_main:
-            result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=parts.model, numerics=numerics,
-                                  optimizer_groups=groups)
-    except (ModbenchError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        from modbench.engine.culprit import user_code_error
-
-        named = user_code_error(exc, run, epoch=progress["epoch"])
-        if named is None:
-            raise
-        raise named from exc
+    progress["epoch"] = None
+    result = None
+    if dist.is_main:
+        result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=parts.model, numerics=numerics,
+                              optimizer_groups=groups, schedule=schedule)
     observer.run_end(run, status="done")
     return result
 
@@ -292,6 +300,7 @@ def _to_measure(keep: dict[str, Any] | None, eval_cfg: dict[str, Any]) -> tuple[
     k-means settings changed, every stored and requested one again."""
     requested = list(eval_cfg["metrics"])
     stored: dict[str, Any] = dict((keep or {}).get("metrics") or {})
+    stored.pop(ACCURACY, None)  # not an embedding metric: measured again with every evaluation
     stored_eval = (keep or {}).get("eval") or {}
     if all(stored_eval.get(k) == eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
         return stored, [n for n in requested if n not in stored]
@@ -307,6 +316,7 @@ def evaluate_run(
     model: EmbeddingNet | None = None,
     numerics: dict[str, Any] | None = None,
     optimizer_groups: list[dict[str, Any]] | None = None,
+    schedule: dict[str, Any] | None = None,
     keep: dict[str, Any] | None = None,
     write: bool = True,
 ) -> dict[str, Any]:
@@ -316,15 +326,26 @@ def evaluate_run(
 
     ``keep``: the run's stored result. Its metrics stay; the requested ones it lacks are
     measured and added (all of them again when the k-means settings changed). The returned
-    record shows the requested metrics; the file keeps them all."""
+    record shows the requested metrics; the file keeps them all.
+
+    The per-query records (``queries.npz``) are computed every time, from the same embeddings,
+    kNN search and k-means as the metrics, and written before ``result.json`` (which checksums
+    them); for a stored result that lacks them this is the backfill, its metrics unchanged."""
     cfg = run.config
     model, state, last = _model_to_evaluate(run, run_dir, data, model)
     numerics = numerics or last.get("numerics") or backend.numerics(data.device, torch.get_num_threads())
     requested = list(eval_cfg["metrics"])
     stored, names = _to_measure(keep, eval_cfg)
     test_emb = embed(model, data.test_x, data)
-    measured = evaluate_embeddings(test_emb, data.test_y, names, eval_cfg, strict=False)
-    metrics = {**stored, **measured.values}
+    # Every requested metric is computed with the records (their k and the same search), but a
+    # stored value is kept as it is: evaluating again never changes a run's reported numbers.
+    measured = evaluate_embeddings(test_emb, data.test_y, list(dict.fromkeys([*requested, *names, *stored])), eval_cfg,
+                                   strict=False, queries=True)
+    metrics = {**stored, **{n: measured.values[n] for n in names}}
+    family = loss_family(cfg["loss"], getattr(run, "source_dir", None))
+    accuracy = _accuracy(run, data, state, test_emb) if family == "softmax" else None
+    if accuracy is not None:
+        metrics[ACCURACY] = accuracy
     info = {**((keep or {}).get("metric_info") or {}), **measured.info} if keep else measured.info
     result = {
         **(keep or {}),
@@ -332,7 +353,10 @@ def evaluate_run(
         "config": cfg,
         "metrics": metrics,
         "metric_info": info,
-        "eval": {**dict(eval_cfg), "metrics": list(metrics)},
+        # softmax: "accuracy" in metrics is the top-1 of its classifier head; embedding: no head,
+        # accuracy not applicable (never 0).
+        "family": family,
+        "eval": {**dict(eval_cfg), "metrics": [m for m in metrics if m != ACCURACY]},
         "checkpoint": {"select": cfg["train"]["select"], "epoch": int(state.get("best_epoch", state["epoch"]))},
         "epochs": int(last["epoch"]),
         "train_seconds": round(float(last.get("train_seconds", 0.0)), 3),
@@ -347,6 +371,24 @@ def evaluate_run(
     }
     if optimizer_groups is not None:
         result["optimizer_groups"] = optimizer_groups
+    if schedule is not None:
+        result["schedule"] = schedule  # the learning-rate schedule as built (engine/schedule.py)
     if write:
+        run_dir.write_queries(measured.queries)
         run_dir.write_result(result)
-    return {**result, "metrics": {n: metrics[n] for n in requested if n in metrics}}
+    shown = [*requested, ACCURACY]  # the classifier's accuracy goes with every softmax-family result
+    return {**result, "metrics": {n: metrics[n] for n in shown if n in metrics}}
+
+
+def _accuracy(run, data: DeviceData, state: dict[str, Any], test_emb: torch.Tensor) -> float | None:
+    """Top-1 accuracy of the classifier head of the evaluated checkpoint (its loss's weights)
+    on the test embeddings; None for a checkpoint without the loss's weights."""
+    if "loss" not in state:
+        return None
+    cfg = run.config
+    loss_fn = build_loss(cfg["loss"], num_classes=data.splits.num_classes,
+                         embedding_dim=cfg["backbone"]["embedding_dim"], params=getattr(run, "params", None),
+                         base_dir=getattr(run, "source_dir", None))
+    loss_fn.load_state_dict(state["loss"])
+    loss_fn.to(data.device)
+    return classifier_accuracy(loss_fn.classifier, test_emb, data.test_y)

@@ -7,7 +7,8 @@
 - ``clustering``: k-means (scikit-learn, k-means++, all points, fixed seed);
 - ``retrieval``: Recall@k, p@1, MAP@R, macro-F1 of 1-NN from neighbour lists;
 - ``clustering_metrics``: NMI and pairwise F1 of a partition;
-- ``compute``: ``compute_metrics``, all of them on one set of embeddings.
+- ``compute``: ``compute_metrics``, all of them on one set of embeddings (and, on request, the
+  per-query records of ``query_records``).
 """
 
 # Imported on first use (PEP 562), so that ``modbench.metrics.names`` (metric names, no torch)

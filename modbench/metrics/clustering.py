@@ -74,7 +74,7 @@ def kmeans(
     n_clusters: int,
     *,
     seed: int = 0,
-    n_init: int = 1,
+    n_init: int = 10,
     max_iter: int = KMEANS_MAX_ITER,
     tol: float = KMEANS_TOL,
 ) -> KMeansResult:

@@ -2,7 +2,8 @@
 
 The kNN search runs once for all neighbour metrics (Recall@k, p@1, MAP@R, macro-F1) one query
 block at a time, so no neighbour list of all N queries is held either; k-means runs once for NMI
-and F1. Pure: no printing, no files.
+and F1. With ``queries=True`` the same search and the same k-means also give the per-query
+records of ``query_records.py`` (each metric is their mean). Pure: no printing, no files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from modbench.metrics import clustering_metrics, retrieval
+from modbench.metrics import clustering_metrics, query_records, retrieval
 from modbench.metrics.clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
 from modbench.metrics.inputs import checked_input, prepare
 from modbench.metrics.knn_search import iter_knn, resolve_backend
@@ -38,6 +39,8 @@ class MetricResult:
 
     values: dict[str, float]
     info: dict = field(default_factory=dict)
+    # With ``queries=True``: the per-query records (query_records.FIELDS), else None.
+    queries: dict[str, np.ndarray] | None = None
 
 
 def _undefined_reason(name: str, y: np.ndarray) -> str | None:
@@ -70,28 +73,46 @@ def _undefined(names: list[str], y: np.ndarray, strict: bool) -> dict[str, str]:
     return undefined
 
 
-def _neighbour_metrics(x: torch.Tensor, y: np.ndarray, wanted: list[str], backend: str, block_size: int | None):
+def _neighbour_metrics(x: torch.Tensor, y: np.ndarray, wanted: list[str], backend: str, block_size: int | None,
+                       record_ks: np.ndarray | None = None):
     """Recall@k, p@1, MAP@R and macro-F1 from one blocked kNN search: (values, exhaustive
-    searches). Only the labels of the neighbours are used, so the search may leave near-tied
-    neighbours of one label unordered (see knn_search.iter_knn)."""
+    searches, per-query arrays or None). Only the labels of the neighbours are used, so the search
+    may leave near-tied neighbours of one label unordered (see knn_search.iter_knn).
+
+    ``record_ks``: also keep, per query, the hits at these k, AP@R and the nearest other
+    sample's label (the ``hit``, ``ap_r`` and ``nn_label`` of query_records), taken from the
+    very neighbour lists the metrics are counted on."""
     n = x.shape[0]
     recall_ks = {m: recall_k(m) for m in wanted if recall_k(m) is not None}
-    k_rows = np.full(n, max([1, *recall_ks.values()]), dtype=np.int64)
+    records = record_ks is not None
+    k_rows = np.full(n, max([1, *recall_ks.values(), *(record_ks if records else ())]), dtype=np.int64)
     r = retrieval.r_per_query(y)
-    if "map@r" in wanted:
+    if "map@r" in wanted or records:
         k_rows = np.maximum(k_rows, r)
     hits = {m: 0 for m in recall_ks}
     p1_hits, ap_sum, exhaustive = 0, 0.0, 0
     predicted = np.empty(n, dtype=np.int64)
+    if records:
+        hit = np.zeros((n, len(record_ks)), dtype=bool)
+        ap_r = np.full(n, np.nan, dtype=np.float64)
     for blk in iter_knn(x, np.minimum(k_rows, n - 1), backend=backend, block_size=block_size, distances=False, labels=y):
         match = retrieval.match_rows(y, y[blk.start : blk.stop], blk.indices)
         for m, k in recall_ks.items():
             hits[m] += int(retrieval.hits_rows(match, k).sum())
         p1_hits += int(match[:, 0].sum())
         predicted[blk.start : blk.stop] = y[blk.indices[:, 0]]
-        if "map@r" in wanted:
-            ap_sum += float(retrieval.average_precision_at_r_rows(match, r[blk.start : blk.stop]).sum())
+        if "map@r" in wanted or records:
+            rows_r = r[blk.start : blk.stop]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ap = retrieval.average_precision_at_r_rows(match, rows_r)
+            if "map@r" in wanted:
+                ap_sum += float(ap.sum())
+        if records:
+            for j, k in enumerate(record_ks):
+                hit[blk.start : blk.stop, j] = retrieval.hits_rows(match, int(k))
+            ap_r[blk.start : blk.stop] = np.where(rows_r > 0, ap, np.nan)
         exhaustive += blk.exhaustive_queries
+    per_query = {"hit": hit, "ap_r": ap_r, "nn_label": predicted.copy()} if records else None
     values = {m: hits[m] / n for m in recall_ks}
     if "p@1" in wanted:
         values["p@1"] = p1_hits / n
@@ -99,7 +120,7 @@ def _neighbour_metrics(x: torch.Tensor, y: np.ndarray, wanted: list[str], backen
         values["map@r"] = ap_sum / n
     if "macro_f1" in wanted:
         values["macro_f1"] = retrieval.macro_f1_from_predictions(y, predicted)
-    return values, exhaustive
+    return values, exhaustive, per_query
 
 
 def _clustering(x: torch.Tensor, y: np.ndarray, wanted: list[str], seed: int, n_init: int):
@@ -159,9 +180,10 @@ def compute_metrics(
     device=None,
     backend: str = "auto",
     kmeans_seed: int = 0,
-    kmeans_n_init: int = 1,
+    kmeans_n_init: int = 10,
     block_size: int | None = None,
     strict: bool = True,
+    queries: bool = False,
 ) -> MetricResult:
     """The metrics named in ``metrics`` on ``embeddings`` [N, D] (float16/32/64) with ``labels`` [N].
 
@@ -172,6 +194,11 @@ def compute_metrics(
     undefined on this input raises MetricError naming it and why; with ``strict=False`` it is NaN
     and the reason is in ``info["undefined"]``; so is ``recall@k`` with k >= N (see
     names.check_metric_names, which refuses it before training). The kNN is exact (see knn_search.py).
+    ``kmeans_n_init``: k-means initialisations, the partition of lowest inertia kept (default 10).
+
+    ``queries``: also return, in ``MetricResult.queries``, the per-query records of
+    ``query_records.py`` (from the same kNN search and k-means; both run even when no metric
+    asked for them, so the records are always complete). Needs at least 2 samples.
     """
     names = parse_metric_names(metrics)
     x, y = checked_input(embeddings, labels, device)
@@ -181,15 +208,23 @@ def compute_metrics(
     undefined = _undefined(names, y, strict)
     wanted = [m for m in names if m not in undefined]
     values = dict.fromkeys(names, math.nan)
-    exhaustive, km = 0, None
-    if any(m not in CLUSTERING_METRICS for m in wanted):
-        found, exhaustive = _neighbour_metrics(x, y, wanted, be, block_size)
+    exhaustive, km, per_query = 0, None, None
+    if queries and y.shape[0] < 2:
+        raise MetricError(f"per-query records need at least 2 samples, got {y.shape[0]}")
+    ks = query_records.record_ks([recall_k(m) for m in names if recall_k(m) is not None], y.shape[0]) if queries else None
+    if queries or any(m not in CLUSTERING_METRICS for m in wanted):
+        found, exhaustive, per_query = _neighbour_metrics(x, y, wanted, be, block_size, record_ks=ks)
         values.update(found)
-    if any(m in CLUSTERING_METRICS for m in wanted):
+    if queries or any(m in CLUSTERING_METRICS for m in wanted):
         found, km = _clustering(x, y, wanted, kmeans_seed, kmeans_n_init)
         values.update(found)
     info = _info(x, y, backend=be, normalize=normalize, input_dtype=input_dtype, zero_rows=zero_rows,
                  exhaustive=exhaustive, seed=kmeans_seed, n_init=kmeans_n_init, km=km)
     if undefined:
         info["undefined"] = undefined
-    return MetricResult(values=values, info=info)
+    records = None
+    if queries:
+        records = {"label": y.astype(np.int64), "ks": ks, **per_query,
+                   "cluster": np.asarray(km.labels, dtype=np.int64)}
+        records = {name: records[name] for name in query_records.FIELDS}
+    return MetricResult(values=values, info=info, queries=records)

@@ -7,7 +7,8 @@ identity (device, threads, ...); every table notes how its rows differ from the 
 written (overrides, fixture data). Best mean of each metric column (per suite) is flagged so renderers can
 highlight it. With the paper's numbers, each measured row whose dataset, backbone and loss the
 paper has is followed by the paper's row, marked "(paper)" and never flagged as best.
-The baseline table lists, per loss and metric, the difference to the baseline and its test.
+The baseline table lists, per loss and metric, the difference to the baseline and its test. The
+classifier-accuracy table shows the softmax-family losses' top-1 accuracy ("n/a" for the others).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from modbench.render.names import backbone_name, dataset_name, metric_short, met
 from modbench.results.aggregate import Group
 from modbench.results.baseline import BaselineRow
 from modbench.results.deviations import note as deviation_note
-from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS, TABLE3_METRICS
+from modbench.results.rows import (
+    ACCURACY, ACCURACY_LABEL, NOT_APPLICABLE, TABLE1_METRICS, TABLE2_METRICS, TABLE3_METRICS,
+)
 from modbench.results.stats import HOLM_NAME, TEST_NAME
 
 MEASURED, PAPER = "measured", "paper"
@@ -182,6 +185,21 @@ def extra_table(groups: list[Group], suite: str, metrics: list[str], deviations=
     return _table(groups, f"More metrics — {suite}", ["Loss function"], lambda g, label: [label], metrics, deviations=deviations)
 
 
+def accuracy_table(groups: list[Group], suite: str, deviations=None) -> TableText | None:
+    """The classifier's top-1 accuracy on the test split, for the softmax-family losses; an
+    embedding-only loss's row says "n/a" (no classifier), never 0. None when no row has it."""
+    if not any(g.cell(ACCURACY) is not None for g in groups):
+        return None
+    table = _table(groups, f"Classifier accuracy — {suite}", ["Loss function"], lambda g, label: [label],
+                   (ACCURACY,), deviations=deviations)
+    for i, group in enumerate(groups):
+        if group.accuracy_applicable is False:
+            table.rows[i][-1] = f"{NOT_APPLICABLE} (no classifier)"
+    table.notes.insert(0, f"Top-1 accuracy ({ACCURACY_LABEL}): the share of evaluated images (the test split; "
+                          "the validation split for tuning trials) whose largest classifier logit is their label.")
+    return table
+
+
 def baseline_table(rows: list[BaselineRow], suite: str, baseline: str, deviations=None) -> TableText:
     """Per loss and metric: Δ to the baseline, its confidence interval, Welch's p, the
     Holm-adjusted p and the verdict (on the Holm-adjusted p when the table holds several tests)."""
@@ -250,6 +268,8 @@ def suite_tables(
         tables.append(retrieval)
     if extra_metrics:
         tables.append(extra_table(groups, suite, extra_metrics, deviations))
+    if (accuracy := accuracy_table(groups, suite, deviations)) is not None:
+        tables.append(accuracy)
     if baseline is not None and baseline_rows is not None:
         tables.append(baseline_table(baseline_rows, suite, baseline, deviations))
     for table in tables:

@@ -22,6 +22,7 @@ METRIC_TITLES = {
     "macro_f1": "macro-F1",  # of leave-one-out 1-NN labels: the quantity the paper calls F1
     "map@r": "MAP@R",
     "p@1": "P@1",
+    "accuracy": "Top-1 accuracy (classifier)",
 }
 
 

@@ -60,10 +60,14 @@ def _dataset(p: Protocol) -> str:
         text += (
             f"; the official training split divided into train and validation "
             f"(class-stratified, val_fraction {_number(d['val_fraction'])}, split seed {d.get('split_seed', 0)}); "
-            "the official test split for every reported number"
+            + ("the official test split for every reported number" if d.get("test_subset")
+               else "the whole official test split for every reported number")
         )
     if d.get("subset"):
-        text += f"; subset: at most {d['subset']} training images per class and a proportional test subset"
+        text += f"; subset: at most {d['subset']} training images per class (validation in proportion)"
+    if d.get("test_subset"):
+        text += (f"; test subset: at most {d['test_subset']} test images per class (a smoke run: "
+                 "not the whole test split)")
     return text
 
 
@@ -75,8 +79,13 @@ def _sizes(p: Protocol) -> str:
         counts = {k: v for k, v in sizes.items() if isinstance(v, int) and not isinstance(v, bool)}
         order = [k for k in ("train", "val", "test") if k in counts] + [k for k in counts if k not in ("train", "val", "test")]
         names = {"val": "validation"}
-        text = ", ".join(f"{names.get(k, k)} {counts[k]}" for k in order) + (" images" if counts else "")
         info = sizes.get("info") if isinstance(sizes.get("info"), dict) else {}
+        whole = info.get("test_total")
+        cut = isinstance(whole, int) and counts.get("test") not in (None, whole)
+        shown = {k: (f"{counts[k]} of {whole}" if k == "test" and cut else str(counts[k])) for k in counts}
+        text = ", ".join(f"{names.get(k, k)} {shown[k]}" for k in order) + (" images" if counts else "")
+        if isinstance(whole, int) and not cut and "test" in counts:
+            text += " (the whole test split)"
         if info.get("source"):
             text += f" (read with {info['source']})"
         if info.get("fixture"):
@@ -99,14 +108,17 @@ def _training(p: Protocol) -> str:
     if not t:
         return "—"
     parts = [
-        f"{t.get('optimizer', '?')}, "
+        ("optimizer per loss (see Losses)" if p.optimizer_per_loss else f"{t.get('optimizer', '?')}") + ", "
         + ("lr per loss (see Losses)" if p.lr_per_loss else f"lr {_number(t.get('lr'))}")
-        + f", weight decay {_number(t.get('weight_decay'))}",
+        + f", weight decay {_number(t.get('weight_decay'))}"
+        + (" on every parameter (weight_decay_on: all)" if t.get("weight_decay_on") == "all"
+           else " on the network only (not the loss's own parameters)"),
     ]
     if t.get("optimizer") in ("adam", "adamw") and t.get("betas"):
         parts.append(f"betas ({', '.join(_number(b) for b in t['betas'])})")
     if t.get("optimizer") == "sgd":
         parts.append(f"momentum {_number(t.get('momentum'))}")
+    parts.append(_schedule(t))
     parts.append(f"batch size {t.get('batch_size')}")
     parts.append(f"{t.get('epochs')} epoch{'' if t.get('epochs') == 1 else 's'}")
     sampler = t.get("sampler", "random")
@@ -117,6 +129,18 @@ def _training(p: Protocol) -> str:
     if t.get("compile"):
         parts.append("torch.compile")
     return ", ".join(parts)
+
+
+def _schedule(t: dict) -> str:
+    """``constant learning rate``, or e.g. ``cosine schedule after 2 warm-up epochs (per step)``."""
+    kind = t.get("scheduler", "constant")
+    warmup = t.get("warmup_epochs") or 0
+    text = "constant learning rate" if kind == "constant" else f"{kind} schedule"
+    if kind == "step":
+        text += f" (x{_number(t.get('gamma') if t.get('gamma') is not None else 0.1)} every {t.get('step_size')} epochs)"
+    if warmup:
+        text += f"{' after' if kind != 'onecycle' else ','} {_number(warmup)} warm-up epoch{'' if warmup == 1 else 's'}"
+    return text + (" (stepped per batch)" if kind != "constant" or warmup else "")
 
 
 def _seeds(p: Protocol) -> str:
@@ -204,6 +228,8 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
     losses = []
     for loss in p.losses:
         text = f"**{escape(loss.label)}**: `{loss.name}`; parameters {escape(_params(loss.params))}"
+        if p.optimizer_per_loss:
+            text += f"; optimizer {escape(str(loss.optimizer))}"
         if p.lr_per_loss:
             text += f"; learning rate {_number(loss.lr)}"
         losses.append(_item(text + f"; seeds done {len(loss.seeds)}/{loss.listed}"))

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from modbench.results.rows import ResultRow
+from modbench.results.rows import ACCURACY, ACCURACY_LABEL, ResultRow, accuracy_applicable
 from modbench.results.stats import Summary, summarize
 
 Cell = Summary  # mean, std (ddof=1, NaN for one seed), n, min, max
@@ -50,6 +50,11 @@ class Group:
         if "done" in statuses:
             return "done"
         return "failed" if "failed" in statuses else "missing"
+
+    @property
+    def accuracy_applicable(self) -> bool | None:
+        """Whether the group's loss has a classifier head (``rows.accuracy_applicable``)."""
+        return next((a for a in (accuracy_applicable(r.result) for r in self.done) if a is not None), None)
 
     @property
     def done(self) -> list[ResultRow]:
@@ -196,6 +201,10 @@ def aggregate_record(group: Group, metrics: list[str] | None = None) -> dict[str
         "run": None,
     }
     out.update({m: _json_number(c.mean) for m, c in cells.items()})
+    if group.accuracy_applicable is not None:
+        out.setdefault(ACCURACY, None)  # null for an embedding-only loss: not applicable
+        out["accuracy_applicable"] = group.accuracy_applicable
+        out["accuracy_is"] = ACCURACY_LABEL
     out["params"] = group.params
     out["identity"] = group.identity
     out["deviations"] = [d.record() for d in group.deviations]

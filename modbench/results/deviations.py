@@ -1,5 +1,6 @@
 """How the rows of a table differ from their suite as written: overridden settings
-(``--epochs``, ``--subset``, or a cached run trained with other values), and fixture data.
+(``--epochs``, ``--subset``, ``--test-subset``, or a cached run trained with other values), a
+test subset (a smoke run's, even where the suite writes it), and fixture data.
 
 Every table, Markdown document, JSON object and CSV line states these, so a quick run can never
 pass for a full one. A run of the suite as written, on the real data, has no deviation.
@@ -36,17 +37,20 @@ class Deviation:
 
 
 LOSS_LR = "loss_lr"
+LOSS_OPTIMIZER = "loss_optimizer"
 
 
 def written_sections(suite) -> dict[str, Any]:
     """The suite's ``dataset``, ``backbone`` and ``train`` sections and its ``seeds`` as written
     (a ``Suite``), and under ``loss_lr`` the learning rate of each loss entry that sets its own
-    (``lr`` in the entry, as a tuned suite writes): for those rows that is the suite's ``train.lr``."""
+    (``lr`` in the entry, as a tuned suite writes): for those rows that is the suite's ``train.lr``;
+    likewise under ``loss_optimizer`` the optimizer of each entry that sets its own."""
     from modbench.suite.runs import loss_settings_of
 
     out: dict[str, Any] = {name: getattr(suite, name).model_dump(mode="json") for name in SECTIONS}
     out["seeds"] = list(suite.seeds)
     out[LOSS_LR] = {s.label: s.lr for s in loss_settings_of(suite) if s.lr is not None}
+    out[LOSS_OPTIMIZER] = {s.label: s.optimizer for s in loss_settings_of(suite) if s.optimizer is not None}
     return out
 
 
@@ -57,10 +61,14 @@ def per_loss_lr_note(suite) -> str | None:
     from modbench.suite.runs import loss_settings_of
 
     settings = loss_settings_of(suite)
-    if not any(s.lr is not None for s in settings):
-        return None
-    shown = ", ".join(f"{s.label} {(s.lr if s.lr is not None else suite.train.lr):.3g}" for s in settings)
-    return f"Learning rate per loss (as the suite writes it): {shown}."
+    sentences = []
+    if any(s.lr is not None for s in settings):
+        shown = ", ".join(f"{s.label} {(s.lr if s.lr is not None else suite.train.lr):.3g}" for s in settings)
+        sentences.append(f"Learning rate per loss (as the suite writes it): {shown}.")
+    if any(s.optimizer is not None for s in settings):
+        shown = ", ".join(f"{s.label} {s.optimizer or suite.train.optimizer}" for s in settings)
+        sentences.append(f"Optimizer per loss (as the suite writes it): {shown}.")
+    return " ".join(sentences) or None
 
 
 def seed_deviation(seed: int, written: dict[str, Any]) -> list[Deviation]:
@@ -112,13 +120,33 @@ def _one(key: str, value: Any, written: Any, test_size: Any) -> Deviation:
             text = f"the full training set (the suite says subset {_shown(written)})"
             return Deviation(key, value, written, text, "full data")
         suite_says = "the full training set" if written is None else f"subset {_shown(written)}"
-        test = f" (here {test_size} test images)" if isinstance(test_size, int) else ""
         text = (
             f"subset: at most {_shown(value)} training images per class (the suite says {suite_says}); "
-            f"a subset shrinks the test set too{test}, which changes NMI, F1 and Recall@k"
+            "the test split stays whole"
         )
         return Deviation(key, value, written, text, f"subset {_shown(value)}")
+    if key == TEST_SUBSET:
+        return test_subset_deviation(value, written, test_size)
     return Deviation(key, value, written, f"{key} {_shown(value)} (the suite says {_shown(written)})", f"{name} {_shown(value)}")
+
+
+TEST_SUBSET = "dataset.test_subset"
+
+
+def test_subset_deviation(value: Any, written: Any, test_size: Any) -> Deviation:
+    """A run whose test split was cut (``dataset.test_subset``, ``--test-subset``), or a run on
+    the whole test split of a suite that writes a test subset."""
+    if value is None:
+        text = f"the whole test split (the suite says test subset {_shown(written)})"
+        return Deviation(TEST_SUBSET, value, written, text, "whole test split")
+    here = f"{test_size} test images" if isinstance(test_size, int) else "fewer test images"
+    suite_says = "as the suite says" if value == written else (
+        "the suite says the whole test split" if written is None else f"the suite says test subset {_shown(written)}")
+    text = (
+        f"test subset: at most {_shown(value)} test images per class, here {here} ({suite_says}); the protocol "
+        "measures every number on the whole test split, and a smaller test set makes every metric noisier"
+    )
+    return Deviation(TEST_SUBSET, value, written, text, f"test subset {_shown(value)}")
 
 
 def config_deviations(config: dict[str, Any], written: dict[str, dict[str, Any]], result: dict | None = None,
@@ -134,9 +162,14 @@ def config_deviations(config: dict[str, Any], written: dict[str, dict[str, Any]]
         theirs = _flat(written.get(section) or {}, section)
         if section == "train" and label is not None and label in (written.get(LOSS_LR) or {}):
             theirs["train.lr"] = written[LOSS_LR][label]
+        if section == "train" and label is not None and label in (written.get(LOSS_OPTIMIZER) or {}):
+            theirs["train.optimizer"] = written[LOSS_OPTIMIZER][label]
         for key in list(theirs) + [k for k in ours if k not in theirs]:
             if ours.get(key) != theirs.get(key):
                 out.append(_one(key, ours.get(key), theirs.get(key), test_size))
+            elif key == TEST_SUBSET and ours.get(key) is not None:
+                # Written in the suite, still a departure from the protocol: named like an override.
+                out.append(test_subset_deviation(ours[key], theirs.get(key), test_size))
     return out
 
 

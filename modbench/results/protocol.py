@@ -39,6 +39,7 @@ class LossInfo:
     seeds: list[int]  # finished
     listed: int
     lr: Any = None  # this loss's train.lr (a suite's losses may each set their own)
+    optimizer: Any = None  # this loss's train.optimizer (likewise)
 
 
 @dataclass
@@ -67,6 +68,11 @@ class Protocol:
         return len({repr(loss.lr) for loss in self.losses}) > 1
 
     @property
+    def optimizer_per_loss(self) -> bool:
+        """Whether the losses train with different optimizers (the protocol's Losses list shows them)."""
+        return len({repr(loss.optimizer) for loss in self.losses}) > 1
+
+    @property
     def closed_set(self) -> bool:
         return self.dataset.get("name") in CLOSED_SET_DATASETS
 
@@ -89,7 +95,7 @@ def suite_protocol(suite: str, groups: list[Group], description: str = "") -> Pr
         train=dict(config.get("train", {})),
         losses=[
             LossInfo(g.label, g.loss, dict(g.config.get("loss", {}).get("params", {})), g.seeds, g.n_total,
-                     (g.config.get("train") or {}).get("lr"))
+                     (g.config.get("train") or {}).get("lr"), (g.config.get("train") or {}).get("optimizer"))
             for g in groups
         ],
         seeds=sorted({s for g in groups for s in g.seeds}),

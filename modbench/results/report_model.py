@@ -24,7 +24,7 @@ from modbench.results.deviations import written_sections
 from modbench.results.rows import ResultRow, row_for
 
 OTHER = "cached runs"
-OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"))
+OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"), ("dataset", "test_subset"))
 
 
 @dataclass
@@ -37,7 +37,7 @@ class ReportModel:
 
 def _setting_key(config: dict[str, Any]) -> str:
     """A run's configuration without what a report matches across: the seed, the settings that
-    ``--epochs`` and ``--subset`` override, and the code that trained it (a run of older code
+    ``--epochs``, ``--subset`` and ``--test-subset`` override, and the code that trained it (a run of older code
     still belongs to its suite; as another configuration it gets a row of its own)."""
     stripped = {k: v for k, v in config.items() if k not in ("seed", "code")}
     for section, key in OVERRIDABLE:
@@ -109,6 +109,7 @@ def build_report(
     seeds: list[int] | None = None,
     epochs: int | None = None,
     subset: int | None = None,
+    test_subset: int | None = None,
     warn: Callable[[str], None] | None = None,
     more_runs: Callable | None = None,
 ) -> ReportModel:
@@ -128,7 +129,7 @@ def build_report(
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
         model.written[suite.name] = written_sections(suite)
-        overridden = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds)
+        overridden = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset)
         runs = resolve_runs(overridden, source)
         listed = rows_from_cache(store, runs, warn=warn)
         by_setting: dict[str, Any] = {}
@@ -140,7 +141,7 @@ def build_report(
             template = by_setting.get(setting_of[c.key])
             if template is None or c.key in listed_keys:
                 continue
-            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset)
+            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
             if reason:
                 left.setdefault(reason, set()).add(c.key)
                 placed.add(c.key)
@@ -172,7 +173,7 @@ def build_report(
         named = suites_of_runs(store.root) if rest else {}
         others: list[ResultRow] = []
         for c in rest:
-            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset)
+            reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
             if reason:
                 left.setdefault(reason, set()).add(c.key)
             else:
@@ -192,7 +193,7 @@ def _overrides(row: ResultRow) -> str:
     return json.dumps([(cfg.get(s) or {}).get(k) for s, k in OVERRIDABLE], default=str)
 
 
-def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset) -> str | None:
+def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset, test_subset=None) -> str | None:
     """Why the filters leave this cached run out, or None."""
     if seeds and config.get("seed") not in seeds:
         return f"other seeds than --seed {' --seed '.join(str(s) for s in seeds)}"
@@ -200,4 +201,6 @@ def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset) -> str | Non
         return f"other epochs than --epochs {epochs}"
     if subset is not None and (config.get("dataset") or {}).get("subset") != subset:
         return f"another subset than --subset {subset}"
+    if test_subset is not None and (config.get("dataset") or {}).get("test_subset") != test_subset:
+        return f"another test subset than --test-subset {test_subset}"
     return None

@@ -13,6 +13,20 @@ TABLE2_METRICS = ("recall@1", "recall@2", "recall@4", "recall@8")
 # metric of tuning.
 TABLE3_METRICS = ("map@r", "p@1")
 
+# The top-1 accuracy of a softmax-family loss's classifier head on the test split (result.json
+# "metrics", engine/evaluate.py). Embedding-only losses have no head: not applicable, never 0.
+ACCURACY = "accuracy"
+ACCURACY_LABEL = "classifier top-1, softmax-family losses only; not comparable with embedding-only losses"
+NOT_APPLICABLE = "n/a"
+
+
+def accuracy_applicable(result: dict[str, Any] | None) -> bool | None:
+    """Whether a run's loss has a classifier whose accuracy ``result.json`` holds: True for
+    the softmax family, False for embedding-only losses, None for a result that does not say
+    (written before the family was recorded, or no result)."""
+    family = result.get("family") if isinstance(result, dict) else None
+    return {"softmax": True, "embedding": False}.get(family)
+
 
 @dataclass
 class ResultRow:
@@ -63,6 +77,11 @@ class ResultRow:
         out.update({k: (None if v != v else v) for k, v in self.metrics.items()})
         if self.failure:
             out["failure"] = self.failure
+        applicable = accuracy_applicable(self.result)
+        if applicable is not None:
+            out.setdefault(ACCURACY, None)  # null for an embedding-only loss: not applicable
+            out["accuracy_applicable"] = applicable
+            out["accuracy_is"] = ACCURACY_LABEL
         out["params"] = self.params
         out["identity"] = self.identity
         out["deviations"] = [d.record() for d in self.deviations]

@@ -23,7 +23,9 @@ from modbench.errors import UserError, unknown_name_message
 from modbench.suite.errors import (  # noqa: F401 (SuiteError, validation_message: API)
     Problems, SuiteError, format_loc, validation_message, validation_problems,
 )
-from modbench.suite.references import DATASETS_WITH_LABEL_SETS, name_problems, reference_problems  # noqa: F401
+from modbench.suite.references import (  # noqa: F401
+    DATASETS_WITH_LABEL_SETS, name_problems, reference_problems, verdict_baseline_problems,
+)
 from modbench.suite.runs import expand_entries, expand_losses
 from modbench.suite.schema import LossEntry, Suite
 
@@ -193,6 +195,8 @@ def check_references(suite: Suite, source: str) -> None:
         settings = expand_losses(suite, source)
     except SuiteError as exc:
         problems.extend(exc)
+    else:
+        verdict_baseline_problems(suite, settings, problems)
     problems.raise_if_any()
     suite._loss_settings = tuple(settings)
     from modbench.tune.spaces import check_tune_section  # the tune: section (docs/tuning.md)

@@ -80,13 +80,54 @@ def reference_problems(suite: Suite, problems: Problems) -> None:
             f"dataset '{suite.dataset.name}' has one label set; 'labels' applies to "
             f"{', '.join(sorted(DATASETS_WITH_LABEL_SETS))} only (remove the key)",
         )
+    measured = None
     for key in ("metrics", "val_metrics"):
         try:
             names = parse_metric_names(getattr(suite.eval, key))
         except UserError as exc:
             problems.add(f"eval.{key}", str(exc))
             continue
+        if key == "metrics":
+            measured = names
         for name in names:
             k = recall_k(name)
             if k is not None and k > MAX_RECALL_K:
                 problems.add(f"eval.{key}", f"{name}: k is at most {MAX_RECALL_K}")
+    verdict_metric_problems(suite, measured, problems)
+
+
+def verdict_metric_problems(suite: Suite, measured: list[str] | None, problems: Problems) -> None:
+    """``verdict.metric`` must be a per-query metric (MAP@R, P@1, Recall@K) that the suite
+    measures (``eval.metrics``; ``measured`` None: those did not parse, reported already)."""
+    from modbench.metrics.names import parse_metric_names, recall_k
+    from modbench.suite.schema import VERDICT_METRIC_CHOICES
+
+    written = suite.verdict.metric
+    try:
+        (metric,) = parse_metric_names([written])
+    except (UserError, ValueError):
+        problems.add("verdict.metric", f"unknown metric {written!r}; choose {VERDICT_METRIC_CHOICES}")
+        return
+    if metric not in ("map@r", "p@1") and recall_k(metric) is None:
+        problems.add("verdict.metric", f"{metric} has no value per test query; choose {VERDICT_METRIC_CHOICES}")
+    elif measured is not None and metric not in measured:
+        problems.add("verdict.metric", f"{metric} is not measured by this suite; add it to eval.metrics "
+                     f"(now {', '.join(measured)})")
+
+
+def verdict_baseline_problems(suite: Suite, settings, problems: Problems) -> None:
+    """``verdict.baseline`` must name one loss setting of the suite: a label, or a loss name
+    that one setting alone has (the rule of ``--baseline``, results/baseline.py)."""
+    wanted = suite.verdict.baseline
+    if wanted is None:
+        return
+    labels = list(dict.fromkeys(s.label for s in settings))
+    if wanted in labels:
+        return
+    by_name = list(dict.fromkeys(s.label for s in settings if s.name == wanted))
+    if len(by_name) > 1:
+        problems.add("verdict.baseline", f"{len(by_name)} loss settings are '{wanted}'; give one label instead "
+                     f"(choices: {', '.join(by_name)})")
+    elif not by_name:
+        known = list(dict.fromkeys([*labels, *(s.name for s in settings)]))
+        problems.add("verdict.baseline", unknown_name_message("loss or label", wanted, known))

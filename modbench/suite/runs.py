@@ -49,6 +49,7 @@ class LossSetting:
     entry: int = 0  # index in the suite's ``losses``
     own_label: bool = False  # the label was written in the suite (not made from the name)
     lr: float | None = None  # the entry's own learning rate (LossEntry.lr), else train.lr
+    optimizer: str | None = None  # the entry's own optimizer (LossEntry.optimizer), else train.optimizer
 
     @property
     def params(self) -> dict[str, Any]:
@@ -148,7 +149,8 @@ def _entry_settings(i: int, entry, params_model, source: str) -> list[LossSettin
         label = entry.label or entry.name
         if swept:
             label = f"{label} ({_values(swept, swept)})"
-        settings.append(LossSetting(entry.name, label, model, swept, i, entry.label is not None, entry.lr))
+        settings.append(LossSetting(entry.name, label, model, swept, i, entry.label is not None, entry.lr,
+                                    entry.optimizer))
     return settings
 
 
@@ -231,7 +233,8 @@ def expand_entries(entries, source: str, base_dir=None) -> list[LossSetting]:
             problems.extend(exc)
             continue
         for setting in entry_settings:
-            identity = canonical_json({"name": setting.name, "params": setting.params, "lr": setting.lr})
+            identity = canonical_json({"name": setting.name, "params": setting.params, "lr": setting.lr,
+                                       "optimizer": setting.optimizer})
             if identity not in seen:
                 seen.add(identity)
                 settings.append(setting)
@@ -248,13 +251,17 @@ def check_run_count(settings: int, seeds: int, source: str) -> None:
         )
 
 
+def loss_train(setting: LossSetting) -> dict[str, Any]:
+    """The ``train`` settings a loss entry sets for its own runs (``lr``, ``optimizer``)."""
+    return {k: v for k, v in (("lr", setting.lr), ("optimizer", setting.optimizer)) if v is not None}
+
+
 def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
     return {
         "protocol": PROTOCOL_VERSION,
         "dataset": suite.dataset.model_dump(mode="json"),
         "backbone": suite.backbone.model_dump(mode="json"),
-        "train": suite.train.model_dump(mode="json")
-        | ({"lr": setting.lr} if setting.lr is not None else {}),
+        "train": suite.train.model_dump(mode="json") | loss_train(setting),
         "loss": {"name": setting.name, "params": setting.params},
         "seed": seed,
         "code": code_identity(setting.name, suite.backbone.name, suite.source_dir),  # modbench/identity.py
@@ -263,7 +270,7 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
 
 def apply_overrides(
     suite: Suite, *, epochs: int | None = None, subset: int | None = None, seeds: list[int] | None = None,
-    source: str | None = None,
+    source: str | None = None, test_subset: int | None = None,
 ) -> Suite:
     """The suite with command-line overrides applied (overridden runs hash differently).
 
@@ -277,6 +284,9 @@ def apply_overrides(
     if subset is not None:
         data["dataset"]["subset"] = subset
         given["dataset.subset"] = f"subset={subset!r}"
+    if test_subset is not None:
+        data["dataset"]["test_subset"] = test_subset
+        given["dataset.test_subset"] = f"test_subset={test_subset!r}"
     if seeds:
         data["seeds"] = list(dict.fromkeys(seeds))
         shown = repr(data["seeds"])

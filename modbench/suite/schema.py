@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_serializer, model_validator
 
+from modbench.errors import UserError
 from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
 
 DEFAULT_EVAL_METRICS = list(DEFAULT_METRICS)
@@ -43,7 +44,12 @@ class Strict(BaseModel):
 
 class DatasetConfig(Strict):
     name: str
-    subset: int | None = Field(None, ge=1, le=MAX_SUBSET, description="at most N training images per class")
+    subset: int | None = Field(None, ge=1, le=MAX_SUBSET,
+                               description="at most N training images per class (validation in proportion; never the test split)")
+    # A smoke run that must shrink the test set says so: at most N test images per class (seeded,
+    # stratified). Every output names it as a deviation; the protocol evaluates the whole test split.
+    test_subset: int | None = Field(None, ge=2, le=MAX_SUBSET,
+                                    description="at most N test images per class (smoke runs only)")
     val_fraction: float = Field(0.1, gt=0, lt=1)
     split_seed: int = Field(0, ge=0, le=MAX_SEED)
     labels: Literal["fine", "coarse"] | None = None
@@ -55,22 +61,40 @@ class DatasetConfig(Strict):
     # digest of the data files' names, sizes and modification times, so that a run's key changes
     # when its files do (modbench.datasets.paths.files_digest).
     files_digest: str | None = None
+    # fixed: one training subset for every seed (drawn from split_seed); per-seed: each training
+    # seed draws its own training subset, so that the seed spread includes the choice of
+    # training images (validation and test images stay the same). Needs subset.
+    subset_seed: Literal["fixed", "per-seed"] = "fixed"
 
     @model_serializer(mode="wrap")
     def _omit_unset_source(self, handler):
-        # Without path/image_size the dump is what it was before they existed, so that the run
+        # Without path/image_size/test_subset the dump is what it was before they existed, so that the run
         # keys (hashes of the dump) of every suite that does not use them stay the same.
         data = handler(self)
-        for key in ("path", "image_size", "files_digest"):
+        for key in ("path", "image_size", "files_digest", "test_subset"):
             if data.get(key) is None:
                 data.pop(key, None)
+        if data.get("subset_seed") == "fixed":
+            data.pop("subset_seed")
         return data
+
+    @model_validator(mode="after")
+    def _per_seed_needs_subset(self):
+        if self.subset_seed == "per-seed" and self.subset is None:
+            raise ValueError("subset_seed: per-seed draws a training subset per seed: it needs subset "
+                             "(images per class)")
+        return self
 
 
 class BackboneConfig(Strict):
     name: str
     embedding_dim: int = Field(128, ge=2, le=65536)
     pretrained: bool = False
+
+
+# Training settings left out of a dumped configuration while at these defaults.
+TRAIN_DEFAULTS_OMITTED = {"scheduler": "constant", "warmup_epochs": 0.0, "step_size": None, "gamma": None,
+                          "weight_decay_on": "backbone"}
 
 
 class TrainConfig(Strict):
@@ -88,6 +112,44 @@ class TrainConfig(Strict):
     # CPU threads of every run (part of the run's key): fixes the numbers on any machine and
     # with any --jobs; None: --threads, else OMP_NUM_THREADS, else the physical cores.
     cpu_threads: int | None = Field(None, ge=1, le=1024)
+    # Learning-rate schedule (modbench/engine/schedule.py, docs/tuning.md "Learning-rate
+    # schedules"): torch's schedulers, stepped after every optimizer step, the same factor for
+    # every parameter group. Epoch counts are turned into steps with the run's steps per epoch.
+    scheduler: Literal["constant", "cosine", "step", "onecycle"] = "constant"
+    warmup_epochs: float = Field(0.0, ge=0, le=MAX_EPOCHS, description="linear warm-up (onecycle: the rising phase)")
+    step_size: int | None = Field(None, ge=1, le=MAX_EPOCHS, description="epochs between two decays (scheduler: step)")
+    gamma: float | None = Field(None, gt=0, le=1, description="decay factor of scheduler: step (default 0.1)")
+    # Which parameters train.weight_decay decays: the network only (the loss's own parameters,
+    # classifier, proxies, beta, take their loss's weight_decay, 0 by default), or everything.
+    weight_decay_on: Literal["backbone", "all"] = "backbone"
+
+    @model_validator(mode="after")
+    def _schedule_settings(self):
+        if self.scheduler != "step" and (self.step_size is not None or self.gamma is not None):
+            given = "step_size" if self.step_size is not None else "gamma"
+            raise ValueError(f"{given} applies to scheduler: step only (scheduler is {self.scheduler})")
+        if self.scheduler == "step" and self.step_size is None:
+            raise ValueError("scheduler: step needs step_size (epochs between two decays of the learning rate)")
+        if self.scheduler == "onecycle" and self.warmup_epochs <= 0:
+            raise ValueError("scheduler: onecycle rises over warmup_epochs: set warmup_epochs > 0 "
+                             "(torch's default is 30% of training: 0.3 x epochs)")
+        if self.scheduler != "constant" and self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs:g}) must be below epochs ({self.epochs}) "
+                             f"with scheduler: {self.scheduler}")
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs:g}) must be at most epochs ({self.epochs})")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler):
+        # Settings at their default are left out of the dump (the run's resolved configuration),
+        # so that a suite that does not use them keeps its configuration as it was before they
+        # existed.
+        data = handler(self)
+        for key, default in TRAIN_DEFAULTS_OMITTED.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
     @field_validator("betas")
     @classmethod
@@ -101,7 +163,45 @@ class EvalConfig(Strict):
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_EVAL_METRICS))
     val_metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_VAL_METRICS))
     kmeans_seed: int = Field(0, ge=0, le=MAX_SEED)
-    kmeans_n_init: int = Field(1, ge=1, le=MAX_KMEANS_N_INIT)
+    # k-means initialisations for NMI and F1 (pairs), the lowest inertia kept: one
+    # initialisation made F1 (pairs) swing by 0.1 between k-means seeds on one model.
+    kmeans_n_init: int = Field(10, ge=1, le=MAX_KMEANS_N_INIT)
+
+
+# The metrics a verdict can be read on: those with one number per test query (per-query records).
+VERDICT_METRIC_CHOICES = "map@r, p@1 or recall@K"
+DEFAULT_VERDICT_METRIC = "map@r"
+
+
+class VerdictConfig(Strict):
+    """How the suite's primary contrasts are decided (docs/reporting.md, "Verdict settings"):
+    each loss against ``baseline`` on ``metric``, better / worse at family-wise level ``alpha``,
+    equivalent within ``margin``. Not part of any run's key: it changes the reading, not a number."""
+
+    # Default MAP@R, as in Musgrave et al. 2020 ("A Metric Learning Reality Check"); a per-query
+    # metric the suite measures (checked in references.py, naming verdict.metric).
+    metric: str = DEFAULT_VERDICT_METRIC
+    margin: float = Field(0.01, gt=0, lt=1, description="equivalence margin delta, in units of the metric")
+    # A loss label or name of the suite; None: the command's --baseline, else the first loss.
+    baseline: str | None = Field(None, min_length=1, max_length=80)
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="family-wise error rate over the primary contrasts")
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_spelled_once(cls, value: str) -> str:
+        # "MAP@R", "recall@08" -> "map@r", "recall@8"; an unknown name stays for references.py.
+        from modbench.metrics.names import parse_metric_names
+
+        try:
+            (name,) = parse_metric_names([value])
+        except (UserError, ValueError):
+            return value
+        return name
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_printable(cls, value: str | None) -> str | None:
+        return _printable_text(value)
 
 
 class SlurmConfig(Strict):
@@ -126,6 +226,10 @@ class LossEntry(Strict):
     # This loss's learning rate instead of train.lr (written by `modbench tune`, which tunes the
     # learning rate per loss); part of the run's key only when given.
     lr: float | None = Field(None, gt=0)
+    # This loss's optimizer instead of train.optimizer (e.g. an AdamW control of one loss in a
+    # suite trained with Adam); the suite's betas, momentum and weight decay; part of the run's
+    # key only when given.
+    optimizer: Literal["adam", "adamw", "sgd"] | None = None
 
     @field_validator("label")
     @classmethod
@@ -161,6 +265,9 @@ class TunedInfo(Strict):
     storage: str = ""
     pruner: str = ""
     studies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Every seed tuning trained on (the trials' and the re-training's): the suite's seeds are
+    # none of them.
+    tuning_seeds: list[int] = Field(default_factory=list)
 
 
 class Suite(Strict):
@@ -178,6 +285,23 @@ class Suite(Strict):
     # (values: a TuneRange mapping or "fixed", checked there so each problem names its key).
     tune: dict[str, dict[str, Any]] | None = None
     tuned: TunedInfo | None = None
+    verdict: VerdictConfig = Field(default_factory=VerdictConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _measure_the_default_verdict_metric(cls, data: Any) -> Any:
+        # The default verdict metric (MAP@R) is measured even where eval.metrics lists others;
+        # a metric written in verdict: must be listed (references.py says so, naming the key).
+        if not isinstance(data, dict):
+            return data
+        verdict, evaluation = data.get("verdict"), data.get("eval")
+        written = isinstance(verdict, dict) and "metric" in verdict
+        if written or not isinstance(evaluation, dict) or not isinstance(evaluation.get("metrics"), list):
+            return data
+        listed = [m.strip().lower() for m in evaluation["metrics"] if isinstance(m, str)]
+        if DEFAULT_VERDICT_METRIC in listed:
+            return data
+        return {**data, "eval": {**evaluation, "metrics": [*evaluation["metrics"], DEFAULT_VERDICT_METRIC]}}
 
     @field_validator("name")
     @classmethod

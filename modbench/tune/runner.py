@@ -12,11 +12,11 @@ class TrialRunner(Runner):
     def data_for(self, run):
         if not is_trial(run.config):
             return super().data_for(run)
-        from modbench.engine.device_data import DeviceData, load_splits
-        from modbench.suite.runs import canonical_json
+        from modbench.engine.device_data import DeviceData, data_key, load_splits
 
-        key = "trial:" + canonical_json(run.config["dataset"])
+        key = "trial:" + data_key(run.config)
         if key not in self._data:
-            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download)
+            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download,
+                                 seed=run.config["seed"])
             self._data[key] = DeviceData(validation_as_test(splits), self.device)
         return self._data[key]

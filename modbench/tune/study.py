@@ -139,16 +139,22 @@ def open_storage(url: str):
 
 
 # -- studies ------------------------------------------------------------------------------------
-PRUNER_FIELD = " | pruner "  # the last field of a study's name (tuner.study_name)
+STARTUP_TRIALS = 5  # TPE's random start-up trials: a study of at most this many is random search
+PRUNE_FROM_TRIALS = 20  # --pruner's default: asha from this many trials per loss, none below
+PRUNER_FIELD = " | pruner "
+
+
+def default_pruner(trials: int) -> str:
+    """``--pruner``'s default: pruning judges a setting by its first epochs, which is biased
+    against losses that learn slowly; only a study of at least ``PRUNE_FROM_TRIALS`` trials has
+    trials enough to spare for that. Below: ``none``."""
+    return "asha" if trials >= PRUNE_FROM_TRIALS else "none"  # the last field of a study's name (tuner.study_name)
 
 
 def sampler_seed(study_name: str) -> int:
     """From the study's name without its pruner field."""
     problem = study_name.rsplit(PRUNER_FIELD, 1)[0]
     return int(hashlib.sha256(problem.encode()).hexdigest()[:8], 16)
-
-
-STARTUP_TRIALS = 5  # TPE draws this many trials at random before it models the results
 
 
 def make_sampler(study_name: str, number: int):
@@ -158,7 +164,8 @@ def make_sampler(study_name: str, number: int):
     as bad results, so parallel trials spread out."""
     import optuna
 
-    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=STARTUP_TRIALS, constant_liar=True)
+    return optuna.samplers.TPESampler(seed=(sampler_seed(study_name) + number) % 2**32, n_startup_trials=STARTUP_TRIALS,
+                                      constant_liar=True)
 
 
 def open_study(storage, name: str, *, pruner: str, epochs: int | None = None):

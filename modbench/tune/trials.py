@@ -23,9 +23,10 @@ def is_trial(config: dict[str, Any]) -> bool:
     return (config.get("tune") or {}).get("evaluate_on") == "validation"
 
 
-def trial_run(suite, source: str, setting, params: dict[str, Any]):
+def trial_run(suite, source: str, setting, params: dict[str, Any], seed: int | None = None):
     """The RunSpec of one trial: ``setting`` (a LossSetting of ``suite``) with ``params`` (loss
-    parameters, and ``lr``), seed ``suite.seeds[0]``, evaluated on validation."""
+    parameters, and ``lr``), seed ``suite.seeds[0]`` (or ``seed``: the re-training of the best
+    settings, ``reselect.py``), evaluated on validation."""
     from modbench.suite.runs import config_key, resolve_runs
     from modbench.suite.schema import LossEntry
     from modbench.tune.spaces import LR
@@ -36,8 +37,10 @@ def trial_run(suite, source: str, setting, params: dict[str, Any]):
         label=setting.label,
         params={**setting.params, **loss_params},
         lr=params.get(LR, setting.lr),
+        optimizer=setting.optimizer,
     )
-    variant = suite.model_copy(update={"losses": [entry], "seeds": [suite.seeds[0]], "tune": None})
+    variant = suite.model_copy(update={"losses": [entry], "seeds": [suite.seeds[0] if seed is None else seed],
+                                       "tune": None})
     variant._loss_settings = None  # load_suite's expanded settings are the suite's, not this entry's
     (run,) = resolve_runs(variant, source)
     config = {**run.config, "tune": dict(TRIAL_MARKER)}

@@ -35,6 +35,8 @@ def tuned_suite_data(
     metric: str,
     storage: str,
     pruner: str,
+    seeds: list[int] | None = None,
+    tuning_seeds: list[int] | None = None,
 ) -> dict[str, Any]:
     """``raw`` (the source suite as read) with ``suite``'s overrides, one loss entry per tuned
     setting (``results``: (Target, best_of summary)), and the ``tuned:`` section."""
@@ -47,7 +49,7 @@ def tuned_suite_data(
     if suite.dataset.subset is not None:
         dataset["subset"] = suite.dataset.subset
     data["dataset"] = dataset
-    data["seeds"] = list(suite.seeds)
+    data["seeds"] = list(suite.seeds if seeds is None else seeds)  # none a trial trained on (reselect.final_seeds)
     losses, studies = [], {}
     for target, best in results:
         setting = target.setting
@@ -60,6 +62,8 @@ def tuned_suite_data(
         entry: dict[str, Any] = {"name": setting.name, "label": setting.label, "params": params}
         if lr is not None:
             entry["lr"] = float(lr)
+        if setting.optimizer is not None:
+            entry["optimizer"] = setting.optimizer
         losses.append(entry)
         studies[setting.label] = {
             "study": best["study"],
@@ -72,6 +76,8 @@ def tuned_suite_data(
             "searched": sorted(target.space),
             "kept_suite_values": not found,  # no trial completed: the suite's values are kept
         }
+        if best.get("reselection"):
+            studies[setting.label]["reselection"] = best["reselection"]
     data["losses"] = losses
     data["tuned"] = {
         "source": source,
@@ -82,6 +88,8 @@ def tuned_suite_data(
         "pruner": pruner,
         "studies": studies,
     }
+    if tuning_seeds is not None:
+        data["tuned"]["tuning_seeds"] = list(tuning_seeds)
     return data
 
 

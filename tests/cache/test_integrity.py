@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -55,7 +56,7 @@ def warnings(stderr: str) -> list[str]:
 def test_result_records_checksums_of_every_file(cache):
     _, _, run_dir, _ = cache
     raw = json.loads(run_dir.result_file.read_text())
-    assert set(raw["files"]) == {"config.json", "checkpoint.pt", "history.json"}
+    assert set(raw["files"]) == {"config.json", "checkpoint.pt", "history.json", "queries.npz"}
     for name, info in raw["files"].items():
         assert info == {"sha256": file_sha256(run_dir.path / name), "bytes": (run_dir.path / name).stat().st_size}
     body = {k: v for k, v in raw.items() if k != "record_sha256"}
@@ -171,3 +172,49 @@ def test_eval_reports_corruption_and_deletes_nothing(cache):
     assert "checkpoint.pt does not match the sha256" in line
     assert json.loads(result.stdout)[0]["status"] == "missing"
     assert sorted(p.name for p in run_dir.path.iterdir()) == before
+
+
+QUERY_DAMAGE = {
+    "truncated": (truncate, "queries.npz has the wrong size"),
+    "byte flipped": (flip_middle_byte, "queries.npz does not match the sha256"),
+    "deleted": (lambda p: p.unlink(), "queries.npz is missing"),
+}
+
+
+@pytest.mark.parametrize("case", list(QUERY_DAMAGE))
+def test_damaged_query_records_are_reported_and_computed_again_not_retrained(cache, case):
+    """The per-query records are derived data: damage is reported in one line and the records are
+    computed again from the checkpoint; the run is neither retrained nor re-scored."""
+    suite, root, run_dir, record = cache
+    before = run_dir.queries()
+    damage, fragment = QUERY_DAMAGE[case]
+    damage(run_dir.queries_file)
+    assert run_dir.result(deep=True) is not None  # the run itself stays trusted
+    with pytest.raises(CorruptFile, match="queries.npz"):
+        RunStore(root).load_queries([record["run"]])
+    checkpoint = run_dir.checkpoint_file.read_bytes()
+    result = compare(suite, root)
+    assert result.exit_code == 0, result.stderr
+    (line,) = warnings(result.stderr)
+    assert fragment in line and "computing its per-query records again from the checkpoint" in line
+    assert "1 run(s): 1 from the cache" in result.stderr
+    assert run_dir.checkpoint_file.read_bytes() == checkpoint  # not retrained
+    assert json.loads(result.stdout) == [record]  # the same numbers
+    (after,) = RunStore(root).load_queries([record["run"]])
+    for name, array in before.items():
+        assert np.array_equal(array, after[name], equal_nan=name == "ap_r"), name
+
+
+def test_query_records_forged_in_result_json_are_refused(cache):
+    """A forger who also rewrites result.json's entry still cannot pass records of another shape."""
+    import io
+
+    _, root, run_dir, record = cache
+    records = run_dir.queries()
+    buffer = io.BytesIO()
+    np.savez(buffer, **{**records, "hit": records["hit"].astype(np.int64)})
+    run_dir.queries_file.write_bytes(buffer.getvalue())
+    forge(run_dir.result_file, lambda r: r["files"].update(
+        {"queries.npz": {"sha256": file_sha256(run_dir.queries_file), "bytes": run_dir.queries_file.stat().st_size}}))
+    with pytest.raises(CorruptFile, match="'hit' must be bool"):
+        RunStore(root).load_queries([record["run"]])

@@ -69,7 +69,9 @@ def test_digits_subset():
     s = _load(subset=3)
     assert torch.bincount(s.train_labels, minlength=10).tolist() == [3] * 10
     assert torch.bincount(s.val_labels, minlength=10).tolist() == [1] * 10
-    assert torch.bincount(s.test_labels, minlength=10).tolist() == [2] * 10
+    whole = _load()
+    assert torch.equal(s.test_labels, whole.test_labels)  # a training subset keeps the whole test split
+    assert torch.equal(s.test_images, whole.test_images)
 
 
 def test_digits_refuses_labels():

@@ -75,7 +75,8 @@ def test_trains_a_few_hundred_real_images(cli, write_suite, cache_dir, monkeypat
     monkeypatch.delenv("MODBENCH_DATA", raising=False)  # the Debian folder, found by default
     suite = write_suite({
         "name": "fashion-real",
-        "dataset": {"name": "fashion-mnist", "subset": 30},  # 300 training images
+        # 300 training images; 50 test images per class (a smoke run's test subset).
+        "dataset": {"name": "fashion-mnist", "subset": 30, "test_subset": 50},
         "backbone": {"name": "small-cnn", "embedding_dim": 16},
         "train": {"epochs": 1, "batch_size": 64, "lr": 1.0e-3},
         "losses": [{"name": "cross-entropy"}],
@@ -88,3 +89,4 @@ def test_trains_a_few_hundred_real_images(cli, write_suite, cache_dir, monkeypat
     assert row["recall@1"] > 0.2
     stored = json.loads((cache_dir / "runs" / row["run"] / "result.json").read_text())["data"]
     assert stored["train"] == 300 and stored["info"]["folder"] == str(FOLDER)
+    assert stored["test"] == 500 and stored["info"]["test_total"] == 10_000

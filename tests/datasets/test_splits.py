@@ -10,6 +10,7 @@ from modbench.datasets.splits import (
     channel_stats,
     stratified_split,
     subset_indices,
+    trim_test,
 )
 from modbench.errors import UserError
 
@@ -50,34 +51,83 @@ def test_zero_fraction_holds_nothing_out():
     assert len(held) == 0 and len(kept) == 10
 
 
-def test_subset_rule_caps_train_and_keeps_proportional_val_and_test():
+def test_subset_rule_caps_train_and_keeps_proportional_val():
     train = _labels([450, 450, 3])
     val = _labels([50, 50, 1])
-    test = _labels([100, 100, 100])
-    i_tr, i_va, i_te = subset_indices(train, val, test, subset=45, seed=0)
+    i_tr, i_va = subset_indices(train, val, subset=45, seed=0)
     assert torch.bincount(train[i_tr]).tolist() == [45, 45, 3]
     assert torch.bincount(val[i_va]).tolist() == [5, 5, 1]  # ceil(50 * 45/450)
-    assert torch.bincount(test[i_te]).tolist() == [10, 10, 100]  # class 2 kept whole (ratio 1)
 
 
-def test_subset_floors_one_val_and_two_test_per_class():
+def test_subset_floors_one_val_per_class():
     train = _labels([4500, 4500])
     val = _labels([500, 500])
-    test = _labels([1000, 1000])
-    i_tr, i_va, i_te = subset_indices(train, val, test, subset=2, seed=0)
+    i_tr, i_va = subset_indices(train, val, subset=2, seed=0)
     assert torch.bincount(train[i_tr]).tolist() == [2, 2]
     assert torch.bincount(val[i_va]).tolist() == [1, 1]
-    assert torch.bincount(test[i_te]).tolist() == [2, 2]
 
 
 def test_subsets_are_nested_and_deterministic():
-    train, val, test = _labels([100, 100]), _labels([20, 20]), _labels([40, 40])
-    small = subset_indices(train, val, test, subset=5, seed=3)
-    again = subset_indices(train, val, test, subset=5, seed=3)
-    large = subset_indices(train, val, test, subset=20, seed=3)
+    train, val = _labels([100, 100]), _labels([20, 20])
+    small = subset_indices(train, val, subset=5, seed=3)
+    again = subset_indices(train, val, subset=5, seed=3)
+    large = subset_indices(train, val, subset=20, seed=3)
     for s, a, big in zip(small, again, large):
         assert torch.equal(s, a)
         assert set(s.tolist()) <= set(big.tolist())
+
+
+def _splits(subset, train_counts=(90, 90, 90), test_counts=(40, 30, 5)):
+    train = _labels(list(train_counts))
+    test = _labels(list(test_counts))
+    # Test images carry their own index as pixel value (mod 256 is enough here: < 256 images).
+    test_images = torch.arange(len(test), dtype=torch.uint8).view(-1, 1, 1, 1)
+    return build_splits(
+        name="x", train_images=torch.zeros(len(train), 1, 1, 1, dtype=torch.uint8), train_labels=train,
+        test_images=test_images, test_labels=test, num_classes=3, val_fraction=0.1, split_seed=0,
+        subset=subset, augment="none",
+    ), test
+
+
+def test_subset_never_shrinks_the_test_split():
+    """``subset`` trims train and validation only: the test split stays whole, in its order."""
+    full, test = _splits(None)
+    small, _ = _splits(2)
+    assert torch.bincount(small.train_labels).tolist() == [2, 2, 2]
+    assert torch.equal(small.test_labels, test) and torch.equal(small.test_images, full.test_images)
+    assert small.info["sizes"]["test"] == len(test) == small.info["test_total"]
+
+
+def test_test_subset_keeps_at_most_n_per_class_seeded_and_in_order():
+    splits, test = _splits(2)
+    cut = trim_test(splits, 10, seed=0)
+    assert torch.bincount(cut.test_labels).tolist() == [10, 10, 5]  # a class of 5 keeps all 5
+    kept = cut.test_images.flatten().long()  # indices into the whole split (the pixel values)
+    assert torch.equal(kept, torch.sort(kept).values)  # the test split's order
+    assert torch.equal(test[kept], cut.test_labels)
+    assert torch.equal(trim_test(splits, 10, seed=0).test_images, cut.test_images)
+    assert not torch.equal(trim_test(splits, 10, seed=1).test_images, cut.test_images)
+    assert cut.info["test_subset"] == 10 and cut.info["test_total"] == len(test)
+    assert cut.info["sizes"]["test"] == 25
+    assert torch.equal(cut.train_labels, splits.train_labels)  # training subset untouched
+    assert trim_test(splits, None, seed=0) is splits
+
+
+def test_load_splits_keeps_the_whole_digits_test_split_under_subset():
+    """A training subset (fashion-mnist-cpu's ``subset: 400`` evaluated on 750 of 10,000 test
+    images) never shrinks the test split; ``test_subset`` does, and only it."""
+    from modbench.datasets import load_splits
+
+    cfg = {"name": "digits", "val_fraction": 0.1, "split_seed": 0}
+    whole = load_splits(cfg, data_dir=None, download=False)
+    small = load_splits({**cfg, "subset": 10}, data_dir=None, download=False)
+    assert len(small.train_labels) == 100
+    assert len(whole.test_labels) == 359
+    assert torch.equal(small.test_labels, whole.test_labels)
+    assert torch.equal(small.test_images, whole.test_images)
+    smoke = load_splits({**cfg, "subset": 10, "test_subset": 5}, data_dir=None, download=False)
+    assert torch.bincount(smoke.test_labels).tolist() == [5] * 10
+    assert smoke.info["test_subset"] == 5 and smoke.info["test_total"] == 359
 
 
 def test_channel_stats_match_float_computation():

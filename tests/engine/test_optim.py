@@ -152,3 +152,34 @@ def test_a_run_trains_margin_beta_with_its_own_sgd(cli, write_suite, cache_dir):
     (beta,) = state[1]["param_groups"]
     assert (beta["lr"], beta["momentum"], beta["weight_decay"]) == (0.1, 0.9, 0.0)
     assert all("momentum_buffer" in s for s in state[1]["state"].values()) and state[1]["state"]
+
+
+@pytest.mark.parametrize("name, tensor", [
+    ("improved", lambda loss: loss.classifier.weight),
+    ("proxynca", lambda loss: loss.loss.proxies),
+    ("margin", lambda loss: loss.loss.beta),
+])
+def test_weight_decay_on_all_decays_the_losss_own_parameters(name, tensor):
+    _, loss, optimizers, groups = setup(name)
+    assert group_of(optimizers, tensor(loss))[1]["weight_decay"] == 0.0  # backbone (default)
+    _, loss, optimizers, groups = setup(name, train={"weight_decay_on": "all"})
+    opt, g = group_of(optimizers, tensor(loss))
+    assert g["weight_decay"] == TRAIN["weight_decay"]
+    described = next(d for d in groups.values() if d["group"] != "network")
+    assert described["weight_decay"] == TRAIN["weight_decay"] and "weight_decay_on: all" in described["source"]
+    # One plain SGD step with a zero gradient moves a parameter by lr * weight_decay * value,
+    # as torch.optim.SGD(all parameters, weight_decay=wd) in a script would.
+    _, loss, optimizers, _ = setup(name, train={"weight_decay_on": "all", "optimizer": "sgd", "momentum": 0.0})
+    p = tensor(loss)
+    with torch.no_grad():
+        p.fill_(2.0)
+    opt, g = group_of(optimizers, p)
+    for q in (q for o in optimizers for gr in o.param_groups for q in gr["params"]):
+        q.grad = torch.zeros_like(q)
+    opt.step()
+    torch.testing.assert_close(p.detach(), torch.full_like(p, 2.0 - g["lr"] * TRAIN["weight_decay"] * 2.0))
+
+
+def test_weight_decay_on_all_keeps_a_losss_own_weight_decay():
+    _, loss, optimizers, _ = setup("improved", {"weight_decay": 1e-2}, train={"weight_decay_on": "all"})
+    assert group_of(optimizers, loss.classifier.weight)[1]["weight_decay"] == 1e-2

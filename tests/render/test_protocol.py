@@ -68,3 +68,36 @@ def test_device_row_names_precision_and_threads():
     summaries = summarize_rows(rows)
     text = "".join(protocol_markdown(s.protocol) for s in summaries)
     assert "cpu, precision float32, 2 CPU threads" in text and "cpu, 1 CPU thread" in text
+
+
+def _training_line(train):
+    rows = [make_row("A", seed=0, metrics={"nmi": 0.5}, dataset="digits", train=train,
+                     result_extra={"data": {"train": 10, "val": 1, "test": 5}, "device": "cpu"})]
+    (summary,) = summarize_rows(rows)
+    (line,) = [line for line in protocol_markdown(summary.protocol).splitlines() if line.startswith("| Training")]
+    return line
+
+
+def test_the_training_line_states_the_schedule_and_what_weight_decay_covers():
+    plain = _training_line({})
+    assert "constant learning rate" in plain and "weight decay 0.0004 on the network only" in plain
+    line = _training_line({"scheduler": "cosine", "warmup_epochs": 2.0, "weight_decay_on": "all"})
+    assert "cosine schedule after 2 warm-up epochs (stepped per batch)" in line
+    assert "on every parameter (weight\\_decay\\_on: all)" in line or "on every parameter (weight_decay_on: all)" in line
+    step = _training_line({"scheduler": "step", "step_size": 30, "gamma": 0.5})
+    assert "step schedule (x0.5 every 30 epochs)" in step
+
+def test_protocol_states_the_test_set_size_and_a_test_subset():
+    whole = protocol({"train": 100, "val": 10, "test": 359, "info": {"test_total": 359}})
+    (line,) = [line for line in whole.splitlines() if line.startswith("| Split sizes")]
+    assert "test 359 images (the whole test split)" in line
+    assert "the whole official test split for every reported number" in whole
+    rows = [make_row("A", seed=0, metrics={"nmi": 0.5}, dataset="digits", subset=10, test_subset=3,
+                     result_extra={"data": {"train": 100, "val": 10, "test": 30,
+                                            "info": {"test_total": 359, "test_subset": 3}}})]
+    (summary,) = summarize_rows(rows)
+    smoke = protocol_markdown(summary.protocol)
+    (line,) = [line for line in smoke.splitlines() if line.startswith("| Split sizes")]
+    assert "test 30 of 359 images" in line and "whole" not in line
+    assert "test subset: at most 3 test images per class (a smoke run: not the whole test split)" in smoke
+    assert "subset: at most 10 training images per class (validation in proportion)" in smoke

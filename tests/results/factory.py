@@ -12,10 +12,12 @@ TRAIN = {
 }
 
 
-def config(*, dataset="cifar10", backbone="googlenet", loss="triplet", params=None, seed=0, labels=None, subset=None, train=None):
+def config(*, dataset="cifar10", backbone="googlenet", loss="triplet", params=None, seed=0, labels=None, subset=None, train=None,
+           test_subset=None):
     return {
         "protocol": 1,
-        "dataset": {"name": dataset, "labels": labels, "subset": subset, "val_fraction": 0.1, "split_seed": 0},
+        "dataset": {"name": dataset, "labels": labels, "subset": subset, "val_fraction": 0.1, "split_seed": 0}
+        | ({"test_subset": test_subset} if test_subset is not None else {}),
         "backbone": {"name": backbone, "embedding_dim": 128, "pretrained": False},
         "train": {**TRAIN, **(train or {})},
         "loss": {"name": loss, "params": dict(params or {})},

@@ -1,6 +1,6 @@
 """Every output of compare, eval and report states how its rows differ from the suite as
-written (issue 11 item 7): overridden epochs and subset (a subset also shrinks the test set),
-fixture data. A run of the suite as written states none."""
+written: overridden epochs and subset (a training subset; the test split stays whole), a test
+subset (a smoke run's, named even where the suite writes it), fixture data. A run of the suite as written states none."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from modbench.results.deviations import config_deviations, result_deviations
 from results.factory import config, suite_runs, write_cached
 
 NOTE = "Differs from the suite as written"
-TINY = ["--epochs", "1", "--subset", "5", "--seed", "0", "--device", "cpu"]
+TINY = ["--epochs", "1", "--subset", "5", "--test-subset", "3", "--seed", "0", "--device", "cpu"]
 
 
 def test_config_deviations_key_by_key():
@@ -26,9 +26,23 @@ def test_config_deviations_key_by_key():
     devs = config_deviations(config(subset=5, train={"epochs": 2, "lr": 0.1}), written, {"data": {"test": 40}})
     assert [d.key for d in devs] == ["dataset.subset", "train.lr", "train.epochs"]
     assert devs[0].text.startswith("subset: at most 5 training images per class (the suite says the full training set)")
-    assert "shrinks the test set too (here 40 test images)" in devs[0].text
+    assert devs[0].text.endswith("the test split stays whole")
     assert devs[2].text == "epochs 2 (the suite says 70)" and devs[2].short == "epochs 2"
     assert devs[1].record() == {"key": "train.lr", "value": 0.1, "suite": 1e-05, "note": "train.lr 0.1 (the suite says 1e-05)"}
+
+
+def test_test_subset_is_a_deviation_even_where_the_suite_writes_it():
+    written = {k: v for k, v in config().items() if k in ("dataset", "backbone", "train")}
+    (dev,) = config_deviations(config(test_subset=4), written, {"data": {"test": 40}})
+    assert dev.key == "dataset.test_subset" and dev.short == "test subset 4"
+    assert dev.text.startswith("test subset: at most 4 test images per class, here 40 test images "
+                               "(the suite says the whole test split)")
+    assert "the protocol measures every number on the whole test split" in dev.text
+    smoke = {**written, "dataset": {**written["dataset"], "test_subset": 4}}
+    (dev,) = config_deviations(config(test_subset=4), smoke, {"data": {"test": 40}})
+    assert dev.key == "dataset.test_subset" and "(as the suite says)" in dev.text
+    (dev,) = config_deviations(config(), smoke)
+    assert dev.text == "the whole test split (the suite says test subset 4)"
 
 
 def test_fixture_data_is_a_deviation():
@@ -39,7 +53,7 @@ def test_fixture_data_is_a_deviation():
 
 @pytest.fixture(scope="module")
 def digits_cache(tmp_path_factory):
-    """digits trained for real at --epochs 1 --subset 5, one seed (a few seconds)."""
+    """digits trained for real at --epochs 1 --subset 5 --test-subset 3, one seed (a few seconds)."""
     cache = tmp_path_factory.mktemp("dev-cache")
     result = CliRunner().invoke(app, ["compare", "--suite", "digits", *TINY, "--cache-dir", str(cache)])
     assert result.exit_code == 0, result.output
@@ -48,19 +62,20 @@ def digits_cache(tmp_path_factory):
 
 def assert_names_the_overrides(text):
     assert "epochs 1 (the suite says 30)" in text
-    assert "subset: at most 5 training images per class" in text and "shrinks the test set too" in text
+    assert "subset: at most 5 training images per class" in text and "the test split stays whole" in text
+    assert "test subset: at most 3 test images per class, here 30 test images" in text
 
 
 def test_compare_names_the_override_in_every_format(digits_cache):
     cache, table = digits_cache
     assert_names_the_overrides(table.stdout)
-    assert "Table 1 layout — digits (subset 5, epochs 1)" in table.stdout
+    assert "Table 1 layout — digits (subset 5, test subset 3, epochs 1)" in table.stdout
     for flag in ("--markdown", "--json"):
         result = CliRunner().invoke(app, ["compare", "--suite", "digits", *TINY, "--cache-dir", str(cache), flag])
         assert result.exit_code == 0, result.output
         assert_names_the_overrides(result.stdout)
     data = json.loads(result.stdout)
-    assert all({d["key"] for d in r["deviations"]} == {"train.epochs", "dataset.subset"} for r in data)
+    assert all({d["key"] for d in r["deviations"]} == {"train.epochs", "dataset.subset", "dataset.test_subset"} for r in data)
 
 
 def test_eval_names_the_override(digits_cache):

@@ -43,7 +43,7 @@ def test_tuning_never_touches_the_test_split(tmp_path, cli, poisoned_test_split,
     result = cli("tune", "--suite", suite, "--cache-dir", cache, "--device", "cpu", "--trials", "2", "--pruner", "none")
     assert result.exit_code == 0, result.stderr
     runs = [r for r in RunStore(cache).all_runs() if r.result_or_none() is not None]
-    assert len(runs) == 2
+    assert len(runs) == 2 + 2 * 2  # 2 trials, then both (the top 3 of 2) re-trained on 2 further seeds
     for run in runs:
         res = run.result_or_none()
         assert res["config"]["tune"] == {"evaluate_on": "validation"}

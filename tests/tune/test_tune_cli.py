@@ -25,7 +25,7 @@ def test_tune_writes_the_tuned_suite_and_the_same_command_runs_no_new_trial(tmp_
     suite = tiny_suite(tmp_path / "tiny.yaml", epochs=2)
     cache = tmp_path / "cache"
 
-    first = _tune(cli, suite, cache)
+    first = _tune(cli, suite, cache, "--reselect-top", "0")  # the search's best as it is (tests/tune/test_reselect.py)
     assert first.exit_code == 0, first.stderr
     found = studies(cache)
     assert sorted(found) == ["CE", "New loss"]
@@ -36,7 +36,7 @@ def test_tune_writes_the_tuned_suite_and_the_same_command_runs_no_new_trial(tmp_
     data = yaml.safe_load(tuned_path.read_text())
     tuned, _ = load_suite(str(tuned_path))  # a valid suite
     assert tuned.tuned.trials == TRIALS and tuned.tuned.metric == "map@r" and tuned.tuned.split == "validation"
-    assert tuned.train.epochs == 2 and tuned.seeds == [0]
+    assert tuned.train.epochs == 2 and tuned.seeds == [1]  # never the trials' seed 0
     for entry in data["losses"]:
         trials = [t for t in found[entry["label"]] if t.state == TrialState.COMPLETE]
         best = max(trials, key=lambda t: t.value)  # independent of modbench's own choice
@@ -50,7 +50,7 @@ def test_tune_writes_the_tuned_suite_and_the_same_command_runs_no_new_trial(tmp_
     before = {r.key: r.path.joinpath("history.json").stat().st_mtime_ns for r in store.all_runs()}
     assert all(r.read_config()["tune"] == {"evaluate_on": "validation"} for r in store.all_runs())
 
-    again = _tune(cli, suite, cache)
+    again = _tune(cli, suite, cache, "--reselect-top", "0")
     assert again.exit_code == 0, again.stderr
     assert "trial" not in "".join(line for line in again.stderr.splitlines() if line.startswith(("CE:", "New loss:")))
     assert {label: len(t) for label, t in studies(cache).items()} == {label: len(t) for label, t in found.items()}
@@ -89,19 +89,3 @@ def test_output_and_loss_flags(tmp_path, cli, monkeypatch):
     refused = cli("tune", "--suite", out, "--cache-dir", tmp_path / "cache")
     assert refused.exit_code == 2 and "tune its source" in refused.stderr
 
-
-def test_fewer_trials_than_the_random_start_is_said_once(tmp_path, cli, monkeypatch):
-    """--trials 4 is below TPE's 5 random start-up trials: one warning line, before anything
-    runs (here the command stops at its --output check, so nothing trains)."""
-    from modbench.tune.study import STARTUP_TRIALS
-
-    monkeypatch.chdir(tmp_path)
-    suite = tiny_suite(tmp_path / "tiny.yaml", epochs=1)
-    folder = tmp_path / "folder"
-    folder.mkdir()
-    below = cli("tune", "--suite", suite, "--cache-dir", tmp_path / "cache", "--trials", STARTUP_TRIALS - 1, "--output", folder)
-    assert below.exit_code == 2
-    lines = [line for line in below.stderr.splitlines() if line.startswith("warning:")]
-    assert len(lines) == 1 and f"{STARTUP_TRIALS - 1} trial(s)" in lines[0] and f"first {STARTUP_TRIALS}" in lines[0]
-    enough = cli("tune", "--suite", suite, "--cache-dir", tmp_path / "cache", "--trials", STARTUP_TRIALS, "--output", folder)
-    assert enough.exit_code == 2 and "warning:" not in enough.stderr
