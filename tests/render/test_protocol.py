@@ -74,7 +74,7 @@ def _training_line(train):
     rows = [make_row("A", seed=0, metrics={"nmi": 0.5}, dataset="digits", train=train,
                      result_extra={"data": {"train": 10, "val": 1, "test": 5}, "device": "cpu"})]
     (summary,) = summarize_rows(rows)
-    (line,) = [line for line in protocol_markdown(summary.protocol).splitlines() if line.startswith("| Training")]
+    (line,) = [item for item in _items(protocol_markdown(summary.protocol)) if item.startswith("- **Training**")]
     return line
 
 
@@ -89,15 +89,16 @@ def test_the_training_line_states_the_schedule_and_what_weight_decay_covers():
 
 def test_protocol_states_the_test_set_size_and_a_test_subset():
     whole = protocol({"train": 100, "val": 10, "test": 359, "info": {"test_total": 359}})
-    (line,) = [line for line in whole.splitlines() if line.startswith("| Split sizes")]
+    (line,) = [item for item in _items(whole) if item.startswith("- **Split sizes**")]
     assert "test 359 images (the whole test split)" in line
-    assert "the whole official test split for every reported number" in whole
+    assert "the whole official test split for every reported number" in " ".join(_items(whole))
     rows = [make_row("A", seed=0, metrics={"nmi": 0.5}, dataset="digits", subset=10, test_subset=3,
                      result_extra={"data": {"train": 100, "val": 10, "test": 30,
                                             "info": {"test_total": 359, "test_subset": 3}}})]
     (summary,) = summarize_rows(rows)
     smoke = protocol_markdown(summary.protocol)
-    (line,) = [line for line in smoke.splitlines() if line.startswith("| Split sizes")]
+    (line,) = [item for item in _items(smoke) if item.startswith("- **Split sizes**")]
     assert "test 30 of 359 images" in line and "whole" not in line
-    assert "test subset: at most 3 test images per class (a smoke run: not the whole test split)" in smoke
-    assert "subset: at most 10 training images per class (validation in proportion)" in smoke
+    joined = " ".join(_items(smoke))
+    assert "test subset: at most 3 test images per class (a smoke run: not the whole test split)" in joined
+    assert "subset: at most 10 training images per class (validation in proportion)" in joined
