@@ -69,8 +69,14 @@ def _import_file(path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look the module up here
+    from modbench.user_code import running_user_code
+
     try:
-        spec.loader.exec_module(module)
+        with running_user_code(f"{path}: importing it", PluginError):  # its prints to stderr
+            spec.loader.exec_module(module)
+    except PluginError:
+        sys.modules.pop(name, None)
+        raise
     except Exception as exc:
         sys.modules.pop(name, None)
         raise PluginError(f"{path}: cannot be imported: {type(exc).__name__}: {exc}") from exc
@@ -105,8 +111,11 @@ def load_reference(name: str, base_dir: str | Path | None = None) -> tuple[Any, 
             )
         module = _import_file(path)
     else:
+        from modbench.user_code import running_user_code
+
         try:
-            module = importlib.import_module(where)
+            with running_user_code(f"'{name}': importing module '{where}'", PluginError):
+                module = importlib.import_module(where)
         except ImportError as exc:
             raise PluginError(f"'{name}': cannot import module '{where}': {exc}") from exc
     if not hasattr(module, attribute):

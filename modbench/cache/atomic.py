@@ -7,6 +7,11 @@ writer of that run removes (``RunDir.remove_temp_files``).
 Any OSError (disk full, read-only or unwritable folder) becomes one ``CacheWriteError`` line
 (exit code 2) naming the file and the fix; the temporary file is removed, the old file kept.
 
+``write_user_file`` is for a file the user named (``--output``, a figure, ``--embeddings``): only
+a regular file or a missing name is replaced that way; a symbolic link, a character device
+(``/dev/null``) or a FIFO is written through, so that the node the user pointed at stays what it
+was, and any other node is refused in one line.
+
 Files get the permissions of any new file under the user's umask (0644 under the usual 022),
 not the 0600 that ``mkstemp`` gives its temporary files.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -94,3 +100,41 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_user_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a path the user named, never replacing what it names.
+
+    A missing name or a regular file: atomically, as the cache's files. A symbolic link: its
+    target, atomically (the link stays; a dangling link's target is created). A character device
+    or a FIFO: opened and written through (a FIFO that no process reads is refused at once
+    instead of blocking). A folder, a socket or a block device: a UserError, nothing written.
+    """
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode  # through symbolic links
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise CacheWriteError(path, exc) from None
+    if mode is None or stat.S_ISREG(mode):
+        atomic_write_bytes(Path(os.path.realpath(path)) if path.is_symlink() else path, data)
+        return
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{path}: is a folder; give a file name")
+    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        raise UserError(f"{path}: is not a regular file, a character device or a FIFO; give a file name")
+    fifo = stat.S_ISFIFO(mode)
+    try:
+        fd = os.open(path, os.O_WRONLY | (os.O_NONBLOCK if fifo else 0))
+    except OSError as exc:
+        if fifo and exc.errno == errno.ENXIO:
+            raise UserError(f"{path}: is a FIFO that no process reads; start its reader first or give a file name") from None
+        raise CacheWriteError(path, exc) from None
+    try:
+        if fifo:
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise CacheWriteError(path, exc) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from modbench.cache.atomic import CacheWriteError
@@ -119,7 +119,10 @@ def parse_age(text: str) -> _dt.timedelta:
     m = _AGE.fullmatch(text.strip().lower())
     if not m:
         raise UserError(f"--older-than {text!r}: give a number and a unit, e.g. 30d, 12h, 2w, 90m or 45s")
-    return _dt.timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2)])
+    try:
+        return _dt.timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2)])
+    except (OverflowError, ValueError):  # past timedelta's 999999999 days, or an infinite float
+        raise UserError(f"--older-than {text.strip()!r}: too long; give at most 999999999d (2.7 million years)") from None
 
 
 @dataclass
@@ -127,12 +130,15 @@ class Removal:
     removed: list[str]
     skipped_locked: list[str]
     freed_bytes: int
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (key, why): a file that could not be deleted
 
 
 def remove_runs(run_dirs: list[RunDir]) -> Removal:
     """Delete each run folder under its lock. A run whose lock another process holds is skipped
-    (listed in ``skipped_locked``); the lock file goes last, while still held."""
-    removed, skipped, freed = [], [], 0
+    (listed in ``skipped_locked``); the lock file goes last, while still held. A file that cannot
+    be deleted (no permission, a read-only file system) stops that run's removal: the run is
+    listed in ``failed`` with the file and the reason, and the other runs are removed."""
+    removed, skipped, freed, failed = [], [], 0, []
     for run_dir in run_dirs:
         if not run_dir.path.is_dir():
             continue
@@ -150,6 +156,10 @@ def remove_runs(run_dirs: list[RunDir]) -> Removal:
                 else:
                     f.unlink()
             run_dir.lock_file.unlink()
+        except OSError as exc:
+            where = Path(exc.filename).name if exc.filename else "a file"
+            failed.append((run_dir.key, f"cannot delete {where} ({exc.strerror or exc})"))
+            continue
         finally:
             lock.release()
         try:
@@ -158,7 +168,7 @@ def remove_runs(run_dirs: list[RunDir]) -> Removal:
             pass
         removed.append(run_dir.key)
         freed += size
-    return Removal(removed, skipped, freed)
+    return Removal(removed, skipped, freed, failed)
 
 
 def human_bytes(n: int) -> str:

@@ -381,7 +381,9 @@ class RunDir:
 
     def clear(self) -> None:
         """Forget everything of this run (``--force``, or a corrupted file); keeps the lock file.
-        Whatever stands in place of a cache file (a folder, a FIFO) goes too."""
+        Whatever stands in place of a cache file (a folder, a FIFO) goes too. A file that cannot
+        be deleted (no permission, a read-only file system) is a RunError naming the run and the
+        file (exit 1), never a traceback."""
         for f in (
             self.result_file, self.failed_file, self.checkpoint_file, self.best_file,
             self.history_file, self.config_file, self.queries_file,
@@ -393,6 +395,11 @@ class RunDir:
                     f.unlink()
             except FileNotFoundError:
                 pass
+            except OSError as exc:
+                raise RunError(
+                    f"run {self.key}: cannot delete {f.name} ({exc.strerror or exc}) to train it again; "
+                    f"fix the permissions of {self.path} or remove it by hand"
+                ) from None
         self.remove_temp_files()
 
     def read_only(self) -> ReadOnlyRunDir:

@@ -75,6 +75,13 @@ def _root(
     version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
 ) -> None:
     """modbench: an honest, fast benchmark of loss functions."""
+    from modbench.launch.limits import env_threads_problem
+
+    problem = env_threads_problem()  # before torch starts that many threads on import
+    if problem:
+        from modbench.cli.common import fail
+
+        raise fail(problem)
 
 
 app.command("train", cls=Command)(train)

@@ -227,6 +227,9 @@ def cache_rm(
     removal = remove_runs(chosen)
     for key in removal.skipped_locked:
         err.print(f"skipped run {key}: in use by another modbench process (its lock is held)", markup=False)
+    for key, why in removal.failed:  # a failure on disk: exit 1, the run named
+        err.print(f"error: run {key}: {why}; it is partly removed, remove its folder {store.run(key).path} by hand",
+                  markup=False, highlight=False)
     err.print(f"removed {len(removal.removed)} run(s), {human_bytes(removal.freed_bytes)} freed", markup=False)
-    if removal.skipped_locked:
+    if removal.skipped_locked or removal.failed:
         raise typer.Exit(1)

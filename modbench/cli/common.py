@@ -161,6 +161,27 @@ def warn(message: str) -> None:
 
 
 # -- option types ---------------------------------------------------------------------------
+def _bounded_threads(value: Optional[int]) -> Optional[int]:
+    """--threads past the machine's bound (``launch/limits.py``): one line, exit 2."""
+    from modbench.launch.limits import threads_problem
+
+    problem = threads_problem(value)
+    if problem:
+        raise typer.BadParameter(problem.split(": ", 1)[1])
+    return value
+
+
+def _bounded_jobs(value: Optional[int]) -> Optional[int]:
+    """--jobs past the machine's bound (``launch/limits.py``): one line, exit 2."""
+    from modbench.launch.limits import jobs_problem
+
+    problem = jobs_problem(value)
+    if problem:
+        raise typer.BadParameter(problem.split(": ", 1)[1])
+    return value
+
+
+
 SuiteOpt = Annotated[
     str,
     typer.Option("--suite", "-s", help="Built-in suite name (see `modbench list`) or path to a YAML file.", autocompletion=complete_suite),
@@ -174,7 +195,7 @@ EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epoch
 SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class, validation in proportion; the test split stays whole (a different cached run) \\[default: the suite's dataset.subset, else every image].")]
 TestSubsetOpt = Annotated[Optional[int], typer.Option("--test-subset", min=2, help="Smoke runs only: at most N test images per class, named as a deviation in every output (a different cached run) \\[default: the suite's dataset.test_subset, else the whole test split].")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads per run \\[default: the suite's train.cpu_threads, else OMP_NUM_THREADS, else the physical cores]; recorded with each result, which is reused only with the same count (README).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, callback=_bounded_threads, help="CPU threads per run \\[default: the suite's train.cpu_threads, else OMP_NUM_THREADS, else the physical cores]; recorded with each result, which is reused only with the same count (README).")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root \\[default: $MODBENCH_CACHE, else ~/.cache/modbench].")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read \\[default: $MODBENCH_DATA; needed by every dataset but digits].", show_envvar=False)]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download missing dataset files.")]
@@ -204,7 +225,7 @@ def quiet_other_ranks() -> None:
 
 
 _SCALING = "Scaling (docs/scaling.md)"
-JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Train up to N runs at once, one process each (implies --launcher local) \\[default: one run at a time, in this process].", rich_help_panel=_SCALING)]
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, callback=_bounded_jobs, help="Train up to N runs at once, one process each (implies --launcher local; at most 4 per CPU, and never more processes than runs or trials to do) \\[default: one run at a time, in this process].", rich_help_panel=_SCALING)]
 DevicesOpt = Annotated[Optional[str], typer.Option("--devices", help="CUDA devices for the jobs, e.g. 0,1; job i uses device i mod n \\[default: every GPU, else a share of the CPU cores each].", rich_help_panel=_SCALING)]
 LauncherOpt = Annotated[Optional[str], typer.Option("--launcher", help="inline: one run after another in this process; local: --jobs processes here; slurm: one SLURM job per run (submitit, pip install modbench\\[slurm]) \\[default: local with --jobs or --devices, else inline].", rich_help_panel=_SCALING)]
 PartitionOpt = Annotated[Optional[str], typer.Option("--partition", help="SLURM partition \\[default: the suite's slurm.partition, else the cluster's].", rich_help_panel=_SCALING)]

@@ -36,7 +36,7 @@ def export(
 
     import numpy as np
 
-    from modbench.cache.atomic import atomic_write_bytes
+    from modbench.cache.atomic import write_user_file
     from modbench.engine.export import run_test_embeddings
     from modbench.engine.runner import resolve_device
 
@@ -45,7 +45,7 @@ def export(
     )
     buffer = io.BytesIO()
     np.savez(buffer, embeddings=emb.numpy().astype(np.float32), labels=labels.numpy(), run=np.array(run_dir.key))
-    atomic_write_bytes(embeddings, buffer.getvalue())
+    write_user_file(embeddings, buffer.getvalue())
     err.print(
         f"wrote {embeddings}: {emb.shape[0]} test embeddings of dimension {emb.shape[1]} "
         f"(run {run_dir.key}, {info['checkpoint']} checkpoint, epoch {info['epoch']}, {info['device']})",

@@ -5,7 +5,8 @@ here; ``history.json`` in each run folder stays the source of truth, and what th
 the same per-epoch record (training loss, validation metrics, seconds, images/s).
 
 - ``--tensorboard DIR`` (or ``MODBENCH_TENSORBOARD``): one folder per run,
-  ``DIR/<suite>/<label>/seed-<N>`` (names reduced to letters, digits, ``.``, ``_``, ``-``), scalars
+  ``DIR/<suite>/<label>/seed-<N>`` (names reduced to letters, digits, ``.``, ``_``, ``-``, with a
+  short hash of the name where that changed it: ``a/b`` and ``a_b`` never share a folder), scalars
   ``train/loss``, ``train/lr``, ``val/<metric>``, ``speed/images_per_s`` against the epoch, written with
   ``torch.utils.tensorboard``. A resumed run continues its curves (``purge_step`` drops what a
   killed process wrote past its last checkpoint). Runs answered from the cache, or trained by
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,12 @@ from modbench.errors import UserError
 
 
 def _clean(text: str) -> str:
-    """A path component from suite text: never a separator, '..' or a control character."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._") or "_"
+    """A path component from suite text: never a separator, '..' or a control character, and
+    one-to-one (a text that needed a change gets a short hash: ``a/b`` and ``a_b`` get folders
+    of their own, so their curves never merge)."""
+    from modbench.render.file_names import name_part
+
+    return name_part(str(text), 80)
 
 
 def run_folder(root: Path, suite: str, label: str, seed: int) -> Path:

@@ -81,17 +81,24 @@ def cache_histories(cache_dir):
 
 
 def emit(text: str | None, output: Path | None = None) -> bool:
-    """Write ``text`` to ``output`` (atomically) or stdout; True when a file was written."""
+    """Write ``text`` to ``output`` or stdout (``output`` None or ``-``); True when a file was
+    written. A regular file is replaced atomically; a symbolic link, ``/dev/null`` or a FIFO is
+    written through, never replaced (``cache.atomic.write_user_file``)."""
     if text is None:
         return False
-    if output is not None:
-        from modbench.cache.atomic import atomic_write_bytes
+    if output is not None and not is_stdout(output):
+        from modbench.cache.atomic import write_user_file
 
-        atomic_write_bytes(Path(output), text.encode())
+        write_user_file(Path(output), text.encode())
         return True
     out.file.write(text)
     out.file.flush()
     return False
+
+
+def is_stdout(output) -> bool:
+    """``--output -``: standard output, as for most Unix tools."""
+    return output is not None and str(output) == "-"
 
 
 # --output FILE without a format flag: the format follows the file's extension.
@@ -105,7 +112,7 @@ def output_format(chosen: str, output: Path | None) -> str:
     terminal tables cannot go to a file), or another format than the flag, is a UserError."""
     from modbench.errors import UserError
 
-    if output is None:
+    if output is None or is_stdout(output):
         return chosen
     ext = Path(output).suffix.lower()
     by_extension = EXTENSIONS.get(ext)

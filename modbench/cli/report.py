@@ -22,7 +22,7 @@ def report(
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG training curves to this folder \\[default: no plots].")] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Show the paper's Table 1 and 2 numbers beside the matching measured rows.")] = False,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label to compare the others with (Welch's t-test over seeds, alpha 0.05) \\[default: no comparison].")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout \\[default: stdout].")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout (`-`: stdout; a symbolic link, device or FIFO is written through, never replaced) \\[default: stdout].")] = None,
     seed: Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Only these seeds \\[default: the suite's and every other seed in the cache].")] = None,
     epochs: EpochsOpt = None,
     subset: SubsetOpt = None,
@@ -31,10 +31,12 @@ def report(
 ) -> None:
     """Print cached results, every run in the cache unless filtered; runs not done yet show as "—"."""
     from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.output import emit, output_format
+    from modbench.cli.output import emit, is_stdout, output_format
     from modbench.render.safe_text import plain_text
     from modbench.results.report_model import build_report
 
+    if is_stdout(output):  # `--output -`: standard output
+        output = None
     if output is not None and output.is_dir():
         raise fail(f"--output {output}: is a folder; give a file name, e.g. {output / 'report.md'}")
     fmt = output_format(one_output_format(markdown=markdown, json=json_, csv=csv), output)
@@ -99,7 +101,9 @@ def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> s
 
 
 def _write_plots(store, summaries, folder: Path) -> dict:
-    """Section title -> the PlotFiles written for it under ``folder``."""
+    """Section title -> the PlotFiles written for it under ``folder``; the tuning studies'
+    figures too (a study database that cannot be read is skipped with one line). The count
+    printed is of distinct files written."""
     from modbench.errors import UserError
     from modbench.render.plots import write_plots
     from modbench.render.safe_text import plain_text
@@ -111,10 +115,14 @@ def _write_plots(store, summaries, folder: Path) -> dict:
             written[s.title] = write_plots(s.title, section_curves(store, s.groups), folder)
         except OSError as exc:
             raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
-    n = sum(len(files) for files in written.values())
+    paths = {f.path for files in written.values() for f in files}
     from modbench.tune.plots import write_tune_plots  # the tuning studies' figures (docs/tuning.md)
 
-    n += len(write_tune_plots(store.root, folder))
+    try:
+        paths.update(write_tune_plots(store.root, folder, skipped=lambda line: warn(f"report --plots: skipped {line}")))
+    except OSError as exc:
+        raise UserError(f"--plots {folder}: cannot write there ({exc.strerror or exc}); give a writable folder") from None
+    n = len(paths)
     err.print(plain_text(f"wrote {n} plot{'s' if n != 1 else ''} to {folder}"), markup=False, highlight=False)
     return written
 

@@ -22,7 +22,7 @@ PrunerOpt = Annotated[Optional[str], typer.Option("--pruner", help="asha (succes
 ReselectTopOpt = Annotated[int, typer.Option("--reselect-top", min=0, help="After the search, train the best N settings of each loss again on further seeds and keep the best mean (0: the search's best as it is).")]
 ReselectSeedsOpt = Annotated[int, typer.Option("--reselect-seeds", min=0, help="Further seeds each of those settings is trained on (validation split).")]
 StorageOpt = Annotated[Optional[str], typer.Option("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db \\[default: sqlite in <cache>/tune/<suite>.db].")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite \\[default: ./<suite>-tuned.yaml].")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the tuned suite (`-`: stdout, the summary table then goes to stderr; a symbolic link, device or FIFO is written through, never replaced) \\[default: ./<suite>-tuned.yaml].")]
 
 
 @handle_errors
@@ -53,6 +53,7 @@ def tune(
     test split is never used), then write the tuned suite for `compare`."""
     from modbench.cache.store import resolve_cache_root
     from modbench.cli.common import warn
+    from modbench.cli.output import is_stdout
     from modbench.engine.device_names import check_device_name
     from modbench.errors import UserError
     from modbench.launch import launch_options
@@ -77,8 +78,9 @@ def tune(
     )
     session = open_session(spec)
     spec = session.spec
-    out_path = Path(output) if output is not None else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
-    if out_path.is_dir():
+    to_stdout = is_stdout(output)
+    out_path = Path(output) if output is not None and not to_stdout else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
+    if not to_stdout and out_path.is_dir():
         raise UserError(f"--output {out_path}: is a folder; give a file name such as {out_path / 'tuned.yaml'}")
     launch = launch_options(
         launcher=launcher, jobs=jobs, devices=None, partition=partition, gpus_per_job=gpus_per_job,
@@ -106,6 +108,15 @@ def tune(
         storage=shown_url(session.storage_url), pruner=spec.pruner,
         seeds=final_seeds(list(session.suite.seeds), used), tuning_seeds=used,
     )
+    if to_stdout:
+        from modbench.cli.common import out
+        from modbench.tune.tuned_suite import tuned_suite_text
+
+        out.file.write(tuned_suite_text(out_path, data))
+        out.file.flush()
+        _print_summary(found, spec.metric, trials, console=err)
+        say("wrote the tuned suite to stdout; save it to a file for `modbench compare --suite FILE`")
+        return
     write_tuned_suite(out_path, data)
     _print_summary(found, spec.metric, trials)
     say(f"wrote {out_path}; `modbench compare --suite {out_path}` trains the tuned losses and reports test metrics")
@@ -113,7 +124,7 @@ def tune(
 
 def _run(session, spec, launch, say) -> None:
     from modbench.errors import UserError
-    from modbench.tune.session import make_trial_runner, preload_data, tune_here, tune_in_processes
+    from modbench.tune.session import make_trial_runner, preload_data, trials_to_run, tune_here, tune_in_processes
 
     if launch.launcher == "inline":
         runner = make_trial_runner(spec)
@@ -121,9 +132,9 @@ def _run(session, spec, launch, say) -> None:
         tune_here(session, runner, say=say)
     elif launch.launcher == "local":
         preload_data(session, make_trial_runner(spec))
-        for target in session.targets:  # the storage's tables and the studies, before the workers
-            session.study(target)
-        tune_in_processes(spec, launch.jobs)
+        jobs = min(launch.jobs, trials_to_run(session))  # creates the studies, before the workers
+        if jobs > 0:  # never more processes than trials left to run
+            tune_in_processes(spec, jobs)
     else:  # slurm
         from modbench.tune.slurm import tune_on_slurm
 
@@ -137,12 +148,13 @@ def _run(session, spec, launch, say) -> None:
             raise UserError(f"every tuning job failed, e.g. {outcome['failed'][0][1]}")
 
 
-def _print_summary(found, metric: str, trials: int) -> None:
+def _print_summary(found, metric: str, trials: int, console=None) -> None:
     from rich.table import Table
     from rich.text import Text
 
     from modbench.cli.common import out
 
+    out = console or out
     table = Table(title=Text(f"Tuning on validation — {trials} trials per loss, metric {metric}"))
     for col in ("Loss function", "Complete", "Pruned", "Failed", f"Best val {metric}", "Best parameters"):
         table.add_column(col)

@@ -25,6 +25,7 @@ from modbench.engine.outcome import Outcome
 from modbench.engine.device_names import check_device_name
 from modbench.errors import UserError
 from modbench.identity import numerics_mismatch
+from modbench.user_code import running_user_code
 
 # A run whose lock holder is stopped (SIGSTOP, a suspended job) for this long is skipped.
 STOPPED_HOLDER_S = 2.0
@@ -51,6 +52,16 @@ def join_process_group(device: torch.device) -> torch.device:
 
 class _Refused(Exception):
     """A cached result or checkpoint made with other numerics (device, precision, threads)."""
+
+
+def user_code_name(run) -> str:
+    """The run and the plugins it trains with, for an error raised by user code."""
+    from modbench.plugins import is_plugin_reference
+
+    names = [f"{kind} {run.config[kind]['name']}" for kind in ("loss", "backbone")
+             if is_plugin_reference(str(run.config.get(kind, {}).get("name", "")))]
+    plugins = f" ({', '.join(names)})" if names else ""
+    return f"run '{run.label}' seed {run.seed} ({run.key}){plugins}"
 
 
 class Runner:
@@ -222,9 +233,10 @@ class Runner:
         for attempt in (1, 2):
             corrupt = None
             try:
-                result = train_run(
-                    run, run_dir, data, eval_cfg=eval_cfg, observer=self.observer, numerics=numerics
-                )
+                with running_user_code(user_code_name(run)):  # its prints to stderr; sys.exit: a RunError
+                    result = train_run(
+                        run, run_dir, data, eval_cfg=eval_cfg, observer=self.observer, numerics=numerics
+                    )
             except RunFailed:  # every rank stops at the same step (the gradients are shared)
                 return Outcome(run, "failed", failure=real.failure_or_none() if dist.is_main else None)
             except ResumeRefused as exc:

@@ -80,6 +80,9 @@ def _init_worker(slots, events, jobs: int, devices: tuple[int, ...] | None, pare
     every run trains with (the same as in one process; the Runner sets them per run)."""
     global _SLOT, _EVENTS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    from modbench.user_code import detach_stdout
+
+    detach_stdout()  # results reach the parent through the pool, never through stdout
     _die_with_parent(parent)
     _SLOT, _EVENTS = slots.get(), events
     if devices:

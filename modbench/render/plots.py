@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +35,12 @@ def require_matplotlib() -> None:
 
 def plot_filename(suite: str, metric: str) -> str:
     """``<suite>-<metric>.png`` with anything but letters, digits, '.', '_' and '-' replaced by '_'
-    (``recall@1`` -> ``recall_1``), so the same suite and metric always give the same file."""
+    (``recall@1`` -> ``recall_1``), so the same suite and metric always give the same file. A
+    suite name that needed a change, or is long, gets a short hash of itself
+    (``file_names.name_part``): two suites never share a figure."""
+    from modbench.render.file_names import name_part, readable_part
 
-    def clean(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
-
-    return f"{clean(suite)}-{clean(metric)}.png"
+    return f"{name_part(suite, 80)}-{readable_part(metric)}.png"
 
 
 def axis_label(metric: str) -> str:
@@ -96,12 +95,13 @@ class PlotFile:
 
 
 def save_figure(fig, path: Path) -> None:
-    """PNG written atomically (a temporary file, then renamed), so a rerun replaces the file."""
-    from modbench.cache.atomic import atomic_write_bytes
+    """PNG written atomically (a temporary file, then renamed), so a rerun replaces the file; a
+    symbolic link in its place is written through, never replaced (``write_user_file``)."""
+    from modbench.cache.atomic import write_user_file
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    write_user_file(Path(path), buffer.getvalue())
 
 
 def write_plots(suite: str, curves_by_metric: dict[str, list[Curve]], out_dir: Path) -> list[PlotFile]:

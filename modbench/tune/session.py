@@ -117,6 +117,18 @@ def tune_here(session: Session, runner, *, say: Callable[[str], None] = lambda t
     return ran
 
 
+def trials_to_run(session: Session) -> int:
+    """Trials the studies still lack to count their budget (running ones of other processes
+    count as taken): the most ``--jobs`` processes that can have work."""
+    from modbench.tune.study import tally
+
+    left = 0
+    for target in session.targets:
+        t = tally(session.study(target))
+        left += max(0, session.spec.trials - t.done - t.running)
+    return left
+
+
 def results(session: Session) -> list[tuple[Any, dict]]:
     from modbench.tune.tuner import best_of
 
@@ -138,7 +150,9 @@ def _worker(spec: TuneSpec, jobs: int, slot: int) -> int:
     import sys
 
     from modbench.launch.options import cpu_share
+    from modbench.user_code import detach_stdout
 
+    detach_stdout()  # the parent prints the results; nothing a worker prints may reach its stdout
     threads, cores = cpu_share(jobs, slot)
     if cores is not None and spec.device != "cuda":
         os.sched_setaffinity(0, cores)
@@ -150,7 +164,8 @@ def _worker(spec: TuneSpec, jobs: int, slot: int) -> int:
 
 
 def tune_in_processes(spec: TuneSpec, jobs: int) -> int:
-    """``--jobs N``: N processes on this machine share every study (through its storage)."""
+    """``--jobs N``: N processes on this machine share every study (through its storage). The
+    caller passes at most ``trials_to_run`` (no process without a trial to run)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 

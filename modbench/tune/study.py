@@ -78,25 +78,36 @@ def _creation_lock(url: str):
     """For a SQLite file: an exclusive lock on ``<file>.lock`` while the storage is opened, so
     that processes started together do not all create its tables at once (SQLAlchemy's
     ``create_all`` checks, then creates: the loser of that race failed with "table studies
-    already exists"). Other databases: no lock (their retries below)."""
+    already exists"). Other databases, an in-memory one and a ``file:`` URI: no lock (their
+    retries below). A lock file this call created is removed again when the database cannot be
+    opened, so that a mistyped ``--storage`` leaves nothing behind."""
     import contextlib
 
     if not url.startswith("sqlite:///"):
         return contextlib.nullcontext()
-    path = Path(url[len("sqlite:///"):])
+    database = url[len("sqlite:///"):].split("?", 1)[0]
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return contextlib.nullcontext()
+    lock = Path(f"{database}.lock")
 
     @contextlib.contextmanager
     def held():
         import fcntl
 
+        created = not os.path.lexists(lock)
         try:
-            handle = open(f"{path}.lock", "a")  # noqa: SIM115 - closed below
+            handle = open(lock, "a")  # noqa: SIM115 - closed below
         except OSError:  # a read-only folder: open_storage reports the real problem
             yield
             return
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+        except BaseException:
+            if created:
+                with contextlib.suppress(OSError):
+                    lock.unlink()
+            raise
         finally:
             handle.close()
 

@@ -93,14 +93,21 @@ def tuned_suite_data(
     return data
 
 
-def write_tuned_suite(path: Path, data: dict[str, Any]) -> None:
-    from modbench.cache.atomic import atomic_write_bytes
-
+def tuned_suite_text(path: Path, data: dict[str, Any]) -> str:
+    """The tuned suite's YAML with a header saying where it came from (``path``: where it is
+    written, for the command the header suggests)."""
     header = (
         f"# Written by `modbench tune` from {data['tuned']['source']}: the best parameters of each loss,\n"
         f"# {data['tuned']['trials']} trials per loss on the validation split (metric {data['tuned']['metric']}).\n"
         f"# `modbench compare --suite {path.name}` trains these on the training split over the seeds\n"
         "# and reports test metrics.\n"
     )
-    text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    atomic_write_bytes(Path(path), text.encode())
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def write_tuned_suite(path: Path, data: dict[str, Any]) -> None:
+    """The tuned suite written to ``path``: a regular file atomically, a symbolic link, device
+    or FIFO through (never replaced; ``write_user_file``)."""
+    from modbench.cache.atomic import write_user_file
+
+    write_user_file(Path(path), tuned_suite_text(Path(path), data).encode())

@@ -53,3 +53,31 @@ def test_list_and_remove(tmp_path):
 
 def test_human_bytes():
     assert [human_bytes(n) for n in (0, 999, 1000, 148_000_000, 3 * 10**12)] == ["0 B", "999 B", "1.0 kB", "148.0 MB", "3000.0 GB"]
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "9" * 400 + "s"])
+def test_parse_age_too_long_is_a_user_error(text):
+    with pytest.raises(UserError, match="--older-than"):
+        parse_age(text)
+
+
+def test_clearing_a_run_that_cannot_be_deleted_names_it(tmp_path, monkeypatch):
+    """``--force`` and a corrupted file clear a run; a file the user may not delete is one
+    RunError (exit 1) naming the run and the file, never a PermissionError traceback."""
+    import pathlib
+
+    from modbench.errors import RunError
+
+    store = _runs(tmp_path, ["aaaaaa11"])
+    run_dir = store.run("aaaaaa11")
+    real = pathlib.Path.unlink
+
+    def unlink(self, *args, **kwargs):
+        if self.name == "history.json":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    with pytest.raises(RunError, match="aaaaaa11") as info:
+        run_dir.clear()
+    assert "history.json" in str(info.value) and info.value.exit_code == 1

@@ -155,3 +155,44 @@ def test_export_refuses_unfinished_runs_and_bad_files(cli, cache, tmp_path):
     assert result.exit_code == 2 and "not finished" in result.stderr
     result = cli("export", runs["done"].key, "--embeddings", tmp_path / "x.txt")
     assert result.exit_code == 2 and ".npz" in result.stderr
+
+
+@pytest.mark.parametrize("age", ["99999999999d", "9" * 400 + "w"])
+def test_rm_with_an_age_too_long_is_one_line_exit_2(cli, cache, age):
+    result = cli("cache", "rm", "--older-than", age)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("error: --older-than") and result.stderr.count("\n") == 1
+
+
+def _refuse_deleting(monkeypatch, folder):
+    """Deleting anything inside ``folder`` fails as it does for a file the user may not delete
+    (chmod cannot show this when the tests run as root)."""
+    import pathlib
+    import shutil
+
+    real_unlink, real_rmtree = pathlib.Path.unlink, shutil.rmtree
+
+    def unlink(self, *args, **kwargs):
+        if str(self).startswith(str(folder)) and not self.name.startswith("."):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_unlink(self, *args, **kwargs)
+
+    def rmtree(path, *args, **kwargs):
+        if str(path).startswith(str(folder)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+
+
+def test_rm_of_a_run_that_cannot_be_deleted_names_it_exit_1(cli, cache, monkeypatch):
+    store, runs, *_ = cache
+    stuck = store.run(runs["done"].key)
+    _refuse_deleting(monkeypatch, stuck.path)
+    result = cli("cache", "rm", runs["done"].key, runs["failed"].key)
+    assert result.exit_code == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if runs["done"].key in line]
+    assert len(errors) == 1 and "Permission denied" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert stuck.path.exists() and not store.run(runs["failed"].key).path.exists()

@@ -110,6 +110,15 @@ def test_hostile_labels_stay_inside_the_log_folder(tmp_path, label):
     assert "\x1b" not in str(folder)
 
 
+def test_labels_that_differ_get_folders_of_their_own(tmp_path):
+    """'a/b' and 'a_b' (and 'a b') would share one folder if only reduced to safe characters,
+    and their curves would merge."""
+    labels = ["a/b", "a_b", "a b", "x" * 100 + "1", "x" * 100 + "2"]
+    folders = {run_folder(tmp_path, "s", label, 0) for label in labels}
+    assert len(folders) == len(labels)
+    assert run_folder(tmp_path, "s/1", "CE", 0) != run_folder(tmp_path, "s_1", "CE", 0)
+
+
 def test_tensorboard_on_a_file_is_one_line_before_training(cli, tiny_suite, tmp_path, cache_dir):
     target = tmp_path / "a-file"
     target.write_text("x")

@@ -101,7 +101,9 @@ def test_write_plots_writes_real_pngs_and_a_rerun_replaces_them(tmp_path):
     curves["f1"] = metric_curves(groups, histories, "f1")  # no value anywhere: no file
     files = write_plots("my suite/1", curves, tmp_path / "plots")
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())
-    assert names == ["my_suite_1-nmi.png", "my_suite_1-recall_1.png", "my_suite_1-train_loss.png"]
+    stem = plot_filename("my suite/1", "x")[: -len("-x.png")]
+    assert stem.startswith("my_suite_1-")  # readable, with a hash: the name needed a change
+    assert names == [f"{stem}-nmi.png", f"{stem}-recall_1.png", f"{stem}-train_loss.png"]
     assert [f.metric for f in files] == ["nmi", "recall@1", TRAIN_LOSS]
     assert all(f.lines == 3 and f.banded for f in files)
     for f in files:
@@ -116,8 +118,16 @@ def test_write_plots_writes_real_pngs_and_a_rerun_replaces_them(tmp_path):
 
 def test_plot_filename_is_sanitised_and_stable():
     assert plot_filename("cifar10-googlenet", "recall@1") == "cifar10-googlenet-recall_1.png"
-    assert plot_filename("../x y", "map@r") == "x_y-map_r.png"
+    assert plot_filename("../x y", "map@r").startswith("x_y-")
     assert "/" not in plot_filename("a/b", "c")
+
+
+def test_plot_filenames_of_different_suites_differ():
+    """Suite names that differ only in a character a file name cannot hold, or past the cut,
+    never share a figure."""
+    suites = ["a/b", "a_b", "a b", "a?b", "x" * 80 + "1", "x" * 80 + "2"]
+    names = {plot_filename(s, "recall@1") for s in suites}
+    assert len(names) == len(suites)
 
 
 def test_missing_matplotlib_is_a_one_line_user_error(monkeypatch):
