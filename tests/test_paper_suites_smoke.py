@@ -13,18 +13,19 @@ from modbench.datasets import fixtures
 PAPER_SUITES = {
     # Each paper suite ends with its controls (docs/losses.md), the AdamW control of the paper's loss last.
     "cifar100-googlenet": ["Margin loss", "Triplet loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)",
-                           "New loss (AdamW)"],
+                           "BCE one-vs-rest x e^5 (control)", "New loss (probability reading)", "New loss (AdamW)"],
     "cifar10-googlenet": ["ProxyNCA", "N-pair", "Triplet loss", "Margin loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)",
-                           "New loss (AdamW)"],
+                          "BCE one-vs-rest x e^5 (control)", "New loss (probability reading)", "New loss (AdamW)"],
     "cifar10-resnet50": ["Margin loss", "Triplet loss", "New loss*", "Cross-entropy", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)",
-                           "New loss (AdamW)"],
+                         "BCE one-vs-rest x e^5 (control)", "New loss (probability reading)", "New loss (AdamW)"],
     "fashion-mnist-resnet50": ["Margin loss", "Triplet loss", "New loss*", "Cross-entropy",
-                               "Cross-entropy x e^10 (control)", "New loss (sigmoid reading)", "New loss (AdamW)"],
+                               "Cross-entropy x e^10 (control)", "New loss (sigmoid reading)",
+                               "BCE one-vs-rest x e^10 (control)", "New loss (probability reading)", "New loss (AdamW)"],
     "cifar10-googlenet-sweep": [
         f"New loss (beta={b})" for b in (2, 3, 4, 5, 7, 10)
     ] + ["New loss (gamma=5)", "New loss (gamma=10)", "Cross-entropy"] + [
         f"Cross-entropy x e^gamma (loss_scale={s})" for s in (20.09, 148.41, 22026.47)
-    ] + [f"New loss (AdamW) (gamma={g})" for g in (3, 5, 10)],
+    ] + ["BCE one-vs-rest (control)"] + [f"New loss (AdamW) (gamma={g})" for g in (3, 5, 10)],
 }
 
 

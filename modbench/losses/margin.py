@@ -18,6 +18,17 @@ with its own optimizer, ``gluon.Trainer(beta, 'sgd', {'learning_rate': opt.lr_be
 'momentum': 0.9})`` (``--lr-beta`` 0.1, no weight decay), beside the network's Adam: so does
 modbench (``param_groups()``, ``modbench/engine/optim.py``). Under Adam a learning rate of 0.1
 would move every beta by ~0.1 on the first step, half the margin.
+
+That code steps beta with ``trainer_beta.step(batch_size)``, and Gluon's ``Trainer.step(n)``
+multiplies the gradient by 1/n (``rescale_grad``) before the SGD update, on top of the division
+by the number of nonzero pair terms inside its ``MarginLoss`` (pml's ``MarginLoss`` divides the
+same way). So beta's effective learning rate is 0.1 / batch_size, with momentum 0.9. modbench
+does the same (``beta_rescale_grad: batch_size``, the default): beta's gradient is divided by the
+number of embeddings the loss sees in the forward pass (with several processes an embedding
+loss sees the gathered global batch, the reference's ``batch_size``). The reference
+(apache/mxnet at 514408edaf147cf866e9bcb12f4ce89efc070e4e, example/gluon/embedding_learning/):
+``train.py`` lines 54 (``--lr-beta``), 187-188 (``trainer_beta``), 232 (``step``);
+``model.py`` lines 217-229 (the loss and its division by ``pair_cnt``).
 """
 
 from __future__ import annotations
@@ -55,6 +66,11 @@ class MarginParams(LossParams):
     beta_momentum: float = Field(
         BETA_MOMENTUM, ge=0, lt=1, allow_inf_nan=False, description="SGD momentum of beta."
     )
+    beta_rescale_grad: Literal["batch_size", "none"] = Field(
+        "batch_size",
+        description="batch_size: beta's gradient over the batch size, as Gluon's "
+        "trainer_beta.step(batch_size) in Wu et al.'s code; none: not rescaled.",
+    )
     nu: float = Field(0.0, ge=0, allow_inf_nan=False, description="Penalty nu * beta.")
     cutoff: float = Field(
         0.5, ge=0, lt=2.0, allow_inf_nan=False, description="Distances clipped below at this."
@@ -77,7 +93,7 @@ class MarginParams(LossParams):
     "margin",
     family="embedding",
     params=MarginParams,
-    description="Margin loss with distance-weighted sampling, beta learnt by its own SGD (Wu et al. 2017).",
+    description="Margin loss with distance-weighted sampling, beta learnt by its own SGD as in Wu et al.'s code.",
     # Around Wu et al.'s values (margin 0.2, beta0 1.2), which Musgrave et al. 2020 also tune.
     search_space={"margin": {"low": 0.01, "high": 1.0, "log": True},
                   "beta0": {"low": 0.5, "high": 1.6}},
@@ -85,7 +101,7 @@ class MarginParams(LossParams):
 def build(params: MarginParams, num_classes: int, embedding_dim: int):
     from pytorch_metric_learning import losses, miners
 
-    from modbench.losses._common import MetricLoss, check_sizes
+    from modbench.losses._common import check_sizes
 
     check_sizes(num_classes, embedding_dim)
     loss = losses.MarginLoss(
@@ -106,10 +122,11 @@ def build(params: MarginParams, num_classes: int, embedding_dim: int):
             "lr": params.beta_lr,
             "momentum": params.beta_momentum if sgd else None,
             "weight_decay": params.weight_decay,
-            "source": "Wu et al. 2017, reference code: SGD, lr 0.1, momentum 0.9, no decay",
+            "source": "Wu et al. 2017, reference code: SGD, lr 0.1, momentum 0.9, no decay"
+            + (", gradient / batch size (Gluon step(batch_size))" if params.beta_rescale_grad == "batch_size" else ""),
         }
     }
-    module = MetricLoss(
+    module = _margin_module(params.beta_rescale_grad == "batch_size")(
         loss,
         embedding_dim,
         miner,
@@ -117,6 +134,38 @@ def build(params: MarginParams, num_classes: int, embedding_dim: int):
         loss_scale=params.loss_scale,
         weight_decay=params.weight_decay,
         settings=f"margin: margin={params.margin}, beta0={params.beta0}, "
-        f"beta={'learnt' if params.learn_beta else 'fixed'}",
+        f"beta={'learnt' if params.learn_beta else 'fixed'}"
+        + (", beta grad / batch size" if params.learn_beta and params.beta_rescale_grad == "batch_size" else ""),
     )
     return module
+
+
+def _margin_module(rescale_beta_grad: bool):
+    """``MetricLoss``, or (``rescale_beta_grad``) a ``MetricLoss`` whose forward divides the
+    gradient of a learnt beta by the batch size, as Gluon's ``Trainer.step(batch_size)`` does
+    for Wu et al.'s beta. A class made here so that this file imports without torch.
+
+    The hook is registered on every forward (the previous one removed), so it always sits on
+    the parameter object the loss uses, whatever ``.to()`` or a checkpoint load did to it.
+    """
+    from modbench.losses._common import MetricLoss
+
+    if not rescale_beta_grad:
+        return MetricLoss
+
+    class BetaPerBatchMarginLoss(MetricLoss):
+        _hook = None
+
+        def forward(self, embeddings, labels):
+            import torch
+
+            beta = getattr(self.loss, "beta", None)
+            if self._hook is not None:
+                self._hook.remove()
+                self._hook = None
+            if isinstance(beta, torch.nn.Parameter) and beta.requires_grad:
+                batch_size = max(int(embeddings.shape[0]), 1)
+                self._hook = beta.register_hook(lambda grad: grad / batch_size)
+            return super().forward(embeddings, labels)
+
+    return BetaPerBatchMarginLoss

@@ -1,84 +1,140 @@
 """N-pair loss (Sohn 2016, "Improved Deep Metric Learning with Multi-class N-pair Loss
-Objective"), the paper's reference [24], as pytorch-metric-learning's ``NPairsLoss``.
+Objective"), the paper's reference [24], as TensorFlow's ``npairs_loss`` computes it.
 
-From each class present in the batch pml takes one (anchor, positive) pair (Sohn's N-pair-mc
-batch: N pairs of N different classes); each anchor is classified among all positives by a
-softmax over their similarities. Two forms:
+The reference is ``npairs_loss(labels, embeddings_anchor, embeddings_positive, reg_lambda=0.002)``
+of TensorFlow 1.x (``tensorflow/contrib/losses/python/metric_learning/metric_loss_ops.py``, later
+``tf.contrib.losses.metric_learning.npairs_loss``), for (anchor, positive) pairs with labels l::
 
-- ``form: sohn`` (default), Sohn's N-pair-mc loss: inner products of the raw, unnormalised
-  embeddings, with an L2 penalty ``l2_reg`` on the squared embedding norms (0.002, the
-  ``reg_lambda`` of TensorFlow's ``npairs_loss``, an implementation of Sohn's loss). pml applies the penalty to every embedding of the batch, Sohn to those of the
-  pairs (with an m-per-class sampler the difference is which of the m images count).
-- ``form: cosine``: cosine similarity divided by ``temperature`` (0.1 by default, no penalty).
-  pml's default is cosine without a temperature, whose logits lie in [-1, 1]: the loss cannot
-  fall below ~log(1 + (N - 1) e^-2) even at the ideal solution.
+    S = A P^T                                   (raw inner products: "should not be l2 normalized")
+    T_ij = [l_i == l_j] / sum_k [l_i == l_k]      (each anchor's positives share the target mass)
+    loss = mean_i sum_j -T_ij log softmax(S_i)_j + 0.25 reg_lambda (mean_i ||a_i||^2 + mean_i ||p_i||^2)
 
-Limitation (pml's and Sohn's construction): only one pair per class of a batch is used, so
-with ``m`` images per class, m - 2 of them do not enter the loss. No miner. Needs at least two
-samples of a class in the batch: use an m-per-class sampler.
+Pairs of a batch: every class with k images gives floor(k / 2) disjoint (anchor, positive) pairs,
+its images taken in batch order (1st with 2nd, 3rd with 4th, ...), so an m-per-class batch with
+m even uses every image (m = 4: two pairs per class), and with m odd one image per class is left
+out. Two pairs of the same class are handled as the reference handles equal labels: the target
+of each anchor spreads over the positives of its class (T above), rather than forming two
+separate N-pair tuples. Written here because pytorch-metric-learning's ``NPairsLoss`` keeps one
+pair per class and applies its regulariser to every embedding of the batch.
+
+Two forms:
+
+- ``form: sohn`` (default): the reference above, ``l2_reg`` its ``reg_lambda`` (0.002);
+- ``form: cosine``: S = cos(a, p) / ``temperature`` (0.1 by default), the same regulariser on the
+  raw embeddings (``l2_reg``; 0 turns it off). ``temperature`` exists in this form only.
+
+No miner. Needs at least two samples of a class in the batch: use an m-per-class sampler.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from modbench.losses.base import LossParams, register_loss
 
-L2_REG = 0.002  # reg_lambda of tf.contrib.losses.metric_learning.npairs_loss (Sohn 2016)
+if TYPE_CHECKING:
+    from torch import Tensor
+
+L2_REG = 0.002  # reg_lambda of TensorFlow's npairs_loss
 
 
 class NPairParams(LossParams):
     model_config = ConfigDict(strict=True)
 
     form: Literal["sohn", "cosine"] = Field(
-        "sohn", description="sohn: raw inner products + L2 penalty; cosine: cosine / temperature."
+        "sohn", description="sohn: raw inner products (TensorFlow's npairs_loss); cosine: cosine / temperature."
     )
     l2_reg: float = Field(
-        L2_REG, ge=0, allow_inf_nan=False, description="Penalty on squared norms (form sohn)."
+        L2_REG,
+        ge=0,
+        allow_inf_nan=False,
+        description="reg_lambda: 0.25 * l2_reg * (mean ||a||^2 + mean ||p||^2) over the pairs.",
     )
     temperature: float = Field(
-        0.1, gt=0, allow_inf_nan=False, description="Divides cosine similarities (form cosine)."
+        0.1, gt=0, allow_inf_nan=False, description="Divides cosine similarities (form cosine only)."
     )
+
+    @model_validator(mode="after")
+    def _temperature_only_for_cosine(self):
+        if self.form == "sohn" and "temperature" in self.model_fields_set:
+            raise ValueError("temperature applies to form cosine only (form sohn uses raw inner products)")
+        return self
+
+
+def pair_indices(labels: Tensor) -> tuple[Tensor, Tensor]:
+    """(anchor, positive) indices: per class, its images in batch order paired 1st-2nd, 3rd-4th,
+    ...; classes in increasing label order."""
+    import torch
+
+    order = torch.sort(labels, stable=True).indices
+    ordered = labels[order]
+    _, counts = torch.unique_consecutive(ordered, return_counts=True)
+    starts = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    rank = torch.arange(len(labels), device=labels.device) - starts
+    size = torch.repeat_interleave(counts, counts)
+    anchor = (rank % 2 == 0) & (rank + 1 < size)
+    positions = torch.nonzero(anchor).squeeze(1)
+    return order[positions], order[positions + 1]
+
+
+def npair_loss(embeddings: Tensor, labels: Tensor, form: str, l2_reg: float, temperature: float) -> Tensor:
+    """The N-pair loss of the batch (module docstring); a zero attached to the graph when the
+    batch has no pair."""
+    import torch.nn.functional as F
+
+    anchors, positives = pair_indices(labels)
+    if len(anchors) == 0:
+        return embeddings.sum() * 0.0
+    a, p, pair_labels = embeddings[anchors], embeddings[positives], labels[anchors]
+    if form == "sohn":
+        logits = a @ p.T
+    else:
+        logits = F.normalize(a, dim=1) @ F.normalize(p, dim=1).T / temperature
+    target = (pair_labels[:, None] == pair_labels[None, :]).to(logits.dtype)
+    target = target / target.sum(dim=1, keepdim=True)
+    xent = (-target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    penalty = 0.25 * l2_reg * (a.pow(2).sum(dim=1).mean() + p.pow(2).sum(dim=1).mean())
+    return xent + penalty
 
 
 @register_loss(
     "npair",
     family="embedding",
     params=NPairParams,
-    description="Multi-class N-pair loss (Sohn 2016): raw inner products and L2 penalty, or cosine/T.",
-    search_space={"l2_reg": {"low": 1e-4, "high": 1e-1, "log": True},
-                  "temperature": {"low": 0.01, "high": 1.0, "log": True}},
+    description="Multi-class N-pair loss as TensorFlow's npairs_loss: every pair of the batch, reg 0.002.",
+    # The default form's one parameter, around the reference's 0.002. temperature (form cosine
+    # only) is not searched by default: give it a range in the suite's tune: section.
+    search_space={"l2_reg": {"low": 1e-4, "high": 1e-1, "log": True}},
 )
 def build(params: NPairParams, num_classes: int, embedding_dim: int):
-    from pytorch_metric_learning import distances, losses, regularizers
+    import functools
+
+    from torch import nn
 
     from modbench.losses._common import MetricLoss, check_sizes
 
     check_sizes(num_classes, embedding_dim)
-    if params.form == "sohn":
-        loss = losses.NPairsLoss(
-            distance=distances.DotProductSimilarity(normalize_embeddings=False),
-            embedding_regularizer=regularizers.LpRegularizer(power=2),
-            embedding_reg_weight=params.l2_reg,
-        )
-        settings = f"npair: form=sohn, l2_reg={params.l2_reg}"
-    else:
-        temperature = params.temperature
 
-        class ScaledCosine(distances.CosineSimilarity):
-            """Cosine similarity / temperature (pml's distances have no scale of their own)."""
+    class NPair(nn.Module):
+        """``npair_loss`` with the (embeddings, labels, indices) call of a pml loss."""
 
-            def compute_mat(self, query_emb, ref_emb):
-                return super().compute_mat(query_emb, ref_emb) / temperature
+        def __init__(self):
+            super().__init__()
+            self.form, self.l2_reg, self.temperature = params.form, params.l2_reg, params.temperature
+            self.fn = functools.partial(
+                npair_loss, form=params.form, l2_reg=params.l2_reg, temperature=params.temperature
+            )
 
-        loss = losses.NPairsLoss(distance=ScaledCosine())
-        settings = f"npair: form=cosine, temperature={temperature}"
+        def forward(self, embeddings, labels, indices=None):
+            return self.fn(embeddings, labels)
+
+    form = "form=sohn" if params.form == "sohn" else f"form=cosine, temperature={params.temperature}"
     return MetricLoss(
-        loss,
+        NPair(),
         embedding_dim,
         loss_scale=params.loss_scale,
         weight_decay=params.weight_decay,
-        settings=settings,
+        settings=f"npair: {form}, l2_reg={params.l2_reg}",
     )

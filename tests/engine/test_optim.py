@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -53,29 +54,41 @@ def test_margin_beta_trains_with_its_own_sgd_without_decay():
 
 
 def test_proxies_at_their_own_learning_rate_and_scale():
+    # ProxyNCA (Movshovitz-Attias et al.): proxies with the network, no temperature.
     _, loss, optimizers, groups = setup("proxynca")
-    _, g = group_of(optimizers, loss.loss.proxies)
-    assert g["lr"] == pytest.approx(1e-3) and g["weight_decay"] == 0.0  # 100 x 1e-5
-    assert loss.loss.softmax_scale == 9.0
+    opt, g = group_of(optimizers, loss.loss.proxies)
+    assert opt is optimizers[0] and g["lr"] == pytest.approx(1e-5) and g["weight_decay"] == 0.0
+    assert loss.loss.softmax_scale == 1.0
     _, loss, optimizers, _ = setup("proxynca", {"proxy_lr_multiplier": 10.0, "softmax_scale": 3.0})
     assert group_of(optimizers, loss.loss.proxies)[1]["lr"] == pytest.approx(1e-4)
     assert loss.loss.softmax_scale == 3.0
+    # ProxyNCA++ (Teh et al.): temperature 1/9, proxies on their own SGD, lr 40, momentum 0.9.
+    _, loss, optimizers, groups = setup("proxynca++")
+    opt, g = group_of(optimizers, loss.loss.proxies)
+    assert isinstance(opt, torch.optim.SGD) and opt is not optimizers[0]
+    assert (g["lr"], g["momentum"], g["weight_decay"]) == (40.0, 0.9, 0.0)
+    assert loss.loss.softmax_scale == 9.0 and groups["proxies"]["optimizer"] == "sgd"
 
 
-def test_proxynca_default_scale_can_reach_a_low_loss():
+def test_proxynca_pp_default_scale_can_reach_a_low_loss():
     """At an ideal solution (each embedding on its proxy, proxies orthogonal: squared distance
-    2 to the others) the loss is log(1 + (C - 1) e^(-2 scale)): 0.34 at pml's scale 1 with 4
-    classes (0.80 with 10), 4.6e-8 at the default 9."""
-    import math
-
+    2 to the others) ProxyNCA++'s loss is log(1 + (C - 1) e^(-2 scale)): 0.34 at scale 1 with 4
+    classes (0.80 with 10), 4.6e-8 at its default 9. ProxyNCA's (positive out of the
+    denominator) is log(C - 1) - 2 scale, negative."""
     for scale in (1.0, 9.0):
-        spec = resolve_loss("proxynca")
+        spec = resolve_loss("proxynca++")
         loss = spec.build(spec.params(softmax_scale=scale), CLASSES, DIM)
         with torch.no_grad():
             loss.loss.proxies.copy_(torch.eye(CLASSES, DIM))
         value = loss(torch.eye(CLASSES, DIM), torch.arange(CLASSES)).item()
         assert value == pytest.approx(math.log1p((CLASSES - 1) * math.exp(-2 * scale)), rel=1e-3, abs=1e-7)
     assert spec.params().softmax_scale == 9.0 and value < 1e-6
+    original = resolve_loss("proxynca")
+    loss = original.build(original.params(), CLASSES, DIM)
+    with torch.no_grad():
+        loss.loss.proxies.copy_(torch.eye(CLASSES, DIM))
+    value = loss(torch.eye(CLASSES, DIM), torch.arange(CLASSES)).item()
+    assert value == pytest.approx(math.log(CLASSES - 1) - 2.0, rel=1e-5)
 
 
 def test_classifier_not_decayed_unless_the_suite_says_so():
@@ -90,9 +103,11 @@ def test_triplet_margin_default_and_npair_temperature():
     _, loss, optimizers, groups = setup("triplet")
     assert loss.loss.margin == 0.2 and loss.miner.margin == 0.2
     assert set(groups) == {"network"}  # no loss parameters
-    _, loss, _, _ = setup("npair", {"form": "cosine", "temperature": 0.05})
-    sim = loss.loss.distance(torch.eye(2, DIM), torch.eye(2, DIM))
-    torch.testing.assert_close(sim, torch.eye(2) / 0.05)
+    _, loss, _, _ = setup("npair", {"form": "cosine", "temperature": 0.5, "l2_reg": 0.0})
+    assert loss.loss.temperature == 0.5
+    # Two pairs of unit vectors, orthogonal across classes: logits 1/T on the diagonal, 0 off it.
+    value = loss(torch.eye(4, DIM)[[0, 0, 1, 1]], torch.tensor([0, 0, 1, 1]))
+    assert value.item() == pytest.approx(math.log1p(math.exp(-1 / 0.5)), rel=1e-5)
 
 
 @pytest.mark.parametrize("kind,cls", [("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD)])

@@ -34,7 +34,7 @@ def test_loss_scale_multiplies_loss_and_gradient(name):
     torch.testing.assert_close(grads[1], 148.41 * grads[0], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["improved", "improved-sigmoid", "focal"])
+@pytest.mark.parametrize("name", ["improved", "improved-sigmoid", "improved-prob", "focal"])
 def test_sample_weights_are_the_formulas_weight(name):
     spec = resolve_loss(name)
     module = spec.build(spec.params(), NUM_CLASSES, EMBEDDING_DIM)
@@ -48,11 +48,15 @@ def test_sample_weights_are_the_formulas_weight(name):
         expected = torch.softmax(-4.0 * logits, 1).gather(1, labels[:, None]).squeeze(1)
     elif name == "improved-sigmoid":  # sigmoid(-beta z_y)
         expected = torch.sigmoid(-4.0 * z_t)
+    elif name == "improved-prob":  # sigmoid(-beta logit(p_y))
+        p = torch.softmax(logits, 1).gather(1, labels[:, None]).squeeze(1)
+        expected = torch.sigmoid(-4.0 * torch.log(p / (1 - p)))
     else:  # (1 - p_y)^2
         expected = (1 - torch.softmax(logits, 1).gather(1, labels[:, None]).squeeze(1)) ** 2
     torch.testing.assert_close(weights.double(), expected, rtol=1e-5, atol=1e-8)
-    assert not hasattr(resolve_loss("cross-entropy").build(
-        resolve_loss("cross-entropy").params(), NUM_CLASSES, EMBEDDING_DIM), "sample_weights")
+    for unweighted in ("cross-entropy", "bce"):
+        spec = resolve_loss(unweighted)
+        assert not hasattr(spec.build(spec.params(), NUM_CLASSES, EMBEDDING_DIM), "sample_weights")
 
 
 def trajectory(gamma: float, optimizer: str, weight_decay: float, steps: int = 40) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""N-pair loss against a naive loop over one (anchor, positive) pair per class."""
+"""N-pair loss against a naive loop of TensorFlow's ``npairs_loss`` over every pair of the batch."""
 
 from __future__ import annotations
 
@@ -10,97 +10,113 @@ import torch
 import torch.nn.functional as F
 
 from modbench.losses import resolve_loss
-from modbench.losses.npair import SPEC
+from modbench.losses.npair import SPEC, pair_indices
 
 from .conftest import EMBEDDING_DIM, NUM_CLASSES, train_steps
 
 
-def naive_npair(embeddings, labels, temperature=1.0):
-    """Anchor: the first sample of each class; positive: its second. Softmax over the positives
-    of the cosine similarities, -log of the matching one, mean over classes."""
-    x = F.normalize(embeddings.double(), dim=1)
+def naive_pairs(labels):
+    """Per class (increasing), its images in batch order: (1st, 2nd), (3rd, 4th), ..."""
     pairs = []
     for c in sorted(set(labels.tolist())):
         idx = [i for i, y in enumerate(labels.tolist()) if y == c]
-        if len(idx) >= 2:
-            pairs.append((idx[0], idx[1]))
-    out = []
+        pairs += [(idx[k], idx[k + 1]) for k in range(0, len(idx) - 1, 2)]
+    return pairs
+
+
+def naive_npair(embeddings, labels, reg_lambda, cosine_temperature=None):
+    """TensorFlow's npairs_loss (metric_loss_ops.py) in Python floats: softmax cross-entropy of
+    each anchor's similarities to all positives against targets spread over the positives of its
+    class, mean over anchors, plus 0.25 reg_lambda (mean ||a||^2 + mean ||p||^2)."""
+    x = embeddings.double().tolist()
+    pairs = naive_pairs(labels)
+    lab = [int(labels[a]) for a, _ in pairs]
+    dot = lambda u, v: sum(s * t for s, t in zip(u, v))  # noqa: E731
+
+    def sim(u, v):
+        if cosine_temperature is None:
+            return dot(u, v)
+        return dot(u, v) / math.sqrt(dot(u, u) * dot(v, v)) / cosine_temperature
+
+    xent = []
     for i, (a, _) in enumerate(pairs):
-        sims = [float(x[a] @ x[p]) / temperature for _, p in pairs]
-        out.append(-(sims[i] - math.log(sum(math.exp(s) for s in sims))))
-    return sum(out) / len(out)
+        s = [sim(x[a], x[p]) for _, p in pairs]
+        log_z = math.log(sum(math.exp(v) for v in s))
+        same = [j for j in range(len(pairs)) if lab[j] == lab[i]]
+        xent.append(sum(-(s[j] - log_z) / len(same) for j in same))
+    reg_a = sum(dot(x[a], x[a]) for a, _ in pairs) / len(pairs)
+    reg_p = sum(dot(x[p], x[p]) for _, p in pairs) / len(pairs)
+    return sum(xent) / len(xent) + 0.25 * reg_lambda * (reg_a + reg_p)
 
 
-def test_matches_naive_loop(batch):
-    embeddings, labels = batch
-    module = SPEC.build(SPEC.params(form="cosine", temperature=1.0), NUM_CLASSES, EMBEDDING_DIM)
+def test_pairs_use_every_image_of_an_even_m_per_class_batch():
+    labels = torch.tensor([2, 0, 1, 0, 2, 1, 0, 2, 0, 1, 2, 1])  # 3 classes x 4 images, shuffled
+    a, p = pair_indices(labels)
+    assert list(zip(a.tolist(), p.tolist())) == naive_pairs(labels)
+    assert sorted(a.tolist() + p.tolist()) == list(range(12))  # two disjoint pairs per class
+    odd = torch.tensor([0, 0, 0, 1, 1, 2])  # 3, 2 and 1 images: one pair each of 0 and 1
+    assert list(zip(*(t.tolist() for t in pair_indices(odd)))) == [(0, 1), (3, 4)]
+
+
+@pytest.mark.parametrize("reg", [0.002, 0.5])
+def test_sohn_form_matches_tensorflows_npairs_loss(batch, reg):
+    embeddings, labels = batch  # 4 classes x 4 images
+    module = SPEC.build(SPEC.params(l2_reg=reg), NUM_CLASSES, EMBEDDING_DIM)
     value = module(embeddings, labels)
-    assert value.item() == pytest.approx(naive_npair(embeddings.detach(), labels), rel=1e-5)
+    assert value.item() == pytest.approx(naive_npair(embeddings.detach(), labels, reg), rel=1e-6)
+    scaled = embeddings.detach() * 3  # raw inner products: the norm matters, unlike cosine
+    assert module(scaled, labels).item() == pytest.approx(naive_npair(scaled, labels, reg), rel=1e-6)
     value.backward()
-    assert torch.isfinite(embeddings.grad).all() and embeddings.grad.abs().sum() > 0
+    assert torch.all(embeddings.grad.abs().sum(dim=1) > 0)  # every image enters the loss
+
+
+def test_regulariser_is_the_references():
+    """Two pairs, zero similarity logits except the norms: the penalty is 0.25 lambda (mean
+    ||a||^2 + mean ||p||^2), half of lambda x mean ||f||^2 over the batch's embeddings."""
+    e = torch.tensor([[3.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 1.0]])  # anchors on x, positives on y
+    labels = torch.tensor([0, 0, 1, 1])  # pairs (0, 1) and (2, 3); every a_i . p_j = 0
+    module = SPEC.build(SPEC.params(l2_reg=0.002), 2, 2)
+    expected = math.log(2) + 0.25 * 0.002 * ((9 + 4) / 2 + (1 + 1) / 2)
+    assert module(e, labels).item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("t", [0.1, 0.5])
+def test_cosine_form_and_its_temperature(batch, t):
+    embeddings, labels = batch
+    module = SPEC.build(SPEC.params(form="cosine", temperature=t, l2_reg=0.01), NUM_CLASSES, EMBEDDING_DIM)
+    expected = naive_npair(embeddings.detach(), labels, 0.01, cosine_temperature=t)
+    assert module(embeddings, labels).item() == pytest.approx(expected, rel=1e-6)
+    assert module.loss.temperature == t and module.loss.form == "cosine"
+
+
+def test_cosine_low_temperature_can_approach_zero():
+    perfect = F.one_hot(torch.arange(NUM_CLASSES).repeat(2), EMBEDDING_DIM).float()
+    labels = torch.arange(NUM_CLASSES).repeat(2)
+    cold = SPEC.build(SPEC.params(form="cosine", temperature=0.1, l2_reg=0.0), NUM_CLASSES, EMBEDDING_DIM)
+    warm = SPEC.build(SPEC.params(form="cosine", temperature=1.0, l2_reg=0.0), NUM_CLASSES, EMBEDDING_DIM)
+    assert cold(perfect, labels).item() < 1e-3 < 0.5 < warm(perfect, labels).item()
 
 
 def test_empty_and_no_pairs():
     module = SPEC.build(SPEC.params(), NUM_CLASSES, EMBEDDING_DIM)
     assert module(torch.zeros(0, EMBEDDING_DIM), torch.zeros(0, dtype=torch.long)).item() == 0.0
     singles = torch.randn(4, EMBEDDING_DIM, requires_grad=True)
-    cosine = SPEC.build(SPEC.params(form="cosine"), NUM_CLASSES, EMBEDDING_DIM)
-    value = cosine(singles, torch.arange(4))  # one sample per class: no pair
+    value = module(singles, torch.arange(4))  # one sample per class: no pair, no penalty
     assert value.item() == 0.0
     value.backward()
-    # Sohn's form keeps its L2 penalty (pml applies it to every embedding of the batch).
-    penalty = 0.002 * singles.detach().pow(2).sum(1).mean()
-    assert module(singles, torch.arange(4)).item() == pytest.approx(penalty.item(), rel=1e-5)
+    assert torch.all(singles.grad == 0)
 
 
-def test_params():
+def test_params_and_no_dead_parameter_in_the_search_space():
     assert resolve_loss("npair") is SPEC and SPEC.family == "embedding"
     assert SPEC.params().form == "sohn" and SPEC.params().l2_reg == 0.002
-    with pytest.raises(pydantic.ValidationError):
-        SPEC.params(margin=0.1)
+    assert set(SPEC.search_space) == {"l2_reg"}  # the default form's parameter only
+    for bad in [{"margin": 0.1}, {"temperature": 0.2}, {"form": "sohn", "temperature": 0.2}]:
+        with pytest.raises(pydantic.ValidationError):
+            SPEC.params(**bad)
+    assert SPEC.params(form="cosine", temperature=0.2).temperature == 0.2
 
 
 def test_lowers_its_own_value():
     before, after = train_steps(SPEC, steps=30)
     assert after < before
-
-
-def naive_sohn(embeddings, labels, l2_reg):
-    """Sohn 2016, eq. (3) on raw embeddings: log(1 + sum_j exp(f_a f_j+ - f_a f_a+)) over the
-    first pair of each class, plus l2_reg times the mean squared norm of the batch's embeddings."""
-    x = embeddings.double().tolist()
-    pairs = []
-    for c in sorted(set(labels.tolist())):
-        idx = [i for i, y in enumerate(labels.tolist()) if y == c]
-        if len(idx) >= 2:
-            pairs.append((idx[0], idx[1]))
-    dot = lambda u, v: sum(a * b for a, b in zip(u, v))  # noqa: E731
-    out = []
-    for a, p in pairs:
-        rest = sum(math.exp(dot(x[a], x[q]) - dot(x[a], x[p])) for _, q in pairs if q != p)
-        out.append(math.log(1 + rest))
-    penalty = sum(dot(v, v) for v in x) / len(x)
-    return sum(out) / len(out) + l2_reg * penalty
-
-
-def test_sohn_form_matches_naive(batch):
-    embeddings, labels = batch
-    module = SPEC.build(SPEC.params(), NUM_CLASSES, EMBEDDING_DIM)
-    value = module(embeddings, labels)
-    assert value.item() == pytest.approx(naive_sohn(embeddings.detach(), labels, 0.002), rel=1e-5)
-    scaled = embeddings.detach() * 3  # raw inner products: the norm matters, unlike cosine
-    assert module(scaled, labels).item() == pytest.approx(naive_sohn(scaled, labels, 0.002), rel=1e-5)
-
-
-def test_temperature_reaches_the_logits(batch):
-    embeddings, labels = batch
-    for t in (0.1, 0.5):
-        module = SPEC.build(SPEC.params(form="cosine", temperature=t), NUM_CLASSES, EMBEDDING_DIM)
-        expected = naive_npair(embeddings.detach() , labels, temperature=t)
-        assert module(embeddings, labels).item() == pytest.approx(expected, rel=1e-5)
-    # A well-separated batch: at T = 0.1 the loss can approach 0, at T = 1 it cannot.
-    perfect = F.one_hot(torch.arange(NUM_CLASSES).repeat(2), EMBEDDING_DIM).float()
-    labels = torch.arange(NUM_CLASSES).repeat(2)
-    cold = SPEC.build(SPEC.params(form="cosine", temperature=0.1), NUM_CLASSES, EMBEDDING_DIM)
-    warm = SPEC.build(SPEC.params(form="cosine", temperature=1.0), NUM_CLASSES, EMBEDDING_DIM)
-    assert cold(perfect, labels).item() < 1e-3 < 0.5 < warm(perfect, labels).item()

@@ -21,7 +21,7 @@ BATCH = 16  # global batch: 8 per rank
 DIM, CLASSES = 8, 4
 LOSSES = {  # one per family: softmax (per rank + classifier sync) and embedding (all-gather)
     "cross-entropy": {},
-    "triplet": {"miner": "semihard", "margin": 0.2},
+    "triplet": {"miner": "semihard", "margin": 0.2, "negatives": "all"},  # deterministic miner
     "improved": {"beta": 4.0, "gamma": 1.0},
 }
 
