@@ -19,7 +19,6 @@ directory). Importing this module imports no torch; the first training call does
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -111,7 +110,7 @@ def compare(
     one dict per run (suite, dataset, backbone, loss, label, seed, status, run, metrics), then
     one per loss setting aggregated over seeds (``"seed": None``; with ``baseline``, the
     difference to it and Welch's t-test)."""
-    from modbench.cli.output import render_rows
+    from modbench.render.rows import result_records
     from modbench.results.rows import rows_from_outcomes
 
     _check_options(seeds=None, epochs=None, subset=None, device=device)
@@ -126,8 +125,8 @@ def compare(
                         download=download, force=force)
     from modbench.results.deviations import written_suites  # the overrides, as the command states them
 
-    return json.loads(render_rows(rows_from_outcomes(outcomes), "json", baselines=baselines,
-                                  written=written_suites([_suite_ref(suite)])))
+    return result_records(rows_from_outcomes(outcomes), baselines=baselines,
+                          written=written_suites([_suite_ref(suite)]))
 
 
 def train(
@@ -171,7 +170,7 @@ def report(
     str); ``"csv"`` one line per run. ``suite``: one suite or a list of them (default: every
     built-in suite with a cached run)."""
     from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.output import render_rows
+    from modbench.render.rows import result_records, rows_text
     from modbench.results.deviations import annotate
     from modbench.results.report_model import build_report
 
@@ -199,8 +198,9 @@ def report(
 
         return report_markdown(summarize_rows(rows, descriptions=descriptions), paper=paper_data,
                                version=__version__)
-    text = render_rows(rows, format, paper=paper_data, written=model.written)
-    return json.loads(text) if format == "json" else text
+    if format == "json":
+        return result_records(rows, paper=paper_data, written=model.written)
+    return rows_text(rows, format, paper=paper_data, written=model.written)
 
 
 def evaluate_embeddings(embeddings, labels, metrics: str | Iterable[str] | None = None,

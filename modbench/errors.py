@@ -1,4 +1,4 @@
-"""Exception types that map onto the exit codes of DESIGN.md section 5.
+"""Exception types that map onto modbench's exit codes (README.md, "Using it").
 
 ``UserError`` (exit 2) is anything the user must fix: a bad flag, an invalid suite file, an
 unknown name, missing dataset files. ``RunError`` (exit 1) is a failure during a run. Messages

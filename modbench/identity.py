@@ -174,11 +174,3 @@ def describe_numerics(numerics: dict[str, Any]) -> str:
     threads = numerics.get("cpu_threads")
     text = f"{numerics.get('device', '?')} {numerics.get('precision', '?')}"
     return f"{text}, {threads} CPU thread(s)" if threads else text
-
-
-def numerics_of(result: dict[str, Any]) -> tuple:
-    """A hashable summary of a result's numerics, for grouping: rows of a table must never
-    average runs of different numerics (``(None, None, None)`` for a result that records none)."""
-    numerics = result.get("numerics") if isinstance(result, dict) else None
-    numerics = numerics if isinstance(numerics, dict) else {}
-    return tuple(numerics.get(k) for k in ("device", "precision", "cpu_threads"))

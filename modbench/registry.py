@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modbench import plugins
 from modbench.errors import UnknownNameError
 
 
@@ -114,8 +115,6 @@ class PluginRegistry(Registry):
 
     def knows(self, name: object) -> bool:
         """A built-in name, a prefixed one (``timm:...``), a plugin reference or an entry point."""
-        from modbench import plugins
-
         if not isinstance(name, str):
             return False
         return (
@@ -126,8 +125,6 @@ class PluginRegistry(Registry):
         )
 
     def get(self, name: str, base_dir=None) -> Any:
-        from modbench import plugins
-
         if name in self:
             return super().get(name)
         for prefix, target in self.prefixed.items():

@@ -1,5 +1,5 @@
 """CI smoke of the five paper suites: `compare --subset 2 --epochs 1` on generated fixture files
-in the real on-disk formats, through the same code path as a full run (issue 4, item 8)."""
+in the real on-disk formats, through the same code path as a full run."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def fixture_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # minutes per suite on a CPU: two real backbones (GoogLeNet, ResNet-50) per loss
 @pytest.mark.parametrize("suite", list(PAPER_SUITES))
 def test_paper_suite_smoke(cli, fixture_dir, suite):
     result = cli("compare", "--suite", suite, "--subset", "2", "--epochs", "1", "--data-dir", fixture_dir, "--json")

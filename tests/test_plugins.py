@@ -188,16 +188,18 @@ def test_list_backbones_with_a_timm_pattern(cli):
     assert "timm:<model>" in plain.stdout and "small-cnn" in plain.stdout and "modbench[timm]" in plain.stdout
 
 
-def test_source_digest_follows_the_code_not_the_folder(tmp_path):
+def test_code_digest_follows_the_plugins_code_not_its_folder(tmp_path):
+    from modbench.identity import code_digest, loss_source_files
+
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     shutil.copy(EXAMPLE, a / "poly_loss.py")
     shutil.copy(EXAMPLE, b / "poly_loss.py")
-    digest = plugins.source_digest(resolve_loss("./poly_loss.py:PolyLoss", base_dir=a).source_files)
-    assert digest == plugins.source_digest(resolve_loss("./poly_loss.py:PolyLoss", base_dir=b).source_files)
+    digest = code_digest(loss_source_files("./poly_loss.py:PolyLoss", base_dir=a))
+    assert digest == code_digest(loss_source_files("./poly_loss.py:PolyLoss", base_dir=b))
     (b / "poly_loss.py").write_text((b / "poly_loss.py").read_text().replace("epsilon: float = 1.0", "epsilon: float = 2.0"))
     edited = resolve_loss("./poly_loss.py:PolyLoss", base_dir=b)
-    assert plugins.source_digest(edited.source_files) != digest
+    assert code_digest(loss_source_files("./poly_loss.py:PolyLoss", base_dir=b)) != digest
     assert edited.params.model_validate({}).epsilon == 2.0  # the edited file, not a stale import
     builtin = resolve_loss("improved").source_files
     assert [Path(f).name for f in builtin] == ["improved.py", "_common.py"]

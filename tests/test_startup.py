@@ -112,7 +112,7 @@ def _fake_cache(tmp_path, seeds=(0, 1)):
 
 @pytest.mark.parametrize("command", ["compare", "train", "eval"])
 def test_fully_cached_commands_do_not_import_torch(tmp_path, command):
-    """Issue 16 item 12: a cached answer is planned from the cache; the engine is not imported."""
+    """A cached answer is planned from the cache; the engine is not imported."""
     suite_file, store, runs = _fake_cache(tmp_path)
     args = [command, "--suite", str(suite_file), "--device", "cpu"] + (["--json"] if command != "train" else [])
     # The numerics of the stored results (CPU, one thread) are known without torch.

@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
+
+from modbench.canonical import canonical_json
 
 CHUNK = 1 << 20
 
@@ -26,8 +27,7 @@ def file_sha256(path: Path) -> str:
 
 
 def record_sha256(record: dict[str, Any]) -> str:
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(canonical_json(record).encode()).hexdigest()
 
 
 def state_digest(obj: Any) -> str:

@@ -1,4 +1,4 @@
-"""The cache layout (DESIGN.md section 5)::
+"""The cache layout (README.md, "The cache")::
 
     <root>/runs/<key>/config.json      the fully resolved run configuration
                       checkpoint.pt    model, loss and optimizer state after the last epoch

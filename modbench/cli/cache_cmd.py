@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from modbench.canonical import canonical_json
 from modbench.cli.common import CacheDirOpt, Command, Group, JsonOpt, complete_suite, err, fail, handle_errors, out
 
 cache_app = typer.Typer(
@@ -45,8 +46,6 @@ def _overrides(config: dict) -> dict:
 def _family(config: dict) -> str:
     """The configuration without the seed and the command-line overrides: what a run shares
     with the suite's run it was trained for (``--seed``, ``--epochs``, ``--subset``, ``--test-subset`` aside)."""
-    from modbench.suite.runs import canonical_json
-
     family = {k: v for k, v in config.items() if k != "seed"}
     family["train"] = {k: v for k, v in (config.get("train") or {}).items() if k != "epochs"}
     family["dataset"] = {k: v for k, v in (config.get("dataset") or {}).items() if k not in ("subset", "test_subset")}

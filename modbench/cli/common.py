@@ -212,10 +212,6 @@ def one_output_format(**flags: bool) -> str:
     return chosen[0] if chosen else "table"
 
 
-def stdout_is_terminal() -> bool:
-    return _isatty(sys.stdout)
-
-
 # -- scaling: torchrun ranks, --jobs, --devices, --launcher, SLURM (docs/scaling.md) ----------
 def quiet_other_ranks() -> None:
     """Under torchrun only rank 0 prints results and progress; the other ranks print errors only."""

@@ -2,7 +2,7 @@
 
 Rich's own estimate extrapolates the speed of one bar (runs finished per second): with one run
 done out of six, cached runs counted as instant, or a slow triplet run after fast cross-entropy
-ones, it is off by minutes (issue 16 item 6). Here each run still to train costs its epochs
+ones, it is off by minutes. Here each run still to train costs its epochs
 left times the mean seconds per epoch measured so far for the same loss, else for the same loss
 family (softmax / embedding), else for any loss; nothing is guessed before the first epoch ends.
 Pure: no clock, no Rich; the progress display feeds it (cli/progress.py).

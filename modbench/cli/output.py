@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modbench.cli.common import out
+from modbench.render.rows import row_tables, rows_text
 
 
 def render_rows(
@@ -19,48 +20,15 @@ def render_rows(
     notes: dict[str, list[str]] | None = None,
     history_of=None,
 ) -> str | None:
-    """The text for ``fmt`` (None for Rich tables, which are printed directly). ``baselines``
-    maps suite names to the label of their baseline; ``paper`` adds the paper's rows;
-    ``written`` (``results.deviations.written_suites``) maps suite names to the suite as
-    written, so that every format states how the rows differ from it; ``summaries`` (from
-    ``summarize_rows``) when the caller has them already; ``notes`` maps suite names to lines
-    their tables carry first; ``history_of(run key)``, a run's epoch records, adds under Table 1
-    why a loss loses where the history shows it (``results/diagnosis.py``)."""
-    from modbench.render.layout import summary_tables
-    from modbench.render.markdown import tables_markdown
-    from modbench.render.records import rows_csv, rows_json
-    from modbench.results.deviations import annotate
-    from modbench.results.summary import summarize_rows
-
-    if summaries is None:  # else the caller annotated the rows it summarised
-        annotate(rows, written)
-    if fmt == "csv":
-        metrics = []
-        for r in rows:
-            metrics += [m for m in r.metrics if m not in metrics]
-        return rows_csv(rows, metrics)
-    if summaries is None:
-        summaries = summarize_rows(rows, baselines=baselines)
-    if fmt == "json":
-        extra = [record for s in summaries for record in s.records()]
-        if paper is not None:
-            from modbench.results.paper import paper_records
-
-            extra += paper_records(paper, [g for s in summaries for g in s.groups])
-        return rows_json(rows, extra)
-    tables = []
-    for s in summaries:
-        diagnosis = None
-        if history_of is not None:
-            from modbench.results.diagnosis import diagnose
-
-            diagnosis = diagnose(s.groups, history_of)
-        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite), diagnosis=diagnosis)
-    if fmt == "markdown":
-        return tables_markdown(tables)
+    """The text for ``fmt`` (``render.rows.rows_text``), or None for "table": the Rich tables,
+    printed here. The keywords are those of ``render.rows``."""
+    options = dict(extra_metrics=extra_metrics, baselines=baselines, paper=paper, written=written,
+                   summaries=summaries, notes=notes, history_of=history_of)
+    if fmt != "table":
+        return rows_text(rows, fmt, **options)
     from modbench.render.rich_tables import print_tables
 
-    print_tables(out, tables)
+    print_tables(out, row_tables(rows, **options))
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from modbench.canonical import canonical_json
 from modbench.datasets.base import DataSplits
 from modbench.engine.augment import PAD, check_augment, crop_flip, pad_nhwc
 
@@ -71,8 +72,6 @@ def load_splits(dataset_cfg: dict, *, data_dir, download: bool, seed: int | None
 def data_key(config: dict) -> str:
     """Which runs share one loaded dataset: the same ``dataset`` configuration, and under
     ``subset_seed: per-seed`` (a training subset per seed) the same seed too."""
-    from modbench.suite.runs import canonical_json
-
     dataset = config["dataset"]
     key = canonical_json(dataset)
     return f"{key}:seed={config['seed']}" if dataset.get("subset_seed") == "per-seed" else key

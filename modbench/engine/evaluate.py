@@ -8,6 +8,7 @@ import torch
 
 from modbench.engine import backend
 from modbench.engine.device_data import DeviceData
+from modbench.metrics.compute import compute_metrics
 
 EVAL_BATCH = {"cpu": 1024, "cuda": 4096}  # images per forward pass: no gradients, so memory allows many
 
@@ -47,12 +48,11 @@ def classifier_accuracy(classifier: torch.nn.Module, embeddings: torch.Tensor, l
     return int((logits.argmax(dim=1) == labels.to(logits.device)).sum()) / len(labels)  # exact ratio
 
 
-def evaluate_embeddings(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool,
-                        queries: bool = False):
-    """``compute_metrics`` with the suite's k-means settings; ``queries``: with the per-query
-    records (``MetricResult.queries``)."""
-    from modbench.metrics import compute_metrics
-
+def run_metrics(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool,
+                queries: bool = False):
+    """A run's metrics on one split's embeddings, as the suite's ``eval`` section asks for them
+    (normalised rows, its k-means seed and restarts), on the embeddings' device; ``queries``: with
+    the per-query records (``MetricResult.queries``)."""
     return compute_metrics(
         embeddings,
         labels,

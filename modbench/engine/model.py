@@ -1,4 +1,4 @@
-"""The network every loss of a suite trains: backbone, then the embedding head (DESIGN.md s1)."""
+"""The network every loss of a suite trains: backbone, then the embedding head (README.md, "The protocol")."""
 
 from __future__ import annotations
 

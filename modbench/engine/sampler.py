@@ -1,6 +1,6 @@
 """Batch samplers: the index batches of one epoch, drawn from a seeded CPU generator.
 
-Every loss of a suite gets the same batches for the same seed and epoch (DESIGN.md section 1).
+Every loss of a suite gets the same batches for the same seed and epoch (README.md, "The protocol").
 A sampler returns one int64 tensor [steps, batch] for the whole epoch, which the training loop
 moves to the device once; nothing is drawn per step and nothing is done per sample in Python.
 """

@@ -25,7 +25,7 @@ import torch
 from modbench.cache.store import CorruptFile, RunDir
 from modbench.engine import backend, distributed
 from modbench.engine.device_data import DeviceData
-from modbench.engine.evaluate import ACCURACY, classifier_accuracy, embed, evaluate_embeddings
+from modbench.engine.evaluate import ACCURACY, classifier_accuracy, embed, run_metrics
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.loop import StepParts, place, run_epoch
 from modbench.engine.model import EmbeddingNet, build_model
@@ -161,7 +161,7 @@ def _validate(parts: StepParts, data: DeviceData, val_metrics: list[str], eval_c
     if not dist.is_main:
         return NO_METRICS
     val_emb = embed(parts.model, data.val_x, data)
-    return evaluate_embeddings(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
+    return run_metrics(val_emb, data.val_y, val_metrics, eval_cfg, strict=False)
 
 
 def _end_epoch(run, run_dir: RunDir, parts: StepParts, state: RunState, record: dict[str, Any], *,
@@ -339,7 +339,7 @@ def evaluate_run(
     test_emb = embed(model, data.test_x, data)
     # Every requested metric is computed with the records (their k and the same search), but a
     # stored value is kept as it is: evaluating again never changes a run's reported numbers.
-    measured = evaluate_embeddings(test_emb, data.test_y, list(dict.fromkeys([*requested, *names, *stored])), eval_cfg,
+    measured = run_metrics(test_emb, data.test_y, list(dict.fromkeys([*requested, *names, *stored])), eval_cfg,
                                    strict=False, queries=True)
     metrics = {**stored, **{n: measured.values[n] for n in names}}
     family = loss_family(cfg["loss"], getattr(run, "source_dir", None))

@@ -6,7 +6,8 @@ adding one file, and listing the names imports neither torch nor the loss module
 a name is imported only when the name is resolved; loss modules import torch inside their
 functions, so that a loss's parameter model is torch-free too (tests/losses/test_registry.py).
 
-Besides the built-in names (see ``modbench/plugins.py`` for the last three):
+Besides the built-in names (``modbench/plugins.py`` loads the last three, ``plugin.py`` makes
+the spec):
 
 - ``pml:ClassName``: any pytorch-metric-learning loss by class name;
 - ``./file.py:Class`` (relative to ``base_dir``, the suite's folder) or ``package.module:Class``:
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modbench import plugins
 from modbench.registry import Registry, discover
 
 _HERE = Path(__file__).resolve().parent
@@ -82,13 +84,15 @@ def resolve_loss(name: str, base_dir: str | Path | None = None):
         return pml_spec(name[len("pml:") :])
     if name in LOSSES:
         return LOSSES.get(name)
-    from modbench import plugins
-
     if plugins.is_plugin_reference(name):
-        return plugins.loss_spec(name, base_dir=base_dir)
+        from modbench.losses.plugin import loss_spec
+
+        return loss_spec(name, base_dir=base_dir)
     entry_points = plugins.entry_point_names("modbench.losses")
     if name in entry_points:
-        return plugins.loss_spec_from_entry_point(name)
+        from modbench.losses.plugin import loss_spec_from_entry_point
+
+        return loss_spec_from_entry_point(name)
     if name[:1].isupper():
         # A CamelCase name is likely a pml class given without its prefix: suggest "pml:Name".
         from modbench.errors import UnknownNameError

@@ -1,6 +1,6 @@
 """The modules every built-in loss is made of: shape checks, float32 casting, two small modules.
 
-``SoftmaxLoss`` owns the ``Linear(embedding_dim, num_classes)`` classifier of DESIGN.md section 1
+``SoftmaxLoss`` owns the ``Linear(embedding_dim, num_classes)`` classifier of the protocol
 and hands float32 logits to a pure criterion function (``criterion(logits, labels) -> scalar``);
 ``WeightedSoftmaxLoss`` adds ``sample_weights`` for a loss that weights samples. ``MetricLoss``
 wraps a pytorch-metric-learning loss (and optionally a miner) so that every embedding-family loss
@@ -187,7 +187,7 @@ class WeightedSoftmaxLoss(SoftmaxLoss):
     """A softmax-family loss whose samples carry a weight: ``weight_fn(logits, labels) -> [B]``.
 
     ``sample_weights`` lets the engine log the share of training samples the loss all but
-    ignores (weight < 1e-3, issue 11 item 5).
+    ignores (weight < 1e-3).
     """
 
     def __init__(self, num_classes, embedding_dim, criterion, weight_fn, **kwargs):

@@ -16,7 +16,7 @@ The module ``build`` returns:
 
 - ``forward(embeddings, labels)`` gives a scalar loss, multiplied by ``params.loss_scale``;
 - ``family == "softmax"``: it owns one ``Linear(embedding_dim, num_classes)`` as ``.classifier``
-  and computes its criterion on the logits in float32 (DESIGN.md sections 1 and 3);
+  and computes its criterion on the logits in float32 (docs/losses.md);
   ``family == "embedding"``: it sees the embeddings alone (pairs, triplets, proxies);
 - optionally ``param_groups()`` -> ``{name: {"params", "optimizer", "lr", "weight_decay",
   "momentum"}}`` for its own learnable parameters (``modbench/engine/optim.py`` builds the
@@ -46,7 +46,7 @@ Family = Literal["softmax", "embedding"]
 class LossParams(BaseModel):
     """Base class of every loss's parameter model: strict, unknown keys refused.
 
-    Two controls every loss has (issue 11): ``loss_scale`` multiplies the loss, and so the
+    Two controls every loss has: ``loss_scale`` multiplies the loss, and so the
     gradient (the scale exp(gamma) gives the paper's loss, available to any baseline);
     ``weight_decay`` is the L2 decay of the loss's own parameters (classifier, proxies, beta),
     0 unless the suite says so.
@@ -80,7 +80,7 @@ class LossSpec:
     build: Callable[[LossParams, int, int], nn.Module]
     name: str = ""
     description: str = ""
-    # Hyperparameter ranges for tuning (issue 14), {param: {low, high, log}}.
+    # Hyperparameter ranges for tuning, {param: {low, high, log}} (docs/tuning.md).
     search_space: SearchSpace = field(default_factory=dict)
     # The files whose code defines the loss: part of a run's identity, so editing them retrains.
     source_files: tuple[str, ...] = ()

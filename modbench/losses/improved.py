@@ -1,5 +1,5 @@
 """The paper's loss: Wen, Yang, Zhang and Zhang, "Improved Loss Function for Image
-Classification" (2021), section 3, equation (4); DESIGN.md section 3.
+Classification" (2021), section 3, equation (4); docs/losses.md.
 
 For the logits z of one sample with target class y::
 
@@ -91,7 +91,7 @@ def improved_cross_entropy(
     family="softmax",
     params=ImprovedParams,
     description="The paper's softmax-modulated cross-entropy, exp(gamma) * softmax(-beta z)[y] * CE (eq. 4).",
-    # The paper's own ranges (its Figures 1-4 and section 4 bisection), issue 14 item 2.
+    # The paper's own ranges (its Figures 1-4 and the bisection of its section 4).
     search_space={"beta": {"low": 2, "high": 16}, "gamma": {"low": 2, "high": 21}},
 )
 def build(params: ImprovedParams, num_classes: int, embedding_dim: int):

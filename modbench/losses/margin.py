@@ -11,7 +11,7 @@ proportional to the inverse of the density of distances between points on the un
 clipped below at ``cutoff`` and ignoring negatives farther than ``nonzero_loss_cutoff`` (they
 would give a zero loss). Miner: ``DistanceWeightedMiner``, always (it is what the loss is).
 
-Defaults are those of DESIGN.md section 4 and of Wu et al.'s reference implementation
+Defaults are those of the paper's comparison (docs/losses.md) and of Wu et al.'s reference implementation
 (apache/mxnet, example/gluon/embedding_learning/train.py): margin 0.2, beta0 1.2, nu 0 (no
 penalty on beta), cutoff 0.5, nonzero_loss_cutoff 1.4, one beta per class. That code trains beta
 with its own optimizer, ``gluon.Trainer(beta, 'sgd', {'learning_rate': opt.lr_beta,

@@ -58,7 +58,11 @@ class NPairParams(LossParams):
 
     @model_validator(mode="after")
     def _temperature_only_for_cosine(self):
-        if self.form == "sohn" and "temperature" in self.model_fields_set:
+        # A resolved setting carries every parameter at its value, the default temperature
+        # included, and is validated again (tuning trials, reports): only a temperature that
+        # would mean something is refused under form sohn.
+        default = type(self).model_fields["temperature"].default
+        if self.form == "sohn" and "temperature" in self.model_fields_set and self.temperature != default:
             raise ValueError("temperature applies to form cosine only (form sohn uses raw inner products)")
         return self
 

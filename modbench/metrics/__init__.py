@@ -1,4 +1,4 @@
-"""Pure metric functions (DESIGN.md section 2): no printing, no file access.
+"""Pure metric functions (definitions: docs/metrics.md): no printing, no file access.
 
 - ``names``: metric names, ``DEFAULT_METRICS``, ``parse_metric_names``, ``MetricError``;
 - ``knn_search``: exact k-nearest-neighbour search among the rows (duplicates merged), query

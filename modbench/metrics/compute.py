@@ -1,4 +1,4 @@
-"""``compute_metrics``: every metric of DESIGN.md section 2 on one set of embeddings, in one pass.
+"""``compute_metrics``: every metric of docs/metrics.md on one set of embeddings, in one pass.
 
 The kNN search runs once for all neighbour metrics (Recall@k, p@1, MAP@R, macro-F1) one query
 block at a time, so no neighbour list of all N queries is held either; k-means runs once for NMI
@@ -135,14 +135,14 @@ def _clustering(x: torch.Tensor, y: np.ndarray, wanted: list[str], seed: int, n_
 
 
 def _versions() -> dict[str, str]:
-    """Package versions, by the project's one method (``modbench.versions``, issue 15 item 5)."""
+    """Package versions, read the one way the project reads them (``modbench.versions``)."""
     from modbench.versions import package_versions
 
     return package_versions()
 
 
 def _info(x: torch.Tensor, y: np.ndarray, *, backend, normalize, input_dtype, zero_rows, exhaustive, seed, n_init, km) -> dict:
-    """What could change a number, recorded with it (DESIGN.md section 2)."""
+    """What could change a number, recorded with it (docs/metrics.md)."""
     info = {
         "backend": backend,
         "device": str(x.device),
@@ -187,8 +187,8 @@ def compute_metrics(
 ) -> MetricResult:
     """The metrics named in ``metrics`` on ``embeddings`` [N, D] (float16/32/64) with ``labels`` [N].
 
-    ``normalize``: L2-normalise each row first (DESIGN.md: all metrics on L2-normalised
-    embeddings; scale-robust, see inputs.prepare). ``device``: where the kNN runs (default: the
+    ``normalize``: L2-normalise each row first (the protocol measures every metric on
+    L2-normalised embeddings; scale-robust, see inputs.prepare). ``device``: where the kNN runs (default: the
     tensor's device, else CPU). ``backend``: "auto" (faiss when installed and on CPU, else
     torch), "torch" or "faiss"; the neighbours are identical either way. ``strict``: a metric
     undefined on this input raises MetricError naming it and why; with ``strict=False`` it is NaN

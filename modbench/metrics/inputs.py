@@ -38,7 +38,7 @@ def as_labels(labels) -> np.ndarray:
 def prepare(x: torch.Tensor, normalize: bool) -> tuple[torch.Tensor, int]:
     """float32 copy for the search: finite check, zero rows counted, rows L2-normalised.
 
-    Scale-robust (issue 12): in float64, each row is first divided by its largest absolute value,
+    Scale-robust: in float64, each row is first divided by its largest absolute value,
     then by its L2 norm, so no square overflows or underflows, whatever the input's scale (float32
     x 1e19 squared is inf in float32; float64 x 1e-320 squared is 0). A zero row stays zero.
     """

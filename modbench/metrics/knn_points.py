@@ -7,9 +7,8 @@ index.
 
 1. *Coarse search* in float32, by blocks: a block of queries times a chunk of the points at a
    time (``|x|^2 - 2 q.x``, one ``addmm``) with a running two-stage selection of the
-   ``kc = k + pad`` smallest (``torch.topk``), so memory is O(query_block x (db_block + kc)),
-   never N x N. On the CPU the two kernels are numpy's (OpenBLAS ``matmul``, ``argpartition``)
-   on memory shared with torch, measured faster there; the steps are the same on every device.
+   ``kc = k + pad`` smallest (``torch.topk``; numpy's ``argpartition`` on the CPU), so memory is
+   O(query_block x (db_block + kc)), never N x N; the steps are the same on every device.
    (The faiss backend, an optional extra, asks ``IndexFlatL2`` for the ``kc + 1`` nearest
    instead and drops the query's own index.)
 2. *Re-ranking in float64*: a coarse squared distance lies within a worst-case float32 rounding
@@ -56,12 +55,10 @@ def _smallest(v: torch.Tensor, k: int, sorted: bool) -> tuple[torch.Tensor, torc
     group holding one of the k smallest entries has a minimum no larger than the k-th smallest
     value, and fewer than k groups have a smaller one, so it is always picked (with ties the
     picked entries are still k of the smallest values and every other entry is >= all of them).
-    Measured: half the time of one ``torch.topk`` over 65,536 columns, k = 24.
+    On the CPU the selection is numpy's ``argpartition`` (introselect, linear time; torch's CPU
+    ``topk`` is several times slower for large k), on memory shared with torch.
     """
-    b, m = v.shape
     if v.device.type == "cpu":
-        # numpy's argpartition (introselect): 2.6x faster than torch.topk on the CPU for
-        # k = 1,173 of 10,000 (0.031 s against 0.081 s per block of 836 queries).
         pos = torch.from_numpy(_smallest_cpu(v.numpy(), k))
         vals = torch.gather(v, 1, pos)
         if sorted:
@@ -114,9 +111,22 @@ def candidate_pad(k: int) -> int:
 def _reference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Squared reference distances of rows ``a`` and ``b`` (float64 copies of the float32
     embeddings, broadcast against each other, last dimension D): the sum of squared differences,
-    float64. Every step uses this one function."""
+    float64. Every step uses this one function.
+
+    The sum is a pairwise tree of element-wise additions (the D terms padded with zeros to a
+    power of two, then halves added until one is left), so its rounding is fixed by D alone:
+    the same bits on every device and for every block shape. ``Tensor.sum`` promises no order
+    (CPU and CUDA reductions differ in the last bit), and the order defines the ties."""
     diff = a - b
-    return (diff * diff).sum(-1)
+    sq = diff * diff
+    width = sq.shape[-1]
+    full = 1 << max(0, (width - 1).bit_length())
+    if full != width:
+        sq = torch.nn.functional.pad(sq, (0, full - width))  # + 0.0 is exact
+    while full > 1:
+        full //= 2
+        sq = sq[..., :full] + sq[..., full:]
+    return sq[..., 0]
 
 
 def _lexsort(keys: list[torch.Tensor]) -> torch.Tensor:
@@ -138,15 +148,6 @@ class PointSearch:
         self.un_max = float(self.un.max())
         self.coef = (2 * self.dim + 24) * _U32
         self.neg2u = -2.0 * u  # exact (a power of two); the rounding bound covers the D terms
-        self.aug = self._qa = self._out = None
-        if u.device.type == "cpu":
-            # [-2u, |u|^2]: with queries [q, 1], one product gives |u|^2 - 2 q.u (no extra pass).
-            # numpy's matmul (OpenBLAS) into memory shared with torch: on the benchmark machine's
-            # AMD CPU it was 20% faster than torch's MKL for these shapes (0.076 s against
-            # 0.095 s for 836 x 513 x 10,000); the search itself is the same.
-            self.aug = np.empty((self.n, self.dim + 1), dtype=np.float32)
-            self.aug[:, : self.dim] = self.neg2u.numpy()
-            self.aug[:, self.dim] = self.un.numpy()
         self.u64 = u.double()  # re-ranking gathers from it: no casting per candidate
         self.labels: torch.Tensor | None = None  # see search()
         self.db_block = -(-self.n // -(-self.n // max(1, db_block)))  # balanced chunks
@@ -192,18 +193,8 @@ class PointSearch:
         return best_i, coarse, coarse[:, -1]
 
     def _product(self, q: torch.Tensor, s: int, e: int) -> torch.Tensor:
-        """``|u_j|^2 - 2 q.u_j`` in float32 for the points j in s:e, [b, e - s]."""
-        if self.aug is None:
-            return torch.addmm(self.un[s:e].unsqueeze(0), self.u[q], self.neg2u[s:e].T)
-        b = q.shape[0]
-        if self._qa is None or self._qa.shape[0] < b:  # buffers reused: no page faults per block
-            self._qa = np.ones((b, self.dim + 1), dtype=np.float32)
-            self._out = np.empty(b * self.db_block, dtype=np.float32)
-        qa = self._qa[:b]
-        np.take(self.u.numpy(), q.numpy(), axis=0, out=qa[:, : self.dim])
-        out = self._out[: b * (e - s)].reshape(b, e - s)
-        np.matmul(qa, self.aug[s:e].T, out=out)
-        return torch.from_numpy(out)
+        """``|u_j|^2 - 2 q.u_j`` in float32 for the points j in s:e, [b, e - s]: one ``addmm``."""
+        return torch.addmm(self.un[s:e].unsqueeze(0), self.u[q], self.neg2u[s:e].T)
 
     def _coarse_faiss(self, q: torch.Tensor, kc: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """faiss IndexFlatL2 top-(kc+1), the query's own index dropped (else the farthest)."""

@@ -6,8 +6,8 @@ distance, equal distances broken by the lower index.
 
 The *reference distance* that defines the order is ``|x_j - x_i|^2`` of the float32 embeddings,
 computed in float64 as the sum of squared differences (``_reference``), used by every step, so
-only truly equal distances tie (float32 would tie distinct distances by rounding: it did in this
-package's tests, among 120 points in 64-D).
+only truly equal distances tie (float32 rounding ties distinct distances, even among a hundred
+points in 64-D).
 
 Why by hand: faiss and scikit-learn give a fast top-k, but neither promises an exact order
 (rounding of ``|x|^2 - 2 q.x``), nor the lower-index rule for ties, nor memory bounded at any N
@@ -24,9 +24,9 @@ with k = R of MAP@R; the steps below add exactly that, on any torch device.
    search for a query whose candidates cannot be proved to hold its k nearest.
 
 So the result is the exact top-k under the reference distance and the lower-index tie rule,
-whatever the backend, the block sizes or the thread count. (A CPU and a GPU reference distance
-can differ in the last float64 bit for rows that are not bit-identical, so near-ties at 1e-16
-may order differently across devices; never across backends on one device.)
+whatever the backend, the device, the block sizes or the thread count: the reference distance is
+summed in a fixed order (``knn_points._reference``), so it has the same bits everywhere, and the
+Euclidean distances returned are its correctly rounded square roots (numpy's ``sqrt``).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class _RowSearch:
         g = pts.point[qs:qe]
         if pts.members is None:  # every row distinct: points are rows
             d, idx, ex = self.search.search(torch.from_numpy(g).to(pts.unique.device), k, self.distances)
-            return KnnBlock(qs, qe, None if d is None else d.sqrt().cpu().numpy(), idx.cpu().numpy(), ex, qe - qs)
+            return self._finish(qs, qe, None if d is None else d.cpu().numpy(), idx.cpu().numpy(), ex, qe - qs)
         need = np.maximum(k - (pts.counts - 1), 0)  # rows wanted from other points, per point
         ask = np.unique(g[need[g] > 0])  # the points to search, ascending
         tail_i = np.zeros((ask.size, k), dtype=np.int64)  # first need[p] columns used
@@ -172,7 +172,14 @@ class _RowSearch:
             if m < k:
                 r = int(np.searchsorted(ask, p))
                 out_i[at, m:], out_d[at, m:] = tail_i[r, : k - m], tail_d[r, : k - m]
-        return KnnBlock(qs, qe, np.sqrt(out_d) if self.distances else None, out_i, ex, int(ask.size))
+        return self._finish(qs, qe, out_d if self.distances else None, out_i, ex, int(ask.size))
+
+    @staticmethod
+    def _finish(qs: int, qe: int, squared: np.ndarray | None, idx: np.ndarray, ex: int, searched: int) -> KnnBlock:
+        """The block, with Euclidean distances from the squared reference ones: one square root
+        for every path, numpy's (IEEE 754, correctly rounded; torch's vectorised CPU square root
+        is not, so two paths gave distances one ulp apart)."""
+        return KnnBlock(qs, qe, None if squared is None else np.sqrt(squared), idx, ex, searched)
 
     def _tail(self, p: int, need: int, d: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """The first ``need`` rows of other points for point ``p``, by (distance, row index), from

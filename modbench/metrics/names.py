@@ -22,7 +22,6 @@ DEFAULT_METRICS: tuple[str, ...] = (
 # Names other than recall@K, which takes any K >= 1.
 FIXED_NAMES: tuple[str, ...] = ("nmi", "f1", "macro_f1", "map@r", "p@1")
 CLUSTERING_METRICS = frozenset({"nmi", "f1"})
-NEIGHBOUR_METRICS_FIXED = frozenset({"macro_f1", "map@r", "p@1"})
 
 _RECALL = re.compile(r"^recall@(\d+)$")
 

@@ -2,7 +2,7 @@
 
 Every function takes ``labels`` [N] and ``neighbour_indices`` [N, k]: row i lists the other
 samples nearest to sample i, nearest first (the output of :func:`modbench.metrics.knn_search.knn`, the
-query itself already excluded). DESIGN.md section 2 has the definitions; docs/metrics.md the
+query itself already excluded). docs/metrics.md has the definitions and the
 conventions. The ``*_rows`` helpers work on one block of queries so that the caller never needs
 all neighbour lists at once.
 """

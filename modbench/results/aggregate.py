@@ -8,10 +8,10 @@ suite would show the same label, the label gains the settings that tell them apa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from modbench.canonical import canonical_json
 from modbench.results.rows import ACCURACY, ACCURACY_LABEL, ResultRow, accuracy_applicable
 from modbench.results.stats import Summary, summarize
 
@@ -97,14 +97,10 @@ class Group:
         return names
 
 
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def configuration_key(row: ResultRow) -> str:
     """The row's resolved configuration without the seed (the seed is what a row averages over)."""
     config = row.config if isinstance(row.config, dict) else {}
-    return _canonical({k: v for k, v in config.items() if k != "seed"})
+    return canonical_json({k: v for k, v in config.items() if k != "seed"})
 
 
 def group_rows(rows: list[ResultRow]) -> list[Group]:
@@ -120,7 +116,7 @@ def group_rows(rows: list[ResultRow]) -> list[Group]:
         pending: list[ResultRow] = []
         for row in same_config:
             if row.status == "done":
-                split.setdefault(_canonical(row.identity), []).append(row)
+                split.setdefault(canonical_json(row.identity), []).append(row)
             else:
                 pending.append(row)
         parts = list(split.values()) or [[]]
@@ -162,7 +158,7 @@ def _tell_apart(groups: list[Group]) -> None:
             continue
         flats = [flat({k: v for k, v in c.items() if k != "seed"}) for c in configs.values()]
         keys = sorted({k for f in flats for k in f})
-        differing = [k for k in keys if len({_canonical(f.get(k)) for f in flats}) > 1]
+        differing = [k for k in keys if len({canonical_json(f.get(k)) for f in flats}) > 1]
         for g in same:
             f = flat({k: v for k, v in g.rows[0].config.items() if k != "seed"})
             g.label = f"{g.base_label} ({', '.join(f'{_short(k)}={_value(f.get(k))}' for k in differing)})"
@@ -173,14 +169,6 @@ def _value(v: Any) -> str:
         return str(int(v))
     text = str(v)
     return text[:12] if len(text) > 16 and text.isalnum() else text  # a code digest: its start
-
-
-def groups_by_suite(rows: list[ResultRow]) -> dict[str, list[Group]]:
-    """Suite name -> its groups, suites in first-seen order."""
-    out: dict[str, list[Group]] = {}
-    for group in group_rows(rows):
-        out.setdefault(group.suite, []).append(group)
-    return out
 
 
 def aggregate_record(group: Group, metrics: list[str] | None = None) -> dict[str, Any]:

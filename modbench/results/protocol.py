@@ -5,10 +5,10 @@ distinct values, so a report never hides a mix of settings or versions."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from modbench.canonical import canonical_json
 from modbench.results.aggregate import Group
 from modbench.results.rows import run_identity
 
@@ -27,7 +27,7 @@ def distinct(values) -> list[Any]:
     for v in values:
         if v is None:
             continue
-        seen.setdefault(json.dumps(v, sort_keys=True, default=str), v)
+        seen.setdefault(canonical_json(v), v)
     return list(seen.values())
 
 

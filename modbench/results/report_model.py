@@ -15,11 +15,11 @@ keys when it records them).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from modbench.canonical import canonical_json
 from modbench.results.deviations import written_sections
 from modbench.results.rows import ResultRow, row_for
 
@@ -43,7 +43,7 @@ def _setting_key(config: dict[str, Any]) -> str:
     for section, key in OVERRIDABLE:
         if isinstance(stripped.get(section), dict):
             stripped[section] = {k: v for k, v in stripped[section].items() if k != key}
-    return json.dumps(stripped, sort_keys=True, separators=(",", ":"), default=str)
+    return canonical_json(stripped)
 
 
 @dataclass
@@ -190,7 +190,7 @@ def build_report(
 
 def _overrides(row: ResultRow) -> str:
     cfg = row.config
-    return json.dumps([(cfg.get(s) or {}).get(k) for s, k in OVERRIDABLE], default=str)
+    return canonical_json([(cfg.get(s) or {}).get(k) for s, k in OVERRIDABLE])
 
 
 def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset, test_subset=None) -> str | None:

@@ -62,7 +62,7 @@ class ResultRow:
         return run_identity(self.result)
 
     def record(self) -> dict[str, Any]:
-        """The JSON object of this run (DESIGN.md section 5 / issue 2 item 9)."""
+        """The JSON object of this run (``--json``; the fields are listed in docs/reporting.md)."""
         out: dict[str, Any] = {
             "suite": self.suite,
             "dataset": self.dataset,

@@ -28,6 +28,7 @@ from modbench.suite.references import (  # noqa: F401
 )
 from modbench.suite.runs import expand_entries, expand_losses
 from modbench.suite.schema import LossEntry, Suite
+from modbench.suite.tune_section import check_tune_section
 
 
 # -- locating ---------------------------------------------------------------------------------
@@ -199,9 +200,7 @@ def check_references(suite: Suite, source: str) -> None:
         verdict_baseline_problems(suite, settings, problems)
     problems.raise_if_any()
     suite._loss_settings = tuple(settings)
-    from modbench.tune.spaces import check_tune_section  # the tune: section (docs/tuning.md)
-
-    check_tune_section(suite, source)
+    check_tune_section(suite, source)  # the tune: section (docs/tuning.md)
 
 
 def entry_problems(data: dict[str, Any], problems: Problems, base_dir: Path) -> None:

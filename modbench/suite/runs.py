@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from modbench.canonical import canonical_json  # noqa: F401 (also imported from here)
 from modbench.errors import UnknownNameError, UserError, closest
 from modbench.suite.errors import Problems, SuiteError, validation_problems
 from modbench.suite.references import loss_params_model
@@ -99,10 +99,6 @@ def _importable(cls: type) -> bool:
     except (ImportError, AttributeError):
         return False
     return obj is cls
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def config_key(config: dict[str, Any]) -> str:

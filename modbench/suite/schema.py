@@ -281,7 +281,7 @@ class Suite(Strict):
     losses: list[LossEntry] = Field(min_length=1)
     slurm: SlurmConfig | None = None
     # Search spaces of `modbench tune`, {loss label or name (or "*"): {param: range | "fixed"}};
-    # labels and parameters are checked against the losses in modbench.tune.spaces.
+    # labels and parameters are checked against the losses in modbench.suite.tune_section.
     # (values: a TuneRange mapping or "fixed", checked there so each problem names its key).
     tune: dict[str, dict[str, Any]] | None = None
     tuned: TunedInfo | None = None

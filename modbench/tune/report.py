@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+from modbench.canonical import canonical_json
+
 TRIALS_HEADING = "{suite} — tuning trials (validation)"
 
 
@@ -24,7 +26,7 @@ def _without_searched(config: dict) -> dict:
 
 def trial_runs(store, suite, source: str) -> list:
     """RunSpecs of the cached trial runs of ``suite``, labelled with their searched values."""
-    from modbench.suite.runs import canonical_json, expand_losses
+    from modbench.suite.runs import expand_losses
     from modbench.tune.trials import is_trial, trial_run
 
     bases = {}

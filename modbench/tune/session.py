@@ -59,7 +59,7 @@ def open_session(spec: TuneSpec) -> Session:
     from modbench.metrics.names import parse_metric_names
     from modbench.suite.loader import load_suite, locate_suite, read_yaml
     from modbench.suite.runs import apply_overrides
-    from modbench.tune.spaces import check_tune_section
+    from modbench.suite.tune_section import check_tune_section
     from modbench.tune.pruning import PRUNERS
     from modbench.tune.study import default_storage
     from modbench.tune.tuner import targets

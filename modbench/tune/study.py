@@ -18,6 +18,7 @@ a process of this machine that no longer exists, and is retried with the same pa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from modbench.cache.atomic import CacheWriteError
+from modbench.cache.lock import RunLock
 from modbench.errors import UserError
 
 HEARTBEAT_S = 30
@@ -74,44 +77,36 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 
+@contextlib.contextmanager
 def _creation_lock(url: str):
-    """For a SQLite file: an exclusive lock on ``<file>.lock`` while the storage is opened, so
-    that processes started together do not all create its tables at once (SQLAlchemy's
-    ``create_all`` checks, then creates: the loser of that race failed with "table studies
-    already exists"). Other databases, an in-memory one and a ``file:`` URI: no lock (their
-    retries below). A lock file this call created is removed again when the database cannot be
-    opened, so that a mistyped ``--storage`` leaves nothing behind."""
-    import contextlib
-
-    if not url.startswith("sqlite:///"):
-        return contextlib.nullcontext()
-    database = url[len("sqlite:///"):].split("?", 1)[0]
+    """For a SQLite file: an exclusive lock on ``<file>.lock`` (``cache.lock.RunLock``, the
+    cache's own flock) while the storage is opened, so that processes started together do not
+    all create its tables at once (SQLAlchemy's ``create_all`` checks, then creates: the loser of
+    that race failed with "table studies already exists"). Other databases, an in-memory one, a
+    ``file:`` URI, a missing or read-only folder: no lock (their retries below; open_storage
+    reports the real problem). A lock file this call created is removed again when the database
+    cannot be opened, so that a mistyped ``--storage`` leaves nothing behind."""
+    database = url[len("sqlite:///"):].split("?", 1)[0] if url.startswith("sqlite:///") else ""
     if database in ("", ":memory:") or database.startswith("file:"):
-        return contextlib.nullcontext()
-    lock = Path(f"{database}.lock")
-
-    @contextlib.contextmanager
-    def held():
-        import fcntl
-
-        created = not os.path.lexists(lock)
-        try:
-            handle = open(lock, "a")  # noqa: SIM115 - closed below
-        except OSError:  # a read-only folder: open_storage reports the real problem
-            yield
-            return
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
-        except BaseException:
-            if created:
-                with contextlib.suppress(OSError):
-                    lock.unlink()
-            raise
-        finally:
-            handle.close()
-
-    return held()
+        yield
+        return
+    path = Path(f"{database}.lock")
+    created = not os.path.lexists(path)
+    lock = RunLock(path)
+    try:
+        held = path.parent.is_dir() and lock.acquire()
+    except CacheWriteError:
+        held = False
+    try:
+        yield
+    except BaseException:
+        if held and created:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    finally:
+        if held:
+            lock.release()
 
 
 def _creation_race(exc: Exception) -> bool:

@@ -29,7 +29,7 @@ def trial_run(suite, source: str, setting, params: dict[str, Any], seed: int | N
     settings, ``reselect.py``), evaluated on validation."""
     from modbench.suite.runs import config_key, resolve_runs
     from modbench.suite.schema import LossEntry
-    from modbench.tune.spaces import LR
+    from modbench.suite.tune_section import LR
 
     loss_params = {k: v for k, v in params.items() if k != LR}
     entry = LossEntry(

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from modbench.tune.spaces import LR
+from modbench.suite.tune_section import LR
 
 TUNED_NOTE = "tuned: {trials} trials per loss on validation ({metric})"
 

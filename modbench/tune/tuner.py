@@ -14,7 +14,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from modbench.tune.spaces import LR, Range, loss_space
+from modbench.canonical import canonical_json
+from modbench.suite.tune_section import LR, Range, loss_space
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,6 @@ def study_name(suite, source: str, setting, space: dict[str, Range], metric: str
     and the pruner (the last field, ``pruner NAME``). The sampler's seed is the name without the
     pruner (``study.sampler_seed``), so that studies differing only in their pruner draw the same
     first trials: a comparison of pruners (benchmarks/tune_cost.py) is not one of seeds."""
-    from modbench.suite.runs import canonical_json
     from modbench.tune.study import PRUNER_FIELD
     from modbench.tune.trials import trial_run
 

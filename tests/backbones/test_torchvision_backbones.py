@@ -13,7 +13,11 @@ from modbench.errors import UserError
 
 FEATURES = {"googlenet": 1024, "resnet18": 512, "resnet50": 2048}
 # 8x8 grey (digits) through the big networks once, with resnet18; the paper's sizes with all.
-CASES = [("resnet18", 1, 8)] + [(n, c, s) for n in sorted(FEATURES) for c, s in [(1, 28), (3, 32)]]
+# The two paper networks at the paper's sizes take seconds each: slow tests.
+CASES = [("resnet18", 1, 8)] + [
+    (n, c, s) if n == "resnet18" else pytest.param(n, c, s, marks=pytest.mark.slow)
+    for n in sorted(FEATURES) for c, s in [(1, 28), (3, 32)]
+]
 
 
 @pytest.mark.parametrize("name,channels,size", CASES)

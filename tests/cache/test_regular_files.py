@@ -45,6 +45,7 @@ def modbench(*args, timeout=120) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=timeout)
 
 
+@pytest.mark.slow  # four `python -m modbench` subprocesses, one of them importing torch
 @pytest.mark.parametrize("name", ["result.json", "config.json"])
 def test_a_fifo_in_the_cache_hangs_nothing(trained, one_loss, cache_dir, name):
     run_dir, _ = trained

@@ -1,4 +1,4 @@
-"""``modbench cache list|rm|du`` and ``modbench export`` (issue 16 item 8)."""
+"""``modbench cache list|rm|du`` and ``modbench export``."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def test_compare_tables_have_both_layouts(cli, tiny_suite):
     result = cli("compare", "--suite", tiny_suite)
     assert result.exit_code == 0, result.stderr
     assert "Table 1 layout" in result.stdout and "Table 2 layout" in result.stdout
-    # one dataset and backbone: Table 2 names them in its title and uses R@k headers (issue 16.3)
+    # one dataset and backbone: Table 2 names them in its title and uses R@k headers
     for header in ("Loss function", "NMI", "F1 (pairs)", "macro-F1", "R@1", "R@8"):
         assert header in result.stdout
     assert "Digits, Small CNN" in result.stdout
@@ -125,7 +125,7 @@ def test_report_from_cache_only(cli, tiny_suite):
 def test_report_writes_output_file(cli, tiny_suite, tmp_path):
     target = tmp_path / "out" / "report.md"
     result = cli("report", "--suite", tiny_suite, "--markdown", "--output", target)
-    text = target.read_text()  # report --markdown is the whole document (issue 7), tables inside
+    text = target.read_text()  # report --markdown is the whole document, tables inside
     assert result.exit_code == 0 and text.startswith("# modbench report") and "### Table 1 layout" in text
 
 

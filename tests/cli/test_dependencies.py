@@ -1,4 +1,4 @@
-"""What the README's commands need is installed by the README's `pip install .` (issue 16 item 1):
+"""What the README's commands need is installed by the README's `pip install .`:
 matplotlib for `report --plots`, tensorboard for `--tensorboard`."""
 
 from __future__ import annotations

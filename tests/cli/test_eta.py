@@ -1,4 +1,4 @@
-"""The runs bar's remaining-time estimator (issue 16 item 6), against hand-computed sums."""
+"""The runs bar's remaining-time estimator, against hand-computed sums."""
 
 from __future__ import annotations
 

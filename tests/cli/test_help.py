@@ -1,4 +1,4 @@
-"""Every command's --help (issue 16 item 5, help texts): no fragments left by Rich eating a
+"""Every command's --help: no fragments left by Rich eating a
 '[default: ...]', no '<bool>' placeholder on plain flags, and every option says its default."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_every_valued_option_states_its_default(where, param):
 
 
 def test_no_private_typer_or_click_imports():
-    """Issue 15 item 5: the CLI relies on Typer's public API only."""
+    """The CLI relies on Typer's public API only."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "modbench"

@@ -1,4 +1,4 @@
-"""--tensorboard / MODBENCH_TENSORBOARD and --wandb (issue 16 item 9). The event files are read
+"""--tensorboard / MODBENCH_TENSORBOARD and --wandb. The event files are read
 back with TensorBoard's own EventAccumulator and compared with history.json."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The progress display (issue 16 item 6, issue 12 hostile text): the runs bar's estimate comes
+"""The progress display: the runs bar's estimate comes
 from completed epochs, the bars are cleared at the end, suite text is never markup."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_estimate_counts_every_pending_run_by_its_loss():
 
 
 def test_runs_bar_names_device_precision_and_threads():
-    """The engine's run_numerics event (issue 16 item 11) reaches the runs bar."""
+    """The engine's run_numerics event reaches the runs bar."""
     run = _run("a", "cross-entropy", "CE", epochs=1)
     with RichObserver(runs=[run], console=_console()) as obs:
         obs.run_numerics(run, {"device": "cpu", "precision": "float32", "cpu_threads": 2})

@@ -1,4 +1,4 @@
-"""Stops, pipes and encodings (issue 12), each with a real subprocess of the CLI's main():
+"""Stops, pipes and encodings, each with a real subprocess of the CLI's main():
 a closed stdout, a reader that went away, a full disk, an ASCII-only locale."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +23,7 @@ def load_benchmark(monkeypatch):
     return module
 
 
+@pytest.mark.slow  # the benchmark's three pipelines, timed rounds included
 def test_train_speed_measures_the_engine_loop(monkeypatch):
     from modbench.engine import loop, train
 

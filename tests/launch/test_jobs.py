@@ -46,7 +46,7 @@ def test_two_jobs_equal_one_run_after_another(reference, tmp_path):
 def test_two_jobs_equal_the_sequential_command_at_its_default_thread_count(tmp_path, monkeypatch):
     """Without OMP_NUM_THREADS the sequential command trains with every physical core; each
     --jobs worker trains with that same count (not its share of the cores), so the two give the
-    same numbers bit for bit and record the same numerics (issue 12: 0.9557 vs 0.9481 before)."""
+    same numbers bit for bit and record the same numerics (they once differed: 0.9557 vs 0.9481)."""
     from modbench.engine.backend import default_threads
     from scaling_helpers import write_suite
 

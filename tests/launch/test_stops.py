@@ -56,7 +56,6 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.slow  # real subprocesses: ~10 s of CPU each (torch import in the parent and 2 workers)
 def _sigint_as_a_terminal_gives_it() -> None:
     """The command as typed at a terminal: SIGINT at its default. A test run started in the
     background of a non-interactive shell (`bash .ci/run &`) inherits SIGINT ignored, and Python
@@ -64,6 +63,7 @@ def _sigint_as_a_terminal_gives_it() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow  # real subprocesses: ~10 s of CPU each (torch import in the parent and 2 workers)
 @pytest.mark.parametrize("how, code", [("group-int", 130), ("parent-int", 130), ("parent-term", 143), ("parent-kill", -9)])
 def test_stopping_a_pool_stops_every_worker(tmp_path, how, code):
     suite = tmp_path / "stops.yaml"

@@ -1,4 +1,4 @@
-"""The controls of issue 11: ``loss_scale`` on every loss, per-sample weights, and the
+"""The controls of every loss: ``loss_scale`` on every loss, per-sample weights, and the
 interaction of exp(gamma) with Adam's coupled weight decay (docs/losses.md)."""
 
 from __future__ import annotations

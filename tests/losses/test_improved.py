@@ -1,4 +1,4 @@
-"""The paper's loss (DESIGN.md section 3) against independent computations of its formula."""
+"""The paper's loss (docs/losses.md) against independent computations of its formula."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The one-vs-rest sigmoid reading of the paper's loss (eqs. 1, 2, 6-8) against independent
-computations, and the degenerate weight of equation (4) that motivates it (issue 11 item 5)."""
+computations, and the degenerate weight of equation (4) that motivates it."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_finite_for_huge_logits():
 
 
 def test_equation_4_weight_is_degenerate_the_sigmoid_one_is_not():
-    """Issue 11 item 5: z = [0, 1, -20], target 0: p_y = 0.27 yet eq. (4)'s weight is 1.8e-35."""
+    """z = [0, 1, -20], target 0: p_y = 0.27 yet eq. (4)'s weight is 1.8e-35."""
     z, t = torch.tensor([[0.0, 1.0, -20.0]]), torch.tensor([0])
     p_y = torch.softmax(z, 1)[0, 0].item()
     assert p_y == pytest.approx(0.2689, abs=1e-4)  # misclassified: class 1 has the top logit

@@ -120,3 +120,13 @@ def test_params_and_no_dead_parameter_in_the_search_space():
 def test_lowers_its_own_value():
     before, after = train_steps(SPEC, steps=30)
     assert after < before
+
+
+def test_a_resolved_sohn_setting_validates_again_and_a_real_temperature_is_refused():
+    # A resolved setting lists every parameter at its value (the default temperature included)
+    # and is validated again by tuning trials and reports; only a temperature that would be
+    # ignored is refused under form sohn.
+    resolved = SPEC.params().model_dump()
+    assert resolved["form"] == "sohn" and SPEC.params(**resolved).temperature == resolved["temperature"]
+    with pytest.raises(Exception, match="temperature applies to form cosine only"):
+        SPEC.params(form="sohn", temperature=0.5)

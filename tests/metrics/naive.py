@@ -1,4 +1,4 @@
-"""Naive O(N^2) versions of the metrics, written from DESIGN.md section 2, loop by loop.
+"""Naive O(N^2) versions of the metrics, written from the definitions of docs/metrics.md, loop by loop.
 
 Slow on purpose and independent of modbench's code: a full distance matrix in float64, a Python
 sort with the tie rule spelled out, pairs counted one by one.

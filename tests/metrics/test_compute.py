@@ -121,7 +121,7 @@ def test_k_up_to_other_samples():
 
 @pytest.mark.parametrize("k", [6, 7, 100, 10**12])
 def test_recall_k_at_least_n_is_refused(k):
-    """Issue 12: recall@k for k >= N is refused (it would silently mean "all other samples")."""
+    """Recall@k for k >= N is refused (it would silently mean "all other samples")."""
     x, y = _planted(n_per=3, classes=2, dim=4)
     with pytest.raises(MetricError, match=rf"^metric 'recall@{k}' needs k < N, but the test set has N = 6 samples") as e:
         compute_metrics(x, y, ["recall@1", f"recall@{k}"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -157,6 +159,28 @@ def test_duplicates_fewer_than_k_and_jittered_rows(k):
     assert np.concatenate([b.indices for b in blocks]).tolist() == expected
 
 
+def _exact_distances(x, indices):
+    """Euclidean distances of integer-valued rows: the float64 sums of squares are exact integers,
+    so a correctly rounded square root (numpy's, IEEE 754) has one right answer."""
+    sq = ((x[:, None].astype(np.float64) - x[None]) ** 2).sum(-1)
+    return np.sqrt(np.take_along_axis(sq, indices, axis=1))
+
+
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_distances_are_correctly_rounded_square_roots_on_every_path(duplicates):
+    """Every row distinct (points are rows) or some duplicated (rows merged into points): the
+    same distances, correctly rounded. Squared distances such as 51 and 78 are where a vectorised
+    square root that is not correctly rounded (torch's on the CPU) is one ulp off."""
+    x = np.array(list(itertools.product(range(8), repeat=3)), dtype=np.float32)
+    x = x[np.random.default_rng(0).permutation(len(x))]
+    if duplicates:
+        x = np.concatenate([x, x[:5]])
+    got = knn(x, len(x) - 1)
+    assert (got.distances**2 >= 51).any()
+    np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, len(x) - 1))
+    np.testing.assert_array_equal(got.distances, _exact_distances(x, got.indices))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("k", [1, 8, 30])
 def test_duplicates_and_ties_between_distinct_points(backend, k):
@@ -166,13 +190,12 @@ def test_duplicates_and_ties_between_distinct_points(backend, k):
     x = _grid(300, seed=7, side=6)
     got = knn(x, k, backend=backend, block_size=50)
     assert got.indices.tolist() == [row[:k] for row in naive.all_neighbours(x)]
-    ref = np.sqrt([[((x[j].astype(np.float64) - x[i]) ** 2).sum() for j in row] for i, row in enumerate(got.indices)])
-    np.testing.assert_array_equal(got.distances, ref)
+    np.testing.assert_array_equal(got.distances, _exact_distances(x, got.indices))
 
 
 @pytest.mark.parametrize("k", [1, 8, 600])
 def test_tie_heavy_input_needs_no_per_query_search(k):
-    """Issue 12: 10^5 x 1 took over 200 s, every query searched exhaustively. Here 2,000 rows
+    """Tie-heavy input (10^5 x 1 once took minutes, every query searched exhaustively). Here 2,000 rows
     with only 7 distinct values (the old search fell back for nearly every query): exact, and
     the work is bounded, counted in searches of distinct points, not in seconds."""
     rng = np.random.default_rng(11)
@@ -228,6 +251,33 @@ def test_two_stage_selection_on_both_kernels(m, k):
             assert (np.diff(vals.numpy(), axis=1) >= 0).all()
 
 
+@pytest.mark.parametrize("d", [1, 2, 3, 7, 64, 100])
+def test_reference_distance_is_summed_in_one_fixed_order(d):
+    """The reference distance has one rounding whatever the shape it is computed in (pairs, or a
+    block of queries against a chunk of points): a pairwise tree over the D terms, written here
+    as a Python loop from its definition."""
+    rng = np.random.default_rng(d)
+    a = rng.normal(size=(5, d)).astype(np.float32).astype(np.float64)
+    b = rng.normal(size=(9, d)).astype(np.float32).astype(np.float64)
+
+    def tree(terms):
+        width = 1
+        while width < len(terms):
+            width *= 2
+        terms = list(terms) + [0.0] * (width - len(terms))
+        while len(terms) > 1:
+            half = len(terms) // 2
+            terms = [terms[i] + terms[i + half] for i in range(half)]
+        return terms[0]
+
+    want = np.array([[tree((a[i] - b[j]) ** 2) for j in range(9)] for i in range(5)])
+    block = knn_points._reference(torch.from_numpy(a)[:, None], torch.from_numpy(b)[None])
+    ii, jj = np.meshgrid(np.arange(5), np.arange(9), indexing="ij")
+    pairs = knn_points._reference(torch.from_numpy(a[ii.ravel()]), torch.from_numpy(b[jj.ravel()])).view(5, 9)
+    np.testing.assert_array_equal(block.numpy(), want)
+    np.testing.assert_array_equal(pairs.numpy(), want)
+
+
 def test_hash_collision_falls_back_to_comparing_rows(monkeypatch):
     """Rows are grouped by a hash and then compared: a (forced) collision must not merge them."""
     rng = np.random.default_rng(13)
@@ -247,7 +297,7 @@ def test_hash_collision_falls_back_to_comparing_rows(monkeypatch):
     assert pts.unique.shape[0] == 58 and pts.point[7] != pts.point[8]
 
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
@@ -255,11 +305,12 @@ from hypothesis import strategies as st  # noqa: E402
 @given(
     n=st.integers(2, 60),
     d=st.integers(1, 3),
-    side=st.integers(1, 4),
+    side=st.integers(1, 8),
     k_frac=st.floats(0, 1),
     block=st.integers(1, 64),
     seed=st.integers(0, 2**16),
 )
+@example(n=60, d=3, side=8, k_frac=1.0, block=64, seed=11)  # distinct rows, squared distances up to 192
 def test_exact_on_random_tie_heavy_grids(n, d, side, k_frac, block, seed):
     """Small integer grids: duplicates, points with fewer rows than k, equal distances between
     distinct points at the edge of what is searched, in every combination hypothesis finds."""
@@ -267,8 +318,7 @@ def test_exact_on_random_tie_heavy_grids(n, d, side, k_frac, block, seed):
     k = 1 + int(k_frac * (n - 2))
     got = knn(x, k, block_size=block)
     np.testing.assert_array_equal(got.indices, naive.neighbours_by_sort(x, k))
-    ref = np.sqrt(np.take_along_axis(((x[:, None].astype(np.float64) - x[None]) ** 2).sum(-1), got.indices, axis=1))
-    np.testing.assert_array_equal(got.distances, ref)
+    np.testing.assert_array_equal(got.distances, _exact_distances(x, got.indices))
 
 
 class _FakeFaiss:

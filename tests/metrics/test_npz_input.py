@@ -152,7 +152,7 @@ def test_fewer_than_two_samples(tmp_path, n):
     assert f"needs at least 2 samples, got {n}" in msg
 
 
-# --- issue 12: zero rows, declared sizes ------------------------------------------------------
+# --- zero rows, declared sizes ------------------------------------------------------
 
 
 def test_all_zero_rows_are_refused(tmp_path):

@@ -1,4 +1,4 @@
-"""Issue 12: the metrics do not depend on the scale of the embeddings (DESIGN.md: all metrics on
+"""The metrics do not depend on the scale of the embeddings (the protocol: all metrics on
 L2-normalised embeddings), from float32 x 1e19 and x 1e-20 to float64 x 1e300 and x 1e-320,
 where squaring in the input's precision overflows or underflows."""
 

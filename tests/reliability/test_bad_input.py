@@ -178,7 +178,7 @@ CASES += [  # bounds (docs/reliability.md, "Bounds"): refused at load, never tra
     Case("HOME empty", ["train", "--suite", "{suite}"], "HOME is '', not an absolute folder", VALID, setup=no_home),
     Case("cache-dir of an unknown user", ["train", "--suite", "{suite}", "--cache-dir", "~nosuchuser/x"],
          "no home folder for '~nosuchuser'", VALID, setup=no_cache_env),
-    # one configuration per label (issue 11)
+    # one configuration per label
     Case("one label, two configurations", ["compare", "--suite", "{suite}"], "losses[2].label: 'New loss' is also the label of losses[1]",
          setter("losses.2", {"name": "improved", "label": "New loss", "params": {"beta": 2}})),
 ]

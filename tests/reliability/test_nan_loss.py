@@ -67,8 +67,10 @@ def test_non_finite_run_fails_alone_and_is_not_retried(cli, write_suite, cache_d
     assert failure["reason"] == "non-finite loss or gradient"
     assert run_dir.load_checkpoint()["epoch"] == 1  # the last finite state; nothing after it
     assert run_dir.result() is None
-    table1 = first.stdout[:first.stdout.index("Table 2 layout")]  # the tables after it have other columns
-    rows = {line.split("│")[1].strip(): line for line in table1.splitlines() if line.count("│") > 3}
+    rows = {}
+    for line in first.stdout.splitlines():  # the first table's rows (Table 1; later tables repeat the labels)
+        if line.count("│") > 3:
+            rows.setdefault(line.split("│")[1].strip(), line)
     # Every metric cell of Table 1 (NMI, F1 (pairs), macro-F1, ... since both F1s are shown)
     cells = [c.strip() for c in rows["Blow-up"].split("│")[3:-1]]
     assert len(cells) >= 2 and set(cells) == {"failed"}

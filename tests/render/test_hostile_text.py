@@ -1,4 +1,4 @@
-"""Text from a suite is data (issue 12, hostile text): labels and suite names never become Rich
+"""Text from a suite is data: labels and suite names never become Rich
 markup, terminal escape codes, HTML, links or forged table rows, in any output."""
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def cifar100_rows(epochs=70):
 def test_table2_layout_with_seeds_and_spread():
     groups = group_rows(cifar100_rows())
     t = table2(groups, "c100")
-    # one dataset and one backbone: they move into the title, the headers are short (issue 16.3)
+    # one dataset and one backbone: they move into the title, the headers are short
     assert t.title == "Table 2 layout — c100 — CIFAR-100, GoogLeNet"
     assert t.header == ["Loss function", "Seeds", "R@1", "R@2", "R@4", "R@8"]
     assert t.rows[0][:2] == ["Margin", "3"]
@@ -48,7 +48,7 @@ def test_table2_layout_with_seeds_and_spread():
 
 def test_one_seed_says_there_is_no_spread():
     t = table1(group_rows([make_row("A", metrics={"nmi": 0.5, "f1": 0.4})]), "s")
-    assert t.header == ["Loss function", "Seeds", "NMI", "F1 (pairs)", "macro-F1"]  # which F1 (issue 11.6)
+    assert t.header == ["Loss function", "Seeds", "NMI", "F1 (pairs)", "macro-F1"]  # which F1
     assert t.rows == [["A", "1", "0.500", "0.400", "—"]]
     assert any("One seed per loss" in n for n in t.notes)
 
@@ -91,7 +91,7 @@ def test_baseline_table_rows_and_notes():
 
 def test_holm_column_beside_welch():
     """Several losses against one baseline: the Holm-adjusted p of each test, from the Welch
-    p-values of the whole table (issue 16 item 10)."""
+    p-values of the whole table."""
     from modbench.results.stats import holm
 
     rows = cifar100_rows()

@@ -1,4 +1,4 @@
-"""Tables stay readable at 80 and 60 columns (issue 16 item 3): metric headers whole, no cell
+"""Tables stay readable at 80 and 60 columns: metric headers whole, no cell
 cut to "Cross-…", no line wider than the terminal. Through the CLI runner with $COLUMNS."""
 
 from __future__ import annotations

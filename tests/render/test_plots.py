@@ -140,7 +140,7 @@ def test_missing_matplotlib_is_a_one_line_user_error(monkeypatch):
 
 def test_labels_are_never_mathtext(tmp_path):
     """A ``$`` in a label or suite name is text: matplotlib used to parse ``$\\frac{$`` as
-    mathtext and fail to save the figure (issue 12, hostile text)."""
+    mathtext and fail to save the figure."""
     rows = [make_row("$\\frac{$ x", seed=0, metrics={"nmi": 0.5}), make_row("\x1b[2Jplain", seed=0, loss="margin", metrics={"nmi": 0.4})]
     groups = group_rows(rows)
     histories = {r.key: history(0, 0.0) for r in rows}

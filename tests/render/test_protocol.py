@@ -1,4 +1,4 @@
-"""The report's protocol section is self-contained (issue 16 item 7): split sizes in words
+"""The report's protocol section is self-contained: split sizes in words
 (never a raw Python dict), no reference to files that are not in the repository."""
 
 from __future__ import annotations

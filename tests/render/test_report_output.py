@@ -1,4 +1,4 @@
-"""``report --output FILE`` (issue 12): without --markdown/--json/--csv the format follows the
+"""``report --output FILE``: without --markdown/--json/--csv the format follows the
 file's extension; anything else is refused with exit 2, and "wrote" is said only after a
 write."""
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from modbench.render.cells import format_cell, format_seeds
-from modbench.results.aggregate import aggregate_record, group_rows, groups_by_suite
+from modbench.results.aggregate import aggregate_record, group_rows
 from results.factory import make_row
 
 NMI = [0.61, 0.64, 0.60]
@@ -29,10 +29,9 @@ def test_group_cell_is_mean_and_sample_std():
 
 def test_groups_keep_suite_and_loss_order():
     rows = three_seeds("B", suite="s1") + three_seeds("A", suite="s1") + three_seeds("A", suite="s2")
-    by_suite = groups_by_suite(rows)
-    assert list(by_suite) == ["s1", "s2"]
-    assert [g.label for g in by_suite["s1"]] == ["B", "A"]
-    assert [len(g.rows) for g in by_suite["s1"]] == [3, 3]
+    groups = group_rows(rows)
+    assert [(g.suite, g.label) for g in groups] == [("s1", "B"), ("s1", "A"), ("s2", "A")]
+    assert [len(g.rows) for g in groups] == [3, 3, 3]
 
 
 def test_cells_show_mean_std_and_n():

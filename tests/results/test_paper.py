@@ -152,6 +152,6 @@ def test_paper_records_for_json():
     assert record["nmi"] == 0.542 and record["recall@8"] == 0.817
     assert record["paper"]["rows"] == [{"table": 1, "printed_row": 3}, {"table": 2, "printed_row": 3}]
     assert record["paper"]["measured_label"] == "Mine"
-    # the paper's F1 is macro-F1 of classification: beside macro_f1, never under f1 (issue 11.6)
+    # the paper's F1 is macro-F1 of classification: beside macro_f1, never under f1
     assert record["macro_f1"] == 0.55 and "f1" not in record
     assert "macro-F1 of classification" in record["paper"]["metrics_as"]["macro_f1"]

@@ -1,4 +1,4 @@
-"""``report`` covers every run in the cache (issue 16 item 2): runs of built-in suites, with
+"""``report`` covers every run in the cache: runs of built-in suites, with
 overrides or other seeds, and runs of suite files that are not built in. A filter says on
 stderr what it left out. Caches are written by hand (no training)."""
 

@@ -1,4 +1,4 @@
-"""A table row is one configuration and one run identity (issue 11 item 1, issue 12): runs that
+"""A table row is one configuration and one run identity: runs that
 differ in anything but the seed never share a row, whatever their labels say."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 12, "Bounds": absurd sizes are refused at load (exit 2), before anything trains or
+"""Absurd sizes are refused at load (exit 2), before anything trains or
 fails late. The bounds are documented in docs/reliability.md."""
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ def with_(**changes):
         (with_(eval__kmeans_n_init=1e9), "eval.kmeans_n_init", "less than or equal to 100"),
         (with_(eval__kmeans_seed=2**64), "eval.kmeans_seed", "less than or equal to 4294967295"),
         (with_(dataset__split_seed=2**40), "dataset.split_seed", "less than or equal to 4294967295"),
-        (with_(seeds=list(range(90_000))), "seeds", "at most 1000 items"),
+        (with_(seeds=list(range(1001))), "seeds", "at most 1000 items"),
         (with_(seeds=[2**64]), "seeds", "seeds must be in 0..4294967295"),
         (with_(train__batch_size=10**9), "train.batch_size", "less than or equal to 65536"),
         (with_(eval__metrics=["nmi", "recall@1000000000000"]), "eval.metrics", "recall@1000000000000: k is at most 10000"),
         (with_(losses=[{"name": "improved", "params": {"beta": [float(b) for b in range(1, 101)]}}], seeds=list(range(101))),
          "losses", f"100 loss setting(s) x 101 seed(s) = 10100 runs, more than {MAX_RUNS}"),
     ],
-    ids=["epochs", "n_init", "kmeans_seed", "split_seed", "90000 seeds", "seed 2**64", "batch_size", "recall@k", "runs"],
+    ids=["epochs", "n_init", "kmeans_seed", "split_seed", "1001 seeds", "seed 2**64", "batch_size", "recall@k", "runs"],
 )
 def test_bounds_are_refused_at_load(write_suite, data, key_path, fragment):
     path = write_suite(data)

@@ -1,4 +1,4 @@
-"""Issue 11, "Rows by configuration": a label is one configuration. Two entries whose own labels
+"""A label is one configuration. Two entries whose own labels
 would collide are refused at load; automatic labels are made distinct."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 15 item 2: the suite layer is one-way, validates each loss setting once, and the
+"""The suite layer is one-way, validates each loss setting once, and the
 overrides are validated like the file."""
 
 from __future__ import annotations
@@ -142,7 +142,11 @@ def test_an_override_keeps_the_run_count_bounded(write_suite):
         apply_overrides(suite, seeds=list(range(600)))
 
 
-@pytest.mark.parametrize("jobs", [[], ["--launcher", "local", "--jobs", "1"]], ids=["inline", "worker process"])
+@pytest.mark.parametrize(
+    "jobs",
+    [[], pytest.param(["--launcher", "local", "--jobs", "1"], marks=pytest.mark.slow)],  # a worker process: slow
+    ids=["inline", "worker process"],
+)
 def test_a_loss_file_relative_to_the_suite_trains_from_any_folder(cli, tmp_path, monkeypatch, cache_dir, jobs):
     """``./file.py:Class`` is relative to the suite file at load and when the run trains, also
     in a worker process (which knows the suite's folder only from the run: RunSpec.source_dir)."""

@@ -1,4 +1,4 @@
-"""Issue 16 item 5: suite messages say what to fix, all of them at once."""
+"""Suite messages say what to fix, all of them at once."""
 
 from __future__ import annotations
 

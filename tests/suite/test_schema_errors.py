@@ -111,7 +111,7 @@ def test_missing_suite_file():
 def test_builtin_digits_suite_is_valid():
     suite, source = load_suite("digits")
     assert suite.name == "digits" and source == "suites/digits.yaml"
-    # ... and the controls of issue 11 (docs/losses.md): cross-entropy x exp(5), the sigmoid reading
+    # ... and the controls (docs/losses.md): cross-entropy x exp(5), the sigmoid reading
     assert [loss.name for loss in suite.losses] == [
         "cross-entropy", "improved", "triplet", "cross-entropy", "improved-sigmoid"]
 

@@ -121,6 +121,7 @@ def test_storage_urls_without_passwords_and_safe_file_names(tmp_path):
     assert "--storage nosuchdb://x" in str(info.value)
 
 
+@pytest.mark.slow  # four rounds of Python processes started together (a race needs real processes)
 def test_processes_creating_one_sqlite_storage_at_once_all_open_it(tmp_path):
     """Two `tune` commands started together both create the SQLite file's tables; before the
     creation was serialised, one of them failed with "table studies already exists" (exit 2)."""

@@ -54,6 +54,7 @@ def _study(storage, name: str, value: float = 0.5):
     return study
 
 
+@pytest.mark.slow  # several studies and their figures
 def test_figures_of_different_studies_never_share_a_file(tmp_path):
     """Labels that differ only past 60 characters, labels that differ only in a character a file
     name cannot hold ('a/b', 'a_b', 'a b'), and studies of one loss that differ in their digest

@@ -98,11 +98,14 @@ def _reference_prunes(history: list[dict[int, float]], mine: dict[int, float], s
     return as_good >= places
 
 
-def _study_with(history, tmp_path, name, eta):
+def _study_with(history, tmp_path, name, eta, *, in_memory=False):
+    """A study whose finished trials report ``history``; in SQLite, as ``modbench tune`` keeps
+    them, or (``in_memory``, for the many random cases) in Optuna's in-memory storage."""
     from modbench.tune.pruning import StrictHalvingPruner
 
+    storage = None if in_memory else f"sqlite:///{tmp_path / (name + '.db')}"
     study = optuna.create_study(direction="maximize", pruner=StrictHalvingPruner(1, eta),
-                                storage=f"sqlite:///{tmp_path / (name + '.db')}", study_name=name)
+                                storage=storage, study_name=name)
     for curve in history:
         t = study.ask()
         for step, value in curve.items():
@@ -121,7 +124,7 @@ def test_strict_halving_matches_the_rule_written_out_on_random_histories(tmp_pat
         # Values on a coarse grid, so that ties (the case the strict rule is for) are common.
         history = [{s: rng.choice([0.25, 0.5, 0.75, 1.0, float("nan")]) for s in range(1, rng.randint(1, 10) + 1)}
                    for _ in range(rng.randint(0, 9))]
-        study = _study_with(history, tmp_path, f"c{eta}-{case}", eta)
+        study = _study_with(history, tmp_path, f"c{eta}-{case}", eta, in_memory=True)
         mine = {s: rng.choice([0.25, 0.5, 0.75, 1.0]) for s in range(1, 10)}
         trial = study.ask()
         for step in range(1, 10):

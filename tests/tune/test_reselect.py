@@ -31,6 +31,7 @@ def test_pruning_is_off_by_default_below_20_trials():
     assert [default_pruner(n) for n in (1, 5, 19, 20, 50)] == ["none"] * 3 + ["asha"] * 2
 
 
+@pytest.mark.slow  # a study, then its three best configurations retrained over seeds
 def test_tune_retrains_the_top_three_and_keeps_the_best_mean(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     suite = tiny_suite(tmp_path / "tiny.yaml", labels=("CE",), epochs=1)
@@ -66,6 +67,7 @@ def test_tune_retrains_the_top_three_and_keeps_the_best_mean(tmp_path, cli, monk
     assert tuned.seeds[0] not in {0, 1, 2}
 
 
+@pytest.mark.slow  # a study of six trials, trained
 def test_explicit_pruner_and_no_warning_above_the_startup_trials(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     suite = tiny_suite(tmp_path / "tiny.yaml", labels=("CE",), epochs=1)

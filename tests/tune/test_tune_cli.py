@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from optuna.trial import TrialState
 
@@ -20,6 +21,7 @@ def _tune(cli, suite, cache, *extra):
     return cli("tune", "--suite", suite, "--cache-dir", cache, "--device", "cpu", "--trials", str(TRIALS), *extra)
 
 
+@pytest.mark.slow  # a whole study per loss, then the tuned suite trained
 def test_tune_writes_the_tuned_suite_and_the_same_command_runs_no_new_trial(tmp_path, cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     suite = tiny_suite(tmp_path / "tiny.yaml", epochs=2)
@@ -89,3 +91,12 @@ def test_output_and_loss_flags(tmp_path, cli, monkeypatch):
     refused = cli("tune", "--suite", out, "--cache-dir", tmp_path / "cache")
     assert refused.exit_code == 2 and "tune its source" in refused.stderr
 
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [(["--metric", "map@q"], "unknown metric 'map@q'"), (["--pruner", "hyper"], "--pruner hyper"),
+     (["--loss", "Triplett"], "Triplett"), (["--trials", "0"], "--trials")],
+)
+def test_bad_flags_are_one_line_errors(tmp_path, cli, flags, words):
+    result = cli("tune", "--suite", tiny_suite(tmp_path / "s.yaml"), "--cache-dir", tmp_path / "cache", *flags)
+    assert result.exit_code == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -1,15 +1,27 @@
-"""Search spaces: the losses' defaults, the suite's ``tune:`` overrides, and the validation of
+"""Search spaces: the losses' declared spaces, the suite's ``tune:`` overrides, and the validation of
 that section (one line naming the file and the key, exit code 2)."""
 
 from __future__ import annotations
 
-import pytest
+import copy
 
+import pytest
+import yaml
+
+from helpers import TINY_SUITE
 from modbench.suite.loader import SuiteError, load_suite
 from modbench.suite.runs import expand_losses
-from modbench.tune.spaces import LR, LR_RANGE, Range, loss_space
+from modbench.suite.tune_section import LR, LR_RANGE, Range, loss_space
 
-from tune_helpers import tiny_suite
+
+
+def tiny_suite(path, *, labels=("CE", "New loss"), **extra):
+    """The tests' tiny suite with the losses ``labels`` and the top-level keys ``extra``."""
+    data = copy.deepcopy(TINY_SUITE)
+    data["losses"] = [loss for loss in data["losses"] if loss["label"] in labels]
+    data.update(extra)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 def _space(path, label):
@@ -29,16 +41,20 @@ def test_the_papers_ranges_and_a_log_uniform_learning_rate_by_default(tmp_path):
     assert _space(tiny_suite(tmp_path / "s.yaml"), "CE") == {**expected, LR: LR_RANGE}
 
 
-def test_a_loss_that_declares_its_space_is_preferred(tmp_path, monkeypatch):
+def test_the_space_is_the_one_the_loss_declares(tmp_path, monkeypatch):
+    """Whatever the loss declares is searched (plus lr); a loss that declares nothing searches
+    its learning rate only."""
     import dataclasses
 
-    import modbench.losses as losses
+    import modbench.suite.tune_section as tune_section
 
-    real = losses.resolve_loss
+    real = tune_section.resolve_loss
     spec = dataclasses.replace(real("improved"), search_space={"beta": {"low": 3, "high": 5, "log": True}})
-    monkeypatch.setattr(losses, "resolve_loss", lambda name, *a, **k: spec if name == "improved" else real(name, *a, **k))
+    monkeypatch.setattr(tune_section, "resolve_loss", lambda name, *a, **k: spec if name == "improved" else real(name, *a, **k))
     space = _space(tiny_suite(tmp_path / "s.yaml"), "New loss")
     assert space == {"beta": Range(3.0, 5.0, log=True), LR: LR_RANGE}
+    spec = dataclasses.replace(real("improved"), search_space={})
+    assert _space(tiny_suite(tmp_path / "s.yaml"), "New loss") == {LR: LR_RANGE}
 
 
 def test_the_tune_section_overrides_per_label_and_fixes_the_learning_rate(tmp_path):
@@ -79,13 +95,3 @@ def test_the_command_line_says_it_in_one_line_with_exit_code_2(tmp_path, cli):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "tune.New loss.gamma.high" in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "cache" / "runs").exists() or not any((tmp_path / "cache" / "runs").iterdir())
-
-
-@pytest.mark.parametrize(
-    "flags, words",
-    [(["--metric", "map@q"], "unknown metric 'map@q'"), (["--pruner", "hyper"], "--pruner hyper"),
-     (["--loss", "Triplett"], "Triplett"), (["--trials", "0"], "--trials")],
-)
-def test_bad_flags_are_one_line_errors(tmp_path, cli, flags, words):
-    result = cli("tune", "--suite", tiny_suite(tmp_path / "s.yaml"), "--cache-dir", tmp_path / "cache", *flags)
-    assert result.exit_code == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -1,22 +1,12 @@
-"""Search spaces of ``modbench tune``: which parameters of each loss are searched, over what.
+"""The ``tune:`` section of a suite and the search spaces of ``modbench tune``: which parameters of
+each loss are searched, over what. Imports no torch (the suite loader checks the section).
 
-A loss declares its space as ``spec.search_space`` ({param: {"low", "high", "log"}}); until every
-loss does, ``DEFAULT_SPACES`` holds the same ranges here. A suite's ``tune:`` section overrides
-them per loss label (or loss name, or ``"*"`` for every loss): a range replaces the default, the
-word ``fixed`` keeps the suite's value (the learning rate included). Imports no torch.
-
-Ranges and where they come from:
-
-* ``improved``: beta in [2, 16], gamma in [2, 21] (the paper's own search, section 4.2).
-* ``triplet``: margin in [0.01, 2] (Musgrave et al. 2020, "A Metric Learning Reality Check",
-  searched [0, 2]; unit vectors are at most 2 apart, and the margin must be > 0 here).
-* ``margin``: margin in [0.01, 1] and the initial boundary beta0 in [0.1, 2] (Musgrave et al.:
-  margin [0, 1], beta [0, 1] and above; Wu et al. use 0.2 and 1.2).
-* ``proxynca``: softmax_scale in [1, 100], log-uniform (Musgrave et al.: [0, 100]).
-* ``npair``, ``cross-entropy``: no parameters of their own; only the learning rate is searched
-  (a control gets no extra knobs).
-* ``focal``: gamma in [0, 5] (Lin et al. 2017 report 0 to 5).
-* The shared learning rate ``lr``: log-uniform in [1e-6, 1e-2], for every loss, unless fixed.
+A loss declares its space as ``spec.search_space`` ({param: {"low", "high", "log"}}, next to its
+parameters in ``modbench/losses/``); a loss without one (e.g. ``pml:ClassName``) searches its
+learning rate only. The shared learning rate ``lr`` is searched for every loss, log-uniform in
+[1e-6, 1e-2]. A suite's ``tune:`` section overrides the spaces per loss label (or loss name, or
+``"*"`` for every loss): a range replaces the declared one, the word ``fixed`` keeps the suite's
+value (the learning rate included).
 """
 
 from __future__ import annotations
@@ -24,7 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from modbench.errors import closest
+from modbench.losses import resolve_loss
+from modbench.losses.params import loss_params
+from modbench.suite.errors import SuiteError
+from modbench.suite.schema import TuneRange
 
 LR = "lr"  # the shared learning rate (train.lr); searched per loss like a loss parameter
 ALL = "*"  # a tune: entry for every loss of the suite
@@ -43,30 +39,11 @@ class Range:
 
 LR_RANGE = Range(1e-6, 1e-2, log=True)
 
-DEFAULT_SPACES: dict[str, dict[str, Range]] = {
-    "improved": {"beta": Range(2.0, 16.0), "gamma": Range(2.0, 21.0)},
-    "triplet": {"margin": Range(0.01, 2.0)},
-    "margin": {"margin": Range(0.01, 1.0), "beta0": Range(0.1, 2.0)},
-    "proxynca": {"softmax_scale": Range(1.0, 100.0, log=True)},
-    "npair": {},
-    "cross-entropy": {},
-    "focal": {"gamma": Range(0.0, 5.0)},
-}
-
-
 def declared_space(loss: str) -> dict[str, Range]:
-    """The loss's own space: ``spec.search_space`` where the loss declares one, else the table
-    above; a loss in neither (e.g. ``pml:ClassName``) searches its learning rate only. Imports the
-    loss (and torch): only ``modbench tune`` calls it, which trains anyway."""
-    from modbench.losses import resolve_loss
-
-    declared = getattr(resolve_loss(loss), "search_space", None)
-    if declared:
-        return {
-            k: Range(float(v["low"]), float(v["high"]), bool(v.get("log", False)))
-            for k, v in declared.items()
-        }
-    return dict(DEFAULT_SPACES.get(loss, {}))
+    """The loss's own space, ``spec.search_space`` (empty where the loss declares none). Imports
+    the loss (and torch): only ``modbench tune`` calls it, which trains anyway."""
+    declared = getattr(resolve_loss(loss), "search_space", None) or {}
+    return {k: Range(float(v["low"]), float(v["high"]), bool(v.get("log", False))) for k, v in declared.items()}
 
 
 def _is_int_field(params_model, name: str) -> bool:
@@ -78,8 +55,6 @@ def loss_space(suite, setting, source: str = "suite") -> dict[str, Range]:
     """The searched parameters of one loss setting of ``suite`` (``lr`` included unless fixed),
     with the suite's ``tune:`` overrides applied (``"*"`` first, then the loss name, then its
     label). Raises SuiteError for a parameter the loss does not have."""
-    from modbench.losses.params import loss_params
-
     space = declared_space(setting.name)
     space[LR] = LR_RANGE
     params_model = loss_params(setting.name)
@@ -101,18 +76,11 @@ def loss_space(suite, setting, source: str = "suite") -> dict[str, Range]:
 
 
 def _range(value):
-    from modbench.suite.schema import TuneRange
-
     return value if isinstance(value, TuneRange) else TuneRange.model_validate(value)
 
 
 def _check_value(value, source: str, where: str):
     """``fixed`` or a {low, high, log} mapping; SuiteError naming the key otherwise."""
-    from pydantic import ValidationError
-
-    from modbench.suite.errors import SuiteError
-    from modbench.suite.schema import TuneRange
-
     if value == "fixed":
         return value
     if not isinstance(value, dict):
@@ -133,10 +101,6 @@ def check_tune_section(suite, source: str) -> None:
     range lies inside what the loss accepts (SuiteError, one line, exit 2)."""
     if not suite.tune:
         return
-    from pydantic import ValidationError
-
-    from modbench.losses.params import loss_params
-    from modbench.suite.errors import SuiteError
 
     entries = {e.label or e.name: e for e in suite.losses}
     entries.update({e.name: e for e in suite.losses})
