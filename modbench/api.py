@@ -67,14 +67,14 @@ def _check_options(*, seeds, epochs, subset, device=None, test_subset=None) -> N
         check_device_name(device)
 
 
-def _plan(suite, losses, seeds, epochs, subset, test_subset=None):
+def _plan(suite, losses, seeds, epochs, subset, test_subset=None, data_dir=None):
     from modbench.suite.selection import select_runs
 
     losses = _listed(losses, "losses", str)
     seeds = _listed(seeds, "seeds", int)
     _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
     return select_runs(_suite_ref(suite), losses=losses, seeds=seeds, epochs=epochs, subset=subset,
-                       test_subset=test_subset)
+                       test_subset=test_subset, data_dir=data_dir)
 
 
 def _trained(p, *, device, cache_dir, data_dir, download, force):
@@ -105,16 +105,33 @@ def compare(
     download: bool = False,
     force: bool = False,
     baseline: str | None = None,
+    until_decided: bool = False,
+    max_seeds: int | None = None,
+    step: int | None = None,
 ) -> list[dict[str, Any]]:
     """Train what the cache lacks, evaluate, and return what ``modbench compare --json`` prints:
     one dict per run (suite, dataset, backbone, loss, label, seed, status, run, metrics), then
-    one per loss setting aggregated over seeds (``"seed": None``; with ``baseline``, the
-    difference to it and Welch's t-test)."""
+    one per loss setting aggregated over seeds (``"seed": None``), each other loss setting
+    with its ``"verdict"`` against the baseline (the suite's ``verdict.baseline``, else
+    ``baseline``, else its first loss) and its descriptive ``"secondary"`` contrasts.
+
+    ``until_decided``: as ``compare --until-decided``: train ``step`` (default 1) more seeds of
+    every undecided primary contrast per round, up to ``max_seeds`` (default 10), with the
+    sequential rule; each verdict then has ``"decided_at_seeds"``."""
     from modbench.render.rows import result_records
     from modbench.results.rows import rows_from_outcomes
 
     _check_options(seeds=None, epochs=None, subset=None, device=device)
-    p = _plan(suite, losses, seeds, epochs, subset, test_subset)
+    if not until_decided and (max_seeds is not None or step is not None):
+        raise UserError("max_seeds and step work with until_decided=True only")
+    if until_decided and force:
+        raise UserError("force=True would train every round's seeds again; use it without until_decided first")
+    p = _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir)
+    if until_decided:
+        return _until_decided(suite, p, losses=losses, epochs=epochs, subset=subset, test_subset=test_subset,
+                              device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force,
+                              baseline=baseline, max_seeds=10 if max_seeds is None else max_seeds,
+                              step=1 if step is None else step)
     baselines = None
     if baseline is not None:  # checked before any training, as the command line does
         from modbench.results.baseline import find_baseline
@@ -125,8 +142,35 @@ def compare(
                         download=download, force=force)
     from modbench.results.deviations import written_suites  # the overrides, as the command states them
 
-    return result_records(rows_from_outcomes(outcomes), baselines=baselines,
-                          written=written_suites([_suite_ref(suite)]))
+    from modbench.cache.store import RunStore, resolve_cache_root
+    from modbench.results.verdicts_table import VerdictSettings, store_records
+
+    store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
+    return result_records(rows_from_outcomes(outcomes), baselines=baselines, written=written_suites([_suite_ref(suite)]),
+                          records=store_records(store), settings={p.suite.name: VerdictSettings.of(p.suite.verdict)})
+
+
+def _until_decided(suite, p, *, losses, epochs, subset, test_subset, device, cache_dir, data_dir, download, force,
+                   baseline, max_seeds, step) -> list[dict[str, Any]]:
+    from modbench.cache.store import RunStore, resolve_cache_root
+    from modbench.cli.until_decided import check_until_decided, decided_summaries, run_until_decided
+    from modbench.results.deviations import written_suites
+    from modbench.results.rows import rows_from_outcomes
+    from modbench.results.verdicts_table import VerdictSettings, store_records
+
+    check_until_decided(p, baseline_name=baseline, max_seeds=max_seeds, step=step)  # before anything trains
+    records = store_records(RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None)))
+    result = run_until_decided(
+        p, reselect=lambda seeds: _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir),
+        train=lambda sel: _trained(sel, device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force),
+        records=records, baseline_name=baseline, max_seeds=max_seeds, step=step, progress=_warn,
+    )
+    rows = rows_from_outcomes(result.outcomes)
+    summaries, decided_at = decided_summaries(result, rows, settings={p.suite.name: VerdictSettings.of(p.suite.verdict)},
+                                              records=records, written=written_suites([_suite_ref(suite)]))
+    from modbench.render.rows import result_records
+
+    return result_records(rows, summaries=summaries)
 
 
 def train(
@@ -147,7 +191,7 @@ def train(
     ``label``, ``loss``, ``seed``, ``run`` (the cache key) and ``status`` ("trained", "cached",
     "failed")."""
     _check_options(seeds=None, epochs=None, subset=None, device=device)
-    p = _plan(suite, losses, seeds, epochs, subset, test_subset)
+    p = _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir)
     outcomes = _trained(p, device=device, cache_dir=cache_dir, data_dir=data_dir,
                         download=download, force=force)
     return [{"label": o.run.label, "loss": o.run.loss, "seed": o.run.seed, "run": o.run.key,
@@ -173,6 +217,7 @@ def report(
     from modbench.render.rows import result_records, rows_text
     from modbench.results.deviations import annotate
     from modbench.results.report_model import build_report
+    from modbench.results.verdicts_table import store_records
 
     if format not in FORMATS:
         raise UserError(f"format {format!r}: choose {', '.join(FORMATS)}")
@@ -196,11 +241,13 @@ def report(
         from modbench.render.report import report_markdown
         from modbench.results.summary import summarize_rows
 
-        return report_markdown(summarize_rows(rows, descriptions=descriptions), paper=paper_data,
-                               version=__version__)
+        return report_markdown(summarize_rows(rows, descriptions=descriptions, settings=model.verdicts,
+                                              records=store_records(store)), paper=paper_data, version=__version__)
     if format == "json":
-        return result_records(rows, paper=paper_data, written=model.written)
-    return rows_text(rows, format, paper=paper_data, written=model.written)
+        return result_records(rows, paper=paper_data, written=model.written, settings=model.verdicts,
+                              records=store_records(store))
+    return rows_text(rows, format, paper=paper_data, written=model.written, settings=model.verdicts,
+                     records=store_records(store))
 
 
 def evaluate_embeddings(embeddings, labels, metrics: str | Iterable[str] | None = None,

@@ -55,12 +55,23 @@ def _is_file(where: str) -> bool:
     return where.endswith(".py") or "/" in where or "\\" in where
 
 
-_FILE_MODULES: dict[tuple[str, float], Any] = {}
+_FILE_MODULES: dict[tuple[str, str], Any] = {}
+# The sha256 of the bytes each plugin file was last imported from, by resolved path: what the
+# run identity digests for that file (modbench/identity.py), so that the key names the code
+# that runs, not the file as it may be by the time it is hashed.
+IMPORTED_SHA256: dict[str, str] = {}
 
 
 def _import_file(path: Path):
-    """Import ``path`` as a module of its own (one per file and modification time)."""
-    key = (str(path), path.stat().st_mtime)
+    """Import ``path`` as a module of its own, compiled from the bytes read here (one module per
+    file and content: an edited file is imported again, an unchanged one is not)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PluginError(f"{path}: cannot be read: {exc}") from exc
+    sha = hashlib.sha256(data).hexdigest()
+    key = (str(path), sha)
+    IMPORTED_SHA256[str(path)] = sha
     if key in _FILE_MODULES:
         return _FILE_MODULES[key]
     name = "modbench_user_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
@@ -71,7 +82,7 @@ def _import_file(path: Path):
 
     try:
         with running_user_code(f"{path}: importing it", PluginError):  # its prints to stderr
-            spec.loader.exec_module(module)
+            exec(compile(data, str(path), "exec"), module.__dict__)  # the bytes hashed above
     except PluginError:
         sys.modules.pop(name, None)
         raise

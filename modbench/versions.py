@@ -7,12 +7,20 @@ From the installed distributions' metadata, never by importing the packages.
 from __future__ import annotations
 
 import platform
+from functools import lru_cache
 from importlib import metadata
 
 
 def package_versions() -> dict[str, str]:
+    """{distribution: version}; read once per process (the packages a process has imported do
+    not change while it runs)."""
+    return dict(_package_versions())
+
+
+@lru_cache(maxsize=1)
+def _package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("modbench", "torch", "torchvision", "pytorch-metric-learning", "scikit-learn", "numpy", "faiss-cpu"):
+    for dist in ("modbench", "torch", "torchvision", "pytorch-metric-learning", "scikit-learn", "numpy", "faiss-cpu", "timm"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

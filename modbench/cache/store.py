@@ -151,19 +151,6 @@ def _is_number(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
-def evaluation_answers(result: dict[str, Any], eval_cfg: dict[str, Any]) -> bool:
-    """Whether a stored ``result`` answers ``eval_cfg`` without evaluating again: the same
-    k-means settings (seed and n_init), its per-query records recorded, and every requested
-    metric stored. The one reuse rule of the engine and of the CLI's torch-free cached path."""
-    stored = result.get("eval") or {}
-    if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
-        return False
-    if QUERIES not in (result.get("files") or {}):  # per-query records: added by evaluating again
-        return False
-    have = result.get("metrics") or {}
-    return all(name in have for name in eval_cfg.get("metrics", ()))
-
-
 @dataclass(frozen=True)
 class RunDir:
     path: Path
@@ -253,7 +240,7 @@ class RunDir:
     def queries_problem(self, result: dict[str, Any], *, deep: bool = True) -> CorruptFile | None:
         """Why the per-query records that ``result`` (this run's verified result) names cannot be
         used (missing, wrong size, another sha256; ``deep``: the sha256 too), or None. A result
-        that names none has no problem here (``evaluation_answers`` asks for them)."""
+        that names none has no problem here (``cache/reuse.py: evaluation_answers`` asks for them)."""
         info = (result.get("files") or {}).get(QUERIES)
         if not isinstance(info, dict):
             return None

@@ -195,7 +195,7 @@ EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epoch
 SubsetOpt = Annotated[Optional[int], typer.Option("--subset", min=1, help="At most N training images per class, validation in proportion; the test split stays whole (a different cached run) \\[default: the suite's dataset.subset, else every image].")]
 TestSubsetOpt = Annotated[Optional[int], typer.Option("--test-subset", min=2, help="Smoke runs only: at most N test images per class, named as a deviation in every output (a different cached run) \\[default: the suite's dataset.test_subset, else the whole test split].")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, callback=_bounded_threads, help="CPU threads per run \\[default: the suite's train.cpu_threads, else OMP_NUM_THREADS, else the physical cores]; recorded with each result, which is reused only with the same count (README).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, callback=_bounded_threads, help="CPU threads per run, part of its key \\[default: the suite's train.cpu_threads, else 1; never OMP_NUM_THREADS] (README).")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache root \\[default: $MODBENCH_CACHE, else ~/.cache/modbench].")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", envvar="MODBENCH_DATA", help="Where datasets are read \\[default: $MODBENCH_DATA; needed by every dataset but digits].", show_envvar=False)]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Download missing dataset files.")]

@@ -40,15 +40,16 @@ def eval_(
     from modbench.cli.workflow import make_runner, outcomes_from_cache, select_runs
     from modbench.results.rows import rows_from_outcomes
 
-    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset)
+    selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset,
+                            threads=threads, data_dir=data_dir)
     if metrics:
         from modbench.metrics import parse_metric_names
 
         selection.eval_cfg["metrics"] = parse_metric_names(metrics)
     # Every run finished with these metrics: the cache answers, without torch.
-    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir), device=device, threads=threads)
+    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir), device=device)
     if outcomes is None:
-        runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False, threads=threads)
+        runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
         outcomes = runner.evaluate(selection.runs, selection.eval_cfg)
     from modbench.results.deviations import written_suites  # to state the overrides on every table
 

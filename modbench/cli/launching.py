@@ -25,7 +25,6 @@ def launch_plan(p, runner, *, force: bool, launch) -> list:
             jobs = launch_missing(
                 p.runs, p.eval_cfg, cache_root=runner.store.root, data_dir=runner.data_dir,
                 download=runner.download, options=launch, force=force, observer=observer,
-                requested_threads=runner.threads,
             )
     errors = [j for j in jobs.values() if j.status == "error"]
     if errors and len(errors) == len(jobs) and all(j.exit_code == 2 for j in errors):

@@ -66,7 +66,7 @@ class TrainOptions:
         from modbench.cli.workflow import select_runs
 
         return select_runs(self.suite, losses=self.loss, seeds=self.seed, epochs=self.epochs, subset=self.subset,
-                           test_subset=self.test_subset)
+                           test_subset=self.test_subset, threads=self.threads, data_dir=self.data_dir)
 
     def launch(self, selection):
         """LaunchOptions of ``--jobs``/``--launcher``/SLURM (docs/scaling.md), checked now."""

@@ -18,12 +18,15 @@ def render_rows(
     written: dict | None = None,
     summaries=None,
     notes: dict[str, list[str]] | None = None,
+    records=None,
+    settings=None,
+    decided_at: dict[str, int] | None = None,
     history_of=None,
 ) -> str | None:
     """The text for ``fmt`` (``render.rows.rows_text``), or None for "table": the Rich tables,
     printed here. The keywords are those of ``render.rows``."""
     options = dict(extra_metrics=extra_metrics, baselines=baselines, paper=paper, written=written,
-                   summaries=summaries, notes=notes, history_of=history_of)
+                   summaries=summaries, notes=notes, records=records, settings=settings, decided_at=decided_at, history_of=history_of)
     if fmt != "table":
         return rows_text(rows, fmt, **options)
     from modbench.render.rich_tables import print_tables

@@ -21,7 +21,7 @@ def report(
     csv: CsvOpt = False,
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG training curves to this folder \\[default: no plots].")] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Show the paper's Table 1 and 2 numbers beside the matching measured rows.")] = False,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label to compare the others with (Welch's t-test over seeds, alpha 0.05) \\[default: no comparison].")] = None,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label the verdicts compare the others with, where the suite's verdict.baseline names none \\[default: the suite's first loss].")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout (`-`: stdout; a symbolic link, device or FIFO is written through, never replaced) \\[default: stdout].")] = None,
     seed: Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Only these seeds \\[default: the suite's and every other seed in the cache].")] = None,
     epochs: EpochsOpt = None,
@@ -77,8 +77,10 @@ def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> s
     from modbench.results.summary import summarize_rows
 
     annotate(model.rows, model.written)
+    from modbench.results.verdicts_table import store_records
+
     summaries = summarize_rows(model.rows, descriptions=model.descriptions, baseline_name=baseline,
-                               warn=lambda m: warn(plain_text(m)))
+                               warn=lambda m: warn(plain_text(m)), settings=model.verdicts, records=store_records(store))
     plot_files = _write_plots(store, summaries, plots) if plots is not None else {}
     if fmt == "markdown":
         from modbench import __version__

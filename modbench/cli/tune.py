@@ -58,7 +58,7 @@ def tune(
     from modbench.errors import UserError
     from modbench.launch import launch_options
     from modbench.tune.session import TuneSpec, open_session, results
-    from modbench.tune.study import safe_file_name, shown_url
+    from modbench.tune.study import in_memory_storage, safe_file_name, shown_url
     from modbench.tune.tuned_suite import tuned_suite_data, write_tuned_suite
 
     from modbench.tune.reselect import final_seeds, reselect, tuning_seeds
@@ -86,6 +86,12 @@ def tune(
         launcher=launcher, jobs=jobs, devices=None, partition=partition, gpus_per_job=gpus_per_job,
         time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=session.suite.slurm, device=device,
     )
+    if launch.launcher != "inline" and in_memory_storage(session.storage_url):
+        raise UserError(
+            f"--storage {shown_url(session.storage_url)}: an in-memory database lives in one process, so "
+            f"each of the {launch.jobs or 'launched'} workers would tune a study of its own; give a file "
+            "(sqlite:///tune.db) or a server, or leave --jobs/--launcher out"
+        )
     session.storage  # a database that cannot be opened: one line, exit 2, before anything starts
     say = lambda text: err.print(text, markup=False, highlight=False)  # noqa: E731
     say(

@@ -9,7 +9,7 @@ from pathlib import Path
 from modbench.suite.selection import RunSelection, select_runs  # noqa: F401 - select_runs: for the commands
 
 
-def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True, threads: int | None = None):
+def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, download: bool, observer=None, for_training: bool = True):
     from modbench.cache.store import RunStore, ensure_writable, resolve_cache_root
     from modbench.cli.progress import StderrObserver
     from modbench.engine.runner import Runner, resolve_device
@@ -23,7 +23,6 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
         data_dir=data_dir,
         download=download,
         observer=observer or StderrObserver(),
-        threads=threads,
     )
 
 
@@ -48,6 +47,7 @@ def train_selection(selection: RunSelection, runner, *, force: bool, launch=None
     from modbench.cli.progress import RichObserver
 
     remember_suite(selection, runner.store.root)
+    selection = _downloaded_first(selection, runner)
     if launch is not None and launch.elsewhere:
         from modbench.cli.launching import launch_plan
 
@@ -74,6 +74,19 @@ def train_selection(selection: RunSelection, runner, *, force: bool, launch=None
     return outcomes
 
 
+def _downloaded_first(selection: RunSelection, runner) -> RunSelection:
+    """With --download and dataset files not there yet: download them now (the engine's
+    loader), then key the runs by the digest of the files downloaded, as the next command will."""
+    from modbench.datasets.locate import ABSENT
+    from modbench.suite.selection import restamped
+
+    absent = [r for r in selection.runs if r.config["dataset"].get("files_digest") == ABSENT]
+    if not absent or not runner.download or not is_main_rank():
+        return selection
+    runner.load_data(absent[0].config)
+    return restamped(selection, runner.data_dir)
+
+
 def print_summary(outcomes, *, seconds: float | None = None) -> None:
     """The one line that stays on stderr (the progress bars are cleared): how many runs were
     trained, cached, failed, and in how long."""
@@ -95,13 +108,13 @@ def train_or_answer(selection: RunSelection, opts, *, launch=None) -> list:
     if not opts.force and not _under_torchrun():
         from modbench.cache.store import resolve_cache_root
 
-        outcomes = outcomes_from_cache(selection, resolve_cache_root(opts.cache_dir), device=opts.device, threads=opts.threads)
+        outcomes = outcomes_from_cache(selection, resolve_cache_root(opts.cache_dir), device=opts.device)
         if outcomes is not None:
             if logs is not None:
                 logs.cached(outcomes)
             print_summary(outcomes)
             return outcomes
-    runner = make_runner(cache_dir=opts.cache_dir, device=opts.device, data_dir=opts.data_dir, download=opts.download, threads=opts.threads)
+    runner = make_runner(cache_dir=opts.cache_dir, device=opts.device, data_dir=opts.data_dir, download=opts.download)
     return train_selection(selection, runner, force=opts.force, launch=launch, logs=logs)
 
 
@@ -118,9 +131,6 @@ def live_logs_for(opts, selection):
     )
 
 
-_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 def _gpu_may_be_present() -> bool:
     """False only when this machine certainly has no GPU torch could use (no NVIDIA, ROCm or
     WSL GPU device node), decided without importing torch."""
@@ -130,43 +140,29 @@ def _gpu_may_be_present() -> bool:
     return any(os.path.exists(p) for p in nodes)
 
 
-def expected_numerics(run, *, device: str, threads: int | None = None) -> dict | None:
-    """The numerics (device type, precision, CPU threads) the engine would train ``run`` with,
-    when they are known without importing torch: the CPU (``--device cpu``, or ``auto`` on a
-    machine without any GPU device node) and a thread count fixed by the suite's
-    ``train.cpu_threads``, ``--threads`` or OMP_NUM_THREADS/MKL_NUM_THREADS. None otherwise (a GPU
-    may be present, or the default count, the physical cores, which the engine computes)."""
-    if device not in ("cpu", "auto") or (device == "auto" and _gpu_may_be_present()):
-        return None  # CUDA, or a name the engine refuses (its resolve_device is the one check)
-    suite_threads = (run.config.get("train") or {}).get("cpu_threads")
-    if suite_threads and threads and suite_threads != threads:
-        return None  # the Runner's one-line error (exit 2) says why
-    values = (os.environ.get(name, "").strip() for name in _THREAD_ENV)
-    env = next((int(v) for v in values if v.isdigit() and int(v) > 0), None)
-    count = suite_threads or threads or env
-    if count is None:
-        return None
-    return {"device": "cpu", "precision": "float32", "cpu_threads": int(count)}
+def device_type_without_torch(device: str) -> str | None:
+    """The device type ``--device`` trains on when it is known without importing torch: the CPU
+    (``--device cpu``, or ``auto`` on a machine without any GPU device node); None otherwise
+    (the engine's ``resolve_device`` is the one check of the name)."""
+    if device == "cpu" or (device == "auto" and not _gpu_may_be_present()):
+        return "cpu"
+    return None
 
 
-def _numerics_agree(result: dict, run, *, device: str, threads: int | None) -> bool:
-    """A result is reused only with the numerics it records (the engine's gate,
-    ``identity.numerics_mismatch``); when they cannot be known without torch, the Runner decides."""
-    from modbench.identity import numerics_mismatch
-
-    expected = expected_numerics(run, device=device, threads=threads)
-    return expected is not None and numerics_mismatch(result.get("numerics"), expected) is None
-
-
-def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "auto", threads: int | None = None) -> list | None:
+def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "auto") -> list | None:
     """Outcomes of every run of ``selection`` from the cache alone, or None as soon as one run
-    needs the engine (missing, partial, corrupted, evaluated with other metrics, made with other
-    numerics or with numerics not known without torch, or locked by another process). Checks
-    what the Runner checks before reusing a run (the full sha256 of every file ``result.json``
-    names), and only reads: anything doubtful goes to the Runner, which reports and repairs it."""
-    from modbench.cache.store import CorruptFile, RunStore, evaluation_answers
+    needs the engine (missing, partial, corrupted, not usable as it is under the reuse rule of
+    ``cache/reuse.py`` that the Runner applies too, its device not known without torch, or
+    locked by another process). Checks what the Runner checks before reusing a run (the full
+    sha256 of every file ``result.json`` names), and only reads: anything doubtful goes to the
+    Runner, which reports and repairs it."""
+    from modbench.cache.reuse import reuse_of, run_numerics
+    from modbench.cache.store import CorruptFile, RunStore
     from modbench.engine.outcome import Outcome  # a torch-free leaf
 
+    device_type = device_type_without_torch(device)
+    if device_type is None:
+        return None
     store = RunStore(root)
     remember_suite(selection, root)
     outcomes = []
@@ -177,9 +173,9 @@ def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "a
         try:
             result = run_dir.result(deep=True)
             if result is not None:
-                if not evaluation_answers(result, selection.eval_cfg) or run_dir.queries_problem(result) is not None:
+                if not reuse_of(result, selection.eval_cfg, run_numerics(run.config, device_type)).usable_as_is:
                     return None
-                if not _numerics_agree(result, run, device=device, threads=threads):
+                if run_dir.queries_problem(result) is not None:
                     return None
                 outcomes.append(Outcome(run, "cached", result=result))
                 continue

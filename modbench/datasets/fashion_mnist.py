@@ -32,34 +32,23 @@ import torch
 from torchvision.datasets import FashionMNIST
 
 from modbench.datasets import _torchvision as tv
-from modbench.datasets import idx
+from modbench.datasets import idx, locate
 from modbench.datasets.base import DataSplits
 from modbench.datasets.registration import register_dataset
 from modbench.datasets.splits import build_splits, check_arguments, reject_labels
 from modbench.errors import UserError
 
-RAW_FILES = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-]
-
-
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+# Where the files are looked for: one set of functions for the loader and for the run key's
+# digest of the files read (locate.py).
+RAW_FILES = locate.FASHION_FILES
+DEBIAN_DIR = locate.DEBIAN_DIR
 
 
 def _candidates(root: Path | None) -> list[Path]:
-    return [root / "FashionMNIST" / "raw", root] if root is not None else [DEBIAN_DIR]
+    return locate.fashion_candidates(root, DEBIAN_DIR)
 
 
-def _files_in(folder: Path) -> dict[str, Path | None]:
-    """Each of the four files in ``folder``: the unpacked file, else its ``.gz``, else None."""
-    found: dict[str, Path | None] = {}
-    for f in RAW_FILES:
-        plain, packed = folder / f, folder / f"{f}.gz"
-        found[f] = plain if plain.is_file() else packed if packed.is_file() else None
-    return found
+_files_in = locate.fashion_files_in
 
 
 def _not_found(name: str, root: Path | None, looked: list[Path]) -> UserError:

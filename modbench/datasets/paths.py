@@ -58,12 +58,14 @@ def resolve_dataset(dataset, base_dir: str | Path | None = None):
 
 def files_digest(path: Path) -> str:
     """sha256 (first 16 hex digits) of the relative name, size and modification time of every
-    file at ``path`` (a file, or everything under a folder). Only ``stat`` calls, no reading, so
+    file at ``path`` (a file, or everything under a folder, through symbolic links to folders as
+    the loader reads through them: ``locate.walk_files``). Only ``stat`` calls, no reading, so
     that loading a suite (also for ``report``) stays fast on a large image folder; a file edited,
     added, removed or touched changes it, and so the run's key: its runs train again."""
+    from modbench.datasets.locate import walk_files
+
     h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
+    for f in walk_files(path):
         st = f.stat()
         name = f.name if f == path else f.relative_to(path).as_posix()
         h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

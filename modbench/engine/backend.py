@@ -1,5 +1,10 @@
-"""Process-wide settings for fast training on one device: CPU threads, cuDNN autotuning, and
-the memory layout the network runs in.
+"""Process-wide settings for fast training on one device: cuDNN autotuning and the memory
+layout the network runs in; the numerics a run computes with.
+
+The CPU thread count is not chosen here: each run's configuration fixes it
+(``train.cpu_threads``, default 1; ``cache/reuse.py``) and the Runner sets it before every run,
+never from OMP_NUM_THREADS or the core count, so that a run's identity does not depend on the
+shell it was started from.
 
 ``configure(device)`` is called once per process by ``Runner`` (and by the benchmarks, which
 must time the same set-up as ``modbench train``).
@@ -12,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+from modbench.cache.reuse import run_numerics
 
 
 def physical_cores() -> int:
@@ -34,74 +39,10 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
-def cpu_quota() -> int | None:
-    """The CPUs a container may use (cgroup v2 ``cpu.max`` or v1 CFS quota), rounded up; None
-    when unlimited or unknown."""
-    for path, parse in (
-        ("/sys/fs/cgroup/cpu.max", lambda t: t.split()[:2]),
-        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", lambda t: [t.strip(), None]),
-    ):
-        try:
-            quota, period = parse(Path(path).read_text())
-            if period is None:
-                period = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip()
-        except (OSError, ValueError, IndexError):
-            continue
-        if quota in ("max", "-1"):
-            return None
-        try:
-            return max(1, -(-int(quota) // int(period)))
-        except (ValueError, ZeroDivisionError):
-            return None
-    return None
-
-
-def default_threads() -> int:
-    """Physical cores this process may use, capped by a container's CPU quota."""
-    quota = cpu_quota()
-    return min(physical_cores(), quota) if quota else physical_cores()
-
-
-def configure_threads() -> int:
-    """Intra-op threads = physical cores (capped by a container's CPU quota), unless the user
-    chose with OMP_NUM_THREADS or MKL_NUM_THREADS (which torch already honours). Returns the
-    thread count in use.
-
-    Hyper-threads share a core's vector units, so more threads than cores only adds
-    synchronisation; on a machine shared with other jobs, OMP_NUM_THREADS=1 per process is
-    often the better choice (docs/benchmarks.md).
-    """
-    if not any(os.environ.get(name) for name in THREAD_ENV):
-        torch.set_num_threads(default_threads())
-    return torch.get_num_threads()
-
-
-def env_threads() -> int | None:
-    """The thread count the user chose with OMP_NUM_THREADS or MKL_NUM_THREADS, if any."""
-    for name in THREAD_ENV:
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
-
-
-def run_threads(suite_threads: int | None = None, requested: int | None = None) -> int:
-    """The intra-op CPU threads of one run: the suite's ``train.cpu_threads``, else ``--threads``,
-    else OMP_NUM_THREADS / MKL_NUM_THREADS, else the physical cores (``default_threads``). The same
-    number whether the run trains alone or in a ``--jobs`` worker, so the numbers are the same."""
-    return suite_threads or requested or env_threads() or default_threads()
-
-
-def numerics(device: torch.device, threads: int) -> dict:
-    """What besides the code and the configuration changes a run's numbers (modbench/identity.py):
-    device type, precision (bf16 autocast on CUDA, float32 on the CPU) and, on the CPU, the
-    intra-op thread count (reductions split differently)."""
-    cuda = device.type == "cuda"
-    return {
-        "device": device.type,
-        "precision": "bf16-autocast" if cuda else "float32",
-        "cpu_threads": None if cuda else int(threads),
-    }
+def numerics(device: torch.device, config: dict) -> dict:
+    """The numerics a run of ``config`` computes with on ``device`` (``cache/reuse.py``:
+    device type, precision, and the run's own ``train.cpu_threads``)."""
+    return run_numerics(config, device.type)
 
 
 def configure(device: torch.device) -> None:
@@ -110,8 +51,6 @@ def configure(device: torch.device) -> None:
         # Fixed input shapes: let cuDNN time its algorithms once and keep the fastest. (Not
         # bit-reproducible across processes on CUDA; the CPU path stays deterministic.)
         torch.backends.cudnn.benchmark = True
-    else:
-        configure_threads()
 
 
 def channels_last(device: torch.device) -> bool:

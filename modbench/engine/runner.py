@@ -18,13 +18,13 @@ import torch
 
 from modbench.cache.atomic import CacheWriteError
 from modbench.cache.lock import describe_holder
-from modbench.cache.store import QUERIES, CorruptFile, RunStore, evaluation_answers
+from modbench.cache.reuse import reuse_of
+from modbench.cache.store import QUERIES, CorruptFile, RunStore
 from modbench.engine import backend, distributed
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.outcome import Outcome
 from modbench.engine.device_names import check_device_name
 from modbench.errors import UserError
-from modbench.identity import numerics_mismatch
 from modbench.user_code import running_user_code
 
 # A run whose lock holder is stopped (SIGSTOP, a suspended job) for this long is skipped.
@@ -73,41 +73,52 @@ class Runner:
         data_dir: Path | None = None,
         download: bool = False,
         observer: Observer | None = None,
-        threads: int | None = None,
     ):
         self.store = store
         self.device = device
         self.data_dir = data_dir
         self.download = download
         self.observer = observer or Observer()
-        self.threads = threads  # --threads (None: the suite's, else OMP_NUM_THREADS, else cores)
         self._data: dict[str, Any] = {}
-        backend.configure(device)  # CPU threads, cuDNN autotuning (once per process)
+        backend.configure(device)  # cuDNN autotuning (once per process); threads are per run
 
     # -- what a run computes with ------------------------------------------------------------
-    def threads_for(self, run) -> int:
-        suite = run.config["train"].get("cpu_threads")
-        if suite and self.threads and suite != self.threads:
-            raise UserError(
-                f"--threads {self.threads}: the suite fixes train.cpu_threads: {suite} for its runs; "
-                "leave --threads out or change the suite"
-            )
-        return backend.run_threads(suite, self.threads)
-
     def numerics_for(self, run) -> dict[str, Any]:
-        return backend.numerics(self.device, self.threads_for(run))
+        """Device type, precision and the run's own CPU thread count (``cache/reuse.py``)."""
+        return backend.numerics(self.device, run.config)
 
     def _use_threads(self, run) -> None:
-        if self.device.type == "cpu":
-            torch.set_num_threads(self.threads_for(run))
+        """The run's ``train.cpu_threads`` and the float32 default type, set before any of its
+        code runs (a run before it, or a plugin, may have changed them: ``engine/guard.py``)."""
+        from modbench.engine import guard
+
+        guard.reset(self.numerics_for(run))
 
     def data_for(self, run):
+        """The run's data on the device; a UserError when the dataset files found now are not
+        the ones its key was computed from (``dataset.files_digest``: changed since the runs
+        were planned, or planned with another data folder)."""
+        return self.load_data(run.config)
+
+    def load_data(self, config: dict[str, Any]):
+        """The data of a run of ``config`` (its ``dataset`` and ``seed``) on the device."""
+        import os
+
+        from modbench.datasets.locate import data_digest
         from modbench.engine.device_data import DeviceData, data_key, load_splits
 
-        key = data_key(run.config)
+        dataset = config["dataset"]
+        key = data_key(config)
         if key not in self._data:
-            splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download,
-                                 seed=run.config["seed"])
+            splits = load_splits(dataset, data_dir=self.data_dir, download=self.download, seed=config["seed"])
+            planned = dataset.get("files_digest")
+            found = data_digest(dataset["name"], self.data_dir or os.environ.get("MODBENCH_DATA") or None)
+            if found is not None and planned not in (None, found) and not (self.download and planned == "absent"):
+                raise UserError(
+                    f"dataset '{dataset['name']}': the files read now (digest {found}) are not the ones the "
+                    f"runs were keyed by (digest {planned}); they changed while the command ran, or the runs "
+                    "were planned with another --data-dir: run the command again"
+                )
             self._data[key] = DeviceData(splits, self.device)
         return self._data[key]
 
@@ -275,18 +286,19 @@ class Runner:
             return None
         if result is None:
             return None
-        why = numerics_mismatch(result.get("numerics"), self.numerics_for(run))
-        if why is not None:
+        reuse = reuse_of(result, eval_cfg, self.numerics_for(run))  # the one reuse rule
+        if reuse.refused is not None:
             self.observer.message(
-                f"warning: run '{run.label}' seed {run.seed} ({run.key}) is cached, but {why}: "
-                "not used, shown as missing (the same device and --threads use it; --force trains it again)"
+                f"warning: run '{run.label}' seed {run.seed} ({run.key}) is cached, but {reuse.refused}: "
+                "not used, shown as missing (train it on that device, or --force trains it again here)"
             )
             raise _Refused
         damaged = run_dir.queries_problem(result)
         if damaged is not None:  # derived data: computed again from the checkpoint, never retrained
             self.observer.message(corrupt_notice(run, damaged, "computing its per-query records again from the checkpoint"))
             result = {**result, "files": {k: v for k, v in (result.get("files") or {}).items() if k != QUERIES}}
-        if not evaluation_answers(result, eval_cfg):
+            reuse = reuse_of(result, eval_cfg, self.numerics_for(run))  # records missing now: evaluate
+        if reuse.evaluate:
             self._use_threads(run)
             try:
                 result = evaluate_run(run, run_dir, self.data_for(run), eval_cfg=eval_cfg, write=write,

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from modbench.cache.store import CorruptFile, RunDir
-from modbench.engine import backend, distributed
+from modbench.engine import backend, distributed, guard
 from modbench.engine.device_data import DeviceData
 from modbench.engine.evaluate import ACCURACY, classifier_accuracy, embed, run_metrics
 from modbench.engine.events import Observer, corrupt_notice
@@ -224,7 +224,7 @@ def _train_run(run, run_dir: RunDir, data: DeviceData, *, eval_cfg, observer, nu
     observer = observer or Observer()
     cfg = run.config
     train_cfg = cfg["train"]
-    numerics = numerics or backend.numerics(data.device, torch.get_num_threads())
+    numerics = numerics or backend.numerics(data.device, cfg)
     try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
         dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
     except distributed.SetupError as exc:
@@ -234,7 +234,10 @@ def _train_run(run, run_dir: RunDir, data: DeviceData, *, eval_cfg, observer, nu
     steps = steps_per_epoch(
         len(data.train_y), batch_size=train_cfg["batch_size"], sampler=train_cfg["sampler"], m=train_cfg["m"]
     )
+    guard.reset(numerics)
     parts, groups = _build(run, data, dist)
+    guard.check_code(run)  # the plugin's files as imported for this run are the ones its key names
+    guard.check(run, numerics, "while its loss and backbone were built")
     parts.schedulers, schedule = build_schedulers(parts.optimizers, train_cfg, steps)  # engine/schedule.py
     state = _resume(run, run_dir, parts, numerics, observer)
     run_dir.write_config(cfg)
@@ -251,6 +254,7 @@ def _train_run(run, run_dir: RunDir, data: DeviceData, *, eval_cfg, observer, nu
         if trained.bad_step is not None:
             raise _failed(run, run_dir, epoch, trained.bad_step, observer)
         val = _validate(parts, data, val_metrics, eval_cfg, dist)
+        guard.check(run, numerics, f"during epoch {epoch + 1}")  # before its checkpoint is written
         elapsed = time.perf_counter() - t0
         state.train_seconds += elapsed
         record = {
@@ -333,7 +337,7 @@ def evaluate_run(
     them); for a stored result that lacks them this is the backfill, its metrics unchanged."""
     cfg = run.config
     model, state, last = _model_to_evaluate(run, run_dir, data, model)
-    numerics = numerics or last.get("numerics") or backend.numerics(data.device, torch.get_num_threads())
+    numerics = numerics or last.get("numerics") or backend.numerics(data.device, cfg)
     requested = list(eval_cfg["metrics"])
     stored, names = _to_measure(keep, eval_cfg)
     test_emb = embed(model, data.test_x, data)

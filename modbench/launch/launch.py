@@ -69,11 +69,10 @@ def launch_missing(
     force: bool,
     observer: LaunchObserver | None = None,
     poll_s: float | None = None,
-    requested_threads: int | None = None,
 ) -> dict[str, JobResult]:
     """Train the runs the cache lacks in other processes (``options.launcher``); returns what
-    became of each launched run, by key. Finished runs are not touched. ``requested_threads``:
-    --threads; the local pool resolves it as one process would (``backend.run_threads``)."""
+    became of each launched run, by key. Finished runs are not touched. Every run trains with its
+    own ``train.cpu_threads`` (part of its key), as it would in one process."""
     from modbench.cache.store import RunStore
 
     observer = observer or LaunchObserver()
@@ -84,12 +83,12 @@ def launch_missing(
     root = str(Path(cache_root).expanduser().resolve())
     data = str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None
     if options.launcher == "local":
-        from modbench.engine.backend import run_threads
+        from modbench.cache.reuse import run_threads
         from modbench.launch.local import run_pool
 
-        # The count this command would use in one process (the Runner applies the suite's
-        # train.cpu_threads per run on top of it); never the pool's share of the cores.
-        threads = run_threads(None, requested_threads)
+        # The workers start with the largest count a run asks for (the Runner sets each run's
+        # own count before it trains); never the pool's share of the cores.
+        threads = max(run_threads(run.config) for run in todo)
         devices, child_device = _devices_for(options, options.device)
         settings = WorkerSettings(root, data, download, child_device, threads)
         summaries = run_pool(
@@ -99,9 +98,9 @@ def launch_missing(
         from modbench.launch.slurm import run_submitit
 
         folder = options.log_dir or Path(root) / "slurm"
-        # On the nodes "auto" picks the job's GPU when it was given one (--gpus-per-job); the
-        # thread count is --threads, else the job's SLURM_CPUS_PER_TASK (slurm_job.py).
-        settings = WorkerSettings(root, data, download, options.device, requested_threads)
+        # On the nodes "auto" picks the job's GPU when it was given one (--gpus-per-job); each
+        # run trains with its own train.cpu_threads, as anywhere else.
+        settings = WorkerSettings(root, data, download, options.device)
         summaries = run_submitit(
             todo, eval_cfg, settings, resources=options.slurm, folder=Path(folder), cluster="slurm",
             force=force, observer=observer, poll_s=poll_s or 10.0,

@@ -3,9 +3,8 @@
 A ``ProcessPoolExecutor`` with the spawn context (no forked CUDA or OpenMP state) starts at most
 N workers. Each worker takes a slot when it starts and keeps it: slot i is pinned to
 ``--devices[i % len(devices)]`` through ``CUDA_VISIBLE_DEVICES`` (several slots may share a GPU).
-On the CPU every run trains with the thread count the sequential command would use (the suite's
-``train.cpu_threads``, else ``--threads``, else OMP_NUM_THREADS, else the physical cores), so the
-results are bit-identical to running the runs one after another; a worker is pinned to a
+On the CPU every run trains with the thread count the sequential command would use (its own
+``train.cpu_threads``, part of its key), so the results are bit-identical to running the runs one after another; a worker is pinned to a
 disjoint share of the cores only when that share has at least that many cores. A worker trains
 one run at a time through the ordinary Runner and keeps its datasets loaded for its next run.
 

@@ -16,11 +16,6 @@ from modbench.launch.worker import LogObserver, train_one
 
 class TrainJob(submitit.helpers.Checkpointable):
     def __call__(self, run, eval_cfg, settings, force):
-        import os
-
-        cpus = os.environ.get("SLURM_CPUS_PER_TASK", "")
-        if settings.threads is None and cpus.isdigit():  # the job's share of the node, not every core
-            os.environ["OMP_NUM_THREADS"] = cpus  # what the Runner's thread choice reads
         summary = train_one(run, eval_cfg, settings, force, observer=LogObserver())
         if summary["status"] == "error":  # a ModbenchError: its one line goes to the job's log too
             print(f"error: {summary['message']}", file=sys.stderr, flush=True)

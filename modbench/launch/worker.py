@@ -22,7 +22,7 @@ class WorkerSettings:
     data_dir: str | None
     download: bool
     device: str  # "auto", "cpu" or "cuda" (the child's own view of its devices)
-    threads: int | None = None  # CPU threads per run, as resolved by the parent (None: the child's)
+    threads: int | None = None  # the threads a worker starts with (each run then sets its own)
 
 
 _RUNNERS: dict[WorkerSettings, Any] = {}  # one Runner per process: datasets stay loaded between runs
@@ -40,7 +40,6 @@ def _runner(settings: WorkerSettings):
             device=resolve_device(settings.device),
             data_dir=Path(settings.data_dir) if settings.data_dir else None,
             download=settings.download,
-            threads=settings.threads,
         )
     return _RUNNERS[settings]
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
 from modbench.results.aggregate import Group
-from modbench.results.stats import Comparison
 
 MISSING = "—"
 SPREAD_NOTE = (
@@ -52,34 +49,3 @@ def best_groups(groups: list[Group], metric: str) -> set[int]:
         return set()
     top = max(m for _, m in means)
     return {i for i, m in means if m == top}
-
-
-def format_diff(c: Comparison, digits: int = 3) -> str:
-    return MISSING if math.isnan(c.diff) else f"{c.diff:+.{digits}f}"
-
-
-def format_ci(c: Comparison, digits: int = 3) -> str:
-    if not c.testable:
-        return MISSING
-    return f"[{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}]"
-
-
-def format_p(c: Comparison) -> str:
-    if not c.testable:
-        return MISSING
-    return format_p_value(c.p)
-
-
-def format_p_value(p: float) -> str:
-    if math.isnan(p):
-        return MISSING
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def format_verdict(c: Comparison, significant: bool | None = None) -> str:
-    """Whether the difference exceeds the seed-to-seed noise (``significant``: the verdict to
-    show, e.g. on the Holm-adjusted p; default: Welch's unadjusted p)."""
-    if not c.testable:
-        return f"not testable: {c.reason}"
-    significant = c.significant if significant is None else significant
-    return "yes" if significant else "no"

@@ -2,12 +2,14 @@
 
 Table 1: Loss function, Seeds, NMI, F1 (pairs), macro-F1 (both F1s, each header saying which).
 Table 2: Dataset, Model, Loss function, Seeds, R@1/2/4/8 (Dataset and Model in the title when
-constant, so that it fits 80 columns). A third table, Retrieval: MAP@R and P@1 (not in the paper). A "Run on" column appears where rows differ in run
+constant, so that it fits 80 columns). A "Run on" column appears where rows differ in run
 identity (device, threads, ...); every table notes how its rows differ from the suite as
 written (overrides, fixture data). Best mean of each metric column (per suite) is flagged so renderers can
 highlight it. With the paper's numbers, each measured row whose dataset, backbone and loss the
 paper has is followed by the paper's row, marked "(paper)" and never flagged as best.
-The baseline table lists, per loss and metric, the difference to the baseline and its test. The
+The verdict table (first, with a baseline) gives per loss the difference to the baseline on the
+suite's verdict metric, its Holm-adjusted interval and the verdict; a descriptive table after
+Tables 1 and 2 gives the other metrics' differences with unadjusted intervals. The
 classifier-accuracy table shows the softmax-family losses' top-1 accuracy ("n/a" for the others).
 """
 
@@ -15,18 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 from modbench.render.cells import (
-    MISSING, ONE_SEED_NOTE, SPREAD_NOTE, best_groups, format_cell, format_ci, format_diff,
-    format_p, format_p_value, format_paper_value, format_seeds, format_verdict,
+    MISSING, ONE_SEED_NOTE, SPREAD_NOTE, best_groups, format_cell, format_paper_value, format_seeds,
 )
 from modbench.render.names import backbone_name, dataset_name, metric_short, metric_title
 from modbench.results.aggregate import Group
-from modbench.results.baseline import BaselineRow
 from modbench.results.deviations import note as deviation_note
 from modbench.results.rows import (
     ACCURACY, ACCURACY_LABEL, NOT_APPLICABLE, TABLE1_METRICS, TABLE2_METRICS, TABLE3_METRICS,
 )
-from modbench.results.stats import HOLM_NAME, TEST_NAME
+from modbench.results.verdict import NOISE_BOTH
 
 MEASURED, PAPER = "measured", "paper"
 PAPER_F1_NOTE = (
@@ -200,92 +202,172 @@ def accuracy_table(groups: list[Group], suite: str, deviations=None) -> TableTex
     return table
 
 
-def baseline_table(rows: list[BaselineRow], suite: str, baseline: str, deviations=None) -> TableText:
-    """Per loss and metric: Δ to the baseline, its confidence interval, Welch's p, the
-    Holm-adjusted p and the verdict (on the Holm-adjusted p when the table holds several tests)."""
-    alpha = rows[0].comparison.alpha if rows else 0.05
-    level = f"{100 * (1 - alpha):g}%"
-    tested = sum(r.comparison.testable for r in rows)
-    several = tested > 1
-    verdict = "Exceeds seed noise? (Holm)" if several else "Exceeds seed noise?"
-    header = ["Loss function", "Metric", f"Δ vs {baseline}", f"{level} CI of Δ", "p (Welch)", "p (Holm)", verdict]
-    out_rows, best = [], []
-    for r in rows:
-        c = r.comparison
-        significant = r.significant_holm if several else c.significant
-        out_rows.append([
-            r.label, metric_title(r.metric), format_diff(c), format_ci(c), format_p(c),
-            format_p_value(r.p_holm) if c.testable else MISSING, format_verdict(c, significant),
-        ])
-        best.append([False] * 6 + [bool(significant)])
+def _num(x: float, digits: int = 3) -> str:
+    return MISSING if x is None or math.isnan(x) else f"{x:+.{digits}f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return MISSING if math.isnan(low) else f"[{low:+.3f}, {high:+.3f}]"
+
+
+def verdict_word(v) -> str:
+    """better / worse / equivalent ±δ / undecided (``results.verdict.Verdict``)."""
+    if v.verdict == "equivalent":
+        return f"equivalent ±{v.margin:g}"
+    if v.verdict in ("better", "worse") and v.within_margin:
+        return f"{v.verdict} (within ±{v.margin:g})"
+    return v.verdict
+
+
+def needs_text(v) -> str:
+    """For an undecided contrast, about how many seeds in all would decide it."""
+    if v.verdict != "undecided":
+        return ""
+    if v.seeds_needed is not None:
+        return f"~{v.seeds_needed}"
+    return "?"
+
+
+def verdict_table(sv, suite: str, deviations=None, decided_at: dict[str, int] | None = None) -> TableText:
+    """The primary contrasts of ``sv`` (``results.verdicts_table.SuiteVerdicts``): per loss
+    setting Δ on the verdict metric, the Holm-adjusted interval, the verdict, the seeds used and,
+    for an undecided one, about how many seeds in all would decide it. ``decided_at`` (label ->
+    seeds) comes from ``compare --until-decided``: how many seeds each contrast needed."""
+    s = sv.settings
+    metric = metric_short(s.metric)
+    header = ["Loss function", f"Δ {metric}", "Seq. CI of Δ" if decided_at is not None else "Holm CI of Δ", "Verdict", "Seeds"]
+    rows, best = [], []
+    for v in sv.primary:
+        c = v.contrast
+        label = c.candidate
+        if label in sv.missing:
+            word = "no records" if c.n_seeds else "no seeds"  # no per-query records, or no seed both finished
+        else:
+            word = verdict_word(v)
+        seeds = str(c.n_seeds)
+        if decided_at and label in decided_at and v.verdict != "undecided":
+            seeds = f"{decided_at[label]}"
+        if label not in sv.missing and (needs := needs_text(v)):
+            seeds = f"{seeds} → {needs}"
+        rows.append([label, _num(c.delta), _interval(v.ci_low, v.ci_high), word, seeds])
+        best.append([False] * len(header))
     notes = [deviation_note(deviations)] if deviations else []
-    notes += [
-        f"Δ = mean(loss) − mean({baseline}) over seeds. p (Welch): {TEST_NAME}, scipy.stats.ttest_ind(equal_var=False), "
-        f"unadjusted; the interval is the {level} Welch confidence interval of Δ. With fewer than 2 seeds on either side "
-        "the test is not run ('not testable')."
-    ]
-    if several:
+    notes.append(
+        f"Primary contrasts on {metric_title(s.metric)}: Δ = mean over seeds of (loss − {sv.baseline}), runs paired "
+        f"by seed (a seed fixes every loss's initialisation and batches; only seeds both finished). Baseline: {sv.baseline}, from "
+        f"{sv.baseline_source}."
+    )
+    if decided_at is None:
         notes.append(
-            f"p (Holm): {HOLM_NAME} adjusted p over the {tested} tests of this table (every loss against {baseline} "
-            f"on every metric), which keeps the chance of any false 'yes' at α = {alpha:g}; 'yes' when it is below "
-            f"{alpha:g}. Unadjusted, about {alpha * tested:.1f} of {tested} tests would say 'yes' by chance alone when "
-            f"no loss differs from {baseline}."
+            f"The interval covers both noise sources: {NOISE_BOTH}. Holm CI: adjusted over the family of the "
+            f"{sv.family} testable primary contrasts at α = {s.alpha:g} (family-wise), so that it excludes 0 exactly "
+            "when the verdict is better or worse."
         )
     else:
-        notes.append(f"One test: p (Holm) equals p (Welch); 'yes' when p < {alpha:g}, i.e. the difference exceeds the seed-to-seed noise.")
-    align = ["left", "left", "right", "right", "right", "right", "left"]
-    title = f"Difference to the baseline — {suite}"
-    return TableText(title, header, out_rows, best, notes, 2, align=align, unbroken=(3,),
-                     narrow=_stacked(title, header, out_rows, best, notes, baseline))
+        notes.append(
+            f"The interval covers both noise sources: {NOISE_BOTH}. Seq. CI: at the level the sequential rule of "
+            f"--until-decided tested the contrast at its last look (O'Brien-Fleming alpha spending over the planned "
+            f"looks, Holm over the {len(sv.primary)} primary contrasts), which keeps the family-wise error at "
+            f"α = {s.alpha:g} over every look."
+        )
+    notes.append(
+        f"Verdict: better / worse when the Holm-adjusted test of Δ = 0 rejects; equivalent ±{s.margin:g} when the "
+        f"Holm-adjusted two one-sided tests put Δ inside ±{s.margin:g} (the suite's verdict.margin); undecided "
+        "otherwise: neither a difference nor equivalence is shown, which is no evidence that the losses match."
+    )
+    if any(v.verdict == "undecided" and v.contrast.candidate not in sv.missing for v in sv.primary):
+        notes.append(
+            "Seeds: the seeds used; 3 → ~8: an undecided contrast that about 8 seeds in all would decide with 80% "
+            "power at the observed variances ('?': no number of seeds can, see the reason below); "
+            "`modbench compare --until-decided` adds them."
+        )
+    if decided_at is not None:
+        notes.append("Seeds: with --until-decided, the seeds at which each contrast was decided (sequential rule, "
+                      "docs/reporting.md); an undecided one used every seed of the budget.")
+    for v in sv.primary:
+        why = sv.missing.get(v.contrast.candidate) or (v.reason if v.verdict == "undecided" else "")
+        if why:
+            notes.append(f"{v.contrast.candidate}: {why}.")
+    align = ["left", "right", "right", "left", "right"]
+    return TableText(f"Verdicts vs {sv.baseline} — {suite}", header, rows, best, notes, 1, align=align, unbroken=(2,))
 
 
-def _stacked(title, header, rows, best, notes, baseline) -> TableText:
-    """The baseline table for a narrow terminal: each loss label heads its group of metric rows
-    (indented) instead of filling a column, and the Δ header names the baseline in the title,
-    so that the interval column keeps ``[-0.067, +0.032]`` on one line at 80 columns."""
-    out_rows, out_best = [], []
+def secondary_table(sv, suite: str, deviations=None) -> TableText | None:
+    """The other metrics against the baseline: Δ with its unadjusted interval, descriptive only."""
+    contrasts = [c for cs in sv.secondary.values() for c in cs]
+    if not contrasts:
+        return None
+    alpha = sv.settings.alpha
+    level = f"{100 * (1 - alpha):g}%"
+    header = ["Loss function", "Metric", "Δ", f"{level} CI (unadj.)", "ρ"]
+    rows, best = [], []
+    for c in contrasts:
+        rows.append([c.candidate, metric_short(c.metric), _num(c.delta), _interval(c.ci_low, c.ci_high),
+                     MISSING if math.isnan(c.rho) else f"{c.rho:+.2f}"])
+        best.append([False] * len(header))
+    notes = [deviation_note(deviations)] if deviations else []
+    notes.append(
+        f"Secondary metrics, descriptive: Δ = mean over seeds of (loss − {sv.baseline}), paired by seed, with the "
+        f"UNADJUSTED {level} interval (covers {NOISE_BOTH}; NMI and F1 by a class-stratified bootstrap). "
+        "No verdict is drawn from these rows: only the primary contrasts are tested."
+    )
+    notes.append("ρ: correlation of the two losses' per-seed values (— under 3 seeds).")
+    align = ["left", "left", "right", "right", "right"]
+    title = f"Other metrics vs {sv.baseline} (descriptive) — {suite}"
+    return TableText(title, header, rows, best, notes, 2, align=align, unbroken=(3,),
+                     narrow=_stacked(title, header, rows, best, notes, align, unbroken=(3,)))
+
+
+def _stacked(title, header, rows, best, notes, align, unbroken=()) -> TableText:
+    """A table of (loss, metric, numbers...) rows for a narrow terminal: each loss label heads
+    its group of indented metric rows instead of filling a column, so that the interval column
+    keeps ``[-0.067, +0.032]`` on one line at 80 columns."""
+    out_rows, out_best, previous = [], [], None
     for row, flags in zip(rows, best):
-        if not out_rows or row[0] != previous:
+        if row[0] != previous:
             out_rows.append([row[0]] + [""] * (len(row) - 2))
             out_best.append([False] * (len(row) - 1))
         previous = row[0]
         out_rows.append([f"  {row[1]}"] + row[2:])
         out_best.append(flags[1:])
-    narrow_header = ["Loss function / metric", "Δ", *header[3:]]
-    align = ["left", "right", "right", "right", "right", "left"]
-    return TableText(f"{title} (Δ vs {baseline})", narrow_header, out_rows, out_best, notes, 1, align=align,
-                     unbroken=(2,))
+    return TableText(title, [f"{header[0]} / {header[1].lower()}", *header[2:]], out_rows, out_best, notes, 1,
+                     align=[align[0], *align[2:]], unbroken=tuple(i - 1 for i in unbroken if i >= 2))
 
 
 def suite_tables(
     groups: list[Group], suite: str, extra_metrics: list[str] | None = None, *, paper=None,
-    baseline_rows: list[BaselineRow] | None = None, baseline: str | None = None, deviations=None,
-    notes: list[str] | None = None,
+    verdicts=None, deviations=None, notes: list[str] | None = None, decided_at: dict[str, int] | None = None,
 ) -> list[TableText]:
-    """``notes``: lines every table of the suite carries first (e.g. how a suite was tuned)."""
-    tables = [table1(groups, suite, paper, deviations), table2(groups, suite, paper, deviations)]
+    """``notes``: lines every table of the suite carries first (e.g. how a suite was tuned).
+    With ``verdicts`` (``results.verdicts_table.SuiteVerdicts``) the verdict table comes first,
+    the descriptive table of the other metrics after Tables 1 and 2."""
+    tables = []
+    if verdicts is not None:
+        tables.append(verdict_table(verdicts, suite, deviations, decided_at))
+    tables += [table1(groups, suite, paper, deviations), table2(groups, suite, paper, deviations)]
     if (retrieval := table3(groups, suite, deviations)) is not None:
         tables.append(retrieval)
     if extra_metrics:
         tables.append(extra_table(groups, suite, extra_metrics, deviations))
     if (accuracy := accuracy_table(groups, suite, deviations)) is not None:
         tables.append(accuracy)
-    if baseline is not None and baseline_rows is not None:
-        tables.append(baseline_table(baseline_rows, suite, baseline, deviations))
+    if verdicts is not None and (secondary := secondary_table(verdicts, suite, deviations)) is not None:
+        tables.append(secondary)
     for table in tables:
         table.notes[:0] = list(notes or [])
     return tables
 
 
 def summary_tables(s, extra_metrics: list[str] | None = None, *, paper=None, notes: list[str] | None = None,
-                   diagnosis: list[str] | None = None) -> list[TableText]:
+                   decided_at: dict[str, int] | None = None, diagnosis: list[str] | None = None) -> list[TableText]:
     """The tables of one ``SuiteSummary`` (titled with its overrides, noting its deviations);
     ``diagnosis``: why a loss loses (``results/diagnosis.py``), under Table 1."""
     tables = suite_tables(
-        s.groups, s.title, extra_metrics, paper=paper, baseline_rows=s.baseline_rows, baseline=s.baseline,
-        deviations=s.deviations, notes=notes,
+        s.groups, s.title, extra_metrics, paper=paper, verdicts=s.verdicts, deviations=s.deviations, notes=notes,
+        decided_at=decided_at,
     )
-    tables[0].notes += list(diagnosis or [])
+    first = next(t for t in tables if t.title.startswith("Table 1 layout"))
+    first.notes += list(diagnosis or [])
     return tables
 
 

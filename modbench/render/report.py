@@ -1,5 +1,5 @@
 """The self-contained Markdown report (``modbench report --markdown``): for each suite the Table 1
-and Table 2 layouts, the comparison with a baseline, the training-curve plots linked by relative
+and Table 2 layouts after the verdict table against a baseline, the training-curve plots linked by relative
 path, and the protocol; with the paper's numbers, their source and the paper's own tables."""
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ here; the command line prints the Rich tables (cli/output.py).
 ``written`` (``results.deviations.written_suites``) maps suite names to the suite as written, so
 that every format states how the rows differ from it (the rows are annotated with it, in place);
 ``summaries`` (``results.summary.summarize_rows``) when the caller has them already (the rows
-are then taken as annotated).
+are then taken as annotated). ``records`` (run key -> per-query records) and ``settings`` (suite
+-> ``VerdictSettings``) give every format its verdict table (``results.verdicts_table``);
+``decided_at`` (label -> seeds) is what ``compare --until-decided`` needed.
 """
 
 from __future__ import annotations
@@ -18,18 +20,21 @@ from modbench.results.deviations import annotate
 from modbench.results.summary import summarize_rows
 
 
-def _summaries(rows, *, baselines, written, summaries):
+def _summaries(rows, *, baselines, written, summaries, records=None, settings=None):
     if summaries is None:
         annotate(rows, written)
-        summaries = summarize_rows(rows, baselines=baselines)
+        summaries = summarize_rows(rows, baselines=baselines, records=records, settings=settings)
     return summaries
 
 
-def result_records(rows, *, baselines=None, paper=None, written=None, summaries=None) -> list[dict[str, Any]]:
-    """One dict per run, then one per loss setting aggregated over seeds (``"seed": None``; with
-    ``baselines``, the difference to the baseline and Welch's t-test), then the paper's rows
-    (``paper``): what ``--json`` prints, with non-finite numbers as None."""
-    summaries = _summaries(rows, baselines=baselines, written=written, summaries=summaries)
+def result_records(rows, *, baselines=None, paper=None, written=None, summaries=None, records=None,
+                   settings=None) -> list[dict[str, Any]]:
+    """One dict per run, then one per loss setting aggregated over seeds (``"seed": None``), each
+    other loss setting with its ``"verdict"`` against the baseline and its ``"secondary"``
+    contrasts, then the paper's rows (``paper``): what ``--json`` prints, with non-finite
+    numbers as None."""
+    summaries = _summaries(rows, baselines=baselines, written=written, summaries=summaries, records=records,
+                           settings=settings)
     extra = [record for s in summaries for record in s.records()]
     if paper is not None:
         from modbench.results.paper import paper_records
@@ -39,14 +44,14 @@ def result_records(rows, *, baselines=None, paper=None, written=None, summaries=
 
 
 def row_tables(rows, *, extra_metrics=None, baselines=None, paper=None, written=None, summaries=None, notes=None,
-               history_of=None):
-    """The tables of the rows (``render.layout.TableText``), one set per suite; ``notes`` maps
-    suite names to lines their tables carry first; ``history_of(run key)``, a run's epoch
-    records, adds under Table 1 why a loss loses where the history shows it
-    (``results/diagnosis.py``)."""
+               records=None, settings=None, decided_at=None, history_of=None):
+    """The tables of the rows (``render.layout.TableText``), one set per suite, the verdict table
+    first; ``notes`` maps suite names to lines their tables carry first; ``history_of(run key)``,
+    a run's epoch records, adds under Table 1 why a loss loses (``results/diagnosis.py``)."""
     from modbench.render.layout import summary_tables
 
-    summaries = _summaries(rows, baselines=baselines, written=written, summaries=summaries)
+    summaries = _summaries(rows, baselines=baselines, written=written, summaries=summaries, records=records,
+                           settings=settings)
     tables = []
     for s in summaries:
         diagnosis = None
@@ -54,26 +59,44 @@ def row_tables(rows, *, extra_metrics=None, baselines=None, paper=None, written=
             from modbench.results.diagnosis import diagnose
 
             diagnosis = diagnose(s.groups, history_of)
-        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite), diagnosis=diagnosis)
+        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite), decided_at=decided_at,
+                                 diagnosis=diagnosis)
     return tables
 
 
+def verdict_columns(summaries) -> dict[str, dict]:
+    """Run key -> the ``verdict.*`` columns of its CSV line (its loss setting's primary verdict)."""
+    from modbench.render.records import verdict_csv_fields
+
+    out: dict[str, dict] = {}
+    for s in summaries:
+        if s.verdicts is None:
+            continue
+        for group in s.groups:
+            fields = verdict_csv_fields(s.verdicts, group.label)
+            for row in group.rows:
+                out[row.key] = fields
+    return out
+
+
 def rows_text(rows, fmt: str, *, extra_metrics=None, baselines=None, paper=None, written=None, summaries=None,
-              notes=None, history_of=None) -> str:
+              notes=None, records=None, settings=None, decided_at=None, history_of=None) -> str:
     """The text of the rows in ``fmt``: "markdown", "json" or "csv"."""
     if fmt == "csv":
-        if summaries is None:
-            annotate(rows, written)
+        summaries = _summaries(rows, baselines=baselines, written=written, summaries=summaries, records=records,
+                               settings=settings)
         metrics: list[str] = []
         for r in rows:
             metrics += [m for m in r.metrics if m not in metrics]
-        return rows_csv(rows, metrics)
+        return rows_csv(rows, metrics, verdict_columns(summaries))
     if fmt == "json":
-        records = result_records(rows, baselines=baselines, paper=paper, written=written, summaries=summaries)
-        return json.dumps(records, indent=2, allow_nan=False) + "\n"
+        data = result_records(rows, baselines=baselines, paper=paper, written=written, summaries=summaries,
+                              records=records, settings=settings)
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
     if fmt == "markdown":
         from modbench.render.markdown import tables_markdown
 
         return tables_markdown(row_tables(rows, extra_metrics=extra_metrics, baselines=baselines, paper=paper,
-                                          written=written, summaries=summaries, notes=notes, history_of=history_of))
+                                          written=written, summaries=summaries, notes=notes, records=records,
+                                          settings=settings, decided_at=decided_at, history_of=history_of))
     raise ValueError(f"unknown format {fmt!r}")

@@ -21,10 +21,16 @@ from typing import Any
 
 from modbench.canonical import canonical_json
 from modbench.results.deviations import written_sections
+from modbench.results.verdicts_table import VerdictSettings
 from modbench.results.rows import ResultRow, row_for
 
 OTHER = "cached runs"
-OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"), ("dataset", "test_subset"))
+# Settings a report matches a cached run to its suite across: the command-line overrides
+# (--epochs, --subset, --test-subset, --threads) and the digest of the data files read (another
+# data folder, or data changed since). Such a run is shown in its suite's table with its
+# difference stated.
+OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"), ("dataset", "test_subset"), ("train", "cpu_threads"),
+               ("dataset", "files_digest"))
 
 
 @dataclass
@@ -32,12 +38,13 @@ class ReportModel:
     rows: list[ResultRow] = field(default_factory=list)
     descriptions: dict[str, str] = field(default_factory=dict)
     written: dict[str, dict[str, Any]] = field(default_factory=dict)  # suite -> sections as written
+    verdicts: dict[str, Any] = field(default_factory=dict)  # suite -> its VerdictSettings (verdict: section)
     left_out: list[str] = field(default_factory=list)  # one line per reason, for stderr
 
 
 def _setting_key(config: dict[str, Any]) -> str:
-    """A run's configuration without what a report matches across: the seed, the settings that
-    ``--epochs``, ``--subset`` and ``--test-subset`` override, and the code that trained it (a run of older code
+    """A run's configuration without what a report matches across: the seed, the settings of
+    ``OVERRIDABLE``, and the code that trained it (a run of older code or other package versions
     still belongs to its suite; as another configuration it gets a row of its own)."""
     stripped = {k: v for k, v in config.items() if k not in ("seed", "code")}
     for section, key in OVERRIDABLE:
@@ -118,7 +125,7 @@ def build_report(
     belong to a suite under a heading of their own (its tuning trials), shown after it."""
     from modbench.results.rows import rows_from_cache
     from modbench.suite.loader import builtin_suite_names, load_suite
-    from modbench.suite.runs import apply_overrides, resolve_runs
+    from modbench.suite.runs import apply_overrides, resolve_runs, with_data_digest
 
     model = ReportModel()
     explicit = bool(suite_refs)
@@ -129,7 +136,8 @@ def build_report(
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
         model.written[suite.name] = written_sections(suite)
-        overridden = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset)
+        model.verdicts[suite.name] = VerdictSettings.of(suite.verdict)
+        overridden = with_data_digest(apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset), absent=False)
         runs = resolve_runs(overridden, source)
         listed = rows_from_cache(store, runs, warn=warn)
         by_setting: dict[str, Any] = {}

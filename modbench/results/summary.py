@@ -1,6 +1,7 @@
 """Everything a renderer needs about one suite, computed once: the groups (mean, std and n per
-loss setting), the baseline comparisons, the protocol and how the rows differ from the suite as
-written. Renderers only format this.
+loss setting), the verdicts against the baseline (``results.verdicts_table``, from the cached
+per-query records), the protocol and how the rows differ from the suite as written. Renderers
+only format this.
 
 A suite's runs with other overridden settings (``--epochs 2`` beside the suite's 30) form a
 section of their own, titled with the overrides, so a table never mixes a quick run with a full
@@ -12,10 +13,11 @@ from dataclasses import dataclass, field
 
 from modbench.results.aggregate import Group, aggregate_record, group_rows
 from modbench.results.deviations import ROW_ONLY, Deviation, signature, union
-from modbench.results.baseline import BaselineRow, baseline_records, compare_to_baseline
 from modbench.results.protocol import Protocol, suite_protocol
 from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS, ResultRow
-from modbench.results.stats import ALPHA
+from modbench.results.verdicts_table import (
+    RecordsLoader, SuiteVerdicts, VerdictSettings, build_verdicts, secondary_record, verdict_record,
+)
 
 TABLE_METRICS = TABLE1_METRICS + TABLE2_METRICS
 
@@ -27,7 +29,7 @@ class SuiteSummary:
     protocol: Protocol
     description: str = ""
     baseline: str | None = None  # label of the baseline loss setting
-    baseline_rows: list[BaselineRow] = field(default_factory=list)
+    verdicts: SuiteVerdicts | None = None  # None: no baseline, or no records loader
     deviations: list[Deviation] = field(default_factory=list)  # of any row, vs the suite as written
 
     @property
@@ -41,21 +43,33 @@ class SuiteSummary:
         return any(g.n_total > 1 for g in self.groups)
 
     def records(self) -> list[dict]:
-        """The aggregate JSON objects of this suite (``"seed": null``), with the comparison to
-        the baseline under ``"versus_baseline"`` and ``"is_baseline"`` in ``"aggregate"``.
+        """The aggregate JSON objects of this suite (``"seed": null``), with ``"is_baseline"`` in
+        ``"aggregate"`` when there is a baseline, and on every other loss setting its verdict
+        (``"verdict"``: the primary contrast, ``verdicts_table.verdict_record`` with the family's
+        fields) and its secondary contrasts (``"secondary"``, unadjusted, no verdict word).
 
-        Only where they add something: when the suite lists several seeds or has a baseline. A
-        one-seed suite's JSON stays the plain list of runs."""
-        if not (self.several_seeds or self.baseline):
+        Only where they add something: when the suite lists several seeds or the baseline was
+        named (the suite's verdict.baseline or --baseline). A one-seed suite's JSON stays the
+        plain list of runs."""
+        named = self.verdicts is not None and "first loss" not in self.verdicts.baseline_source
+        if not (self.several_seeds or named):
             return []
-        versus = baseline_records(self.baseline_rows, self.baseline) if self.baseline else {}
         out = []
+        family = self.verdicts.family_record() if self.verdicts is not None else {}
         for group in self.groups:
             record = aggregate_record(group)
             if self.baseline is not None:
                 record["aggregate"]["is_baseline"] = group.label == self.baseline
-                if group.label in versus:
-                    record["versus_baseline"] = versus[group.label]
+            if self.verdicts is not None and group.label != self.baseline:
+                v = self.verdicts.verdict_of(group.label)
+                if v is not None:
+                    record["verdict"] = {**family, **verdict_record(v)}
+                    if self.verdicts.decided_at is not None:
+                        record["verdict"]["decided_at_seeds"] = self.verdicts.decided_at.get(group.label)
+                    if group.label in self.verdicts.missing:
+                        record["verdict"]["verdict"] = None
+                        record["verdict"]["reason"] = self.verdicts.missing[group.label]
+                record["secondary"] = [secondary_record(c) for c in self.verdicts.secondary.get(group.label, [])]
             out.append(record)
         return out
 
@@ -68,35 +82,57 @@ def summarize_rows(
     baseline_name: str | None = None,
     warn=None,
     metrics: list[str] | None = None,
-    alpha: float = ALPHA,
+    settings: dict[str, VerdictSettings] | None = None,
+    records: RecordsLoader | None = None,
 ) -> list[SuiteSummary]:
-    """One summary per suite and set of overrides (first-seen order). ``baselines`` maps a suite
-    to its baseline label; ``baseline_name`` (a loss name or label, as ``--baseline`` gives it) is
-    looked up in each section instead, a section without it reported through ``warn`` (a
-    UserError when no section has it);
-    comparisons cover ``metrics`` (default: the metrics of Tables 1 and 2)."""
+    """One summary per suite and set of overrides (first-seen order).
+
+    The baseline of a section is, in this order: the suite's ``verdict.baseline`` (``settings``
+    maps suite names to their ``VerdictSettings``), ``baselines`` (suite -> label, resolved by
+    the caller), ``baseline_name`` (a loss name or label, as ``--baseline`` gives it, looked up
+    in each section; a section without it is reported through ``warn``, a UserError when no
+    section has it), else the section's first loss setting. With ``records`` (key -> per-query
+    records) each section with two or more loss settings gets its verdict table: primary
+    contrasts on the verdict metric, secondary ones on ``metrics`` (default: the metrics of
+    Tables 1 and 2)."""
     descriptions = descriptions or {}
     baselines = baselines or {}
+    settings = settings or {}
     errors: list = []
     resolved = 0
     metrics = list(metrics or TABLE_METRICS)
     out = []
     for suite, section in sections(rows):
         groups = group_rows(section)
-        baseline = baselines.get(suite)
-        if baseline_name is not None:
+        verdict = settings.get(suite, VerdictSettings())
+        baseline, source = None, ""
+        if verdict.baseline is not None:
+            baseline, error = _section_baseline(groups, verdict.baseline, suite)
+            source = "the suite's verdict.baseline"
+            if error is not None:  # the suite names a loss this section does not have
+                if warn is not None:
+                    warn(f"verdict.baseline {verdict.baseline}: {error}")
+                baseline = None
+        if baseline is None and suite in baselines:
+            baseline, source = baselines[suite], "--baseline"
+        if baseline is None and baseline_name is not None:
             baseline, error = _section_baseline(groups, baseline_name, suite)
+            source = "--baseline"
             if error is not None:
                 errors.append((suite, error))
+        if baseline is None and baseline_name is None and len(groups) > 1:
+            baseline, source = groups[0].label, "the suite's first loss (no verdict.baseline or --baseline)"
         measured = [m for m in metrics if any(m in r.metrics for r in section)]
-        comparisons = compare_to_baseline(groups, baseline, measured, alpha) if baseline else []
+        verdicts = None
+        if baseline is not None and records is not None and len(groups) > 1:
+            verdicts = build_verdicts(groups, baseline, verdict, records, baseline_source=source, secondary_metrics=measured)
         summary = SuiteSummary(
             suite=suite,
             groups=groups,
             protocol=suite_protocol(suite, groups, descriptions.get(suite, "")),
             description=descriptions.get(suite, ""),
             baseline=baseline,
-            baseline_rows=comparisons,
+            verdicts=verdicts,
             deviations=union(d for r in section for d in r.deviations),
         )
         summary.protocol.suite = summary.title
@@ -107,7 +143,7 @@ def summarize_rows(
             raise errors[0][1]
         if warn is not None:
             for suite, exc in errors:
-                warn(f"{exc}; suite '{suite}' is reported without a baseline comparison")
+                warn(f"{exc}; suite '{suite}' is reported without verdicts")
     return out
 
 

@@ -266,14 +266,26 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
 
 def apply_overrides(
     suite: Suite, *, epochs: int | None = None, subset: int | None = None, seeds: list[int] | None = None,
-    source: str | None = None, test_subset: int | None = None,
+    source: str | None = None, test_subset: int | None = None, threads: int | None = None,
 ) -> Suite:
     """The suite with command-line overrides applied (overridden runs hash differently).
 
-    The overridden suite is validated like the file (bounds included): a bad value raises the
-    SuiteError of the key it replaces, saying it came from an override."""
+    ``threads`` (``--threads``) sets ``train.cpu_threads`` where the suite leaves it at its
+    default; a suite that writes another count refuses it (UserError): its runs are defined
+    with that count. The overridden suite is validated like the file (bounds included): a bad
+    value raises the SuiteError of the key it replaces, saying it came from an override."""
     data = suite.model_dump()
     given: dict[str, str] = {}
+    if threads is not None:
+        written = "cpu_threads" in suite.train.model_fields_set
+        if written and suite.train.cpu_threads != threads:
+            raise UserError(
+                f"--threads {threads}: the suite fixes train.cpu_threads: {suite.train.cpu_threads} for its runs; "
+                "leave --threads out or change the suite"
+            )
+        if not written:
+            data["train"]["cpu_threads"] = threads
+            given["train.cpu_threads"] = f"threads={threads!r}"
     if epochs is not None:
         data["train"]["epochs"] = epochs
         given["train.epochs"] = f"epochs={epochs!r}"
@@ -301,6 +313,28 @@ def apply_overrides(
     copy_loaded_state(suite, new)
     if new.loss_settings is not None:
         check_run_count(len(new.loss_settings), len(new.seeds), source)
+    return new
+
+
+def with_data_digest(suite: Suite, data_dir=None, *, absent: bool = True) -> Suite:
+    """The suite with ``dataset.files_digest`` set to the digest of the files its dataset reads
+    through the data folder ``data_dir`` (``--data-dir``, else ``$MODBENCH_DATA``;
+    Fashion-MNIST and CIFAR: ``datasets/locate.py``), so that a run's key depends on the data
+    it trains on. Other datasets are returned as they are (a user's ``path`` is digested when
+    the suite is loaded; digits reads no files). Files not there give the digest ``absent``
+    (a run keyed by it downloads them first), or, with ``absent`` off (``report``, which reads
+    no data), the suite as it is."""
+    import os
+
+    from modbench.datasets.locate import ABSENT, data_digest
+
+    if data_dir is None:
+        data_dir = os.environ.get("MODBENCH_DATA") or None
+    digest = data_digest(suite.dataset.name, data_dir)
+    if digest is None or digest == suite.dataset.files_digest or (digest == ABSENT and not absent):
+        return suite
+    new = suite.model_copy(update={"dataset": suite.dataset.model_copy(update={"files_digest": digest})})
+    copy_loaded_state(suite, new)
     return new
 
 

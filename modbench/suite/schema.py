@@ -25,6 +25,11 @@ MAX_SEEDS = 1_000  # seeds listed in one suite
 MAX_KMEANS_N_INIT = 100
 MAX_BATCH_SIZE = 65_536
 MAX_SUBSET = 10_000_000
+# The CPU thread count of a run whose suite sets no train.cpu_threads and whose command gives no
+# --threads. One thread: the same numbers on every machine and in every shell (a shared cache
+# reuses them), and the fastest choice when several runs or users share the cores.
+DEFAULT_CPU_THREADS = 1
+MAX_CPU_THREADS = 1024
 
 
 def _printable_text(value: str | None) -> str | None:
@@ -109,9 +114,10 @@ class TrainConfig(Strict):
     m: int = Field(4, ge=2, le=MAX_BATCH_SIZE, description="samples per class in a batch, with m-per-class")
     select: Literal["last", "best-val"] = "last"
     compile: bool = False
-    # CPU threads of every run (part of the run's key): fixes the numbers on any machine and
-    # with any --jobs; None: --threads, else OMP_NUM_THREADS, else the physical cores.
-    cpu_threads: int | None = Field(None, ge=1, le=1024)
+    # CPU threads of every run (part of the run's key): fixes the numbers on any machine, in
+    # any shell and with any --jobs. Never read from OMP_NUM_THREADS or the core count: the
+    # default is DEFAULT_CPU_THREADS, and `--threads N` overrides it like `--epochs` does.
+    cpu_threads: int = Field(DEFAULT_CPU_THREADS, ge=1, le=MAX_CPU_THREADS)
     # Learning-rate schedule (modbench/engine/schedule.py, docs/tuning.md "Learning-rate
     # schedules"): torch's schedulers, stepped after every optimizer step, the same factor for
     # every parameter group. Epoch counts are turned into steps with the run's steps per epoch.
@@ -268,6 +274,9 @@ class TunedInfo(Strict):
     # Every seed tuning trained on (the trials' and the re-training's): the suite's seeds are
     # none of them.
     tuning_seeds: list[int] = Field(default_factory=list)
+    # sha256 of the file's data without this key, written by `tune` (tune/tuned_suite.py): the
+    # claims above are shown only when it matches.
+    checksum: str = ""
 
 
 class Suite(Strict):

@@ -18,12 +18,32 @@ class RunSelection:
     eval_cfg: dict
 
 
-def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None, test_subset=None) -> RunSelection:
-    """Load and validate the suite (exit 2 on any problem), apply overrides, expand runs."""
+def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=None, test_subset=None, threads=None,
+                data_dir=None) -> RunSelection:
+    """Load and validate the suite (exit 2 on any problem), apply overrides (``threads``:
+    ``--threads``, the runs' CPU thread count), record the digest of the dataset files read
+    from ``data_dir`` (``--data-dir``), expand runs."""
     from modbench.suite.loader import load_suite
-    from modbench.suite.runs import apply_overrides, resolve_runs
+    from modbench.suite.runs import apply_overrides, resolve_runs, with_data_digest
 
     suite, source = load_suite(suite_ref)
-    suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset)
+    suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset, threads=threads)
+    suite = with_data_digest(suite, data_dir)
     runs = resolve_runs(suite, source, losses=losses)
     return RunSelection(suite, source, runs, suite.eval.model_dump(mode="json"))
+
+
+def restamped(selection: RunSelection, data_dir) -> RunSelection:
+    """``selection`` with the digest of the dataset files as they are now (after a download
+    wrote them): each run's key follows its configuration."""
+    import dataclasses
+
+    from modbench.suite.runs import config_key, with_data_digest
+
+    suite = with_data_digest(selection.suite, data_dir)
+    dataset = suite.dataset.model_dump(mode="json")
+    runs = []
+    for run in selection.runs:
+        config = {**run.config, "dataset": dataset}
+        runs.append(dataclasses.replace(run, config=config, key=config_key(config)))
+    return RunSelection(suite, selection.source, runs, selection.eval_cfg)

@@ -58,7 +58,7 @@ def open_session(spec: TuneSpec) -> Session:
     from modbench.errors import UserError
     from modbench.metrics.names import parse_metric_names
     from modbench.suite.loader import load_suite, locate_suite, read_yaml
-    from modbench.suite.runs import apply_overrides
+    from modbench.suite.runs import apply_overrides, with_data_digest
     from modbench.suite.tune_section import check_tune_section
     from modbench.tune.pruning import PRUNERS
     from modbench.tune.study import default_storage
@@ -77,7 +77,7 @@ def open_session(spec: TuneSpec) -> Session:
             f"tune its source, {suite.tuned.source}, instead"
         )
     raw = read_yaml(locate_suite(spec.suite_ref))
-    suite = apply_overrides(suite, epochs=spec.epochs, subset=spec.subset)
+    suite = with_data_digest(apply_overrides(suite, epochs=spec.epochs, subset=spec.subset), spec.data_dir)
     chosen = targets(suite, source, losses=list(spec.losses) or None, metric=metric, pruner=spec.pruner)
     url = spec.storage or default_storage(Path(spec.cache_root), suite.name)
     return Session(spec, suite, source, raw, chosen, url, suite.eval.model_dump(mode="json"))

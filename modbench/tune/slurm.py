@@ -24,13 +24,6 @@ class TrialJob:
     """What one job runs: one trial of study ``index`` of the session that ``spec`` describes."""
 
     def __call__(self, spec: TuneSpec, index: int) -> int:
-        import os
-
-        cpus = os.environ.get("SLURM_CPUS_PER_TASK", "")
-        if cpus.isdigit():
-            import torch
-
-            torch.set_num_threads(int(cpus))
         from modbench.tune.session import make_trial_runner, open_session, tune_here
 
         session = open_session(spec)

@@ -55,6 +55,16 @@ def default_storage(cache_root: Path, suite_name: str) -> str:
     return f"sqlite:///{path}"
 
 
+def in_memory_storage(url: str) -> bool:
+    """Whether ``url`` names an SQLite database in memory (``sqlite://``,
+    ``sqlite:///:memory:``, with or without a driver or query): one per process, never shared."""
+    match = re.match(r"^sqlite(\+\w+)?://(.*)$", url.strip())
+    if match is None:
+        return False
+    rest = match.group(2).split("?", 1)[0]
+    return rest in ("", "/", "/:memory:") or rest.startswith("/file::memory:")
+
+
 def shown_url(url: str) -> str:
     """The storage URL without its password, for messages and the tuned suite."""
     try:

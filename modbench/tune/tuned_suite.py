@@ -18,10 +18,45 @@ import yaml
 from modbench.suite.tune_section import LR
 
 TUNED_NOTE = "tuned: {trials} trials per loss on validation ({metric})"
+UNVERIFIED_NOTE = (
+    "tuned: NOT verified: this suite's tuned: section does not match what `modbench tune` wrote "
+    "(edited, or written by hand), so its trial counts are not shown; tune the source suite again"
+)
 
 
-def tuned_note(tuned) -> str:
-    """The line tables of a tuned suite carry (``tuned`` is the suite's ``TunedInfo``)."""
+def tuned_checksum(data: dict[str, Any]) -> str:
+    """sha256 of the suite file's data (as YAML loads it) without ``tuned.checksum``: ``tune``
+    writes it into the ``tuned:`` section, so that an edit of the claims (trials, metric,
+    studies) or of the parameters they describe is seen when the suite is used. It detects
+    edits, not forgery: whoever recomputes it can write any claim."""
+    import hashlib
+
+    from modbench.suite.runs import canonical_json
+
+    copy = dict(data)
+    tuned = dict(copy.get("tuned") or {})
+    tuned.pop("checksum", None)
+    copy["tuned"] = tuned
+    return hashlib.sha256(canonical_json(copy).encode()).hexdigest()
+
+
+def tuned_section_verified(source: str | Path) -> bool:
+    """Whether the suite file ``source`` holds a ``tuned:`` section whose checksum matches the
+    file's data (``tuned_checksum``)."""
+    try:
+        data = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict) or not isinstance(data.get("tuned"), dict):
+        return False
+    return data["tuned"].get("checksum") == tuned_checksum(data)
+
+
+def tuned_note(tuned, source: str | Path) -> str:
+    """The line the tables of a tuned suite carry (``tuned``: the suite's ``TunedInfo``;
+    ``source``: its file): the claims when the checksum verifies them, else ``UNVERIFIED_NOTE``."""
+    if not tuned_section_verified(source):
+        return UNVERIFIED_NOTE
     return TUNED_NOTE.format(trials=tuned.trials, metric=tuned.metric)
 
 
@@ -90,6 +125,7 @@ def tuned_suite_data(
     }
     if tuning_seeds is not None:
         data["tuned"]["tuning_seeds"] = list(tuning_seeds)
+    data["tuned"]["checksum"] = tuned_checksum(data)
     return data
 
 

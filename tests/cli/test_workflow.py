@@ -10,12 +10,11 @@ import pytest
 from helpers import CPU_1_THREAD, write_finished
 
 from modbench.cache.store import RunStore
-from modbench.cli.workflow import expected_numerics, outcomes_from_cache, select_runs
+from modbench.cli.workflow import device_type_without_torch, outcomes_from_cache, select_runs
 
 
 @pytest.fixture
 def cached(tiny_suite, cache_dir, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the numerics of the stored results (CPU_1_THREAD)
     selection = select_runs(str(tiny_suite))
     store = RunStore(cache_dir)
     for i, run in enumerate(selection.runs):
@@ -113,20 +112,20 @@ def test_a_result_of_other_numerics_goes_to_the_runner(cached, damage):
 def test_numerics_not_known_without_torch_go_to_the_runner(cached, monkeypatch):
     selection, store = cached
     assert answer(selection, store, device="cuda") is None
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    assert answer(selection, store) is None  # the default count (physical cores) needs the engine
-    assert answer(selection, store, threads=1) is not None  # --threads 1
+    for env in ("7", None):  # the thread count is the run's (default 1), in any shell
+        if env is None:
+            monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OMP_NUM_THREADS", env)
+        assert answer(selection, store) is not None
 
 
-def test_expected_numerics(monkeypatch):
+def test_device_type_without_torch(monkeypatch):
     import modbench.cli.workflow as workflow
 
-    run = select_runs("digits").runs[0]
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert expected_numerics(run, device="cpu") == {"device": "cpu", "precision": "float32", "cpu_threads": 3}
-    assert expected_numerics(run, device="cpu", threads=2)["cpu_threads"] == 2  # --threads first
+    assert device_type_without_torch("cpu") == "cpu"
+    assert device_type_without_torch("cuda") is None
     monkeypatch.setattr(workflow, "_gpu_may_be_present", lambda: True)
-    assert expected_numerics(run, device="auto") is None
+    assert device_type_without_torch("auto") is None
     monkeypatch.setattr(workflow, "_gpu_may_be_present", lambda: False)
-    assert expected_numerics(run, device="auto")["device"] == "cpu"
+    assert device_type_without_torch("auto") == "cpu"

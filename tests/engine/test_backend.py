@@ -1,4 +1,4 @@
-"""CPU thread settings: physical cores, a container's quota, and the user's OMP_NUM_THREADS first."""
+"""Process settings: physical cores, and numerics taken from the run (never from OMP_NUM_THREADS)."""
 
 from __future__ import annotations
 
@@ -21,22 +21,17 @@ def test_physical_cores_is_within_the_cpus():
     assert 1 <= backend.physical_cores() <= (os.cpu_count() or 1)
 
 
-def test_threads_follow_cores_and_quota(monkeypatch, keep_threads):
-    for name in backend.THREAD_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(backend, "physical_cores", lambda: 3)
-    monkeypatch.setattr(backend, "cpu_quota", lambda: 2)
-    assert backend.configure_threads() == 2 == torch.get_num_threads()
-    monkeypatch.setattr(backend, "cpu_quota", lambda: None)
-    assert backend.configure_threads() == 3
-
-
-def test_user_thread_setting_wins(monkeypatch, keep_threads):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    monkeypatch.setattr(backend, "physical_cores", lambda: 4)
-    monkeypatch.setattr(backend, "cpu_quota", lambda: None)
-    assert backend.configure_threads() == 1
+def test_numerics_come_from_the_run_not_the_environment(monkeypatch, keep_threads):
+    """The thread count a run computes with is its configuration's, in any shell."""
+    config = {"train": {"cpu_threads": 3}}
+    for env in ("1", "7", None):
+        if env is None:
+            monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OMP_NUM_THREADS", env)
+        backend.configure(torch.device("cpu"))
+        assert backend.numerics(torch.device("cpu"), config)["cpu_threads"] == 3
+    assert backend.numerics(torch.device("cpu"), {"train": {}})["cpu_threads"] == 1  # the default
 
 
 def test_cuda_configuration_turns_on_cudnn_autotuning(monkeypatch):

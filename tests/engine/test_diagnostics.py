@@ -107,7 +107,7 @@ def test_the_progress_line_shows_device_precision_and_threads(tiny_suite, cache_
     buffer = io.StringIO()
     before = torch.get_num_threads()
     try:
-        runner = Runner(RunStore(cache_dir), device=torch.device("cpu"), threads=1)
+        runner = Runner(RunStore(cache_dir), device=torch.device("cpu"))
         with RichObserver(len(runs), console=Console(file=buffer, width=200, force_terminal=False)) as observer:
             runner.observer = observer
             runner.train(runs, suite.eval.model_dump(mode="json"))

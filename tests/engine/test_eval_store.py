@@ -120,7 +120,7 @@ def test_eval_backfills_query_records_without_changing_the_metrics(cli, trained,
 
 def test_results_of_another_k_means_n_init_are_measured_again(cli, trained, cache_dir, write_suite):
     """The reuse rule: a result measured with n_init 10 does not answer a suite asking for 3."""
-    from modbench.cache.store import evaluation_answers
+    from modbench.cache.reuse import evaluation_answers
 
     _, run_dir = trained
     result = run_dir.result()

@@ -43,27 +43,23 @@ def test_two_jobs_equal_one_run_after_another(reference, tmp_path):
 
 
 @pytest.mark.slow  # real subprocesses: ~5 s of CPU each (torch import)
-def test_two_jobs_equal_the_sequential_command_at_its_default_thread_count(tmp_path, monkeypatch):
-    """Without OMP_NUM_THREADS the sequential command trains with every physical core; each
-    --jobs worker trains with that same count (not its share of the cores), so the two give the
-    same numbers bit for bit and record the same numerics (they once differed: 0.9557 vs 0.9481)."""
-    from modbench.engine.backend import default_threads
+def test_two_jobs_equal_the_sequential_command_at_the_runs_thread_count(tmp_path, monkeypatch):
+    """Each --jobs worker trains a run with the run's own thread count (here --threads 2, more
+    than each worker's share of the cores), as the sequential command does, so the two give the
+    same numbers bit for bit and record the same numerics."""
     from scaling_helpers import write_suite
 
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    threads = default_threads()
-    if threads < 2:
-        pytest.skip("needs 2 cores: with one, every count is 1")
+    threads = 2
     suite = write_suite(tmp_path)
     seq, par = tmp_path / "seq", tmp_path / "par"
     before = torch.get_num_threads()
     try:
-        first = invoke("compare", "--suite", suite, "--device", "cpu", "--cache-dir", seq, "--json")
+        first = invoke("compare", "--suite", suite, "--device", "cpu", "--cache-dir", seq, "--json", "--threads", "2")
     finally:
         torch.set_num_threads(before)
     assert first.exit_code == 0, first.stderr
-    second = invoke("compare", "--suite", suite, "--device", "cpu", "--cache-dir", par, "--jobs", "2", "--json")
+    second = invoke("compare", "--suite", suite, "--device", "cpu", "--cache-dir", par, "--jobs", "2", "--json",
+                    "--threads", "2")
     assert second.exit_code == 0, second.stderr
     ref, got = results_by_key(seq), results_by_key(par)
     assert sorted(ref) == sorted(got) and len(ref) == 2

@@ -68,7 +68,8 @@ def test_non_finite_run_fails_alone_and_is_not_retried(cli, write_suite, cache_d
     assert run_dir.load_checkpoint()["epoch"] == 1  # the last finite state; nothing after it
     assert run_dir.result() is None
     rows = {}
-    for line in first.stdout.splitlines():  # the first table's rows (Table 1; later tables repeat the labels)
+    table1 = first.stdout.split("Table 1 layout", 1)[1]  # the verdict table comes before it
+    for line in table1.splitlines():  # Table 1's rows (later tables repeat the labels)
         if line.count("│") > 3:
             rows.setdefault(line.split("│")[1].strip(), line)
     # Every metric cell of Table 1 (NMI, F1 (pairs), macro-F1, ... since both F1s are shown)

@@ -1,4 +1,4 @@
-"""Table layouts: Seeds column, spread notes, the paper's rows and the baseline table."""
+"""Table layouts: Seeds column, spread notes, the paper's rows and the verdict tables."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import io
 import numpy as np
 from rich.console import Console
 
-from modbench.render.layout import PAPER, baseline_table, table1, table2
+from modbench.render.layout import PAPER, secondary_table, table1, table2, verdict_table
 from modbench.render.markdown import table_markdown
 from modbench.render.rich_tables import print_tables
 from modbench.results.aggregate import group_rows
-from modbench.results.baseline import compare_to_baseline
+from modbench.results.verdicts_table import VerdictSettings, build_verdicts
 from modbench.results.paper import load_paper
 from results.factory import make_row
+from results.test_verdicts_table import study
 
 R1 = [0.70, 0.73, 0.71]
 
@@ -75,38 +76,56 @@ def test_paper_rows_follow_the_matching_measured_rows():
     assert t.kinds == ["measured"]
 
 
-def test_baseline_table_rows_and_notes():
-    groups = group_rows(cifar100_rows())
-    comparisons = compare_to_baseline(groups, "Margin", ["recall@1", "recall@2"])
-    t = baseline_table(comparisons, "c100", "Margin")
-    assert t.header[2] == "Δ vs Margin" and t.header[3] == "95% CI of Δ"
-    assert t.rows[0][:3] == ["Mine", "Recall@1", "+0.050"]
-    # same values shifted by a constant: no difference in spread, a clear difference in mean
-    assert t.header[4:] == ["p (Welch)", "p (Holm)", "Exceeds seed noise? (Holm)"]
-    assert t.rows[0][6] == "yes" and t.best[0][6]
-    assert t.rows[1][2] == "+0.000" and t.rows[1][6] == "no"
-    assert any("Welch" in n and "unadjusted" in n for n in t.notes)
-    assert any("Holm-Bonferroni" in n and "α = 0.05" in n for n in t.notes)
+def verdicts():
+    rows, records = study({"CE": 0.0, "Paper": -0.05, "Scaled CE": 0.0, "Noisy": -0.004}, seeds=3)
+    return rows, build_verdicts(group_rows(rows), "CE", VerdictSettings(margin=0.01), records.__getitem__,
+                                baseline_source="the suite's verdict.baseline", secondary_metrics=["recall@1", "nmi"])
 
 
-def test_holm_column_beside_welch():
-    """Several losses against one baseline: the Holm-adjusted p of each test, from the Welch
-    p-values of the whole table."""
-    from modbench.results.stats import holm
+def test_verdict_table_rows_words_and_notes():
+    _, sv = verdicts()
+    t = verdict_table(sv, "s")
+    assert t.title == "Verdicts vs CE — s"
+    assert t.header == ["Loss function", "Δ MAP@R", "Holm CI of Δ", "Verdict", "Seeds"]
+    by = {r[0]: r for r in t.rows}
+    assert by["Paper"][3] == "worse" and by["Paper"][1] == f"{sv.verdict_of('Paper').contrast.delta:+.3f}"
+    assert by["Scaled CE"][3] == "equivalent ±0.01" and by["Scaled CE"][4] == "3"
+    low, high = (float(x) for x in by["Paper"][2].strip("[]").split(","))
+    assert high < 0 and low < high
+    notes = " ".join(t.notes)
+    assert "seeds (training) and test queries" in notes and "Holm" in notes and "α = 0.05" in notes
+    assert "±0.01" in notes and "verdict.baseline" in notes
+    text = (" ".join(" ".join(r) for r in t.rows) + notes).lower()
+    for word in ("exceeds seed noise", "level", "same", "no difference"):
+        assert word not in text
 
-    rows = cifar100_rows()
-    rows += [make_row("Close", loss="triplet", seed=s, dataset="cifar100", metrics={"recall@1": v + 0.01 + 0.003 * s})
-             for s, v in enumerate(R1)]
-    groups = group_rows(rows)
-    comparisons = compare_to_baseline(groups, "Margin", ["recall@1"])
-    t = baseline_table(comparisons, "c100", "Margin")
-    welch_p = [c.comparison.p for c in comparisons]
-    expected = holm(welch_p)
-    assert [r.p_holm for r in comparisons] == expected
-    assert all(r.family == 3 for r in comparisons)
-    for row, r in zip(t.rows, comparisons):
-        assert row[5] == ("<0.001" if r.p_holm < 0.001 else f"{r.p_holm:.3f}")
-        assert row[6] == ("yes" if r.p_holm < 0.05 else "no")
+
+def test_undecided_row_says_how_many_seeds():
+    rows, records = study({"CE": 0.0, "Close": -0.012}, seeds=2, jitter=0.05)
+    sv = build_verdicts(group_rows(rows), "CE", VerdictSettings(), records.__getitem__)
+    (row,) = verdict_table(sv, "s").rows
+    v = sv.primary[0]
+    assert row[3] == "undecided"
+    assert row[4] == (f"2 → ~{v.seeds_needed}" if v.seeds_needed is not None else "2 → ?")
+
+
+def test_secondary_table_is_unadjusted_and_has_no_verdicts():
+    _, sv = verdicts()
+    t = secondary_table(sv, "s")
+    assert t.header == ["Loss function", "Metric", "Δ", "95% CI (unadj.)", "ρ"]
+    assert [r[1] for r in t.rows[:2]] == ["R@1", "NMI"]
+    assert any("UNADJUSTED" in n for n in t.notes)
+    assert not any(w in " ".join(" ".join(r) for r in t.rows) for w in ("better", "worse", "equivalent"))
+
+
+def test_verdict_tables_fit_80_columns():
+    _, sv = verdicts()
+    for t in (verdict_table(sv, "s"), secondary_table(sv, "s")):
+        buffer = io.StringIO()
+        print_tables(Console(file=buffer, width=80), [t])
+        assert max(len(line) for line in buffer.getvalue().splitlines()) <= 80
+        table_lines = [line for line in buffer.getvalue().splitlines() if line[:1] in "┏┃┡│└"]
+        assert all("…" not in line for line in table_lines)  # nothing cut
 
 
 def test_rich_output_does_not_read_cells_as_markup():
@@ -119,10 +138,12 @@ def test_rich_output_does_not_read_cells_as_markup():
 def test_suite_notes_come_first_on_every_table():
     from modbench.render.layout import suite_tables
 
-    groups = group_rows(cifar100_rows())
-    comparisons = compare_to_baseline(groups, "Margin", ["recall@1"])
-    tables = suite_tables(groups, "c100", paper=None, baseline_rows=comparisons, baseline="Margin", notes=["tuned: 5 trials"])
-    assert len(tables) == 3 and all(t.notes[0] == "tuned: 5 trials" for t in tables)
+    rows, sv = verdicts()
+    tables = suite_tables(group_rows(rows), "s", paper=None, verdicts=sv, notes=["tuned: 5 trials"])
+    assert tables[0].title.startswith("Verdicts vs CE")  # the verdict table comes first
+    assert tables[-1].title.startswith("Other metrics vs CE (descriptive)")
+    retrieval = any(t.title.startswith("Retrieval") for t in tables)
+    assert len(tables) == 4 + retrieval and all(t.notes[0] == "tuned: 5 trials" for t in tables)
 
 
 def test_map_at_r_and_p_at_1_have_a_table():

@@ -50,6 +50,8 @@ losses:
     label: Cross-entropy
 """
 
+from results.factory import make_records  # noqa: E402
+
 # Test-set metrics per label and seed: fixed numbers.
 METRICS = {
     ("Triplet loss", 0): [0.41, 0.45, 0.50, 0.61, 0.73, 0.85],
@@ -63,6 +65,12 @@ NAMES = ["nmi", "f1", "recall@1", "recall@2", "recall@4", "recall@8"]
 VERSIONS = {"python": "3.11.0", "modbench": "0.0.0", "torch": "2.0.0", "scikit-learn": "1.3.0", "numpy": "1.26.0"}
 INFO = {"distance": "euclidean", "normalized": True, "kmeans_implementation": "sklearn.cluster.KMeans (lloyd)",
         "kmeans_init": "k-means++", "kmeans_points": "all", "backend": "torch", "n": 20}
+
+
+def records_for(level: float, seed: int):
+    """Fixed per-query records of 40 test queries (4 per class) whose AP@R averages about ``level``."""
+    ap = np.clip(level + np.random.default_rng(seed).normal(0, 0.1, 40) + 0.02 * np.arange(40) % 0.1, 0, 1)
+    return make_records(ap, np.arange(40) % 10)
 
 
 def build_cache(tmp_path: Path) -> tuple[Path, Path]:
@@ -82,6 +90,8 @@ def build_cache(tmp_path: Path) -> tuple[Path, Path]:
             for e in (1, 2, 3)
         ])
         run_dir.save_checkpoint({"epoch": 3})  # a result must point at a checksummed checkpoint
+        if run.label != "Cross-entropy":  # per-query records for the verdicts; Cross-entropy's are missing
+            run_dir.write_queries(records_for(values[2], run.seed))
         run_dir.write_result({
             "key": run.key, "config": run.config, "metrics": dict(zip(NAMES, values)), "metric_info": INFO,
             "eval": {"metrics": NAMES, "kmeans_seed": 0, "kmeans_n_init": 1, "val_metrics": ["nmi", "f1", "recall@1"]},
@@ -152,10 +162,12 @@ def test_report_json_keeps_runs_and_adds_aggregates(tmp_path):
     values = [METRICS[("New loss", s)][2] for s in (0, 1)]
     assert new["recall@1"] == pytest.approx(np.mean(values))
     assert new["aggregate"]["std"]["recall@1"] == pytest.approx(np.std(values, ddof=1))
-    assert new["versus_baseline"]["baseline"] == "Triplet loss"
+    assert new["verdict"]["baseline"] == "Triplet loss" and new["verdict"]["baseline_from"] == "--baseline"
+    assert new["verdict"]["verdict"] == "undecided" and new["verdict"]["seeds"] == 2
     ce = next(a for a in aggregates if a["label"] == "Cross-entropy")
     assert ce["aggregate"]["n"] == 1 and ce["aggregate"]["listed"] == 2
-    assert ce["versus_baseline"]["metrics"]["nmi"]["testable"] is False
+    # Cross-entropy's run has no per-query records: no verdict is guessed, the reason says how to get one
+    assert ce["verdict"]["verdict"] is None and "modbench eval" in ce["verdict"]["reason"]
 
 
 def test_report_paper_in_the_terminal_tables(tmp_path):

@@ -60,3 +60,18 @@ def suite_runs(ref, **overrides):
 
     suite, source = load_suite(str(ref))
     return resolve_runs(apply_overrides(suite, **overrides), source)
+
+
+def make_records(ap_r, labels, *, ks=(1, 2, 4, 8)):
+    """Per-query records (``results.query_metrics``) whose AP@R per query is ``ap_r``; the hits
+    follow from it (a query with AP@R above 0.5 hits at every k, else at k >= 4), the 1-NN label
+    is right where it hits at 1, the k-means cluster is the label. Enough for the paired analysis."""
+    import numpy as np
+
+    ap_r = np.clip(np.asarray(ap_r, dtype=np.float64), 0.0, 1.0)
+    labels = np.asarray(labels, dtype=np.int64)
+    good = ap_r > 0.5
+    hit = np.stack([good | (k >= 4) for k in ks], axis=1)
+    nn = np.where(good, labels, (labels + 1) % (labels.max() + 1))
+    return {"label": labels, "ks": np.asarray(ks, dtype=np.int64), "hit": hit, "ap_r": ap_r,
+            "nn_label": nn, "cluster": labels.copy()}

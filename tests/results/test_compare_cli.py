@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 from typer.testing import CliRunner
 
 from modbench.cli.app import app
@@ -27,27 +26,25 @@ def table_run(cache):
     return result
 
 
-def test_compare_prints_mean_std_and_the_significance_table(table_run):
+def test_compare_prints_the_verdict_table_first(table_run):
     out = table_run.stdout
     assert "Table 1 layout — digits" in out and "Table 2 layout — digits" in out
     assert "Seeds" in out and "±" in out
-    assert "Difference to the baseline — digits" in out
-    assert "Δ vs Cross-entropy" in out and "Exceeds seed noise?" in out
-    assert "Welch's t-test" in out and "α = 0.05" in out and "ddof=1" in out
-    # four other loss settings x seven metrics (Table 1 has both F1s), each with a verdict (the
-    # digits suite has two cross-entropy settings, the plain one and the exp(gamma) control: the
-    # baseline is a label)
-    block = out.split("Difference to the baseline — digits", 1)[1].split("└", 1)[0]
+    assert out.index("Verdicts vs Cross-entropy — digits") < out.index("Table 1 layout — digits")
+    assert "Exceeds seed noise" not in out and "Welch" not in out
+    block = out.split("Verdicts vs Cross-entropy — digits", 1)[1].split("└", 1)[0]
     rows = [line for line in block.splitlines() if line.startswith("│")]
-    assert len(rows) == 28
-    assert [r.split("│")[1].strip() for r in rows][::7] == [
+    # the four other loss settings (the digits suite has two cross-entropy settings, the plain one
+    # and the exp(gamma) control: the baseline is a label)
+    assert [r.split("│")[1].strip() for r in rows] == [
         "New loss", "Triplet loss", "Cross-entropy x e^5 (control)", "New loss (sigmoid reading)"]
-    verdicts = [r.split("│")[-2].strip() for r in rows]
-    assert all(v in ("yes", "no") or v.startswith("not testable: ") for v in verdicts)
+    verdicts = [r.split("│")[4].strip() for r in rows]
+    assert all(v.split(" ")[0] in ("better", "worse", "equivalent", "undecided") for v in verdicts)
+    assert "Other metrics vs Cross-entropy (descriptive) — digits" in out
 
 
 @pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")
-def test_compare_json_keeps_each_seed_and_adds_aggregates(table_run, cache):
+def test_compare_json_keeps_each_seed_and_adds_verdicts_and_aggregates(table_run, cache):
     # the runs are cached by the first test: this trains nothing
     result = CliRunner().invoke(app, ["compare", *TINY, "--baseline", "Cross-entropy", "--cache-dir", str(cache), "--json"])
     assert result.exit_code == 0, result.output
@@ -64,15 +61,30 @@ def test_compare_json_keeps_each_seed_and_adds_aggregates(table_run, cache):
         assert agg["nmi"] == pytest.approx(np.mean(values))
         assert agg["aggregate"]["std"]["nmi"] == pytest.approx(np.std(values, ddof=1))
     base = next(a for a in aggregates if a["label"] == "Cross-entropy")
-    assert base["aggregate"]["is_baseline"] is True and "versus_baseline" not in base
-    other = next(a for a in aggregates if a["label"] == "New loss")
-    f1 = other["versus_baseline"]["metrics"]["f1"]
-    mine = [r["f1"] for r in runs if r["label"] == "New loss"]
-    theirs = [r["f1"] for r in runs if r["label"] == "Cross-entropy"]
-    assert f1["diff"] == pytest.approx(np.mean(mine) - np.mean(theirs))
-    if f1["testable"]:
-        assert f1["p"] == pytest.approx(sps.ttest_ind(mine, theirs, equal_var=False).pvalue)
-        assert f1["exceeds_noise"] == (f1["p"] < 0.05)
+    assert base["aggregate"]["is_baseline"] is True
+    new_agg = next(a for a in aggregates if a["label"] == "New loss")
+    new = new_agg["verdict"]
+    assert new["baseline"] == "Cross-entropy" and new["metric"] == "map@r" and new["margin"] == 0.01
+    assert "verdict" not in base
+    mine = [r["map@r"] for r in runs if r["label"] == "New loss"]
+    theirs = [r["map@r"] for r in runs if r["label"] == "Cross-entropy"]
+    # paired by seed: the mean of the per-seed differences (runs are listed in seed order)
+    assert new["delta"] == pytest.approx(np.mean(np.subtract(mine, theirs)), abs=1e-9)
+    assert new["seeds"] == 2 and new["verdict"] in ("better", "worse", "equivalent", "undecided")
+    assert "test queries" in new["noise"]
+    assert {s["metric"] for s in new_agg["secondary"]} >= {"nmi", "recall@1"}
+
+
+def test_compare_csv_lines_carry_the_verdict_of_their_loss(table_run, cache):
+    import csv
+    import io
+
+    result = CliRunner().invoke(app, ["report", "--suite", "digits", "--csv", "--cache-dir", str(cache), "--epochs", "1", "--subset", "5"])
+    assert result.exit_code == 0, result.output
+    lines = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert lines and all(line["verdict.metric"] == "map@r" for line in lines)
+    assert {line["verdict"] for line in lines if line["label"] == "Cross-entropy"} == {"baseline"}
+    assert all(line["verdict"] in ("better", "worse", "equivalent", "undecided") for line in lines if line["label"] != "Cross-entropy")
 
 
 def test_unknown_baseline_exits_2_before_training(tmp_path):

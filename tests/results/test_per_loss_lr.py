@@ -32,7 +32,7 @@ def test_per_loss_learning_rates_are_one_table_with_a_baseline(write_suite, cli,
     out = result.stdout
     assert out.count("### Table 1 layout") == 1 and out.count("### Table 2 layout") == 1
     assert "Differs from the suite as written" not in out
-    assert "Difference to the baseline" in out and "| New loss" in out and "| Triplet" in out
+    assert out.count("### Verdicts vs CE") == 1 and "| New loss" in out and "| Triplet" in out
     assert "Learning rate per loss (as the suite writes it): CE 0.002, New loss 0.0005, Triplet 0.001." in out
 
 

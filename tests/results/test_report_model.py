@@ -101,7 +101,7 @@ def test_report_baseline_in_a_suite_with_told_apart_labels(tmp_path):
     import json
 
     data = json.loads(result.stdout)
-    versus = [d for d in data if "versus_baseline" in d]
+    versus = [d for d in data if "verdict" in d and d["verdict"]["baseline"] == "improved (beta=2)"]
     assert {d["label"] for d in versus} == {"focal", "improved (beta=3)"}
-    # digits has no such loss: reported without the comparison, with a warning
-    assert "suite 'digits" in result.stderr and "without a baseline comparison" in result.stderr
+    # digits has no such loss: reported without it, with a warning
+    assert "suite 'digits" in result.stderr and "without verdicts" in result.stderr

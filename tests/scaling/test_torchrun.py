@@ -52,3 +52,15 @@ def test_two_processes_write_the_same_run_close_to_one_process(reference, tmp_pa
         for k in (1, 2, 4, 8):
             name = f"recall@{k}"
             assert abs(got[key]["metrics"][name] - ref[key]["metrics"][name]) <= RECALL_ATOL, (key, name)
+    # A plain command in a shell without OMP_NUM_THREADS (torchrun sets it to 1 in its ranks)
+    # lists the runs torchrun trained: their thread count is the run's, not the shell's.
+    plain = {k: v for k, v in subprocess_env().items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    for command in ("eval", "report"):
+        listed = subprocess.run(
+            [sys.executable, "-m", "modbench", command, "--suite", str(suite), "--cache-dir", str(cache), "--json"]
+            + (["--device", "cpu"] if command == "eval" else []),
+            env=plain, capture_output=True, text=True, timeout=300,
+        )
+        assert listed.returncode == 0, listed.stderr[-3000:]
+        rows = [r for r in json.loads(listed.stdout) if r.get("seed") is not None]
+        assert sorted(r["run"] for r in rows if r["status"] == "done") == sorted(ref), command

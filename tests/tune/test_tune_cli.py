@@ -92,6 +92,25 @@ def test_output_and_loss_flags(tmp_path, cli, monkeypatch):
     assert refused.exit_code == 2 and "tune its source" in refused.stderr
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite:///:memory:?cache=shared"])
+def test_in_memory_storage_with_several_workers_is_refused(tmp_path, cli, url):
+    """Each worker process would hold its own in-memory study: trials twice, the budget wrong."""
+    suite = tiny_suite(tmp_path / "tiny.yaml", epochs=1)
+    result = _tune(cli, suite, tmp_path / "cache", "--storage", url, "--jobs", "2")
+    assert result.exit_code == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "in-memory" in errors[0]
+    assert not (tmp_path / "tiny-tuned.yaml").exists()
+
+
+def test_in_memory_storage_urls():
+    from modbench.tune.study import in_memory_storage
+
+    assert in_memory_storage("sqlite://") and in_memory_storage("sqlite:///:memory:")
+    assert not in_memory_storage("sqlite:///tune.db") and not in_memory_storage("sqlite:////abs/t.db")
+    assert not in_memory_storage("postgresql://u@h/db")
+
+
 @pytest.mark.parametrize(
     "flags, words",
     [(["--metric", "map@q"], "unknown metric 'map@q'"), (["--pruner", "hyper"], "--pruner hyper"),

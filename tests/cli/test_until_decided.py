@@ -1,0 +1,125 @@
+"""``compare --until-decided``: rounds of seeds until every primary contrast is decided.
+
+The rounds run on the real ``digits-verdict`` suite's run specs with a fake trainer and synthetic
+per-query records (one loss clearly worse than the baseline, one the same training up to tiny
+noise), so the rule, the stopping, the replay from the cache and the errors are tested without
+training. The acceptance run with real training is marked slow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from modbench.cli.app import app
+from modbench.cli.until_decided import decided_summaries, run_until_decided
+from modbench.engine.outcome import Outcome
+from modbench.results.rows import rows_from_outcomes
+from modbench.results.verdicts_table import VerdictSettings
+from modbench.suite.selection import select_runs
+from results.factory import make_records
+
+SUITE = "digits-verdict"
+SHIFT = {"Cross-entropy": 0.0, "New loss": -0.05, "Cross-entropy x 2": 0.0}
+Q = 1000
+
+
+class FakeCache:
+    """Trains by writing synthetic records; a key trained once is answered from the 'cache'."""
+
+    def __init__(self):
+        self.records: dict[str, dict] = {}
+        self.trained: list[tuple[str, int]] = []
+        labels = np.arange(Q) % 10
+        self.labels = labels
+        self.difficulty = np.random.default_rng(99).normal(0.6, 0.15, Q)
+
+    def train(self, selection):
+        out = []
+        for run in selection.runs:
+            if run.key not in self.records:
+                self.trained.append((run.label, run.seed))
+                seed_effect = np.random.default_rng(run.seed).normal(0, 0.02)
+                own = np.random.default_rng([run.seed, list(SHIFT).index(run.label)]).normal(0, 0.03, Q)
+                ap = self.difficulty + seed_effect + SHIFT[run.label] + own
+                self.records[run.key] = make_records(ap, self.labels)
+            out.append(Outcome(run, "cached", {"metrics": {"map@r": float(self.records[run.key]["ap_r"].mean())}}))
+        return out
+
+
+def rounds(cache, lines, max_seeds=6, step=1):
+    selection = select_runs(SUITE)
+    return run_until_decided(
+        selection, reselect=lambda seeds: select_runs(SUITE, seeds=seeds), train=cache.train,
+        records=cache.records.__getitem__, baseline_name=None, max_seeds=max_seeds, step=step, progress=lines.append,
+    )
+
+
+def test_rounds_stop_each_contrast_when_decided_and_replay_from_the_cache():
+    cache, lines = FakeCache(), []
+    result = rounds(cache, lines)
+    verdicts = {label: v for label, v in zip(result.labels, result.decision.verdicts)}
+    assert result.baseline == "Cross-entropy" and result.labels == ["New loss", "Cross-entropy x 2"]
+    assert verdicts["New loss"].verdict == "worse"
+    assert verdicts["Cross-entropy x 2"].verdict == "equivalent"
+    assert result.decision.done and len(lines) == result.decision.look + 1
+    assert all(line.startswith("until-decided: look ") for line in lines)
+    # a decided contrast gets no more seeds; the baseline has as many as the last one decided
+    seeds = {label: sorted(s for lab, s in cache.trained if lab == label) for label in SHIFT}
+    for label in result.labels:
+        assert seeds[label] == list(range(verdicts[label].seeds))
+    assert len(seeds["Cross-entropy"]) == max(v.seeds for v in verdicts.values())
+    # rerun (an interrupted command resumed): nothing trains again and the decisions are the same
+    before, again = list(cache.trained), []
+    replay = rounds(cache, again)
+    assert cache.trained == before
+    assert [(v.verdict, v.seeds) for v in replay.decision.verdicts] == [(v.verdict, v.seeds) for v in result.decision.verdicts]
+    # the final table shows the sequential verdicts and the seeds each needed
+    rows = rows_from_outcomes(result.outcomes)
+    (summary,), decided_at = decided_summaries(result, rows, settings={SUITE: VerdictSettings(baseline="Cross-entropy")},
+                                               records=cache.records.__getitem__)
+    assert decided_at == {label: verdicts[label].seeds for label in result.labels}
+    assert [v.verdict for v in summary.verdicts.primary] == ["worse", "equivalent"]
+    record = next(r for r in summary.records() if r["label"] == "New loss")
+    assert record["verdict"]["decided_at_seeds"] == verdicts["New loss"].seeds
+
+
+def test_budget_spent_leaves_undecided_with_seeds_needed():
+    cache, lines = FakeCache(), []
+    result = rounds(cache, lines, max_seeds=2)  # the suite's 2 seeds: one look, no more
+    assert len(lines) == 1 and result.decision.done
+    assert all(v.seeds == 2 for v in result.decision.verdicts)
+    assert sorted({s for _, s in cache.trained}) == [0, 1]
+    # at 2 seeds the O'Brien-Fleming rule spends all of alpha at its only look: whatever it did
+    # not decide stays undecided, with the seeds a power calculation says would decide it
+    for v in result.decision.verdicts:
+        assert v.verdict in ("better", "worse", "equivalent") or (v.seeds_needed is not None or v.reason)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--until-decided", "--max-seeds", "1"], "--max-seeds 1 is below the 2 seeds"),
+    (["--max-seeds", "4"], "work with --until-decided only"),
+    (["--step", "2"], "work with --until-decided only"),
+    (["--until-decided", "--loss", "improved"], "a verdict needs a baseline and at least one other loss"),
+    (["--until-decided", "--force"], "--force with --until-decided"),
+])
+def test_errors_are_one_line_exit_2_before_training(tmp_path, args, message):
+    result = CliRunner().invoke(app, ["compare", "--suite", SUITE, "--device", "cpu", "--cache-dir", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.slow
+def test_acceptance_digits_verdict_until_decided(tmp_path):
+    """The documented acceptance run (README, docs/reporting.md): with real training, the paper's
+    loss ends "worse" than cross-entropy and cross-entropy at twice the scale "equivalent"."""
+    result = CliRunner().invoke(app, ["compare", "--suite", SUITE, "--until-decided", "--max-seeds", "6",
+                                      "--device", "cpu", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    block = result.stdout.split("Verdicts vs Cross-entropy — digits-verdict", 1)[1].split("└", 1)[0]
+    rows = {r.split("│")[1].strip(): [c.strip() for c in r.split("│")[2:-1]] for r in block.splitlines() if r.startswith("│")}
+    assert rows["New loss"][2] == "worse"
+    assert rows["Cross-entropy x 2"][2] == "equivalent ±0.01"
+    assert all(2 <= int(r[3]) <= 6 for r in rows.values())  # the seeds each needed
+    assert "until-decided: look 1 of at most 5, 2 seeds" in result.stderr
