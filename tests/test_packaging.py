@@ -26,3 +26,14 @@ def test_builtin_suites_are_shipped_as_package_data():
     from modbench.suite.loader import builtin_suite_names
 
     assert builtin_suite_names() == suites
+
+
+def test_readme_says_how_to_install_the_cpu_build_of_torch_first():
+    """The two main commands stay as written; the CPU-only install names PyTorch's CPU wheel index
+    and comes before the usage section."""
+    readme = (ROOT / "README.md").read_text()
+    main = "python3 -m venv .venv && . .venv/bin/activate && pip install . && modbench compare --suite digits"
+    tests = "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && pytest"
+    assert main in readme and tests in readme
+    cpu = "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu"
+    assert cpu in readme and readme.index(cpu) < readme.index("## Using it")

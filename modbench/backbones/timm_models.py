@@ -23,8 +23,14 @@ SMALL_INPUT = 64
 
 
 def timm_model_names(pattern: str = "*") -> list[str]:
-    """``timm:<name>`` for every timm model matching ``pattern`` (with or without the prefix)."""
-    import timm
+    """``timm:<name>`` for every timm model matching ``pattern`` (with or without the prefix);
+    without timm, the install hint (exit 2)."""
+    try:
+        import timm
+    except ImportError:
+        from modbench.errors import UserError
+
+        raise UserError(f"listing '{pattern}' needs timm: pip install 'modbench[timm]'") from None
 
     pattern = pattern[len(PREFIX):] if pattern.startswith(PREFIX) else pattern
     return [PREFIX + n for n in timm.list_models() if fnmatch.fnmatch(n, pattern or "*")]

@@ -2,7 +2,8 @@
 
 Runs are named by their key (the folder name under ``<cache>/runs/``). A run's suite and label
 are not stored in the run (the same run can belong to several suites): they are found by
-matching its configuration, seed aside, against the built-in suites and any ``--suite`` given.
+matching its configuration, seed aside, against the built-in suites and any ``--suite`` given,
+else from the suites the cache records as having asked for the run (``cache/suite_index.py``).
 Imports no torch.
 """
 
@@ -79,12 +80,20 @@ def _described(store, suite_refs):
     """[(RunInfo, suite, label)] for the runs of the cache (of ``suite_refs`` only, when given)."""
     from modbench.cache.manage import list_runs
 
+    from modbench.cache.suite_index import suites_of_runs
+
     index = suite_index(suite_refs)
+    named = {} if suite_refs else suites_of_runs(store.root)  # the user suites that asked for runs
     rows = []
     for info in list_runs(store):
         suite, label, settings = index.get(_family(info.config), ("", "", {})) if info.config else ("", "", {})
         if suite_refs and not suite:
             continue
+        if not suite and named.get(info.key):
+            suites = named[info.key]
+            suite = ", ".join(dict.fromkeys(name for name, _, _ in suites))
+            label = ", ".join(dict.fromkeys(lb for _, lb, _ in suites))
+            settings = _overrides(info.config)  # recorded as asked for: no override to name
         changed = {k: v for k, v in _overrides(info.config).items() if suite and v != settings.get(k)}
         if changed:  # trained with --epochs / --subset / --test-subset: say so beside the suite
             suite += " (" + ", ".join(f"--{k} {v}" for k, v in changed.items()) + ")"

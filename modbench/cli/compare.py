@@ -62,13 +62,15 @@ def compare(
         lines.append(lr_note)
     notes = {selection.suite.name: lines} if lines else None
 
+    from modbench.cli.output import cache_histories
     from modbench.cache.store import RunStore, resolve_cache_root
     from modbench.results.verdicts_table import VerdictSettings, store_records
 
     store = RunStore(resolve_cache_root(opts.cache_dir))
     settings = {selection.suite.name: VerdictSettings.of(selection.suite.verdict)}
     emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes, written=written_suites([opts.suite]),
-                     records=store_records(store), settings=settings))
+                     records=store_records(store), settings=settings,
+                     history_of=cache_histories(opts.cache_dir)))
     code = report_failures(outcomes)
     if code:
         raise typer.Exit(code)

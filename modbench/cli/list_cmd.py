@@ -29,7 +29,7 @@ def _suite_lines() -> list[tuple[str, str]]:
 @handle_errors
 def list_(
     what: Annotated[str, typer.Argument(help="suites, losses, backbones, datasets or all (singular works too).")] = "all",
-    pattern: Annotated[str | None, typer.Argument(help="Backbones matching a shell pattern, e.g. 'timm:*resnet*'.")] = None,
+    pattern: Annotated[str | None, typer.Argument(help="Names matching a shell pattern, e.g. losses 'pml:*' or backbones 'timm:*resnet*'.")] = None,
 ) -> None:
     """List suites, losses, backbones and datasets."""
     from rich.table import Table
@@ -49,7 +49,7 @@ def list_(
         raise fail(f"list {given}: {did_you_mean}choose one of {', '.join(WHAT)} or all")
     sections = {
         "suites": _suite_lines,
-        "losses": loss_lines,
+        "losses": lambda: loss_lines(pattern),
         "backbones": lambda: backbone_lines(pattern),
         "datasets": DATASETS.describe,
     }

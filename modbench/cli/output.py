@@ -21,17 +21,34 @@ def render_rows(
     records=None,
     settings=None,
     decided_at: dict[str, int] | None = None,
+    history_of=None,
 ) -> str | None:
     """The text for ``fmt`` (``render.rows.rows_text``), or None for "table": the Rich tables,
     printed here. The keywords are those of ``render.rows``."""
     options = dict(extra_metrics=extra_metrics, baselines=baselines, paper=paper, written=written,
-                   summaries=summaries, notes=notes, records=records, settings=settings, decided_at=decided_at)
+                   summaries=summaries, notes=notes, records=records, settings=settings, decided_at=decided_at, history_of=history_of)
     if fmt != "table":
         return rows_text(rows, fmt, **options)
     from modbench.render.rich_tables import print_tables
 
     print_tables(out, row_tables(rows, **options))
     return None
+
+
+def cache_histories(cache_dir):
+    """``history_of(run key)`` for ``render_rows``: a run's history.json from the cache ([] when
+    it has none or it cannot be read)."""
+    from modbench.cache.store import RunStore, resolve_cache_root
+
+    store = RunStore(resolve_cache_root(cache_dir))
+
+    def history_of(key: str) -> list:
+        try:
+            return store.run(key).read_history()
+        except Exception:  # noqa: BLE001 - a note must never stop the tables
+            return []
+
+    return history_of
 
 
 def emit(text: str | None, output: Path | None = None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from modbench.cli.common import err, plain
 from modbench.render.safe_text import rich_text
@@ -46,14 +47,19 @@ class RichObserver(Observer):
         ``total_runs`` alone still draws the bars (the estimate then counts no pending epochs)."""
         runs = list(runs or [])
         total = len(runs) if runs else (total_runs or 0)
+        # The counters, times and the estimate never wrap and come first; the information text
+        # (label, loss, validation metrics) takes what is left of the line and is cut with an
+        # ellipsis, so that an 80-column terminal keeps "12/30" whole.
+        whole = dict(table_column=Column(no_wrap=True))
         self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[eta]}"),
+            TextColumn("{task.description}", **whole),
+            BarColumn(bar_width=10),
+            MofNCompleteColumn(**whole),
+            TimeElapsedColumn(**whole),
+            TextColumn("{task.fields[eta]}", **whole),
+            TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis", min_width=1, ratio=1)),
             console=console or err,
+            expand=True,
             # Cleared at the end on a terminal (the one-line summary and the tables follow); a log
             # file keeps the bars' final state, printed once.
             transient=(console or err).is_terminal,

@@ -90,7 +90,9 @@ def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> s
             summaries, plots=plot_files, link_base=output.parent if output is not None else Path.cwd(),
             paper=paper, version=__version__,
         )
-    text = render_rows(model.rows, fmt, paper=paper, summaries=summaries)
+    from modbench.cli.output import cache_histories
+
+    text = render_rows(model.rows, fmt, paper=paper, summaries=summaries, history_of=cache_histories(store.root))
     if paper is not None and fmt == "table":
         from modbench.results.paper import matches_any
 

@@ -26,12 +26,27 @@ def make_runner(*, cache_dir: Path | None, device: str, data_dir: Path | None, d
     )
 
 
+def remember_suite(selection: RunSelection, root: Path) -> None:
+    """Record in the cache which suite asked for the selection's runs, with their labels, so
+    that ``report`` and ``cache list`` name a user's suite file (``cache/suite_index.py``).
+    Built-in suites are found by their configurations and need no record."""
+    from modbench.cache.suite_index import remember_suite as record
+    from modbench.suite.loader import builtin_suites_dir
+
+    source = selection.source
+    if source.startswith("suites/") and (builtin_suites_dir() / source.removeprefix("suites/")).is_file():
+        return
+    file = None if source.startswith("<") else str(Path(source).resolve())
+    record(root, selection.suite.name, file, {run.key: run.label for run in selection.runs})
+
+
 def train_selection(selection: RunSelection, runner, *, force: bool, launch=None, logs=None):
     """Train what is missing with progress on stderr; returns the outcomes (in the selection's
     order) after one summary line. ``launch`` (LaunchOptions) trains them in other processes
     instead (--jobs, --launcher; docs/scaling.md)."""
     from modbench.cli.progress import RichObserver
 
+    remember_suite(selection, runner.store.root)
     selection = _downloaded_first(selection, runner)
     if launch is not None and launch.elsewhere:
         from modbench.cli.launching import launch_plan
@@ -149,6 +164,7 @@ def outcomes_from_cache(selection: RunSelection, root: Path, *, device: str = "a
     if device_type is None:
         return None
     store = RunStore(root)
+    remember_suite(selection, root)
     outcomes = []
     for run in selection.runs:
         run_dir = store.run(run.key)

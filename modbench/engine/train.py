@@ -32,7 +32,7 @@ from modbench.engine.model import EmbeddingNet, build_model
 from modbench.engine.optim import build_optimizers
 from modbench.engine.sampler import steps_per_epoch
 from modbench.engine.schedule import build_schedulers
-from modbench.errors import RunError, UserError
+from modbench.errors import ModbenchError, RunError, UserError
 from modbench.identity import numerics_mismatch
 from modbench.versions import package_versions
 
@@ -201,7 +201,27 @@ def train_run(
     observer: Observer | None = None,
     numerics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) one run and write its result. Returns the result record."""
+    """Train (or resume) one run and write its result. Returns the result record. An exception
+    raised inside a user's loss or backbone becomes one ``UserCodeError`` line naming it, the
+    run and the epoch (``engine/culprit.py``); any other goes on as it is."""
+    # the epoch being trained (0: building the model and loss; None: the test evaluation)
+    progress: dict[str, int | None] = {"epoch": 0}
+    try:
+        return _train_run(run, run_dir, data, eval_cfg=eval_cfg, observer=observer, numerics=numerics,
+                          progress=progress)
+    except (ModbenchError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        from modbench.engine.culprit import user_code_error
+
+        named = user_code_error(exc, run, epoch=progress["epoch"])
+        if named is None:
+            raise
+        raise named from exc
+
+
+def _train_run(run, run_dir: RunDir, data: DeviceData, *, eval_cfg, observer, numerics, progress) -> dict[str, Any]:
+    """``train_run``'s work; ``progress["epoch"]`` follows it."""
     observer = observer or Observer()
     cfg = run.config
     train_cfg = cfg["train"]
@@ -229,6 +249,7 @@ def train_run(
         val_metrics.append("recall@1")  # best-val selects on validation Recall@1
 
     for epoch in range(state.start_epoch, epochs):
+        progress["epoch"] = epoch + 1
         t0 = time.perf_counter()
         trained = run_epoch(parts, data, train_cfg, seed=run.seed, epoch=epoch, observer=observer)
         if trained.bad_step is not None:
@@ -251,6 +272,7 @@ def train_run(
                    world_size=dist.world_size)
         observer.epoch_end(epoch=epoch + 1, record=record)
 
+    progress["epoch"] = None
     result = None
     if dist.is_main:
         result = evaluate_run(run, run_dir, data, eval_cfg=eval_cfg, model=parts.model, numerics=numerics,

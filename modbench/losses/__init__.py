@@ -50,9 +50,24 @@ OTHER_FORMS = [
 ]
 
 
-def loss_lines() -> list[tuple[str, str]]:
-    """(name, description) lines for ``modbench list losses``: built-ins, entry points, forms."""
+def loss_lines(pattern: str | None = None) -> list[tuple[str, str]]:
+    """(name, description) lines for ``modbench list losses [PATTERN]``: built-ins, entry points,
+    forms; with a shell ``pattern``, the matching names only, ``pml:*`` patterns matching
+    pytorch-metric-learning's loss classes (which imports it, and torch)."""
+    import fnmatch
+
+    from modbench import plugins
+
+    if pattern and pattern.startswith("pml:"):
+        from modbench.losses.pml import pml_classes
+
+        return [
+            (f"pml:{name}", f"pytorch-metric-learning's {name}, with its keyword parameters.")
+            for name in pml_classes() if fnmatch.fnmatchcase(f"pml:{name}", pattern)
+        ]
     entry_points = [(n, "(entry point of an installed package)") for n in plugins.entry_point_names("modbench.losses")]
+    if pattern:
+        return [(n, d) for n, d in [*LOSSES.describe(), *entry_points] if fnmatch.fnmatchcase(n, pattern)]
     return [*LOSSES.describe(), *entry_points, *OTHER_FORMS]
 
 

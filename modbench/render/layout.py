@@ -25,7 +25,9 @@ from modbench.render.cells import (
 from modbench.render.names import backbone_name, dataset_name, metric_short, metric_title
 from modbench.results.aggregate import Group
 from modbench.results.deviations import note as deviation_note
-from modbench.results.rows import ACCURACY, ACCURACY_LABEL, NOT_APPLICABLE, TABLE1_METRICS, TABLE2_METRICS
+from modbench.results.rows import (
+    ACCURACY, ACCURACY_LABEL, NOT_APPLICABLE, TABLE1_METRICS, TABLE2_METRICS, TABLE3_METRICS,
+)
 from modbench.results.verdict import NOISE_BOTH
 
 MEASURED, PAPER = "measured", "paper"
@@ -46,6 +48,10 @@ class TableText:
     n_lead: int = 1  # leading text columns; the rest are metric columns
     kinds: list[str] = field(default_factory=list)  # per row: "measured" or "paper"
     align: list[str] = field(default_factory=list)  # per column: "left" or "right"
+    # columns whose cells are never wrapped in a terminal (a confidence interval stays on one line)
+    unbroken: tuple[int, ...] = ()
+    # the same table laid out for a narrow terminal, used where this one is wider than the terminal
+    narrow: "TableText | None" = None
 
     def __post_init__(self):
         if not self.kinds:
@@ -159,6 +165,24 @@ def table2(groups: list[Group], suite: str, paper=None, deviations=None) -> Tabl
     )
 
 
+RETRIEVAL_NOTE = (
+    "MAP@R: mean average precision at R (Musgrave et al. 2020), R = the number of other test samples "
+    "of the query's label; P@1: the share of test queries whose nearest neighbour has their label. "
+    "Not in the paper."
+)
+
+
+def table3(groups: list[Group], suite: str, deviations=None) -> TableText | None:
+    """MAP@R and P@1 (not in the paper), or None when no run has them (cached before they were
+    computed)."""
+    if not any(g.cell(m) is not None for g in groups for m in TABLE3_METRICS):
+        return None
+    table = _table(groups, f"Retrieval — {suite}", ["Loss function"], lambda g, label: [label], TABLE3_METRICS,
+                   deviations=deviations)
+    table.notes.append(RETRIEVAL_NOTE)
+    return table
+
+
 def extra_table(groups: list[Group], suite: str, metrics: list[str], deviations=None) -> TableText:
     return _table(groups, f"More metrics — {suite}", ["Loss function"], lambda g, label: [label], metrics, deviations=deviations)
 
@@ -265,7 +289,7 @@ def verdict_table(sv, suite: str, deviations=None, decided_at: dict[str, int] | 
         if why:
             notes.append(f"{v.contrast.candidate}: {why}.")
     align = ["left", "right", "right", "left", "right"]
-    return TableText(f"Verdicts vs {sv.baseline} — {suite}", header, rows, best, notes, 1, align=align)
+    return TableText(f"Verdicts vs {sv.baseline} — {suite}", header, rows, best, notes, 1, align=align, unbroken=(2,))
 
 
 def secondary_table(sv, suite: str, deviations=None) -> TableText | None:
@@ -289,7 +313,25 @@ def secondary_table(sv, suite: str, deviations=None) -> TableText | None:
     )
     notes.append("ρ: correlation of the two losses' per-seed values (— under 3 seeds).")
     align = ["left", "left", "right", "right", "right"]
-    return TableText(f"Other metrics vs {sv.baseline} (descriptive) — {suite}", header, rows, best, notes, 2, align=align)
+    title = f"Other metrics vs {sv.baseline} (descriptive) — {suite}"
+    return TableText(title, header, rows, best, notes, 2, align=align, unbroken=(3,),
+                     narrow=_stacked(title, header, rows, best, notes, align, unbroken=(3,)))
+
+
+def _stacked(title, header, rows, best, notes, align, unbroken=()) -> TableText:
+    """A table of (loss, metric, numbers...) rows for a narrow terminal: each loss label heads
+    its group of indented metric rows instead of filling a column, so that the interval column
+    keeps ``[-0.067, +0.032]`` on one line at 80 columns."""
+    out_rows, out_best, previous = [], [], None
+    for row, flags in zip(rows, best):
+        if row[0] != previous:
+            out_rows.append([row[0]] + [""] * (len(row) - 2))
+            out_best.append([False] * (len(row) - 1))
+        previous = row[0]
+        out_rows.append([f"  {row[1]}"] + row[2:])
+        out_best.append(flags[1:])
+    return TableText(title, [f"{header[0]} / {header[1].lower()}", *header[2:]], out_rows, out_best, notes, 1,
+                     align=[align[0], *align[2:]], unbroken=tuple(i - 1 for i in unbroken if i >= 2))
 
 
 def suite_tables(
@@ -303,6 +345,8 @@ def suite_tables(
     if verdicts is not None:
         tables.append(verdict_table(verdicts, suite, deviations, decided_at))
     tables += [table1(groups, suite, paper, deviations), table2(groups, suite, paper, deviations)]
+    if (retrieval := table3(groups, suite, deviations)) is not None:
+        tables.append(retrieval)
     if extra_metrics:
         tables.append(extra_table(groups, suite, extra_metrics, deviations))
     if (accuracy := accuracy_table(groups, suite, deviations)) is not None:
@@ -315,12 +359,16 @@ def suite_tables(
 
 
 def summary_tables(s, extra_metrics: list[str] | None = None, *, paper=None, notes: list[str] | None = None,
-                   decided_at: dict[str, int] | None = None) -> list[TableText]:
-    """The tables of one ``SuiteSummary`` (titled with its overrides, noting its deviations)."""
-    return suite_tables(
+                   decided_at: dict[str, int] | None = None, diagnosis: list[str] | None = None) -> list[TableText]:
+    """The tables of one ``SuiteSummary`` (titled with its overrides, noting its deviations);
+    ``diagnosis``: why a loss loses (``results/diagnosis.py``), under Table 1."""
+    tables = suite_tables(
         s.groups, s.title, extra_metrics, paper=paper, verdicts=s.verdicts, deviations=s.deviations, notes=notes,
         decided_at=decided_at,
     )
+    first = next(t for t in tables if t.title.startswith("Table 1 layout"))
+    first.notes += list(diagnosis or [])
+    return tables
 
 
 def paper_tables(paper) -> list[TableText]:

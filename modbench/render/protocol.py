@@ -3,7 +3,7 @@ losses, evaluation and metric definitions, software versions and device."""
 
 from __future__ import annotations
 
-from tabulate import tabulate
+import textwrap
 
 from modbench.render.markdown import escape
 from modbench.render.names import backbone_name, dataset_name, metric_title
@@ -108,8 +108,8 @@ def _training(p: Protocol) -> str:
     if not t:
         return "—"
     parts = [
-        ("optimizer per loss (the loss table)" if p.optimizer_per_loss else f"{t.get('optimizer', '?')}") + ", "
-        + ("lr per loss (the loss table)" if p.lr_per_loss else f"lr {_number(t.get('lr'))}")
+        ("optimizer per loss (see Losses)" if p.optimizer_per_loss else f"{t.get('optimizer', '?')}") + ", "
+        + ("lr per loss (see Losses)" if p.lr_per_loss else f"lr {_number(t.get('lr'))}")
         + f", weight decay {_number(t.get('weight_decay'))}"
         + (" on every parameter (weight_decay_on: all)" if t.get("weight_decay_on") == "all"
            else " on the network only (not the loss's own parameters)"),
@@ -151,7 +151,7 @@ def _seeds(p: Protocol) -> str:
     text = ", ".join(str(s) for s in p.seeds)
     if finished and all(n == listed for n in finished):
         return f"{text} ({listed} per loss setting)"
-    return f"{text} (finished per loss setting: see the loss table)"
+    return f"{text} (finished per loss setting: see Losses)"
 
 
 def _evaluation(p: Protocol) -> str:
@@ -192,6 +192,19 @@ def _checkpoints(p: Protocol) -> str:
     return _join(p.checkpoints, lambda c: f"{c.get('select')} (epoch {c.get('epoch')})")
 
 
+WIDTH = 80
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    """``text`` wrapped at spaces to ``WIDTH`` columns (never inside a word)."""
+    return textwrap.fill(text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
+def _item(text: str) -> str:
+    """A Markdown list item, its continuation lines indented."""
+    return _wrap(f"- {text}", indent="  ")
+
+
 def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METRICS_DOC) -> str:
     """The protocol section of one suite."""
     settings = [
@@ -208,17 +221,19 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
     ]
     parts = [f"{heading} Protocol — {escape(p.suite)}"]
     if p.description:
-        parts.append(escape(p.description.strip()))
-    parts.append(tabulate([[k, escape(v)] for k, v in settings], headers=["Setting", "Value"], tablefmt="github", disable_numparse=True))
-    losses = [
-        [escape(loss.label), f"`{loss.name}`", escape(_params(loss.params)),
-         *([escape(str(loss.optimizer))] if p.optimizer_per_loss else []), *([_number(loss.lr)] if p.lr_per_loss else []),
-         f"{len(loss.seeds)}/{loss.listed}"]
-        for loss in p.losses
-    ]
-    headers = ["Loss function", "Loss", "Parameters", *(["Optimizer"] if p.optimizer_per_loss else []),
-               *(["Learning rate"] if p.lr_per_loss else []), "Seeds done"]
-    parts.append(tabulate(losses, headers=headers, tablefmt="github", disable_numparse=True))
+        parts.append(_wrap(escape(p.description.strip())))
+    # Lists rather than tables, wrapped at 80 columns: a table row cannot wrap, and these values
+    # are sentences (the whole section reads in an 80-column terminal and renders the same).
+    parts.append("\n".join(_item(f"**{k}**: {escape(v)}") for k, v in settings))
+    losses = []
+    for loss in p.losses:
+        text = f"**{escape(loss.label)}**: `{loss.name}`; parameters {escape(_params(loss.params))}"
+        if p.optimizer_per_loss:
+            text += f"; optimizer {escape(str(loss.optimizer))}"
+        if p.lr_per_loss:
+            text += f"; learning rate {_number(loss.lr)}"
+        losses.append(_item(text + f"; seeds done {len(loss.seeds)}/{loss.listed}"))
+    parts.append("Losses:\n\n" + "\n".join(losses))
     metrics = []
     for e in p.eval:
         metrics += [m for m in e.get("metrics") or [] if m not in metrics]
@@ -234,12 +249,12 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
         else:
             title = metric_title(m)
         if key in METRIC_DEFINITIONS:
-            definitions.append(f"- **{title}**: {METRIC_DEFINITIONS[key]}.")
+            definitions.append(_item(f"**{title}**: {METRIC_DEFINITIONS[key]}."))
     if definitions:
-        parts.append(
+        parts.append(_wrap(
             "Metrics, on the L2-normalised test embeddings with Euclidean distance "
-            f"(exact definitions: `{metrics_doc}` in the modbench sources):\n\n" + "\n".join(definitions)
+            f"(exact definitions: `{metrics_doc}` in the modbench sources):") + "\n\n" + "\n".join(definitions)
         )
     if p.closed_set:
-        parts.append(CLOSED_SET_NOTE)
+        parts.append(_wrap(CLOSED_SET_NOTE))
     return "\n\n".join(parts) + "\n"

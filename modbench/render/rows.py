@@ -44,16 +44,23 @@ def result_records(rows, *, baselines=None, paper=None, written=None, summaries=
 
 
 def row_tables(rows, *, extra_metrics=None, baselines=None, paper=None, written=None, summaries=None, notes=None,
-               records=None, settings=None, decided_at=None):
+               records=None, settings=None, decided_at=None, history_of=None):
     """The tables of the rows (``render.layout.TableText``), one set per suite, the verdict table
-    first; ``notes`` maps suite names to lines their tables carry first."""
+    first; ``notes`` maps suite names to lines their tables carry first; ``history_of(run key)``,
+    a run's epoch records, adds under Table 1 why a loss loses (``results/diagnosis.py``)."""
     from modbench.render.layout import summary_tables
 
     summaries = _summaries(rows, baselines=baselines, written=written, summaries=summaries, records=records,
                            settings=settings)
     tables = []
     for s in summaries:
-        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite), decided_at=decided_at)
+        diagnosis = None
+        if history_of is not None:
+            from modbench.results.diagnosis import diagnose
+
+            diagnosis = diagnose(s.groups, history_of)
+        tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite), decided_at=decided_at,
+                                 diagnosis=diagnosis)
     return tables
 
 
@@ -73,7 +80,7 @@ def verdict_columns(summaries) -> dict[str, dict]:
 
 
 def rows_text(rows, fmt: str, *, extra_metrics=None, baselines=None, paper=None, written=None, summaries=None,
-              notes=None, records=None, settings=None, decided_at=None) -> str:
+              notes=None, records=None, settings=None, decided_at=None, history_of=None) -> str:
     """The text of the rows in ``fmt``: "markdown", "json" or "csv"."""
     if fmt == "csv":
         summaries = _summaries(rows, baselines=baselines, written=written, summaries=summaries, records=records,
@@ -91,5 +98,5 @@ def rows_text(rows, fmt: str, *, extra_metrics=None, baselines=None, paper=None,
 
         return tables_markdown(row_tables(rows, extra_metrics=extra_metrics, baselines=baselines, paper=paper,
                                           written=written, summaries=summaries, notes=notes, records=records,
-                                          settings=settings, decided_at=decided_at))
+                                          settings=settings, decided_at=decided_at, history_of=history_of))
     raise ValueError(f"unknown format {fmt!r}")

@@ -64,12 +64,12 @@ class Protocol:
 
     @property
     def lr_per_loss(self) -> bool:
-        """Whether the losses train at different learning rates (the loss table shows them)."""
+        """Whether the losses train at different learning rates (the protocol's Losses list shows them)."""
         return len({repr(loss.lr) for loss in self.losses}) > 1
 
     @property
     def optimizer_per_loss(self) -> bool:
-        """Whether the losses train with different optimizers (the loss table shows them)."""
+        """Whether the losses train with different optimizers (the protocol's Losses list shows them)."""
         return len({repr(loss.optimizer) for loss in self.losses}) > 1
 
     @property

@@ -6,9 +6,11 @@ Each cached run is placed in a suite: the suites' listed runs first (as written,
 given overrides); then a cached run whose configuration matches a suite's loss setting in
 everything but the seed, the epochs and the subset belongs to that suite (another seed, or a
 ``compare --epochs 2`` run: its deviation from the suite as written is then stated); any other
-run (a suite file that is not built in, say) is shown under "cached runs (dataset, backbone)",
-labelled by its loss and parameters, since the cache does not record suite names. Its label is
-the suite's when ``result.json`` records one (``suite``/``label`` keys).
+run (of a suite file that is not built in, say) is shown under the name and label of each suite
+that the cache records as having asked for it (``cache/suite_index.py``: ``compare``, ``train``
+and ``eval`` record the suite files they are given), else under "cached runs (dataset,
+backbone)", labelled by its loss and parameters (or by ``result.json``'s ``suite``/``label``
+keys when it records them).
 """
 
 from __future__ import annotations
@@ -85,7 +87,9 @@ def _spec(template, cached: _Cached):
     return dataclasses.replace(template, seed=cached.config["seed"], config=cached.config, key=cached.key)
 
 
-def _other_spec(cached: _Cached):
+def _other_specs(cached: _Cached, named: list[tuple[str, str, str | None]]):
+    """The RunSpecs of a run no suite of the report lists: one per suite that the cache records
+    as having asked for it (``named``: cache/suite_index.py), else one under "cached runs"."""
     from modbench.suite.runs import RunSpec
 
     cfg = cached.config
@@ -93,9 +97,12 @@ def _other_spec(cached: _Cached):
     dataset = (cfg.get("dataset") or {}).get("name", "?")
     backbone = (cfg.get("backbone") or {}).get("name", "?")
     loss = (cfg.get("loss") or {}).get("name", "?")
+    if named:
+        return [RunSpec(suite=suite, label=label, loss=loss, seed=cfg["seed"], config=cfg, key=cached.key)
+                for suite, label, _ in named]
     suite = result.get("suite") if isinstance(result.get("suite"), str) else f"{OTHER} ({dataset}, {backbone})"
     label = result.get("label") if isinstance(result.get("label"), str) else loss
-    return RunSpec(suite=suite, label=label, loss=loss, seed=cfg["seed"], config=cfg, key=cached.key)
+    return [RunSpec(suite=suite, label=label, loss=loss, seed=cfg["seed"], config=cfg, key=cached.key)]
 
 
 def _row(spec, cached: _Cached) -> ResultRow:
@@ -169,12 +176,18 @@ def build_report(
         if rest:
             left["not in the suites given with --suite"] = {c.key for c in rest}
     else:
+        from modbench.cache.suite_index import suites_of_runs
+
+        named = suites_of_runs(store.root) if rest else {}
+        others: list[ResultRow] = []
         for c in rest:
             reason = _filtered_out(c.config, seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
             if reason:
                 left.setdefault(reason, set()).add(c.key)
             else:
-                model.rows.append(_row(_other_spec(c), c))
+                others += [_row(spec, c) for spec in _other_specs(c, named.get(c.key, []))]
+        # a user's suite together, in the order of its runs' labels as recorded
+        model.rows += sorted(others, key=lambda r: (r.suite.startswith(OTHER), r.suite))
     shown = {r.key for r in model.rows}
     counts = {reason: len(keys - shown) for reason, keys in left.items()}  # shown by another suite: not left out
     model.left_out = [

@@ -9,6 +9,9 @@ from typing import Any
 # section 3.3 calls F1.
 TABLE1_METRICS = ("nmi", "f1", "macro_f1")
 TABLE2_METRICS = ("recall@1", "recall@2", "recall@4", "recall@8")
+# Not in the paper: the retrieval metrics of Musgrave et al. 2020, MAP@R being the default
+# metric of tuning.
+TABLE3_METRICS = ("map@r", "p@1")
 
 # The top-1 accuracy of a softmax-family loss's classifier head on the test split (result.json
 # "metrics", engine/evaluate.py). Embedding-only losses have no head: not applicable, never 0.
@@ -88,6 +91,9 @@ class ResultRow:
 IDENTITY_FALLBACK_KEYS = ("device", "precision", "cpu_threads")
 
 
+IDENTITY_ORDER = ("device", "precision", "cpu_threads")
+
+
 def run_identity(result: dict[str, Any] | None) -> dict[str, Any]:
     """The identity of a run from its ``result.json`` (see ``ResultRow.identity``): its
     ``numerics`` (device type, precision, CPU threads: modbench/identity.py) or ``identity``
@@ -102,7 +108,9 @@ def run_identity(result: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for record in recorded:
         out.update({k: v for k, v in record.items() if v is not None})
-    return out
+    # one order whichever way the record was read (a fresh result, a sorted JSON file)
+    order = [k for k in IDENTITY_ORDER if k in out] + sorted(k for k in out if k not in IDENTITY_ORDER)
+    return {k: out[k] for k in order}
 
 
 def row_for(run, status: str, result: dict | None = None, failure: dict | None = None) -> ResultRow:

@@ -23,7 +23,9 @@ from modbench.errors import UserError, unknown_name_message
 from modbench.suite.errors import (  # noqa: F401 (SuiteError, validation_message: API)
     Problems, SuiteError, format_loc, validation_message, validation_problems,
 )
-from modbench.suite.references import DATASETS_WITH_LABEL_SETS, reference_problems, verdict_baseline_problems  # noqa: F401
+from modbench.suite.references import (  # noqa: F401
+    DATASETS_WITH_LABEL_SETS, name_problems, reference_problems, verdict_baseline_problems,
+)
 from modbench.suite.runs import expand_entries, expand_losses
 from modbench.suite.schema import LossEntry, Suite
 from modbench.suite.tune_section import check_tune_section
@@ -241,6 +243,7 @@ def load_suite(ref: str | dict, *, check: bool = True) -> tuple[Suite, str]:
             raise
         problems = Problems(source)
         problems.extend(exc)
+        name_problems(data, problems)
         entry_problems(data, problems, base_dir)
         problems.raise_if_any()
     suite._source, suite._source_dir = source, base_dir

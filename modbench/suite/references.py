@@ -40,6 +40,24 @@ def loss_params_model(name: str, base_dir: Path | None = None):
     return spec.params
 
 
+def name_problems(data: dict, problems: Problems) -> None:
+    """When the schema fails elsewhere (a required key missing), still check the dataset and
+    backbone names of the raw file, so that one attempt lists every problem (a built-in name's
+    typo; a user's backbone file is checked once the file parses)."""
+    from modbench.backbones import BACKBONES
+    from modbench.datasets import DATASETS
+
+    reported = {p for p, _ in problems.items}
+    dataset = data.get("dataset") if isinstance(data, dict) else None
+    name = dataset.get("name") if isinstance(dataset, dict) else None
+    if isinstance(name, str) and "dataset.name" not in reported and name not in DATASETS:
+        problems.add("dataset.name", unknown_name_message("dataset", name, DATASETS.names()))
+    backbone = data.get("backbone") if isinstance(data, dict) else None
+    name = backbone.get("name") if isinstance(backbone, dict) else None
+    if isinstance(name, str) and "backbone.name" not in reported and not BACKBONES.knows(name):
+        problems.add("backbone.name", unknown_name_message("backbone", name, BACKBONES.names()))
+
+
 def reference_problems(suite: Suite, problems: Problems) -> None:
     """Add a problem for each dataset, backbone and metric name no registry knows."""
     from modbench.backbones import BACKBONES

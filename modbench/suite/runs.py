@@ -139,7 +139,9 @@ def _entry_settings(i: int, entry, params_model, source: str) -> list[LossSettin
                 shown = repr(swept)
                 shown = shown if len(shown) <= 80 else shown[:77] + "..."
                 problems = [(p, m + f" (in the sweep combination {shown})") for p, m in problems]
-            raise SuiteError(source, problems=[(f"losses[{i}].params.{p}", m) for p, m in problems]) from None
+            # a problem of the whole mapping (a plugin's own key check) has an empty key path
+            raise SuiteError(source, problems=[(f"losses[{i}].params" + (f".{p}" if p else ""), m)
+                                               for p, m in problems]) from None
         label = entry.label or entry.name
         if swept:
             label = f"{label} ({_values(swept, swept)})"

@@ -70,6 +70,9 @@ def study_plots(study, folder: Path, source: str = "") -> list[Path]:
     if pruned:
         ax.plot([t.number for t in pruned], [t.intermediate_values[max(t.intermediate_values)] for t in pruned],
                 "o", mfc="none", alpha=0.5, label="pruned (last epoch reported)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers are whole
     written.append(_finish(fig, ax, "trial number", f"validation {metric}", title, folder / f"tune-{stem}-history.png"))
 
     params = sorted({p for t in complete + pruned for p in t.params})

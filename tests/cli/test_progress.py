@@ -110,3 +110,22 @@ def test_jobs_bars_are_cleared_at_the_end_too(monkeypatch):
 def test_bars_stay_in_a_log():
     console = Console(file=io.StringIO(), force_terminal=False)
     assert not RichObserver(runs=[], console=console).progress.live.transient
+
+
+def test_epoch_counter_whole_at_80_columns():
+    """At 80 columns the bars' counters (epoch 12/30, batch 5/120) stay whole: the long
+    information text is what gets cut, with an ellipsis."""
+    run = _run("a", "cross-entropy", "Cross-entropy x e^5 (control)", epochs=30)
+    for width in (80, 60):
+        console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system=None)
+        with RichObserver(runs=[run, run], console=console) as obs:
+            obs.run_numerics(run, {"device": "cpu", "precision": "float32", "cpu_threads": 2})
+            obs.run_start(run, start_epoch=0, epochs=30, steps_per_epoch=120)
+            obs.batch_end(step=5, loss=1.2345, images_per_s=12345.0)
+            obs.epoch_end(epoch=12, record={"seconds": 5.0, "val": {"nmi": 0.5, "f1": 0.4, "recall@1": 0.6, "map@r": 0.3}})
+            screen = Console(file=io.StringIO(), width=width, color_system=None)
+            screen.print(obs.progress.get_renderable())
+        lines = screen.file.getvalue().splitlines()
+        assert len(lines) == 3 and max(len(line) for line in lines) <= width
+        assert "0/2" in lines[0] and "12/30" in lines[1] and "5/120" in lines[2]
+        assert "epochs" in lines[1] and "batches" in lines[2]

@@ -142,4 +142,42 @@ def test_suite_notes_come_first_on_every_table():
     tables = suite_tables(group_rows(rows), "s", paper=None, verdicts=sv, notes=["tuned: 5 trials"])
     assert tables[0].title.startswith("Verdicts vs CE")  # the verdict table comes first
     assert tables[-1].title.startswith("Other metrics vs CE (descriptive)")
-    assert len(tables) == 4 and all(t.notes[0] == "tuned: 5 trials" for t in tables)
+    retrieval = any(t.title.startswith("Retrieval") for t in tables)
+    assert len(tables) == 4 + retrieval and all(t.notes[0] == "tuned: 5 trials" for t in tables)
+
+
+def test_map_at_r_and_p_at_1_have_a_table():
+    """MAP@R (the default tuning and verdict metric) and P@1 are shown, mean ± std over seeds,
+    computed here from the rows' values."""
+    import statistics
+
+    from modbench.render.layout import suite_tables
+
+    values = {("A", 0): (0.30, 0.61), ("A", 1): (0.34, 0.65), ("B", 0): (0.20, 0.50), ("B", 1): (0.22, 0.52)}
+    rows = [make_row(label, loss="triplet" if label == "A" else "margin", seed=s, dataset="digits",
+                     metrics={"nmi": 0.5, "map@r": m, "p@1": p}) for (label, s), (m, p) in values.items()]
+    tables = suite_tables(group_rows(rows), "d")
+    table = next(t for t in tables if "MAP@R" in t.header)
+    assert table.header == ["Loss function", "Seeds", "MAP@R", "P@1"]
+    for row in table.rows:
+        ms = [m for (label, _), (m, _) in values.items() if label == row[0]]
+        ps = [p for (label, _), (_, p) in values.items() if label == row[0]]
+        assert row[2] == f"{statistics.mean(ms):.3f} ± {statistics.stdev(ms):.3f}"
+        assert row[3] == f"{statistics.mean(ps):.3f} ± {statistics.stdev(ps):.3f}"
+    assert table.best[0][2] and not table.best[1][2]  # A has the higher MAP@R
+    assert any("MAP@R" in n and "P@1" in n for n in table.notes)
+    # runs cached before these metrics existed: no empty table
+    old = [make_row("A", seed=0, metrics={"nmi": 0.5})]
+    assert not any("MAP@R" in t.header for t in suite_tables(group_rows(old), "d"))
+
+
+def test_measured_with_line_has_one_field_order():
+    """A fresh result (numerics as the engine built them) and the same result read back from a
+    sorted JSON file name their fields in the same order."""
+    from modbench.render.layout import identity_note
+
+    fresh = {"device": "cpu", "precision": "float32", "cpu_threads": 1}
+    cached = dict(sorted(fresh.items()))  # json.dump(..., sort_keys=True) order
+    notes = [identity_note(group_rows([make_row("A", metrics={"nmi": 0.5}, result_extra={"numerics": n})]))
+             for n in (fresh, cached)]
+    assert notes[0] == notes[1] == "Measured with device cpu, precision float32, cpu_threads 1."

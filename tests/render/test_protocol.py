@@ -23,11 +23,34 @@ def protocol(data):
 def test_split_sizes_are_words_not_a_dict():
     text = protocol({"train": 1293, "val": 144, "test": 360,
                      "info": {"source": "sklearn.datasets.load_digits", "fixture": False, "labels": None}})
-    (line,) = [line for line in text.splitlines() if line.startswith("| Split sizes")]
+    (line,) = [item for item in _items(text) if item.startswith("- **Split sizes**")]
     assert "train 1293, validation 144, test 360 images (read with sklearn.datasets.load\\_digits)" in line
     assert "{" not in line and "'" not in line and "None" not in line
     fixture = protocol({"train": 4, "val": 1, "test": 2, "info": {"fixture": True}})
-    assert "fixture data: synthetic files, not the real dataset" in fixture
+    assert "fixture data: synthetic files, not the real dataset" in " ".join(_items(fixture))
+
+
+def _items(text: str) -> list[str]:
+    """The Markdown list items of ``text``, each joined onto one line."""
+    items: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("- "):
+            items.append(line)
+        elif line.startswith("  ") and items:
+            items[-1] += " " + line.strip()
+    return items
+
+
+def test_protocol_fits_80_columns_without_cutting_words():
+    """Every line of the protocol section is at most 80 columns; wrapped items keep their words
+    (the joined item equals the one-line text)."""
+    data = {"train": 1293, "val": 144, "test": 360, "info": {"source": "sklearn.datasets.load_digits"}}
+    text = protocol(data)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    items = _items(text)
+    assert any(i.startswith("- **Dataset**: Digits (`digits`); the official training split divided into train and "
+                            "validation (class-stratified, val\\_fraction 0.1, split seed 0)") for i in items), items
+    assert any(i.startswith("- **A**: `triplet`; parameters ") and i.endswith("; seeds done 2/2") for i in items), items
 
 
 def test_protocol_cites_only_files_in_the_repository():
@@ -51,7 +74,7 @@ def _training_line(train):
     rows = [make_row("A", seed=0, metrics={"nmi": 0.5}, dataset="digits", train=train,
                      result_extra={"data": {"train": 10, "val": 1, "test": 5}, "device": "cpu"})]
     (summary,) = summarize_rows(rows)
-    (line,) = [line for line in protocol_markdown(summary.protocol).splitlines() if line.startswith("| Training")]
+    (line,) = [item for item in _items(protocol_markdown(summary.protocol)) if item.startswith("- **Training**")]
     return line
 
 
@@ -66,15 +89,16 @@ def test_the_training_line_states_the_schedule_and_what_weight_decay_covers():
 
 def test_protocol_states_the_test_set_size_and_a_test_subset():
     whole = protocol({"train": 100, "val": 10, "test": 359, "info": {"test_total": 359}})
-    (line,) = [line for line in whole.splitlines() if line.startswith("| Split sizes")]
+    (line,) = [item for item in _items(whole) if item.startswith("- **Split sizes**")]
     assert "test 359 images (the whole test split)" in line
-    assert "the whole official test split for every reported number" in whole
+    assert "the whole official test split for every reported number" in " ".join(_items(whole))
     rows = [make_row("A", seed=0, metrics={"nmi": 0.5}, dataset="digits", subset=10, test_subset=3,
                      result_extra={"data": {"train": 100, "val": 10, "test": 30,
                                             "info": {"test_total": 359, "test_subset": 3}}})]
     (summary,) = summarize_rows(rows)
     smoke = protocol_markdown(summary.protocol)
-    (line,) = [line for line in smoke.splitlines() if line.startswith("| Split sizes")]
+    (line,) = [item for item in _items(smoke) if item.startswith("- **Split sizes**")]
     assert "test 30 of 359 images" in line and "whole" not in line
-    assert "test subset: at most 3 test images per class (a smoke run: not the whole test split)" in smoke
-    assert "subset: at most 10 training images per class (validation in proportion)" in smoke
+    joined = " ".join(_items(smoke))
+    assert "test subset: at most 3 test images per class (a smoke run: not the whole test split)" in joined
+    assert "subset: at most 10 training images per class (validation in proportion)" in joined

@@ -62,9 +62,11 @@ def test_the_report_protocol_shows_each_losss_learning_rate(write_suite, cli, tm
     result = cli("report", "--suite", suite, "--cache-dir", cache, "--markdown")
     assert result.exit_code == 0, result.stderr[-1500:]
     out = result.stdout
-    assert "lr per loss (the loss table)" in out and "Learning rate" in out
-    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ") and "`" in line}
-    assert "0.002" in rows["CE"] and "0.0005" in rows["New loss"] and "0.001" in rows["Triplet"]
+    joined = out.replace("\n  ", " ")  # the protocol's list items, each on one line
+    assert "lr per loss (see Losses)" in joined and "; learning rate " in joined
+    rows = {line.split("**")[1]: line for line in joined.splitlines() if line.startswith("- **") and "; seeds done" in line}
+    assert "learning rate 0.002" in rows["CE"] and "learning rate 0.0005" in rows["New loss"]
+    assert "learning rate 0.001" in rows["Triplet"]
     assert out.count("### Table 1 layout") == 1
 
 

@@ -74,7 +74,8 @@ def test_the_report_protocol_shows_each_losss_optimizer(write_suite, cli, tmp_pa
     result = cli("report", "--suite", suite, "--cache-dir", cache, "--markdown")
     assert result.exit_code == 0, result.stderr[-1500:]
     out = result.stdout
-    assert "optimizer per loss (the loss table)" in out and "| Optimizer" in out
-    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ") and "`" in line}
-    assert "| adamw" in rows["New loss (AdamW)"] and "| adam " in rows["New loss"]
+    joined = out.replace("\n  ", " ")  # the protocol's list items, each on one line
+    assert "optimizer per loss (see Losses)" in joined
+    rows = {line.split("**")[1]: line for line in joined.splitlines() if line.startswith("- **") and "; seeds done" in line}
+    assert "; optimizer adamw;" in rows["New loss (AdamW)"] and "; optimizer adam;" in rows["New loss"]
     assert "Differs from the suite as written" not in out

@@ -82,3 +82,33 @@ def test_the_suggested_train_command_can_be_pasted():
     command = train_command("my suites/a b.yaml", seed=99, subset=3)
     assert shlex.split(command) == ["modbench", "train", "--suite", "my suites/a b.yaml", "--seed", "99", "--subset", "3"]
     assert train_command("digits") == "modbench train --suite digits"
+
+
+def test_a_missing_required_key_does_not_hide_a_misspelt_name(write_suite):
+    """``train`` missing and the dataset ``digts``: both problems at once, one line each."""
+    data = copy.deepcopy(TINY_SUITE)
+    del data["train"]
+    data["dataset"]["name"] = "digts"
+    data["backbone"]["name"] = "small-cn"
+    path = write_suite(data)
+    with pytest.raises(SuiteError) as info:
+        load_suite(str(path))
+    lines = str(info.value).splitlines()
+    assert f"{path}: train: required key is missing" in lines
+    assert any(line.startswith(f"{path}: dataset.name: ") and "'digts'" in line and "digits" in line for line in lines)
+    assert any(line.startswith(f"{path}: backbone.name: ") and "small-cnn" in line for line in lines)
+    assert len(lines) == 3
+
+
+def test_a_plugin_parameter_problem_has_no_stray_dot(write_suite, tmp_path):
+    (tmp_path / "my_losses.py").write_text(
+        "import torch\n\nclass NormFace(torch.nn.Module):\n"
+        "    def __init__(self, num_classes, embedding_dim, scale: float = 16.0):\n"
+        "        super().__init__()\n"
+    )
+    data = copy.deepcopy(TINY_SUITE)
+    data["losses"] = [{"name": "cross-entropy"}, {"name": "./my_losses.py:NormFace", "params": {"scal": 2.0}}]
+    path = write_suite(data)
+    with pytest.raises(SuiteError) as info:
+        load_suite(str(path))
+    assert str(info.value).startswith(f"{path}: losses[1].params: unknown parameter 'scal'")

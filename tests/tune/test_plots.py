@@ -106,3 +106,28 @@ def test_unreadable_and_foreign_databases_are_skipped_named_and_left_unchanged(t
     for name in ("corrupt.db", "empty.db", "other.db"):
         assert sum(name in line for line in skipped) == 1
     assert "not an Optuna study" in next(line for line in skipped if "other.db" in line)
+
+
+def test_trial_numbers_are_on_integer_ticks(tmp_path, monkeypatch):
+    """Two trials (numbers 0 and 1): the history's x ticks are whole trial numbers, not 0.5."""
+    from modbench.tune import plots
+    from modbench.tune import study as st
+
+    ticks = {}
+    finish = plots._finish
+
+    def record(fig, ax, xlabel, *args):
+        fig.canvas.draw()
+        ticks[xlabel] = list(ax.xaxis.get_majorticklocs())
+        return finish(fig, ax, xlabel, *args)
+
+    monkeypatch.setattr(plots, "_finish", record)
+    (tmp_path / "cache" / "tune").mkdir(parents=True)
+    storage = st.open_storage(f"sqlite:///{tmp_path / 'cache' / 'tune' / 'tiny.db'}")
+    study = st.open_study(storage, "tiny | New loss | map@r | abc", pruner="none")
+    for _ in range(2):
+        t = study.ask()
+        study.tell(t, t.suggest_float("beta", 2, 16) / 16)
+    plots.write_tune_plots(tmp_path / "cache", tmp_path / "plots")
+    shown = [x for x in ticks["trial number"] if -0.5 <= x <= 1.5]
+    assert shown and all(float(x).is_integer() for x in shown), ticks["trial number"]
