@@ -16,6 +16,8 @@ reuses them, and each ``RunSpec`` carries its validated parameter model (``RunSp
 
 from __future__ import annotations
 
+import copy
+
 import dataclasses
 import hashlib
 import itertools
@@ -252,7 +254,9 @@ def loss_train(setting: LossSetting) -> dict[str, Any]:
     return {k: v for k, v in (("lr", setting.lr), ("optimizer", setting.optimizer)) if v is not None}
 
 
-def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
+def run_config(suite: Suite, setting: LossSetting, seed: int, code: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's resolved configuration; ``code``: its ``code_identity`` when the caller has it
+    (the same loss and backbone for every seed of a setting)."""
     return {
         "protocol": PROTOCOL_VERSION,
         "dataset": suite.dataset.model_dump(mode="json"),
@@ -260,7 +264,7 @@ def run_config(suite: Suite, setting: LossSetting, seed: int) -> dict[str, Any]:
         "train": suite.train.model_dump(mode="json") | loss_train(setting),
         "loss": {"name": setting.name, "params": setting.params},
         "seed": seed,
-        "code": code_identity(setting.name, suite.backbone.name, suite.source_dir),  # modbench/identity.py
+        "code": code if code is not None else code_identity(setting.name, suite.backbone.name, suite.source_dir),
     }
 
 
@@ -374,9 +378,12 @@ def resolve_runs(
                 )
         settings = [s for s in settings if s.name in losses or s.label in losses]
     runs = []
+    codes: dict[str, dict[str, Any]] = {}  # loss name -> code_identity, computed once per call (it stats ~40 files)
     for setting in settings:
+        if setting.name not in codes:
+            codes[setting.name] = code_identity(setting.name, suite.backbone.name, suite.source_dir)  # modbench/identity.py
         for seed in suite.seeds:
-            config = run_config(suite, setting, seed)
+            config = run_config(suite, setting, seed, copy.deepcopy(codes[setting.name]))
             runs.append(
                 RunSpec(
                     suite=suite.name,
