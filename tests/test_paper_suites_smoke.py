@@ -41,8 +41,11 @@ def fixture_dir(tmp_path_factory):
 def test_paper_suite_smoke(cli, fixture_dir, suite):
     result = cli("compare", "--suite", suite, "--subset", "2", "--epochs", "1", "--data-dir", fixture_dir, "--json")
     assert result.exit_code == 0, result.stderr
-    records = json.loads(result.stdout)
+    data = json.loads(result.stdout)
+    records = [r for r in data if r.get("seed") is not None]  # the runs (aggregates carry the verdicts)
     assert [r["label"] for r in records] == PAPER_SUITES[suite]
+    verdicts = [r["verdict"] for r in data if r.get("verdict")]
+    assert verdicts and all(v["metric"] == "recall@1" for v in verdicts)  # the suite's verdict metric
     for r in records:
         assert r["status"] == "done"
         for key in ("nmi", "f1", "recall@1", "recall@8"):
