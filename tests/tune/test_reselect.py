@@ -61,9 +61,11 @@ def test_tune_retrains_the_top_three_and_keeps_the_best_mean(tmp_path, cli, monk
             retrained.setdefault(config["train"]["lr"], []).append(run_dir.result()["metrics"]["recall@1"])
     assert sorted(len(v) for v in retrained.values()) == [2, 2, 2]
     means = {lr: sum(v) / 2 for lr, v in retrained.items()}
-    best_lr = max(means, key=lambda lr: means[lr])
+    best = max(means.values())
     (entry,) = data["losses"]
-    assert entry["lr"] == best_lr and record["chosen_mean"] == pytest.approx(means[best_lr])
+    # the chosen setting has the best mean (on a tie, tune prefers the better-ranked trial of the
+    # search: any tied learning rate may be the one)
+    assert means[entry["lr"]] == pytest.approx(best) and record["chosen_mean"] == pytest.approx(best)
     assert tuned.seeds[0] not in {0, 1, 2}
 
 
