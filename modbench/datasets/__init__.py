@@ -39,6 +39,10 @@ def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool, seed: 
     if dataset_cfg["name"] in TAKES_PATH:
         extra = {"path": dataset_cfg.get("path"), "image_size": dataset_cfg.get("image_size")}
     per_seed = dataset_cfg.get("subset_seed") == "per-seed" and dataset_cfg.get("subset") is not None
+    from modbench.datasets.class_disjoint import is_class_disjoint
+
+    if is_class_disjoint(dataset_cfg.get("split")):
+        extra["split"] = dataset_cfg["split"]  # only then: a loader of a closed-set dataset needs no such argument
     if per_seed and seed is None:
         raise ValueError("subset_seed: per-seed needs the run's seed")
     splits = loader(

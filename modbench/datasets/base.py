@@ -27,6 +27,11 @@ class DataSplits:
     augment: str = "none"  # "none" | "crop-flip" (pad 4, random crop, horizontal flip) | "crop"
     classes: list[str] | None = None
     info: dict = field(default_factory=dict)  # source, split sizes, ... (recorded with results)
+    # "closed": the test split holds the training classes; "class-disjoint": train, validation
+    # and test classes are pairwise disjoint, each side's labels numbered 0..K-1 on their own
+    # (``num_classes`` counts the training classes; ``info["classes_by_side"]`` keeps the
+    # original ids and names). See modbench/datasets/class_disjoint.py.
+    protocol: str = "closed"
 
     @property
     def channels(self) -> int:

@@ -34,6 +34,7 @@ def load(
     split_seed: int = 0,
     subset: int | None = None,
     labels: str | None = None,
+    split: dict | None = None,
 ) -> DataSplits:
     """The digits splits; ``data_dir`` and ``download`` are ignored (the data ships with sklearn)."""
     reject_labels("digits", labels)
@@ -57,6 +58,7 @@ def load(
         subset=subset,
         augment="none",
         classes=[str(c) for c in range(10)],
+        split=split,
         info={
             "source": "sklearn.datasets.load_digits",
             "test_split": f"{TEST_FRACTION:.0%} of each class, fixed seed {TEST_SEED}",

@@ -155,7 +155,8 @@ def _open(name: str, root: Path | None, download: bool):
     description="Fashion-MNIST (idx files, .gz or unpacked; Debian's dataset-fashion-mnist found by default; 28x28 grey, 10 classes, 60k / 10k).",
 )
 def load(*, data_dir: Path | None, download: bool = False, val_fraction: float = 0.1,
-         split_seed: int = 0, subset: int | None = None, labels: str | None = None) -> DataSplits:
+         split_seed: int = 0, subset: int | None = None, labels: str | None = None,
+         split: dict | None = None) -> DataSplits:
     name = "fashion-mnist"
     reject_labels(name, labels)
     check_arguments(name, val_fraction=val_fraction, subset=subset)
@@ -174,6 +175,7 @@ def load(*, data_dir: Path | None, download: bool = False, val_fraction: float =
         subset=subset,
         augment="crop-flip",
         classes=list(CLASSES),
+        split=split,
         info={
             "source": source,
             "folder": str(folder),

@@ -28,6 +28,7 @@ from modbench.results.deviations import note as deviation_note
 from modbench.results.rows import (
     ACCURACY, ACCURACY_LABEL, NOT_APPLICABLE, TABLE1_METRICS, TABLE2_METRICS, TABLE3_METRICS,
 )
+from modbench.results.split_protocol import protocol_note, protocol_text
 from modbench.results.verdict import NOISE_BOTH
 
 MEASURED, PAPER = "measured", "paper"
@@ -353,8 +354,10 @@ def suite_tables(
         tables.append(accuracy)
     if verdicts is not None and (secondary := secondary_table(verdicts, suite, deviations)) is not None:
         tables.append(secondary)
+    protocol = protocol_note([protocol_text(g.config, next((r.result for r in g.done if r.result), None))
+                              for g in groups if g.config])
     for table in tables:
-        table.notes[:0] = list(notes or [])
+        table.notes[:0] = list(notes or []) + ([protocol] if protocol else [])
     return tables
 
 

@@ -56,7 +56,11 @@ def _dataset(p: Protocol) -> str:
     if d.get("labels"):
         text += f", labels: {d['labels']}"
     text += ")"
-    if "val_fraction" in d:
+    if "val_fraction" in d and p.class_disjoint:
+        text += ("; class-disjoint: training classes from the official training split, test classes "
+                 "from the official test split, validation classes carved from the training side "
+                 f"(val_fraction {_number(d['val_fraction'])}, split seed {d.get('split_seed', 0)})")
+    elif "val_fraction" in d:
         text += (
             f"; the official training split divided into train and validation "
             f"(class-stratified, val_fraction {_number(d['val_fraction'])}, split seed {d.get('split_seed', 0)}); "
@@ -69,6 +73,26 @@ def _dataset(p: Protocol) -> str:
         text += (f"; test subset: at most {d['test_subset']} test images per class (a smoke run: "
                  "not the whole test split)")
     return text
+
+
+def _protocol(p: Protocol) -> str:
+    """``closed-set ...`` or the class-disjoint sides: counts, names, how they were chosen."""
+    if not p.class_disjoint:
+        return "closed-set: the test split holds the training classes"
+
+    def one(sizes: dict) -> str:
+        info = sizes.get("info") if isinstance(sizes.get("info"), dict) else {}
+        sides = info.get("classes_by_side") or {}
+        words = {"train": "training", "val": "validation", "test": "test (never seen in training)"}
+        parts = []
+        for side in ("train", "val", "test"):
+            names = (sides.get(side) or {}).get("names") or []
+            shown = ", ".join(str(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
+            parts.append(f"{len(names)} {words[side]} classes ({shown})")
+        rule = str(info.get("split_rule") or "")
+        return "class-disjoint: " + "; ".join(parts) + (f"; {rule}" if rule else "")
+
+    return _join(p.sizes, one) if p.sizes else "class-disjoint"
 
 
 def _sizes(p: Protocol) -> str:
@@ -209,6 +233,7 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
     """The protocol section of one suite."""
     settings = [
         ("Dataset", _dataset(p)),
+        ("Protocol", _protocol(p)),
         ("Split sizes", _sizes(p)),
         ("Backbone", _backbone(p)),
         ("Training", _training(p)),

@@ -11,6 +11,7 @@ from typing import Any
 from modbench.canonical import canonical_json
 from modbench.results.aggregate import Group
 from modbench.results.rows import run_identity
+from modbench.results.split_protocol import CLASS_DISJOINT, protocol_mode
 
 # Datasets whose test split holds the training classes (closed-set retrieval).
 CLOSED_SET_DATASETS = {"cifar10", "cifar100", "fashion-mnist", "digits"}
@@ -73,8 +74,13 @@ class Protocol:
         return len({repr(loss.optimizer) for loss in self.losses}) > 1
 
     @property
+    def class_disjoint(self) -> bool:
+        return protocol_mode({"dataset": self.dataset}) == CLASS_DISJOINT
+
+    @property
     def closed_set(self) -> bool:
-        return self.dataset.get("name") in CLOSED_SET_DATASETS
+        """A built-in dataset's official division (every class in train and test), as run."""
+        return self.dataset.get("name") in CLOSED_SET_DATASETS and not self.class_disjoint
 
 
 def suite_protocol(suite: str, groups: list[Group], description: str = "") -> Protocol:

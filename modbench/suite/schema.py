@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_serializer, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_serializer,
+                      model_validator)
 
 from modbench.errors import UserError
 from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
@@ -25,6 +26,7 @@ MAX_SEEDS = 1_000  # seeds listed in one suite
 MAX_KMEANS_N_INIT = 100
 MAX_BATCH_SIZE = 65_536
 MAX_SUBSET = 10_000_000
+MAX_CLASSES = 1_000_000  # classes listed in dataset.split
 # The CPU thread count of a run whose suite sets no train.cpu_threads and whose command gives no
 # --threads. One thread: the same numbers on every machine and in every shell (a shared cache
 # reuses them), and the fastest choice when several runs or users share the cores.
@@ -45,6 +47,59 @@ def _printable_text(value: str | None) -> str | None:
 class Strict(BaseModel):
     # No NaN or infinity anywhere (an infinite learning rate is not a setting, it is a typo).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class SplitConfig(Strict):
+    """``dataset.split``: the protocol (docs/datasets.md, "Protocols: closed-set and
+    class-disjoint"). ``closed``: the test split holds the training classes. ``class-disjoint``:
+    the test classes are never trained on; which classes go where is listed (``train_classes``
+    and/or ``test_classes``: class names, or integers) or drawn (``seed``, ``train_fraction``,
+    defaults 0 and 0.5; modbench.datasets.class_disjoint). Written as a plain string
+    (``split: class-disjoint``) it takes the defaults."""
+
+    mode: Literal["closed", "class-disjoint"] = "closed"
+    train_classes: list[StrictInt | str] | None = Field(None, min_length=1, max_length=MAX_CLASSES)
+    test_classes: list[StrictInt | str] | None = Field(None, min_length=1, max_length=MAX_CLASSES)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="draws the training classes (no list given)")
+    train_fraction: float | None = Field(None, gt=0, lt=1, description="share of the classes drawn for training")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        return {"mode": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        listed = [k for k in ("train_classes", "test_classes") if getattr(self, k) is not None]
+        drawn = [k for k in ("seed", "train_fraction") if getattr(self, k) is not None]
+        if self.mode == "closed" and (listed or drawn):
+            raise ValueError(f"{(listed + drawn)[0]} applies to mode: class-disjoint only (mode is closed)")
+        if listed and drawn:
+            raise ValueError(f"{drawn[0]} draws the classes; with {listed[0]} listed, remove it")
+        for key in listed:
+            values = [str(v) for v in getattr(self, key)]
+            twice = next((v for v in values if values.count(v) > 1), None)
+            if twice is not None:
+                raise ValueError(f"{key} lists class {twice!r} twice")
+            bad = next((v for v in values if not v.isprintable() or not v), None)
+            if bad is not None:
+                raise ValueError(f"{key}: class names must be printable text on one line, got {bad!r}")
+        if len(listed) == 2:
+            both = set(map(str, self.train_classes)) & set(map(str, self.test_classes))
+            if both:
+                raise ValueError(f"class {sorted(both)[0]!r} is in both train_classes and test_classes; "
+                                 "the protocol is class-disjoint")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _canonical(self, handler):
+        # The run key sees the defaults spelled out, so that "split: class-disjoint" and
+        # "{mode: class-disjoint, seed: 0, train_fraction: 0.5}" are the same run.
+        data = {k: v for k, v in handler(self).items() if v is not None}
+        if data.get("mode") == "class-disjoint" and "train_classes" not in data and "test_classes" not in data:
+            data.setdefault("seed", 0)
+            data.setdefault("train_fraction", 0.5)
+        return data
 
 
 class DatasetConfig(Strict):
@@ -70,6 +125,9 @@ class DatasetConfig(Strict):
     # seed draws its own training subset, so that the seed spread includes the choice of
     # training images (validation and test images stay the same). Needs subset.
     subset_seed: Literal["fixed", "per-seed"] = "fixed"
+    # The protocol: closed-set (the default, left out of the dump so that closed-set run keys stay
+    # as they were) or class-disjoint (SplitConfig).
+    split: SplitConfig = Field(default_factory=SplitConfig)
 
     @model_serializer(mode="wrap")
     def _omit_unset_source(self, handler):
@@ -81,6 +139,8 @@ class DatasetConfig(Strict):
                 data.pop(key, None)
         if data.get("subset_seed") == "fixed":
             data.pop("subset_seed")
+        if (data.get("split") or {}).get("mode", "closed") == "closed":
+            data.pop("split", None)
         return data
 
     @model_validator(mode="after")

@@ -1,0 +1,48 @@
+"""Which protocol a run was measured under, in words, from its resolved configuration and its
+``result.json`` (torch-free): closed-set (the test split holds the training classes) or
+class-disjoint (the test classes are never trained on), with the class count of every side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLOSED = "closed"
+CLASS_DISJOINT = "class-disjoint"
+
+
+def protocol_mode(config: dict[str, Any] | None) -> str:
+    """``closed`` or ``class-disjoint``: the run configuration's ``dataset.split.mode``."""
+    split = ((config or {}).get("dataset") or {}).get("split")
+    if isinstance(split, str):
+        return split
+    return (split or {}).get("mode", CLOSED) if isinstance(split, dict) else CLOSED
+
+
+def class_counts(result: dict[str, Any] | None) -> dict[str, int] | None:
+    """{"train", "val", "test"}: classes on each side of a class-disjoint run (its data record)."""
+    info = (((result or {}).get("data") or {}).get("info")) or {}
+    counts = info.get("class_counts")
+    return counts if isinstance(counts, dict) else None
+
+
+def protocol_text(config: dict[str, Any] | None, result: dict[str, Any] | None = None) -> str:
+    """``closed-set`` or ``class-disjoint (train 3, validation 2, test 5 classes)``."""
+    if protocol_mode(config) != CLASS_DISJOINT:
+        return "closed-set"
+    counts = class_counts(result)
+    if not counts:
+        return "class-disjoint"
+    return (f"class-disjoint (train {counts.get('train')}, validation {counts.get('val')}, "
+            f"test {counts.get('test')} classes)")
+
+
+def protocol_note(texts: list[str]) -> str:
+    """The line every table of a suite carries: which protocol its numbers were measured under."""
+    if not texts:
+        return ""
+    shown = " / ".join(dict.fromkeys(texts)) + (" (differs between runs)" if len(set(texts)) > 1 else "")
+    if all(t.startswith("closed-set") for t in texts):
+        return (f"Protocol: {shown} retrieval: the test split holds the training classes (not comparable "
+                "with class-disjoint benchmarks).")
+    return (f"Protocol: {shown}: the test classes are never seen in training; validation classes are "
+            "disjoint from both.")
