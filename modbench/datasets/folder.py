@@ -97,6 +97,7 @@ def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: 
     """The splits of the ImageFolder tree at ``path`` (``data_dir`` and ``download`` unused).
     In class-disjoint mode (``split``) the classes are the sub-folders of train/, test/ and val/
     together, sorted, and a test class need not be a training class."""
+    protocol_split, disjoint = split, is_class_disjoint(split)  # below, ``split`` names a folder
     reject_labels(NAME, labels)
     check_arguments(NAME, val_fraction=val_fraction, subset=subset)
     if path is None:
@@ -110,7 +111,6 @@ def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: 
                             f"{root}/train/<class>/*.png and {root}/test/<class>/*.png")
     classes = _classes(root / "train")
     _images.need_two_classes(NAME, str(root / "train"), classes)
-    disjoint = is_class_disjoint(split)
     if disjoint:
         classes = sorted({c for s in ("train", "test", "val") if (root / s).is_dir() for c in _classes(root / s)})
     splits = {}
@@ -145,7 +145,7 @@ def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: 
         augment="none",
         classes=classes,
         val=tensors.get("val"),
-        split=split,
+        split=protocol_split,
         info={
             "source": "modbench.datasets.folder (Pillow)",
             "path": str(root),
