@@ -42,7 +42,6 @@ def protocol_note(texts: list[str]) -> str:
         return ""
     shown = " / ".join(dict.fromkeys(texts)) + (" (differs between runs)" if len(set(texts)) > 1 else "")
     if all(t.startswith("closed-set") for t in texts):
-        return (f"Protocol: {shown} retrieval: the test split holds the training classes (not comparable "
-                "with class-disjoint benchmarks).")
+        return f"Protocol: {shown}: the test split holds the training classes."
     return (f"Protocol: {shown}: the test classes are never seen in training; validation classes are "
             "disjoint from both.")
