@@ -83,13 +83,14 @@ def _protocol(p: Protocol) -> str:
     def one(sizes: dict) -> str:
         info = sizes.get("info") if isinstance(sizes.get("info"), dict) else {}
         sides = info.get("classes_by_side") or {}
-        words = {"train": "training", "val": "validation", "test": "test (never seen in training)"}
+        words = {"train": "training classes", "val": "validation classes",
+                 "test": "test classes, never seen in training"}
         parts = []
         for side in ("train", "val", "test"):
             names = (sides.get(side) or {}).get("names") or []
             shown = ", ".join(str(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
-            parts.append(f"{len(names)} {words[side]} classes ({shown})")
-        rule = str(info.get("split_rule") or "")
+            parts.append(f"{len(names)} {words[side]} ({shown})")
+        rule = str(info.get("split_rule") or "").removeprefix("class-disjoint: ")
         return "class-disjoint: " + "; ".join(parts) + (f"; {rule}" if rule else "")
 
     return _join(p.sizes, one) if p.sizes else "class-disjoint"

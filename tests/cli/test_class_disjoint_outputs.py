@@ -82,7 +82,7 @@ def test_json_csv_markdown_and_rich_say_which_protocol(trained):
     assert out.exit_code == 0, out.stderr
     text = " ".join(out.stdout.split())
     assert "**Protocol**: class-disjoint: 3 training classes" in text
-    assert "5 test (never seen in training) classes" in text
+    assert "5 test classes, never seen in training (" in text
     assert f"Protocol: {DISJOINT_TEXT}: the test classes are never seen in training" in text
     assert "closed-set" not in text
 
