@@ -39,9 +39,15 @@ def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool, seed: 
     if dataset_cfg["name"] in TAKES_PATH:
         extra = {"path": dataset_cfg.get("path"), "image_size": dataset_cfg.get("image_size")}
     per_seed = dataset_cfg.get("subset_seed") == "per-seed" and dataset_cfg.get("subset") is not None
+    import inspect
+
     from modbench.datasets.class_disjoint import is_class_disjoint
+    from modbench.errors import UserError
 
     if is_class_disjoint(dataset_cfg.get("split")):
+        if "split" not in inspect.signature(loader).parameters:
+            raise UserError(f"dataset '{dataset_cfg['name']}' has a split of its own; dataset.split "
+                            "does not apply to it (remove it from the suite)")
         extra["split"] = dataset_cfg["split"]  # only then: a loader of a closed-set dataset needs no such argument
     if per_seed and seed is None:
         raise ValueError("subset_seed: per-seed needs the run's seed")

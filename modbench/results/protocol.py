@@ -75,7 +75,9 @@ class Protocol:
 
     @property
     def class_disjoint(self) -> bool:
-        return protocol_mode({"dataset": self.dataset}) == CLASS_DISJOINT
+        recorded = any(isinstance(s, dict) and protocol_mode(None, {"data": s}) == CLASS_DISJOINT
+                       for s in self.sizes)
+        return recorded or protocol_mode({"dataset": self.dataset}) == CLASS_DISJOINT
 
     @property
     def closed_set(self) -> bool:

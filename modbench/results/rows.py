@@ -28,7 +28,7 @@ def accuracy_applicable(result: dict[str, Any] | None) -> bool | None:
     classifier knows the training classes only, so it cannot name a test image's class), None
     for a result that does not say (written before the family was recorded, or no result)."""
     family = result.get("family") if isinstance(result, dict) else None
-    if family is not None and protocol_mode(result.get("config")) == CLASS_DISJOINT:
+    if family is not None and protocol_mode(result.get("config"), result) == CLASS_DISJOINT:
         return False
     return {"softmax": True, "embedding": False}.get(family)
 

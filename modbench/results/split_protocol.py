@@ -10,8 +10,13 @@ CLOSED = "closed"
 CLASS_DISJOINT = "class-disjoint"
 
 
-def protocol_mode(config: dict[str, Any] | None) -> str:
-    """``closed`` or ``class-disjoint``: the run configuration's ``dataset.split.mode``."""
+def protocol_mode(config: dict[str, Any] | None, result: dict[str, Any] | None = None) -> str:
+    """``closed`` or ``class-disjoint``: what the run's data record says (a dataset whose loader
+    has a class-disjoint split of its own records it there), else its configuration's
+    ``dataset.split.mode``."""
+    recorded = ((((result or {}).get("data") or {}).get("info")) or {}).get("protocol")
+    if recorded in (CLOSED, CLASS_DISJOINT):
+        return recorded
     split = ((config or {}).get("dataset") or {}).get("split")
     if isinstance(split, str):
         return split
@@ -27,7 +32,7 @@ def class_counts(result: dict[str, Any] | None) -> dict[str, int] | None:
 
 def protocol_text(config: dict[str, Any] | None, result: dict[str, Any] | None = None) -> str:
     """``closed-set`` or ``class-disjoint (train 3, validation 2, test 5 classes)``."""
-    if protocol_mode(config) != CLASS_DISJOINT:
+    if protocol_mode(config, result) != CLASS_DISJOINT:
         return "closed-set"
     counts = class_counts(result)
     if not counts:

@@ -207,3 +207,16 @@ def test_remapping_helper_against_a_loop():
     x, y = class_disjoint._select(images, labels, [2, 4, 7])
     want = [(i, [2, 4, 7].index(int(c))) for i, c in enumerate(labels) if int(c) in (2, 4, 7)]
     assert x.flatten().tolist() == [i for i, _ in want] and y.tolist() == [n for _, n in want]
+
+
+def test_a_loader_without_the_split_argument_is_one_line_error(monkeypatch):
+    # A dataset whose loader has a split of its own (no ``split`` argument) refuses dataset.split.
+    import modbench.datasets as registry
+
+    def load(*, data_dir, download, val_fraction, split_seed, subset, labels):
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(registry.DATASETS, "get", lambda name: load)
+    cfg = DatasetConfig(name="digits", split="class-disjoint").model_dump(mode="json")
+    with pytest.raises(UserError, match="has a split of its own; dataset.split does not apply"):
+        load_splits(cfg, data_dir=None, download=False)
