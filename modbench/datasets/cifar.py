@@ -24,8 +24,9 @@ from torchvision.datasets import CIFAR10, CIFAR100
 
 from modbench.datasets import _torchvision as tv
 from modbench.datasets.base import DataSplits
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, check_arguments, reject_labels
+from modbench.datasets.splits import check_arguments, reject_labels
 from modbench.errors import UserError
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 
 from modbench.datasets.base import DataSplits
+from modbench.datasets.splits import _generator, channel_stats, subset_indices
 from modbench.errors import UserError
 
 PROTOCOL = "class-disjoint"
@@ -43,12 +44,6 @@ def is_class_disjoint(split: dict | str | None) -> bool:
     if isinstance(split, str):
         return split == PROTOCOL
     return isinstance(split, dict) and split.get("mode") == PROTOCOL
-
-
-def _generator(seed: int, stream: int) -> torch.Generator:
-    from modbench.datasets.splits import _generator as generator
-
-    return generator(seed, stream)
 
 
 def _numeric(names: list[str]) -> bool:
@@ -131,8 +126,6 @@ def build(*, name: str, spec: dict, train_images: torch.Tensor, train_labels: to
           split_seed: int, subset: int | None, augment: str, info: dict | None,
           val: tuple[torch.Tensor, torch.Tensor] | None) -> DataSplits:
     """The class-disjoint ``DataSplits`` (module docstring); labels are ids into ``classes``."""
-    from modbench.datasets.splits import channel_stats, subset_indices
-
     train_labels = torch.as_tensor(train_labels, dtype=torch.int64)
     test_labels = torch.as_tensor(test_labels, dtype=torch.int64)
     present = {s: {int(c) for c in torch.unique(y)} for s, y in (("train", train_labels), ("test", test_labels))}

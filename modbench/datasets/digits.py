@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from modbench.datasets.base import DataSplits
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, reject_labels, stratified_split
+from modbench.datasets.splits import reject_labels, stratified_split
 
 TEST_FRACTION = 0.2
 TEST_SEED = 20_210_000  # constant: the test split never moves with split_seed

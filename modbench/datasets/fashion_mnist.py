@@ -35,8 +35,9 @@ import torch
 from modbench.datasets import _torchvision as tv
 from modbench.datasets import idx, locate
 from modbench.datasets.base import DataSplits
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, check_arguments, reject_labels
+from modbench.datasets.splits import check_arguments, reject_labels
 from modbench.errors import UserError
 
 # torchvision's FashionMNIST.classes, spelled out so that reading the files needs no torchvision.

@@ -32,8 +32,9 @@ from modbench.datasets import _images
 from modbench.datasets.base import DataSplits
 from modbench.datasets.class_disjoint import is_class_disjoint
 from modbench.datasets.paths import resolve_data_path
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, check_arguments, reject_labels
+from modbench.datasets.splits import check_arguments, reject_labels
 from modbench.errors import UserError
 
 NAME = "folder"

@@ -212,7 +212,6 @@ def build_splits(
     classes: list[str] | None = None,
     info: dict | None = None,
     val: tuple[torch.Tensor, torch.Tensor] | None = None,
-    split: dict | None = None,
 ) -> DataSplits:
     """Official train -> (train, validation), the official test -> test; then ``subset``.
     ``val=(images, labels)``: the dataset's own validation split (a user's ``val/`` folder),
@@ -225,18 +224,9 @@ def build_splits(
     ``subset``, so that a subset run normalises like the full run and nothing is measured on the
     validation or test images.
 
-    ``split``: the suite's ``dataset.split``; class-disjoint mode is built by
-    ``class_disjoint.build`` (labels are then ids into ``classes``).
+    The closed-set protocol; ``protocol.build_splits`` chooses between it and class-disjoint.
     """
     check_arguments(name, val_fraction=val_fraction, subset=subset)
-    from modbench.datasets.class_disjoint import build, is_class_disjoint
-
-    if is_class_disjoint(split):
-        return build(name=name, spec=split, train_images=train_images, train_labels=train_labels,
-                     test_images=test_images, test_labels=test_labels,
-                     classes=list(classes or [str(c) for c in range(num_classes)]),
-                     val_fraction=val_fraction, split_seed=split_seed, subset=subset, augment=augment,
-                     info=info, val=val)
     train_labels = torch.as_tensor(train_labels, dtype=torch.int64)
     test_labels = torch.as_tensor(test_labels, dtype=torch.int64)
     if val is None:
