@@ -9,7 +9,8 @@ Rules (also in docs/datasets.md, "Protocols: closed-set and class-disjoint"):
   class. With no list: a ``folder``/``npz`` whose training and test classes are already disjoint
   keeps its own division; otherwise the classes are drawn, seeded by ``split.seed`` (default 0)
   on a stream of their own (``_generator(seed, stream=6)``: a random permutation of the sorted
-  class ids), ``round(train_fraction * K)`` of them (default one half) for training.
+  ids of the K classes that have training or test images), ``round(train_fraction * K)`` of them
+  (default one half) for training.
 * Which images. The training side takes the official training split's images of its classes,
   the test side the official test split's images of its classes; the other images are unused.
 * Validation is class-disjoint from training too (Musgrave et al., "A Metric Learning Reality
@@ -88,10 +89,11 @@ def assign_classes(name: str, spec: dict, names: list[str], train_present: set[i
     else:
         seed = int(spec.get("seed") or 0)
         fraction = float(spec.get("train_fraction") or DEFAULT_TRAIN_FRACTION)
-        order = torch.randperm(len(every), generator=_generator(seed, CLASS_STREAM)).tolist()
-        k = min(max(round(fraction * len(every)), 1), len(every) - 1)
+        pool = sorted(train_present | test_present)  # a class of a val/ folder only is no candidate
+        order = [pool[i] for i in torch.randperm(len(pool), generator=_generator(seed, CLASS_STREAM)).tolist()]
+        k = min(max(round(fraction * len(pool)), 1), len(pool) - 1)
         train, test = sorted(order[:k]), sorted(order[k:])
-        how = f"drawn: {k} of {len(every)} classes for training (split.seed {seed}, train_fraction {fraction:g})"
+        how = f"drawn: {k} of {len(pool)} classes for training (split.seed {seed}, train_fraction {fraction:g})"
     for side, ids, present, where in (("train_classes", train, train_present, "training"),
                                       ("test_classes", test, test_present, "test")):
         lacking = [c for c in ids if c not in present]

@@ -110,6 +110,8 @@ class DatasetConfig(Strict):
     # stratified). Every output names it as a deviation; the protocol evaluates the whole test split.
     test_subset: int | None = Field(None, ge=2, le=MAX_SUBSET,
                                     description="at most N test images per class (smoke runs only)")
+    # closed: the share of each class's training images held out; class-disjoint: the share of
+    # the training-side classes held out as validation classes (at least 2).
     val_fraction: float = Field(0.1, gt=0, lt=1)
     split_seed: int = Field(0, ge=0, le=MAX_SEED)
     labels: Literal["fine", "coarse"] | None = None
