@@ -27,6 +27,14 @@ class DataSplits:
     augment: str = "none"  # "none" | "crop-flip" (pad 4, random crop, horizontal flip) | "crop"
     classes: list[str] | None = None
     info: dict = field(default_factory=dict)  # source, split sizes, ... (recorded with results)
+    # "closed": the test classes are the training classes; "class-disjoint": train, validation
+    # and test hold different classes, each split's labels numbered 0..K-1 of its own, and
+    # ``num_classes`` is the number of training classes (what a classifier head sees).
+    protocol: str = "closed"
+    # Query/gallery test splits (In-Shop): True = query, False = gallery, bool [N_test]. Each
+    # query is searched among the gallery only (modbench.metrics.compute, ``gallery``); None:
+    # every test sample is searched among all the others.
+    test_query_mask: torch.Tensor | None = None
 
     @property
     def channels(self) -> int:

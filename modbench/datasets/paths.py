@@ -34,15 +34,18 @@ def resolve_data_path(path: str | Path, base_dir: str | Path | None = None) -> P
 def resolve_dataset(dataset, base_dir: str | Path | None = None):
     """The suite's ``DatasetConfig`` with ``path`` absolute; DatasetSpecError when a key does not
     fit the dataset (a path missing, given where none is read, or pointing at nothing)."""
-    from modbench.datasets import TAKES_PATH
+    from modbench.datasets import TAKES_IMAGE_SIZE, TAKES_PATH
 
     name = dataset.name
     if name not in TAKES_PATH:
         for key in ("path", "image_size", "files_digest"):
+            if key == "image_size" and name in TAKES_IMAGE_SIZE:
+                continue
             if getattr(dataset, key) is not None:
+                takers = TAKES_PATH | TAKES_IMAGE_SIZE if key == "image_size" else TAKES_PATH
                 raise DatasetSpecError(
                     f"dataset.{key}",
-                    f"dataset '{name}' takes no {key} (only {', '.join(sorted(TAKES_PATH))} do); "
+                    f"dataset '{name}' takes no {key} (only {', '.join(sorted(takers))} do); "
                     "remove the key",
                 )
         return dataset
