@@ -25,26 +25,15 @@ from pathlib import Path
 from modbench.datasets import _retrieval as r
 from modbench.datasets import _torchvision as tv
 from modbench.datasets.base import DataSplits
+from modbench.datasets.locate import INSHOP_PARTITION as PARTITION
+from modbench.datasets.locate import inshop_image_root, inshop_partition
 from modbench.datasets.registration import register_dataset
 from modbench.datasets.splits import reject_labels
 from modbench.errors import UserError
 
 NAME = "inshop"
 FOLDER = "InShop"
-PARTITION = "list_eval_partition.txt"
 STATUSES = ("train", "query", "gallery")
-
-
-def _partition_file(folder: Path) -> Path | None:
-    for candidate in (folder / "Eval" / PARTITION, folder / PARTITION):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _image_root(folder: Path) -> Path:
-    """The folder the partition file's ``img/...`` names are relative to."""
-    return folder / "Img" if (folder / "Img" / "img").is_dir() else folder
 
 
 def items(folder: Path, path: Path) -> dict[str, list[r.Item]]:
@@ -58,7 +47,7 @@ def items(folder: Path, path: Path) -> dict[str, list[r.Item]]:
     body = rows[2:]
     if declared != len(body):
         raise UserError(f"dataset '{NAME}': {path} declares {declared} images on line 1 but lists {len(body)}")
-    root = _image_root(folder)
+    root = inshop_image_root(folder)
     out: dict[str, list[r.Item]] = {s: [] for s in STATUSES}
     for n, fields in body:
         if len(fields) < 3:
@@ -84,7 +73,7 @@ def load(*, data_dir: Path | None, download: bool = False, val_fraction: float =
          image_size: int | None = None) -> DataSplits:
     reject_labels(NAME, labels)
     folder = tv.data_root(NAME, data_dir) / FOLDER
-    path = _partition_file(folder)
+    path = inshop_partition(folder)
     if path is None:
         raise UserError(f"dataset '{NAME}' not found: {folder / 'Eval' / PARTITION} is missing; --download "
                         f"cannot fetch it (the publisher shares it behind a form): put Eval/{PARTITION} and "
