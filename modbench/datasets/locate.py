@@ -144,13 +144,11 @@ def data_digest(name: str, data_dir: Path | str | None) -> str | None:
         found = retrieval_files(name, Path(data_dir).expanduser()) if data_dir is not None else None
         if found is None:
             return ABSENT
-        from modbench.datasets.paths import files_digest
-
         annotations, images = found
         h = hashlib.sha256()
         for i, path in enumerate(annotations):
             h.update(f"{i}:{path.name}\0{file_sha256(path)}\n".encode())
-        h.update(f"images\0{files_digest(images) if images.is_dir() else 'none'}\n".encode())
+        h.update(f"images\0{stat_digest(images) if images.is_dir() else 'none'}\n".encode())
         return h.hexdigest()[:16]
     files = data_files(name, data_dir)
     if files is None:
@@ -178,3 +176,14 @@ def walk_files(path: Path) -> list[Path]:
         dirs.sort()
         out += [Path(folder) / f for f in files if (Path(folder) / f).is_file()]
     return sorted(out)
+
+
+def stat_digest(path: Path) -> str:
+    """sha256 (first 16 hex digits) of the relative name, size and modification time of every
+    file at ``path`` (``walk_files``): ``stat`` calls only (``paths.files_digest``)."""
+    h = hashlib.sha256()
+    for f in walk_files(path):
+        st = f.stat()
+        name = f.name if f == path else f.relative_to(path).as_posix()
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]

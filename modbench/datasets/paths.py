@@ -8,7 +8,6 @@ so what the loader reads. Torch-free: the suite loader calls this.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from modbench.errors import UserError
@@ -65,11 +64,6 @@ def files_digest(path: Path) -> str:
     the loader reads through them: ``locate.walk_files``). Only ``stat`` calls, no reading, so
     that loading a suite (also for ``report``) stays fast on a large image folder; a file edited,
     added, removed or touched changes it, and so the run's key: its runs train again."""
-    from modbench.datasets.locate import walk_files
+    from modbench.datasets.locate import stat_digest
 
-    h = hashlib.sha256()
-    for f in walk_files(path):
-        st = f.stat()
-        name = f.name if f == path else f.relative_to(path).as_posix()
-        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
+    return stat_digest(path)
