@@ -104,6 +104,18 @@ def test_inshop_query_gallery(data_root):
     assert 41 in _expanded(s.info["class_ids"]["test"])
 
 
+def test_test_subset_keeps_the_query_mask_aligned(data_root):
+    from modbench.datasets.splits import trim_test
+
+    s = load("inshop", data_root)
+    cut = trim_test(s, 2, seed=0)
+    assert len(cut.test_query_mask) == len(cut.test_labels) < len(s.test_labels)
+    # Each kept row keeps its own role: find it in the whole split by its pixels.
+    for i in range(len(cut.test_labels)):
+        j = next(j for j in range(len(s.test_labels)) if torch.equal(s.test_images[j], cut.test_images[i]))
+        assert bool(cut.test_query_mask[i]) == bool(s.test_query_mask[j])
+
+
 def test_inshop_flat_layout(tmp_path):
     fx.write_inshop(tmp_path, publisher_folders=False)
     s = load("inshop", tmp_path)

@@ -53,6 +53,9 @@ def test_compare_on_a_retrieval_fixture(name, tmp_path, write_suite, cli, cache_
 
 def test_compare_on_inshop_searches_queries_among_the_gallery(tmp_path, write_suite, cli, cache_dir):
     _, stored = _compare("inshop", tmp_path, write_suite, cli, cache_dir)
+    report = cli("report", "--suite", tmp_path / "inshop.yaml", "--cache-dir", cache_dir, "--markdown")
+    assert report.exit_code == 0, report.stderr
+    assert "query/gallery search: queries searched among the gallery only" in " ".join(report.stdout.split())
     queries = sum(q for q, _ in fx.INSHOP_TEST.values())
     gallery = sum(g for _, g in fx.INSHOP_TEST.values())
     for result in stored:
