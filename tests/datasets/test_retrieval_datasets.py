@@ -154,6 +154,21 @@ def test_image_is_resized_by_its_shorter_side_and_centre_cropped(tmp_path):
     assert out[1].float().mean() > 200 and out[0].float().mean() < 60 and out[2].float().mean() < 60
 
 
+@pytest.mark.parametrize("mode", ["L", "CMYK", "RGB"])
+def test_greyscale_and_cmyk_jpegs_become_rgb(mode, tmp_path):
+    """CUB holds a few greyscale JPEGs; CMYK JPEGs occur in web-scraped sets (SOP)."""
+    from PIL import Image
+
+    from modbench.datasets._retrieval import read_image
+
+    Image.new("RGB", (40, 30), (200, 120, 40)).convert(mode).save(tmp_path / "x.jpg", format="JPEG")
+    out = read_image("sop", tmp_path / "x.jpg", 12)
+    assert out.shape == (3, 12, 12) and out.dtype == torch.uint8
+    with Image.open(tmp_path / "x.jpg") as im:
+        want = np.asarray(im.convert("RGB"), dtype=np.float64).mean(axis=(0, 1))
+    assert np.abs(out.double().mean(dim=(1, 2)).numpy() - want).max() < 3
+
+
 def test_registered_with_image_size():
     assert set(NAMES) <= set(DATASETS.names()) and set(NAMES) <= TAKES_IMAGE_SIZE
 
