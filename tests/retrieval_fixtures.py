@@ -9,7 +9,6 @@ depends on its class (plus noise), so a network can tell the classes apart a lit
 
 from __future__ import annotations
 
-import io
 import tarfile
 from pathlib import Path
 
@@ -144,9 +143,3 @@ def write_inshop(root: Path, publisher_folders: bool = True) -> Path:
     partition.write_text(f"{len(lines)}\nimage_name item_id evaluation_status\n" + "\n".join(lines) + "\n")
     return folder
 
-
-def tar_bytes(folder: Path, arcname: str) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(folder, arcname=arcname)
-    return buf.getvalue()

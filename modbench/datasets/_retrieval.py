@@ -165,7 +165,8 @@ def build(
 ) -> DataSplits:
     """The class-disjoint ``DataSplits`` of the publisher's train and test lists."""
     check_arguments(name, val_fraction=val_fraction, subset=subset)
-    need_classes(name, "training", [it.class_id for it in train], 4, source)
+    # 3: one validation class and two to train on (carve_validation)
+    need_classes(name, "training", [it.class_id for it in train], 3, source)
     need_classes(name, "test", [it.class_id for it in test], 2, source)
     overlap = sorted({it.class_id for it in train} & {it.class_id for it in test})
     if overlap:

@@ -21,6 +21,7 @@ from modbench.datasets import _torchvision as tv
 from modbench.datasets.base import DataSplits
 from modbench.datasets.registration import register_dataset
 from modbench.datasets.splits import reject_labels
+from modbench.errors import UserError
 
 NAME = "cub200"
 FOLDER = "CUB_200_2011"
@@ -52,11 +53,11 @@ def items(folder: Path) -> list[r.Item]:
     out = []
     for n, (iid, rel, *_) in r.read_rows(NAME, paths["images.txt"], 2):
         if iid not in label_of:
-            raise r.UserError(f"dataset '{NAME}': {paths['images.txt']} line {n}: image {iid} has no "
+            raise UserError(f"dataset '{NAME}': {paths['images.txt']} line {n}: image {iid} has no "
                               f"class in {paths['image_class_labels.txt']}")
         cid = label_of[iid]
         if cid not in names:
-            raise r.UserError(f"dataset '{NAME}': {paths['image_class_labels.txt']}: class {cid} of "
+            raise UserError(f"dataset '{NAME}': {paths['image_class_labels.txt']}: class {cid} of "
                               f"image {iid} is not in {paths['classes.txt']}")
         out.append(r.Item(folder / "images" / rel, cid, names[cid]))
     return out

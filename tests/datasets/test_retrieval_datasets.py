@@ -46,7 +46,7 @@ def data_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def own(tmp_path, request):
+def own(tmp_path):
     """A private copy of one fixture, for tests that damage files: own(name) -> data folder."""
 
     def make(name):
