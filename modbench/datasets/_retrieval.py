@@ -162,8 +162,11 @@ def build(
     source: Path,
     info: dict,
     test_query_mask: Sequence[bool] | None = None,
+    record_names: bool = False,
 ) -> DataSplits:
-    """The class-disjoint ``DataSplits`` of the publisher's train and test lists."""
+    """The class-disjoint ``DataSplits`` of the publisher's train and test lists.
+    ``record_names``: ``info["class_names"]`` lists each split's class names in label order
+    (datasets whose classes have names: CUB, Cars196; SOP's and In-Shop's are their ids)."""
     check_arguments(name, val_fraction=val_fraction, subset=subset)
     # 3: one validation class and two to train on (carve_validation)
     need_classes(name, "training", [it.class_id for it in train], 3, source)
@@ -187,7 +190,7 @@ def build(
         va_y = va_y[i_va]
     va_x = read_images(name, [it.path for it in va], image_size)
     te_x = read_images(name, [it.path for it in test], image_size)
-    names = {it.class_id: it.class_name for it in train}
+    names = {it.class_id: it.class_name for it in (*train, *test)}
     mask = None if test_query_mask is None else torch.tensor(list(test_query_mask), dtype=torch.bool)
     record = dict(info)
     record.update(
@@ -204,6 +207,9 @@ def build(
         sizes={"train": len(tr_y), "val": len(va_y), "test": len(te_y)},
         test_total=len(te_y),
     )
+    if record_names:
+        record["class_names"] = {"train": [names[c] for c in kept], "val": [names[c] for c in held],
+                                 "test": [names[c] for c in test_classes]}
     if mask is not None:
         record["test_queries"] = int(mask.sum())
         record["test_gallery"] = int((~mask).sum())

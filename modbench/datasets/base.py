@@ -25,7 +25,7 @@ class DataSplits:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     augment: str = "none"  # "none" | "crop-flip" (pad 4, random crop, horizontal flip) | "crop"
-    classes: list[str] | None = None
+    classes: list[str] | None = None  # the names of labels 0..num_classes-1 (training classes)
     info: dict = field(default_factory=dict)  # source, split sizes, ... (recorded with results)
     # "closed": the test classes are the training classes; "class-disjoint": train, validation
     # and test hold different classes, each split's labels numbered 0..K-1 of its own, and

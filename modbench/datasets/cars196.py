@@ -93,6 +93,7 @@ def load(*, data_dir: Path | None, download: bool = False, val_fraction: float =
     return r.build(
         name=NAME, train=train, test=test, image_size=image_size or r.DEFAULT_IMAGE_SIZE,
         val_fraction=val_fraction, split_seed=split_seed, subset=subset, source=folder / ANNOS,
+        record_names=True,
         info={"source": f"{FOLDER}/{ANNOS} (scipy.io.loadmat) and car_ims/", "folder": str(folder),
               "split_source": "classes 1-98 train, 99-196 test (the metric-learning halves)"},
     )

@@ -85,6 +85,7 @@ def load(*, data_dir: Path | None, download: bool = False, val_fraction: float =
     return r.build(
         name=NAME, train=train, test=test, image_size=image_size or r.DEFAULT_IMAGE_SIZE,
         val_fraction=val_fraction, split_seed=split_seed, subset=subset, source=folder / "image_class_labels.txt",
+        record_names=True,
         info={"source": f"{FOLDER} (images.txt, image_class_labels.txt, classes.txt)", "folder": str(folder),
               "split_source": "classes 1-100 train, 101-200 test (the metric-learning halves)"},
     )

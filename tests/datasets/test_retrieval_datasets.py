@@ -94,6 +94,16 @@ def test_labels_follow_the_files(name, data_root):
         assert np.abs(got - want).max() < 20, (cid, got, want)
 
 
+def test_class_names_are_recorded_in_label_order(data_root):
+    s = load("cub200", data_root)
+    ids = s.info["class_ids"]
+    for split in ("train", "val", "test"):
+        assert s.info["class_names"][split] == [f"{c:03d}.Bird_{c}" for c in _expanded(ids[split])]
+    assert s.classes == s.info["class_names"]["train"]
+    cars = load("cars196", data_root)
+    assert cars.info["class_names"]["test"][0] == "Car Model 99 2012"  # class_names[98] of the .mat
+
+
 def test_inshop_query_gallery(data_root):
     s = load("inshop", data_root)
     queries = sum(q for q, _ in fx.INSHOP_TEST.values())
