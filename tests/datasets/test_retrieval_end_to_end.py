@@ -92,3 +92,14 @@ def test_compare_on_inshop_searches_queries_among_the_gallery(tmp_path, write_su
             aps.append(ap / r)
         assert row["metrics"]["recall@1"] == pytest.approx(np.mean(hits), abs=1e-12)
         assert row["metrics"]["map@r"] == pytest.approx(np.mean(aps), abs=1e-9)
+        # export writes the query mask, and eval --embeddings gives the run's own numbers back.
+        out = tmp_path / f"{row['key'][:8]}.npz"
+        exported = cli("export", row["key"], "--embeddings", out, "--cache-dir", cache_dir, "--device", "cpu",
+                       "--data-dir", tmp_path / "data")
+        assert exported.exit_code == 0, exported.stderr
+        with np.load(out) as npz:
+            assert npz["query_mask"].tolist() == mask.tolist()
+        again = cli("eval", "--embeddings", out, "--metrics", "recall@1,map@r", "--json")
+        assert again.exit_code == 0, again.stderr
+        values = json.loads(again.stdout)
+        assert values["recall@1"] == row["metrics"]["recall@1"] and values["map@r"] == pytest.approx(row["metrics"]["map@r"])
