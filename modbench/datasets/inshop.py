@@ -54,10 +54,10 @@ def items(folder: Path, path: Path) -> dict[str, list[r.Item]]:
             raise UserError(f"dataset '{NAME}': {path} line {n} has {len(fields)} field(s), expected 3")
         rel, item, status = fields[:3]
         if status not in out:
-            raise UserError(f"dataset '{NAME}': {path} line {n}: evaluation_status '{status[:20]}' is not "
+            raise UserError(f"dataset '{NAME}': {path} line {n}: evaluation_status {status[:20]!r} is not "
                             f"one of {', '.join(STATUSES)}")
         if not item.startswith("id_"):
-            raise UserError(f"dataset '{NAME}': {path} line {n}: item_id '{item[:20]}' is not id_<digits>")
+            raise UserError(f"dataset '{NAME}': {path} line {n}: item_id {item[:20]!r} is not id_<digits>")
         cid = r.to_int(NAME, path, n, item[3:], "item_id")
         out[status].append(r.Item(root / rel, cid, item))
     return out
