@@ -22,6 +22,8 @@ Rules (also in docs/datasets.md, "Protocols: closed-set and class-disjoint"):
   is the number of classes trained on (a softmax-family classifier covers these only). Val and
   test labels are only ever compared among themselves. ``info`` keeps the original ids and
   names of every side.
+* ``subset=N``: at most N images of every training class and of every validation class
+  (``splits.disjoint_subset_indices``); the test split stays whole (``test_subset`` aside).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import torch
 
 from modbench.datasets.base import DataSplits
-from modbench.datasets.splits import _generator, channel_stats, subset_indices
+from modbench.datasets.splits import _generator, channel_stats, disjoint_subset_indices
 from modbench.errors import UserError
 
 PROTOCOL = "class-disjoint"
@@ -160,7 +162,7 @@ def build(*, name: str, spec: dict, train_images: torch.Tensor, train_labels: to
     te_x, te_y = _select(test_images, test_labels, test_ids)
     mean, std = channel_stats(tr_x)  # the training classes' images only
     if subset is not None:
-        i_tr, i_va = subset_indices(tr_y, va_y, subset, split_seed)
+        i_tr, i_va = disjoint_subset_indices(tr_y, va_y, subset, split_seed)
         tr_x, tr_y, va_x, va_y = tr_x[i_tr], tr_y[i_tr], va_x[i_va], va_y[i_va]
     record = dict(info or {})
     record.update(

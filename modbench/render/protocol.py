@@ -8,6 +8,7 @@ import textwrap
 from modbench.render.markdown import escape
 from modbench.render.names import backbone_name, dataset_name, metric_title
 from modbench.results.protocol import Protocol
+from modbench.results.split_protocol import class_counts
 
 METRICS_DOC = "docs/metrics.md"
 
@@ -82,15 +83,19 @@ def _protocol(p: Protocol) -> str:
 
     def one(sizes: dict) -> str:
         info = sizes.get("info") if isinstance(sizes.get("info"), dict) else {}
+        counts = class_counts({"data": sizes})
         sides = info.get("classes_by_side") or {}
+        if not sides and isinstance(info.get("class_names"), dict):  # the retrieval loaders' record
+            sides = {side: {"names": names} for side, names in info["class_names"].items()}
         words = {"train": "training classes", "val": "validation classes",
                  "test": "test classes, never seen in training"}
         parts = []
         for side in ("train", "val", "test"):
             names = (sides.get(side) or {}).get("names") or []
             shown = ", ".join(str(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
-            parts.append(f"{len(names)} {words[side]} ({shown})")
-        rule = str(info.get("split_rule") or "").removeprefix("class-disjoint: ")
+            count = len(names) if names else (counts or {}).get(side, "?")
+            parts.append(f"{count} {words[side]}" + (f" ({shown})" if names else ""))
+        rule = str(info.get("split_rule") or info.get("val_rule") or "").removeprefix("class-disjoint: ")
         return "class-disjoint: " + "; ".join(parts) + (f"; {rule}" if rule else "")
 
     return _join(p.sizes, one) if p.sizes else "class-disjoint"
@@ -189,6 +194,7 @@ def _evaluation(p: Protocol) -> str:
     labels = {
         "distance": "distance", "normalized": "L2-normalised embeddings", "kmeans_implementation": "k-means",
         "kmeans_init": "k-means init", "kmeans_points": "k-means points", "backend": "kNN backend",
+        "retrieval": "query/gallery search",
     }
     for key, values in p.metric_info.items():
         parts.append(f"{labels.get(key, key)}: {_join(values, lambda v: str(v).lower() if isinstance(v, bool) else str(v))}")

@@ -23,11 +23,28 @@ def protocol_mode(config: dict[str, Any] | None, result: dict[str, Any] | None =
     return (split or {}).get("mode", CLOSED) if isinstance(split, dict) else CLOSED
 
 
+def _count(ranges: Any) -> int | None:
+    """Classes in ``[[first, last], ...]`` runs of ids (the retrieval loaders' ``class_ids``)."""
+    try:
+        return sum(int(last) - int(first) + 1 for first, last in ranges)
+    except (TypeError, ValueError):
+        return None
+
+
 def class_counts(result: dict[str, Any] | None) -> dict[str, int] | None:
-    """{"train", "val", "test"}: classes on each side of a class-disjoint run (its data record)."""
+    """{"train", "val", "test"}: classes on each side of a class-disjoint run, from its data
+    record: ``class_counts`` (dataset.split: class-disjoint) or the ``class_ids`` runs of a
+    loader whose split is class-disjoint of its own (CUB-200-2011, Cars196, SOP, In-Shop)."""
     info = (((result or {}).get("data") or {}).get("info")) or {}
     counts = info.get("class_counts")
-    return counts if isinstance(counts, dict) else None
+    if isinstance(counts, dict):
+        return counts
+    ids = info.get("class_ids")
+    if isinstance(ids, dict):
+        counted = {side: _count(ids.get(side)) for side in ("train", "val", "test")}
+        if all(isinstance(n, int) for n in counted.values()):
+            return counted
+    return None
 
 
 def protocol_text(config: dict[str, Any] | None, result: dict[str, Any] | None = None) -> str:

@@ -220,3 +220,25 @@ def test_a_loader_without_the_split_argument_is_one_line_error(monkeypatch):
     cfg = DatasetConfig(name="digits", split="class-disjoint").model_dump(mode="json")
     with pytest.raises(UserError, match="has a split of its own; dataset.split does not apply"):
         load_splits(cfg, data_dir=None, download=False)
+
+
+def test_subset_caps_every_validation_class_at_n_images(tmp_path):
+    # Validation classes have no training images: subset=N keeps at most N images of each
+    # (as of each training class), whatever the sizes of the training classes.
+    rng = np.random.default_rng(0)
+
+    def images(n):
+        return rng.integers(0, 255, size=(n, 6, 6), dtype=np.uint8)
+
+    file = tmp_path / "d.npz"
+    np.savez(file, train_images=images(12), train_labels=np.repeat([1, 2], 6),
+             val_images=images(60), val_labels=np.repeat([3, 4], 30),
+             test_images=images(8), test_labels=np.repeat([5, 6], 4))
+    splits = _load("npz", path=str(file), split=DISJOINT, subset=5)
+    assert torch.bincount(splits.train_labels).tolist() == [5, 5]
+    assert torch.bincount(splits.val_labels).tolist() == [5, 5]
+    cfg = DatasetConfig(name="npz", path=str(file), subset=5, subset_seed="per-seed",
+                        split="class-disjoint").model_dump(mode="json")
+    per_seed = load_splits(cfg, data_dir=None, download=False, seed=1)
+    assert torch.bincount(per_seed.val_labels).tolist() == [5, 5]
+    assert torch.bincount(per_seed.train_labels).tolist() == [5, 5]

@@ -33,3 +33,11 @@ def test_the_note_names_a_mix():
     assert protocol_note(["closed-set"]) == "Protocol: closed-set: the test split holds the training classes."
     note = protocol_note(["closed-set", "class-disjoint (train 3, validation 2, test 5 classes)"])
     assert "(differs between runs)" in note and "never seen in training" in note
+
+
+def test_counts_from_a_retrieval_loaders_record():
+    # CUB-200-2011's standard split as the retrieval loaders record it: ids as [first, last] runs.
+    info = {"protocol": "class-disjoint", "class_ids": {"train": [[0, 89]], "val": [[90, 99]], "test": [[100, 199]]}}
+    assert protocol_text(None, {"data": {"info": info}}) == "class-disjoint (train 90, validation 10, test 100 classes)"
+    info["class_ids"]["train"] = [[0, 3], [7, 9]]  # 4 + 3 classes
+    assert protocol_text(None, {"data": {"info": info}}).startswith("class-disjoint (train 7,")
