@@ -348,10 +348,7 @@ def evaluate_run(
                                    strict=False, queries=True, query_mask=data.test_query_mask)
     metrics = {**stored, **{n: measured.values[n] for n in names}}
     family = loss_family(cfg["loss"], getattr(run, "source_dir", None))
-    # A class-disjoint run's classifier knows the training classes only: it cannot name a test
-    # image's (unseen) class, so no accuracy is measured (the embedding is what is evaluated).
-    closed = data.splits.protocol == "closed"
-    accuracy = _accuracy(run, data, state, test_emb) if family == "softmax" and closed else None
+    accuracy = _accuracy(run, data, state, test_emb) if family == "softmax" else None
     if accuracy is not None:
         metrics[ACCURACY] = accuracy
     info = {**((keep or {}).get("metric_info") or {}), **measured.info} if keep else measured.info
