@@ -219,3 +219,38 @@ def test_from_scratch_keeps_the_datasets_normalisation():
     model = build_model({"name": "resnet18", "embedding_dim": 8}, in_channels=1, image_size=8,
                         data_stats=((0.5,), (0.2,)))
     assert model.input_stats is None and model.backbone.conv1.in_channels == 1
+
+
+# -- timm: pretrained_file, never a download ---------------------------------------------------
+
+
+def test_timm_model_loads_a_local_file(tmp_path, no_network):
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(2)
+    reference = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32)  # with its head
+    weights = _save(reference.state_dict(), tmp_path / "vit.pth")
+    model = BACKBONES.get("timm:vit_tiny_patch16_224")(in_channels=1, image_size=32, pretrained=False,
+                                                       weights=weights)
+    got = model.state_dict()
+    assert set(got) == {k for k in reference.state_dict() if not k.startswith("head.")}
+    assert all(torch.equal(v, reference.state_dict()[k]) for k, v in got.items())
+    assert model.input_mean == (0.5, 0.5, 0.5)  # the model's pretrained_cfg, not ImageNet's
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, model.out_features)
+
+
+def test_timm_resnet_keeps_its_pretrained_stem_on_small_images(tmp_path):
+    timm = pytest.importorskip("timm")
+    reference = timm.create_model("resnet18", pretrained=False)
+    weights = _save(reference.state_dict(), tmp_path / "r18.pth")
+    model = BACKBONES.get("timm:resnet18")(in_channels=3, image_size=8, pretrained=False, weights=weights)
+    assert torch.equal(model.conv1.weight, reference.conv1.weight) and model.conv1.stride == (1, 1)
+    assert isinstance(model.maxpool, nn.Identity) and model.small_stem
+    assert model.input_mean == _pretrained.IMAGENET_MEAN
+    with pytest.raises(UserError, match="do not fit the network"):
+        BACKBONES.get("timm:resnet34")(in_channels=3, image_size=8, pretrained=False, weights=weights)
+
+
+def test_timm_pretrained_true_is_refused_rather_than_downloaded(no_network):
+    pytest.importorskip("timm")
+    with pytest.raises(UserError, match="never downloads weights.*pretrained_file"):
+        BACKBONES.get("timm:resnet18")(in_channels=3, image_size=32, pretrained=True)
