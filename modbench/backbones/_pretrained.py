@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import pickle
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -115,9 +116,15 @@ def _read(backbone: str, path: Path, data: bytes, *, fix: str) -> dict:
         raise UserError(f"backbone '{backbone}': reading {path} needs safetensors: pip install "
                         "safetensors") from None
     except Exception as e:  # noqa: BLE001 - any unreadable or unsafe file is the user's to replace
-        unsafe = isinstance(e, __import__("pickle").UnpicklingError) and "weights_only" in str(e)
-        why = ("it is a pickle that would run code or build objects other than tensors, which "
-               "modbench never loads" if unsafe else f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}")
+        # torch's refusal under weights_only ends in "WeightsUnpickler error: <what>"; a global
+        # (a function or class to call) is what a pickle that runs code needs.
+        found = re.search(r"WeightsUnpickler error:\s*([^\n]+)", str(e))
+        detail = found.group(1) if found else (str(e).splitlines() or [""])[0]
+        if isinstance(e, pickle.UnpicklingError) and "Unsupported global" in detail:
+            why = ("it is a pickle that would run code or build objects other than tensors, which modbench "
+                   f"never loads: {detail.split(' was not')[0][:120]}")
+        else:
+            why = f"{type(e).__name__}: {detail[:160]}"
         raise UserError(f"backbone '{backbone}': cannot read the weights in {path} ({why}); {fix}") from None
     if not isinstance(state, Mapping) or not state or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):

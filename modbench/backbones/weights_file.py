@@ -5,7 +5,8 @@ relative to the suite file's folder (a suite given as a dict: the current direct
 absolute path is what the run's configuration holds. ``backbone.weights_digest`` is the sha256
 of the file's bytes, so that a run's key changes when the weights do: other bytes are another
 run, trained again. Hashing reads the file once per process for each (path, size, modification
-time, inode) (``datasets.locate.file_sha256``), about 0.3 s for a 100 MB ResNet-50 file.
+time, inode) (``datasets.locate.file_sha256``): about 0.5 s per 100 MB (a ResNet-50 file) on a
+busy 2-core machine.
 
 The file is read when the network is built (``_pretrained.file_state_dict``), and its bytes must
 still have this digest. Torch-free: the suite loader calls this.

@@ -254,3 +254,13 @@ def test_timm_pretrained_true_is_refused_rather_than_downloaded(no_network):
     pytest.importorskip("timm")
     with pytest.raises(UserError, match="never downloads weights.*pretrained_file"):
         BACKBONES.get("timm:resnet18")(in_channels=3, image_size=32, pretrained=True)
+
+
+def test_small_cnn_takes_a_file_of_its_own_architecture(tmp_path):
+    torch.manual_seed(4)
+    reference = BACKBONES.get("small-cnn")(in_channels=1, image_size=8, pretrained=False)
+    weights = _save(reference.state_dict(), tmp_path / "cnn.pth")
+    cfg = {"name": "small-cnn", "embedding_dim": 8, "weights": str(weights.path), "weights_digest": weights.sha256}
+    model = build_model(cfg, in_channels=1, image_size=8, data_stats=((0.5,), (0.2,)))
+    assert all(torch.equal(v, reference.state_dict()[k]) for k, v in model.backbone.state_dict().items())
+    assert model.input_stats is None
