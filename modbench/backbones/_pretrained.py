@@ -44,7 +44,7 @@ SHOWN_KEYS = 3  # offending keys named in an error
 
 
 def hub_checkpoint_dir() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    return Path(torch.hub.get_dir()) / "checkpoints"  # weights_file.hub_checkpoint_dir, torch-free
 
 
 def cached_path(url: str) -> Path:
@@ -53,14 +53,16 @@ def cached_path(url: str) -> Path:
 
 def state_dict_for(backbone: str, hub_weights: list, weights: WeightsFile | None) -> dict:
     """The state dict a pretrained ``backbone`` starts from: the user's file ``weights`` when
-    given, else torchvision's ImageNet file (the first of ``hub_weights`` found in the cache)."""
-    if weights is not None:
+    given, else torchvision's ImageNet file (the first of ``hub_weights`` found in the cache,
+    with the sha256 planned in ``weights`` when there is one)."""
+    if weights is not None and weights.path is not None:
         return file_state_dict(backbone, weights)
-    return load_cached_state_dict(backbone, hub_weights)
+    return load_cached_state_dict(backbone, hub_weights, sha256=weights.sha256 if weights else None)
 
 
-def load_cached_state_dict(backbone: str, weights: list) -> dict:
-    """The state dict of the first of ``weights`` (torchvision ``Weights``) found on disk."""
+def load_cached_state_dict(backbone: str, weights: list, sha256: str | None = None) -> dict:
+    """The state dict of the first of ``weights`` (torchvision ``Weights``) found on disk;
+    ``sha256``: the digest the run's key holds (``weights_file.resolve_weights``)."""
     paths = [cached_path(w.url) for w in weights]
     for path in paths:
         if path.is_file():
@@ -78,6 +80,11 @@ def load_cached_state_dict(backbone: str, weights: list) -> dict:
         raise UserError(
             f"backbone '{backbone}': {path} does not match the hash in its name (corrupted "
             "or partial file); delete it and put a good copy there"
+        )
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise UserError(
+            f"backbone '{backbone}': {path} is not the weights file the runs were planned with (its sha256 "
+            f"is not the one in the runs' keys, {sha256[:12]}...); run the command again"
         )
     return _read(backbone, path, data, fix="delete it and put a good copy there")
 

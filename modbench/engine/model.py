@@ -94,7 +94,7 @@ def build_model(backbone_cfg: dict, *, in_channels: int, image_size: int, base_d
     kwargs = dict(in_channels=in_channels, image_size=image_size, pretrained=backbone_cfg.get("pretrained", False))
     takes_weights = weights is not None and _takes(builder, "weights")
     backbone = builder(**kwargs, **({"weights": weights} if takes_weights else {}))
-    if weights is not None and not takes_weights:
+    if weights is not None and weights.path is not None and not takes_weights:
         # A user's backbone that does not load weights itself: the whole module's state dict,
         # checked by name and shape (nothing dropped).
         _pretrained.load_checked(name, backbone, _pretrained.file_state_dict(name, weights))

@@ -105,7 +105,8 @@ def _backbone(p: Protocol) -> str:
         text += (f", pretrained weights from the file {escape(PurePath(b['weights']).name)} (sha256 {digest[:12]}), "
                  "inputs normalised as the weights expect")
     elif b.get("pretrained"):
-        text += ", pretrained weights (torchvision's ImageNet weights), inputs normalised as the weights expect"
+        digest = f", sha256 {b['weights_digest'][:12]}" if b.get("weights_digest") else ""
+        text += f", pretrained weights (torchvision's ImageNet weights{digest}), inputs normalised as the weights expect"
     else:
         text += ", trained from scratch"
     if b.get("freeze_bn"):

@@ -264,3 +264,16 @@ def test_small_cnn_takes_a_file_of_its_own_architecture(tmp_path):
     model = build_model(cfg, in_channels=1, image_size=8, data_stats=((0.5,), (0.2,)))
     assert all(torch.equal(v, reference.state_dict()[k]) for k, v in model.backbone.state_dict().items())
     assert model.input_stats is None
+
+
+def test_a_hub_file_other_than_the_planned_one_is_refused(tmp_path, monkeypatch, resnet18_state):
+    torch.save(resnet18_state, tmp_path / "tmp.pth")
+    digest = hashlib.sha256((tmp_path / "tmp.pth").read_bytes()).hexdigest()
+    path = tmp_path / f"resnet18-{digest[:8]}.pth"
+    (tmp_path / "tmp.pth").rename(path)
+    monkeypatch.setattr(_pretrained, "cached_path", lambda url: path)
+    planned = WeightsFile(None, digest)
+    model = BACKBONES.get("resnet18")(in_channels=3, image_size=32, pretrained=True, weights=planned)
+    assert torch.equal(model.layer1[0].conv1.weight, resnet18_state["layer1.0.conv1.weight"])
+    with pytest.raises(UserError, match="not the weights file the runs were planned with"):
+        BACKBONES.get("resnet18")(in_channels=3, image_size=32, pretrained=True, weights=WeightsFile(None, "0" * 64))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pathlib
 
 import pytest
 import yaml
@@ -116,3 +117,46 @@ def test_weights_of_a_resolved_config():
     assert weights_file.weights_of({"name": "resnet18"}) is None
     found = weights_file.weights_of({"name": "resnet18", "weights": "/a/b.pth", "weights_digest": "ab"})
     assert str(found.path) == "/a/b.pth" and found.sha256 == "ab"
+    hub = weights_file.weights_of({"name": "resnet18", "pretrained": True, "weights_digest": "cd"})
+    assert hub.path is None and hub.sha256 == "cd"
+    assert weights_file.weights_of({"name": "resnet18", "pretrained": True}) is None
+
+
+# -- pretrained: true: the hub-cache file torchvision's weights are read from --------------------
+
+
+def test_hub_file_names_and_folder_are_torchvisions(tmp_path, monkeypatch):
+    import torch
+    from torchvision import models
+
+    expected = {
+        "resnet18": [models.ResNet18_Weights.IMAGENET1K_V1],
+        "resnet50": [models.ResNet50_Weights.IMAGENET1K_V2, models.ResNet50_Weights.IMAGENET1K_V1],
+        "googlenet": [models.GoogLeNet_Weights.IMAGENET1K_V1],
+    }
+    assert weights_file.HUB_FILES == {k: [w.url.rsplit("/", 1)[1] for w in v] for k, v in expected.items()}
+    for env in ({"TORCH_HOME": str(tmp_path / "th")}, {"XDG_CACHE_HOME": str(tmp_path / "xdg")}, {}):
+        monkeypatch.delenv("TORCH_HOME", raising=False)
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        assert weights_file.hub_checkpoint_dir() == pathlib.Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def test_which_hub_file_pretrained_true_reads_is_in_the_run_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    hub = tmp_path / "th" / "hub" / "checkpoints"
+    suite = _suite(tmp_path, name="r50.yaml", pretrained=True)
+    data = yaml.safe_load(suite.read_text())
+    data["backbone"]["name"] = "resnet50"
+    suite.write_text(yaml.safe_dump(data))
+    absent = select_runs(str(suite)).runs[0]
+    assert "weights_digest" not in absent.config["backbone"]  # nothing there: the build names the file
+    hub.mkdir(parents=True)
+    (hub / "resnet50-0676ba61.pth").write_bytes(b"v1")
+    v1 = select_runs(str(suite)).runs[0]
+    assert v1.config["backbone"]["weights_digest"] == hashlib.sha256(b"v1").hexdigest()
+    (hub / "resnet50-11ad3fa6.pth").write_bytes(b"v2")  # torchvision's V2, read first
+    v2 = select_runs(str(suite)).runs[0]
+    assert v2.config["backbone"]["weights_digest"] == hashlib.sha256(b"v2").hexdigest()
+    assert len({absent.key, v1.key, v2.key}) == 3
