@@ -16,7 +16,11 @@ def _step(freeze_bn: bool):
     torch.manual_seed(0)
     model = build_model({"name": "resnet18", "embedding_dim": 8, "freeze_bn": freeze_bn},
                         in_channels=3, image_size=8, data_stats=((0.5,) * 3, (0.2,) * 3))
-    optimizers, _ = build_optimizers(model, nn.Identity(), TRAIN)
+    optimizers, groups = build_optimizers(model, nn.Identity(), TRAIN)
+    if freeze_bn:  # the optimizer groups' description says so
+        assert groups[0]["parameters"] == ["model.*", "except 40 frozen tensors"]
+    else:
+        assert groups[0]["parameters"] == ["model.*"]
     before = {k: v.clone() for k, v in model.state_dict().items()}
     model.train()  # what the training loop calls at every epoch (engine/loop.py)
     loss = model(torch.randn(16, 3, 8, 8)).pow(2).sum()
