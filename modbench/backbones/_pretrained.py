@@ -75,13 +75,14 @@ def load_cached_state_dict(backbone: str, weights: list, sha256: str | None = No
             "(or set TORCH_HOME), give a file as backbone.weights, or set 'pretrained: false' in the suite"
         )
     data = _bytes(backbone, path)
+    digest = hashlib.sha256(data).hexdigest()
     match = re.search(r"-([a-f0-9]{6,})\.", path.name)
-    if match and not hashlib.sha256(data).hexdigest().startswith(match.group(1)):
+    if match and not digest.startswith(match.group(1)):
         raise UserError(
             f"backbone '{backbone}': {path} does not match the hash in its name (corrupted "
             "or partial file); delete it and put a good copy there"
         )
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+    if sha256 is not None and digest != sha256:
         raise UserError(
             f"backbone '{backbone}': {path} is not the weights file the runs were planned with (its sha256 "
             f"is not the one in the runs' keys, {sha256[:12]}...); run the command again"
