@@ -138,8 +138,10 @@ def trim_test(splits: DataSplits, test_subset: int | None, seed: int) -> DataSpl
     info.update(test_subset=test_subset, test_total=len(splits.test_labels))
     sizes["test"] = len(idx)
     info["sizes"] = sizes
+    mask = None if splits.test_query_mask is None else splits.test_query_mask[idx]
     return dataclasses.replace(
-        splits, test_images=splits.test_images[idx].contiguous(), test_labels=splits.test_labels[idx], info=info
+        splits, test_images=splits.test_images[idx].contiguous(), test_labels=splits.test_labels[idx], info=info,
+        test_query_mask=mask,
     )
 
 

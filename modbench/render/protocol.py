@@ -175,6 +175,7 @@ def _evaluation(p: Protocol) -> str:
     labels = {
         "distance": "distance", "normalized": "L2-normalised embeddings", "kmeans_implementation": "k-means",
         "kmeans_init": "k-means init", "kmeans_points": "k-means points", "backend": "kNN backend",
+        "retrieval": "query/gallery search",
     }
     for key, values in p.metric_info.items():
         parts.append(f"{labels.get(key, key)}: {_join(values, lambda v: str(v).lower() if isinstance(v, bool) else str(v))}")

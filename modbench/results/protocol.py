@@ -18,6 +18,7 @@ CLOSED_SET_DATASETS = {"cifar10", "cifar100", "fashion-mnist", "digits"}
 # metric_info keys shown in a report (the others stay in result.json).
 METRIC_INFO_KEYS = (
     "distance", "normalized", "kmeans_implementation", "kmeans_init", "kmeans_points", "backend",
+    "retrieval",  # query/gallery test splits only (In-Shop): shown when a run has it
 )
 
 
@@ -86,6 +87,8 @@ def suite_protocol(suite: str, groups: list[Group], description: str = "") -> Pr
             if version not in versions.setdefault(package, []):
                 versions[package].append(version)
     info = {k: distinct((res.get("metric_info") or {}).get(k) for res in results) for k in METRIC_INFO_KEYS}
+    if not info["retrieval"]:
+        del info["retrieval"]
     dates = sorted(d for d in (res.get("date") for res in results) if d)
     return Protocol(
         suite=suite,
