@@ -27,7 +27,8 @@ def run_test_embeddings(
         raise UserError(f"run {run_dir.key}: no checkpoint to compute embeddings from; train it first")
     splits = load_splits(config["dataset"], data_dir=data_dir, download=download, seed=config.get("seed"))
     data = DeviceData(splits, device)
-    model = build_model(config["backbone"], in_channels=splits.channels, image_size=splits.image_size)
+    model = build_model(config["backbone"], in_channels=splits.channels, image_size=splits.image_size,
+                        data_stats=(splits.mean, splits.std))
     model.load_state_dict(state["model"])
     model.to(device)
     embeddings = embed(model, data.test_x, data)

@@ -104,7 +104,8 @@ def _build(run, data: DeviceData, dist) -> tuple[StepParts, list[dict[str, Any]]
     torch.manual_seed(run.seed)
     splits = data.splits
     source_dir = getattr(run, "source_dir", None)  # user files named relative to the suite file
-    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size, base_dir=source_dir)
+    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size, base_dir=source_dir,
+                        data_stats=(splits.mean, splits.std))
     loss_fn = build_loss(cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"],
                          params=getattr(run, "params", None), base_dir=source_dir)
     place(model, loss_fn, data.device)
@@ -292,7 +293,7 @@ def _model_to_evaluate(run, run_dir: RunDir, data: DeviceData, model: EmbeddingN
         torch.manual_seed(run.seed)
         model = build_model(
             cfg["backbone"], in_channels=data.splits.channels, image_size=data.splits.image_size,
-            base_dir=getattr(run, "source_dir", None),
+            base_dir=getattr(run, "source_dir", None), data_stats=(data.splits.mean, data.splits.std),
         )
         model.load_state_dict(state["model"])
         model.to(data.device)

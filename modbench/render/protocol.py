@@ -4,6 +4,7 @@ losses, evaluation and metric definitions, software versions and device."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import PurePath
 
 from modbench.render.markdown import escape
 from modbench.render.names import backbone_name, dataset_name, metric_title
@@ -129,7 +130,17 @@ def _backbone(p: Protocol) -> str:
     b = p.backbone
     name = b.get("name", "?")
     text = f"{backbone_name(name)} (`{name}`), embedding dimension {b.get('embedding_dim', '?')}"
-    text += ", pretrained weights" if b.get("pretrained") else ", trained from scratch"
+    if b.get("weights"):
+        digest = b.get("weights_digest") or "?"
+        text += (f", pretrained weights from the file {escape(PurePath(b['weights']).name)} (sha256 {digest[:12]}), "
+                 "inputs normalised as the weights expect")
+    elif b.get("pretrained"):
+        digest = f", sha256 {b['weights_digest'][:12]}" if b.get("weights_digest") else ""
+        text += f", pretrained weights (torchvision's ImageNet weights{digest}), inputs normalised as the weights expect"
+    else:
+        text += ", trained from scratch"
+    if b.get("freeze_bn"):
+        text += ", BatchNorm frozen (running statistics and affine parameters not trained)"
     return text
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator, model_serializer,
-                      model_validator)
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator,
+                      model_serializer, model_validator)
 
 from modbench.errors import UserError
 from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
@@ -153,10 +153,50 @@ class DatasetConfig(Strict):
         return self
 
 
+BACKBONE_DEFAULTS_OMITTED = {"weights": None, "weights_digest": None, "freeze_bn": False}
+
+
 class BackboneConfig(Strict):
     name: str
     embedding_dim: int = Field(128, ge=2, le=65536)
+    # torchvision's ImageNet weights from torch's hub cache (modbench/backbones/_pretrained.py).
     pretrained: bool = False
+    # A local weights file (a state dict: torchvision's .pth format, or .safetensors), relative
+    # to the suite file or absolute; made absolute when the suite is loaded. ``pretrained_file``
+    # (timm's name for it) is read as the same key.
+    weights: str | None = Field(None, min_length=1, validation_alias=AliasChoices("weights", "pretrained_file"),
+                                description="local state-dict file of pretrained weights")
+    # Set by modbench when the suite is loaded (any value written in the file is replaced): the
+    # sha256 of the weights file's bytes, so that other weights are another run
+    # (modbench.backbones.weights_file).
+    weights_digest: str | None = None
+    # BatchNorm layers of the backbone kept in eval mode (running statistics frozen) and their
+    # affine parameters not trained, as in the metric-learning recipes for pretrained backbones.
+    freeze_bn: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_weights_key(cls, data):
+        if isinstance(data, dict) and "weights" in data and "pretrained_file" in data:
+            raise ValueError("give the weights file once: weights or pretrained_file (the same key)")
+        return data
+
+    @model_validator(mode="after")
+    def _one_source_of_weights(self):
+        if self.pretrained and self.weights is not None:
+            raise ValueError("pretrained: true reads torchvision's weights from torch's hub cache, weights: "
+                             "a file of your own: give one of them")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler):
+        # Without weights and freeze_bn the dump is what it was before they existed, so that the
+        # run keys of every suite that does not use them stay the same.
+        data = handler(self)
+        for key, default in BACKBONE_DEFAULTS_OMITTED.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
 
 # Training settings left out of a dumped configuration while at these defaults.
