@@ -225,7 +225,7 @@ class Pipelines:
     def modbench(self, epochs: int) -> None:
         from rich.console import Console
 
-        from modbench.cli.progress import RichObserver
+        from modbench.render.progress import RichObserver
 
         if not self.display:
             for _ in range(epochs):

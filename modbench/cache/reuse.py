@@ -1,6 +1,6 @@
 """The one rule that decides whether a cached result answers a command: used by the engine's
 Runner (``engine/runner.py``) before it trains or evaluates, and by the CLI's torch-free cached
-answer (``cli/workflow.py``), so that both reuse exactly the same results.
+answer (``bench/run.py``), so that both reuse exactly the same results.
 
 A finished result is reused when
 

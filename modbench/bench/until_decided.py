@@ -4,7 +4,7 @@ Each round trains the next seeds of the baseline and of every loss setting whose
 is still undecided (``results.sequential``: alpha spending over the planned looks, Holm over the
 contrasts), then looks again. Every seed is an ordinary cached run, so an interrupted command,
 rerun, finds the runs it trained and replays the same decisions (the rule is a function of the
-contrasts at every look). Shared by the command line and ``modbench.compare(until_decided=True)``.
+contrasts at every look). Called through ``compare.compare_until_decided``.
 """
 
 from __future__ import annotations
