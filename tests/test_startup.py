@@ -142,7 +142,7 @@ def test_loading_per_query_records_is_torch_free(tmp_path):
 def test_small_cnn_run_does_not_import_torchvision(tmp_path, dataset):
     """A small-cnn run on digits or on Fashion-MNIST files already on disk trains without
     torchvision (its import costs about 1.3 s of CPU per process and per --jobs worker)."""
-    from modbench.datasets import fixtures
+    import fixture_data as fixtures
 
     data_dir = ""
     if dataset == "fashion-mnist":
