@@ -27,6 +27,7 @@ from modbench.cache.reuse import reuse_of, run_numerics
 from modbench.cache.store import CorruptFile, RunStore, ensure_writable, resolve_cache_root
 from modbench.cache.suite_index import remember_suite as record_suite
 from modbench.datasets.locate import ABSENT
+from modbench.engine.events import Observer
 from modbench.engine.outcome import Outcome  # a torch-free leaf
 from modbench.launch.options import under_torchrun
 from modbench.suite.loader import builtin_suites_dir
@@ -107,8 +108,6 @@ def train_selection(selection: RunSelection, runner, events: Events, *, force: b
         events.finished(result, None)
         return result
     if not is_main_rank():  # torchrun: rank 0 loads the data first and shows the progress
-        from modbench.engine.events import Observer
-
         runner.observer = Observer()
         return runner.train(selection.runs, selection.eval_cfg, force=force)
     # Load the data of every run still to train before any progress is shown, so that missing

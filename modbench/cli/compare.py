@@ -6,13 +6,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from modbench.bench.compare import compare as run_compare
-from modbench.bench.compare import compare_until_decided
 from modbench.cli.common import JsonOpt, MarkdownOpt, handle_errors, one_output_format
 from modbench.cli.options import TrainOptions, training_options
-from modbench.cli.output import cache_histories, emit, render_rows
-from modbench.cli.running import console_events, end_with_failures
 from modbench.errors import UserError
+
+# The command's work (the application layer, modbench.bench, and what it imports) is imported
+# when the command runs, so that `modbench --help` and shell completion load only Typer and
+# Rich (tests/test_startup.py).
 
 
 MAX_SEEDS = 10  # --until-decided's default budget per loss setting
@@ -30,6 +30,11 @@ def compare(
     step: Annotated[Optional[int], typer.Option("--step", min=1, show_default=False, help="With --until-decided: seeds added per round \\[default: 1].")] = None,
 ) -> None:
     """Train missing runs, then print the Table 1 (NMI, F1) and Table 2 (Recall@k) layouts."""
+    from modbench.bench.compare import compare as run_compare
+    from modbench.bench.compare import compare_until_decided
+    from modbench.cli.output import cache_histories, emit, render_rows
+    from modbench.cli.running import console_events, end_with_failures
+
     fmt = one_output_format(markdown=markdown, json=json_)
     if not until_decided and (max_seeds is not None or step is not None):
         raise UserError("--max-seeds and --step work with --until-decided only")

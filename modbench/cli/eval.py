@@ -9,20 +9,14 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from modbench.bench.run import RunSettings, evaluated
 from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, TestSubsetOpt, ThreadsOpt, err, fail,
     handle_errors, out, plain,
 )
-from modbench.cli.output import emit, render_rows
-from modbench.cli.running import console_events
-from modbench.metrics import DEFAULT_METRICS, parse_metric_names
-from modbench.render.names import metric_title
-from modbench.results.deviations import written_suites  # to state the overrides on every table
-from modbench.results.npz_input import load_embeddings_npz
-from modbench.results.rows import rows_from_outcomes
-from modbench.suite.hints import train_command
-from modbench.suite.selection import select_runs
+
+# The command's work (the application layer, modbench.bench, and what it imports) is imported
+# when the command runs, so that `modbench --help` and shell completion load only Typer and
+# Rich (tests/test_startup.py).
 
 
 @handle_errors
@@ -47,6 +41,15 @@ def eval_(
     if embeddings is not None:
         _eval_embeddings(embeddings, metrics, json_)
         return
+    from modbench.bench.run import RunSettings, evaluated
+    from modbench.metrics import parse_metric_names
+    from modbench.cli.output import emit, render_rows
+    from modbench.cli.running import console_events
+    from modbench.results.deviations import written_suites  # to state the overrides on every table
+    from modbench.results.rows import rows_from_outcomes
+    from modbench.suite.hints import train_command
+    from modbench.suite.selection import select_runs
+
     selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset,
                             threads=threads, data_dir=data_dir)
     if metrics:
@@ -63,7 +66,10 @@ def eval_(
 
 
 def _eval_embeddings(path: Path, metrics: str | None, as_json: bool) -> None:
+    from modbench.metrics import DEFAULT_METRICS, parse_metric_names
     from modbench.metrics.compute import compute_metrics  # imports torch: not for `eval --suite` over a cache
+    from modbench.render.names import metric_title
+    from modbench.results.npz_input import load_embeddings_npz
 
     names = parse_metric_names(metrics) if metrics else list(DEFAULT_METRICS)
     emb, labels = load_embeddings_npz(path)

@@ -18,13 +18,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from modbench.bench.run import RunSettings
 from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, DevicesOpt, DownloadOpt, EpochsOpt, ForceOpt, GpusPerJobOpt,
     JobsOpt, LauncherOpt, LossOpt, PartitionOpt, PrecisionOpt, SeedOpt, SlurmLogDirOpt, SubsetOpt, SuiteOpt, TestSubsetOpt, ThreadsOpt, TimeMinOpt,
 )
-from modbench.launch import launch_options
-from modbench.suite.selection import select_runs
+
+# The suite loader, the application layer's RunSettings and the launch options are imported when
+# a command runs, so that `modbench --help` loads only Typer and Rich (tests/test_startup.py).
 
 _LOGS = "Live logs (README, Live logs)"
 TensorBoardOpt = Annotated[
@@ -68,17 +68,23 @@ class TrainOptions:
     def select(self, seeds: list[int] | None = None):
         """The suite's runs after ``--loss``, ``--seed`` (or ``seeds``), ``--epochs``, ``--subset``,
         ``--test-subset``, ``--precision`` (exit 2 on any problem)."""
+        from modbench.suite.selection import select_runs
+
         return select_runs(self.suite, losses=self.loss, seeds=self.seed if seeds is None else seeds, epochs=self.epochs,
                            subset=self.subset, test_subset=self.test_subset, threads=self.threads,
                            data_dir=self.data_dir, precision=self.precision)
 
-    def settings(self) -> RunSettings:
+    def settings(self):
         """Where and how the runs train (the application layer's ``RunSettings``)."""
+        from modbench.bench.run import RunSettings
+
         return RunSettings(cache_dir=self.cache_dir, device=self.device, data_dir=self.data_dir, download=self.download,
                            force=self.force, tensorboard=self.tensorboard, wandb=self.wandb)
 
     def launch(self, selection):
         """LaunchOptions of ``--jobs``/``--launcher``/SLURM (docs/scaling.md), checked now."""
+        from modbench.launch import launch_options
+
         return launch_options(
             launcher=self.launcher, jobs=self.jobs, devices=self.devices, partition=self.partition,
             gpus_per_job=self.gpus_per_job, time_min=self.time_min, slurm_log_dir=self.slurm_log_dir,

@@ -10,8 +10,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from modbench.bench.tune import check_launch, tuning_session
-from modbench.bench.tune import tune as run_tune
 from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, EpochsOpt, LossOpt, SubsetOpt, SuiteOpt,
     err, handle_errors, out,
@@ -19,12 +17,11 @@ from modbench.cli.common import (
 from modbench.cli.common import (  # scaling options (docs/scaling.md)
     GpusPerJobOpt, JobsOpt, LauncherOpt, PartitionOpt, SlurmLogDirOpt, TimeMinOpt,
 )
-from modbench.cli.output import is_stdout
-from modbench.cli.running import console_events
 from modbench.errors import UserError
-from modbench.launch import launch_options
-from modbench.tune.study import safe_file_name
-from modbench.tune.tuned_suite import tuned_suite_text, write_tuned_suite
+
+# The command's work (the application layer, modbench.bench, and what it imports) is imported
+# when the command runs, so that `modbench --help` and shell completion load only Typer and
+# Rich (tests/test_startup.py).
 
 TrialsOpt = Annotated[int, typer.Option("--trials", "-n", min=1, help="Trials per loss (the same for every loss).")]
 MetricOpt = Annotated[str, typer.Option("--metric", help="Validation metric to maximise, e.g. map@r, recall@1, nmi.")]
@@ -61,6 +58,14 @@ def tune(
 ) -> None:
     """Tune every loss of a suite with the same number of trials on the validation split (the
     test split is never used), then write the tuned suite for `compare`."""
+    from modbench.bench.tune import check_launch, tuning_session
+    from modbench.bench.tune import tune as run_tune
+    from modbench.cli.output import is_stdout
+    from modbench.cli.running import console_events
+    from modbench.launch import launch_options
+    from modbench.tune.study import safe_file_name
+    from modbench.tune.tuned_suite import tuned_suite_text, write_tuned_suite
+
     events = console_events()
     session = tuning_session(suite=suite, losses=loss, trials=trials, metric=metric, pruner=pruner, epochs=epochs,
                              subset=subset, cache_dir=cache_dir, data_dir=data_dir, download=download, device=device,

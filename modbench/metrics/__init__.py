@@ -11,6 +11,8 @@
   per-query records of ``query_records``).
 """
 
+import importlib
+
 # Imported on first use (PEP 562), so that ``modbench.metrics.names`` (metric names, no torch)
 # can be read by the suite loader and ``modbench report`` without importing torch.
 _WHERE = {
@@ -29,8 +31,6 @@ def __getattr__(name: str):
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'modbench.metrics' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f"modbench.metrics.{module}"), name)
     globals()[name] = value
     return value

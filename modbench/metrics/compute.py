@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from modbench.metrics import clustering_scores, query_records, retrieval
-from modbench.metrics.kmeans_clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
 from modbench.metrics.inputs import checked_input, prepare
+from modbench.metrics.kmeans_clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
 from modbench.metrics.knn_search import iter_knn, resolve_backend
 from modbench.metrics.names import (
     CLUSTERING_METRICS,
@@ -27,6 +27,7 @@ from modbench.metrics.names import (
     recall_k,
     too_few_samples,
 )
+from modbench.versions import package_versions
 
 
 @dataclass
@@ -136,8 +137,6 @@ def _clustering(x: torch.Tensor, y: np.ndarray, wanted: list[str], seed: int, n_
 
 def _versions() -> dict[str, str]:
     """Package versions, read the one way the project reads them (``modbench.versions``)."""
-    from modbench.versions import package_versions
-
     return package_versions()
 
 
