@@ -23,8 +23,10 @@ from modbench.cli.common import (
     JobsOpt, LauncherOpt, LossOpt, PartitionOpt, PrecisionOpt, SeedOpt, SlurmLogDirOpt, SubsetOpt, SuiteOpt, TestSubsetOpt, ThreadsOpt, TimeMinOpt,
 )
 
-# The suite loader, the application layer's RunSettings and the launch options are imported when
-# a command runs, so that `modbench --help` loads only Typer and Rich (tests/test_startup.py).
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
 
 _LOGS = "Live logs (README, Live logs)"
 TensorBoardOpt = Annotated[
