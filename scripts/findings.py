@@ -111,6 +111,9 @@ def run_step(title: str, args: list[str], log: Path | None, capture: bool = Fals
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     step = Step(title, args, wall, cpu, proc.returncode, out)
+    if log is not None:  # training steps are kept, so that a resumed regeneration counts them all
+        with (log.parent / "steps.jsonl").open("a") as sink:
+            sink.write(json.dumps({"title": title, "argv": args, "wall_s": wall, "cpu_s": cpu}) + "\n")
     if proc.returncode != 0:
         where = f"; its output is in {log}" if log else ""
         sys.exit(f"error: `{shown_command(args)}` exited with {proc.returncode}{where}")
@@ -305,21 +308,21 @@ def departures(suite_file: Path, protocol: dict) -> list[str]:
     return rows
 
 
-def cost_table(stages: list[Stage]) -> list[str]:
+def cost_table(steps: list[Step]) -> list[str]:
     rows = ["| Step | Command | Wall | CPU (user + system) |", "| --- | --- | --- | --- |"]
     total_wall = total_cpu = 0.0
-    for stage in stages:
-        for step in stage.steps:
-            rows.append(f"| {step.title} | `{shown_command(step.argv)}` | "
-                        f"{step.wall_s / 60:.1f} min | {step.cpu_s / 60:.1f} min |")
-            total_wall += step.wall_s
-            total_cpu += step.cpu_s
+    for step in steps:
+        rows.append(f"| {step.title} | `{shown_command(step.argv)}` | "
+                    f"{step.wall_s / 60:.1f} min | {step.cpu_s / 60:.1f} min |")
+        total_wall += step.wall_s
+        total_cpu += step.cpu_s
     rows.append(f"| **All** | | **{total_wall / 60:.1f} min** | **{total_cpu / 60:.1f} min** |")
     return rows
 
 
 def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Namespace,
-               against: dict[str, list[dict]], json_files: list[Path]) -> None:
+               against: dict[str, list[dict]], json_files: list[Path],
+               steps: list[Step]) -> None:
     paper = json.loads((ROOT / "modbench" / "paper_data" / "paper_tables.json").read_text())
     fm_rows = [r for t in paper["tables"] for r in t.get("rows", [])
                if r.get("dataset") == "fashion-mnist"]
@@ -373,7 +376,12 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
              f"{invocation}\n```\n")
     p.append("which ran, from an empty cache, on one CPU thread (`OMP_NUM_THREADS=1`, "
              "`--threads 1`):\n")
-    p.extend(cost_table(stages))
+    p.extend(cost_table(steps))
+    if args.resume:
+        p.append("")
+        p.append("The regeneration was resumed (`--resume`): the table lists every training step "
+                 "the script recorded in its cache, over all sessions; time spent in a session "
+                 "that was killed before its step ended is not counted.")
     p.append("")
     p.append("| Machine | |\n| --- | --- |")
     p.append(f"| CPU (as /proc/cpuinfo reports it) | {facts['cpu_model']} |")
@@ -430,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     if cache.exists() and not args.resume:
         shutil.rmtree(cache)
     cache.mkdir(parents=True, exist_ok=True)
+    steps_file = cache / "steps.jsonl"
     log = cache / "findings.log"
     out_dir = args.out.resolve()
     (out_dir / "findings").mkdir(parents=True, exist_ok=True)
@@ -477,7 +486,9 @@ def main(argv: list[str] | None = None) -> int:
                                             "--cache-dir", str(cache), "--baseline", rival,
                                             "--json"], None, True).stdout)
 
-    write_page(out_dir / "findings.md", stages, machine_facts(), args, against, json_files)
+    steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"])
+             for d in map(json.loads, steps_file.read_text().splitlines())]
+    write_page(out_dir / "findings.md", stages, machine_facts(), args, against, json_files, steps)
     print(f"[findings] wrote {out_dir / 'findings.md'} and {len(json_files)} JSON file(s)",
           file=sys.stderr)
     return 0

@@ -129,3 +129,11 @@ def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
         assert f"- **{label}**: {findings.verdict_sentence(v)}" in page
     assert findings.cpu_model() in page and "modbench compare --suite digits-verdict" in page
     assert "#### Verdicts vs Cross-entropy" in page  # the report's own tables follow
+
+
+def test_the_cost_table_sums_every_recorded_step():
+    steps = [findings.Step("Train", ["compare", "--suite", "s"], 120.0, 90.0),
+             findings.Step("Train again", ["compare", "--suite", "s"], 60.0, 30.0)]
+    rows = findings.cost_table(steps)
+    assert rows[-1] == "| **All** | | **3.0 min** | **2.0 min** |"
+    assert "`modbench compare --suite s` | 2.0 min | 1.5 min |" in rows[2]
