@@ -1,0 +1,139 @@
+"""scripts/findings.py: the published findings are worded from the verdict engine's JSON only, and
+a regeneration from an empty cache reproduces every per-run value bit for bit (one thread)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("findings_script", ROOT / "scripts" / "findings.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+findings = _load()
+
+
+def _verdict(kind, **extra):
+    v = {"metric": "recall@1", "baseline": "Cross-entropy", "delta": -0.0421, "ci": [-0.08, -0.004],
+         "seeds": 4, "verdict": kind, "margin": 0.01, "seeds_needed": None, "reason": None}
+    v.update(extra)
+    return v
+
+
+@pytest.mark.parametrize("kind", ["better", "worse"])
+def test_a_difference_is_worded_as_the_engine_decided_it(kind):
+    text = findings.verdict_sentence(_verdict(kind))
+    assert f"**{kind}** than Cross-entropy on Recall@1" in text
+    assert "-0.042" in text and "[-0.080, -0.004]" in text and "4 seeds" in text
+    assert "equivalent" not in text and "undecided" not in text
+
+
+def test_equivalence_names_its_margin_and_only_when_the_engine_found_it():
+    text = findings.verdict_sentence(_verdict("equivalent", delta=0.001, ci=[-0.004, 0.006]))
+    assert "**equivalent within ±0.01**" in text
+    for kind in ("better", "worse", "undecided"):
+        assert "equivalent" not in findings.verdict_sentence(_verdict(kind))
+
+
+def test_undecided_says_what_would_decide_it():
+    text = findings.verdict_sentence(_verdict("undecided", seeds_needed=11))
+    assert "**undecided after 4 seeds**" in text and "about 11 seeds would decide it" in text
+    assert "Neither a difference nor equivalence is shown" in text
+    text = findings.verdict_sentence(_verdict("undecided", reason="the spread is zero"))
+    assert "the spread is zero" in text
+
+
+def test_conclusions_cover_every_aggregate_with_a_verdict_and_nothing_else():
+    records = [
+        {"label": "Cross-entropy", "seed": 0}, {"label": "Cross-entropy", "seed": None},
+        {"label": "New loss", "seed": 0}, {"label": "New loss", "seed": None,
+                                           "verdict": _verdict("worse")},
+    ]
+    stage = findings.Stage("s", "s", "t", records=records)
+    lines = findings.conclusions(stage)
+    assert lines == [f"- **New loss**: {findings.verdict_sentence(_verdict('worse'))}"]
+
+
+def test_a_claim_off_the_primary_metric_is_descriptive_and_a_missing_loss_is_not_run():
+    records = [
+        {"label": "New loss", "seed": None, "recall@1": 0.61, "nmi": 0.45, "f1": 0.3},
+        {"label": "Triplet loss", "seed": None, "recall@1": 0.76, "nmi": 0.71, "f1": 0.55},
+    ]
+    against = {"Triplet loss": [{"label": "New loss", "seed": None,
+                                 "verdict": _verdict("worse", baseline="Triplet loss"),
+                                 "secondary": [{"metric": "nmi", "delta": -0.26, "ci": [-0.3, -0.2],
+                                                "seeds": 4}]}]}
+    paper = [{"loss": "improved", "values": {"recall@1": 0.8749}},
+             {"loss": "triplet", "values": {"recall@1": 0.8909}}]
+    rows = findings.claim_rows(findings.Stage("s", "s", "t", records=records), against, paper)
+    text = "\n".join(rows)
+    assert "0.8749" in text and "0.8909" in text
+    r1 = next(r for r in rows if "outperformed" in r and "| New loss |" in r)
+    assert "**worse** than Triplet loss on Recall@1" in r1 and "0.610 vs 0.760" in r1
+    fig = next(r for r in rows if r.startswith("| Figure 9: NMI") and "| New loss |" in r)
+    assert "NMI: Δ -0.260, unadjusted 95% CI [-0.300, -0.200]" in fig and "no verdict" in fig
+    assert "F1 (pairs): descriptive only" in fig
+    # The sigmoid reading and the margin loss were not in these records.
+    assert any("| New loss (sigmoid reading) | not run |" in r for r in rows)
+    assert any("margin" in r and "| not run |" in r for r in rows)
+
+
+def test_the_report_title_block_is_dropped_and_headings_move_down():
+    md = "# modbench report\n\nintro\n\n## suite\n\n### Table\n\n| a |\n"
+    assert findings.demote(md) == "### suite\n\n#### Table\n\n| a |\n"
+
+
+def _regenerate(tmp: Path, name: str) -> tuple[str, list[dict]]:
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)  # the wrapper sets it
+    out = tmp / name
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "findings.sh"), "--suite", "digits-verdict",
+         "--max-seeds", "3", "--cache-dir", str(tmp / f"cache-{name}"), "--out", str(out)],
+        env={**env, "PATH": str(Path(sys.executable).parent) + os.pathsep + env["PATH"]},
+        capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return (out / "findings.md").read_text(), json.loads(
+        (out / "findings" / "digits-verdict.json").read_text())
+
+
+@pytest.mark.slow
+def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
+    page, records = _regenerate(tmp_path, "a")
+    _, again = _regenerate(tmp_path, "b")
+    metrics = ["nmi", "f1", "macro_f1", "recall@1", "recall@2", "recall@4", "recall@8", "map@r"]
+    runs = {(r["label"], r["seed"]): r for r in records if r["seed"] is not None}
+    runs_again = {(r["label"], r["seed"]): r for r in again if r["seed"] is not None}
+    assert runs.keys() == runs_again.keys() and len(runs) >= 9  # 3 losses x at least 3 seeds
+    for key, run in runs.items():
+        assert run["run"] and run["run"] == runs_again[key]["run"]
+        assert {m: run[m] for m in metrics} == {m: runs_again[key][m] for m in metrics}
+    # The page's conclusions are the JSON's verdicts, one line per contrast, nothing more.
+    verdicts = {r["label"]: r["verdict"] for r in records if r["seed"] is None and r.get("verdict")}
+    assert set(verdicts) == {"New loss", "Cross-entropy x 2"}
+    for label, v in verdicts.items():
+        assert f"- **{label}**: {findings.verdict_sentence(v)}" in page
+    assert findings.cpu_model() in page and "modbench compare --suite digits-verdict" in page
+    assert "#### Verdicts vs Cross-entropy" in page  # the report's own tables follow
+
+
+def test_the_cost_table_sums_every_recorded_step():
+    steps = [findings.Step("Train", ["compare", "--suite", "s"], 120.0, 90.0),
+             findings.Step("Train again", ["compare", "--suite", "s"], 60.0, 30.0)]
+    rows = findings.cost_table(steps)
+    assert rows[-1] == "| **All** | | **3.0 min** | **2.0 min** |"
+    assert "`modbench compare --suite s` | 2.0 min | 1.5 min |" in rows[2]
