@@ -256,7 +256,8 @@ def evaluate_embeddings(embeddings, labels, metrics: str | Iterable[str] | None 
     ``labels`` [N] (integers), as ``modbench eval --embeddings FILE --json`` prints them:
     ``{"nmi": ..., "recall@1": ...}``. ``metrics``: names (a list, or comma-separated), default
     the suite default. ``options`` go to ``modbench.metrics.compute_metrics`` (``normalize``,
-    ``kmeans_seed``, ``kmeans_n_init``, ``device``, ``backend``). Bad input (wrong shapes, NaN,
+    ``kmeans_seed``, ``kmeans_n_init``, ``device``, ``backend``, ``query_mask`` for a
+    query/gallery split). Bad input (wrong shapes, NaN,
     non-integer labels, an unknown metric, a metric undefined on these labels) raises
     ``MetricError``, a UserError."""
     from modbench.metrics import DEFAULT_METRICS, compute_metrics, parse_metric_names

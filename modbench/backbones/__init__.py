@@ -22,7 +22,7 @@ for _name, _target, _description in discover(Path(__file__).resolve().parent, "m
     BACKBONES.add(_name, _target, _description)
 
 OTHER_FORMS = [
-    ("timm:<model>", "Any timm model, from scratch (pip install 'modbench[timm]'); list them: modbench list backbones 'timm:*'."),
+    ("timm:<model>", "Any timm model, from scratch or from a local pretrained_file (pip install 'modbench[timm]'); list them: modbench list backbones 'timm:*'."),
     ("./file.py:Class", "Your own backbone from a file (relative to the suite) or package.module:Class."),
 ]
 

@@ -9,10 +9,17 @@ removed fc stays, so the 1024 pooled features are dropped out in training as in 
 Stem for small images (``image_size <= SMALL_INPUT``): ``conv1`` becomes a 3x3 stride-1
 conv-BN-ReLU and ``maxpool1``/``maxpool2`` are removed, so the inception stages 3, 4, 5 run at
 32, 16, 8 pixels for CIFAR (28, 14, 7 for Fashion-MNIST) instead of 4, 2, 1: the layout of the
-usual CIFAR GoogLeNet. Larger images keep the ImageNet stem. ``pretrained=True``: torchvision's
-ImageNet weights from torch's hub cache only; the pretrained 7x7 ``conv1`` is kept (summed over
-RGB for one channel) and, for small images, run at stride 1 without the two max-pools.
-Features: 1024.
+usual CIFAR GoogLeNet. Larger images keep the ImageNet stem.
+
+Pretrained (``pretrained=True``: torchvision's ImageNet weights from torch's hub cache;
+``weights``: a state-dict file of the user's; never downloaded): torchvision's GoogLeNet with 3
+input channels (the engine repeats a grey channel to RGB), the weights checked by name and shape
+with the classifiers ``fc.*``, ``aux1.*``, ``aux2.*`` dropped. The pretrained 7x7 ``conv1`` is
+kept and, for small images, run at stride 1 without the two max-pools. torchvision's ImageNet
+GoogLeNet weights come from Google's original model, which took inputs scaled to [-1, 1]:
+torchvision's ``transform_input`` maps ImageNet-normalised inputs there. Here the engine
+normalises with mean 0.5 and std 0.5 per channel instead, the same inputs, with
+``transform_input`` off. Features: 1024.
 """
 
 from __future__ import annotations
@@ -23,25 +30,23 @@ from torchvision.models.googlenet import BasicConv2d
 
 from modbench.backbones import _pretrained
 from modbench.backbones.base import register_backbone
+from modbench.backbones.weights_file import WeightsFile
 
 SMALL_INPUT = 64
+HEAD = ("fc.", "aux1.", "aux2.")  # the ImageNet classifiers, dropped from a checkpoint
+GOOGLE_MEAN, GOOGLE_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)  # inputs in [-1, 1]
 
 
 @register_backbone("googlenet", description="torchvision GoogLeNet from scratch, 1024 features; 3x3 stride-1 stem for <=64 px images.")
-def build(*, in_channels: int, image_size: int, pretrained: bool = False) -> nn.Module:
+def build(*, in_channels: int, image_size: int, pretrained: bool = False,
+          weights: WeightsFile | None = None) -> nn.Module:
     small = image_size <= SMALL_INPUT
-    if pretrained:
+    if pretrained or weights is not None:
         _pretrained.check_channels("googlenet", in_channels)
-        model = models.GoogLeNet(aux_logits=True, transform_input=False, init_weights=False)
-        state = _pretrained.load_cached_state_dict(
-            "googlenet", [models.GoogLeNet_Weights.IMAGENET1K_V1])
-        model.load_state_dict(state)
-        model.aux_logits, model.aux1, model.aux2 = False, None, None
-        if in_channels == 1:
-            old = model.conv1.conv
-            conv = nn.Conv2d(1, old.out_channels, 7, stride=old.stride, padding=3, bias=False)
-            conv.weight.data.copy_(_pretrained.grey_conv_weight(old.weight.data))
-            model.conv1.conv = conv
+        model = models.GoogLeNet(aux_logits=False, transform_input=False, init_weights=False)
+        state = _pretrained.state_dict_for("googlenet", [models.GoogLeNet_Weights.IMAGENET1K_V1], weights)
+        _pretrained.load_checked("googlenet", model, state, head=HEAD)
+        _pretrained.set_input_stats(model, GOOGLE_MEAN, GOOGLE_STD)
         if small:
             model.conv1.conv.stride = (1, 1)
     else:

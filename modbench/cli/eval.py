@@ -70,11 +70,12 @@ def _eval_embeddings(path: Path, metrics: str | None, as_json: bool) -> None:
 
     from modbench.cli.common import out
     from modbench.metrics import DEFAULT_METRICS, compute_metrics, parse_metric_names
-    from modbench.results.npz_input import load_embeddings_npz
+    from modbench.results.npz_input import load_embeddings_npz, load_query_mask
 
     names = parse_metric_names(metrics) if metrics else list(DEFAULT_METRICS)
     emb, labels = load_embeddings_npz(path)
-    result = compute_metrics(emb, labels, names, strict=True)
+    mask = load_query_mask(path, len(labels))  # query/gallery: queries searched among the gallery
+    result = compute_metrics(emb, labels, names, strict=True, query_mask=mask)
     if as_json:
         out.file.write(json.dumps(result.values, indent=2) + "\n")
         return
@@ -82,7 +83,9 @@ def _eval_embeddings(path: Path, metrics: str | None, as_json: bool) -> None:
 
     from modbench.render.names import metric_title
 
-    table = Table(title=f"{path} ({len(labels)} embeddings, backend {result.info.get('backend', '?')})", title_justify="left")
+    searched = (f"{int(mask.sum())} queries searched among {int((~mask).sum())} gallery embeddings"
+                if mask is not None else f"{len(labels)} embeddings")
+    table = Table(title=f"{path} ({searched}, backend {result.info.get('backend', '?')})", title_justify="left")
     for name in names:
         table.add_column(metric_title(name), justify="right")
     table.add_row(*[f"{result.values[n]:.4f}" for n in names])

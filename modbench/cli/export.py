@@ -13,7 +13,7 @@ from modbench.cli.common import CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt,
 @handle_errors
 def export(
     run: Annotated[str, typer.Argument(help="Run key (or a unique prefix of 6+ characters) as `modbench cache list` prints it.", show_default=False)],
-    embeddings: Annotated[Path, typer.Option("--embeddings", help="Write the run's test-set embeddings to this .npz file: arrays 'embeddings' (N x D float32, not normalised), 'labels' (N) and 'run' (its key); `modbench eval --embeddings FILE` reads it back.", show_default=False)],
+    embeddings: Annotated[Path, typer.Option("--embeddings", help="Write the run's test-set embeddings to this .npz file: arrays 'embeddings' (N x D float32, not normalised), 'labels' (N) and 'run' (its key), and 'query_mask' (N booleans) for a query/gallery test split; `modbench eval --embeddings FILE` reads it back.", show_default=False)],
     device: DeviceOpt = "auto",
     cache_dir: CacheDirOpt = None,
     data_dir: DataDirOpt = None,
@@ -44,7 +44,10 @@ def export(
         run_dir, config, device=resolve_device(device), data_dir=data_dir, download=download
     )
     buffer = io.BytesIO()
-    np.savez(buffer, embeddings=emb.numpy().astype(np.float32), labels=labels.numpy(), run=np.array(run_dir.key))
+    arrays = {"embeddings": emb.numpy().astype(np.float32), "labels": labels.numpy(), "run": np.array(run_dir.key)}
+    if "test_query_mask" in info:  # a query/gallery test split (In-Shop): which rows are queries
+        arrays["query_mask"] = info["test_query_mask"].numpy().astype(bool)
+    np.savez(buffer, **arrays)
     write_user_file(embeddings, buffer.getvalue())
     err.print(
         f"wrote {embeddings}: {emb.shape[0]} test embeddings of dimension {emb.shape[1]} "

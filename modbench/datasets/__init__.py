@@ -3,7 +3,8 @@
     load(*, data_dir, download, val_fraction, split_seed, subset, labels) -> DataSplits
 
 (see ``base.py``), plus ``path=`` and ``image_size=`` for the datasets that read a user's files
-(``folder``, ``npz``). A dataset is one file of this folder whose loader carries
+(``folder``, ``npz``), and ``image_size=`` for those declared ``takes_image_size`` (the retrieval
+datasets). A dataset is one file of this folder whose loader carries
 ``@register_dataset("name", description=...)`` (``registration.py``); the names are read from the
 files without importing them, so that listing them imports no torch.
 """
@@ -18,12 +19,15 @@ from modbench.registry import Registry, discover
 
 DATASETS = Registry("dataset")
 TAKES_PATH: set[str] = set()  # datasets that read the suite's dataset.path / image_size
+TAKES_IMAGE_SIZE: set[str] = set()  # datasets that read dataset.image_size only (no path)
 for _name, _target, _description, _keywords in discover(
     Path(__file__).resolve().parent, __name__, DECORATOR, keywords=KEYWORDS
 ):
     DATASETS.add(_name, _target, _description)
     if _keywords.get("takes_path"):
         TAKES_PATH.add(_name)
+    if _keywords.get("takes_image_size"):
+        TAKES_IMAGE_SIZE.add(_name)
 
 
 def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool, seed: int | None = None):
@@ -38,7 +42,19 @@ def load_splits(dataset_cfg: dict[str, Any], *, data_dir, download: bool, seed: 
     extra = {}
     if dataset_cfg["name"] in TAKES_PATH:
         extra = {"path": dataset_cfg.get("path"), "image_size": dataset_cfg.get("image_size")}
+    elif dataset_cfg["name"] in TAKES_IMAGE_SIZE:
+        extra = {"image_size": dataset_cfg.get("image_size")}
     per_seed = dataset_cfg.get("subset_seed") == "per-seed" and dataset_cfg.get("subset") is not None
+    import inspect
+
+    from modbench.datasets.class_disjoint import is_class_disjoint
+    from modbench.errors import UserError
+
+    if is_class_disjoint(dataset_cfg.get("split")):
+        if "split" not in inspect.signature(loader).parameters:
+            raise UserError(f"dataset '{dataset_cfg['name']}' has a split of its own; dataset.split "
+                            "does not apply to it (remove it from the suite)")
+        extra["split"] = dataset_cfg["split"]  # only then: a loader of a closed-set dataset needs no such argument
     if per_seed and seed is None:
         raise ValueError("subset_seed: per-seed needs the run's seed")
     splits = loader(

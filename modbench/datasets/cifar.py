@@ -24,8 +24,9 @@ from torchvision.datasets import CIFAR10, CIFAR100
 
 from modbench.datasets import _torchvision as tv
 from modbench.datasets.base import DataSplits
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, check_arguments, reject_labels
+from modbench.datasets.splits import check_arguments, reject_labels
 from modbench.errors import UserError
 
 
@@ -102,7 +103,7 @@ def _coarse(ds, train: bool) -> tuple[torch.Tensor, list[str]]:
 
 
 def _load(name, cls, checked, *, data_dir, download, val_fraction, split_seed, subset,
-          labels) -> DataSplits:
+          labels, split=None) -> DataSplits:
     check_arguments(name, val_fraction=val_fraction, subset=subset)
     root = tv.data_root(name, data_dir)
     train, test = _open(name, cls, checked, root, download)
@@ -128,6 +129,7 @@ def _load(name, cls, checked, *, data_dir, download, val_fraction, split_seed, s
         subset=subset,
         augment="crop-flip",
         classes=classes,
+        split=split,
         info={
             "source": f"torchvision.datasets.{cls.__name__}",
             "folder": str(folder),
@@ -143,10 +145,10 @@ def _load(name, cls, checked, *, data_dir, download, val_fraction, split_seed, s
 )
 def load_cifar10(*, data_dir: Path | None, download: bool = False, val_fraction: float = 0.1,
                  split_seed: int = 0, subset: int | None = None,
-                 labels: str | None = None) -> DataSplits:
+                 labels: str | None = None, split: dict | None = None) -> DataSplits:
     reject_labels("cifar10", labels)
     return _load("cifar10", CIFAR10, CheckedCIFAR10, data_dir=data_dir, download=download,
-                 val_fraction=val_fraction, split_seed=split_seed, subset=subset, labels=None)
+                 val_fraction=val_fraction, split_seed=split_seed, subset=subset, labels=None, split=split)
 
 
 CIFAR100_LABELS = ("fine", "coarse")
@@ -158,10 +160,10 @@ CIFAR100_LABELS = ("fine", "coarse")
 )
 def load_cifar100(*, data_dir: Path | None, download: bool = False, val_fraction: float = 0.1,
                   split_seed: int = 0, subset: int | None = None,
-                  labels: str | None = None) -> DataSplits:
+                  labels: str | None = None, split: dict | None = None) -> DataSplits:
     labels = labels or "fine"
     if labels not in CIFAR100_LABELS:
         raise UserError(f"dataset 'cifar100': labels must be one of {', '.join(CIFAR100_LABELS)},"
                         f" got '{labels}'")
     return _load("cifar100", CIFAR100, CheckedCIFAR100, data_dir=data_dir, download=download,
-                 val_fraction=val_fraction, split_seed=split_seed, subset=subset, labels=labels)
+                 val_fraction=val_fraction, split_seed=split_seed, subset=subset, labels=labels, split=split)

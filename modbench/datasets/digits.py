@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from modbench.datasets.base import DataSplits
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, reject_labels, stratified_split
+from modbench.datasets.splits import reject_labels, stratified_split
 
 TEST_FRACTION = 0.2
 TEST_SEED = 20_210_000  # constant: the test split never moves with split_seed
@@ -34,6 +35,7 @@ def load(
     split_seed: int = 0,
     subset: int | None = None,
     labels: str | None = None,
+    split: dict | None = None,
 ) -> DataSplits:
     """The digits splits; ``data_dir`` and ``download`` are ignored (the data ships with sklearn)."""
     reject_labels("digits", labels)
@@ -57,6 +59,7 @@ def load(
         subset=subset,
         augment="none",
         classes=[str(c) for c in range(10)],
+        split=split,
         info={
             "source": "sklearn.datasets.load_digits",
             "test_split": f"{TEST_FRACTION:.0%} of each class, fixed seed {TEST_SEED}",

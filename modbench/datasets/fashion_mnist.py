@@ -35,8 +35,9 @@ import torch
 from modbench.datasets import _torchvision as tv
 from modbench.datasets import idx, locate
 from modbench.datasets.base import DataSplits
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, check_arguments, reject_labels
+from modbench.datasets.splits import check_arguments, reject_labels
 from modbench.errors import UserError
 
 # torchvision's FashionMNIST.classes, spelled out so that reading the files needs no torchvision.
@@ -155,7 +156,8 @@ def _open(name: str, root: Path | None, download: bool):
     description="Fashion-MNIST (idx files, .gz or unpacked; Debian's dataset-fashion-mnist found by default; 28x28 grey, 10 classes, 60k / 10k).",
 )
 def load(*, data_dir: Path | None, download: bool = False, val_fraction: float = 0.1,
-         split_seed: int = 0, subset: int | None = None, labels: str | None = None) -> DataSplits:
+         split_seed: int = 0, subset: int | None = None, labels: str | None = None,
+         split: dict | None = None) -> DataSplits:
     name = "fashion-mnist"
     reject_labels(name, labels)
     check_arguments(name, val_fraction=val_fraction, subset=subset)
@@ -174,6 +176,7 @@ def load(*, data_dir: Path | None, download: bool = False, val_fraction: float =
         subset=subset,
         augment="crop-flip",
         classes=list(CLASSES),
+        split=split,
         info={
             "source": source,
             "folder": str(folder),

@@ -3,7 +3,8 @@
 ::
 
     DIR/train/<class>/*.png|jpg|...   the official training split (-> train + validation)
-    DIR/test/<class>/...              the test split (classes: a subset of train's)
+    DIR/test/<class>/...              the test split (classes: a subset of train's; in
+                                      class-disjoint mode any classes)
     DIR/val/<class>/...               optional: used as the validation split instead of
                                       val_fraction of train/
 
@@ -29,9 +30,11 @@ import torch
 
 from modbench.datasets import _images
 from modbench.datasets.base import DataSplits
+from modbench.datasets.class_disjoint import is_class_disjoint
 from modbench.datasets.paths import resolve_data_path
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, check_arguments, reject_labels
+from modbench.datasets.splits import check_arguments, reject_labels
 from modbench.errors import UserError
 
 NAME = "folder"
@@ -90,8 +93,12 @@ def _split(split_dir: Path, classes: list[str]):
 )
 def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: float = 0.1,
          split_seed: int = 0, subset: int | None = None, labels: str | None = None,
-         path: str | None = None, image_size: int | None = None) -> DataSplits:
-    """The splits of the ImageFolder tree at ``path`` (``data_dir`` and ``download`` unused)."""
+         path: str | None = None, image_size: int | None = None,
+         split: dict | None = None) -> DataSplits:
+    """The splits of the ImageFolder tree at ``path`` (``data_dir`` and ``download`` unused).
+    In class-disjoint mode (``split``) the classes are the sub-folders of train/, test/ and val/
+    together, sorted, and a test class need not be a training class."""
+    protocol_split, disjoint = split, is_class_disjoint(split)  # below, ``split`` names a folder
     reject_labels(NAME, labels)
     check_arguments(NAME, val_fraction=val_fraction, subset=subset)
     if path is None:
@@ -105,12 +112,14 @@ def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: 
                             f"{root}/train/<class>/*.png and {root}/test/<class>/*.png")
     classes = _classes(root / "train")
     _images.need_two_classes(NAME, str(root / "train"), classes)
+    if disjoint:
+        classes = sorted({c for s in ("train", "test", "val") if (root / s).is_dir() for c in _classes(root / s)})
     splits = {}
     for split in ("train", "test", "val"):
         split_dir = root / split
         if split == "val" and not split_dir.is_dir():
             continue
-        extra = sorted(set(_classes(split_dir)) - set(classes))
+        extra = [] if disjoint else sorted(set(_classes(split_dir)) - set(classes))
         if extra:
             raise UserError(f"dataset '{NAME}': {split_dir / extra[0]} is a class that "
                             f"{root / 'train'} does not have; every {split} class needs training images")
@@ -137,6 +146,7 @@ def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: 
         augment="none",
         classes=classes,
         val=tensors.get("val"),
+        split=protocol_split,
         info={
             "source": "modbench.datasets.folder (Pillow)",
             "path": str(root),

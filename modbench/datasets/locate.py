@@ -1,5 +1,8 @@
 """Which files a built-in dataset reads, found without torch, and a digest of their bytes.
 
+The retrieval datasets (``RETRIEVAL``: cub200, cars196, sop, inshop) are digested by the bytes
+of their annotation files and the names, sizes and modification times of their images.
+
 The run key of a Fashion-MNIST or CIFAR run holds ``dataset.files_digest``: a sha256 of the
 names and bytes of the files its loader reads (``data_files``). Fixture files and the real
 ones, train and test swapped, or foreign idx files in the same folder therefore give other
@@ -38,6 +41,43 @@ CIFAR_FILES = {
 
 ABSENT = "absent"  # the digest of a dataset whose files are not there (yet: --download)
 
+# The retrieval datasets: folder under the data folder, the annotation files read (bytes
+# digested), the folder of the images (names, sizes and modification times digested, as for a
+# user's folder: paths.files_digest; reading every image's bytes would take minutes).
+RETRIEVAL = {
+    "cub200": ("CUB_200_2011", ["images.txt", "image_class_labels.txt", "classes.txt"], "images"),
+    "cars196": ("cars196", ["cars_annos.mat"], "car_ims"),
+    "sop": ("Stanford_Online_Products", ["Ebay_train.txt", "Ebay_test.txt"], "."),
+    "inshop": ("InShop", ["list_eval_partition.txt"], "img"),
+}
+INSHOP_PARTITION = "list_eval_partition.txt"
+
+
+def inshop_partition(folder: Path) -> Path | None:
+    """In-Shop's partition file: the publisher's ``Eval/`` folder, else beside ``img/``."""
+    for candidate in (folder / "Eval" / INSHOP_PARTITION, folder / INSHOP_PARTITION):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def inshop_image_root(folder: Path) -> Path:
+    """The folder In-Shop's ``img/...`` names are relative to: the publisher's ``Img/``, else
+    the dataset folder."""
+    return folder / "Img" if (folder / "Img" / "img").is_dir() else folder
+
+
+def retrieval_files(name: str, root: Path) -> tuple[list[Path], Path] | None:
+    """(annotation files, image folder) of retrieval dataset ``name`` under ``root``, or None
+    when an annotation file is missing."""
+    base, names, images = RETRIEVAL[name]
+    folder = root / base
+    if name == "inshop":
+        partition = inshop_partition(folder)
+        return None if partition is None else ([partition], inshop_image_root(folder) / "img")
+    files = [folder / f for f in names]
+    return (files, folder / images) if all(p.is_file() for p in files) else None
+
 
 def fashion_candidates(root: Path | None, debian: Path = DEBIAN_DIR) -> list[Path]:
     """The folders Fashion-MNIST is looked for in, in order (``fashion_mnist.py``)."""
@@ -75,7 +115,7 @@ def data_files(name: str, data_dir: Path | str | None) -> list[Path] | None:
 
 def reads_data_dir(name: str) -> bool:
     """Whether the run key of dataset ``name`` holds a digest of files found through --data-dir."""
-    return name == "fashion-mnist" or name in CIFAR_FILES
+    return name == "fashion-mnist" or name in CIFAR_FILES or name in RETRIEVAL
 
 
 _MEMO: dict[tuple, str] = {}
@@ -100,6 +140,16 @@ def data_digest(name: str, data_dir: Path | str | None) -> str | None:
     when the files are not all there, None for a dataset that reads none through the folder."""
     if not reads_data_dir(name):
         return None
+    if name in RETRIEVAL:
+        found = retrieval_files(name, Path(data_dir).expanduser()) if data_dir is not None else None
+        if found is None:
+            return ABSENT
+        annotations, images = found
+        h = hashlib.sha256()
+        for i, path in enumerate(annotations):
+            h.update(f"{i}:{path.name}\0{file_sha256(path)}\n".encode())
+        h.update(f"images\0{stat_digest(images) if images.is_dir() else 'none'}\n".encode())
+        return h.hexdigest()[:16]
     files = data_files(name, data_dir)
     if files is None:
         return ABSENT
@@ -126,3 +176,14 @@ def walk_files(path: Path) -> list[Path]:
         dirs.sort()
         out += [Path(folder) / f for f in files if (Path(folder) / f).is_file()]
     return sorted(out)
+
+
+def stat_digest(path: Path) -> str:
+    """sha256 (first 16 hex digits) of the relative name, size and modification time of every
+    file at ``path`` (``walk_files``): ``stat`` calls only (``paths.files_digest``)."""
+    h = hashlib.sha256()
+    for f in walk_files(path):
+        st = f.stat()
+        name = f.name if f == path else f.relative_to(path).as_posix()
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]

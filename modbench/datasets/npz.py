@@ -4,7 +4,8 @@ Arrays: ``train_images``, ``test_images`` (uint8, N x H x W for greyscale or N x
 C = 1 or 3), ``train_labels``, ``test_labels`` (integers, N); optional ``val_images`` and
 ``val_labels``, used as the validation split instead of ``val_fraction`` of the training split.
 Labels may be any non-negative integers: the sorted distinct training labels become classes
-0..K-1 (named by their values); a test label that training lacks is refused.
+0..K-1 (named by their values); a test label that training lacks is refused, except in
+class-disjoint mode (``dataset.split``), where the classes are the distinct labels of every split.
 
 The file is a zip of ``.npy`` members. Before any array is read, each member's ``.npy`` header is
 read from the zip (``numpy.lib.format``) and its declared dtype, shape and size are checked: a
@@ -24,9 +25,11 @@ import torch
 
 from modbench.datasets import _images
 from modbench.datasets.base import DataSplits
+from modbench.datasets.class_disjoint import is_class_disjoint
 from modbench.datasets.paths import resolve_data_path
+from modbench.datasets.protocol import build_splits
 from modbench.datasets.registration import register_dataset
-from modbench.datasets.splits import build_splits, check_arguments, reject_labels
+from modbench.datasets.splits import check_arguments, reject_labels
 from modbench.errors import UserError
 
 NAME = "npz"
@@ -135,7 +138,8 @@ def _nchw(images: np.ndarray) -> torch.Tensor:
 )
 def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: float = 0.1,
          split_seed: int = 0, subset: int | None = None, labels: str | None = None,
-         path: str | None = None, image_size: int | None = None) -> DataSplits:
+         path: str | None = None, image_size: int | None = None,
+         split: dict | None = None) -> DataSplits:
     """The splits of the .npz at ``path`` (``data_dir`` and ``download`` unused)."""
     reject_labels(NAME, labels)
     check_arguments(NAME, val_fraction=val_fraction, subset=subset)
@@ -163,6 +167,8 @@ def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: 
 
     values = np.unique(arrays["train_labels"])
     _images.need_two_classes(NAME, f"{file} (train_labels)", list(values))
+    if is_class_disjoint(split):  # every split's labels are classes; sides are chosen by class
+        values = np.unique(np.concatenate([arrays[f"{s}_labels"].astype(np.int64) for s in splits]))
     labels_of = {}
     for s in splits:
         y = arrays[f"{s}_labels"].astype(np.int64)
@@ -184,6 +190,7 @@ def load(*, data_dir: Path | None = None, download: bool = False, val_fraction: 
         augment="none",
         classes=[str(int(v)) for v in values],
         val=(images["val"], labels_of["val"]) if "val" in images else None,
+        split=split,
         info={
             "source": "modbench.datasets.npz (numpy, allow_pickle=False)",
             "path": str(file),

@@ -8,7 +8,6 @@ so what the loader reads. Torch-free: the suite loader calls this.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from modbench.errors import UserError
@@ -34,15 +33,18 @@ def resolve_data_path(path: str | Path, base_dir: str | Path | None = None) -> P
 def resolve_dataset(dataset, base_dir: str | Path | None = None):
     """The suite's ``DatasetConfig`` with ``path`` absolute; DatasetSpecError when a key does not
     fit the dataset (a path missing, given where none is read, or pointing at nothing)."""
-    from modbench.datasets import TAKES_PATH
+    from modbench.datasets import TAKES_IMAGE_SIZE, TAKES_PATH
 
     name = dataset.name
     if name not in TAKES_PATH:
         for key in ("path", "image_size", "files_digest"):
+            if key == "image_size" and name in TAKES_IMAGE_SIZE:
+                continue
             if getattr(dataset, key) is not None:
+                takers = TAKES_PATH | TAKES_IMAGE_SIZE if key == "image_size" else TAKES_PATH
                 raise DatasetSpecError(
                     f"dataset.{key}",
-                    f"dataset '{name}' takes no {key} (only {', '.join(sorted(TAKES_PATH))} do); "
+                    f"dataset '{name}' takes no {key} (only {', '.join(sorted(takers))} do); "
                     "remove the key",
                 )
         return dataset
@@ -62,11 +64,6 @@ def files_digest(path: Path) -> str:
     the loader reads through them: ``locate.walk_files``). Only ``stat`` calls, no reading, so
     that loading a suite (also for ``report``) stays fast on a large image folder; a file edited,
     added, removed or touched changes it, and so the run's key: its runs train again."""
-    from modbench.datasets.locate import walk_files
+    from modbench.datasets.locate import stat_digest
 
-    h = hashlib.sha256()
-    for f in walk_files(path):
-        st = f.stat()
-        name = f.name if f == path else f.relative_to(path).as_posix()
-        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
+    return stat_digest(path)

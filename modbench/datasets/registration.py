@@ -12,7 +12,9 @@ Keywords (string or bool literals, so that ``ast`` can read them):
 
 * ``description``: one line for ``modbench list datasets``;
 * ``takes_path``: the suite's ``dataset.path`` (and ``image_size``) are the data's location and
-  size, handed to the loader as ``path=`` and ``image_size=`` (``folder``, ``npz``).
+  size, handed to the loader as ``path=`` and ``image_size=`` (``folder``, ``npz``);
+* ``takes_image_size``: the suite's ``dataset.image_size`` (the size images are resized to) is
+  handed to the loader as ``image_size=`` (the retrieval datasets, which read ``--data-dir``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TypeVar
 F = TypeVar("F", bound=Callable)
 
 DECORATOR = "register_dataset"
-KEYWORDS = ("takes_path",)  # read by discover besides the description
+KEYWORDS = ("takes_path", "takes_image_size")  # read by discover besides the description
 
 
 @dataclass(frozen=True)
@@ -33,16 +35,18 @@ class Declaration:
     target: str  # "modbench.datasets.module:function"
     description: str
     takes_path: bool = False
+    takes_image_size: bool = False
 
 
-def register_dataset(name: str, *, description: str, takes_path: bool = False) -> Callable[[F], F]:
+def register_dataset(name: str, *, description: str, takes_path: bool = False,
+                     takes_image_size: bool = False) -> Callable[[F], F]:
     """Mark ``fn`` as the loader of dataset ``name``; see the module docstring."""
     if not name or not description:
         raise ValueError("register_dataset needs a name and a description")
 
     def mark(fn: F) -> F:
         fn.modbench_dataset = Declaration(name, f"{fn.__module__}:{fn.__name__}", description,
-                                          takes_path)
+                                          takes_path, takes_image_size)
         return fn
 
     return mark

@@ -14,6 +14,8 @@ Rules (also in docs/datasets.md):
   class, never more than the split holds. Subsets are nested: ``subset=2`` is inside
   ``subset=4`` for the same seed. ``subset`` never touches the test split: every reported number
   is measured on the whole test split.
+* ``disjoint_subset_indices`` (class-disjoint protocol): at most N images of every training
+  class and of every validation class (validation classes have no training images).
 * ``test_subset_indices``: ``test_subset=N`` (a smoke run that must shrink the test set, and says
   so: it is a deviation in every output) keeps at most N test images per class, seeded, from a
   stream of its own; the kept images stay in the test split's order.
@@ -117,6 +119,22 @@ def subset_indices(
     return train, _take_per_class(val_labels, val_keep, g)
 
 
+def disjoint_subset_indices(
+    train_labels: torch.Tensor,
+    val_labels: torch.Tensor,
+    subset: int,
+    seed: int,
+    train_seed: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``subset=N`` under the class-disjoint protocol, where validation labels number classes of
+    their own (no training images to be in proportion to): at most N images of every training
+    class (drawn as ``subset_indices`` draws them) and of every validation class (stream 8)."""
+    train, _ = subset_indices(train_labels, torch.zeros(0, dtype=torch.long), subset, seed, train_seed)
+    val_labels = torch.as_tensor(val_labels)
+    keep = {c: min(subset, int((val_labels == c).sum())) for c in _classes(val_labels)}
+    return train, _take_per_class(val_labels, keep, _generator(seed, stream=8))
+
+
 def test_subset_indices(test_labels: torch.Tensor, test_subset: int, seed: int) -> torch.Tensor:
     """Sorted indices into the test split that ``test_subset=N`` keeps: at most N images of each
     class, drawn with ``seed`` from a stream of their own (so the training subset never moves)."""
@@ -138,8 +156,10 @@ def trim_test(splits: DataSplits, test_subset: int | None, seed: int) -> DataSpl
     info.update(test_subset=test_subset, test_total=len(splits.test_labels))
     sizes["test"] = len(idx)
     info["sizes"] = sizes
+    mask = None if splits.test_query_mask is None else splits.test_query_mask[idx]
     return dataclasses.replace(
-        splits, test_images=splits.test_images[idx].contiguous(), test_labels=splits.test_labels[idx], info=info
+        splits, test_images=splits.test_images[idx].contiguous(), test_labels=splits.test_labels[idx], info=info,
+        test_query_mask=mask,
     )
 
 
@@ -149,7 +169,8 @@ def apply_subset(splits: DataSplits, subset: int, split_seed: int, train_seed: i
     come from the whole training split, as ``build_splits`` computes them)."""
     import dataclasses
 
-    i_tr, i_va = subset_indices(splits.train_labels, splits.val_labels, subset, split_seed, train_seed)
+    rule = disjoint_subset_indices if splits.protocol == "class-disjoint" else subset_indices
+    i_tr, i_va = rule(splits.train_labels, splits.val_labels, subset, split_seed, train_seed)
     out = dataclasses.replace(
         splits,
         train_images=splits.train_images[i_tr].contiguous(), train_labels=splits.train_labels[i_tr],
@@ -223,6 +244,8 @@ def build_splits(
     ``mean``/``std`` come from the training split after the validation split and before
     ``subset``, so that a subset run normalises like the full run and nothing is measured on the
     validation or test images.
+
+    The closed-set protocol; ``protocol.build_splits`` chooses between it and class-disjoint.
     """
     check_arguments(name, val_fraction=val_fraction, subset=subset)
     train_labels = torch.as_tensor(train_labels, dtype=torch.int64)

@@ -27,6 +27,8 @@ class DeviceData:
         self.val_y = splits.val_labels.to(device)
         self.test_x = splits.test_images.to(device)
         self.test_y = splits.test_labels.to(device)
+        # Query/gallery test splits (In-Shop): True = query; None: every sample is a query.
+        self.test_query_mask = splits.test_query_mask
         self.train_y_cpu = splits.train_labels.cpu()  # what the samplers draw from
         c = splits.channels
         # normalize(x) = (x / 255 - mean) / std = x * scale + shift, per channel.

@@ -49,10 +49,11 @@ def classifier_accuracy(classifier: torch.nn.Module, embeddings: torch.Tensor, l
 
 
 def run_metrics(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[str], eval_cfg: dict[str, Any], *, strict: bool,
-                queries: bool = False):
+                queries: bool = False, query_mask: torch.Tensor | None = None):
     """A run's metrics on one split's embeddings, as the suite's ``eval`` section asks for them
     (normalised rows, its k-means seed and restarts), on the embeddings' device; ``queries``: with
-    the per-query records (``MetricResult.queries``)."""
+    the per-query records (``MetricResult.queries``); ``query_mask``: the split's queries, each
+    searched among the rest (the gallery) only (``DataSplits.test_query_mask``)."""
     return compute_metrics(
         embeddings,
         labels,
@@ -63,4 +64,5 @@ def run_metrics(embeddings: torch.Tensor, labels: torch.Tensor, metrics: list[st
         kmeans_n_init=eval_cfg.get("kmeans_n_init", 10),
         strict=strict,
         queries=queries,
+        query_mask=query_mask,
     )

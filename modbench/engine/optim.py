@@ -81,6 +81,7 @@ def build_optimizers(
     names = {id(p): f"model.{n}" for n, p in model.named_parameters()}
     names.update({id(p): f"loss.{n}" for n, p in loss_module.named_parameters()})
     network = [p for p in model.parameters() if p.requires_grad]
+    frozen = sum(1 for p in model.parameters() if not p.requires_grad)  # e.g. freeze_bn's BatchNorm affines
     declared = {
         "network": {
             "params": network,
@@ -116,7 +117,8 @@ def build_optimizers(
         info = {"group": name, "optimizer": kind, "optimizer_index": index, "lr": lr,
                 "weight_decay": torch_group["weight_decay"],
                 "tensors": len(params), "numel": sum(p.numel() for p in params),
-                "parameters": ["model.*"] if name == "network" else [names.get(id(p), "?") for p in params],
+                "parameters": (["model.*"] + ([f"except {frozen} frozen tensors"] if frozen else []))
+                if name == "network" else [names.get(id(p), "?") for p in params],
                 "source": g.get("source", "")}
         info.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in torch_group.items()
                      if k in ("momentum", "betas")})

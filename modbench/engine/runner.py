@@ -239,7 +239,9 @@ class Runner:
         real = self.store.run(run.key)
         data = dist.main_first(self.data_for, run)  # rank 0 downloads, if anyone does
         # recall@k with k >= the test set's size is refused before anything trains (exit 2)
-        check_metric_names(eval_cfg["metrics"], int(data.test_y.shape[0]))
+        mask = data.test_query_mask  # query/gallery: a query's candidates are the gallery
+        check_metric_names(eval_cfg["metrics"],
+                           int(data.test_y.shape[0]) if mask is None else int((~mask).sum()) + 1)
         run_dir = real if dist.is_main else real.read_only()
         self._use_threads(run)
         numerics = self.numerics_for(run)

@@ -104,7 +104,8 @@ def _build(run, data: DeviceData, dist) -> tuple[StepParts, list[dict[str, Any]]
     torch.manual_seed(run.seed)
     splits = data.splits
     source_dir = getattr(run, "source_dir", None)  # user files named relative to the suite file
-    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size, base_dir=source_dir)
+    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size, base_dir=source_dir,
+                        data_stats=(splits.mean, splits.std))
     loss_fn = build_loss(cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"],
                          params=getattr(run, "params", None), base_dir=source_dir)
     place(model, loss_fn, data.device)
@@ -292,7 +293,7 @@ def _model_to_evaluate(run, run_dir: RunDir, data: DeviceData, model: EmbeddingN
         torch.manual_seed(run.seed)
         model = build_model(
             cfg["backbone"], in_channels=data.splits.channels, image_size=data.splits.image_size,
-            base_dir=getattr(run, "source_dir", None),
+            base_dir=getattr(run, "source_dir", None), data_stats=(data.splits.mean, data.splits.std),
         )
         model.load_state_dict(state["model"])
         model.to(data.device)
@@ -345,7 +346,7 @@ def evaluate_run(
     # Every requested metric is computed with the records (their k and the same search), but a
     # stored value is kept as it is: evaluating again never changes a run's reported numbers.
     measured = run_metrics(test_emb, data.test_y, list(dict.fromkeys([*requested, *names, *stored])), eval_cfg,
-                                   strict=False, queries=True)
+                                   strict=False, queries=True, query_mask=data.test_query_mask)
     metrics = {**stored, **{n: measured.values[n] for n in names}}
     family = loss_family(cfg["loss"], getattr(run, "source_dir", None))
     accuracy = _accuracy(run, data, state, test_emb) if family == "softmax" else None
@@ -388,8 +389,8 @@ def evaluate_run(
 def _accuracy(run, data: DeviceData, state: dict[str, Any], test_emb: torch.Tensor) -> float | None:
     """Top-1 accuracy of the classifier head of the evaluated checkpoint (its loss's weights)
     on the test embeddings; None for a checkpoint without the loss's weights."""
-    if "loss" not in state:
-        return None
+    if "loss" not in state or data.splits.protocol != "closed":
+        return None  # class-disjoint: the head knows none of the test classes
     cfg = run.config
     loss_fn = build_loss(cfg["loss"], num_classes=data.splits.num_classes,
                          embedding_dim=cfg["backbone"]["embedding_dim"], params=getattr(run, "params", None),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from modbench.metrics import clustering_metrics, query_records, retrieval
+from modbench.metrics import clustering_metrics, gallery_search, query_records, retrieval
 from modbench.metrics.clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
 from modbench.metrics.inputs import checked_input, prepare
 from modbench.metrics.knn_search import iter_knn, resolve_backend
@@ -57,12 +57,32 @@ def _undefined_reason(name: str, y: np.ndarray) -> str | None:
     return None
 
 
-def _undefined(names: list[str], y: np.ndarray, strict: bool) -> dict[str, str]:
+def _gallery_reason(name: str, yq: np.ndarray, yg: np.ndarray) -> str | None:
+    """Why ``name`` cannot be computed with queries ``yq`` searched among gallery ``yg``, or None."""
+    if yq.shape[0] < 1 or yg.shape[0] < 1:
+        return f"{name} is undefined: it needs queries and a gallery, got {yq.shape[0]} and {yg.shape[0]}"
+    if name in CLUSTERING_METRICS:
+        return None if yq.shape[0] >= 2 else f"{name} is undefined: it needs at least 2 queries"
+    k = recall_k(name)
+    if k is not None and k > yg.shape[0]:
+        return (f"metric '{name}' needs k <= the gallery's size, but the gallery has {yg.shape[0]} samples; "
+                f"choose recall@K with K <= {yg.shape[0]}")
+    lonely = np.setdiff1d(np.unique(yq), np.unique(yg))
+    if lonely.size:
+        return f"{name} is undefined: label {lonely[0].item()} has queries but no gallery sample"
+    return None
+
+
+def _undefined(names: list[str], y: np.ndarray, strict: bool, query_mask: np.ndarray | None = None) -> dict[str, str]:
     """Metric name -> why it is undefined on these labels; raises the first with ``strict``."""
     n = y.shape[0]
     undefined: dict[str, str] = {}
     for name in names:
-        if n < 2:
+        if query_mask is not None:
+            reason = _gallery_reason(name, y[query_mask], y[~query_mask])
+            if reason is None and name in CLUSTERING_METRICS:
+                reason = _undefined_reason(name, y[query_mask])
+        elif n < 2:
             reason = f"{name} is undefined: it needs at least 2 samples, got {n}"
         else:
             reason = too_few_samples(name, n) or _undefined_reason(name, y)
@@ -74,19 +94,38 @@ def _undefined(names: list[str], y: np.ndarray, strict: bool) -> dict[str, str]:
 
 
 def _neighbour_metrics(x: torch.Tensor, y: np.ndarray, wanted: list[str], backend: str, block_size: int | None,
-                       record_ks: np.ndarray | None = None):
+                       record_ks: np.ndarray | None = None, query_mask: np.ndarray | None = None):
     """Recall@k, p@1, MAP@R and macro-F1 from one blocked kNN search: (values, exhaustive
     searches, per-query arrays or None). Only the labels of the neighbours are used, so the search
     may leave near-tied neighbours of one label unordered (see knn_search.iter_knn).
 
     ``record_ks``: also keep, per query, the hits at these k, AP@R and the nearest other
     sample's label (the ``hit``, ``ap_r`` and ``nn_label`` of query_records), taken from the
-    very neighbour lists the metrics are counted on."""
-    n = x.shape[0]
+    very neighbour lists the metrics are counted on.
+
+    ``query_mask`` [N] (True = query): the queries are searched among the other rows, the
+    gallery, only (``gallery_search``); every value and record is then over the queries, R is
+    the number of gallery samples of the query's label."""
     recall_ks = {m: recall_k(m) for m in wanted if recall_k(m) is not None}
     records = record_ks is not None
+    if query_mask is None:
+        yq = yd = y
+        r = retrieval.r_per_query(y)
+        cap = x.shape[0] - 1
+
+        def search(k_rows):
+            return iter_knn(x, k_rows, backend=backend, block_size=block_size, distances=False, labels=y)
+    else:
+        qi = torch.from_numpy(np.flatnonzero(query_mask)).to(x.device)
+        gi = torch.from_numpy(np.flatnonzero(~query_mask)).to(x.device)
+        yq, yd = y[query_mask], y[~query_mask]
+        r = gallery_search.r_per_query(yq, yd)
+        cap = yd.shape[0]
+
+        def search(k_rows):
+            return gallery_search.iter_gallery_knn(x[qi], x[gi], k_rows, block_size=block_size)
+    n = yq.shape[0]
     k_rows = np.full(n, max([1, *recall_ks.values(), *(record_ks if records else ())]), dtype=np.int64)
-    r = retrieval.r_per_query(y)
     if "map@r" in wanted or records:
         k_rows = np.maximum(k_rows, r)
     hits = {m: 0 for m in recall_ks}
@@ -95,12 +134,12 @@ def _neighbour_metrics(x: torch.Tensor, y: np.ndarray, wanted: list[str], backen
     if records:
         hit = np.zeros((n, len(record_ks)), dtype=bool)
         ap_r = np.full(n, np.nan, dtype=np.float64)
-    for blk in iter_knn(x, np.minimum(k_rows, n - 1), backend=backend, block_size=block_size, distances=False, labels=y):
-        match = retrieval.match_rows(y, y[blk.start : blk.stop], blk.indices)
+    for blk in search(np.minimum(k_rows, cap)):
+        match = retrieval.match_rows(yd, yq[blk.start : blk.stop], blk.indices)
         for m, k in recall_ks.items():
             hits[m] += int(retrieval.hits_rows(match, k).sum())
         p1_hits += int(match[:, 0].sum())
-        predicted[blk.start : blk.stop] = y[blk.indices[:, 0]]
+        predicted[blk.start : blk.stop] = yd[blk.indices[:, 0]]
         if "map@r" in wanted or records:
             rows_r = r[blk.start : blk.stop]
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -119,7 +158,7 @@ def _neighbour_metrics(x: torch.Tensor, y: np.ndarray, wanted: list[str], backen
     if "map@r" in wanted:
         values["map@r"] = ap_sum / n
     if "macro_f1" in wanted:
-        values["macro_f1"] = retrieval.macro_f1_from_predictions(y, predicted)
+        values["macro_f1"] = retrieval.macro_f1_from_predictions(yq, predicted)
     return values, exhaustive, per_query
 
 
@@ -184,6 +223,7 @@ def compute_metrics(
     block_size: int | None = None,
     strict: bool = True,
     queries: bool = False,
+    query_mask=None,
 ) -> MetricResult:
     """The metrics named in ``metrics`` on ``embeddings`` [N, D] (float16/32/64) with ``labels`` [N].
 
@@ -199,32 +239,54 @@ def compute_metrics(
     ``queries``: also return, in ``MetricResult.queries``, the per-query records of
     ``query_records.py`` (from the same kNN search and k-means; both run even when no metric
     asked for them, so the records are always complete). Needs at least 2 samples.
+
+    ``query_mask`` (bool [N], True = query; a query/gallery test split such as In-Shop's): each
+    query is searched among the gallery (the rows marked False) only, never among the other
+    queries; Recall@k, p@1, MAP@R (R = gallery samples of the query's label) and macro-F1 are
+    over the queries, and so are NMI and F1 (k-means on the query embeddings, k = the queries'
+    distinct labels; as pytorch-metric-learning's AccuracyCalculator clusters its query set), so
+    that every metric stays a function of the per-query records. ``recall@k`` needs k <= the
+    gallery's size; a query label without gallery samples leaves the neighbour metrics undefined.
     """
     names = parse_metric_names(metrics)
     x, y = checked_input(embeddings, labels, device)
+    mask = None
+    if query_mask is not None:
+        mask = np.asarray(query_mask.cpu() if isinstance(query_mask, torch.Tensor) else query_mask)
+        if mask.dtype != bool or mask.shape != y.shape:
+            raise MetricError(f"query_mask must be booleans [N] = [{y.shape[0]}], got {mask.dtype} {mask.shape}")
     input_dtype = str(x.dtype).replace("torch.", "")
     x, zero_rows = prepare(x, normalize)
     be = resolve_backend(backend, x.device)
-    undefined = _undefined(names, y, strict)
+    undefined = _undefined(names, y, strict, mask)
     wanted = [m for m in names if m not in undefined]
     values = dict.fromkeys(names, math.nan)
     exhaustive, km, per_query = 0, None, None
-    if queries and y.shape[0] < 2:
-        raise MetricError(f"per-query records need at least 2 samples, got {y.shape[0]}")
-    ks = query_records.record_ks([recall_k(m) for m in names if recall_k(m) is not None], y.shape[0]) if queries else None
+    yq = y if mask is None else y[mask]
+    # A query has n - 1 others to find, or the whole gallery.
+    n_others = y.shape[0] - 1 if mask is None else int((~mask).sum())
+    if queries and (yq.shape[0] < 2 or n_others < 1):
+        raise MetricError(f"per-query records need at least 2 queries with 1 other sample each, got {yq.shape[0]}")
+    ks = query_records.record_ks([recall_k(m) for m in names if recall_k(m) is not None], n_others + 1) if queries else None
     if queries or any(m not in CLUSTERING_METRICS for m in wanted):
-        found, exhaustive, per_query = _neighbour_metrics(x, y, wanted, be, block_size, record_ks=ks)
+        found, exhaustive, per_query = _neighbour_metrics(x, y, wanted, be, block_size, record_ks=ks, query_mask=mask)
         values.update(found)
     if queries or any(m in CLUSTERING_METRICS for m in wanted):
-        found, km = _clustering(x, y, wanted, kmeans_seed, kmeans_n_init)
+        xq = x if mask is None else x[torch.from_numpy(np.flatnonzero(mask)).to(x.device)]
+        found, km = _clustering(xq, yq, wanted, kmeans_seed, kmeans_n_init)
         values.update(found)
     info = _info(x, y, backend=be, normalize=normalize, input_dtype=input_dtype, zero_rows=zero_rows,
                  exhaustive=exhaustive, seed=kmeans_seed, n_init=kmeans_n_init, km=km)
+    if mask is not None:
+        info.update(retrieval="queries searched among the gallery only; NMI and F1 cluster the queries",
+                    backend="torch (metrics.gallery_search: float64 distances, stable sort)",
+                    n_queries=int(mask.sum()), n_gallery=int((~mask).sum()), num_classes=int(np.unique(yq).size),
+                    kmeans_points="the queries")
     if undefined:
         info["undefined"] = undefined
     records = None
     if queries:
-        records = {"label": y.astype(np.int64), "ks": ks, **per_query,
+        records = {"label": yq.astype(np.int64), "ks": ks, **per_query,
                    "cluster": np.asarray(km.labels, dtype=np.int64)}
         records = {name: records[name] for name in query_records.FIELDS}
     return MetricResult(values=values, info=info, queries=records)

@@ -28,6 +28,7 @@ from modbench.results.deviations import note as deviation_note
 from modbench.results.rows import (
     ACCURACY, ACCURACY_LABEL, NOT_APPLICABLE, TABLE1_METRICS, TABLE2_METRICS, TABLE3_METRICS,
 )
+from modbench.results.split_protocol import protocol_note, protocol_text
 from modbench.results.verdict import NOISE_BOTH
 
 MEASURED, PAPER = "measured", "paper"
@@ -334,6 +335,12 @@ def _stacked(title, header, rows, best, notes, align, unbroken=()) -> TableText:
                      align=[align[0], *align[2:]], unbroken=tuple(i - 1 for i in unbroken if i >= 2))
 
 
+def suite_protocols(groups: list[Group]) -> list[str]:
+    """The protocol of each finished run (with its class counts), else of each configuration."""
+    done = [protocol_text(r.config or g.config, r.result) for g in groups for r in g.done if r.result]
+    return done or [protocol_text(g.config) for g in groups if g.config]
+
+
 def suite_tables(
     groups: list[Group], suite: str, extra_metrics: list[str] | None = None, *, paper=None,
     verdicts=None, deviations=None, notes: list[str] | None = None, decided_at: dict[str, int] | None = None,
@@ -353,8 +360,9 @@ def suite_tables(
         tables.append(accuracy)
     if verdicts is not None and (secondary := secondary_table(verdicts, suite, deviations)) is not None:
         tables.append(secondary)
+    protocol = protocol_note(suite_protocols(groups))
     for table in tables:
-        table.notes[:0] = list(notes or [])
+        table.notes[:0] = list(notes or []) + ([protocol] if protocol else [])
     return tables
 
 

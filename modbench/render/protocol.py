@@ -4,10 +4,12 @@ losses, evaluation and metric definitions, software versions and device."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import PurePath
 
 from modbench.render.markdown import escape
 from modbench.render.names import backbone_name, dataset_name, metric_title
 from modbench.results.protocol import Protocol
+from modbench.results.split_protocol import class_counts
 
 METRICS_DOC = "docs/metrics.md"
 
@@ -56,7 +58,11 @@ def _dataset(p: Protocol) -> str:
     if d.get("labels"):
         text += f", labels: {d['labels']}"
     text += ")"
-    if "val_fraction" in d:
+    if "val_fraction" in d and p.class_disjoint:
+        text += ("; class-disjoint: training classes from the official training split, test classes "
+                 "from the official test split, validation classes carved from the training side "
+                 f"(val_fraction {_number(d['val_fraction'])}, split seed {d.get('split_seed', 0)})")
+    elif "val_fraction" in d:
         text += (
             f"; the official training split divided into train and validation "
             f"(class-stratified, val_fraction {_number(d['val_fraction'])}, split seed {d.get('split_seed', 0)}); "
@@ -69,6 +75,31 @@ def _dataset(p: Protocol) -> str:
         text += (f"; test subset: at most {d['test_subset']} test images per class (a smoke run: "
                  "not the whole test split)")
     return text
+
+
+def _protocol(p: Protocol) -> str:
+    """``closed-set ...`` or the class-disjoint sides: counts, names, how they were chosen."""
+    if not p.class_disjoint:
+        return "closed-set: the test split holds the training classes"
+
+    def one(sizes: dict) -> str:
+        info = sizes.get("info") if isinstance(sizes.get("info"), dict) else {}
+        counts = class_counts({"data": sizes})
+        sides = info.get("classes_by_side") or {}
+        if not sides and isinstance(info.get("class_names"), dict):  # the retrieval loaders' record
+            sides = {side: {"names": names} for side, names in info["class_names"].items()}
+        words = {"train": "training classes", "val": "validation classes",
+                 "test": "test classes, never seen in training"}
+        parts = []
+        for side in ("train", "val", "test"):
+            names = (sides.get(side) or {}).get("names") or []
+            shown = ", ".join(str(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
+            count = len(names) if names else (counts or {}).get(side, "?")
+            parts.append(f"{count} {words[side]}" + (f" ({shown})" if names else ""))
+        rule = str(info.get("split_rule") or info.get("val_rule") or "").removeprefix("class-disjoint: ")
+        return "class-disjoint: " + "; ".join(parts) + (f"; {rule}" if rule else "")
+
+    return _join(p.sizes, one) if p.sizes else "class-disjoint"
 
 
 def _sizes(p: Protocol) -> str:
@@ -99,7 +130,17 @@ def _backbone(p: Protocol) -> str:
     b = p.backbone
     name = b.get("name", "?")
     text = f"{backbone_name(name)} (`{name}`), embedding dimension {b.get('embedding_dim', '?')}"
-    text += ", pretrained weights" if b.get("pretrained") else ", trained from scratch"
+    if b.get("weights"):
+        digest = b.get("weights_digest") or "?"
+        text += (f", pretrained weights from the file {escape(PurePath(b['weights']).name)} (sha256 {digest[:12]}), "
+                 "inputs normalised as the weights expect")
+    elif b.get("pretrained"):
+        digest = f", sha256 {b['weights_digest'][:12]}" if b.get("weights_digest") else ""
+        text += f", pretrained weights (torchvision's ImageNet weights{digest}), inputs normalised as the weights expect"
+    else:
+        text += ", trained from scratch"
+    if b.get("freeze_bn"):
+        text += ", BatchNorm frozen (running statistics and affine parameters not trained)"
     return text
 
 
@@ -164,6 +205,7 @@ def _evaluation(p: Protocol) -> str:
     labels = {
         "distance": "distance", "normalized": "L2-normalised embeddings", "kmeans_implementation": "k-means",
         "kmeans_init": "k-means init", "kmeans_points": "k-means points", "backend": "kNN backend",
+        "retrieval": "query/gallery search",
     }
     for key, values in p.metric_info.items():
         parts.append(f"{labels.get(key, key)}: {_join(values, lambda v: str(v).lower() if isinstance(v, bool) else str(v))}")
@@ -209,6 +251,7 @@ def protocol_markdown(p: Protocol, heading: str = "###", metrics_doc: str = METR
     """The protocol section of one suite."""
     settings = [
         ("Dataset", _dataset(p)),
+        ("Protocol", _protocol(p)),
         ("Split sizes", _sizes(p)),
         ("Backbone", _backbone(p)),
         ("Training", _training(p)),

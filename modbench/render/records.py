@@ -28,7 +28,7 @@ from typing import Any
 from modbench.render.safe_text import csv_text as safe_csv
 from modbench.results.rows import ACCURACY, ACCURACY_LABEL, NOT_APPLICABLE, ResultRow, accuracy_applicable
 
-CSV_FIELDS = ["suite", "dataset", "backbone", "loss", "label", "seed", "status", "run"]
+CSV_FIELDS = ["suite", "dataset", "protocol", "backbone", "loss", "label", "seed", "status", "run"]
 # The classifier's accuracy column says what it is in its header (CSV has no notes).
 ACCURACY_CSV = f"{ACCURACY} ({ACCURACY_LABEL})"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from modbench.canonical import canonical_json
 from modbench.results.rows import ACCURACY, ACCURACY_LABEL, ResultRow, accuracy_applicable
+from modbench.results.split_protocol import protocol_text
 from modbench.results.stats import Summary, summarize
 
 Cell = Summary  # mean, std (ddof=1, NaN for one seed), n, min, max
@@ -181,6 +182,7 @@ def aggregate_record(group: Group, metrics: list[str] | None = None) -> dict[str
     out: dict[str, Any] = {
         "suite": group.suite,
         "dataset": group.dataset,
+        "protocol": protocol_text(group.config, next((r.result for r in group.done if r.result), None)),
         "backbone": group.backbone,
         "loss": group.loss,
         "label": group.label,

@@ -1,7 +1,8 @@
 """Read a user's embeddings from a ``.npz`` file (``modbench eval --embeddings FILE.npz``).
 
 The file holds two arrays: ``embeddings`` (N x D real numbers) and ``labels`` (N integers), as
-written by ``numpy.savez(path, embeddings=e, labels=y)``. Anything else is a :class:`UserError`
+written by ``numpy.savez(path, embeddings=e, labels=y)``, and optionally ``query_mask`` (N
+booleans: the queries of a query/gallery split, ``load_query_mask``). Anything else is a :class:`UserError`
 (exit code 2) with one line that names the file, the problem and the fix. Pickled (object)
 arrays are never loaded.
 """
@@ -146,3 +147,24 @@ def _integer_labels(labels: np.ndarray, where: str) -> np.ndarray:
         i = int(np.argwhere(~whole)[0][0])
         raise UserError(f"{where}: 'labels' must be integers, but entry {i} is {labels[i]!r}")
     raise UserError(f"{where}: 'labels' must be integers, got dtype {labels.dtype}")
+
+
+def load_query_mask(path: str | os.PathLike, n: int) -> np.ndarray | None:
+    """The optional ``query_mask`` array of an embeddings file (bool [N]: True = query, False =
+    gallery; ``modbench export`` writes it for a query/gallery test split such as In-Shop's), or
+    None when the file has none. Read after ``load_embeddings_npz`` accepted the file; a mask
+    that is not N booleans with at least one query and one gallery row is a UserError."""
+    p = Path(path)
+    where = f"embeddings file '{_one_line(p)}'"
+    with np.load(p, allow_pickle=False) as npz:
+        if "query_mask" not in npz.files:
+            return None
+        _check_declared(npz, "query_mask", where)
+        mask = _read(npz, "query_mask", where)
+    if mask.dtype != np.bool_ or mask.shape != (n,):
+        raise UserError(f"{where}: 'query_mask' must be {n} booleans (True = query, False = gallery), "
+                        f"got {mask.dtype} of shape {mask.shape}")
+    if mask.all() or not mask.any():
+        raise UserError(f"{where}: 'query_mask' needs at least one query (True) and one gallery row (False); "
+                        "drop the array to measure every row against all the others")
+    return mask

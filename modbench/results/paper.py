@@ -92,11 +92,15 @@ class Paper:
             ("weight_decay", train.get("weight_decay"), p["weight_decay"]),
             ("beta1", (train.get("betas") or [None])[0], p["beta1"]),
             ("epochs", train.get("epochs"), p["epochs"]),
-            ("pretrained", config.get("backbone", {}).get("pretrained"), p["pretrained"]),
+            # a weights file is pretrained weights too (backbone.weights)
+            ("pretrained", bool(config.get("backbone", {}).get("pretrained") or config.get("backbone", {}).get("weights")),
+             p["pretrained"]),
         ]
         for name, ours, theirs in checks:
             if ours != theirs:
                 out.append(f"{name} {ours} (paper: {theirs})")
+        if config.get("backbone", {}).get("freeze_bn"):
+            out.append("freeze_bn True (paper: BatchNorm trained)")
         subset = config.get("dataset", {}).get("subset")
         if subset is not None:
             out.append(f"subset {subset} images per class (paper: full training set)")

@@ -11,6 +11,7 @@ from typing import Any
 from modbench.canonical import canonical_json
 from modbench.results.aggregate import Group
 from modbench.results.rows import run_identity
+from modbench.results.split_protocol import CLASS_DISJOINT, protocol_mode
 
 # Datasets whose test split holds the training classes (closed-set retrieval).
 CLOSED_SET_DATASETS = {"cifar10", "cifar100", "fashion-mnist", "digits"}
@@ -18,6 +19,7 @@ CLOSED_SET_DATASETS = {"cifar10", "cifar100", "fashion-mnist", "digits"}
 # metric_info keys shown in a report (the others stay in result.json).
 METRIC_INFO_KEYS = (
     "distance", "normalized", "kmeans_implementation", "kmeans_init", "kmeans_points", "backend",
+    "retrieval",  # query/gallery test splits only (In-Shop): shown when a run has it
 )
 
 
@@ -73,8 +75,15 @@ class Protocol:
         return len({repr(loss.optimizer) for loss in self.losses}) > 1
 
     @property
+    def class_disjoint(self) -> bool:
+        recorded = any(isinstance(s, dict) and protocol_mode(None, {"data": s}) == CLASS_DISJOINT
+                       for s in self.sizes)
+        return recorded or protocol_mode({"dataset": self.dataset}) == CLASS_DISJOINT
+
+    @property
     def closed_set(self) -> bool:
-        return self.dataset.get("name") in CLOSED_SET_DATASETS
+        """A built-in dataset's official division (every class in train and test), as run."""
+        return self.dataset.get("name") in CLOSED_SET_DATASETS and not self.class_disjoint
 
 
 def suite_protocol(suite: str, groups: list[Group], description: str = "") -> Protocol:
@@ -86,6 +95,8 @@ def suite_protocol(suite: str, groups: list[Group], description: str = "") -> Pr
             if version not in versions.setdefault(package, []):
                 versions[package].append(version)
     info = {k: distinct((res.get("metric_info") or {}).get(k) for res in results) for k in METRIC_INFO_KEYS}
+    if not info["retrieval"]:
+        del info["retrieval"]
     dates = sorted(d for d in (res.get("date") for res in results) if d)
     return Protocol(
         suite=suite,

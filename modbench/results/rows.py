@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modbench.results.split_protocol import CLASS_DISJOINT, protocol_mode, protocol_text
+
 # Table 1 shows both F1s: the pairwise clustering F1 and macro-F1, which is what the paper's
 # section 3.3 calls F1.
 TABLE1_METRICS = ("nmi", "f1", "macro_f1")
@@ -22,9 +24,12 @@ NOT_APPLICABLE = "n/a"
 
 def accuracy_applicable(result: dict[str, Any] | None) -> bool | None:
     """Whether a run's loss has a classifier whose accuracy ``result.json`` holds: True for
-    the softmax family, False for embedding-only losses, None for a result that does not say
-    (written before the family was recorded, or no result)."""
+    the softmax family, False for embedding-only losses and for every class-disjoint run (its
+    classifier knows the training classes only, so it cannot name a test image's class), None
+    for a result that does not say (written before the family was recorded, or no result)."""
     family = result.get("family") if isinstance(result, dict) else None
+    if family is not None and protocol_mode(result.get("config"), result) == CLASS_DISJOINT:
+        return False
     return {"softmax": True, "embedding": False}.get(family)
 
 
@@ -66,6 +71,7 @@ class ResultRow:
         out: dict[str, Any] = {
             "suite": self.suite,
             "dataset": self.dataset,
+            "protocol": protocol_text(self.config, self.result),
             "backbone": self.backbone,
             "loss": self.loss,
             "label": self.label,

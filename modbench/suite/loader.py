@@ -249,7 +249,7 @@ def load_suite(ref: str | dict, *, check: bool = True) -> tuple[Suite, str]:
     suite._source, suite._source_dir = source, base_dir
     if check:
         check_references(suite, source)
-    return _resolve_dataset_path(suite, source, base_dir), source
+    return _resolve_weights(_resolve_dataset_path(suite, source, base_dir), source, base_dir), source
 
 
 def _resolve_dataset_path(suite: Suite, source: str, base_dir: Path | None) -> Suite:
@@ -260,3 +260,15 @@ def _resolve_dataset_path(suite: Suite, source: str, base_dir: Path | None) -> S
         return suite.model_copy(update={"dataset": resolve_dataset(suite.dataset, base_dir)})
     except DatasetSpecError as e:
         raise SuiteError(source, e.key, str(e)) from None
+
+
+def _resolve_weights(suite: Suite, source: str, base_dir: Path | None) -> Suite:
+    """``backbone.weights`` made absolute against the suite file's folder, and the sha256 of its
+    bytes in ``backbone.weights_digest`` (modbench.backbones.weights_file)."""
+    from modbench.backbones.weights_file import WeightsSpecError, resolve_weights
+
+    try:
+        backbone = resolve_weights(suite.backbone, base_dir)
+    except WeightsSpecError as e:
+        raise SuiteError(source, e.key, str(e)) from None
+    return suite if backbone is suite.backbone else suite.model_copy(update={"backbone": backbone})

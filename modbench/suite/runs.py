@@ -327,7 +327,7 @@ def apply_overrides(
 def with_data_digest(suite: Suite, data_dir=None, *, absent: bool = True) -> Suite:
     """The suite with ``dataset.files_digest`` set to the digest of the files its dataset reads
     through the data folder ``data_dir`` (``--data-dir``, else ``$MODBENCH_DATA``;
-    Fashion-MNIST and CIFAR: ``datasets/locate.py``), so that a run's key depends on the data
+    Fashion-MNIST, CIFAR and the retrieval datasets: ``datasets/locate.py``), so that a run's key depends on the data
     it trains on. Other datasets are returned as they are (a user's ``path`` is digested when
     the suite is loaded; digits reads no files). Files not there give the digest ``absent``
     (a run keyed by it downloads them first), or, with ``absent`` off (``report``, which reads

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_serializer, model_validator
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field_validator,
+                      model_serializer, model_validator)
 
 from modbench.errors import UserError
 from modbench.metrics.names import DEFAULT_METRICS  # names only: no torch import
@@ -25,6 +26,7 @@ MAX_SEEDS = 1_000  # seeds listed in one suite
 MAX_KMEANS_N_INIT = 100
 MAX_BATCH_SIZE = 65_536
 MAX_SUBSET = 10_000_000
+MAX_CLASSES = 1_000_000  # classes listed in dataset.split
 # The CPU thread count of a run whose suite sets no train.cpu_threads and whose command gives no
 # --threads. One thread: the same numbers on every machine and in every shell (a shared cache
 # reuses them), and the fastest choice when several runs or users share the cores.
@@ -47,6 +49,59 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class SplitConfig(Strict):
+    """``dataset.split``: the protocol (docs/datasets.md, "Protocols: closed-set and
+    class-disjoint"). ``closed``: the test split holds the training classes. ``class-disjoint``:
+    the test classes are never trained on; which classes go where is listed (``train_classes``
+    and/or ``test_classes``: class names, or integers) or drawn (``seed``, ``train_fraction``,
+    defaults 0 and 0.5; modbench.datasets.class_disjoint). Written as a plain string
+    (``split: class-disjoint``) it takes the defaults."""
+
+    mode: Literal["closed", "class-disjoint"] = "closed"
+    train_classes: list[StrictInt | str] | None = Field(None, min_length=1, max_length=MAX_CLASSES)
+    test_classes: list[StrictInt | str] | None = Field(None, min_length=1, max_length=MAX_CLASSES)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="draws the training classes (no list given)")
+    train_fraction: float | None = Field(None, gt=0, lt=1, description="share of the classes drawn for training")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        return {"mode": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        listed = [k for k in ("train_classes", "test_classes") if getattr(self, k) is not None]
+        drawn = [k for k in ("seed", "train_fraction") if getattr(self, k) is not None]
+        if self.mode == "closed" and (listed or drawn):
+            raise ValueError(f"{(listed + drawn)[0]} applies to mode: class-disjoint only (mode is closed)")
+        if listed and drawn:
+            raise ValueError(f"{drawn[0]} draws the classes; with {listed[0]} listed, remove it")
+        for key in listed:
+            values = [str(v) for v in getattr(self, key)]
+            twice = next((v for v in values if values.count(v) > 1), None)
+            if twice is not None:
+                raise ValueError(f"{key} lists class {twice!r} twice")
+            bad = next((v for v in values if not v.isprintable() or not v), None)
+            if bad is not None:
+                raise ValueError(f"{key}: class names must be printable text on one line, got {bad!r}")
+        if len(listed) == 2:
+            both = set(map(str, self.train_classes)) & set(map(str, self.test_classes))
+            if both:
+                raise ValueError(f"class {sorted(both)[0]!r} is in both train_classes and test_classes; "
+                                 "the protocol is class-disjoint")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _canonical(self, handler):
+        # The run key sees the defaults spelled out, so that "split: class-disjoint" and
+        # "{mode: class-disjoint, seed: 0, train_fraction: 0.5}" are the same run.
+        data = {k: v for k, v in handler(self).items() if v is not None}
+        if data.get("mode") == "class-disjoint" and "train_classes" not in data and "test_classes" not in data:
+            data.setdefault("seed", 0)
+            data.setdefault("train_fraction", 0.5)
+        return data
+
+
 class DatasetConfig(Strict):
     name: str
     subset: int | None = Field(None, ge=1, le=MAX_SUBSET,
@@ -55,6 +110,8 @@ class DatasetConfig(Strict):
     # stratified). Every output names it as a deviation; the protocol evaluates the whole test split.
     test_subset: int | None = Field(None, ge=2, le=MAX_SUBSET,
                                     description="at most N test images per class (smoke runs only)")
+    # closed: the share of each class's training images held out; class-disjoint: the share of
+    # the training-side classes held out as validation classes (at least 2).
     val_fraction: float = Field(0.1, gt=0, lt=1)
     split_seed: int = Field(0, ge=0, le=MAX_SEED)
     labels: Literal["fine", "coarse"] | None = None
@@ -70,6 +127,9 @@ class DatasetConfig(Strict):
     # seed draws its own training subset, so that the seed spread includes the choice of
     # training images (validation and test images stay the same). Needs subset.
     subset_seed: Literal["fixed", "per-seed"] = "fixed"
+    # The protocol: closed-set (the default, left out of the dump so that closed-set run keys stay
+    # as they were) or class-disjoint (SplitConfig).
+    split: SplitConfig = Field(default_factory=SplitConfig)
 
     @model_serializer(mode="wrap")
     def _omit_unset_source(self, handler):
@@ -81,6 +141,8 @@ class DatasetConfig(Strict):
                 data.pop(key, None)
         if data.get("subset_seed") == "fixed":
             data.pop("subset_seed")
+        if (data.get("split") or {}).get("mode", "closed") == "closed":
+            data.pop("split", None)
         return data
 
     @model_validator(mode="after")
@@ -91,10 +153,50 @@ class DatasetConfig(Strict):
         return self
 
 
+BACKBONE_DEFAULTS_OMITTED = {"weights": None, "weights_digest": None, "freeze_bn": False}
+
+
 class BackboneConfig(Strict):
     name: str
     embedding_dim: int = Field(128, ge=2, le=65536)
+    # torchvision's ImageNet weights from torch's hub cache (modbench/backbones/_pretrained.py).
     pretrained: bool = False
+    # A local weights file (a state dict: torchvision's .pth format, or .safetensors), relative
+    # to the suite file or absolute; made absolute when the suite is loaded. ``pretrained_file``
+    # (timm's name for it) is read as the same key.
+    weights: str | None = Field(None, min_length=1, validation_alias=AliasChoices("weights", "pretrained_file"),
+                                description="local state-dict file of pretrained weights")
+    # Set by modbench when the suite is loaded (any value written in the file is replaced): the
+    # sha256 of the weights file's bytes, so that other weights are another run
+    # (modbench.backbones.weights_file).
+    weights_digest: str | None = None
+    # BatchNorm layers of the backbone kept in eval mode (running statistics frozen) and their
+    # affine parameters not trained, as in the metric-learning recipes for pretrained backbones.
+    freeze_bn: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_weights_key(cls, data):
+        if isinstance(data, dict) and "weights" in data and "pretrained_file" in data:
+            raise ValueError("give the weights file once: weights or pretrained_file (the same key)")
+        return data
+
+    @model_validator(mode="after")
+    def _one_source_of_weights(self):
+        if self.pretrained and self.weights is not None:
+            raise ValueError("pretrained: true reads torchvision's weights from torch's hub cache, weights: "
+                             "a file of your own: give one of them")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler):
+        # Without weights and freeze_bn the dump is what it was before they existed, so that the
+        # run keys of every suite that does not use them stay the same.
+        data = handler(self)
+        for key, default in BACKBONE_DEFAULTS_OMITTED.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
 
 
 # Training settings left out of a dumped configuration while at these defaults.

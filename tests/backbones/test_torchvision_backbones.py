@@ -105,11 +105,11 @@ def test_pretrained_weights_load_from_the_hub_cache(tmp_path, monkeypatch, chann
     monkeypatch.setattr(_pretrained, "cached_path", lambda url: path)
     model = BACKBONES.get("resnet18")(in_channels=channels, image_size=32, pretrained=True)
     assert torch.equal(model.layer3[0].conv1.weight, reference.layer3[0].conv1.weight)
-    expected = reference.conv1.weight.sum(1, keepdim=True) if channels == 1 else \
-        reference.conv1.weight
-    assert torch.allclose(model.conv1.weight, expected)
+    # RGB whatever the data: the engine repeats a grey channel (engine/model.py, InputStats)
+    assert torch.equal(model.conv1.weight, reference.conv1.weight)
     assert model.conv1.stride == (1, 1) and isinstance(model.maxpool, nn.Identity)
-    assert model(torch.randn(2, channels, 32, 32)).shape == (2, 512)
+    assert model.input_mean == (0.485, 0.456, 0.406) and model.input_std == (0.229, 0.224, 0.225)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 512)
 
 
 def test_pretrained_googlenet_loads_and_drops_aux(tmp_path, monkeypatch):
@@ -120,6 +120,7 @@ def test_pretrained_googlenet_loads_and_drops_aux(tmp_path, monkeypatch):
     monkeypatch.setattr(_pretrained, "cached_path", lambda url: path)
     model = BACKBONES.get("googlenet")(in_channels=3, image_size=32, pretrained=True)
     assert model.aux1 is None and not model.transform_input
+    assert model.input_mean == (0.5, 0.5, 0.5) and model.input_std == (0.5, 0.5, 0.5)
     assert torch.equal(model.inception4a.branch1.conv.weight,
                        reference.inception4a.branch1.conv.weight)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 1024)

@@ -8,13 +8,15 @@ import textwrap
 
 import pytest
 
-from modbench.datasets import DATASETS, TAKES_PATH
+from modbench.datasets import DATASETS, TAKES_IMAGE_SIZE, TAKES_PATH
 from modbench.registry import discover
 
 
 def test_every_builtin_is_registered_from_its_file():
-    assert DATASETS.names() == ["cifar10", "cifar100", "digits", "fashion-mnist", "folder", "npz"]
+    assert DATASETS.names() == ["cars196", "cifar10", "cifar100", "cub200", "digits", "fashion-mnist", "folder",
+                                "inshop", "npz", "sop"]
     assert TAKES_PATH == {"folder", "npz"}
+    assert TAKES_IMAGE_SIZE == {"cub200", "cars196", "sop", "inshop"}
     for name in DATASETS.names():
         loader = DATASETS.get(name)  # imports the module: its decorator ran
         declared = loader.modbench_dataset
@@ -22,6 +24,7 @@ def test_every_builtin_is_registered_from_its_file():
         # What ast read from the file is what the decorator declared when the module ran.
         assert (declared.name, declared.target, declared.description) == (name, entry.target, entry.description)
         assert declared.takes_path == (name in TAKES_PATH)
+        assert declared.takes_image_size == (name in TAKES_IMAGE_SIZE)
 
 
 def test_listing_imports_no_torch():

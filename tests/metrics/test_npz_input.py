@@ -209,3 +209,19 @@ def test_size_limit_is_documented():
 
     doc = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
     assert f"{npz_input.MAX_ARRAY_BYTES // 2**30} GiB" in doc
+
+
+def test_query_mask_is_optional_and_checked(tmp_path):
+    from modbench.results.npz_input import load_query_mask
+
+    e = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    assert load_query_mask(_save(tmp_path, embeddings=e, labels=y), 6) is None
+    mask = np.array([True, True, False, False, False, False])
+    got = load_query_mask(_save(tmp_path, embeddings=e, labels=y, query_mask=mask), 6)
+    assert got.tolist() == mask.tolist()
+    for bad, why in ((mask.astype(int), "must be 6 booleans"), (mask[:4], "must be 6 booleans"),
+                     (np.ones(6, dtype=bool), "at least one query")):
+        with pytest.raises(UserError, match=why) as e_info:
+            load_query_mask(_save(tmp_path, embeddings=e, labels=y, query_mask=bad), 6)
+        assert "\n" not in str(e_info.value)

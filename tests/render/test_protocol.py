@@ -102,3 +102,17 @@ def test_protocol_states_the_test_set_size_and_a_test_subset():
     joined = " ".join(_items(smoke))
     assert "test subset: at most 3 test images per class (a smoke run: not the whole test split)" in joined
     assert "subset: at most 10 training images per class (validation in proportion)" in joined
+
+
+def test_the_backbone_line_names_the_weights_file_and_frozen_batchnorm():
+    rows = [make_row("A", seed=s, metrics={"nmi": 0.5}, dataset="digits", result_extra={"device": "cpu"})
+            for s in (0, 1)]
+    for row in rows:
+        row.config["backbone"].update(weights="/data/w/my_<b>net</b>.pth", weights_digest="ab12" * 16, freeze_bn=True)
+    (summary,) = summarize_rows(rows)
+    (line,) = [item for item in _items(protocol_markdown(summary.protocol)) if item.startswith("- **Backbone**")]
+    assert "pretrained weights from the file" in line and "sha256 ab12ab12ab12" in line
+    assert "<b>" not in line and "/data/w" not in line  # the file's name only, as literal text
+    assert "BatchNorm frozen" in line
+    plain = " ".join(_items(protocol({"train": 4, "val": 1, "test": 2, "info": {}})))
+    assert "trained from scratch" in plain and "BatchNorm" not in plain

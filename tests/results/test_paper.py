@@ -139,6 +139,9 @@ def test_differences_from_the_papers_protocol():
         "lr 0.001 (paper: 1e-05)", "epochs 1 (paper: 70)", "subset 2 images per class (paper: full training set)",
         "gamma 3 (paper: 5)",
     ]
+    weights = config(dataset="fashion-mnist", backbone="resnet50", loss="improved", params={"beta": 4, "gamma": 10})
+    weights["backbone"].update(weights="/w/r50.pth", weights_digest="0" * 64, freeze_bn=True)
+    assert paper.differences(weights) == ["pretrained True (paper: False)", "freeze_bn True (paper: BatchNorm trained)"]
 
 
 def test_paper_records_for_json():
