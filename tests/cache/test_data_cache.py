@@ -216,3 +216,17 @@ def test_real_fashion_mnist_hit_is_identical(tmp_path):
     assert how == "hit" and len(calls) == 1
     assert_identical(fresh, got)
     assert np.array_equal(fresh.test_images.numpy(), got.test_images.numpy())
+
+
+def test_a_class_disjoint_split_is_cached_with_its_protocol(tmp_path):
+    from modbench.suite.schema import DatasetConfig
+
+    cfg = DatasetConfig(name="digits", split="class-disjoint").model_dump()
+    fresh = datasets.load_splits(cfg, data_dir=None, download=False)
+    assert fresh.protocol == "class-disjoint"
+    load, calls = _counting(cfg)
+    data_cache.cached_splits(cfg, load, root=tmp_path)
+    got, how = data_cache.cached_splits(cfg, load, root=tmp_path)
+    assert how == "hit" and len(calls) == 1
+    assert_identical(fresh, got)
+    assert data_cache.entry_key(cfg, data_dir=None, seed=None) != data_cache.entry_key(DIGITS, data_dir=None, seed=None)
