@@ -20,7 +20,7 @@
 Cases: ``small-cnn`` on scikit-learn's digits (the real data, the digits suite's settings:
 batch 128, embedding 64), and ``resnet18`` (modbench's: torchvision's ResNet-18 with the CIFAR
 stem, 3x3 conv and no max-pool; embedding 128) on a synthetic CIFAR-10-format fixture
-written by ``modbench.datasets.fixtures`` (32x32 RGB, crop-flip augmentation). Loss: the paper's
+written by ``scripts/fixture_data.py`` (32x32 RGB, crop-flip augmentation). Loss: the paper's
 loss (``improved``, beta 4, gamma 5); optimizer: Adam as built by modbench.
 
 Each pipeline runs its warm-up (excluded), then ``--rounds`` rounds in which (a), (b) and (c)
@@ -122,7 +122,8 @@ def cifar_data(device: torch.device, root: Path, train_images: int):
     from modbench.datasets import DATASETS
     from modbench.datasets._torchvision import read_manifest
     from modbench.datasets.cifar import CheckedCIFAR10
-    from modbench.datasets.fixtures import write_cifar10
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the fixture writer
+    from fixture_data import write_cifar10
 
     per_class = math.ceil(train_images / 10 / 0.9) + 1
     write_cifar10(root, per_class=per_class, test_per_class=2)
@@ -225,7 +226,7 @@ class Pipelines:
     def modbench(self, epochs: int) -> None:
         from rich.console import Console
 
-        from modbench.cli.progress import RichObserver
+        from modbench.render.progress import RichObserver
 
         if not self.display:
             for _ in range(epochs):

@@ -4,9 +4,10 @@
     rows = modbench.compare("digits", epochs=1, subset=10)       # list of dicts, as --json
     modbench.evaluate_embeddings(embeddings, labels, metrics=["nmi", "recall@1"])
 
-Each function is the command of the same name without the printing: it goes through the same
-planning and running functions as the command line (``modbench.cli.workflow``), so a suite is
-validated, cached and trained exactly as ``modbench compare`` does it, in the same cache. A
+Each function is the command of the same name without the printing: it calls the application
+layer the command line calls (``modbench.bench``), so a suite is validated, cached and trained
+exactly as ``modbench compare`` does it, in the same cache; progress and warnings go to stderr
+as the command line draws them (``modbench.render.progress``). A
 problem the command line reports with exit code 2 is raised here as ``modbench.errors.UserError``
 (``SuiteError`` for a suite, ``UnknownNameError``, ``MetricError``: all subclasses); a failure
 during a run as ``RunError``. A run whose loss turns non-finite is not an exception: its row says
@@ -14,7 +15,8 @@ during a run as ``RunError``. A run whose loss turns non-finite is not an except
 
 A suite is a built-in name (``"digits"``), a path to a YAML file (str or ``pathlib.Path``), or a
 dict with the keys of a suite file (relative data paths in it are relative to the current
-directory). Importing this module imports no torch; the first training call does.
+directory). Importing this module imports no torch; the first training call does (the one
+import inside a function, in ``evaluate_embeddings``, is the metrics', which import torch).
 """
 
 from __future__ import annotations
@@ -24,7 +26,27 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from modbench import __version__
+from modbench.bench.compare import compare as run_compare
+from modbench.bench.compare import compare_until_decided
+from modbench.bench.run import RunSettings, failure_warnings
+from modbench.bench.run import outcomes as run_outcomes
+from modbench.cache.store import RunStore, resolve_cache_root
+from modbench.engine.device_names import check_device_name
 from modbench.errors import UserError
+from modbench.metrics import DEFAULT_METRICS, parse_metric_names
+from modbench.render.progress import ConsoleEvents
+from modbench.render.report import report_markdown
+from modbench.render.rows import result_records, rows_text
+from modbench.render.safe_text import plain_lines
+from modbench.results.deviations import annotate
+from modbench.results.paper import load_paper
+from modbench.results.report_model import build_report
+from modbench.results.summary import summarize_rows
+from modbench.results.verdicts_table import store_records
+from modbench.suite.selection import select_runs
 
 __all__ = ["compare", "train", "report", "evaluate_embeddings"]
 
@@ -62,14 +84,10 @@ def _check_options(*, seeds, epochs, subset, device=None, test_subset=None) -> N
         if s < 0:
             raise UserError(f"seeds must be >= 0, got {s}")
     if device is not None:
-        from modbench.engine.device_names import check_device_name
-
         check_device_name(device)
 
 
 def _plan(suite, losses, seeds, epochs, subset, test_subset=None, data_dir=None):
-    from modbench.suite.selection import select_runs
-
     losses = _listed(losses, "losses", str)
     seeds = _listed(seeds, "seeds", int)
     _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
@@ -77,18 +95,21 @@ def _plan(suite, losses, seeds, epochs, subset, test_subset=None, data_dir=None)
                        test_subset=test_subset, data_dir=data_dir)
 
 
-def _trained(p, *, device, cache_dir, data_dir, download, force):
-    """The outcomes of the plan's runs, the missing ones trained, as ``modbench train`` does."""
-    from modbench.cli.workflow import make_runner, report_failures, train_selection
-
+def _settings(*, device, cache_dir, data_dir, download, force) -> RunSettings:
     if data_dir is None:  # as --data-dir: else $MODBENCH_DATA
         data_dir = os.environ.get("MODBENCH_DATA") or None
-    runner = make_runner(cache_dir=Path(cache_dir) if cache_dir is not None else None, device=device,
-                         data_dir=Path(data_dir) if data_dir is not None else None,
-                         download=download)
-    outcomes = train_selection(p, runner, force=force)
-    report_failures(outcomes)  # the command line's warnings on stderr
-    return outcomes
+    return RunSettings(cache_dir=Path(cache_dir) if cache_dir is not None else None, device=device,
+                       data_dir=Path(data_dir) if data_dir is not None else None, download=download, force=force)
+
+
+def _events() -> ConsoleEvents:
+    """Progress bars, the summary line and warnings on stderr, as the command line draws them."""
+    return ConsoleEvents(Console(stderr=True))
+
+
+def _warn_failures(outcomes) -> None:
+    for line in failure_warnings(outcomes):  # the command line's warnings on stderr
+        _warn(line)
 
 
 def compare(
@@ -118,59 +139,25 @@ def compare(
     ``until_decided``: as ``compare --until-decided``: train ``step`` (default 1) more seeds of
     every undecided primary contrast per round, up to ``max_seeds`` (default 10), with the
     sequential rule; each verdict then has ``"decided_at_seeds"``."""
-    from modbench.render.rows import result_records
-    from modbench.results.rows import rows_from_outcomes
-
     _check_options(seeds=None, epochs=None, subset=None, device=device)
     if not until_decided and (max_seeds is not None or step is not None):
         raise UserError("max_seeds and step work with until_decided=True only")
     if until_decided and force:
         raise UserError("force=True would train every round's seeds again; use it without until_decided first")
     p = _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir)
+    settings = _settings(device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force)
     if until_decided:
-        return _until_decided(suite, p, losses=losses, epochs=epochs, subset=subset, test_subset=test_subset,
-                              device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force,
-                              baseline=baseline, max_seeds=10 if max_seeds is None else max_seeds,
-                              step=1 if step is None else step)
-    baselines = None
-    if baseline is not None:  # checked before any training, as the command line does
-        from modbench.results.baseline import find_baseline
-
-        baselines = {p.suite.name: find_baseline([(r.loss, r.label) for r in p.runs], baseline,
-                                                 suite=p.suite.name)}
-    outcomes = _trained(p, device=device, cache_dir=cache_dir, data_dir=data_dir,
-                        download=download, force=force)
-    from modbench.results.deviations import written_suites  # the overrides, as the command states them
-
-    from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.results.verdicts_table import VerdictSettings, store_records
-
-    store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
-    return result_records(rows_from_outcomes(outcomes), baselines=baselines, written=written_suites([_suite_ref(suite)]),
-                          records=store_records(store), settings={p.suite.name: VerdictSettings.of(p.suite.verdict)})
-
-
-def _until_decided(suite, p, *, losses, epochs, subset, test_subset, device, cache_dir, data_dir, download, force,
-                   baseline, max_seeds, step) -> list[dict[str, Any]]:
-    from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.until_decided import check_until_decided, decided_summaries, run_until_decided
-    from modbench.results.deviations import written_suites
-    from modbench.results.rows import rows_from_outcomes
-    from modbench.results.verdicts_table import VerdictSettings, store_records
-
-    check_until_decided(p, baseline_name=baseline, max_seeds=max_seeds, step=step)  # before anything trains
-    records = store_records(RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None)))
-    result = run_until_decided(
-        p, reselect=lambda seeds: _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir),
-        train=lambda sel: _trained(sel, device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force),
-        records=records, baseline_name=baseline, max_seeds=max_seeds, step=step, progress=_warn,
-    )
-    rows = rows_from_outcomes(result.outcomes)
-    summaries, decided_at = decided_summaries(result, rows, settings={p.suite.name: VerdictSettings.of(p.suite.verdict)},
-                                              records=records, written=written_suites([_suite_ref(suite)]))
-    from modbench.render.rows import result_records
-
-    return result_records(rows, summaries=summaries)
+        result = compare_until_decided(
+            p, _suite_ref(suite), settings, _events(),
+            reselect=lambda chosen: _plan(suite, losses, chosen, epochs, subset, test_subset, data_dir),
+            baseline=baseline, max_seeds=10 if max_seeds is None else max_seeds, step=1 if step is None else step,
+        )
+        _warn_failures(result.outcomes)
+        return result_records(result.rows, summaries=result.summaries)
+    result = run_compare(p, _suite_ref(suite), settings, _events(), baseline=baseline)
+    _warn_failures(result.outcomes)
+    return result_records(result.rows, baselines=result.baselines, written=result.written, records=result.records,
+                          settings=result.settings)
 
 
 def train(
@@ -192,8 +179,9 @@ def train(
     "failed")."""
     _check_options(seeds=None, epochs=None, subset=None, device=device)
     p = _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir)
-    outcomes = _trained(p, device=device, cache_dir=cache_dir, data_dir=data_dir,
-                        download=download, force=force)
+    settings = _settings(device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force)
+    outcomes = run_outcomes(p, settings, _events())
+    _warn_failures(outcomes)
     return [{"label": o.run.label, "loss": o.run.loss, "seed": o.run.seed, "run": o.run.key,
              "status": o.status} for o in outcomes]
 
@@ -213,12 +201,6 @@ def report(
     list of dicts of ``report --json``; ``"markdown"`` the self-contained Markdown report (a
     str); ``"csv"`` one line per run. ``suite``: one suite or a list of them (default: every
     built-in suite with a cached run)."""
-    from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.render.rows import result_records, rows_text
-    from modbench.results.deviations import annotate
-    from modbench.results.report_model import build_report
-    from modbench.results.verdicts_table import store_records
-
     if format not in FORMATS:
         raise UserError(f"format {format!r}: choose {', '.join(FORMATS)}")
     if paper and format == "csv":
@@ -231,16 +213,8 @@ def report(
     model = build_report(store, [_suite_ref(r) for r in refs] if refs else None, seeds=seeds, epochs=epochs,
                          subset=subset, test_subset=test_subset, warn=_warn)
     rows, descriptions = annotate(model.rows, model.written), model.descriptions
-    paper_data = None
-    if paper:
-        from modbench.results.paper import load_paper
-
-        paper_data = load_paper()
+    paper_data = load_paper() if paper else None
     if format == "markdown":
-        from modbench import __version__
-        from modbench.render.report import report_markdown
-        from modbench.results.summary import summarize_rows
-
         return report_markdown(summarize_rows(rows, descriptions=descriptions, settings=model.verdicts,
                                               records=store_records(store)), paper=paper_data, version=__version__)
     if format == "json":
@@ -260,8 +234,7 @@ def evaluate_embeddings(embeddings, labels, metrics: str | Iterable[str] | None 
     query/gallery split). Bad input (wrong shapes, NaN,
     non-integer labels, an unknown metric, a metric undefined on these labels) raises
     ``MetricError``, a UserError."""
-    from modbench.metrics import DEFAULT_METRICS, compute_metrics, parse_metric_names
-
+    from modbench.metrics.compute import compute_metrics  # imports torch: not on ``import modbench``
     if isinstance(metrics, str):
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     names = parse_metric_names(list(metrics)) if metrics is not None else list(DEFAULT_METRICS)
@@ -269,6 +242,5 @@ def evaluate_embeddings(embeddings, labels, metrics: str | Iterable[str] | None 
 
 
 def _warn(message: str) -> None:
-    from modbench.cli.common import warn
-
-    warn(message)
+    """A warning line on stderr, as the command line writes it (suite text made plain)."""
+    Console(stderr=True).print(f"warning: {plain_lines(message)}", markup=False, highlight=False)

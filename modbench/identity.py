@@ -24,10 +24,19 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import importlib.util
 import sys
 from pathlib import Path
 from typing import Any, Iterable
+
+from modbench import plugins
+from modbench.backbones import BACKBONES
+from modbench.losses import LOSSES
+from modbench.versions import package_versions
+
+# Imports inside functions here: ``modbench.__version__`` is read when a run is keyed, not at
+# import (the package's __init__ imports the API lazily; tests replace the version).
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -162,8 +171,6 @@ def _plugin_file(name: str, base_dir: Path | None = None, group: str = "modbench
     file and the modules of its own that it imports (``_plugin_files``), for
     ``path/to/file.py:Class`` (relative to the suite file's folder ``base_dir``),
     ``package.module:Class``, or an entry point of an installed package."""
-    from modbench import plugins
-
     if plugins.is_plugin_reference(name):
         where = name.split(":")[0]
         if plugins._is_file(where):
@@ -173,8 +180,6 @@ def _plugin_file(name: str, base_dir: Path | None = None, group: str = "modbench
         found = _module_file(where)
         return _plugin_files(found, where) if found else []
     try:
-        import importlib.metadata
-
         for ep in importlib.metadata.entry_points(group=group):
             if ep.name == name:
                 module = ep.value.split(":")[0]
@@ -212,15 +217,11 @@ def _component_files(name: str, spec: Any, base_dir: Path | None, *, registry, s
 
 
 def loss_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
-    from modbench.losses import LOSSES
-
     return _component_files(name, spec, base_dir, registry=LOSSES, shared=SHARED_LOSS_FILES, prefix="pml:",
                             prefix_file="losses/pml.py", group="modbench.losses")
 
 
 def backbone_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
-    from modbench.backbones import BACKBONES
-
     return _component_files(name, spec, base_dir, registry=BACKBONES, shared=SHARED_BACKBONE_FILES, prefix="timm:",
                             prefix_file="backbones/timm_models.py", group="modbench.backbones")
 
@@ -242,8 +243,6 @@ def package_identity(backbone: str) -> dict[str, str]:
     """``{distribution: version}`` of ``NUMERIC_PACKAGES`` (plus timm for a ``timm:``
     backbone), from the installed metadata (nothing imported); a package not installed is
     left out."""
-    from modbench.versions import package_versions
-
     installed = package_versions()
     wanted = NUMERIC_PACKAGES + (("timm",) if backbone.startswith("timm:") else ())
     return {name: installed[name] for name in wanted if name in installed}

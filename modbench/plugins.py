@@ -28,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from modbench.errors import UnknownNameError, UserError, closest
+from modbench.user_code import running_user_code
+
+# Imports inside functions here: torch is imported when a user's backbone is built (its output
+# size measured on a dummy batch), not when a plugin reference is parsed or checked.
 
 LOSS_GROUP = "modbench.losses"
 BACKBONE_GROUP = "modbench.backbones"
@@ -78,8 +82,6 @@ def _import_file(path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look the module up here
-    from modbench.user_code import running_user_code
-
     try:
         with running_user_code(f"{path}: importing it", PluginError):  # its prints to stderr
             exec(compile(data, str(path), "exec"), module.__dict__)  # the bytes hashed above
@@ -120,8 +122,6 @@ def load_reference(name: str, base_dir: str | Path | None = None) -> tuple[Any, 
             )
         module = _import_file(path)
     else:
-        from modbench.user_code import running_user_code
-
         try:
             with running_user_code(f"'{name}': importing module '{where}'", PluginError):
                 module = importlib.import_module(where)

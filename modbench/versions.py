@@ -10,6 +10,8 @@ import platform
 from functools import lru_cache
 from importlib import metadata
 
+import modbench
+
 
 def package_versions() -> dict[str, str]:
     """{distribution: version}; read once per process (the packages a process has imported do
@@ -26,7 +28,5 @@ def _package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     if "modbench" not in out:
-        import modbench
-
         out["modbench"] = modbench.__version__
     return out

@@ -33,12 +33,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{flag.replace('_', '-')} must be at least 2 (train and validation, "
                          "or two test images per class for retrieval)")
     try:
-        from modbench.datasets import fixtures
+        import modbench  # noqa: F401 - the fixture writer uses the package's marker format
     except ImportError:  # running from a source checkout without the package installed
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from modbench.datasets import fixtures
+    import fixture_data  # next to this script (sys.path[0]); not part of the package
 
-    fixtures.write_all(args.dir, args.per_class, args.test_per_class, args.seed, gz=args.gz)
+    fixture_data.write_all(args.dir, args.per_class, args.test_per_class, args.seed, gz=args.gz)
     print(f"fixture data (not the real datasets) written to {args.dir}", file=sys.stderr)
     return 0
 

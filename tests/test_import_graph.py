@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "modbench"
 
@@ -204,12 +203,6 @@ def test_modbench_folders_have_no_import_cycle():
     assert not cycles, "import cycles between folders of modbench/ (break each one):\n  " + "\n  ".join(cycles)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the API still trains through modbench.cli.workflow (make_runner, train_selection, "
-    "report_failures) and warns through modbench.cli.common: the application layer they belong to "
-    "is not built yet",
-)
 def test_the_python_api_imports_nothing_from_the_cli():
     """modbench/api.py and the command line both call the layers below; the API never goes
     through the CLI (its options, its printing), directly or through another module."""

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from modbench.datasets import fixtures
+import fixture_data as fixtures
 
 PAPER_SUITES = {
     # Each paper suite ends with its controls (docs/losses.md), the AdamW control of the paper's loss last.

@@ -142,7 +142,7 @@ def test_loading_per_query_records_is_torch_free(tmp_path):
 def test_small_cnn_run_does_not_import_torchvision(tmp_path, dataset):
     """A small-cnn run on digits or on Fashion-MNIST files already on disk trains without
     torchvision (its import costs about 1.3 s of CPU per process and per --jobs worker)."""
-    from modbench.datasets import fixtures
+    import fixture_data as fixtures
 
     data_dir = ""
     if dataset == "fashion-mnist":
@@ -162,3 +162,19 @@ def test_small_cnn_run_does_not_import_torchvision(tmp_path, dataset):
     assert code == 0, out[-2000:]
     assert "torch" in heavy  # it did train
     assert "torchvision" not in heavy
+
+
+def test_help_loads_only_the_command_line():
+    """`modbench --help` and shell completion import the command modules and Typer and Rich; the
+    work of every command (the application layer, the suite loader, the results with numpy and
+    scipy) is imported when the command runs."""
+    code = ("import sys, modbench.cli.app\n"
+            "mods = sorted(m for m in sys.modules if m.startswith('modbench') and not m.startswith('modbench.cli'))\n"
+            "libs = [m for m in ('numpy', 'scipy', 'yaml', 'pydantic', 'torch') if m in sys.modules]\n"
+            "print(mods, libs)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    mods, libs = proc.stdout.strip().rsplit("] [", 1)
+    assert set(eval(mods + "]")) <= {"modbench", "modbench.canonical", "modbench.errors"}, mods
+    assert eval("[" + libs) == [], libs

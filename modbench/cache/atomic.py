@@ -19,6 +19,7 @@ not the 0600 that ``mkstemp`` gives its temporary files.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import stat
@@ -27,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from modbench.errors import UserError
+
+# Imports inside functions here: torch is imported only to write a checkpoint: the cache is read,
+# listed and answered from without torch (tests/test_startup.py).
 
 TEMP_SUFFIX = ".tmp"
 
@@ -93,8 +97,6 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
-    import io
-
     import torch
 
     buffer = io.BytesIO()

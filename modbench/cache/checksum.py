@@ -15,6 +15,9 @@ from typing import Any
 
 from modbench.canonical import canonical_json
 
+# Imports inside functions here: torch is imported only to hash a model state (its tensors): the
+# cache is checked without torch otherwise (tests/test_startup.py).
+
 CHUNK = 1 << 20
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from modbench.cache.atomic import CacheWriteError
@@ -51,8 +52,6 @@ class RunLock:
 
     def acquire_within(self, seconds: float) -> bool:
         """Try for up to ``seconds``; True once held."""
-        import time
-
         deadline = time.monotonic() + seconds
         while not self.acquire(blocking=False):
             if time.monotonic() >= deadline:

@@ -1,6 +1,6 @@
 """The one rule that decides whether a cached result answers a command: used by the engine's
 Runner (``engine/runner.py``) before it trains or evaluates, and by the CLI's torch-free cached
-answer (``cli/workflow.py``), so that both reuse exactly the same results.
+answer (``bench/run.py``), so that both reuse exactly the same results.
 
 A finished result is reused when
 
@@ -18,15 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from modbench.cache.store import QUERIES
 from modbench.identity import numerics_mismatch
+from modbench.suite.schema import DEFAULT_CPU_THREADS
 
 
 def run_threads(config: dict[str, Any]) -> int:
     """The intra-op CPU threads a run computes with: its ``train.cpu_threads`` (always set since
     the suite's default became a fixed count; a configuration written before that counts as the
     default count)."""
-    from modbench.suite.schema import DEFAULT_CPU_THREADS
-
     return int((config.get("train") or {}).get("cpu_threads") or DEFAULT_CPU_THREADS)
 
 
@@ -70,8 +70,6 @@ def evaluation_answers(result: dict[str, Any], eval_cfg: dict[str, Any]) -> bool
     """Whether a stored ``result`` answers ``eval_cfg`` without evaluating again: the same
     k-means settings (seed and n_init), its per-query records recorded, and every requested
     metric stored."""
-    from modbench.cache.store import QUERIES
-
     stored = result.get("eval") or {}
     if any(stored.get(k) != eval_cfg.get(k) for k in ("kmeans_seed", "kmeans_n_init")):
         return False

@@ -37,8 +37,10 @@ Readers come in pairs: ``result`` / ``failure`` raise ``CorruptFile``; ``result_
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import pickle
 import re
 import shutil
 import stat
@@ -51,6 +53,9 @@ from modbench.cache.atomic import TEMP_SUFFIX, atomic_torch_save, atomic_write_b
 from modbench.cache.checksum import file_sha256, record_sha256, state_digest
 from modbench.cache.lock import RunLock
 from modbench.errors import RunError, UserError
+
+# Imports inside functions here: numpy (per-query records) and torch (checkpoints) are imported
+# when those files are read: listing runs and reading result.json stay light and torch-free.
 
 CACHE_ENV = "MODBENCH_CACHE"
 KEY_PATTERN = re.compile(r"[0-9a-f]{8,64}")
@@ -224,8 +229,6 @@ class RunDir:
         """The per-query records (``metrics/query_records.py``) as ``queries.npz``, atomically;
         write them before ``write_result``, which checksums them. ValueError for records not of
         the format (a bug, never written)."""
-        import io
-
         import numpy as np
 
         from modbench.metrics.query_records import problem
@@ -260,8 +263,6 @@ class RunDir:
         against the sha256 in ``result.json``, loaded without pickle. CorruptFile when the result
         or the file is damaged, when the file is not of the format, or when the result names no
         records (a run measured before they existed: ``modbench eval`` adds them)."""
-        import io
-
         import numpy as np
 
         from modbench.metrics.query_records import problem
@@ -403,9 +404,6 @@ class RunDir:
     def load_checkpoint(self, *, best: bool = False, map_location: str = "cpu") -> dict[str, Any] | None:
         """The checkpoint, None when there is none. Loaded with ``weights_only=True`` (no code in
         the file can run); CorruptFile when it is refused, truncated or its digest differs."""
-        import io
-        import pickle
-
         import torch
 
         path = self.best_file if best else self.checkpoint_file

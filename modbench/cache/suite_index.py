@@ -18,6 +18,7 @@ import hashlib
 from pathlib import Path
 
 from modbench.cache.atomic import CacheWriteError, atomic_write_json
+from modbench.cache.store import CorruptFile, _load_json
 
 FOLDER = "suites"
 
@@ -30,8 +31,6 @@ def _path(root: Path, name: str, file: str | None) -> Path:
 def _read(path: Path) -> dict | None:
     """The index file at ``path``; None when it is missing, not a regular file (a FIFO never
     blocks the reader) or not what this module writes."""
-    from modbench.cache.store import CorruptFile, _load_json
-
     try:
         data = _load_json(path)
     except CorruptFile:

@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Annotated, Optional
 
 import typer
 
 from modbench import __version__
 from modbench.cli.cache_cmd import cache_app
-from modbench.cli.common import Command, Group
+from modbench.cli.common import Command, Group, fail, warn
 from modbench.cli.compare import compare
 from modbench.cli.eval import eval_
 from modbench.cli.export import export
 from modbench.cli.list_cmd import list_
 from modbench.cli.report import report
+from modbench.cli.streams import prepare_streams
 from modbench.cli.train import train
 from modbench.cli.tune import tune
+
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
+
 
 class OneLineErrors(Group):
     """Command-line usage errors (unknown option, missing or out-of-range value) as one line on
@@ -79,8 +87,6 @@ def _root(
 
     problem = env_threads_problem()  # before torch starts that many threads on import
     if problem:
-        from modbench.cli.common import fail
-
         raise fail(problem)
 
 
@@ -96,19 +102,13 @@ app.command("tune", cls=Command)(tune)
 
 def _one_line_warnings() -> None:
     """Library warnings (e.g. fixture data, deprecations) as one ``warning:`` line on stderr."""
-    import warnings
-
     def show(message, category, filename, lineno, file=None, line=None):
-        from modbench.cli.common import warn
-
         warn(str(message).splitlines()[0] if str(message) else category.__name__)
 
     warnings.showwarning = show
 
 
 def main() -> None:
-    from modbench.cli.streams import prepare_streams
-
     prepare_streams()  # closed streams, ASCII-only locales (docs/reliability.md)
     _one_line_warnings()
     app()

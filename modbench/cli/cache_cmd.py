@@ -9,12 +9,20 @@ Imports no torch.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
 
 from modbench.canonical import canonical_json
 from modbench.cli.common import CacheDirOpt, Command, Group, JsonOpt, complete_suite, err, fail, handle_errors, out
+
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
 
 cache_app = typer.Typer(
     cls=Group,
@@ -79,7 +87,6 @@ def suite_index(suite_refs: list[str] | None) -> dict[str, tuple[str, str, dict]
 def _described(store, suite_refs):
     """[(RunInfo, suite, label)] for the runs of the cache (of ``suite_refs`` only, when given)."""
     from modbench.cache.manage import list_runs
-
     from modbench.cache.suite_index import suites_of_runs
 
     index = suite_index(suite_refs)
@@ -113,9 +120,6 @@ def cache_list(
     json_: JsonOpt = False,
 ) -> None:
     """One line per cached run: run, suite, loss, seed, status, size, date (oldest first)."""
-    import datetime as dt
-    import json
-
     from modbench.cache.manage import human_bytes
 
     store = _store(cache_dir)
@@ -128,8 +132,6 @@ def cache_list(
         ]
         out.file.write(json.dumps(records, indent=2) + "\n")
         return
-    from rich.table import Table
-
     from modbench.render.safe_text import rich_text
 
     total = sum(i.bytes for i, _, _ in rows)
@@ -157,8 +159,6 @@ def cache_du(
     json_: JsonOpt = False,
 ) -> None:
     """Disk use of the cache: in all, per status and per suite."""
-    import json
-
     from modbench.cache.manage import human_bytes
 
     store = _store(cache_dir)
@@ -196,8 +196,6 @@ def cache_rm(
     cache_dir: CacheDirOpt = None,
 ) -> None:
     """Remove cached runs: the RUNs named, or those matching every filter given. A run in use by another process (its lock is held) is never touched."""
-    import datetime as dt
-
     from modbench.cache.manage import find_runs, human_bytes, parse_age, remove_runs
 
     store = _store(cache_dir)

@@ -1,6 +1,7 @@
 """What every command shares: consoles, error handling, option types and shell completion.
 
-Only the standard library, Typer and Rich are imported here, so that ``--help`` stays fast.
+Only the standard library, Typer, Rich and modbench's errors and stream helpers are imported
+here, so that ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
+from modbench.cli.streams import to_ascii
+from modbench.errors import ModbenchError
+
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
 
 
 def _isatty(stream) -> bool:
@@ -30,8 +38,6 @@ class _Console(Console):
         """On a console that cannot show a character, its ASCII spelling before Rich measures
         the text, so that table columns stay aligned (``±`` is one cell, ``+/-`` three)."""
         if not self.encoding.lower().startswith("utf"):
-            from modbench.cli.streams import to_ascii
-
             text = to_ascii(text)
         return super().render_str(text, **kwargs)
 
@@ -96,8 +102,6 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from modbench.cli import streams
-        from modbench.errors import ModbenchError
-
         debug = os.environ.get("MODBENCH_DEBUG") == "1"
         try:
             try:

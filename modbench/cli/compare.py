@@ -8,6 +8,11 @@ import typer
 
 from modbench.cli.common import JsonOpt, MarkdownOpt, handle_errors, one_output_format
 from modbench.cli.options import TrainOptions, training_options
+from modbench.errors import UserError
+
+# The command's work (the application layer, modbench.bench, and what it imports) is imported
+# when the command runs, so that `modbench --help` and shell completion load only Typer and
+# Rich (tests/test_startup.py).
 
 
 MAX_SEEDS = 10  # --until-decided's default budget per loss setting
@@ -25,88 +30,27 @@ def compare(
     step: Annotated[Optional[int], typer.Option("--step", min=1, show_default=False, help="With --until-decided: seeds added per round \\[default: 1].")] = None,
 ) -> None:
     """Train missing runs, then print the Table 1 (NMI, F1) and Table 2 (Recall@k) layouts."""
-    from modbench.cli.output import emit, render_rows
-    from modbench.cli.workflow import report_failures, train_or_answer
-    from modbench.results.rows import rows_from_outcomes
+    from modbench.bench.compare import compare as run_compare
+    from modbench.bench.compare import compare_until_decided
+    from modbench.cli.output import cache_histories, emit, render_rows
+    from modbench.cli.running import console_events, end_with_failures
 
     fmt = one_output_format(markdown=markdown, json=json_)
     if not until_decided and (max_seeds is not None or step is not None):
-        from modbench.errors import UserError
-
         raise UserError("--max-seeds and --step work with --until-decided only")
     selection = opts.select()
-    baselines = None
-    if baseline is not None:  # checked before any training
-        from modbench.results.baseline import find_baseline
-
-        name = selection.suite.name
-        baselines = {name: find_baseline([(r.loss, r.label) for r in selection.runs], baseline, suite=name)}
-    if until_decided and opts.force:
-        from modbench.errors import UserError
-
-        raise UserError("--force with --until-decided would train every round's seeds again; run `modbench compare --force` first")
     if until_decided:
-        _until_decided(opts, selection, fmt, baseline=baseline, max_seeds=MAX_SEEDS if max_seeds is None else max_seeds,
-                       step=1 if step is None else step)
-        return
-    outcomes = train_or_answer(selection, opts, launch=opts.launch(selection))
-    from modbench.results.deviations import per_loss_lr_note, written_suites  # to state the overrides on every table
-
-    lines = []
-    if selection.suite.tuned is not None:  # written by `modbench tune` (docs/tuning.md)
-        from modbench.tune.tuned_suite import tuned_note
-
-        lines.append(tuned_note(selection.suite.tuned, selection.source))
-    lr_note = per_loss_lr_note(selection.suite)
-    if lr_note:
-        lines.append(lr_note)
-    notes = {selection.suite.name: lines} if lines else None
-
-    from modbench.cli.output import cache_histories
-    from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.results.verdicts_table import VerdictSettings, store_records
-
-    store = RunStore(resolve_cache_root(opts.cache_dir))
-    settings = {selection.suite.name: VerdictSettings.of(selection.suite.verdict)}
-    emit(render_rows(rows_from_outcomes(outcomes), fmt, baselines=baselines, notes=notes, written=written_suites([opts.suite]),
-                     records=store_records(store), settings=settings,
-                     history_of=cache_histories(opts.cache_dir)))
-    code = report_failures(outcomes)
-    if code:
-        raise typer.Exit(code)
-
-
-def _until_decided(opts, selection, fmt: str, *, baseline, max_seeds: int, step: int) -> None:
-    """``compare --until-decided`` (cli/until_decided.py): rounds of seeds, one progress line each
-    on stderr, then the tables with the sequential verdicts."""
-    from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.common import err
-    from modbench.cli.output import emit, render_rows
-    from modbench.cli.until_decided import check_until_decided, decided_summaries, run_until_decided
-    from modbench.cli.workflow import report_failures, select_runs, train_or_answer
-    from modbench.render.safe_text import plain_text
-    from modbench.results.deviations import written_suites
-    from modbench.results.rows import rows_from_outcomes
-    from modbench.results.verdicts_table import VerdictSettings, store_records
-
-    check_until_decided(selection, baseline_name=baseline, max_seeds=max_seeds, step=step)  # exit 2 before training
-    store = RunStore(resolve_cache_root(opts.cache_dir))
-    records = store_records(store)
-
-    def reselect(seeds):
-        return select_runs(opts.suite, losses=opts.loss, seeds=seeds, epochs=opts.epochs, subset=opts.subset,
-                           test_subset=opts.test_subset, threads=opts.threads, data_dir=opts.data_dir)
-
-    result = run_until_decided(
-        selection, reselect=reselect, train=lambda sel: train_or_answer(sel, opts, launch=opts.launch(sel)),
-        records=records, baseline_name=baseline, max_seeds=max_seeds, step=step,
-        progress=lambda line: err.print(plain_text(line), markup=False, highlight=False),
-    )
-    settings = {selection.suite.name: VerdictSettings.of(selection.suite.verdict)}
-    rows = rows_from_outcomes(result.outcomes)
-    summaries, decided_at = decided_summaries(result, rows, settings=settings, records=records,
-                                              written=written_suites([opts.suite]))
-    emit(render_rows(rows, fmt, summaries=summaries, decided_at=decided_at))
-    code = report_failures(result.outcomes)
-    if code:
-        raise typer.Exit(code)
+        if opts.force:
+            raise UserError("--force with --until-decided would train every round's seeds again; run `modbench compare --force` first")
+        result = compare_until_decided(
+            selection, opts.suite, opts.settings(), console_events(), reselect=lambda seeds: opts.select(seeds),
+            baseline=baseline, max_seeds=MAX_SEEDS if max_seeds is None else max_seeds, step=1 if step is None else step,
+            launch_of=opts.launch,
+        )
+        emit(render_rows(result.rows, fmt, summaries=result.summaries, decided_at=result.decided_at))
+    else:
+        result = run_compare(selection, opts.suite, opts.settings(), console_events(), baseline=baseline,
+                             launch_of=opts.launch)
+        emit(render_rows(result.rows, fmt, baselines=result.baselines, notes=result.notes, written=result.written,
+                         records=result.records, settings=result.settings, history_of=cache_histories(opts.cache_dir)))
+    end_with_failures(result.outcomes)

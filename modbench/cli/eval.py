@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
 
 from modbench.cli.common import (
     CacheDirOpt, DataDirOpt, DeviceOpt, EpochsOpt, JsonOpt, LossOpt, SeedOpt, SubsetOpt, TestSubsetOpt, ThreadsOpt, err, fail,
-    handle_errors, plain,
+    handle_errors, out, plain,
 )
+
+# The command's work (the application layer, modbench.bench, and what it imports) is imported
+# when the command runs, so that `modbench --help` and shell completion load only Typer and
+# Rich (tests/test_startup.py).
 
 
 @handle_errors
@@ -35,28 +41,22 @@ def eval_(
     if embeddings is not None:
         _eval_embeddings(embeddings, metrics, json_)
         return
+    from modbench.bench.run import RunSettings, evaluated
+    from modbench.metrics import parse_metric_names
     from modbench.cli.output import emit, render_rows
-    from modbench.cache.store import resolve_cache_root
-    from modbench.cli.workflow import make_runner, outcomes_from_cache, select_runs
+    from modbench.cli.running import console_events
+    from modbench.results.deviations import written_suites  # to state the overrides on every table
     from modbench.results.rows import rows_from_outcomes
+    from modbench.suite.hints import train_command
+    from modbench.suite.selection import select_runs
 
     selection = select_runs(suite, losses=loss, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset,
                             threads=threads, data_dir=data_dir)
     if metrics:
-        from modbench.metrics import parse_metric_names
-
         selection.eval_cfg["metrics"] = parse_metric_names(metrics)
-    # Every run finished with these metrics: the cache answers, without torch.
-    outcomes = outcomes_from_cache(selection, resolve_cache_root(cache_dir), device=device)
-    if outcomes is None:
-        runner = make_runner(cache_dir=cache_dir, device=device, data_dir=data_dir, download=False, for_training=False)
-        outcomes = runner.evaluate(selection.runs, selection.eval_cfg)
-    from modbench.results.deviations import written_suites  # to state the overrides on every table
-
+    outcomes = evaluated(selection, RunSettings(cache_dir=cache_dir, device=device, data_dir=data_dir), console_events())
     emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table", written=written_suites([suite])))
     missing = [o for o in outcomes if o.status == "missing"]
-    from modbench.suite.hints import train_command
-
     for o in missing:
         command = train_command(suite, seed=o.run.seed if seed else None, epochs=epochs, subset=subset,
                                 test_subset=test_subset)
@@ -66,10 +66,9 @@ def eval_(
 
 
 def _eval_embeddings(path: Path, metrics: str | None, as_json: bool) -> None:
-    import json
-
-    from modbench.cli.common import out
-    from modbench.metrics import DEFAULT_METRICS, compute_metrics, parse_metric_names
+    from modbench.metrics import DEFAULT_METRICS, parse_metric_names
+    from modbench.metrics.compute import compute_metrics  # imports torch: not for `eval --suite` over a cache
+    from modbench.render.names import metric_title
     from modbench.results.npz_input import load_embeddings_npz, load_query_mask
 
     names = parse_metric_names(metrics) if metrics else list(DEFAULT_METRICS)
@@ -79,10 +78,6 @@ def _eval_embeddings(path: Path, metrics: str | None, as_json: bool) -> None:
     if as_json:
         out.file.write(json.dumps(result.values, indent=2) + "\n")
         return
-    from rich.table import Table
-
-    from modbench.render.names import metric_title
-
     searched = (f"{int(mask.sum())} queries searched among {int((~mask).sum())} gallery embeddings"
                 if mask is not None else f"{len(labels)} embeddings")
     table = Table(title=f"{path} ({searched}, backend {result.info.get('backend', '?')})", title_justify="left")

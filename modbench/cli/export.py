@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from modbench.cli.common import CacheDirOpt, DataDirOpt, DeviceOpt, DownloadOpt, err, fail, handle_errors
+
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
 
 
 @handle_errors
@@ -32,7 +38,6 @@ def export(
     if run_dir.result_or_none() is None or not isinstance(config, dict):
         raise fail(f"run {run_dir.key} is not finished (status {run_dir.status()}); `modbench cache list` shows the finished ones")
 
-    import io
 
     import numpy as np
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
-from modbench.cli.common import handle_errors, out
+from modbench.cli.common import fail, handle_errors, out
+from modbench.errors import closest
+
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
 
 WHAT = ("suites", "losses", "backbones", "datasets")
 SINGULAR = {"suite": "suites", "loss": "losses", "backbone": "backbones", "dataset": "datasets"}
@@ -32,18 +40,12 @@ def list_(
     pattern: Annotated[str | None, typer.Argument(help="Names matching a shell pattern, e.g. losses 'pml:*' or backbones 'timm:*resnet*'.")] = None,
 ) -> None:
     """List suites, losses, backbones and datasets."""
-    from rich.table import Table
-    from rich.text import Text
-
     from modbench.backbones import backbone_lines
     from modbench.datasets import DATASETS
     from modbench.losses import loss_lines
 
     given, what = what, SINGULAR.get(what.strip().lower(), what.strip().lower())
     if what not in (*WHAT, "all"):
-        from modbench.cli.common import fail
-        from modbench.errors import closest
-
         hint = closest(what, [*WHAT, *SINGULAR, "all"])
         did_you_mean = f"did you mean '{hint}'? " if hint else ""
         raise fail(f"list {given}: {did_you_mean}choose one of {', '.join(WHAT)} or all")

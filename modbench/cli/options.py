@@ -23,6 +23,11 @@ from modbench.cli.common import (
     JobsOpt, LauncherOpt, LossOpt, PartitionOpt, PrecisionOpt, SeedOpt, SlurmLogDirOpt, SubsetOpt, SuiteOpt, TestSubsetOpt, ThreadsOpt, TimeMinOpt,
 )
 
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
+
 _LOGS = "Live logs (README, Live logs)"
 TensorBoardOpt = Annotated[
     Optional[Path],
@@ -62,13 +67,21 @@ class TrainOptions:
     time_min: TimeMinOpt = None
     slurm_log_dir: SlurmLogDirOpt = None
 
-    def select(self):
-        """The suite's runs after ``--loss``, ``--seed``, ``--epochs``, ``--subset``, ``--test-subset``, ``--precision`` (exit 2 on any problem)."""
-        from modbench.cli.workflow import select_runs
+    def select(self, seeds: list[int] | None = None):
+        """The suite's runs after ``--loss``, ``--seed`` (or ``seeds``), ``--epochs``, ``--subset``,
+        ``--test-subset``, ``--precision`` (exit 2 on any problem)."""
+        from modbench.suite.selection import select_runs
 
-        return select_runs(self.suite, losses=self.loss, seeds=self.seed, epochs=self.epochs, subset=self.subset,
-                           test_subset=self.test_subset, threads=self.threads, data_dir=self.data_dir,
-                           precision=self.precision)
+        return select_runs(self.suite, losses=self.loss, seeds=self.seed if seeds is None else seeds, epochs=self.epochs,
+                           subset=self.subset, test_subset=self.test_subset, threads=self.threads,
+                           data_dir=self.data_dir, precision=self.precision)
+
+    def settings(self):
+        """Where and how the runs train (the application layer's ``RunSettings``)."""
+        from modbench.bench.run import RunSettings
+
+        return RunSettings(cache_dir=self.cache_dir, device=self.device, data_dir=self.data_dir, download=self.download,
+                           force=self.force, tensorboard=self.tensorboard, wandb=self.wandb)
 
     def launch(self, selection):
         """LaunchOptions of ``--jobs``/``--launcher``/SLURM (docs/scaling.md), checked now."""

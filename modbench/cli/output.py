@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from modbench.cli.common import out
+from modbench.errors import UserError
 from modbench.render.rows import row_tables, rows_text
+
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
 
 
 def render_rows(
@@ -81,8 +87,6 @@ def output_format(chosen: str, output: Path | None) -> str:
     """The format to write: ``chosen`` (from the flags; "table" for none) or, for ``--output``
     without a flag, the one its extension names. An extension that names no text format (the
     terminal tables cannot go to a file), or another format than the flag, is a UserError."""
-    from modbench.errors import UserError
-
     if output is None or is_stdout(output):
         return chosen
     ext = Path(output).suffix.lower()

@@ -9,8 +9,26 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import (
-    CacheDirOpt, CsvOpt, EpochsOpt, JsonOpt, SubsetOpt, TestSubsetOpt, complete_suite, err, fail, handle_errors, one_output_format, warn,
+    CacheDirOpt,
+    CsvOpt,
+    EpochsOpt,
+    JsonOpt,
+    SubsetOpt,
+    TestSubsetOpt,
+    complete_suite,
+    err,
+    fail,
+    handle_errors,
+    one_output_format,
+    out,
+    warn,
 )
+from modbench.errors import UserError
+
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
 
 
 @handle_errors
@@ -106,7 +124,6 @@ def _write_plots(store, summaries, folder: Path) -> dict:
     """Section title -> the PlotFiles written for it under ``folder``; the tuning studies'
     figures too (a study database that cannot be read is skipped with one line). The count
     printed is of distinct files written."""
-    from modbench.errors import UserError
     from modbench.render.plots import write_plots
     from modbench.render.safe_text import plain_text
     from modbench.results.curves import section_curves
@@ -137,7 +154,6 @@ def _paper_text(paper, fmt: str) -> str | None:
         from modbench.render.report import paper_markdown
 
         return paper_markdown(paper) + "\n"
-    from modbench.cli.common import out
     from modbench.render.layout import paper_tables
     from modbench.render.rich_tables import print_tables
 

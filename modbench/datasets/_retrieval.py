@@ -14,9 +14,9 @@ ids in the publisher's order and hands them here:
   classes trained on, as the Reality Check (Musgrave et al. 2020) does: ``round(val_fraction *
   K_train)`` training classes (at least 1, and at most K_train - 2 so that two remain) are drawn
   with ``split_seed`` (a fixed ``torch.Generator`` stream of its own) and all their images become
-  the validation split. ``subset`` then keeps at most N training images per class and, as for
-  every dataset, the same fraction of each validation class (``splits.subset_indices``; a
-  validation class has no training images, so it stays whole).
+  the validation split. ``subset`` then keeps at most N images of every training class and of
+  every validation class (``splits.disjoint_subset_indices``, the rule of every class-disjoint
+  split: validation labels number classes of their own).
 * Images (``read_images``): decoded with Pillow (JPEG draft mode: decoded at a reduced scale
   not below the size asked, which is what makes the 120,053 images of SOP readable in minutes),
   converted to RGB, resized so that the shorter side is ``image_size`` and centre-cropped to
@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from modbench.datasets.base import DataSplits
-from modbench.datasets.splits import _generator, channel_stats, check_arguments, subset_indices
+from modbench.datasets.splits import _generator, channel_stats, check_arguments, disjoint_subset_indices
 from modbench.errors import UserError
 
 DEFAULT_IMAGE_SIZE = 64
@@ -184,7 +184,7 @@ def build(
     tr_x = read_images(name, [it.path for it in tr], image_size)
     mean, std = channel_stats(tr_x)  # the classes trained on, before subset (as build_splits)
     if subset is not None:
-        i_tr, i_va = subset_indices(tr_y, va_y, subset, split_seed)
+        i_tr, i_va = disjoint_subset_indices(tr_y, va_y, subset, split_seed)
         tr_x, tr_y = tr_x[i_tr].contiguous(), tr_y[i_tr]
         va = [va[i] for i in i_va.tolist()]
         va_y = va_y[i_va]

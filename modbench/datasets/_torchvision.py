@@ -9,9 +9,12 @@
 * ``--download``: torchvision downloads into a fresh temporary folder under the data folder; only
   when it succeeded are the files moved into place (``os.replace``, file by file). An interrupted
   or failed download leaves no partial files in the dataset folder.
-* Fixture files (``modbench.datasets.fixtures``) carry a marker file ``MODBENCH_FIXTURE`` inside
-  the dataset's own folder (e.g. ``cifar-10-batches-py/MODBENCH_FIXTURE``): a JSON manifest of
-  the md5 sum of every file the writer produced. Where it exists, the loader hands torchvision
+* Fixture files (synthetic data for tests and smoke runs, written by ``scripts/fixture_data.py``
+  outside the package) carry a marker file ``MODBENCH_FIXTURE`` inside the dataset's own folder
+  (e.g. ``cifar-10-batches-py/MODBENCH_FIXTURE``): a JSON manifest ``{"files": {name: md5}}`` of
+  every file the writer produced. Recognising that marker is the only fixture knowledge the
+  package keeps, so that a result on synthetic data says so (``fixture: true`` in its dataset
+  info, a deviation in every table). Where it exists, the loader hands torchvision
   those md5 sums instead of the published ones, so torchvision's own integrity check still runs
   (a corrupted fixture is refused too) and a ``UserWarning`` says the data is synthetic. Where it
   does not, the published sums apply unchanged: real files keep their check.
@@ -84,16 +87,6 @@ def read_manifest(folder: Path) -> dict[str, str] | None:
         stacklevel=3,
     )
     return {str(k): str(v) for k, v in files.items()}
-
-
-def write_manifest(folder: Path, dataset: str, files: list[str]) -> None:
-    manifest = {
-        "modbench_fixture": 1,
-        "dataset": dataset,
-        "note": "synthetic files written by modbench.datasets.fixtures, not the real dataset",
-        "files": {f: md5(folder / f) for f in files},
-    }
-    (folder / MARKER).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def missing_error(name: str, folder: Path, missing: list[str]) -> UserError:

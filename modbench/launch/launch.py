@@ -6,10 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modbench.cache.reuse import run_threads
+from modbench.cache.store import RunStore
 from modbench.errors import UserError
 from modbench.launch.events import LaunchObserver
+from modbench.launch.local import run_pool
 from modbench.launch.options import LaunchOptions
 from modbench.launch.worker import WorkerSettings
+
+# Imports inside functions here: torch (the device count) and the SLURM launcher (submitit,
+# optional) are imported by the launcher that needs them; tests stand a local executor in for
+# SLURM through modbench.launch.slurm.
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,6 @@ def launch_missing(
     """Train the runs the cache lacks in other processes (``options.launcher``); returns what
     became of each launched run, by key. Finished runs are not touched. Every run trains with its
     own ``train.cpu_threads`` (part of its key), as it would in one process."""
-    from modbench.cache.store import RunStore
-
     observer = observer or LaunchObserver()
     todo = RunStore(cache_root).pending(runs, force=force)
     if not todo:
@@ -83,9 +88,6 @@ def launch_missing(
     root = str(Path(cache_root).expanduser().resolve())
     data = str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None
     if options.launcher == "local":
-        from modbench.cache.reuse import run_threads
-        from modbench.launch.local import run_pool
-
         # The workers start with the largest count a run asks for (the Runner sets each run's
         # own count before it trains); never the pool's share of the cores.
         threads = max(run_threads(run.config) for run in todo)

@@ -20,6 +20,7 @@ on a ``LaunchObserver`` (one line per job).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue as queue_mod
 import signal
@@ -31,7 +32,12 @@ from typing import Any
 from modbench.engine.events import Observer
 from modbench.errors import ModbenchError
 from modbench.launch.events import LaunchObserver
+from modbench.launch.options import cpu_share
 from modbench.launch.worker import WorkerSettings, train_one
+from modbench.user_code import detach_stdout
+
+# Imports inside functions here: torch and ctypes are imported in the worker processes, which
+# train; the parent process that only launches them stays torch-free.
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -79,15 +85,11 @@ def _init_worker(slots, events, jobs: int, devices: tuple[int, ...] | None, pare
     every run trains with (the same as in one process; the Runner sets them per run)."""
     global _SLOT, _EVENTS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
-    from modbench.user_code import detach_stdout
-
     detach_stdout()  # results reach the parent through the pool, never through stdout
     _die_with_parent(parent)
     _SLOT, _EVENTS = slots.get(), events
     if devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(devices[_SLOT % len(devices)])
-    from modbench.launch.options import cpu_share
-
     _, cores = cpu_share(jobs, _SLOT)
     if cores is not None and not devices and len(cores) >= threads:  # never fewer cores than threads
         os.sched_setaffinity(0, cores)
@@ -143,8 +145,6 @@ def run_pool(
     """Train ``runs`` (distinct keys) on ``jobs`` worker processes; the workers' summaries by run
     key. An exception inside a worker becomes ``{"status": "error", "message": ...}``.
     KeyboardInterrupt (SIGINT) or ``Terminated`` (SIGTERM) after every worker is stopped."""
-    import multiprocessing
-
     ctx = multiprocessing.get_context("spawn")
     slots, events = ctx.Queue(), ctx.Queue()
     jobs = max(1, min(jobs, len(runs)))
@@ -238,8 +238,6 @@ def _restore_sigterm(previous) -> None:
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """SIGKILL every worker of ``pool`` and wait for them (a kill at any moment is safe: writes
     are atomic, the last checkpoint stays), so that none trains on after the command ends."""
-    import multiprocessing
-
     workers = [p for p in multiprocessing.active_children()]
     for process in workers:
         try:

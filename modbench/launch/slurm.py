@@ -18,10 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modbench.cache.store import RunStore
 from modbench.errors import UserError
 from modbench.launch.events import LaunchObserver
 from modbench.launch.options import SlurmResources
 from modbench.launch.worker import WorkerSettings
+
+# Imports inside functions here: submitit is optional (pip install modbench[slurm]) and slurm_job
+# imports the engine (torch): imported when a SLURM job is submitted or runs.
 
 INSTALL_HINT = "pip install modbench[slurm]"
 
@@ -77,8 +81,6 @@ def _log_of(job) -> str:
 
 
 def _epochs_written(cache_root: Path, key: str) -> int:
-    from modbench.cache.store import RunStore
-
     return len(RunStore(cache_root).run(key).read_history())
 
 

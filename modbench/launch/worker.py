@@ -9,9 +9,15 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from modbench.cache.store import RunStore
 from modbench.engine.events import Observer
+from modbench.errors import ModbenchError
+
+# Imports inside functions here: the engine (torch) is imported in the worker process, when it
+# trains.
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,6 @@ _RUNNERS: dict[WorkerSettings, Any] = {}  # one Runner per process: datasets sta
 
 def _runner(settings: WorkerSettings):
     if settings not in _RUNNERS:
-        from pathlib import Path
-
-        from modbench.cache.store import RunStore
         from modbench.engine.runner import Runner, resolve_device
 
         _RUNNERS[settings] = Runner(
@@ -49,8 +52,6 @@ def train_one(run, eval_cfg: dict, settings: WorkerSettings, force: bool, observ
     ``trained``/``cached``/``failed``, or ``{"key", "status": "error", "message", "exit_code"}``
     for a ``ModbenchError`` (a user error is reported by the parent as one line). Anything else
     propagates: the pool or submitit reports it with its traceback or log."""
-    from modbench.errors import ModbenchError
-
     try:
         runner = _runner(settings)
         runner.observer = observer or Observer()

@@ -17,10 +17,16 @@ the spec):
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 from modbench import plugins
+from modbench.errors import UnknownNameError
+from modbench.losses.plugin import loss_spec, loss_spec_from_entry_point
 from modbench.registry import Registry, discover
+
+# Imports inside functions here: pytorch-metric-learning's losses (losses.pml) are imported for a
+# ``pml:`` name only: the registry lists and checks losses without torch.
 
 _HERE = Path(__file__).resolve().parent
 
@@ -54,9 +60,6 @@ def loss_lines(pattern: str | None = None) -> list[tuple[str, str]]:
     """(name, description) lines for ``modbench list losses [PATTERN]``: built-ins, entry points,
     forms; with a shell ``pattern``, the matching names only, ``pml:*`` patterns matching
     pytorch-metric-learning's loss classes (which imports it, and torch)."""
-    import fnmatch
-
-    from modbench import plugins
 
     if pattern and pattern.startswith("pml:"):
         from modbench.losses.pml import pml_classes
@@ -85,22 +88,15 @@ def resolve_loss(name: str, base_dir: str | Path | None = None):
     if name in LOSSES:
         return LOSSES.get(name)
     if plugins.is_plugin_reference(name):
-        from modbench.losses.plugin import loss_spec
-
         return loss_spec(name, base_dir=base_dir)
     entry_points = plugins.entry_point_names("modbench.losses")
     if name in entry_points:
-        from modbench.losses.plugin import loss_spec_from_entry_point
-
         return loss_spec_from_entry_point(name)
     if name[:1].isupper():
         # A CamelCase name is likely a pml class given without its prefix: suggest "pml:Name".
-        from modbench.errors import UnknownNameError
         from modbench.losses.pml import PREFIX, pml_classes
 
         raise UnknownNameError(
             "loss", name, [*LOSSES.names(), *entry_points, *(PREFIX + n for n in pml_classes())]
         )
-    from modbench.errors import UnknownNameError
-
     raise UnknownNameError("loss", name, [*LOSSES.names(), *entry_points])

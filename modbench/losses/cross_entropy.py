@@ -14,6 +14,9 @@ from pydantic import ConfigDict, Field
 
 from modbench.losses.base import LossParams, register_loss
 
+# Imports inside functions here: torch and pytorch-metric-learning are imported when the loss is
+# built: the registry lists and checks losses (and their parameters) without torch.
+
 if TYPE_CHECKING:
     from torch import Tensor
 

@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING
 from modbench.losses.base import register_loss
 from modbench.losses.improved import ImprovedParams
 
+# Imports inside functions here: torch and pytorch-metric-learning are imported when the loss is
+# built: the registry lists and checks losses (and their parameters) without torch.
+
 if TYPE_CHECKING:
     from torch import Tensor
 

@@ -39,6 +39,9 @@ from pydantic import ConfigDict, Field, model_validator
 
 from modbench.losses.base import LossParams, register_loss
 
+# Imports inside functions here: torch and pytorch-metric-learning are imported when the loss is
+# built: the registry lists and checks losses (and their parameters) without torch.
+
 BETA_LR = 0.1  # Wu et al.'s --lr-beta default
 BETA_MOMENTUM = 0.9  # Wu et al.'s trainer_beta
 

@@ -28,11 +28,15 @@ No miner. Needs at least two samples of a class in the batch: use an m-per-class
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from modbench.losses.base import LossParams, register_loss
+
+# Imports inside functions here: torch and pytorch-metric-learning are imported when the loss is
+# built: the registry lists and checks losses (and their parameters) without torch.
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -113,8 +117,6 @@ def npair_loss(embeddings: Tensor, labels: Tensor, form: str, l2_reg: float, tem
     search_space={"l2_reg": {"low": 1e-4, "high": 1e-1, "log": True}},
 )
 def build(params: NPairParams, num_classes: int, embedding_dim: int):
-    import functools
-
     from torch import nn
 
     from modbench.losses._common import MetricLoss, check_sizes

@@ -14,6 +14,9 @@ from modbench.errors import closest
 from modbench.losses.base import LossParams, LossSpec
 from modbench.plugins import LOSS_GROUP, PluginError, load_entry_point, load_reference
 
+# Imports inside functions here: torch and pytorch-metric-learning are imported when the loss is
+# built: the registry lists and checks losses (and their parameters) without torch.
+
 # Filled by the constructor itself, never by the suite's params.
 _SIZES = {"num_classes", "embedding_dim"}
 

@@ -35,6 +35,9 @@ from pydantic import ConfigDict, Field
 
 from modbench.losses.base import LossParams, register_loss
 
+# Imports inside functions here: torch and pytorch-metric-learning are imported when the loss is
+# built: the registry lists and checks losses (and their parameters) without torch.
+
 SOFTMAX_SCALE = 9.0  # temperature 1/9: scale 3 on both normalised vectors
 PROXY_LR = 40.0  # Adam(lr 4e2, eps 1.0) for small gradients = SGD lr 40, momentum 0.9
 PROXY_MOMENTUM = 0.9

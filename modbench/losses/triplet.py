@@ -39,6 +39,9 @@ from pydantic import ConfigDict, Field, model_validator
 
 from modbench.losses.base import LossParams, register_loss
 
+# Imports inside functions here: torch and pytorch-metric-learning are imported when the loss is
+# built: the registry lists and checks losses (and their parameters) without torch.
+
 MinerName = Literal["semihard", "hard", "all", "batch-hard", "none"]
 MARGIN = 0.2  # FaceNet's alpha, on squared distances
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from modbench.metrics import clustering_metrics, gallery_search, query_records, retrieval
-from modbench.metrics.clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
+from modbench.metrics import clustering_scores, gallery_search, query_records, retrieval
 from modbench.metrics.inputs import checked_input, prepare
+from modbench.metrics.kmeans_clustering import KMEANS_MAX_ITER, KMEANS_TOL, kmeans
 from modbench.metrics.knn_search import iter_knn, resolve_backend
 from modbench.metrics.names import (
     CLUSTERING_METRICS,
@@ -27,6 +27,7 @@ from modbench.metrics.names import (
     recall_k,
     too_few_samples,
 )
+from modbench.versions import package_versions
 
 
 @dataclass
@@ -49,7 +50,7 @@ def _undefined_reason(name: str, y: np.ndarray) -> str | None:
         if name in CLUSTERING_METRICS:
             # nmi / f1 are undefined for a label vector exactly when they are undefined against
             # any partition of it; probing with the labels themselves costs O(N), no k-means.
-            (clustering_metrics.nmi if name == "nmi" else clustering_metrics.pairwise_f1)(y, y)
+            (clustering_scores.nmi if name == "nmi" else clustering_scores.pairwise_f1)(y, y)
         else:
             retrieval.require_pairs(name, y)
     except MetricError as e:
@@ -167,16 +168,14 @@ def _clustering(x: torch.Tensor, y: np.ndarray, wanted: list[str], seed: int, n_
     km = kmeans(x.cpu().numpy(), int(np.unique(y).size), seed=seed, n_init=n_init)
     values = {}
     if "nmi" in wanted:
-        values["nmi"] = clustering_metrics.nmi(y, km.labels)
+        values["nmi"] = clustering_scores.nmi(y, km.labels)
     if "f1" in wanted:
-        values["f1"] = clustering_metrics.pairwise_f1(y, km.labels)
+        values["f1"] = clustering_scores.pairwise_f1(y, km.labels)
     return values, km
 
 
 def _versions() -> dict[str, str]:
     """Package versions, read the one way the project reads them (``modbench.versions``)."""
-    from modbench.versions import package_versions
-
     return package_versions()
 
 

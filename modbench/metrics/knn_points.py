@@ -32,6 +32,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+# Imports inside functions here: faiss is optional: imported only when the faiss backend is asked
+# for and installed.
+
 _U32 = 2.0**-24  # unit roundoff of float32
 
 # Bytes a block of coarse distances (or of float64 differences) may use: the main memory cost.

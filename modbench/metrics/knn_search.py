@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from modbench.metrics.knn_points import DEFAULT_BLOCK_BYTES, DEFAULT_DB_BLOCK, PointSearch, candidate_pad
+from modbench.metrics.names import MetricError
 
 
 def faiss_available() -> bool:
@@ -52,8 +53,6 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     faiss-cpu cannot use a CUDA device, and torch on a GPU is faster than faiss on the CPU, so
     ``auto`` keeps torch there. Asking for ``"faiss"`` without faiss installed is a UserError.
     """
-    from modbench.metrics.names import MetricError
-
     if backend == "auto":
         return "faiss" if device.type == "cpu" and faiss_available() else "torch"
     if backend == "torch":

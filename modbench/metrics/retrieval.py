@@ -13,6 +13,8 @@ import numpy as np
 
 from modbench.metrics.names import MetricError
 
+# Imports inside functions here: scikit-learn is imported when macro-F1 is computed.
+
 
 def singleton_label(labels: np.ndarray):
     """The first label (smallest) that has a single sample, or None."""

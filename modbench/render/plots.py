@@ -16,10 +16,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from modbench.cache.atomic import write_user_file
 from modbench.errors import UserError
+from modbench.render.file_names import name_part, readable_part
 from modbench.render.names import metric_title
 from modbench.render.safe_text import plot_text
 from modbench.results.curves import TRAIN_LOSS, Curve
+
+# Imports inside functions here: matplotlib is optional (pip install modbench[plots]): imported
+# when plots are written.
 
 BAND = "min-max over seeds"
 INSTALL_HINT = "pip install modbench[plots]"
@@ -38,8 +43,6 @@ def plot_filename(suite: str, metric: str) -> str:
     (``recall@1`` -> ``recall_1``), so the same suite and metric always give the same file. A
     suite name that needed a change, or is long, gets a short hash of itself
     (``file_names.name_part``): two suites never share a figure."""
-    from modbench.render.file_names import name_part, readable_part
-
     return f"{name_part(suite, 80)}-{readable_part(metric)}.png"
 
 
@@ -97,8 +100,6 @@ class PlotFile:
 def save_figure(fig, path: Path) -> None:
     """PNG written atomically (a temporary file, then renamed), so a rerun replaces the file; a
     symbolic link in its place is written through, never replaced (``write_user_file``)."""
-    from modbench.cache.atomic import write_user_file
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     write_user_file(Path(path), buffer.getvalue())

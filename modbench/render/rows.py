@@ -15,8 +15,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modbench.render.records import json_safe, rows_csv
+from modbench.render.layout import summary_tables
+from modbench.render.markdown import tables_markdown
+from modbench.render.records import json_safe, rows_csv, verdict_csv_fields
 from modbench.results.deviations import annotate
+from modbench.results.diagnosis import diagnose
+from modbench.results.paper import paper_records
 from modbench.results.summary import summarize_rows
 
 
@@ -37,8 +41,6 @@ def result_records(rows, *, baselines=None, paper=None, written=None, summaries=
                            settings=settings)
     extra = [record for s in summaries for record in s.records()]
     if paper is not None:
-        from modbench.results.paper import paper_records
-
         extra += paper_records(paper, [g for s in summaries for g in s.groups])
     return json_safe([r.record() for r in rows] + extra)
 
@@ -48,16 +50,12 @@ def row_tables(rows, *, extra_metrics=None, baselines=None, paper=None, written=
     """The tables of the rows (``render.layout.TableText``), one set per suite, the verdict table
     first; ``notes`` maps suite names to lines their tables carry first; ``history_of(run key)``,
     a run's epoch records, adds under Table 1 why a loss loses (``results/diagnosis.py``)."""
-    from modbench.render.layout import summary_tables
-
     summaries = _summaries(rows, baselines=baselines, written=written, summaries=summaries, records=records,
                            settings=settings)
     tables = []
     for s in summaries:
         diagnosis = None
         if history_of is not None:
-            from modbench.results.diagnosis import diagnose
-
             diagnosis = diagnose(s.groups, history_of)
         tables += summary_tables(s, extra_metrics, paper=paper, notes=(notes or {}).get(s.suite), decided_at=decided_at,
                                  diagnosis=diagnosis)
@@ -66,8 +64,6 @@ def row_tables(rows, *, extra_metrics=None, baselines=None, paper=None, written=
 
 def verdict_columns(summaries) -> dict[str, dict]:
     """Run key -> the ``verdict.*`` columns of its CSV line (its loss setting's primary verdict)."""
-    from modbench.render.records import verdict_csv_fields
-
     out: dict[str, dict] = {}
     for s in summaries:
         if s.verdicts is None:
@@ -94,8 +90,6 @@ def rows_text(rows, fmt: str, *, extra_metrics=None, baselines=None, paper=None,
                               records=records, settings=settings)
         return json.dumps(data, indent=2, allow_nan=False) + "\n"
     if fmt == "markdown":
-        from modbench.render.markdown import tables_markdown
-
         return tables_markdown(row_tables(rows, extra_metrics=extra_metrics, baselines=baselines, paper=paper,
                                           written=written, summaries=summaries, notes=notes, records=records,
                                           settings=settings, decided_at=decided_at, history_of=history_of))

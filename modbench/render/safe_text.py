@@ -28,6 +28,8 @@ import html
 import re
 from typing import Any
 
+from rich.markup import escape
+
 # ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), and the
 # two-character ones (ESC + one byte); their 8-bit C1 forms are caught by the control class.
 _ESCAPE_SEQUENCE = re.compile(
@@ -59,8 +61,6 @@ def plain_lines(text: Any) -> str:
 
 def rich_text(text: Any) -> str:
     """For Rich markup contexts: printed literally, brackets and all."""
-    from rich.markup import escape
-
     return escape(plain_text(text))
 
 

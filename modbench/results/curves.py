@@ -12,6 +12,7 @@ from typing import Any
 
 from modbench.results.aggregate import Group
 from modbench.results.stats import finite_values
+from modbench.suite.schema import DEFAULT_EVAL_METRICS
 
 TRAIN_LOSS = "train_loss"
 
@@ -44,8 +45,6 @@ def _value(record: dict[str, Any], metric: str) -> float:
 def curve_metrics(histories: dict[str, list[dict[str, Any]]]) -> list[str]:
     """The validation metrics recorded in any history (in the order of the suite schema's
     metric list, unknown names after it), then the training loss."""
-    from modbench.suite.schema import DEFAULT_EVAL_METRICS
-
     names: list[str] = []
     has_loss = False
     for history in histories.values():

@@ -16,6 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from modbench.errors import UserError
+from modbench.suite.loader import load_suite
+from modbench.suite.runs import loss_settings_of
+
 SECTIONS = ("dataset", "backbone", "train")
 FIXTURE = "data.fixture"
 SEED = "seed"
@@ -45,8 +49,6 @@ def written_sections(suite) -> dict[str, Any]:
     (a ``Suite``), and under ``loss_lr`` the learning rate of each loss entry that sets its own
     (``lr`` in the entry, as a tuned suite writes): for those rows that is the suite's ``train.lr``;
     likewise under ``loss_optimizer`` the optimizer of each entry that sets its own."""
-    from modbench.suite.runs import loss_settings_of
-
     out: dict[str, Any] = {name: getattr(suite, name).model_dump(mode="json") for name in SECTIONS}
     out["seeds"] = list(suite.seeds)
     out[LOSS_LR] = {s.label: s.lr for s in loss_settings_of(suite) if s.lr is not None}
@@ -58,8 +60,6 @@ def per_loss_lr_note(suite) -> str | None:
     """The sentence under the tables of a suite whose losses set their own learning rate (the
     tables show one row per loss, not its learning rate); None when none does. Suite text: the
     render layer escapes it, as every note."""
-    from modbench.suite.runs import loss_settings_of
-
     settings = loss_settings_of(suite)
     sentences = []
     if any(s.lr is not None for s in settings):
@@ -83,9 +83,6 @@ def seed_deviation(seed: int, written: dict[str, Any]) -> list[Deviation]:
 def written_suites(refs: Iterable) -> dict[str, dict[str, Any]]:
     """Suite name -> its sections as written, for built-in suite names, YAML paths or suite dicts (loaded
     again without overrides; a suite that does not load is left out)."""
-    from modbench.errors import UserError
-    from modbench.suite.loader import load_suite
-
     out = {}
     for ref in refs:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 DATA_FILE = "paper_data/paper_tables.json"
@@ -139,8 +140,6 @@ def parse_paper(data: dict[str, Any]) -> Paper:
 
 def read_paper_json() -> dict[str, Any]:
     """The raw JSON, read from the installed package (or the source checkout)."""
-    from importlib import resources
-
     return json.loads(resources.files("modbench").joinpath(DATA_FILE).read_text(encoding="utf-8"))
 
 

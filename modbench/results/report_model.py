@@ -15,14 +15,18 @@ keys when it records them).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from modbench.cache.suite_index import suites_of_runs
 from modbench.canonical import canonical_json
 from modbench.results.deviations import written_sections
+from modbench.results.rows import ResultRow, row_for, rows_from_cache
 from modbench.results.verdicts_table import VerdictSettings
-from modbench.results.rows import ResultRow, row_for
+from modbench.suite.loader import builtin_suite_names, load_suite
+from modbench.suite.runs import RunSpec, apply_overrides, resolve_runs, with_data_digest
 
 OTHER = "cached runs"
 # Settings a report matches a cached run to its suite across: the command-line overrides
@@ -82,16 +86,12 @@ def _cached_runs(store) -> dict[str, _Cached]:
 
 def _spec(template, cached: _Cached):
     """A RunSpec for a cached run, from the suite's setting ``template`` (suite, label, loss)."""
-    import dataclasses
-
     return dataclasses.replace(template, seed=cached.config["seed"], config=cached.config, key=cached.key)
 
 
 def _other_specs(cached: _Cached, named: list[tuple[str, str, str | None]]):
     """The RunSpecs of a run no suite of the report lists: one per suite that the cache records
     as having asked for it (``named``: cache/suite_index.py), else one under "cached runs"."""
-    from modbench.suite.runs import RunSpec
-
     cfg = cached.config
     result = cached.result or {}
     dataset = (cfg.get("dataset") or {}).get("name", "?")
@@ -123,10 +123,6 @@ def build_report(
     """The rows of the report (see the module docstring). ``suite_refs`` None: every built-in
     suite, and every other cached run. ``more_runs(store, suite, source)`` gives RunSpecs that
     belong to a suite under a heading of their own (its tuning trials), shown after it."""
-    from modbench.results.rows import rows_from_cache
-    from modbench.suite.loader import builtin_suite_names, load_suite
-    from modbench.suite.runs import apply_overrides, resolve_runs, with_data_digest
-
     model = ReportModel()
     explicit = bool(suite_refs)
     cached = _cached_runs(store)
@@ -176,8 +172,6 @@ def build_report(
         if rest:
             left["not in the suites given with --suite"] = {c.key for c in rest}
     else:
-        from modbench.cache.suite_index import suites_of_runs
-
         named = suites_of_runs(store.root) if rest else {}
         others: list[ResultRow] = []
         for c in rest:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modbench.cache.store import CorruptFile
 from modbench.results.split_protocol import CLASS_DISJOINT, protocol_mode, protocol_text
 
 # Table 1 shows both F1s: the pairwise clustering F1 and macro-F1, which is what the paper's
@@ -145,8 +146,6 @@ def rows_from_outcomes(outcomes) -> list[ResultRow]:
 def rows_from_cache(store, runs, warn=None) -> list[ResultRow]:
     """Rows of ``runs`` as the cache has them, without training or evaluating anything. A
     corrupted result counts as missing, with one line through ``warn``."""
-    from modbench.cache.store import CorruptFile
-
     rows = []
     for run in runs:
         run_dir = store.run(run.key)

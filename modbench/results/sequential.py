@@ -53,6 +53,8 @@ from dataclasses import dataclass
 from modbench.errors import UserError
 from modbench.results.verdict import ALPHA, MARGIN, POWER, Contrast, seeds_for_power
 
+# Imports inside functions here: scipy is imported when a sequential decision is computed.
+
 SPENDING = ("obrien-fleming", "pocock", "bonferroni")
 
 

@@ -20,6 +20,8 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+# Imports inside functions here: scipy is imported when a test statistic is computed.
+
 ALPHA = 0.05
 TEST_NAME = "Welch's t-test (two-sided, unequal variances)"
 

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from modbench.errors import UserError
 from modbench.results.aggregate import Group, aggregate_record, group_rows
+from modbench.results.baseline import find_baseline
 from modbench.results.deviations import ROW_ONLY, Deviation, signature, union
 from modbench.results.protocol import Protocol, suite_protocol
 from modbench.results.rows import TABLE1_METRICS, TABLE2_METRICS, ResultRow
 from modbench.results.verdicts_table import (
-    RecordsLoader, SuiteVerdicts, VerdictSettings, build_verdicts, secondary_record, verdict_record,
+    RecordsLoader,
+    SuiteVerdicts,
+    VerdictSettings,
+    build_verdicts,
+    secondary_record,
+    verdict_record,
 )
 
 TABLE_METRICS = TABLE1_METRICS + TABLE2_METRICS
@@ -149,9 +156,6 @@ def summarize_rows(
 
 def _section_baseline(groups: list[Group], name: str, suite: str):
     """(label, None) of the baseline ``name`` among a section's rows, or (None, UserError)."""
-    from modbench.errors import UserError
-    from modbench.results.baseline import find_baseline
-
     try:
         return find_baseline([(g.loss, g.label) for g in groups], name, suite=suite), None
     except UserError as exc:

@@ -94,6 +94,7 @@ same seed-to-seed variance. The test-query component is always the contrast's ow
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -386,8 +387,6 @@ def contrast(
 
 
 def _replace(obj, **changes):
-    import dataclasses
-
     return dataclasses.replace(obj, **changes)
 
 

@@ -16,6 +16,7 @@ damaged) gets no contrast; ``missing`` says which, and ``modbench eval`` adds th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -262,8 +263,6 @@ def sequential_verdicts(table: SuiteVerdicts, decision, labels: Sequence[str]) -
     The interval shown is the contrast's t interval at 1 - the p-value threshold of its latest look
     at the Holm share of alpha the rule left it (``SequentialVerdict.threshold``): it excludes 0
     when the rule decided "better"/"worse" there."""
-    import dataclasses
-
     primary, decided_at = [], {}
     by_label = {label: sv for label, sv in zip(labels, decision.verdicts)}
     for old in table.primary:

@@ -19,25 +19,31 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+import modbench
+from modbench.datasets.paths import DatasetSpecError, resolve_dataset
 from modbench.errors import UserError, unknown_name_message
 from modbench.suite.errors import (  # noqa: F401 (SuiteError, validation_message: API)
-    Problems, SuiteError, format_loc, validation_message, validation_problems,
+    Problems,
+    SuiteError,
+    format_loc,
+    validation_message,
+    validation_problems,
 )
 from modbench.suite.references import (  # noqa: F401
-    DATASETS_WITH_LABEL_SETS, name_problems, reference_problems, verdict_baseline_problems,
+    DATASETS_WITH_LABEL_SETS,
+    name_problems,
+    reference_problems,
+    verdict_baseline_problems,
 )
 from modbench.suite.runs import expand_entries, expand_losses
 from modbench.suite.schema import LossEntry, Suite
 from modbench.suite.tune_section import check_tune_section
-
 
 # -- locating ---------------------------------------------------------------------------------
 
 
 def builtin_suites_dir() -> Path:
     """``suites/`` beside the package in a source checkout, else the installed copy."""
-    import modbench
-
     checkout = Path(modbench.__file__).resolve().parent.parent / "suites"
     if (checkout / "digits.yaml").is_file():
         return checkout
@@ -254,8 +260,6 @@ def load_suite(ref: str | dict, *, check: bool = True) -> tuple[Suite, str]:
 
 def _resolve_dataset_path(suite: Suite, source: str, base_dir: Path | None) -> Suite:
     """``dataset.path`` made absolute against the suite file's folder (modbench.datasets.paths)."""
-    from modbench.datasets.paths import DatasetSpecError, resolve_dataset
-
     try:
         return suite.model_copy(update={"dataset": resolve_dataset(suite.dataset, base_dir)})
     except DatasetSpecError as e:

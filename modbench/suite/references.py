@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modbench.backbones import BACKBONES
+from modbench.datasets import DATASETS
 from modbench.errors import UserError, unknown_name_message
+from modbench.metrics.names import parse_metric_names, recall_k
+from modbench.plugins import backbone_problem
 from modbench.suite.errors import Problems
-from modbench.suite.schema import Suite
+from modbench.suite.schema import VERDICT_METRIC_CHOICES, Suite
+
+# Imports inside functions here: the loss registry (modbench.losses) and its parameter models are
+# imported when a suite's losses are checked; tests replace ``resolve_loss`` at its source.
 
 DATASETS_WITH_LABEL_SETS = {"cifar100"}  # fine | coarse
 MAX_RECALL_K = 10_000  # recall@k beyond this is a typo, not a retrieval setting (docs/reliability.md)
@@ -44,9 +51,6 @@ def name_problems(data: dict, problems: Problems) -> None:
     """When the schema fails elsewhere (a required key missing), still check the dataset and
     backbone names of the raw file, so that one attempt lists every problem (a built-in name's
     typo; a user's backbone file is checked once the file parses)."""
-    from modbench.backbones import BACKBONES
-    from modbench.datasets import DATASETS
-
     reported = {p for p, _ in problems.items}
     dataset = data.get("dataset") if isinstance(data, dict) else None
     name = dataset.get("name") if isinstance(dataset, dict) else None
@@ -60,17 +64,11 @@ def name_problems(data: dict, problems: Problems) -> None:
 
 def reference_problems(suite: Suite, problems: Problems) -> None:
     """Add a problem for each dataset, backbone and metric name no registry knows."""
-    from modbench.backbones import BACKBONES
-    from modbench.datasets import DATASETS
-    from modbench.metrics.names import parse_metric_names, recall_k
-
     if suite.dataset.name not in DATASETS:
         problems.add("dataset.name", unknown_name_message("dataset", suite.dataset.name, DATASETS.names()))
     if not BACKBONES.knows(suite.backbone.name):
         problems.add("backbone.name", unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()))
     else:  # a user's ./file.py:Class or module:Class, looked up from the suite's folder
-        from modbench.plugins import backbone_problem
-
         problem = backbone_problem(suite.backbone.name, suite.source_dir)
         if problem:
             problems.add("backbone.name", problem)
@@ -99,9 +97,6 @@ def reference_problems(suite: Suite, problems: Problems) -> None:
 def verdict_metric_problems(suite: Suite, measured: list[str] | None, problems: Problems) -> None:
     """``verdict.metric`` must be a per-query metric (MAP@R, P@1, Recall@K) that the suite
     measures (``eval.metrics``; ``measured`` None: those did not parse, reported already)."""
-    from modbench.metrics.names import parse_metric_names, recall_k
-    from modbench.suite.schema import VERDICT_METRIC_CHOICES
-
     written = suite.verdict.metric
     try:
         (metric,) = parse_metric_names([written])

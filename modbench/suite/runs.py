@@ -17,11 +17,12 @@ reuses them, and each ``RunSpec`` carries its validated parameter model (``RunSp
 from __future__ import annotations
 
 import copy
-
 import dataclasses
 import hashlib
+import importlib
 import itertools
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from modbench.canonical import canonical_json  # noqa: F401 (also imported from here)
+from modbench.datasets.locate import ABSENT, data_digest
 from modbench.errors import UnknownNameError, UserError, closest
+from modbench.identity import code_identity
 from modbench.suite.errors import Problems, SuiteError, validation_problems
 from modbench.suite.references import loss_params_model
-from modbench.identity import code_identity
 from modbench.suite.schema import Suite
 
 MAX_SWEEP = 10_000  # loss settings one suite entry may expand to
@@ -92,8 +94,6 @@ class RunSpec:
 
 def _importable(cls: type) -> bool:
     """Whether pickle can find ``cls`` again by its module and name."""
-    import importlib
-
     try:
         obj = importlib.import_module(cls.__module__)
         for part in cls.__qualname__.split("."):
@@ -332,9 +332,6 @@ def with_data_digest(suite: Suite, data_dir=None, *, absent: bool = True) -> Sui
     the suite is loaded; digits reads no files). Files not there give the digest ``absent``
     (a run keyed by it downloads them first), or, with ``absent`` off (``report``, which reads
     no data), the suite as it is."""
-    import os
-
-    from modbench.datasets.locate import ABSENT, data_digest
 
     if data_dir is None:
         data_dir = os.environ.get("MODBENCH_DATA") or None

@@ -4,7 +4,11 @@ no torch, nothing printed (the suite layer; the CLI and the API both start here)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+
+from modbench.suite.loader import load_suite
+from modbench.suite.runs import apply_overrides, config_key, resolve_runs, with_data_digest
 
 
 @dataclass
@@ -23,9 +27,6 @@ def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=
     """Load and validate the suite (exit 2 on any problem), apply overrides (``precision``: ``--precision``; ``threads``:
     ``--threads``, the runs' CPU thread count), record the digest of the dataset files read
     from ``data_dir`` (``--data-dir``), expand runs."""
-    from modbench.suite.loader import load_suite
-    from modbench.suite.runs import apply_overrides, resolve_runs, with_data_digest
-
     suite, source = load_suite(suite_ref)
     suite = apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset, threads=threads,
                             precision=precision)
@@ -37,10 +38,6 @@ def select_runs(suite_ref: str, *, losses=None, seeds=None, epochs=None, subset=
 def restamped(selection: RunSelection, data_dir) -> RunSelection:
     """``selection`` with the digest of the dataset files as they are now (after a download
     wrote them): each run's key follows its configuration."""
-    import dataclasses
-
-    from modbench.suite.runs import config_key, with_data_digest
-
     suite = with_data_digest(selection.suite, data_dir)
     dataset = suite.dataset.model_dump(mode="json")
     runs = []

@@ -16,18 +16,24 @@ line saying which and why; the other studies are still drawn.
 
 from __future__ import annotations
 
+import io
+import sqlite3
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
+from modbench.cache.atomic import write_user_file
 from modbench.render.file_names import digest8, name_part, readable_part
+from modbench.tune.study import PRUNER_FIELD, quiet_optuna
+
+# Imports inside functions here: matplotlib (optional) and optuna are imported when a study's
+# figures are written.
 
 
 def study_stem(study_name: str, source: str = "") -> str:
     """``<suite>-<label>[-<metric>][-pruner-<name>]-<hash>``: readable parts (each cut to 40
     characters, other characters as ``_``) and a hash of the study's whole name and of
     ``source`` (its database file), which alone keeps two studies' names apart."""
-    from modbench.tune.study import PRUNER_FIELD
-
     parts = study_name.split(" | ")
     pruner = study_name.rsplit(PRUNER_FIELD, 1)[1] if PRUNER_FIELD in study_name else "asha"
     readable = parts[:2] if len(parts) >= 2 else [study_name]
@@ -43,7 +49,6 @@ def study_plots(study, folder: Path, source: str = "") -> list[Path]:
     import matplotlib.pyplot as plt
     from optuna.trial import TrialState
 
-    from modbench.tune.study import PRUNER_FIELD
 
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     pruned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.PRUNED and t.intermediate_values]
@@ -95,11 +100,8 @@ def study_plots(study, folder: Path, source: str = "") -> list[Path]:
 def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
     """Labels, title and legend of one figure, written to ``path`` (atomically; a symbolic link
     there is written through) and closed."""
-    import io
-
     import matplotlib.pyplot as plt
 
-    from modbench.cache.atomic import write_user_file
 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -116,17 +118,12 @@ def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
 def _readonly_url(db: Path) -> str:
     """SQLAlchemy's URL of ``db`` opened read-only: SQLite's URI form (``mode=ro``), so that
     nothing, not even Optuna's table creation, can write to a database a report finds."""
-    from urllib.parse import quote
-
     return f"sqlite:///file:{quote(str(db.resolve()))}?mode=ro&uri=true"
 
 
 def _not_a_study(db: Path) -> str | None:
     """Why ``db`` cannot be drawn (one phrase), or None when it holds Optuna's tables. Read with
     the standard library, read-only."""
-    import sqlite3
-    from urllib.parse import quote
-
     if not db.is_file():
         return "not a regular file"
     try:
@@ -150,7 +147,6 @@ def write_tune_plots(cache_root: Path, folder: Path, skipped: Callable[[str], No
         return []
     import optuna
 
-    from modbench.tune.study import quiet_optuna
 
     quiet_optuna()
     written: list[Path] = []

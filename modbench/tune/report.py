@@ -12,6 +12,8 @@ import copy
 import dataclasses
 
 from modbench.canonical import canonical_json
+from modbench.suite.runs import expand_losses
+from modbench.tune.trials import is_trial, trial_run
 
 TRIALS_HEADING = "{suite} — tuning trials (validation)"
 
@@ -26,9 +28,6 @@ def _without_searched(config: dict) -> dict:
 
 def trial_runs(store, suite, source: str) -> list:
     """RunSpecs of the cached trial runs of ``suite``, labelled with their searched values."""
-    from modbench.suite.runs import expand_losses
-    from modbench.tune.trials import is_trial, trial_run
-
     bases = {}
     for setting in expand_losses(suite, source):
         base = trial_run(suite, source, setting, {})

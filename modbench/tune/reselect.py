@@ -22,6 +22,12 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from modbench.tune.trials import trial_eval_cfg, trial_run
+from modbench.tune.tuner import counted_trials
+
+# Imports inside functions here: optuna is imported when trials are re-selected: `modbench report`
+# reads tuning results without it.
+
 TOP = 3  # complete trials of each study trained again
 SEEDS = 2  # further seeds each of them is trained on
 
@@ -53,7 +59,6 @@ def candidates(study, budget: int, top: int) -> list:
     descending, then trial number)."""
     from optuna.trial import TrialState
 
-    from modbench.tune.tuner import counted_trials
 
     complete = [t for t in counted_trials(study, budget) if t.state == TrialState.COMPLETE]
     return sorted(complete, key=lambda t: (-t.value, t.number))[:top]
@@ -65,8 +70,6 @@ def reselect(session, runner, found: list[tuple[Any, dict]], *, top: int = TOP, 
     candidate with the best mean over the re-training seeds, and a ``reselection`` record
     (seeds, every candidate's values and mean, the chosen trial). ``top`` or ``seeds`` 0: the
     search's best trial, as it is."""
-    from modbench.tune.trials import trial_eval_cfg, trial_run
-
     if top <= 0 or seeds <= 0:
         return found
     metric = session.spec.metric

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modbench.engine.device_data import DeviceData, data_key, load_splits
 from modbench.engine.runner import Runner
 from modbench.tune.trials import is_trial, validation_as_test
 
@@ -12,8 +13,6 @@ class TrialRunner(Runner):
     def data_for(self, run):
         if not is_trial(run.config):
             return super().data_for(run)
-        from modbench.engine.device_data import DeviceData, data_key, load_splits
-
         key = "trial:" + data_key(run.config)
         if key not in self._data:
             splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download,

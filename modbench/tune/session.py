@@ -7,9 +7,29 @@ local worker processes and SLURM jobs rebuild the session from it).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from modbench.cache.store import RunStore, ensure_writable
+from modbench.errors import UserError
+from modbench.launch.options import cpu_share
+from modbench.metrics.names import parse_metric_names
+from modbench.suite.loader import load_suite, locate_suite, read_yaml
+from modbench.suite.runs import apply_overrides, with_data_digest
+from modbench.suite.tune_section import check_tune_section
+from modbench.tune.study import default_storage, open_storage, open_study, run_budget, tally
+from modbench.tune.trials import trial_run
+from modbench.tune.tuner import TrialExecutor, best_of, targets
+from modbench.user_code import detach_stdout
+
+# Imports inside functions here: optuna (through tune.pruning and tune.study's storage), the
+# engine and torch are imported when trials run; a tuning spec is built and pickled for workers
+# without them.
 
 
 @dataclass(frozen=True)
@@ -42,28 +62,16 @@ class Session:
     @property
     def storage(self):
         if self._storage is None:
-            from modbench.tune.study import open_storage
-
             self._storage = open_storage(self.storage_url)
         return self._storage
 
     def study(self, target):
-        from modbench.tune.study import open_study
-
         return open_study(self.storage, target.study_name, pruner=self.spec.pruner, epochs=self.suite.train.epochs)
 
 
 def open_session(spec: TuneSpec) -> Session:
     """Load and check everything (one-line errors, exit 2) before any trial starts."""
-    from modbench.errors import UserError
-    from modbench.metrics.names import parse_metric_names
-    from modbench.suite.loader import load_suite, locate_suite, read_yaml
-    from modbench.suite.runs import apply_overrides, with_data_digest
-    from modbench.suite.tune_section import check_tune_section
     from modbench.tune.pruning import PRUNERS
-    from modbench.tune.study import default_storage
-    from modbench.tune.tuner import targets
-
     (metric,) = parse_metric_names([spec.metric])
     if metric != spec.metric:
         spec = TuneSpec(**{**spec.__dict__, "metric": metric})
@@ -84,7 +92,6 @@ def open_session(spec: TuneSpec) -> Session:
 
 
 def make_trial_runner(spec: TuneSpec, observer=None):
-    from modbench.cache.store import RunStore, ensure_writable
     from modbench.engine.runner import resolve_device
     from modbench.tune.runner import TrialRunner
 
@@ -103,9 +110,6 @@ def tune_here(session: Session, runner, *, say: Callable[[str], None] = lambda t
               max_new: int | None = None, wait: bool = True, only: list[int] | None = None, progress=None) -> int:
     """Run trials of each study in this process until its budget is counted. Returns the number
     of trials run here."""
-    from modbench.tune.study import run_budget
-    from modbench.tune.tuner import TrialExecutor
-
     ran = 0
     for i, target in enumerate(session.targets):
         if only is not None and i not in only:
@@ -120,8 +124,6 @@ def tune_here(session: Session, runner, *, say: Callable[[str], None] = lambda t
 def trials_to_run(session: Session) -> int:
     """Trials the studies still lack to count their budget (running ones of other processes
     count as taken): the most ``--jobs`` processes that can have work."""
-    from modbench.tune.study import tally
-
     left = 0
     for target in session.targets:
         t = tally(session.study(target))
@@ -130,15 +132,11 @@ def trials_to_run(session: Session) -> int:
 
 
 def results(session: Session) -> list[tuple[Any, dict]]:
-    from modbench.tune.tuner import best_of
-
     return [(t, best_of(session.study(t), session.spec.trials)) for t in session.targets]
 
 
 def preload_data(session: Session, runner) -> None:
     """Load the data once before any trial (missing files: one line, exit 2; nothing starts)."""
-    from modbench.tune.trials import trial_run
-
     if session.targets:
         runner.data_for(trial_run(session.suite, session.source, session.targets[0].setting, {}))
 
@@ -146,11 +144,6 @@ def preload_data(session: Session, runner) -> None:
 # -- other processes: --jobs N ------------------------------------------------------------------
 def _worker(spec: TuneSpec, jobs: int, slot: int) -> int:
     """One ``--jobs`` process: its share of the CPU, then the same loop as the parent's."""
-    import os
-    import sys
-
-    from modbench.launch.options import cpu_share
-    from modbench.user_code import detach_stdout
 
     detach_stdout()  # the parent prints the results; nothing a worker prints may reach its stdout
     threads, cores = cpu_share(jobs, slot)
@@ -166,9 +159,6 @@ def _worker(spec: TuneSpec, jobs: int, slot: int) -> int:
 def tune_in_processes(spec: TuneSpec, jobs: int) -> int:
     """``--jobs N``: N processes on this machine share every study (through its storage). The
     caller passes at most ``trials_to_run`` (no process without a trial to run)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_worker, spec, jobs, slot) for slot in range(jobs)]
         return sum(f.result() for f in futures)

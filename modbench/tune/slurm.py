@@ -17,15 +17,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from modbench.tune.session import TuneSpec
+from modbench.tune.session import TuneSpec, make_trial_runner, open_session, tune_here
+from modbench.tune.study import tally
+
+# Imports inside functions here: the SLURM launcher (submitit, optional) is imported when tuning
+# jobs are submitted; tests stand a local executor in through modbench.launch.slurm.
 
 
 class TrialJob:
     """What one job runs: one trial of study ``index`` of the session that ``spec`` describes."""
 
     def __call__(self, spec: TuneSpec, index: int) -> int:
-        from modbench.tune.session import make_trial_runner, open_session, tune_here
-
         session = open_session(spec)
         return tune_here(
             session, make_trial_runner(spec), say=lambda text: print(text, file=sys.stderr, flush=True),
@@ -37,8 +39,6 @@ def tune_on_slurm(session, *, resources, folder: Path, cluster: str, say: Callab
     """Submit one job per missing trial of each study, wait for them; returns {"submitted",
     "failed": [(job id, reason, log)]}."""
     from modbench.launch.slurm import failure_reason, import_submitit, make_executor
-    from modbench.tune.study import tally
-
     submitit = import_submitit()
     executor = make_executor(folder, resources, cluster=cluster, name=f"modbench-tune-{session.suite.name}")
     plan = []

@@ -25,6 +25,7 @@ import re
 import socket
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +33,9 @@ from typing import Any, Callable
 from modbench.cache.atomic import CacheWriteError
 from modbench.cache.lock import RunLock
 from modbench.errors import UserError
+
+# Imports inside functions here: optuna and SQLAlchemy are imported when a study is opened; names
+# and URLs are handled without them.
 
 HEARTBEAT_S = 30
 GRACE_S = 120
@@ -78,8 +82,6 @@ def shown_url(url: str) -> str:
 def quiet_optuna() -> None:
     """No per-trial INFO lines from Optuna (``tune`` prints its own), and no warnings about the
     heartbeat API being experimental or used with ask-and-tell (which is how it is used here)."""
-    import warnings
-
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

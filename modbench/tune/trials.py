@@ -15,6 +15,11 @@ import dataclasses
 from typing import Any
 
 from modbench.engine.events import Observer  # no torch
+from modbench.suite.runs import config_key, resolve_runs
+from modbench.suite.schema import LossEntry
+from modbench.suite.tune_section import LR
+
+# Imports inside functions here: optuna is imported when a trial reports to its pruner.
 
 TRIAL_MARKER = {"evaluate_on": "validation"}
 
@@ -27,10 +32,6 @@ def trial_run(suite, source: str, setting, params: dict[str, Any], seed: int | N
     """The RunSpec of one trial: ``setting`` (a LossSetting of ``suite``) with ``params`` (loss
     parameters, and ``lr``), seed ``suite.seeds[0]`` (or ``seed``: the re-training of the best
     settings, ``reselect.py``), evaluated on validation."""
-    from modbench.suite.runs import config_key, resolve_runs
-    from modbench.suite.schema import LossEntry
-    from modbench.suite.tune_section import LR
-
     loss_params = {k: v for k, v in params.items() if k != LR}
     entry = LossEntry(
         name=setting.name,

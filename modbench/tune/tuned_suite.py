@@ -10,11 +10,14 @@ the trials did. Imports no torch.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from modbench.cache.atomic import write_user_file
+from modbench.suite.runs import canonical_json
 from modbench.suite.tune_section import LR
 
 TUNED_NOTE = "tuned: {trials} trials per loss on validation ({metric})"
@@ -29,9 +32,6 @@ def tuned_checksum(data: dict[str, Any]) -> str:
     writes it into the ``tuned:`` section, so that an edit of the claims (trials, metric,
     studies) or of the parameters they describe is seen when the suite is used. It detects
     edits, not forgery: whoever recomputes it can write any claim."""
-    import hashlib
-
-    from modbench.suite.runs import canonical_json
 
     copy = dict(data)
     tuned = dict(copy.get("tuned") or {})
@@ -144,6 +144,4 @@ def tuned_suite_text(path: Path, data: dict[str, Any]) -> str:
 def write_tuned_suite(path: Path, data: dict[str, Any]) -> None:
     """The tuned suite written to ``path``: a regular file atomically, a symbolic link, device
     or FIFO through (never replaced; ``write_user_file``)."""
-    from modbench.cache.atomic import write_user_file
-
     write_user_file(Path(path), tuned_suite_text(Path(path), data).encode())

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from modbench.canonical import canonical_json
+from modbench.suite.runs import expand_losses, resolve_runs
 from modbench.suite.tune_section import LR, Range, loss_space
+from modbench.tune.study import PRUNER_FIELD, counted, retry_trial
+from modbench.tune.trials import PruningObserver, trial_eval_cfg, trial_run
+
+# Imports inside functions here: optuna is imported when a trial runs.
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,6 @@ def study_name(suite, source: str, setting, space: dict[str, Range], metric: str
     and the pruner (the last field, ``pruner NAME``). The sampler's seed is the name without the
     pruner (``study.sampler_seed``), so that studies differing only in their pruner draw the same
     first trials: a comparison of pruners (benchmarks/tune_cost.py) is not one of seeds."""
-    from modbench.tune.study import PRUNER_FIELD
-    from modbench.tune.trials import trial_run
-
     base = copy.deepcopy(trial_run(suite, source, setting, {}).config)
     for param in space:
         if param == LR:
@@ -51,8 +53,6 @@ def study_name(suite, source: str, setting, space: dict[str, Range], metric: str
 
 
 def targets(suite, source: str, *, losses: list[str] | None, metric: str, pruner: str) -> list[Target]:
-    from modbench.suite.runs import expand_losses, resolve_runs
-
     settings = expand_losses(suite, source)
     if losses:
         resolve_runs(suite, source, losses=losses)  # an unknown --loss: one line naming the choices
@@ -84,8 +84,6 @@ class TrialExecutor:
 
     def __init__(self, study, suite, source: str, target: Target, runner, eval_cfg: dict, metric: str,
                  say: Callable[[str], None] = lambda text: None, progress=None):
-        from modbench.tune.trials import trial_eval_cfg
-
         self.study, self.suite, self.source, self.target = study, suite, source, target
         self.runner, self.metric, self.say = runner, metric, say
         self.eval_cfg = trial_eval_cfg(eval_cfg, metric)
@@ -94,9 +92,6 @@ class TrialExecutor:
     def __call__(self, trial) -> None:
         import optuna
         from optuna.trial import TrialState
-
-        from modbench.tune.study import retry_trial
-        from modbench.tune.trials import PruningObserver, trial_run
 
         params = suggest(trial, self.target.space)
         run = trial_run(self.suite, self.source, self.target.setting, params)
@@ -147,8 +142,6 @@ class TrialExecutor:
 def counted_trials(study, budget: int) -> list:
     """The first ``budget`` counted trials (by number): what the result of the study is read
     from, so that a study run once with more trials still gives every loss the same budget."""
-    from modbench.tune.study import counted
-
     trials = sorted((t for t in study.get_trials(deepcopy=True) if counted(t)), key=lambda t: t.number)
     return trials[:budget]
 

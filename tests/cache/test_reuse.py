@@ -41,7 +41,7 @@ def test_numerics_come_from_the_configuration():
 def test_the_engine_and_the_cached_answer_call_the_one_rule():
     """Both decide through reuse_of; neither compares numerics or metrics itself."""
     package = Path(__file__).resolve().parents[2] / "modbench"
-    for path in (package / "engine" / "runner.py", package / "cli" / "workflow.py"):
+    for path in (package / "engine" / "runner.py", package / "bench" / "run.py"):
         source = path.read_text()
         names = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
         assert "reuse_of" in names, path

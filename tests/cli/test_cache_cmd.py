@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from modbench.cache.store import RunStore
-from modbench.cli.workflow import select_runs
+from modbench.suite.selection import select_runs
 
 
 def _folder_bytes(path) -> int:  # independent of modbench.cache.manage

@@ -119,7 +119,7 @@ def test_report_from_cache_only(cli, tiny_suite):
     ce_row = next(line for line in table1.splitlines() if line.startswith("| CE"))
     assert "—" in ce_row
     csv_out = cli("report", "--suite", tiny_suite, "--csv")
-    assert csv_out.stdout.splitlines()[0].startswith("suite,dataset,backbone,loss,label,seed,status,run")
+    assert csv_out.stdout.splitlines()[0].startswith("suite,dataset,protocol,backbone,loss,label,seed,status,run")
     assert len(csv_out.stdout.strip().splitlines()) == 4
 
 

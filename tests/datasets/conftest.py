@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from modbench.datasets import fixtures
+import fixture_data as fixtures
 
 
 @pytest.fixture(scope="session")

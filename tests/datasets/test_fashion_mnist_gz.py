@@ -15,7 +15,9 @@ import torch
 import torchvision.datasets as tvd
 
 from modbench.datasets import _torchvision as tv
-from modbench.datasets import fashion_mnist, fixtures, idx
+import fixture_data as fixtures
+
+from modbench.datasets import fashion_mnist, idx
 from modbench.errors import UserError
 
 RAW = fashion_mnist.RAW_FILES

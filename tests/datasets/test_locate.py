@@ -9,7 +9,9 @@ import shutil
 
 import pytest
 
-from modbench.datasets import fixtures, locate
+import fixture_data as fixtures
+
+from modbench.datasets import locate
 from modbench.datasets.paths import files_digest
 from modbench.suite.selection import select_runs
 

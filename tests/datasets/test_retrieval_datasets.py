@@ -144,6 +144,14 @@ def test_subset_and_default_size(data_root):
     s = load("cub200", data_root, subset=2, image_size=None)
     assert s.train_images.shape[-1] == 64  # the default size
     assert all(int((s.train_labels == c).sum()) == 2 for c in range(s.num_classes))
+    # Validation classes have labels of their own: each is cut to N images too (the rule of
+    # every class-disjoint split, splits.disjoint_subset_indices), not to the share of whichever
+    # training class happens to carry the same number.
+    full = load("cub200", data_root, subset=None, image_size=None)
+    val_classes = sorted(set(full.val_labels.tolist()))
+    assert val_classes and sorted(set(s.val_labels.tolist())) == val_classes
+    assert all(int((s.val_labels == c).sum()) == min(2, int((full.val_labels == c).sum()))
+               for c in val_classes)
     assert s.sizes()["test"] == 6 * 4  # the test split is never cut by subset
 
 

@@ -12,7 +12,7 @@ import torch
 import torchvision.datasets as tvd
 
 from modbench.datasets import _torchvision as tv
-from modbench.datasets import fixtures
+import fixture_data as fixtures
 from modbench.errors import RunError, UserError
 
 NAMES = ["cifar10", "cifar100", "fashion-mnist"]

@@ -31,7 +31,7 @@ losses:
 
 @pytest.fixture(scope="module")
 def fixture_data(tmp_path_factory):
-    from modbench.datasets.fixtures import write_cifar10
+    from fixture_data import write_cifar10
 
     root = tmp_path_factory.mktemp("data")
     write_cifar10(root, per_class=6, test_per_class=3)

@@ -97,7 +97,7 @@ def test_the_progress_line_shows_device_precision_and_threads(tiny_suite, cache_
     from rich.console import Console
 
     from modbench.cache.store import RunStore
-    from modbench.cli.progress import RichObserver
+    from modbench.render.progress import RichObserver
     from modbench.engine.runner import Runner
     from modbench.suite.loader import load_suite
     from modbench.suite.runs import apply_overrides, resolve_runs

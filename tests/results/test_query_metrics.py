@@ -23,7 +23,7 @@ def records_from_embeddings(x: np.ndarray, y: np.ndarray, kmeans_seed: int = 0) 
     """Per-query records of one set of embeddings, built from modbench's kNN search and k-means
     (L2-normalised rows, as compute_metrics), with the per-query values written from their
     definitions."""
-    from modbench.metrics.clustering import kmeans
+    from modbench.metrics.kmeans_clustering import kmeans
     from modbench.metrics.knn_search import knn
 
     x = x / np.linalg.norm(x, axis=1, keepdims=True)

@@ -7,13 +7,14 @@ import pytest
 
 from tune_helpers import tiny_suite
 
+from modbench.bench import tune as bench_tune
 from modbench.tune import session as tune_session
 
 
 @pytest.fixture
 def started(monkeypatch):
     calls = []
-    monkeypatch.setattr(tune_session, "tune_in_processes", lambda spec, jobs: calls.append(jobs) or 0)
+    monkeypatch.setattr(bench_tune, "tune_in_processes", lambda spec, jobs: calls.append(jobs) or 0)
     return calls
 
 

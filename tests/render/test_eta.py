@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from modbench.cli.eta import EpochTimes, PendingRun, format_duration, remaining_seconds
+from modbench.render.eta import EpochTimes, PendingRun, format_duration, remaining_seconds
 
 
 def test_nothing_is_guessed_before_the_first_epoch():

@@ -10,7 +10,8 @@ import pytest
 from helpers import CPU_1_THREAD, write_finished
 
 from modbench.cache.store import RunStore
-from modbench.cli.workflow import device_type_without_torch, outcomes_from_cache, select_runs
+from modbench.bench.run import device_type_without_torch, outcomes_from_cache
+from modbench.suite.selection import select_runs
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_numerics_not_known_without_torch_go_to_the_runner(cached, monkeypatch):
 
 
 def test_device_type_without_torch(monkeypatch):
-    import modbench.cli.workflow as workflow
+    import modbench.bench.run as workflow
 
     assert device_type_without_torch("cpu") == "cpu"
     assert device_type_without_torch("cuda") is None

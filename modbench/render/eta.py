@@ -5,7 +5,7 @@ done out of six, cached runs counted as instant, or a slow triplet run after fas
 ones, it is off by minutes. Here each run still to train costs its epochs
 left times the mean seconds per epoch measured so far for the same loss, else for the same loss
 family (softmax / embedding), else for any loss; nothing is guessed before the first epoch ends.
-Pure: no clock, no Rich; the progress display feeds it (cli/progress.py).
+Pure: no clock, no Rich; the progress display feeds it (render/progress.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from modbench.cache.store import RunStore
-from modbench.cli.live_logs import run_folder, scalars
+from modbench.bench.live_logs import run_folder, scalars
 
 EventAccumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator").EventAccumulator
 
@@ -128,7 +128,7 @@ def test_tensorboard_on_a_file_is_one_line_before_training(cli, tiny_suite, tmp_
 
 
 def test_live_logs_forward_every_engine_event_to_the_display(tmp_path):
-    from modbench.cli.live_logs import LiveLogs
+    from modbench.bench.live_logs import LiveLogs
     from modbench.engine.events import Observer
 
     seen = []

@@ -4,7 +4,7 @@ Each round trains the next seeds of the baseline and of every loss setting whose
 is still undecided (``results.sequential``: alpha spending over the planned looks, Holm over the
 contrasts), then looks again. Every seed is an ordinary cached run, so an interrupted command,
 rerun, finds the runs it trained and replays the same decisions (the rule is a function of the
-contrasts at every look). Shared by the command line and ``modbench.compare(until_decided=True)``.
+contrasts at every look). Called through ``compare.compare_until_decided``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from modbench.errors import UserError
+from modbench.results.aggregate import group_rows
+from modbench.results.baseline import find_baseline
+from modbench.results.deviations import annotate
+from modbench.results.rows import rows_from_outcomes
+
+# Imports inside functions here: the sequential rule and the verdicts (results.sequential,
+# results.summary, results.verdicts_table) import scipy: loaded when a round is looked at.
 
 
 @dataclass
@@ -28,7 +35,6 @@ def check_until_decided(selection, *, baseline_name: str | None, max_seeds: int,
     """(baseline label, the loss settings to contrast, the plan), or a UserError (exit 2) before
     anything trains: fewer than two loss settings, an unknown baseline, a budget below the seeds
     already listed, a step below 1."""
-    from modbench.results.baseline import find_baseline
     from modbench.results.sequential import SequentialPlan
     from modbench.results.verdicts_table import VerdictSettings
 
@@ -55,8 +61,6 @@ def run_until_decided(
     """The rounds (module docstring). ``reselect(seeds)``: the suite's RunSelection for those
     seeds; ``train(selection)``: its outcomes (trained or cached); ``records(key)``: a run's
     per-query records; ``progress(line)``: one line per round."""
-    from modbench.results.aggregate import group_rows
-    from modbench.results.rows import rows_from_outcomes
     from modbench.results.sequential import sequential_decide
     from modbench.results.verdicts_table import VerdictSettings, look_contrasts
 
@@ -96,7 +100,6 @@ def run_until_decided(
 def decided_summaries(result: UntilDecided, rows, *, settings, records, written=None):
     """The summaries of the final rows with the sequential verdicts in place of the fixed-sample
     ones, and label -> the seeds each decided contrast needed."""
-    from modbench.results.deviations import annotate
     from modbench.results.summary import summarize_rows
     from modbench.results.verdicts_table import sequential_verdicts
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# Imports inside functions here: scikit-learn and threadpoolctl are imported when k-means runs.
+
 KMEANS_MAX_ITER = 300  # scikit-learn's default
 KMEANS_TOL = 1e-4  # scikit-learn's default (relative to the mean variance of the data)
 

@@ -23,16 +23,19 @@ import math
 from pathlib import Path
 from typing import Any
 
+from modbench.cache.store import RunStore
 from modbench.engine.events import Observer
 from modbench.errors import UserError
+from modbench.render.file_names import name_part
+
+# Imports inside functions here: torch.utils.tensorboard (which imports torch) and wandb
+# (optional: pip install wandb) are imported when --tensorboard or --wandb asks for them.
 
 
 def _clean(text: str) -> str:
     """A path component from suite text: never a separator, '..' or a control character, and
     one-to-one (a text that needed a change gets a short hash: ``a/b`` and ``a_b`` get folders
     of their own, so their curves never merge)."""
-    from modbench.render.file_names import name_part
-
     return name_part(str(text), 80)
 
 
@@ -161,8 +164,6 @@ class LiveLogs(Observer):
         only runs trained by this command are logged)."""
         if self.tensorboard is None or self.tensorboard.has_events(run):
             return
-        from modbench.cache.store import RunStore
-
         history = RunStore(self.cache_root).run(run.key).read_history()
         if not history:
             return

@@ -10,6 +10,9 @@ import numpy as np
 
 from modbench.metrics.names import MetricError
 
+# Imports inside functions here: scikit-learn is imported when a score is computed: metric names
+# are read without it.
+
 
 def _pair(labels, clusters) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(labels).reshape(-1)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from modbench.cli.common import err
-from modbench.render.safe_text import rich_text as escape  # markup escaped, control characters stripped
 from modbench.launch.events import LaunchObserver
+from modbench.render.safe_text import plain_lines
+from modbench.render.safe_text import rich_text as escape  # markup escaped, control characters stripped
 
 
 class JobsProgress(LaunchObserver):
-    def __init__(self):
+    def __init__(self, console):
+        """``console``: the Rich console to draw on (stderr)."""
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.fields[count]}"),
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
-            console=err,
-            transient=err.is_terminal,  # cleared on a terminal; a log keeps the final state of each job
+            console=console,
+            transient=console.is_terminal,  # cleared on a terminal; a log keeps the final state of each job
         )
         self.runs = None
         self.names: list[str] = []
@@ -66,6 +67,4 @@ class JobsProgress(LaunchObserver):
         return next(t for t in self.progress.tasks if t.id == task_id)
 
     def message(self, text):
-        from modbench.cli.common import plain
-
-        self.progress.console.print(plain(text), markup=False, highlight=False)
+        self.progress.console.print(plain_lines(text), markup=False, highlight=False)

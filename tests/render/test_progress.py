@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from modbench.cli.progress import RichObserver, safe_label
+from modbench.render.progress import RichObserver, safe_label
 
 
 def _run(key, loss, label, epochs=4):
@@ -98,13 +98,12 @@ def test_hostile_text_in_messages_reaches_stderr_without_escape_codes(cli, write
     assert missing.exit_code == 1 and "\x1b" not in missing.stderr and "CE[/]" in missing.stderr
 
 
-def test_jobs_bars_are_cleared_at_the_end_too(monkeypatch):
-    from modbench.cli import jobs_progress
+def test_jobs_bars_are_cleared_at_the_end_too():
+    from modbench.render.jobs_progress import JobsProgress
 
-    monkeypatch.setattr(jobs_progress.err, "_force_terminal", True)
-    assert jobs_progress.JobsProgress().progress.live.transient
-    monkeypatch.setattr(jobs_progress.err, "_force_terminal", False)
-    assert not jobs_progress.JobsProgress().progress.live.transient  # a log keeps the final state
+    assert JobsProgress(Console(file=io.StringIO(), force_terminal=True)).progress.live.transient
+    # a log keeps the final state
+    assert not JobsProgress(Console(file=io.StringIO(), force_terminal=False)).progress.live.transient
 
 
 def test_bars_stay_in_a_log():
@@ -129,3 +128,18 @@ def test_epoch_counter_whole_at_80_columns():
         assert len(lines) == 3 and max(len(line) for line in lines) <= width
         assert "0/2" in lines[0] and "12/30" in lines[1] and "5/120" in lines[2]
         assert "epochs" in lines[1] and "batches" in lines[2]
+
+
+def test_console_events_answer_every_event_of_the_application_layer():
+    """ConsoleEvents cannot subclass bench.events.Events (render sits above bench): it must
+    still define each of its methods, with the same parameters."""
+    import inspect
+
+    from modbench.bench.events import Events
+    from modbench.render.progress import ConsoleEvents
+
+    for name, method in inspect.getmembers(Events, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        assert name in ConsoleEvents.__dict__, name
+        assert list(inspect.signature(getattr(ConsoleEvents, name)).parameters) == list(inspect.signature(method).parameters), name

@@ -3,25 +3,22 @@ outcome back from the cache (as ``report`` does) and warn about jobs that died."
 
 from __future__ import annotations
 
-from modbench.cli.common import warn
+from modbench.errors import UserError
+from modbench.launch.launch import launch_missing, preflight
 
 
-def launch_plan(p, runner, *, force: bool, launch) -> list:
+def launch_plan(p, runner, events, *, force: bool, launch) -> list:
     """The plan's outcomes after launching its missing runs (``launch``: LaunchOptions).
 
     Statuses: ``trained`` (by a job of this call), ``cached``, ``failed`` (a non-finite loss,
-    recorded in the cache) and ``error`` (the job itself died; warned here with its log).
+    recorded in the cache) and ``error`` (the job itself died; ``events.warning`` with its log).
     When every launched job stopped on the same user error (e.g. dataset files missing), the
     command ends with that one line (exit 2); otherwise each job error is a warning (exit 1).
     """
-    from modbench.cli.jobs_progress import JobsProgress
-    from modbench.errors import UserError
-    from modbench.launch.launch import launch_missing, preflight
-
     jobs = {}
     if runner.store.pending(p.runs, force=force):
         preflight(launch)  # one-line errors before any progress is drawn
-        with JobsProgress() as observer:
+        with events.launching() as observer:
             jobs = launch_missing(
                 p.runs, p.eval_cfg, cache_root=runner.store.root, data_dir=runner.data_dir,
                 download=runner.download, options=launch, force=force, observer=observer,
@@ -40,5 +37,5 @@ def launch_plan(p, runner, *, force: bool, launch) -> list:
         elif job.status == "error":
             o.status = "error"
             log = f"; log: {job.log}" if job.log else ""
-            warn(f"run '{o.run.label}' seed {o.run.seed}: {job.message}{log} (the same command resumes it)")
+            events.warning(f"run '{o.run.label}' seed {o.run.seed}: {job.message}{log} (the same command resumes it)")
     return outcomes

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from modbench.cli.app import app
-from modbench.cli.until_decided import decided_summaries, run_until_decided
+from modbench.bench.until_decided import decided_summaries, run_until_decided
 from modbench.engine.outcome import Outcome
 from modbench.results.rows import rows_from_outcomes
 from modbench.results.verdicts_table import VerdictSettings

@@ -9,19 +9,23 @@ and flips keep it), plus Gaussian noise. Then each writes the fixture marker
 folder; the loaders see it, check the files against it instead of the published sums, and warn
 (see ``modbench/datasets/_torchvision.py``).
 
-``scripts/make_fixture_data.py DIR`` writes all three. Same arguments, same bytes.
+``scripts/make_fixture_data.py DIR`` writes all three. Same arguments, same bytes. This module is
+not part of the installed package: the tests import it (``pythonpath`` in pyproject.toml), the
+script and ``benchmarks/train_speed.py`` from this folder. The package only recognises the marker
+(``modbench.datasets._torchvision.read_manifest``).
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import pickle
 import struct
 from pathlib import Path
 
 import numpy as np
 
-from modbench.datasets._torchvision import write_manifest
+from modbench.datasets._torchvision import MARKER, md5
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck"]
@@ -164,3 +168,15 @@ def write_all(root: Path | str, per_class: int | None = None, test_per_class: in
     write_cifar10(root, seed=seed, **sizes)
     write_cifar100(root, seed=seed, **sizes)
     write_fashion_mnist(root, seed=seed, gz=gz, **sizes)
+
+
+def write_manifest(folder: Path, dataset: str, files: list[str]) -> None:
+    """The fixture marker of ``folder``: the md5 sum of each file written, which the loaders check
+    the files against instead of the published sums (``modbench.datasets._torchvision``)."""
+    manifest = {
+        "modbench_fixture": 1,
+        "dataset": dataset,
+        "note": "synthetic files written by scripts/make_fixture_data.py, not the real dataset",
+        "files": {f: md5(folder / f) for f in files},
+    }
+    (folder / MARKER).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -2,7 +2,7 @@
 
 The runs bar's remaining time comes from the epochs completed so far, per loss (``eta.py``);
 the bars are cleared when training ends, and the command keeps a one-line summary
-(``workflow.print_summary``). Suite text (labels) is escaped: it is never read as Rich markup
+(``summary_line``). Suite text (labels) is escaped: it is never read as Rich markup
 and its control characters never reach the terminal.
 """
 
@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import time
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column
 
-from modbench.cli.common import err, plain
-from modbench.render.safe_text import rich_text
-from modbench.cli.eta import EpochTimes, PendingRun, format_duration, remaining_seconds
 from modbench.engine.events import Observer
+from modbench.identity import describe_numerics
+from modbench.losses import resolve_loss
+from modbench.render.eta import EpochTimes, PendingRun, format_duration, remaining_seconds
+from modbench.render.jobs_progress import JobsProgress
+from modbench.render.safe_text import plain_lines as plain
+from modbench.render.safe_text import rich_text
+
 
 def safe_label(text) -> str:
     """Suite text for a Rich markup context: escape sequences and control characters removed,
@@ -27,24 +32,27 @@ def safe_label(text) -> str:
 def loss_family(loss: str) -> str:
     """The loss's family (softmax / embedding) from the registry; the name itself when unknown."""
     try:
-        from modbench.losses import resolve_loss
-
         return resolve_loss(loss).family
     except Exception:  # noqa: BLE001 - an estimate must never stop training
         return loss
 
 
 class StderrObserver(Observer):
-    """No progress bars; notices and warnings of the engine as lines on stderr (``eval``)."""
+    """No progress bars; notices and warnings of the engine as lines on ``console`` (stderr)."""
+
+    def __init__(self, console):
+        self.console = console
 
     def message(self, text: str) -> None:
-        err.print(plain(text), markup=False, highlight=False)
+        self.console.print(plain(text), markup=False, highlight=False)
 
 
 class RichObserver(Observer):
     def __init__(self, total_runs: int | None = None, console=None, *, runs=None, clock=time.monotonic):
+        """``console``: the Rich console to draw on (stderr; a new one when None)."""
         """``runs``: the runs about to be trained or read (RunSpecs), for the remaining time;
         ``total_runs`` alone still draws the bars (the estimate then counts no pending epochs)."""
+        console = console or Console(stderr=True)
         runs = list(runs or [])
         total = len(runs) if runs else (total_runs or 0)
         # The counters, times and the estimate never wrap and come first; the information text
@@ -58,11 +66,11 @@ class RichObserver(Observer):
             TimeElapsedColumn(**whole),
             TextColumn("{task.fields[eta]}", **whole),
             TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis", min_width=1, ratio=1)),
-            console=console or err,
+            console=console,
             expand=True,
             # Cleared at the end on a terminal (the one-line summary and the tables follow); a log
             # file keeps the bars' final state, printed once.
-            transient=(console or err).is_terminal,
+            transient=console.is_terminal,
             refresh_per_second=2,  # each refresh renders every bar (~2 ms): keep it off the training loop's back
         )
         self.clock = clock
@@ -98,8 +106,6 @@ class RichObserver(Observer):
 
     # -- engine events ---------------------------------------------------------------------------
     def run_numerics(self, run, numerics):
-        from modbench.identity import describe_numerics
-
         self.numerics = f", {describe_numerics(numerics)}"
 
     def run_start(self, run, *, start_epoch, epochs, steps_per_epoch):
@@ -148,3 +154,47 @@ class RichObserver(Observer):
 
     def message(self, text: str) -> None:
         self.progress.console.print(plain(text), markup=False, highlight=False)
+
+
+def summary_line(outcomes, seconds: float | None = None) -> str:
+    """The one line that stays on stderr after training (the progress bars are cleared): how
+    many runs were trained, cached, failed, and in how long."""
+    words = {"trained": "trained", "cached": "from the cache", "failed": "failed", "error": "stopped by a job error"}
+    counts = [(sum(o.status == s for o in outcomes), w) for s, w in words.items()]
+    summary = ", ".join(f"{n} {w}" for n, w in counts if n)
+    took = f", {format_duration(seconds)} in all" if seconds is not None and any(o.status == "trained" for o in outcomes) else ""
+    return f"{len(outcomes)} run(s): {summary or 'none'}{took}"
+
+
+class ConsoleEvents:
+    """The application layer's events (every method of ``modbench.bench.events.Events``, which
+    this layer does not import: it sits above the application layer) drawn on a Rich console
+    (stderr): progress bars while runs train, one line per launched job, the summary line,
+    warnings, notices. ``other_rank``: what a torchrun rank other than 0 does (the command line
+    quiets its consoles)."""
+
+    def __init__(self, console, *, other_rank=None):
+        self.console = console
+        self._other_rank = other_rank
+
+    def notices(self) -> Observer:
+        return StderrObserver(self.console)
+
+    def training(self, runs):
+        return RichObserver(console=self.console, runs=runs)
+
+    def launching(self):
+        return JobsProgress(self.console)
+
+    def finished(self, outcomes, seconds):
+        self.console.print(summary_line(outcomes, seconds), markup=False, highlight=False)
+
+    def warning(self, text: str) -> None:
+        self.console.print(f"warning: {plain(text)}", markup=False, highlight=False)
+
+    def progress(self, line: str) -> None:
+        self.console.print(plain(line), markup=False, highlight=False)
+
+    def other_rank(self) -> None:
+        if self._other_rank is not None:
+            self._other_rank()
