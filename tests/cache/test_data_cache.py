@@ -154,7 +154,7 @@ def test_absent_source_files_are_never_cached(tmp_path):
 
 
 def test_fashion_mnist_fixture_hit_is_identical(tmp_path):
-    from modbench.datasets import fixtures
+    import fixture_data as fixtures  # scripts/ (on the tests' pythonpath)
 
     fixtures.write_fashion_mnist(tmp_path / "data")
     cfg = {"name": "fashion-mnist", "val_fraction": 0.1, "split_seed": 0}
