@@ -21,6 +21,9 @@ thread count (all cores). ``--repeats`` rounds go through all the tools in turn 
 in the machine's load falls on all of them), and the best round of each is reported: wall-clock
 time, and CPU time (all threads), which a machine shared with other work distorts less.
 
+The defaults modbench chose on this machine (neighbour selection, CPU evaluation batch) are
+measured side by side, one thread, by ``benchmarks/eval_tuning.py``.
+
     python benchmarks/eval_speed.py            # 10,000 x 512 and 100,000 x 128 (several minutes)
     python benchmarks/eval_speed.py --quick    # a small size, seconds
 """

@@ -64,11 +64,22 @@ class DeviceData:
         return self.normalize(crop_flip(self.padded_train(), idx, rows, cols))
 
 
-def load_splits(dataset_cfg: dict, *, data_dir, download: bool, seed: int | None = None) -> DataSplits:
+def load_splits(
+    dataset_cfg: dict, *, data_dir, download: bool, seed: int | None = None, cache_root=None
+) -> DataSplits:
+    """The run's splits; with ``cache_root``, read from the decoded-splits cache there when an
+    intact entry is, else decoded and stored (``cache/data.py``)."""
     # The dataset registry knows which loader takes which keys (path, image_size...).
     from modbench import datasets
 
-    return datasets.load_splits(dataset_cfg, data_dir=data_dir, download=download, seed=seed)
+    def load() -> DataSplits:
+        return datasets.load_splits(dataset_cfg, data_dir=data_dir, download=download, seed=seed)
+
+    if cache_root is None:
+        return load()
+    from modbench.cache.data import cached_splits
+
+    return cached_splits(dataset_cfg, load, root=cache_root, data_dir=data_dir, seed=seed)[0]
 
 
 def data_key(config: dict) -> str:

@@ -110,7 +110,8 @@ class Runner:
         dataset = config["dataset"]
         key = data_key(config)
         if key not in self._data:
-            splits = load_splits(dataset, data_dir=self.data_dir, download=self.download, seed=config["seed"])
+            splits = load_splits(dataset, data_dir=self.data_dir, download=self.download, seed=config["seed"],
+                                 cache_root=self.store.root)
             planned = dataset.get("files_digest")
             found = data_digest(dataset["name"], self.data_dir or os.environ.get("MODBENCH_DATA") or None)
             if found is not None and planned not in (None, found) and not (self.download and planned == "absent"):

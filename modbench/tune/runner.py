@@ -16,6 +16,6 @@ class TrialRunner(Runner):
         key = "trial:" + data_key(run.config)
         if key not in self._data:
             splits = load_splits(run.config["dataset"], data_dir=self.data_dir, download=self.download,
-                                 seed=run.config["seed"])
+                                 seed=run.config["seed"], cache_root=self.store.root)
             self._data[key] = DeviceData(validation_as_test(splits), self.device)
         return self._data[key]

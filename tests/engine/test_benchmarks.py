@@ -60,3 +60,39 @@ def test_bf16_benchmark_times_the_engine_step_in_each_precision(monkeypatch):
     parts.model.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
     bench.step(parts, torch.randn(4, 1, 28, 28), torch.arange(4))
     assert dtypes == [torch.bfloat16]
+
+
+def _load(monkeypatch, name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tune_cost_claims_a_cost_only_when_every_one_of_three_seeds_shows_it(monkeypatch):
+    bench = _load(monkeypatch, "tune_cost")
+
+    def arm(pruner, seed, best):
+        return {"pruner": pruner, "sampler_offset": seed, "losses": {"A": {"best_value": best}}}
+
+    none = [arm("none", s, 0.5) for s in range(3)]
+    always = bench.claims(none + [arm("asha", s, 0.4) for s in range(3)], "map@r")
+    assert "costs A its best trial in all 3 seeds" in always[-1]
+    mixed = bench.claims(none + [arm("asha", 0, 0.4), arm("asha", 1, 0.6), arm("asha", 2, 0.4)], "map@r")
+    assert "no consistent cost: lower in 2 of 3 seeds" in mixed[-1]
+    two = bench.claims(none[:2] + [arm("asha", s, 0.4) for s in range(2)], "map@r")
+    assert "no claim: 2 seed(s), at least 3 needed" in two[-1]
+
+
+def test_eval_tuning_selection_variants_pick_the_same_sorted_candidates(monkeypatch):
+    """Every selection variant benchmarks/eval_tuning.py times returns the k smallest entries of
+    each row in order (the contract of knn_points._smallest), on the blocks the search sees."""
+    bench = _load(monkeypatch, "eval_tuning")
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(50, 3_000, generator=g)
+    ref = torch.sort(v, dim=1).values[:, :400]
+    for name, (select, _) in bench.VARIANTS.items():
+        vals, pos = select(v, 400, True)
+        assert torch.equal(vals, ref), name
+        assert torch.equal(torch.gather(v, 1, pos), vals), name
