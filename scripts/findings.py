@@ -250,7 +250,7 @@ def claim_rows(stage: Stage, against: dict[str, list[dict]], paper: dict) -> lis
                 record = next((r for r in against.get(rival, [])
                                if r.get("seed") is None and r["label"] == reading), {})
                 verdict = record.get("verdict")
-                if verdict and verdict["metric"] == metric:
+                if verdict and verdict["metric"] == metric and verdict["baseline"] == rival:
                     status.append(verdict_sentence(verdict))
                     continue
                 second = next((x for x in record.get("secondary") or []
@@ -267,6 +267,18 @@ def claim_rows(stage: Stage, against: dict[str, list[dict]], paper: dict) -> lis
             rows.append(f"| {text.format(**words)} | {reading} | {'; '.join(found)} | "
                         f"{' '.join(status)} |")
     return rows
+
+
+def rival_suite(suite_file: Path, rival: str, folder: Path) -> Path:
+    """A copy of the suite whose ``verdict.baseline`` is ``rival`` (in ``folder``)."""
+    import yaml
+
+    suite = yaml.safe_load(suite_file.read_text())
+    suite.setdefault("verdict", {})["baseline"] = rival
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", rival).strip("-").lower()
+    path = folder / f"{suite_file.stem}-vs-{slug}.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False, allow_unicode=True))
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,8 +374,10 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
              f"`{stages[0].name}` for both readings of the paper's loss: equation (4) as written "
              "(`improved`, \"New loss\") and the sigmoid reading of equations (1), (2), (6)-(8) "
              "(`improved-sigmoid`). A claim on the suite's primary metric gets a verdict from a "
-             "contrast with the claimed rival as baseline (Holm over that baseline's "
-             "contrasts); a claim on another metric is descriptive only (means over seeds).\n")
+             "contrast with the claimed rival as baseline (`modbench report` on a copy of the "
+             "suite whose `verdict.baseline` names the rival; Holm over that baseline's "
+             "contrasts); a claim on another metric is descriptive only (its unadjusted "
+             "interval from the same report, no verdict).\n")
     p.extend(claim_rows(stages[0], against, fm_rows))
     p.append("")
     p.append("Departures of this CPU-sized suite from the paper, stated once (the tables' "
@@ -477,14 +491,17 @@ def main(argv: list[str] | None = None) -> int:
         json_files.append(path)
 
     # The claims' contrasts: each claimed rival as the baseline (reports only, nothing trains).
+    # The suite's own verdict.baseline takes precedence over --baseline, so each report reads a
+    # copy of the suite whose verdict.baseline names the rival (the verdict section is not part
+    # of any run key: the copy finds the same runs).
     against: dict[str, list[dict]] = {}
     labels = set(aggregates_of(stages[0].records))
     for _, _, rival, _ in CLAIMS:
         if rival in labels and rival not in against:
+            copy = rival_suite(ROOT / "suites" / f"{args.suite}.yaml", rival, cache)
             against[rival] = json.loads(run_step(
-                f"Report against {rival}", ["report", "--suite", stages[0].suite_arg,
-                                            "--cache-dir", str(cache), "--baseline", rival,
-                                            "--json"], None, True).stdout)
+                f"Report against {rival}", ["report", "--suite", str(copy), "--cache-dir",
+                                            str(cache), "--json"], None, True).stdout)
 
     steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"])
              for d in map(json.loads, steps_file.read_text().splitlines())]

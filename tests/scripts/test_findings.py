@@ -137,3 +137,24 @@ def test_the_cost_table_sums_every_recorded_step():
     rows = findings.cost_table(steps)
     assert rows[-1] == "| **All** | | **3.0 min** | **2.0 min** |"
     assert "`modbench compare --suite s` | 2.0 min | 1.5 min |" in rows[2]
+
+
+def test_a_claim_takes_no_verdict_against_another_baseline():
+    records = [{"label": "New loss", "seed": None, "recall@1": 0.61},
+               {"label": "Triplet loss", "seed": None, "recall@1": 0.76}]
+    # A report whose verdicts are still against the suite's own baseline (cross-entropy).
+    against = {"Triplet loss": [{"label": "New loss", "seed": None, "verdict": _verdict("worse")}]}
+    rows = findings.claim_rows(findings.Stage("s", "s", "t", records=records), against, [])
+    r1 = next(r for r in rows if "outperformed" in r and "| New loss |" in r)
+    assert "Cross-entropy" not in r1 and "no verdict" in r1
+
+
+def test_the_rival_copy_of_a_suite_changes_only_its_baseline(tmp_path):
+    import yaml
+
+    source = ROOT / "suites" / "fashion-mnist-cpu.yaml"
+    copy = findings.rival_suite(source, "Triplet loss", tmp_path)
+    a, b = yaml.safe_load(source.read_text()), yaml.safe_load(copy.read_text())
+    assert b["verdict"]["baseline"] == "Triplet loss" and a["verdict"]["baseline"] == "Cross-entropy"
+    b["verdict"]["baseline"] = a["verdict"]["baseline"]
+    assert a == b
