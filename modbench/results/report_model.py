@@ -135,7 +135,9 @@ def build_report(
     left: dict[str, set[str]] = {}  # reason -> keys of the cached runs it left out
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
-        model.written[suite.name] = written_sections(suite)
+        # As written, plus the digest of the data files found now (computed, never written in a
+        # suite), so that runs on those files show no difference and runs on others do.
+        model.written[suite.name] = written_sections(with_data_digest(suite, absent=False))
         model.verdicts[suite.name] = VerdictSettings.of(suite.verdict)
         overridden = with_data_digest(apply_overrides(suite, epochs=epochs, subset=subset, seeds=seeds, test_subset=test_subset), absent=False)
         runs = resolve_runs(overridden, source)

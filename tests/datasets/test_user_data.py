@@ -271,3 +271,34 @@ def test_changed_files_train_again(tmp_path, cache_dir):
     os.utime(image, ns=(1, 1))  # a new modification time, whatever the clock's resolution
     again = modbench.train(suite, cache_dir=cache_dir)
     assert [r["status"] for r in again] == ["trained"]
+
+
+@pytest.mark.parametrize("kind", ["npz", "fashion-mnist"])
+def test_the_files_digest_is_no_difference_from_the_suite(kind, tmp_path, cli, monkeypatch):
+    """The digest of the data files is computed, never written in a suite: a report of runs on
+    the suite's own files lists no difference from it (for a dataset found in the data folder it
+    used to say "dataset.files_digest ... (the suite says not set)" and put the digest in every
+    table title)."""
+    import fixture_data
+
+    if kind == "npz":
+        write_npz(tmp_path / "arrays.npz")
+        dataset = {"name": "npz", "path": "arrays.npz"}
+    else:
+        fixture_data.write_fashion_mnist(tmp_path / "data", per_class=3, test_per_class=2, seed=0, gz=True)
+        monkeypatch.setenv("MODBENCH_DATA", str(tmp_path / "data"))
+        dataset = {"name": "fashion-mnist", "subset": 3}
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(json.dumps(_suite(dataset)))
+    cache = tmp_path / "cache"
+    assert cli("compare", "--suite", suite, "--cache-dir", cache).exit_code == 0
+    result = cli("report", "--suite", suite, "--cache-dir", cache, "--markdown")
+    assert result.exit_code == 0, result.stderr
+    assert "files\\_digest" not in result.stdout  # no title suffix, no "Differs from the suite" item
+    # Other files in the same place are a difference, and the report says so.
+    if kind == "npz":
+        write_npz(tmp_path / "arrays.npz", seed=1)
+    else:
+        fixture_data.write_fashion_mnist(tmp_path / "data", per_class=3, test_per_class=2, seed=1, gz=True)
+    result = cli("report", "--suite", suite, "--cache-dir", cache, "--markdown")
+    assert "files\\_digest" in result.stdout
