@@ -149,7 +149,10 @@ def git_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # Changes to what computes the numbers; the page and its JSON (docs/) are this script's
+        # own output and do not count.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "modbench", "suites", "scripts", "pyproject.toml"],
                                cwd=ROOT, capture_output=True, text=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
@@ -214,7 +217,9 @@ def conclusions(stage: Stage) -> list[str]:
     lines = []
     for label, agg in aggregates_of(stage.records).items():
         v = agg.get("verdict")
-        if v:
+        if v and not v.get("seeds"):  # no seed of this loss was run (--loss): no contrast at all
+            lines.append(f"- **{label}**: not run in this regeneration; no verdict.")
+        elif v:
             lines.append(f"- **{label}**: {verdict_sentence(v)}")
     return lines
 

@@ -65,6 +65,11 @@ def test_conclusions_cover_every_aggregate_with_a_verdict_and_nothing_else():
     stage = findings.Stage("s", "s", "t", records=records)
     lines = findings.conclusions(stage)
     assert lines == [f"- **New loss**: {findings.verdict_sentence(_verdict('worse'))}"]
+    # A loss left out of the regeneration (--loss) has a verdict record with no seeds: it is
+    # said to be not run, never "undecided after 0 seeds".
+    records.append({"label": "N-pair", "seed": None, "verdict": _verdict("undecided", seeds=0)})
+    lines = findings.conclusions(findings.Stage("s", "s", "t", records=records))
+    assert lines[-1] == "- **N-pair**: not run in this regeneration; no verdict."
 
 
 def test_a_claim_off_the_primary_metric_is_descriptive_and_a_missing_loss_is_not_run():
