@@ -54,6 +54,8 @@ CLAIMS = [
 # The sigmoid reading of the paper's equations is judged against the same claims.
 READINGS = ["New loss", "New loss (sigmoid reading)"]
 
+STEPS_FILE = "steps.jsonl"  # in the cache: every training step's command and cost, across sessions
+
 METRIC_NAMES = {
     "recall@1": "Recall@1", "recall@2": "Recall@2", "recall@4": "Recall@4",
     "recall@8": "Recall@8", "nmi": "NMI", "f1": "F1 (pairs)", "macro_f1": "macro-F1",
@@ -80,7 +82,6 @@ class Stage:
     name: str
     suite_arg: str  # what `--suite` gets: a built-in name or a file
     title: str
-    steps: list[Step] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
     markdown: str = ""
 
@@ -112,7 +113,7 @@ def run_step(title: str, args: list[str], log: Path | None, capture: bool = Fals
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     step = Step(title, args, wall, cpu, proc.returncode, out)
     if log is not None:  # training steps are kept, so that a resumed regeneration counts them all
-        with (log.parent / "steps.jsonl").open("a") as sink:
+        with (log.parent / STEPS_FILE).open("a") as sink:
             sink.write(json.dumps({"title": title, "argv": args, "wall_s": wall, "cpu_s": cpu}) + "\n")
     if proc.returncode != 0:
         where = f"; its output is in {log}" if log else ""
@@ -457,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     if cache.exists() and not args.resume:
         shutil.rmtree(cache)
     cache.mkdir(parents=True, exist_ok=True)
-    steps_file = cache / "steps.jsonl"
+    steps_file = cache / STEPS_FILE
     log = cache / "findings.log"
     out_dir = args.out.resolve()
     (out_dir / "findings").mkdir(parents=True, exist_ok=True)
@@ -468,22 +469,21 @@ def main(argv: list[str] | None = None) -> int:
     jobs = ["--jobs", str(args.jobs)] if args.jobs > 1 else []
 
     stages = [Stage(args.suite, args.suite, f"{args.suite}, at the suite's settings")]
-    stages[0].steps.append(run_step(
-        "Train until decided", ["compare", "--suite", args.suite, "--threads", "1", *common,
-                                *losses, *decide, *jobs], log))
+    run_step("Train until decided", ["compare", "--suite", args.suite, "--threads", "1", *common,
+                                     *losses, *decide, *jobs], log)
     if args.trials > 0:
         tuned_file = out_dir / "findings" / f"{args.suite}-tuned.yaml"
         tuned = Stage(f"{args.suite}-tuned", str(tuned_file),
                       f"{args.suite}, tuned ({args.trials} trials per loss)")
-        tuned.steps.append(run_step(
+        run_step(
             "Tune", ["tune", "--suite", args.suite, "--trials", str(args.trials),
                      "--reselect-top", str(args.reselect_top), "--reselect-seeds",
                      str(args.reselect_seeds), *common, *losses, *jobs,
-                     "--output", str(tuned_file)], log))
-        tuned.steps.append(run_step(
+                     "--output", str(tuned_file)], log)
+        run_step(
             "Train the tuned suite until decided",
             ["compare", "--suite", str(tuned_file), "--threads", "1", *common, *losses, *decide,
-             *jobs], log))
+             *jobs], log)
         stages.append(tuned)
 
     json_files = []
