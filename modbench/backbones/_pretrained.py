@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from modbench.backbones.weights_file import WeightsFile
+from modbench.backbones.weights_file import WeightsFile, hub_checkpoint_dir
 from modbench.errors import UserError
 
 # torchvision's ImageNet classification weights: inputs in [0, 1], normalised per RGB channel
@@ -41,10 +41,6 @@ from modbench.errors import UserError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SHOWN_KEYS = 3  # offending keys named in an error
-
-
-def hub_checkpoint_dir() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints"  # weights_file.hub_checkpoint_dir, torch-free
 
 
 def cached_path(url: str) -> Path:
