@@ -16,7 +16,6 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from modbench.suite.keys import ACROSS_OVERRIDES, OVERRIDABLE, configuration_key
 from modbench.cli.common import CacheDirOpt, Command, Group, JsonOpt, complete_suite, err, fail, handle_errors, out
 
 # Imports inside functions here: the command's work (the application layer modbench.bench, the
@@ -43,8 +42,8 @@ def _store(cache_dir):
     return RunStore(resolve_cache_root(cache_dir))
 
 
-# How `cache list` names a difference from the suite's run (suite.keys.OVERRIDABLE): the flag that
-# makes it, or what else differs.
+# How `cache list` names a difference from the suite's run (suite.keys.OVERRIDABLE, imported in the
+# functions: `--help` loads no suite module): the flag that makes it, or what else differs.
 _DIFFERENCES = {"train.epochs": "--epochs {}", "dataset.subset": "--subset {}", "dataset.test_subset": "--test-subset {}",
                 "train.cpu_threads": "--threads {}", "train.precision": "--precision {}",
                 "dataset.files_digest": "other data files"}
@@ -52,6 +51,8 @@ _DIFFERENCES = {"train.epochs": "--epochs {}", "dataset.subset": "--subset {}", 
 
 def _overrides(config: dict) -> dict:
     """The settings of ``config`` a run shares its suite across (``suite.keys.OVERRIDABLE``)."""
+    from modbench.suite.keys import OVERRIDABLE
+
     out = {}
     for path in OVERRIDABLE:
         section, _, key = path.partition(".")
@@ -62,6 +63,8 @@ def _overrides(config: dict) -> dict:
 def _family(config: dict) -> str:
     """The configuration without what a run shares with the suite's run it was trained for: the
     seed, the command-line overrides, the data digest and the code (``report``'s rule too)."""
+    from modbench.suite.keys import ACROSS_OVERRIDES, configuration_key
+
     return configuration_key(config, ACROSS_OVERRIDES)
 
 

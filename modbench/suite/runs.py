@@ -23,8 +23,8 @@ import importlib
 import itertools
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -84,7 +84,9 @@ class RunSpec:
     # ``pml:`` or plugin model is made at run time, and there the worker's build_loss validates
     # ``config["loss"]["params"]`` instead.
     params: BaseModel | None = field(default=None, compare=False, repr=False)
-    source_dir: Path | None = field(default=None, compare=False, repr=False)  # the suite file's folder
+    # The suite's plugin references, resolved at load (``plugins.PluginRef``): where the engine,
+    # also in a worker process, finds a user's loss or backbone file without the suite's folder.
+    references: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
         if not self.key:
@@ -225,21 +227,22 @@ def _distinct_labels(settings: list[LossSetting], source: str) -> list[LossSetti
 def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
     """Every distinct loss setting of the suite, parameters validated against the loss, labels
     distinct. Problems of different entries are all reported at once (SuiteError)."""
-    settings = expand_entries(enumerate(suite.losses), source, getattr(suite, "source_dir", None))
+    settings = expand_entries(enumerate(suite.losses), source, suite.references)
     settings = _distinct_labels(settings, source)
     check_run_count(len(settings), len(suite.seeds), source)
     return settings
 
 
-def expand_entries(entries, source: str, base_dir=None) -> list[LossSetting]:
+def expand_entries(entries, source: str, references=None) -> list[LossSetting]:
     """The distinct settings of ``(index, LossEntry)`` pairs; SuiteError with every entry's
-    problems (unknown loss, parameters, sweep size)."""
+    problems (unknown loss, parameters, sweep size). ``references``: the plugin references
+    resolved at load (``Suite.references``)."""
     problems = Problems(source)
     settings: list[LossSetting] = []
     seen: set[str] = set()
     for i, entry in entries:
         try:
-            params_model = loss_params_model(entry.name, base_dir)
+            params_model = loss_params_model(entry.name, references)
         except UnknownNameError as exc:
             problems.add(f"losses[{i}].name", str(exc))
             continue
@@ -282,7 +285,7 @@ def run_config(suite: Suite, setting: LossSetting, seed: int, code: dict[str, An
         "train": suite.train.model_dump(mode="json") | loss_train(setting),
         "loss": {"name": setting.name, "params": setting.params},
         "seed": seed,
-        "code": code if code is not None else code_identity(setting.name, suite.backbone.name, suite.source_dir),
+        "code": code if code is not None else code_identity(setting.name, suite.backbone.name, suite.references),
     }
 
 
@@ -396,7 +399,7 @@ def plan_runs(suite: Suite, settings, seeds: list[int] | None = None) -> list[Ru
     codes: dict[str, dict[str, Any]] = {}  # loss name -> code_identity, computed once per call (it stats ~40 files)
     for setting in settings:
         if setting.name not in codes:
-            codes[setting.name] = code_identity(setting.name, suite.backbone.name, suite.source_dir)  # modbench/identity.py
+            codes[setting.name] = code_identity(setting.name, suite.backbone.name, suite.references)  # modbench/identity.py
         for seed in (suite.seeds if seeds is None else seeds):
             runs.append(
                 RunSpec(
@@ -407,7 +410,7 @@ def plan_runs(suite: Suite, settings, seeds: list[int] | None = None) -> list[Ru
                     config=run_config(suite, setting, seed, copy.deepcopy(codes[setting.name])),
                     swept=setting.swept,
                     params=setting.model,
-                    source_dir=suite.source_dir,
+                    references=suite.references,
                 )
             )
     return runs

@@ -40,7 +40,7 @@ def trial_run(suite, source: str, setting, params: dict[str, Any], seed: int | N
         lr=params.get(LR, setting.lr),
         optimizer=setting.optimizer,
     )
-    (variant,) = expand_entries([(0, entry)], source, suite.source_dir)  # the trial's parameters, validated
+    (variant,) = expand_entries([(0, entry)], source, suite.references)  # the trial's parameters, validated
     (run,) = plan_runs(suite, [variant], seeds=[suite.seeds[0] if seed is None else seed])
     return run.with_config(tune=dict(TRIAL_MARKER))
 
