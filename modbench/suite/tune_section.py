@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from modbench.errors import closest
 from modbench.losses import resolve_loss
-from modbench.losses.params import loss_params
+from modbench.suite.references import loss_params_model
 from modbench.suite.errors import SuiteError
 from modbench.suite.schema import TuneRange
 
@@ -58,7 +58,7 @@ def loss_space(suite, setting, source: str = "suite") -> dict[str, Range]:
     label). Raises SuiteError for a parameter the loss does not have."""
     space = declared_space(setting.name, suite.references)
     space[LR] = LR_RANGE
-    params_model = loss_params(setting.name, suite.references)
+    params_model = loss_params_model(setting.name, suite.references)
     section = suite.tune or {}
     for key in (ALL, setting.name, setting.label):
         for param, value in (section.get(key) or {}).items():
@@ -120,7 +120,7 @@ def check_tune_section(suite, source: str) -> None:
         for param, value in params.items():
             value = _check_value(value, source, f"tune.{key}.{param}")
             for entry in targets:
-                model = loss_params(entry.name, suite.references)
+                model = loss_params_model(entry.name, suite.references)
                 if param != LR and param not in model.model_fields:
                     if key == ALL:
                         continue  # "*" applies a parameter to the losses that have it
