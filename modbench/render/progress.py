@@ -78,7 +78,8 @@ class RichObserver(Observer):
         self.numerics = ""  # ", cpu float32, 2 CPU thread(s)": what the run on screen trains with
         self.times = EpochTimes()
         self.pending: dict[str, PendingRun] = {
-            r.key: PendingRun(r.loss, loss_family(r.loss, getattr(r, "references", None)), float(r.config["train"]["epochs"])) for r in runs
+            r.key: PendingRun(r.loss, loss_family(r.loss, getattr(r, "references", None)), float(r.config["train"]["epochs"]))
+            for r in runs
         }
         self.runs = self.progress.add_task("runs", total=total, info="", eta="")
         self.epochs = None
@@ -118,7 +119,8 @@ class RichObserver(Observer):
         self.epochs = self.progress.add_task("  epochs", total=epochs, completed=start_epoch, info="", eta="")
         self.batches = self.progress.add_task("  batches", total=steps_per_epoch, info="", eta="")
         self.steps_per_epoch = max(1, steps_per_epoch)
-        pending = self.pending.setdefault(run.key, PendingRun(run.loss, loss_family(run.loss, getattr(run, "references", None)), float(epochs)))
+        family = loss_family(run.loss, getattr(run, "references", None))
+        pending = self.pending.setdefault(run.key, PendingRun(run.loss, family, float(epochs)))
         pending.epochs_left = float(epochs - start_epoch)
         self.current = (run, pending.epochs_left)
         self._update_eta()

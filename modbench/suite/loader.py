@@ -235,8 +235,9 @@ def load_suite(ref: str | dict, *, check: bool = True) -> tuple[Suite, str]:
 
     The suite carries ``source``, ``source_dir`` (the file's folder, for relative names and
     paths), ``references`` (its plugin references, resolved against that folder once) and, when
-    checked, ``loss_settings`` (every loss setting, validated once). ``ref`` may also be the suite as a dict (the Python API): its source is ``<suite dict>`` and its
-    relative names and paths are relative to the current directory."""
+    checked, ``loss_settings`` (every loss setting, validated once). ``ref`` may also be the
+    suite as a dict (the Python API): its source is ``<suite dict>`` and its relative names and
+    paths are relative to the current directory. Nothing else writes these."""
     if isinstance(ref, dict):
         source, data, base_dir = "<suite dict>", ref, Path.cwd()
     else:

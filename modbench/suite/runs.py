@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import importlib
 import itertools
 import math
@@ -30,11 +29,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from modbench.canonical import canonical_json  # noqa: F401 (also imported from here)
-from modbench.suite.keys import config_key
 from modbench.datasets.locate import ABSENT, data_digest
 from modbench.errors import UnknownNameError, UserError, closest
 from modbench.identity import code_identity
 from modbench.suite.errors import Problems, SuiteError, validation_problems
+from modbench.suite.keys import config_key
 from modbench.suite.references import loss_params_model
 from modbench.suite.schema import Suite
 
