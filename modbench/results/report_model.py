@@ -79,7 +79,8 @@ def _cached_runs(store) -> dict[str, _Cached]:
 
 def _spec(template, cached: _Cached):
     """A RunSpec for a cached run, from the suite's setting ``template`` (suite, label, loss)."""
-    return dataclasses.replace(template, seed=cached.config["seed"], config=cached.config, key=cached.key)
+    return dataclasses.replace(template, seed=cached.config["seed"], config=cached.config, key=cached.key,
+                               from_cache=True)
 
 
 def _other_specs(cached: _Cached, named: list[tuple[str, str, str | None]]):

@@ -66,9 +66,9 @@ class RunSpec:
     """One run: the typed, frozen form every command plans, trains, caches and reports.
 
     ``config`` is the run's fully resolved configuration (``run_config``) and ``key`` the hash of
-    its canonical JSON (``config_key``), computed here from ``config``, never passed beside it: a
-    changed configuration is a new RunSpec (``with_config``) with its own key. Only a run read
-    back from the cache is named by the key of its folder (``RunSpec.cached``).
+    its canonical JSON (``config_key``), computed here from ``config`` whenever a RunSpec is made
+    (``dataclasses.replace`` and ``with_config`` included): a key passed beside it is ignored. Only
+    a run read back from the cache (``from_cache``, ``RunSpec.cached``) is named by its folder.
     """
 
     suite: str
@@ -86,19 +86,20 @@ class RunSpec:
     # The suite's plugin references, resolved at load (``plugins.PluginRef``): where the engine,
     # also in a worker process, finds a user's loss or backbone file without the suite's folder.
     references: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    from_cache: bool = field(default=False, compare=False, repr=False)  # read back: ``key`` names its folder
 
     def __post_init__(self):
-        if not self.key:
+        if not (self.from_cache and self.key):
             object.__setattr__(self, "key", config_key(self.config))
 
     @classmethod
     def cached(cls, *, suite: str, label: str, loss: str, config: dict[str, Any], key: str) -> "RunSpec":
         """A run read back from the cache: its configuration as recorded, named by its folder."""
-        return cls(suite=suite, label=label, loss=loss, seed=config["seed"], config=config, key=key)
+        return cls(suite=suite, label=label, loss=loss, seed=config["seed"], config=config, key=key, from_cache=True)
 
     def with_config(self, **sections: Any) -> "RunSpec":
         """This run with ``sections`` of its configuration replaced (or added), keyed anew."""
-        return dataclasses.replace(self, config={**self.config, **sections}, key="")
+        return dataclasses.replace(self, config={**self.config, **sections}, from_cache=False)
 
     def __getstate__(self):
         state = dict(self.__dict__)

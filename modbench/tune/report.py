@@ -43,6 +43,6 @@ def trial_runs(store, suite, source: str) -> list:
         shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(changed.items()))
         found.append(dataclasses.replace(  # a run read back from the cache: named by its folder
             base, suite=TRIALS_HEADING.format(suite=suite.name), label=f"{setting.label} ({shown})" if shown else setting.label,
-            config=config, key=run_dir.key,
+            config=config, key=run_dir.key, from_cache=True,
         ))
     return sorted(found, key=lambda r: (r.label, r.key))

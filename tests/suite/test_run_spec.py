@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import modbench
 from modbench.suite.keys import ACROSS_OVERRIDES, ACROSS_SEEDS, OVERRIDABLE, configuration_key
 from modbench.suite.loader import load_suite
-from modbench.suite.runs import apply_overrides, resolve_runs, with_data_digest
+from modbench.suite.runs import RunSpec, apply_overrides, resolve_runs, with_data_digest
 from modbench.suite.selection import select_runs
 
 from helpers import TINY_SUITE
@@ -35,6 +36,10 @@ def test_a_changed_configuration_is_a_new_key(write_suite):
     other = run.with_config(tune={"evaluate_on": "validation"})
     assert other.key == _naive_key({**run.config, "tune": {"evaluate_on": "validation"}}) != run.key
     assert other.params is run.params and other.label == run.label and run.config.get("tune") is None
+    stale = dataclasses.replace(run, config=other.config)  # the old key passed along is not kept
+    assert stale.key == other.key
+    cached = RunSpec.cached(suite="s", label="l", loss=run.loss, config=run.config, key="f" * 20)
+    assert cached.key == "f" * 20 and dataclasses.replace(cached, label="m").key == "f" * 20
 
 
 def test_a_tuning_trial_is_planned_like_the_suites_run(write_suite):
