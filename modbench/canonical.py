@@ -1,7 +1,7 @@
 """Canonical JSON: one text per value, so that equal configurations compare and hash equal.
 
 Keys sorted, no spaces, ASCII only; a value JSON cannot hold is written as its ``str``. Run keys
-(``suite.runs.config_key``), result checksums (``cache.checksum``) and every "same configuration?"
+(``suite.keys.config_key``), result checksums (``cache.checksum``) and every "same configuration?"
 comparison of the reports use this one function. A leaf: imports nothing of modbench.
 """
 

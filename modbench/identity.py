@@ -166,17 +166,17 @@ def _module_file(module: str) -> Path | None:
     return Path(spec.origin)
 
 
-def _plugin_file(name: str, base_dir: Path | None = None, group: str = "modbench.losses") -> list[Path]:
+def _plugin_file(name: str, references: plugins.References | None = None,
+                 group: str = "modbench.losses") -> list[Path]:
     """The source files of a plugin (modbench/plugins.py), found without importing it: its own
     file and the modules of its own that it imports (``_plugin_files``), for
-    ``path/to/file.py:Class`` (relative to the suite file's folder ``base_dir``),
-    ``package.module:Class``, or an entry point of an installed package."""
+    ``path/to/file.py:Class`` (the file ``references`` resolved at load), ``package.module:Class``,
+    or an entry point of an installed package."""
     if plugins.is_plugin_reference(name):
+        ref = plugins.reference_of(name, references)
+        if ref.file is not None:
+            return _plugin_files(ref.file, None) if ref.file.is_file() else [ref.file]
         where = name.split(":")[0]
-        if plugins._is_file(where):
-            path = Path(where).expanduser()
-            path = path if path.is_absolute() or base_dir is None else Path(base_dir) / path
-            return _plugin_files(path.resolve(), None) if path.is_file() else [path]
         found = _module_file(where)
         return _plugin_files(found, where) if found else []
     try:
@@ -200,7 +200,7 @@ def _registered_files(registry, name: str) -> list[Path]:
     return files + ([found] if found else [])
 
 
-def _component_files(name: str, spec: Any, base_dir: Path | None, *, registry, shared, prefix: str,
+def _component_files(name: str, spec: Any, references, *, registry, shared, prefix: str,
                      prefix_file: str, group: str) -> list[Path]:
     """The source files of a loss or backbone ``name``: the files every one of its kind runs,
     the adapter of ``prefix`` names (``pml:``, ``timm:``), the registered entry's files, a
@@ -211,18 +211,18 @@ def _component_files(name: str, spec: Any, base_dir: Path | None, *, registry, s
         files.append(PACKAGE / prefix_file)
     files += _registered_files(registry, name)
     if name not in registry and not name.startswith(prefix):
-        files += _plugin_file(name, base_dir, group)
+        files += _plugin_file(name, references, group)
     files += [Path(p) for p in getattr(spec, "source_files", ()) or ()]
     return files
 
 
-def loss_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
-    return _component_files(name, spec, base_dir, registry=LOSSES, shared=SHARED_LOSS_FILES, prefix="pml:",
+def loss_source_files(name: str, spec: Any = None, references=None) -> list[Path]:
+    return _component_files(name, spec, references, registry=LOSSES, shared=SHARED_LOSS_FILES, prefix="pml:",
                             prefix_file="losses/pml.py", group="modbench.losses")
 
 
-def backbone_source_files(name: str, spec: Any = None, base_dir: Path | None = None) -> list[Path]:
-    return _component_files(name, spec, base_dir, registry=BACKBONES, shared=SHARED_BACKBONE_FILES, prefix="timm:",
+def backbone_source_files(name: str, spec: Any = None, references=None) -> list[Path]:
+    return _component_files(name, spec, references, registry=BACKBONES, shared=SHARED_BACKBONE_FILES, prefix="timm:",
                             prefix_file="backbones/timm_models.py", group="modbench.backbones")
 
 
@@ -248,17 +248,16 @@ def package_identity(backbone: str) -> dict[str, str]:
     return {name: installed[name] for name in wanted if name in installed}
 
 
-def code_identity(loss: str, backbone: str, base_dir: Path | str | None = None) -> dict[str, Any]:
+def code_identity(loss: str, backbone: str, references: plugins.References | None = None) -> dict[str, Any]:
     """``{"modbench": version, "digest": ..., "packages": {...}}`` of the code a run of ``loss``
     on ``backbone`` executes; part of the run's configuration, hence of its cache key, so that a
     result of other code or other package versions is another run (trained, and listed by
-    ``report`` beside this one), never reused. ``base_dir``: the suite file's folder, against
-    which plugin file names are resolved. Computed from the files as they are now (or as a
+    ``report`` beside this one), never reused. ``references``: the suite's plugin references,
+    resolved at load (``plugins.PluginRef``). Computed from the files as they are now (or as a
     plugin was imported, ``file_sha256``), never from an earlier digest of this process."""
     from modbench import __version__
 
-    folder = Path(base_dir) if base_dir else None
-    files = (loss_source_files(loss, base_dir=folder) + backbone_source_files(backbone, base_dir=folder)
+    files = (loss_source_files(loss, references=references) + backbone_source_files(backbone, references=references)
              + engine_source_files())
     return {"modbench": __version__, "digest": code_digest(files)[:20], "packages": package_identity(backbone)}
 

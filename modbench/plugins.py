@@ -3,7 +3,7 @@
 Three forms of a name, for losses and backbones alike:
 
 - ``./my_losses.py:PolyLoss``: a class in a Python file, the path relative to the suite file's
-  folder (``base_dir``), or absolute;
+  folder, or absolute (resolved once, when the suite is loaded: ``PluginRef``);
 - ``my_package.losses:PolyLoss``: a class in an importable module;
 - a plain name that an installed package registers in the entry-point group
   ``modbench.losses`` / ``modbench.backbones`` (``importlib.metadata``), e.g. in its
@@ -24,6 +24,8 @@ import importlib.metadata
 import importlib.util
 import inspect
 import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,26 +97,56 @@ def _import_file(path: Path):
     return module
 
 
-_RESOLVED: dict[str, Path] = {}  # relative file reference -> the file it named last
+@dataclass(frozen=True)
+class PluginRef:
+    """A plugin reference as the suite wrote it (``name``), resolved once when the suite is
+    loaded: ``file`` is the absolute path of ``./file.py:Class`` (None for ``module:Class``).
+    Runs carry it (``RunSpec.references``), so that nothing after loading needs the suite's folder,
+    also in a worker process."""
+
+    name: str
+    file: Path | None = None
+
+    @property
+    def attribute(self) -> str:
+        return self.name.split(":")[1]
 
 
-def load_reference(name: str, base_dir: str | Path | None = None) -> tuple[Any, tuple[str, ...]]:
-    """The object ``name`` points at and the source files that define it.
+References = Mapping[str, PluginRef]  # reference as written -> resolved
 
-    A relative file is looked up in ``base_dir`` (the suite's folder); resolved once with it, the
-    same name resolves again in this process without it (the engine does not know the suite's
-    folder), else relative to the current directory.
-    """
+
+def resolve_reference(name: str, base_dir: str | Path | None = None) -> PluginRef:
+    """``name`` resolved: a relative file against ``base_dir`` (the suite file's folder; None: the
+    current directory). Nothing is imported or read."""
+    where = name.split(":")[0]
+    if not _is_file(where):
+        return PluginRef(name)
+    path = Path(where).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir or Path.cwd()) / path
+    return PluginRef(name, path.resolve())
+
+
+def resolve_references(names: Iterable[str], base_dir: str | Path | None) -> dict[str, PluginRef]:
+    """The plugin references among ``names`` (``is_plugin_reference``), each resolved once."""
+    return {n: resolve_reference(n, base_dir) for n in names if is_plugin_reference(n)}
+
+
+def reference_of(name: str, references: References | None = None) -> PluginRef:
+    """``name``'s reference as resolved at load (``references``), else resolved now against the
+    current directory (a name given outside any suite)."""
+    if references and name in references:
+        return references[name]
+    return resolve_reference(name)
+
+
+def load_reference(name: str, references: References | None = None) -> tuple[Any, tuple[str, ...]]:
+    """The object ``name`` points at and the source files that define it; a relative file is
+    the one ``references`` resolved it to at load (``reference_of``)."""
     where, attribute = name.split(":")
-    if _is_file(where):
-        path = Path(where).expanduser()
-        if not path.is_absolute():
-            if base_dir is None and name in _RESOLVED:
-                path = _RESOLVED[name]
-            else:
-                path = Path(base_dir or Path.cwd()) / path
-        path = path.resolve()
-        _RESOLVED[name] = path
+    ref = reference_of(name, references)
+    if ref.file is not None:
+        path = ref.file
         if not path.is_file():
             raise PluginError(
                 f"'{name}': no file {path} (a relative path is looked up in the suite file's "
@@ -192,29 +224,28 @@ def backbone_builder_from_class(cls: Any, name: str):
     return build
 
 
-def backbone_builder(name: str, base_dir: str | Path | None = None):
-    cls, _ = load_reference(name, base_dir)
+def backbone_builder(name: str, references: References | None = None):
+    cls, _ = load_reference(name, references)
     return backbone_builder_from_class(cls, name)
 
 
-def backbone_problem(name: str, base_dir: str | Path | None = None) -> str | None:
+def backbone_problem(name: str, references: References | None = None) -> str | None:
     """Why ``./file.py:Class`` or ``module:Class`` cannot be a backbone (None when it can),
     checked at suite load: the file or module is imported, the object looked up (nothing is
-    built). Resolving it here also fixes the file for the engine, which does not know the
-    suite's folder."""
+    built)."""
     if not is_plugin_reference(name):
         return None
     try:
-        obj, _ = load_reference(name, base_dir)
+        obj, _ = load_reference(name, references)
     except PluginError as exc:
         return str(exc)
     return None if callable(obj) else f"'{name}' is not a class or function"
 
 
-def backbone_source_files(name: str, base_dir: str | Path | None = None) -> tuple[str, ...]:
+def backbone_source_files(name: str, references: References | None = None) -> tuple[str, ...]:
     """The files defining a user's backbone (for the run identity)."""
     if is_plugin_reference(name):
-        return load_reference(name, base_dir)[1]
+        return load_reference(name, references)[1]
     if name in entry_point_names(BACKBONE_GROUP):
         return load_entry_point(BACKBONE_GROUP, name)[1]
     return ()

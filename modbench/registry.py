@@ -124,7 +124,7 @@ class PluginRegistry(Registry):
             or name in plugins.entry_point_names(self.group)
         )
 
-    def get(self, name: str, base_dir=None) -> Any:
+    def get(self, name: str, references=None) -> Any:
         if name in self:
             return super().get(name)
         for prefix, target in self.prefixed.items():
@@ -133,7 +133,7 @@ class PluginRegistry(Registry):
                 rest = name[len(prefix):]
                 return lambda **kwargs: function(rest, **kwargs)
         if plugins.is_plugin_reference(name):
-            return plugins.backbone_builder(name, base_dir)
+            return plugins.backbone_builder(name, references)
         if name in plugins.entry_point_names(self.group):
             obj, _ = plugins.load_entry_point(self.group, name)
             return plugins.backbone_builder_from_class(obj, name)

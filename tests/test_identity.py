@@ -60,7 +60,7 @@ def test_changed_loss_code_changes_the_run_key(tmp_path, monkeypatch, write_suit
     suite = write_suite(TINY_SUITE, "tiny.yaml")
     fake = tmp_path / "improved.py"
     fake.write_text("version 1\n")
-    monkeypatch.setattr(identity, "loss_source_files", lambda name, spec=None, base_dir=None: [fake])
+    monkeypatch.setattr(identity, "loss_source_files", lambda name, spec=None, references=None: [fake])
     before = {r.label: r.key for r in resolve_runs(*load_suite(str(suite)))}
     fake.write_text("version 2\n")
     after = {r.label: r.key for r in resolve_runs(*load_suite(str(suite)))}
@@ -231,11 +231,11 @@ def test_a_plugin_edited_after_planning_is_refused_not_stored_under_the_old_key(
     (run,) = resolve_runs(*load_suite(str(suite)))
     guard.check_code(run)  # unchanged: the run may train
     (plugin_folder / "scaled.py").write_text(PLUGIN.replace("SCALE *", "0.5 * SCALE *"))
-    plugins.load_reference(run.loss)  # what building the loss does: the new bytes are imported
+    plugins.load_reference(run.loss, run.references)  # what building the loss does: the new bytes are imported
     with pytest.raises(UserError, match="changed since the runs were planned"):
         guard.check_code(run)
     (plugin_folder / "scaled.py").write_text(PLUGIN)  # restored: the old code and key again
-    plugins.load_reference(run.loss)
+    plugins.load_reference(run.loss, run.references)
     guard.check_code(run)
 
 

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from modbench import plugins
+from modbench.plugins import resolve_references
 from modbench.errors import UserError
 from modbench.losses import resolve_loss
 
@@ -58,7 +59,7 @@ def test_example_loss_runs_beside_cross_entropy(cli, user_folder, cache_dir, mon
 
 
 def test_example_spec_family_params_and_source(user_folder):
-    spec = resolve_loss("./poly_loss.py:PolyLoss", base_dir=user_folder)
+    spec = resolve_loss("./poly_loss.py:PolyLoss", resolve_references(["./poly_loss.py:PolyLoss"], user_folder))
     assert spec.family == "softmax"
     assert spec.params.model_validate({"epsilon": 2.0}).epsilon == 2.0
     assert spec.source_files == (str((user_folder / "poly_loss.py").resolve()),)
@@ -92,18 +93,18 @@ def test_missing_required_parameter_and_bad_classes(tmp_path):
         class BadFamily(NeedsAlpha):
             family = "proxy"
     """))
-    spec = resolve_loss("./odd.py:NeedsAlpha", base_dir=tmp_path)
+    spec = resolve_loss("./odd.py:NeedsAlpha", resolve_references(["./odd.py:NeedsAlpha"], tmp_path))
     with pytest.raises(ValueError, match=r"missing required parameter 'alpha'.*NeedsAlpha\(alpha\)"):
         spec.params.model_validate({})
     assert spec.params.model_validate({"alpha": 1}).alpha == 1.0
     with pytest.raises(UserError, match="nn.Module"):
-        resolve_loss("./odd.py:NotAModule", base_dir=tmp_path)
+        resolve_loss("./odd.py:NotAModule", resolve_references(["./odd.py:NotAModule"], tmp_path))
     with pytest.raises(UserError, match="family"):
-        resolve_loss("./odd.py:BadFamily", base_dir=tmp_path)
+        resolve_loss("./odd.py:BadFamily", resolve_references(["./odd.py:BadFamily"], tmp_path))
     with pytest.raises(UserError, match="did you mean 'NeedsAlpha'"):
-        resolve_loss("./odd.py:NeedsAlpa", base_dir=tmp_path)
+        resolve_loss("./odd.py:NeedsAlpa", resolve_references(["./odd.py:NeedsAlpa"], tmp_path))
     with pytest.raises(UserError, match="no file"):
-        resolve_loss("./nowhere.py:X", base_dir=tmp_path)
+        resolve_loss("./nowhere.py:X", resolve_references(["./nowhere.py:X"], tmp_path))
 
 
 def test_module_and_entry_point_forms(tmp_path, monkeypatch):
@@ -195,11 +196,11 @@ def test_code_digest_follows_the_plugins_code_not_its_folder(tmp_path):
     a.mkdir(), b.mkdir()
     shutil.copy(EXAMPLE, a / "poly_loss.py")
     shutil.copy(EXAMPLE, b / "poly_loss.py")
-    digest = code_digest(loss_source_files("./poly_loss.py:PolyLoss", base_dir=a))
-    assert digest == code_digest(loss_source_files("./poly_loss.py:PolyLoss", base_dir=b))
+    digest = code_digest(loss_source_files("./poly_loss.py:PolyLoss", references=resolve_references(["./poly_loss.py:PolyLoss"], a)))
+    assert digest == code_digest(loss_source_files("./poly_loss.py:PolyLoss", references=resolve_references(["./poly_loss.py:PolyLoss"], b)))
     (b / "poly_loss.py").write_text((b / "poly_loss.py").read_text().replace("epsilon: float = 1.0", "epsilon: float = 2.0"))
-    edited = resolve_loss("./poly_loss.py:PolyLoss", base_dir=b)
-    assert code_digest(loss_source_files("./poly_loss.py:PolyLoss", base_dir=b)) != digest
+    edited = resolve_loss("./poly_loss.py:PolyLoss", resolve_references(["./poly_loss.py:PolyLoss"], b))
+    assert code_digest(loss_source_files("./poly_loss.py:PolyLoss", references=resolve_references(["./poly_loss.py:PolyLoss"], b))) != digest
     assert edited.params.model_validate({}).epsilon == 2.0  # the edited file, not a stale import
     builtin = resolve_loss("improved").source_files
     assert [Path(f).name for f in builtin] == ["improved.py", "_common.py"]
@@ -232,15 +233,15 @@ def test_user_backbone_contract_errors(tmp_path):
     '''))
     from modbench.backbones import resolve_backbone
 
-    net = resolve_backbone("./nets.py:TinyNet", base_dir=tmp_path)(in_channels=3, image_size=8, pretrained=False)
+    net = resolve_backbone("./nets.py:TinyNet", resolve_references(["./nets.py:TinyNet"], tmp_path))(in_channels=3, image_size=8, pretrained=False)
     assert net.out_features == 32 and net.size == 8  # told the image size; F measured
     with pytest.raises(UserError, match="pretrained"):
-        resolve_backbone("./nets.py:TinyNet", base_dir=tmp_path)(in_channels=3, image_size=8, pretrained=True)
+        resolve_backbone("./nets.py:TinyNet", resolve_references(["./nets.py:TinyNet"], tmp_path))(in_channels=3, image_size=8, pretrained=True)
     with pytest.raises(UserError, match=r"\[B, F\]"):
-        resolve_backbone("./nets.py:Flat", base_dir=tmp_path)(in_channels=1, image_size=8, pretrained=False)
+        resolve_backbone("./nets.py:Flat", resolve_references(["./nets.py:Flat"], tmp_path))(in_channels=1, image_size=8, pretrained=False)
     with pytest.raises(UserError, match="not an nn.Module"):
-        resolve_backbone("./nets.py:not_a_module", base_dir=tmp_path)(in_channels=1, image_size=8, pretrained=False)
-    assert plugins.backbone_source_files("./nets.py:TinyNet", tmp_path) == (str((tmp_path / "nets.py").resolve()),)
+        resolve_backbone("./nets.py:not_a_module", resolve_references(["./nets.py:not_a_module"], tmp_path))(in_channels=1, image_size=8, pretrained=False)
+    assert plugins.backbone_source_files("./nets.py:TinyNet", resolve_references(["./nets.py:TinyNet"], tmp_path)) == (str((tmp_path / "nets.py").resolve()),)
 
 
 def test_backbone_file_relative_to_the_suite_checked_at_load(cli, tmp_path, monkeypatch, cache_dir):
@@ -259,3 +260,29 @@ def test_backbone_file_relative_to_the_suite_checked_at_load(cli, tmp_path, monk
     result = cli("compare", "--suite", bad, "--json", "--cache-dir", cache_dir)
     assert result.exit_code == 2 and "backbone.name" in result.stderr and "nts.py" in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_references_are_resolved_once_at_load_and_travel_with_the_runs(user_folder, tmp_path, monkeypatch):
+    """A relative plugin file is resolved against the suite's folder when the suite is loaded;
+    the runs carry the resolved file (also through pickle, to a worker), and nothing in the
+    process remembers it for a bare name: resolved later without the suite's references, the
+    name is relative to the current directory."""
+    import pickle
+
+    from modbench.suite.loader import load_suite
+    from modbench.suite.runs import resolve_runs
+
+    name = "./poly_loss.py:PolyLoss"
+    path = suite(user_folder, [{"name": name, "label": "Poly-1"}], backbone="small-cnn")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not the suite's folder
+    loaded, source = load_suite(str(path))
+    assert loaded.references == {name: plugins.PluginRef(name, (user_folder / "poly_loss.py").resolve())}
+    (run,) = resolve_runs(loaded, source)
+    worker_run = pickle.loads(pickle.dumps(run))
+    assert worker_run.references == loaded.references and worker_run.key == run.key
+    assert resolve_loss(name, worker_run.references).family == "softmax"
+    with pytest.raises(plugins.PluginError, match=r"no file .*elsewhere/poly_loss\.py"):
+        resolve_loss(name)  # no module-level memory of the suite's folder
+    assert not hasattr(plugins, "_RESOLVED")

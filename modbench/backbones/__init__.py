@@ -27,9 +27,10 @@ OTHER_FORMS = [
 ]
 
 
-def resolve_backbone(name: str, base_dir=None):
-    """The builder of backbone ``name`` (built-in, ``timm:``, file, module or entry point)."""
-    return BACKBONES.get(name, base_dir=base_dir)
+def resolve_backbone(name: str, references=None):
+    """The builder of backbone ``name`` (built-in, ``timm:``, file, module or entry point);
+    ``references``: the suite's plugin references, resolved at load (``plugins.PluginRef``)."""
+    return BACKBONES.get(name, references)
 
 
 def backbone_names(pattern: str | None = None) -> list[str]:

@@ -16,7 +16,6 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from modbench.canonical import canonical_json
 from modbench.cli.common import CacheDirOpt, Command, Group, JsonOpt, complete_suite, err, fail, handle_errors, out
 
 # Imports inside functions here: the command's work (the application layer modbench.bench, the
@@ -43,21 +42,30 @@ def _store(cache_dir):
     return RunStore(resolve_cache_root(cache_dir))
 
 
+# How `cache list` names a difference from the suite's run (suite.keys.OVERRIDABLE, imported in the
+# functions: `--help` loads no suite module): the flag that makes it, or what else differs.
+_DIFFERENCES = {"train.epochs": "--epochs {}", "dataset.subset": "--subset {}", "dataset.test_subset": "--test-subset {}",
+                "train.cpu_threads": "--threads {}", "train.precision": "--precision {}",
+                "dataset.files_digest": "other data files"}
+
+
 def _overrides(config: dict) -> dict:
-    """What the command line can override in a suite's run (``--epochs``, ``--subset``,
-    ``--test-subset``)."""
-    dataset = config.get("dataset") or {}
-    return {"epochs": (config.get("train") or {}).get("epochs"), "subset": dataset.get("subset"),
-            "test-subset": dataset.get("test_subset")}
+    """The settings of ``config`` a run shares its suite across (``suite.keys.OVERRIDABLE``)."""
+    from modbench.suite.keys import OVERRIDABLE
+
+    out = {}
+    for path in OVERRIDABLE:
+        section, _, key = path.partition(".")
+        out[path] = (config.get(section) or {}).get(key)
+    return out
 
 
 def _family(config: dict) -> str:
-    """The configuration without the seed and the command-line overrides: what a run shares
-    with the suite's run it was trained for (``--seed``, ``--epochs``, ``--subset``, ``--test-subset`` aside)."""
-    family = {k: v for k, v in config.items() if k != "seed"}
-    family["train"] = {k: v for k, v in (config.get("train") or {}).items() if k != "epochs"}
-    family["dataset"] = {k: v for k, v in (config.get("dataset") or {}).items() if k not in ("subset", "test_subset")}
-    return canonical_json(family)
+    """The configuration without what a run shares with the suite's run it was trained for: the
+    seed, the command-line overrides, the data digest and the code (``report``'s rule too)."""
+    from modbench.suite.keys import ACROSS_OVERRIDES, configuration_key
+
+    return configuration_key(config, ACROSS_OVERRIDES)
 
 
 def suite_index(suite_refs: list[str] | None) -> dict[str, tuple[str, str, dict]]:
@@ -80,7 +88,8 @@ def suite_index(suite_refs: list[str] | None) -> dict[str, tuple[str, str, dict]
                 warn(f"suite {ref}: {exc}; its runs are listed without a suite name")
                 continue
         for run in resolve_runs(suite, source):
-            index.setdefault(_family(run.config), (suite.name, run.label, _overrides(run.config)))
+            index.setdefault(_family(run.config), (suite.name, run.label,
+                                                   {**_overrides(run.config), "code": run.config.get("code")}))
     return index
 
 
@@ -100,10 +109,15 @@ def _described(store, suite_refs):
             suites = named[info.key]
             suite = ", ".join(dict.fromkeys(name for name, _, _ in suites))
             label = ", ".join(dict.fromkeys(lb for _, lb, _ in suites))
-            settings = _overrides(info.config)  # recorded as asked for: no override to name
-        changed = {k: v for k, v in _overrides(info.config).items() if suite and v != settings.get(k)}
-        if changed:  # trained with --epochs / --subset / --test-subset: say so beside the suite
-            suite += " (" + ", ".join(f"--{k} {v}" for k, v in changed.items()) + ")"
+            settings = {**_overrides(info.config), "code": info.config.get("code")}  # as asked for: nothing to name
+        # the suites are read without digesting their data (no data folder here): a digest only
+        # the cached run records is no difference to name
+        changed = {k: v for k, v in _overrides(info.config).items() if suite and v != settings.get(k)
+                   and not (k == "dataset.files_digest" and settings.get(k) is None)}
+        if suite and settings and info.config.get("code") != settings.get("code"):
+            changed["code"] = None
+        if changed:  # trained with --epochs, --subset, ... or other code: say so beside the suite
+            suite += " (" + ", ".join(_DIFFERENCES.get(k, "other code").format(v) for k, v in changed.items()) + ")"
         rows.append((info, suite, label))
     return rows
 

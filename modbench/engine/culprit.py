@@ -19,7 +19,7 @@ class UserCodeError(RunError):
     """An exception raised inside a user's loss or backbone during a run (exit code 1)."""
 
 
-def _user_files(kind: str, name: str, base_dir) -> set[Path]:
+def _user_files(kind: str, name: str, references) -> set[Path]:
     """The source files of ``name`` when it is a user's plugin (empty for built-in, ``pml:`` and
     ``timm:`` names)."""
     from modbench import plugins
@@ -30,9 +30,9 @@ def _user_files(kind: str, name: str, base_dir) -> set[Path]:
 
             if name in LOSSES or name.startswith(("pml:", "timm:")):
                 return set()
-            files = resolve_loss(name, base_dir=base_dir).source_files
+            files = resolve_loss(name, references).source_files
         else:
-            files = plugins.backbone_source_files(name, base_dir)
+            files = plugins.backbone_source_files(name, references)
     except Exception:  # noqa: BLE001 - naming the culprit must never hide the error itself
         return set()
     return {Path(f).resolve() for f in files or ()}
@@ -44,10 +44,10 @@ def user_code_error(exc: BaseException, run, *, epoch: int | None) -> UserCodeEr
     1-based, the epoch being trained (0 while the model and loss are built, None during the
     test evaluation)."""
     cfg = run.config
-    base_dir = getattr(run, "source_dir", None)
+    references = getattr(run, "references", None)
     loss, backbone = cfg["loss"]["name"], cfg["backbone"]["name"]
-    owners = {f: "loss" for f in _user_files("loss", loss, base_dir)}
-    owners.update({f: "backbone" for f in _user_files("backbone", backbone, base_dir)})
+    owners = {f: "loss" for f in _user_files("loss", loss, references)}
+    owners.update({f: "backbone" for f in _user_files("backbone", backbone, references)})
     if not owners:
         return None
     kind = None

@@ -57,7 +57,7 @@ def check_code(run) -> None:
     planned = run.config.get("code")
     if not isinstance(planned, dict):
         return
-    now = code_identity(run.loss, run.backbone, getattr(run, "source_dir", None))
+    now = code_identity(run.loss, run.backbone, getattr(run, "references", None))
     if now != planned:
         what = "package versions" if now.get("packages") != planned.get("packages") else "source files"
         raise UserError(

@@ -80,16 +80,17 @@ class EmbeddingNet(nn.Module):
         return self.head(self.backbone(images))
 
 
-def build_model(backbone_cfg: dict, *, in_channels: int, image_size: int, base_dir=None,
+def build_model(backbone_cfg: dict, *, in_channels: int, image_size: int, references=None,
                 data_stats: tuple | None = None) -> EmbeddingNet:
-    """``base_dir``: the suite file's folder, for a backbone named ``./file.py:Class``;
+    """``references``: the suite's plugin references resolved at load, for a backbone named
+    ``./file.py:Class``;
     ``data_stats``: the dataset's per-channel ``(mean, std)``, which the data are normalised
     with, needed when the backbone's weights expect other inputs."""
     from modbench.backbones import BACKBONES, _pretrained
     from modbench.backbones.weights_file import weights_of
 
     name = backbone_cfg["name"]
-    builder = BACKBONES.get(name, base_dir=base_dir)
+    builder = BACKBONES.get(name, references)
     weights = weights_of(backbone_cfg)
     kwargs = dict(in_channels=in_channels, image_size=image_size, pretrained=backbone_cfg.get("pretrained", False))
     takes_weights = weights is not None and _takes(builder, "weights")

@@ -52,23 +52,24 @@ class ResumeRefused(RunError):
     """The run's checkpoint was made with other numerics (device, precision, CPU threads)."""
 
 
-def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int, params=None, base_dir=None) -> torch.nn.Module:
+def build_loss(loss_cfg: dict[str, Any], *, num_classes: int, embedding_dim: int, params=None,
+               references=None) -> torch.nn.Module:
     """``params``: the loss's validated parameter model (``RunSpec.params``); validated from
     ``loss_cfg["params"]`` only when not given (a run that came through a pickle, a bare dict).
-    ``base_dir``: the suite file's folder (``RunSpec.source_dir``), for ``./file.py:Class``."""
+    ``references``: the suite's plugin references resolved at load (``RunSpec.references``)."""
     from modbench.losses import resolve_loss
 
-    spec = resolve_loss(loss_cfg["name"], base_dir=base_dir)
+    spec = resolve_loss(loss_cfg["name"], references)
     if params is None:
         params = spec.params.model_validate(loss_cfg["params"])
     return spec.build(params, num_classes, embedding_dim)
 
 
-def loss_family(loss_cfg: dict[str, Any], base_dir=None) -> str:
-    """``base_dir``: the suite file's folder, for a loss named ``./file.py:Class``."""
+def loss_family(loss_cfg: dict[str, Any], references=None) -> str:
+    """``references``: the suite's plugin references (``RunSpec.references``)."""
     from modbench.losses import resolve_loss
 
-    return resolve_loss(loss_cfg["name"], base_dir=base_dir).family
+    return resolve_loss(loss_cfg["name"], references).family
 
 
 def build_optimizer(train_cfg: dict[str, Any], model: torch.nn.Module, loss: torch.nn.Module):
@@ -103,11 +104,11 @@ def _build(run, data: DeviceData, dist) -> tuple[StepParts, list[dict[str, Any]]
     cfg = run.config
     torch.manual_seed(run.seed)
     splits = data.splits
-    source_dir = getattr(run, "source_dir", None)  # user files named relative to the suite file
-    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size, base_dir=source_dir,
+    references = getattr(run, "references", None)  # user files, resolved when the suite was loaded
+    model = build_model(cfg["backbone"], in_channels=splits.channels, image_size=splits.image_size, references=references,
                         data_stats=(splits.mean, splits.std))
     loss_fn = build_loss(cfg["loss"], num_classes=splits.num_classes, embedding_dim=cfg["backbone"]["embedding_dim"],
-                         params=getattr(run, "params", None), base_dir=source_dir)
+                         params=getattr(run, "params", None), references=references)
     place(model, loss_fn, data.device)
     optimizers, groups = build_optimizers(model, loss_fn, cfg["train"])  # engine/optim.py: the one place
     compile_ = cfg["train"].get("compile", False)
@@ -228,7 +229,7 @@ def _train_run(run, run_dir: RunDir, data: DeviceData, *, eval_cfg, observer, nu
     train_cfg = cfg["train"]
     numerics = numerics or backend.numerics(data.device, cfg)
     try:  # under torchrun: this rank's share of the batch (no-ops otherwise)
-        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "source_dir", None)))
+        dist = distributed.current().for_run(batch_size=train_cfg["batch_size"], family=loss_family(cfg["loss"], getattr(run, "references", None)))
     except distributed.SetupError as exc:
         raise UserError(str(exc)) from None
 
@@ -293,7 +294,7 @@ def _model_to_evaluate(run, run_dir: RunDir, data: DeviceData, model: EmbeddingN
         torch.manual_seed(run.seed)
         model = build_model(
             cfg["backbone"], in_channels=data.splits.channels, image_size=data.splits.image_size,
-            base_dir=getattr(run, "source_dir", None), data_stats=(data.splits.mean, data.splits.std),
+            references=getattr(run, "references", None), data_stats=(data.splits.mean, data.splits.std),
         )
         model.load_state_dict(state["model"])
         model.to(data.device)
@@ -348,7 +349,7 @@ def evaluate_run(
     measured = run_metrics(test_emb, data.test_y, list(dict.fromkeys([*requested, *names, *stored])), eval_cfg,
                                    strict=False, queries=True, query_mask=data.test_query_mask)
     metrics = {**stored, **{n: measured.values[n] for n in names}}
-    family = loss_family(cfg["loss"], getattr(run, "source_dir", None))
+    family = loss_family(cfg["loss"], getattr(run, "references", None))
     accuracy = _accuracy(run, data, state, test_emb) if family == "softmax" else None
     if accuracy is not None:
         metrics[ACCURACY] = accuracy
@@ -394,7 +395,7 @@ def _accuracy(run, data: DeviceData, state: dict[str, Any], test_emb: torch.Tens
     cfg = run.config
     loss_fn = build_loss(cfg["loss"], num_classes=data.splits.num_classes,
                          embedding_dim=cfg["backbone"]["embedding_dim"], params=getattr(run, "params", None),
-                         base_dir=getattr(run, "source_dir", None))
+                         references=getattr(run, "references", None))
     loss_fn.load_state_dict(state["loss"])
     loss_fn.to(data.device)
     return classifier_accuracy(loss_fn.classifier, test_emb, data.test_y)

@@ -1,4 +1,4 @@
-"""The loss registry. ``resolve_loss(name, base_dir=...)`` gives a ``LossSpec`` (see ``base.py``).
+"""The loss registry. ``resolve_loss(name, references)`` gives a ``LossSpec`` (see ``base.py``).
 
 Built-in losses are found by reading the files of this folder for their
 ``@register_loss("name", ..., description="...")`` decorator (with ``ast``), so adding a loss is
@@ -10,7 +10,7 @@ Besides the built-in names (``modbench/plugins.py`` loads the last three, ``plug
 the spec):
 
 - ``pml:ClassName``: any pytorch-metric-learning loss by class name;
-- ``./file.py:Class`` (relative to ``base_dir``, the suite's folder) or ``package.module:Class``:
+- ``./file.py:Class`` (relative to the suite's folder, resolved at load) or ``package.module:Class``:
   a user's ``nn.Module``;
 - names that installed packages register in the entry-point group ``modbench.losses``.
 """
@@ -74,12 +74,12 @@ def loss_lines(pattern: str | None = None) -> list[tuple[str, str]]:
     return [*LOSSES.describe(), *entry_points, *OTHER_FORMS]
 
 
-def resolve_loss(name: str, base_dir: str | Path | None = None):
+def resolve_loss(name: str, references=None):
     """The ``LossSpec`` of ``name``; UnknownNameError naming the closest match.
 
     ``pml:ClassName`` gives pytorch-metric-learning's loss of that class (see ``pml.py``);
     ``./file.py:Class``, ``package.module:Class`` and entry-point names give a user's loss
-    (``modbench/plugins.py``), files relative to ``base_dir`` (the suite file's folder).
+    (``modbench/plugins.py``), a file as ``references`` (the suite's, resolved at load) names it.
     """
     if name.startswith("pml:"):
         from modbench.losses.pml import pml_spec
@@ -88,7 +88,7 @@ def resolve_loss(name: str, base_dir: str | Path | None = None):
     if name in LOSSES:
         return LOSSES.get(name)
     if plugins.is_plugin_reference(name):
-        return loss_spec(name, base_dir=base_dir)
+        return loss_spec(name, references)
     entry_points = plugins.entry_point_names("modbench.losses")
     if name in entry_points:
         return loss_spec_from_entry_point(name)

@@ -5,7 +5,6 @@ docs/extending.md. The parameter model is read from the constructor's signature.
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, create_model, model_validator
@@ -104,9 +103,10 @@ def loss_spec_from_class(cls: Any, name: str, source_files: tuple[str, ...]):
                     description=(inspect.getdoc(cls) or "").split("\n")[0], source_files=source_files)
 
 
-def loss_spec(name: str, base_dir: str | Path | None = None):
-    """The spec of ``./file.py:Class`` or ``module:Class`` (files relative to ``base_dir``)."""
-    cls, sources = load_reference(name, base_dir)
+def loss_spec(name: str, references=None):
+    """The spec of ``./file.py:Class`` or ``module:Class`` (a file as ``references`` resolved it
+    at load, ``plugins.PluginRef``)."""
+    cls, sources = load_reference(name, references)
     return loss_spec_from_class(cls, name, sources)
 
 

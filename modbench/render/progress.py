@@ -29,10 +29,11 @@ def safe_label(text) -> str:
     return rich_text(text)
 
 
-def loss_family(loss: str) -> str:
-    """The loss's family (softmax / embedding) from the registry; the name itself when unknown."""
+def loss_family(loss: str, references=None) -> str:
+    """The loss's family (softmax / embedding) from the registry; the name itself when unknown.
+    ``references``: the run's plugin references (``RunSpec.references``)."""
     try:
-        return resolve_loss(loss).family
+        return resolve_loss(loss, references).family
     except Exception:  # noqa: BLE001 - an estimate must never stop training
         return loss
 
@@ -77,7 +78,8 @@ class RichObserver(Observer):
         self.numerics = ""  # ", cpu float32, 2 CPU thread(s)": what the run on screen trains with
         self.times = EpochTimes()
         self.pending: dict[str, PendingRun] = {
-            r.key: PendingRun(r.loss, loss_family(r.loss), float(r.config["train"]["epochs"])) for r in runs
+            r.key: PendingRun(r.loss, loss_family(r.loss, getattr(r, "references", None)), float(r.config["train"]["epochs"]))
+            for r in runs
         }
         self.runs = self.progress.add_task("runs", total=total, info="", eta="")
         self.epochs = None
@@ -117,7 +119,8 @@ class RichObserver(Observer):
         self.epochs = self.progress.add_task("  epochs", total=epochs, completed=start_epoch, info="", eta="")
         self.batches = self.progress.add_task("  batches", total=steps_per_epoch, info="", eta="")
         self.steps_per_epoch = max(1, steps_per_epoch)
-        pending = self.pending.setdefault(run.key, PendingRun(run.loss, loss_family(run.loss), float(epochs)))
+        family = loss_family(run.loss, getattr(run, "references", None))
+        pending = self.pending.setdefault(run.key, PendingRun(run.loss, family, float(epochs)))
         pending.epochs_left = float(epochs - start_epoch)
         self.current = (run, pending.epochs_left)
         self._update_eta()

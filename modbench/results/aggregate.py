@@ -15,6 +15,7 @@ from modbench.canonical import canonical_json
 from modbench.results.rows import ACCURACY, ACCURACY_LABEL, ResultRow, accuracy_applicable
 from modbench.results.split_protocol import protocol_text
 from modbench.results.stats import Summary, summarize
+from modbench.suite.keys import ACROSS_SEEDS, configuration_key
 
 Cell = Summary  # mean, std (ddof=1, NaN for one seed), n, min, max
 
@@ -104,10 +105,9 @@ class Group:
         return names
 
 
-def configuration_key(row: ResultRow) -> str:
+def _row_key(row: ResultRow) -> str:
     """The row's resolved configuration without the seed (the seed is what a row averages over)."""
-    config = row.config if isinstance(row.config, dict) else {}
-    return canonical_json({k: v for k, v in config.items() if k != "seed"})
+    return configuration_key(row.config if isinstance(row.config, dict) else {}, ACROSS_SEEDS)
 
 
 def group_rows(rows: list[ResultRow]) -> list[Group]:
@@ -116,7 +116,7 @@ def group_rows(rows: list[ResultRow]) -> list[Group]:
     the first group of their configuration."""
     by_config: dict[tuple[str, str, str], list[ResultRow]] = {}
     for row in rows:  # the label too: two names for one configuration stay two rows
-        by_config.setdefault((row.suite, row.label, configuration_key(row)), []).append(row)
+        by_config.setdefault((row.suite, row.label, _row_key(row)), []).append(row)
     groups: list[Group] = []
     for same_config in by_config.values():
         split: dict[str, list[ResultRow]] = {}
@@ -162,7 +162,7 @@ def _tell_apart(groups: list[Group]) -> None:
     for g in groups:
         clashes.setdefault((g.suite, g.label), []).append(g)
     for same in clashes.values():
-        configs = {configuration_key(g.rows[0]): g.rows[0].config for g in same}
+        configs = {_row_key(g.rows[0]): g.rows[0].config for g in same}
         if len(configs) < 2:
             continue
         flats = [flat({k: v for k, v in c.items() if k != "seed"}) for c in configs.values()]

@@ -26,15 +26,13 @@ from modbench.results.deviations import written_sections
 from modbench.results.rows import ResultRow, row_for, rows_from_cache
 from modbench.results.verdicts_table import VerdictSettings
 from modbench.suite.loader import builtin_suite_names, load_suite
+from modbench.suite.keys import ACROSS_OVERRIDES, OVERRIDABLE, configuration_key
 from modbench.suite.runs import RunSpec, apply_overrides, resolve_runs, with_data_digest
 
 OTHER = "cached runs"
-# Settings a report matches a cached run to its suite across: the command-line overrides
-# (--epochs, --subset, --test-subset, --threads, --precision) and the digest of the data files read (another
-# data folder, or data changed since). Such a run is shown in its suite's table with its
-# difference stated.
-OVERRIDABLE = (("train", "epochs"), ("dataset", "subset"), ("dataset", "test_subset"), ("train", "cpu_threads"),
-               ("train", "precision"), ("dataset", "files_digest"))
+# A report matches a cached run to its suite's run across the seed, the command-line overrides and
+# the digest of the data files read (suite.keys.OVERRIDABLE), and the code that trained it
+# (suite.keys.ACROSS_OVERRIDES); such a run is shown in its suite's table with its difference stated.
 
 
 @dataclass
@@ -48,14 +46,8 @@ class ReportModel:
 
 
 def _setting_key(config: dict[str, Any]) -> str:
-    """A run's configuration without what a report matches across: the seed, the settings of
-    ``OVERRIDABLE``, and the code that trained it (a run of older code or other package versions
-    still belongs to its suite; as another configuration it gets a row of its own)."""
-    stripped = {k: v for k, v in config.items() if k not in ("seed", "code")}
-    for section, key in OVERRIDABLE:
-        if isinstance(stripped.get(section), dict):
-            stripped[section] = {k: v for k, v in stripped[section].items() if k != key}
-    return canonical_json(stripped)
+    """A run's configuration without what a report matches across (``ACROSS_OVERRIDES``)."""
+    return configuration_key(config, ACROSS_OVERRIDES)
 
 
 @dataclass
@@ -87,7 +79,8 @@ def _cached_runs(store) -> dict[str, _Cached]:
 
 def _spec(template, cached: _Cached):
     """A RunSpec for a cached run, from the suite's setting ``template`` (suite, label, loss)."""
-    return dataclasses.replace(template, seed=cached.config["seed"], config=cached.config, key=cached.key)
+    return dataclasses.replace(template, seed=cached.config["seed"], config=cached.config, key=cached.key,
+                               from_cache=True)
 
 
 def _other_specs(cached: _Cached, named: list[tuple[str, str, str | None]]):
@@ -99,11 +92,11 @@ def _other_specs(cached: _Cached, named: list[tuple[str, str, str | None]]):
     backbone = (cfg.get("backbone") or {}).get("name", "?")
     loss = (cfg.get("loss") or {}).get("name", "?")
     if named:
-        return [RunSpec(suite=suite, label=label, loss=loss, seed=cfg["seed"], config=cfg, key=cached.key)
+        return [RunSpec.cached(suite=suite, label=label, loss=loss, config=cfg, key=cached.key)
                 for suite, label, _ in named]
     suite = result.get("suite") if isinstance(result.get("suite"), str) else f"{OTHER} ({dataset}, {backbone})"
     label = result.get("label") if isinstance(result.get("label"), str) else loss
-    return [RunSpec(suite=suite, label=label, loss=loss, seed=cfg["seed"], config=cfg, key=cached.key)]
+    return [RunSpec.cached(suite=suite, label=label, loss=loss, config=cfg, key=cached.key)]
 
 
 def _row(spec, cached: _Cached) -> ResultRow:
@@ -207,7 +200,8 @@ def build_report(
 
 def _overrides(row: ResultRow) -> str:
     cfg = row.config
-    return canonical_json([(cfg.get(s) or {}).get(k) for s, k in OVERRIDABLE])
+    return canonical_json([(cfg.get(section) or {}).get(key)
+                           for section, _, key in (path.partition(".") for path in OVERRIDABLE)])
 
 
 def _filtered_out(config: dict[str, Any], *, seeds, epochs, subset, test_subset=None) -> str | None:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 import modbench
+from modbench.plugins import resolve_references
 from modbench.datasets.paths import DatasetSpecError, resolve_dataset
 from modbench.errors import UserError, unknown_name_message
 from modbench.suite.errors import (  # noqa: F401 (SuiteError, validation_message: API)
@@ -224,7 +225,7 @@ def entry_problems(data: dict[str, Any], problems: Problems, base_dir: Path) -> 
         except ValidationError:
             continue
     try:
-        expand_entries(parsed, problems.source, base_dir)
+        expand_entries(parsed, problems.source, resolve_references((e.name for _, e in parsed), base_dir))
     except SuiteError as exc:
         problems.extend(exc)
 
@@ -233,9 +234,10 @@ def load_suite(ref: str | dict, *, check: bool = True) -> tuple[Suite, str]:
     """Locate, read and validate a suite; returns the suite and its source (for messages).
 
     The suite carries ``source``, ``source_dir`` (the file's folder, for relative names and
-    paths) and, when checked, ``loss_settings`` (every loss setting, validated once). ``ref``
-    may also be the suite as a dict (the Python API): its source is ``<suite dict>`` and its
-    relative names and paths are relative to the current directory."""
+    paths), ``references`` (its plugin references, resolved against that folder once) and, when
+    checked, ``loss_settings`` (every loss setting, validated once). ``ref`` may also be the
+    suite as a dict (the Python API): its source is ``<suite dict>`` and its relative names and
+    paths are relative to the current directory. Nothing else writes these."""
     if isinstance(ref, dict):
         source, data, base_dir = "<suite dict>", ref, Path.cwd()
     else:
@@ -253,6 +255,8 @@ def load_suite(ref: str | dict, *, check: bool = True) -> tuple[Suite, str]:
         entry_problems(data, problems, base_dir)
         problems.raise_if_any()
     suite._source, suite._source_dir = source, base_dir
+    # every plugin reference resolved against the suite's folder here, once: runs carry them
+    suite._references = resolve_references([*(e.name for e in suite.losses), suite.backbone.name], base_dir)
     if check:
         check_references(suite, source)
     return _resolve_weights(_resolve_dataset_path(suite, source, base_dir), source, base_dir), source

@@ -6,8 +6,6 @@ everything else (expansion, the loader) goes through it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from modbench.backbones import BACKBONES
 from modbench.datasets import DATASETS
 from modbench.errors import UserError, unknown_name_message
@@ -23,12 +21,12 @@ DATASETS_WITH_LABEL_SETS = {"cifar100"}  # fine | coarse
 MAX_RECALL_K = 10_000  # recall@k beyond this is a typo, not a retrieval setting (docs/reliability.md)
 
 
-def loss_params_model(name: str, base_dir: Path | None = None):
+def loss_params_model(name: str, references=None):
     """The pydantic parameter model of loss ``name`` (UnknownNameError when there is none).
 
     Built-in losses come from ``modbench.losses.params`` without importing torch (``report``
     and ``list`` stay fast); any other name (``pml:``, plugins) through ``resolve_loss``, given the
-    suite file's folder for names relative to it where the registry takes ``base_dir``.
+    suite's plugin references resolved at load (``Suite.references``).
     """
     try:
         from modbench.losses.params import PARAMS
@@ -38,13 +36,7 @@ def loss_params_model(name: str, base_dir: Path | None = None):
         return PARAMS[name]
     from modbench.losses import resolve_loss
 
-    try:
-        spec = resolve_loss(name, base_dir=base_dir)
-    except TypeError as exc:  # a registry without the keyword
-        if "base_dir" not in str(exc):
-            raise
-        spec = resolve_loss(name)
-    return spec.params
+    return resolve_loss(name, references).params
 
 
 def name_problems(data: dict, problems: Problems) -> None:
@@ -68,8 +60,8 @@ def reference_problems(suite: Suite, problems: Problems) -> None:
         problems.add("dataset.name", unknown_name_message("dataset", suite.dataset.name, DATASETS.names()))
     if not BACKBONES.knows(suite.backbone.name):
         problems.add("backbone.name", unknown_name_message("backbone", suite.backbone.name, BACKBONES.names()))
-    else:  # a user's ./file.py:Class or module:Class, looked up from the suite's folder
-        problem = backbone_problem(suite.backbone.name, suite.source_dir)
+    else:  # a user's ./file.py:Class or module:Class, as resolved at load
+        problem = backbone_problem(suite.backbone.name, suite.references)
         if problem:
             problems.add("backbone.name", problem)
     if suite.dataset.labels is not None and suite.dataset.name not in DATASETS_WITH_LABEL_SETS:

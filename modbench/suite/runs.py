@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import importlib
 import itertools
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -34,6 +33,7 @@ from modbench.datasets.locate import ABSENT, data_digest
 from modbench.errors import UnknownNameError, UserError, closest
 from modbench.identity import code_identity
 from modbench.suite.errors import Problems, SuiteError, validation_problems
+from modbench.suite.keys import config_key
 from modbench.suite.references import loss_params_model
 from modbench.suite.schema import Suite
 
@@ -63,19 +63,43 @@ class LossSetting:
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One run: the typed, frozen form every command plans, trains, caches and reports.
+
+    ``config`` is the run's fully resolved configuration (``run_config``) and ``key`` the hash of
+    its canonical JSON (``config_key``), computed here from ``config`` whenever a RunSpec is made
+    (``dataclasses.replace`` and ``with_config`` included): a key passed beside it is ignored. Only
+    a run read back from the cache (``from_cache``, ``RunSpec.cached``) is named by its folder.
+    """
+
     suite: str
     label: str
     loss: str
     seed: int
     config: dict[str, Any]
-    key: str
+    key: str = ""
     swept: dict[str, Any] = field(default_factory=dict)
     # The validated parameter model of the loss, so that nothing validates it again. It travels
     # to ``--jobs`` workers (pickle) when its class is importable by name; the class of a
     # ``pml:`` or plugin model is made at run time, and there the worker's build_loss validates
     # ``config["loss"]["params"]`` instead.
     params: BaseModel | None = field(default=None, compare=False, repr=False)
-    source_dir: Path | None = field(default=None, compare=False, repr=False)  # the suite file's folder
+    # The suite's plugin references, resolved at load (``plugins.PluginRef``): where the engine,
+    # also in a worker process, finds a user's loss or backbone file without the suite's folder.
+    references: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    from_cache: bool = field(default=False, compare=False, repr=False)  # read back: ``key`` names its folder
+
+    def __post_init__(self):
+        if not (self.from_cache and self.key):
+            object.__setattr__(self, "key", config_key(self.config))
+
+    @classmethod
+    def cached(cls, *, suite: str, label: str, loss: str, config: dict[str, Any], key: str) -> "RunSpec":
+        """A run read back from the cache: its configuration as recorded, named by its folder."""
+        return cls(suite=suite, label=label, loss=loss, seed=config["seed"], config=config, key=key, from_cache=True)
+
+    def with_config(self, **sections: Any) -> "RunSpec":
+        """This run with ``sections`` of its configuration replaced (or added), keyed anew."""
+        return dataclasses.replace(self, config={**self.config, **sections}, from_cache=False)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -101,10 +125,6 @@ def _importable(cls: type) -> bool:
     except (ImportError, AttributeError):
         return False
     return obj is cls
-
-
-def config_key(config: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:20]
 
 
 def _format_value(value: Any) -> str:
@@ -207,21 +227,22 @@ def _distinct_labels(settings: list[LossSetting], source: str) -> list[LossSetti
 def expand_losses(suite: Suite, source: str) -> list[LossSetting]:
     """Every distinct loss setting of the suite, parameters validated against the loss, labels
     distinct. Problems of different entries are all reported at once (SuiteError)."""
-    settings = expand_entries(enumerate(suite.losses), source, getattr(suite, "source_dir", None))
+    settings = expand_entries(enumerate(suite.losses), source, suite.references)
     settings = _distinct_labels(settings, source)
     check_run_count(len(settings), len(suite.seeds), source)
     return settings
 
 
-def expand_entries(entries, source: str, base_dir=None) -> list[LossSetting]:
+def expand_entries(entries, source: str, references=None) -> list[LossSetting]:
     """The distinct settings of ``(index, LossEntry)`` pairs; SuiteError with every entry's
-    problems (unknown loss, parameters, sweep size)."""
+    problems (unknown loss, parameters, sweep size). ``references``: the plugin references
+    resolved at load (``Suite.references``)."""
     problems = Problems(source)
     settings: list[LossSetting] = []
     seen: set[str] = set()
     for i, entry in entries:
         try:
-            params_model = loss_params_model(entry.name, base_dir)
+            params_model = loss_params_model(entry.name, references)
         except UnknownNameError as exc:
             problems.add(f"losses[{i}].name", str(exc))
             continue
@@ -264,7 +285,7 @@ def run_config(suite: Suite, setting: LossSetting, seed: int, code: dict[str, An
         "train": suite.train.model_dump(mode="json") | loss_train(setting),
         "loss": {"name": setting.name, "params": setting.params},
         "seed": seed,
-        "code": code if code is not None else code_identity(setting.name, suite.backbone.name, suite.source_dir),
+        "code": code if code is not None else code_identity(setting.name, suite.backbone.name, suite.references),
     }
 
 
@@ -311,14 +332,16 @@ def apply_overrides(
         return suite
     source = source or getattr(suite, "source", None) or "overrides"
     try:
-        new = Suite.model_validate(data)
+        validated = Suite.model_validate(data)
     except ValidationError as exc:
         problems = []
         for path, message in validation_problems(exc, Suite):
             override = next((v for k, v in given.items() if path == k or path.startswith(k + "[")), None)
             problems.append((path, message + (f" (from the override {override})" if override else "")))
         raise SuiteError(source, problems=problems) from None
-    copy_loaded_state(suite, new)
+    # model_copy keeps what load_suite attached (folder, source, expanded settings): overrides
+    # never change the loss settings
+    new = suite.model_copy(update={k: getattr(validated, k) for k in ("train", "dataset", "seeds")})
     if new.loss_settings is not None:
         check_run_count(len(new.loss_settings), len(new.seeds), source)
     return new
@@ -338,15 +361,7 @@ def with_data_digest(suite: Suite, data_dir=None, *, absent: bool = True) -> Sui
     digest = data_digest(suite.dataset.name, data_dir)
     if digest is None or digest == suite.dataset.files_digest or (digest == ABSENT and not absent):
         return suite
-    new = suite.model_copy(update={"dataset": suite.dataset.model_copy(update={"files_digest": digest})})
-    copy_loaded_state(suite, new)
-    return new
-
-
-def copy_loaded_state(old: Suite, new: Suite) -> None:
-    """What ``load_suite`` attached (folder, source, expanded settings) onto a revalidated copy:
-    overrides never change the loss settings."""
-    new._source, new._source_dir, new._loss_settings = old._source, old._source_dir, old._loss_settings
+    return suite.model_copy(update={"dataset": suite.dataset.model_copy(update={"files_digest": digest})})
 
 
 def loss_settings_of(suite: Suite, source: str | None = None) -> list[LossSetting]:
@@ -374,24 +389,28 @@ def resolve_runs(
                     f"(choices: {', '.join(known)})"
                 )
         settings = [s for s in settings if s.name in losses or s.label in losses]
+    return plan_runs(suite, settings)
+
+
+def plan_runs(suite: Suite, settings, seeds: list[int] | None = None) -> list[RunSpec]:
+    """One RunSpec per loss setting (``LossSetting``) and seed (default ``suite.seeds``): the one
+    place where runs are made from a suite."""
     runs = []
     codes: dict[str, dict[str, Any]] = {}  # loss name -> code_identity, computed once per call (it stats ~40 files)
     for setting in settings:
         if setting.name not in codes:
-            codes[setting.name] = code_identity(setting.name, suite.backbone.name, suite.source_dir)  # modbench/identity.py
-        for seed in suite.seeds:
-            config = run_config(suite, setting, seed, copy.deepcopy(codes[setting.name]))
+            codes[setting.name] = code_identity(setting.name, suite.backbone.name, suite.references)  # modbench/identity.py
+        for seed in (suite.seeds if seeds is None else seeds):
             runs.append(
                 RunSpec(
                     suite=suite.name,
                     label=setting.label,
                     loss=setting.name,
                     seed=seed,
-                    config=config,
-                    key=config_key(config),
+                    config=run_config(suite, setting, seed, copy.deepcopy(codes[setting.name])),
                     swept=setting.swept,
                     params=setting.model,
-                    source_dir=suite.source_dir,
+                    references=suite.references,
                 )
             )
     return runs

@@ -433,10 +433,12 @@ class Suite(Strict):
             raise ValueError("seeds must be distinct")
         return value
 
-    # Set by ``load_suite`` (never read from the file): where the suite file is, for names and
-    # paths relative to it; the source named in messages; its loss settings, expanded once.
+    # Set by ``load_suite`` (never read from the file, written nowhere else): where the suite file
+    # is, for names and paths relative to it; the source named in messages; the plugin references
+    # of its losses and backbone, resolved against that folder once; its loss settings, expanded once.
     _source: str | None = PrivateAttr(None)
     _source_dir: Path | None = PrivateAttr(None)
+    _references: dict | None = PrivateAttr(None)
     _loss_settings: tuple | None = PrivateAttr(None)
 
     @property
@@ -447,6 +449,13 @@ class Suite(Strict):
     def source_dir(self) -> Path | None:
         """The folder of the suite file (None for a suite not read from a file)."""
         return self._source_dir
+
+    @property
+    def references(self) -> dict:
+        """``{name: plugins.PluginRef}`` of the suite's plugin losses and backbone (``./file.py:Class``,
+        ``module:Class``), resolved once by ``load_suite``; empty for a suite not read by it, whose
+        relative files are relative to the current directory."""
+        return self._references or {}
 
     @property
     def loss_settings(self) -> tuple | None:

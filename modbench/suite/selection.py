@@ -4,11 +4,10 @@ no torch, nothing printed (the suite layer; the CLI and the API both start here)
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from modbench.suite.loader import load_suite
-from modbench.suite.runs import apply_overrides, config_key, resolve_runs, with_data_digest
+from modbench.suite.runs import apply_overrides, resolve_runs, with_data_digest
 
 
 @dataclass
@@ -40,8 +39,5 @@ def restamped(selection: RunSelection, data_dir) -> RunSelection:
     wrote them): each run's key follows its configuration."""
     suite = with_data_digest(selection.suite, data_dir)
     dataset = suite.dataset.model_dump(mode="json")
-    runs = []
-    for run in selection.runs:
-        config = {**run.config, "dataset": dataset}
-        runs.append(dataclasses.replace(run, config=config, key=config_key(config)))
+    runs = [run.with_config(dataset=dataset) for run in selection.runs]
     return RunSelection(suite, selection.source, runs, selection.eval_cfg)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from modbench.errors import closest
 from modbench.losses import resolve_loss
-from modbench.losses.params import loss_params
+from modbench.suite.references import loss_params_model
 from modbench.suite.errors import SuiteError
 from modbench.suite.schema import TuneRange
 
@@ -39,10 +39,11 @@ class Range:
 
 LR_RANGE = Range(1e-6, 1e-2, log=True)
 
-def declared_space(loss: str) -> dict[str, Range]:
+def declared_space(loss: str, references=None) -> dict[str, Range]:
     """The loss's own space, ``spec.search_space`` (empty where the loss declares none). Imports
-    the loss (and torch): only ``modbench tune`` calls it, which trains anyway."""
-    declared = getattr(resolve_loss(loss), "search_space", None) or {}
+    the loss (and torch): only ``modbench tune`` calls it, which trains anyway. ``references``:
+    the suite's plugin references (``Suite.references``)."""
+    declared = getattr(resolve_loss(loss, references), "search_space", None) or {}
     return {k: Range(float(v["low"]), float(v["high"]), bool(v.get("log", False))) for k, v in declared.items()}
 
 
@@ -55,9 +56,9 @@ def loss_space(suite, setting, source: str = "suite") -> dict[str, Range]:
     """The searched parameters of one loss setting of ``suite`` (``lr`` included unless fixed),
     with the suite's ``tune:`` overrides applied (``"*"`` first, then the loss name, then its
     label). Raises SuiteError for a parameter the loss does not have."""
-    space = declared_space(setting.name)
+    space = declared_space(setting.name, suite.references)
     space[LR] = LR_RANGE
-    params_model = loss_params(setting.name)
+    params_model = loss_params_model(setting.name, suite.references)
     section = suite.tune or {}
     for key in (ALL, setting.name, setting.label):
         for param, value in (section.get(key) or {}).items():
@@ -119,7 +120,7 @@ def check_tune_section(suite, source: str) -> None:
         for param, value in params.items():
             value = _check_value(value, source, f"tune.{key}.{param}")
             for entry in targets:
-                model = loss_params(entry.name)
+                model = loss_params_model(entry.name, suite.references)
                 if param != LR and param not in model.model_fields:
                     if key == ALL:
                         continue  # "*" applies a parameter to the losses that have it

@@ -8,30 +8,23 @@ because their numbers are validation metrics and must never sit in a row beside 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
-from modbench.canonical import canonical_json
-from modbench.suite.runs import expand_losses
+from modbench.suite.keys import configuration_key
+from modbench.suite.runs import loss_settings_of
 from modbench.tune.trials import is_trial, trial_run
 
 TRIALS_HEADING = "{suite} — tuning trials (validation)"
-
-
-def _without_searched(config: dict) -> dict:
-    out = copy.deepcopy(config)
-    out.pop("tune", None)
-    out["loss"].pop("params", None)
-    out["train"].pop("lr", None)
-    return out
+# What a trial matches its loss setting across: the trial marker and the searched values.
+ACROSS_SEARCH = ("tune", "loss.params", "train.lr")
 
 
 def trial_runs(store, suite, source: str) -> list:
     """RunSpecs of the cached trial runs of ``suite``, labelled with their searched values."""
     bases = {}
-    for setting in expand_losses(suite, source):
+    for setting in loss_settings_of(suite, source):
         base = trial_run(suite, source, setting, {})
-        bases.setdefault(canonical_json(_without_searched(base.config)), (setting, base))
+        bases.setdefault(configuration_key(base.config, ACROSS_SEARCH), (setting, base))
     found = []
     for run_dir in store.all_runs():
         try:
@@ -40,7 +33,7 @@ def trial_runs(store, suite, source: str) -> list:
             continue
         if not config or not is_trial(config):
             continue
-        match = bases.get(canonical_json(_without_searched(config)))
+        match = bases.get(configuration_key(config, ACROSS_SEARCH))
         if match is None:
             continue
         setting, base = match
@@ -48,8 +41,8 @@ def trial_runs(store, suite, source: str) -> list:
         if config["train"].get("lr") != base.config["train"].get("lr"):
             changed["lr"] = config["train"]["lr"]
         shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(changed.items()))
-        found.append(dataclasses.replace(
+        found.append(dataclasses.replace(  # a run read back from the cache: named by its folder
             base, suite=TRIALS_HEADING.format(suite=suite.name), label=f"{setting.label} ({shown})" if shown else setting.label,
-            config=config, key=run_dir.key,
+            config=config, key=run_dir.key, from_cache=True,
         ))
     return sorted(found, key=lambda r: (r.label, r.key))

@@ -15,7 +15,7 @@ import dataclasses
 from typing import Any
 
 from modbench.engine.events import Observer  # no torch
-from modbench.suite.runs import config_key, resolve_runs
+from modbench.suite.runs import expand_entries, plan_runs
 from modbench.suite.schema import LossEntry
 from modbench.suite.tune_section import LR
 
@@ -40,12 +40,9 @@ def trial_run(suite, source: str, setting, params: dict[str, Any], seed: int | N
         lr=params.get(LR, setting.lr),
         optimizer=setting.optimizer,
     )
-    variant = suite.model_copy(update={"losses": [entry], "seeds": [suite.seeds[0] if seed is None else seed],
-                                       "tune": None})
-    variant._loss_settings = None  # load_suite's expanded settings are the suite's, not this entry's
-    (run,) = resolve_runs(variant, source)
-    config = {**run.config, "tune": dict(TRIAL_MARKER)}
-    return dataclasses.replace(run, config=config, key=config_key(config))
+    (variant,) = expand_entries([(0, entry)], source, suite.references)  # the trial's parameters, validated
+    (run,) = plan_runs(suite, [variant], seeds=[suite.seeds[0] if seed is None else seed])
+    return run.with_config(tune=dict(TRIAL_MARKER))
 
 
 def validation_as_test(splits):

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from modbench.cache.atomic import write_user_file
-from modbench.suite.runs import canonical_json
+from modbench.canonical import canonical_json
 from modbench.suite.tune_section import LR
 
 TUNED_NOTE = "tuned: {trials} trials per loss on validation ({metric})"

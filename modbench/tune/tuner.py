@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from modbench.canonical import canonical_json
-from modbench.suite.runs import expand_losses, resolve_runs
+from modbench.suite.runs import loss_settings_of, resolve_runs
 from modbench.suite.tune_section import LR, Range, loss_space
 from modbench.tune.study import PRUNER_FIELD, counted, retry_trial
 from modbench.tune.trials import PruningObserver, trial_eval_cfg, trial_run
@@ -53,7 +53,7 @@ def study_name(suite, source: str, setting, space: dict[str, Range], metric: str
 
 
 def targets(suite, source: str, *, losses: list[str] | None, metric: str, pruner: str) -> list[Target]:
-    settings = expand_losses(suite, source)
+    settings = loss_settings_of(suite, source)
     if losses:
         resolve_runs(suite, source, losses=losses)  # an unknown --loss: one line naming the choices
         settings = [s for s in settings if s.name in losses or s.label in losses]

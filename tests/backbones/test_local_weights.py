@@ -17,6 +17,7 @@ from modbench.backbones import BACKBONES, _pretrained
 from modbench.backbones.weights_file import WeightsFile
 from modbench.engine.model import build_model
 from modbench.errors import UserError
+from modbench.plugins import resolve_references
 
 
 def _save(state, path: pathlib.Path) -> WeightsFile:
@@ -185,13 +186,13 @@ def test_a_plugin_backbone_gets_the_whole_file(tmp_path, monkeypatch):
     state = TinyNet(1).state_dict()
     weights = _save(state, tmp_path / "tiny.pth")
     cfg = {"name": "./nets.py:Tiny", "embedding_dim": 8, "weights": str(weights.path), "weights_digest": weights.sha256}
-    model = build_model(cfg, in_channels=1, image_size=8, base_dir=tmp_path, data_stats=((0.5,), (0.2,)))
+    model = build_model(cfg, in_channels=1, image_size=8, references=resolve_references([cfg["name"]], tmp_path), data_stats=((0.5,), (0.2,)))
     assert torch.equal(model.backbone.conv.weight, state["conv.weight"])
     assert model.input_stats is None  # the plugin declares no input statistics: the dataset's
     bad = _save(TinyNet(3).state_dict(), tmp_path / "rgb.pth")
     cfg.update(weights=str(bad.path), weights_digest=bad.sha256)
     with pytest.raises(UserError, match=r"conv.weight is \(4, 3, 3, 3\), the network's \(4, 1, 3, 3\)"):
-        build_model(cfg, in_channels=1, image_size=8, base_dir=tmp_path, data_stats=((0.5,), (0.2,)))
+        build_model(cfg, in_channels=1, image_size=8, references=resolve_references([cfg["name"]], tmp_path), data_stats=((0.5,), (0.2,)))
 
 
 @pytest.mark.parametrize("channels", [1, 3])

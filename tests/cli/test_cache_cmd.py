@@ -63,6 +63,25 @@ def test_list_shows_suite_loss_seed_status_size_date(cli, cache):
     assert table.exit_code == 0 and runs["failed"].key in table.stdout and "failed" in table.stdout
 
 
+def test_list_matches_a_suites_runs_by_the_reports_rule(cli, cache):
+    """A run trained with --threads, --epochs or by other code is still its suite's run (the
+    rule ``report`` uses, suite.keys.ACROSS_OVERRIDES), with its difference named."""
+    store, runs, tiny_file, _ = cache
+    base = runs["done"]
+    variants = {
+        "threads": base.with_config(train={**base.config["train"], "cpu_threads": 3}),
+        "epochs": base.with_config(train={**base.config["train"], "epochs": 7}),
+        "code": base.with_config(code={**base.config["code"], "digest": "0" * 20}),
+    }
+    for run in variants.values():
+        store.run(run.key).write_config(run.config)
+        store.run(run.key).write_result({"key": run.key, "metrics": {"nmi": 0.5}})
+    listed = _listed(cli, "--suite", str(tiny_file))
+    assert {k: listed[r.key]["suite"] for k, r in variants.items()} == {
+        "threads": "tiny (--threads 3)", "epochs": "tiny (--epochs 7)", "code": "tiny (other code)"}
+    assert listed[base.key]["suite"] == "tiny" and all(listed[r.key]["label"] == "CE" for r in variants.values())
+
+
 def test_list_without_suite_lists_every_run(cli, cache):
     store, runs, *_ = cache
     listed = _listed(cli)

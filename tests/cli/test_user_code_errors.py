@@ -82,7 +82,7 @@ def test_an_error_in_modbench_itself_is_not_blamed_on_the_user(monkeypatch):
     from modbench.engine.culprit import user_code_error
 
     run = SimpleNamespace(key="k", label="CE", config={"loss": {"name": "cross-entropy"}, "backbone": {"name": "small-cnn"}},
-                          source_dir=None)
+                          references={})
     try:
         raise RuntimeError("inside modbench")
     except RuntimeError as exc:

@@ -95,7 +95,7 @@ def test_a_run_pickles_with_its_model_where_the_class_can_be_found_again(write_s
     assert pml.params is not None and pml.params.pos_margin == 0.1
     for run in (pml, improved):
         back = pickle.loads(pickle.dumps(run))  # --jobs workers get runs through pickle (spawn)
-        assert back == run and back.config == run.config and back.source_dir == tmp_path.resolve()
+        assert back == run and back.config == run.config and back.references == run.references
     assert pickle.loads(pickle.dumps(improved)).params == ImprovedParams(beta=2.0, gamma=5.0)
     assert pickle.loads(pickle.dumps(pml)).params is None  # a class made at run time: validated again there
 
@@ -149,7 +149,7 @@ def test_an_override_keeps_the_run_count_bounded(write_suite):
 )
 def test_a_loss_file_relative_to_the_suite_trains_from_any_folder(cli, tmp_path, monkeypatch, cache_dir, jobs):
     """``./file.py:Class`` is relative to the suite file at load and when the run trains, also
-    in a worker process (which knows the suite's folder only from the run: RunSpec.source_dir)."""
+    in a worker process (which knows the file only from the run: RunSpec.references, resolved at load)."""
     import json
     import shutil
 
