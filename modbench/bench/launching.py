@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modbench.bench.executors import Executor, Job, executor_for
+from modbench.bench.executors import Job, executor_for
 from modbench.cache.reuse import run_threads
 from modbench.cache.store import RunStore
 from modbench.errors import UserError
@@ -138,19 +138,19 @@ def launch_missing(
     preflight(options)
     root = str(Path(cache_root).expanduser().resolve())
     data = str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None
-    executor: Executor
+    devices, threads = None, 1
     if options.launcher == "local":
         # The workers start with the largest count a run asks for (the Runner sets each run's
         # own count before it trains); never the pool's share of the cores.
         threads = max(run_threads(run.config) for run in todo)
         devices, child_device = _devices_for(options, options.device)
         settings = WorkerSettings(root, data, download, child_device, threads)
-        executor = executor_for(options, default_folder=Path(root) / "slurm", name="", devices=devices, threads=threads)
     else:
         # On the nodes "auto" picks the job's GPU when it was given one (--gpus-per-job); each
         # run trains with its own train.cpu_threads, as anywhere else.
         settings = WorkerSettings(root, data, download, options.device)
-        executor = executor_for(options, default_folder=Path(root) / "slurm", name=f"modbench-{todo[0].suite}")
+    executor = executor_for(options, default_folder=Path(root) / "slurm", name=f"modbench-{todo[0].suite}",
+                            devices=devices, threads=threads)
     summaries = executor.run(run_jobs(todo, eval_cfg, settings, force=force), observer)
     return _job_results(todo, summaries)
 
