@@ -8,9 +8,9 @@ missing runs) and ``tune`` (its trials), three places:
   ``modbench.launch.slurm``).
 
 A ``Job`` is a picklable callable with its arguments; every executor calls it as
-``call(*args, observer=...)`` with the engine ``Observer`` of the place it runs in: inline, one
-that turns the engine's events into the caller's ``LaunchObserver`` calls; in a pool worker, one
-that sends them to the parent through a queue (the parent makes the same calls); in a SLURM job,
+``call(*args, observer=...)`` with the engine ``Observer`` of the place it runs in: inline and in
+a pool worker, ``launch.events.EventSender``, whose events become the caller's
+``LaunchObserver`` calls (at once, or through a queue to the parent); in a SLURM job,
 ``LogObserver`` (plain lines in the job's log). The job returns a small summary dict (at least
 ``status``); its real output goes where every process can read it (the run cache, the studies'
 storage), so that a job that ran anywhere is the same as a job that ran here. A job catches the
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modbench.engine.events import Observer
-from modbench.launch.events import LaunchObserver
+from modbench.launch.events import EventRelay, EventSender, LaunchObserver
 from modbench.launch.options import LaunchOptions, SlurmResources
 
 
@@ -72,32 +72,21 @@ class Executor(Protocol):
     def run(self, jobs: Sequence[Job], observer: LaunchObserver) -> dict[str, dict]: ...
 
 
-class _ToLaunchObserver(Observer):
-    """The engine's events of an inline job as the calls a launched job's progress makes."""
+class _Handed:
+    """An ``EventSender``'s queue that hands each event to the relay at once (a job in this
+    process)."""
 
-    def __init__(self, slot: int, job: Job, observer: LaunchObserver):
-        self.slot, self.job, self.observer = slot, job, observer
-        self.steps, self.epoch = 1, 0
-
-    def run_start(self, run, *, start_epoch, epochs, steps_per_epoch):
-        self.steps, self.epoch = max(steps_per_epoch, 1), start_epoch
-        if self.job.run is not None and run.key == self.job.key:
-            self.observer.job_start(self.slot, self.job.run, start_epoch=start_epoch, epochs=epochs)
-
-    def epoch_end(self, *, epoch, record):
-        self.epoch = epoch
-        self.observer.job_update(self.slot, epochs_done=float(epoch))
-
-    def message(self, text):
-        self.observer.message(text)
+    def __init__(self, relay: EventRelay):
+        self.put = relay.handle
 
 
 class InlineExecutor:
     """Each job in this process, one after another (no pickling). ``observer``: the engine
     observer the jobs report to (e.g. the caller's progress bars); None: their events become
-    ``LaunchObserver`` calls, as a pool worker's do. An exception a job raises is raised here,
-    as if the caller had called the job itself (a ``UserError`` stays one line, exit 2); a pool
-    or SLURM job's exception can only come back as its summary."""
+    ``LaunchObserver`` calls through the pool's own translation (``launch.events``). An
+    exception a job raises is raised here, as if the caller had called the job itself (a
+    ``UserError`` stays one line, exit 2); a pool or SLURM job's exception can only come back as
+    its summary."""
 
     kind = "inline"
 
@@ -106,13 +95,10 @@ class InlineExecutor:
 
     def run(self, jobs: Sequence[Job], observer: LaunchObserver) -> dict[str, dict]:
         observer.launched(total=len(jobs), slots=["this process"])
-        summaries: dict[str, dict] = {}
+        relay = EventRelay(None, {job.key: job.run for job in jobs}, observer)
         for job in jobs:
-            engine = self.observer or _ToLaunchObserver(0, job, observer)
-            summary = job.call(*job.args, observer=engine)
-            summaries[job.key] = summary
-            observer.job_end(0, job.run, status=summary["status"])
-        return summaries
+            relay.finished(job, job.call(*job.args, observer=self.observer or EventSender(0, _Handed(relay))))
+        return relay.summaries
 
 
 class PoolExecutor:

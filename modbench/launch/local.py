@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue as queue_mod
 import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-from modbench.engine.events import Observer
 from modbench.errors import ModbenchError
-from modbench.launch.events import LaunchObserver
+from modbench.launch.events import EventRelay, EventSender, LaunchObserver
 from modbench.launch.options import cpu_share
 from modbench.user_code import detach_stdout
 
@@ -101,37 +99,9 @@ def _init_worker(slots, events, jobs: int, devices: tuple[int, ...] | None, pare
     torch.set_num_threads(threads)
 
 
-class _QueueObserver(Observer):
-    """Engine events of a worker, sent to the parent (batch events at most every ``every_s``)."""
-
-    def __init__(self, slot: int, events, every_s: float = 0.25):
-        self.slot, self.events, self.every_s = slot, events, every_s
-        self._last = 0.0
-        self._steps, self._epoch, self._key = 1, 0, None
-
-    def run_start(self, run, *, start_epoch, epochs, steps_per_epoch):
-        self._steps, self._epoch, self._key = max(steps_per_epoch, 1), start_epoch, run.key
-        self.events.put(("start", self.slot, run.key, start_epoch, epochs))
-
-    def batch_end(self, *, step, loss, images_per_s):
-        now = time.monotonic()
-        if now - self._last >= self.every_s:
-            self._last = now
-            info = f"loss {loss:.4g}, {images_per_s:,.0f} img/s" if loss is not None else ""
-            self.events.put(("update", self.slot, self._key, self._epoch + step / self._steps, info))
-
-    def epoch_end(self, *, epoch, record):
-        self._epoch = epoch
-        val = ", ".join(f"{k} {v:.3f}" for k, v in record.get("val", {}).items() if v == v)
-        self.events.put(("update", self.slot, self._key, float(epoch), f"val {val}" if val else ""))
-
-    def message(self, text):
-        self.events.put(("message", self.slot, self._key, text))
-
-
 def _pool_call(call, args: tuple) -> dict:
     """A job in this worker: ``call(*args, observer=...)`` with events sent to the parent."""
-    return call(*args, observer=_QueueObserver(_SLOT, _EVENTS))
+    return call(*args, observer=EventSender(_SLOT, _EVENTS))
 
 
 # -- in the parent ------------------------------------------------------------------------------
@@ -156,7 +126,7 @@ def run_pool(
     threads = threads or 1
     names = [f"cuda:{devices[s % len(devices)]}" if devices else f"cpu, {threads} thread(s)" for s in range(workers)]
     observer.launched(total=len(jobs), slots=[f"job {s} [{n}]" for s, n in enumerate(names)])
-    relay = _EventRelay(events, {job.key: job.run for job in jobs}, observer)
+    relay = EventRelay(events, {job.key: job.run for job in jobs}, observer)
     summaries = relay.summaries
 
     pool = ProcessPoolExecutor(
@@ -181,41 +151,6 @@ def run_pool(
         pool.shutdown(wait=True, cancel_futures=True)
     relay.drain()  # the workers have exited, so every event they sent is in the pipe by now
     return summaries
-
-
-class _EventRelay:
-    """Workers' events -> the observer's calls. Events and results travel through different
-    pipes: a run's start event may arrive after its result. Lines are therefore keyed by run,
-    ``job_end`` is called once per job, when its result arrives, and of the late events of a
-    finished run only its start is shown (its line then says how it ended)."""
-
-    def __init__(self, events, by_key: dict, observer: LaunchObserver):
-        """``by_key``: job key -> the run its line shows (a job that is one run has its key);
-        engine events of other runs (a tuning worker's trials) start no line."""
-        self.events, self.by_key, self.observer = events, by_key, observer
-        self.slot_of: dict[str, int] = {}  # run key -> the slot whose start event arrived
-        self.summaries: dict[str, dict] = {}
-
-    def drain(self) -> None:
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue_mod.Empty:
-                return
-            kind, slot, key = event[0], event[1], event[2]
-            if kind == "start" and key not in self.slot_of and self.by_key.get(key) is not None:
-                self.slot_of[key] = slot
-                self.observer.job_start(slot, self.by_key[key], start_epoch=event[3], epochs=event[4])
-                if key in self.summaries:  # it ended already (job_end was called): its line says how
-                    self.observer.job_update(slot, info=self.summaries[key]["status"])
-            elif kind == "update" and key in self.slot_of and key not in self.summaries:
-                self.observer.job_update(slot, epochs_done=event[3], info=event[4])
-            elif kind == "message":
-                self.observer.message(event[3])
-
-    def finished(self, job, summary: dict) -> None:
-        self.summaries[job.key] = summary
-        self.observer.job_end(self.slot_of.get(job.key), job.run, status=summary["status"])
 
 
 def _summary_of(future, job) -> dict:

@@ -68,7 +68,7 @@ def test_inline_runs_each_job_here_and_streams_its_events():
     seen = Recorder()
     summaries = InlineExecutor().run(jobs(), seen)
     assert {k: s["value"] for k, s in summaries.items()} == {f"k{x}": x * x for x in VALUES}
-    assert {s["observer"] for s in summaries.values()} == {"_ToLaunchObserver"}
+    assert {s["observer"] for s in summaries.values()} == {"EventSender"}
     assert seen.calls[0] == ("launched", 3, 1)
     assert seen.of("start") == [("start", f"k{x}", 2) for x in VALUES]
     assert seen.of("end") == [("end", f"k{x}", "done") for x in VALUES]
@@ -119,7 +119,7 @@ def test_the_pool_gives_the_same_summaries_as_inline(children_import_the_jobs):
     assert comparable(pooled) == comparable(here)
     assert {pooled[f"k{x}"]["value"] for x in (3, 5, 7)} == {9, 25, 49}
     assert pooled["k0"] == {"key": "k0", "status": "error", "message": "zero is refused", "exit_code": 2}
-    assert {s.get("observer") for s in pooled.values()} - {None} == {"_QueueObserver"}
+    assert {s.get("observer") for s in pooled.values()} - {None} == {"EventSender"}
     assert seen.calls[0] == ("launched", 5, 2)
     assert sorted(c[1:] for c in seen.of("end")) == sorted((j.key, pooled[j.key]["status"]) for j in batch)
     assert sorted(seen.of("message")) == sorted(("message", f"job k{x}: squared {x}") for x in (3, 5, 7, 0, -1))
