@@ -71,7 +71,7 @@ def report(
 
     model = build_report(store, suite, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset, warn=lambda m: warn(plain_text(m)),
                          more_runs=trial_runs)
-    for line in model.left_out:
+    for line in model.left_out + model.notes:
         err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
     paper_data = None
     if paper:

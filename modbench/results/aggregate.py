@@ -62,6 +62,12 @@ class Group:
         return [r for r in self.rows if r.status == "done"]
 
     @property
+    def planned(self) -> bool:
+        """Whether the group holds runs of its suite's plan on this code (``ResultRow.planned``);
+        False for a row of cached runs found beside it (older code, an override)."""
+        return any(r.planned for r in self.rows)
+
+    @property
     def seeds(self) -> list[int]:
         """Seeds of the finished runs."""
         return [r.seed for r in self.done]
@@ -147,9 +153,11 @@ def _short(key: str) -> str:
 
 def _tell_apart(groups: list[Group]) -> None:
     """Where groups of one suite share a label but differ in configuration, append the settings
-    in which they differ, e.g. ``New loss (beta=2)`` and ``New loss (beta=4)``. Groups of one
-    configuration that differ only in identity keep their label: the tables show an identity
-    column for them."""
+    in which they differ, e.g. ``New loss (beta=2)`` and ``New loss (beta=4)``. Where exactly one
+    of them is the suite's plan on this code (its rows ``planned``), it keeps the label, so that
+    a suite's baseline and ``--loss`` still name it, and only the others (older code, overrides)
+    are told apart. Groups of one configuration that differ only in identity keep their label:
+    the tables show an identity column for them."""
     clashes: dict[tuple[str, str], list[Group]] = {}
     for g in groups:
         clashes.setdefault((g.suite, g.label), []).append(g)
@@ -160,7 +168,10 @@ def _tell_apart(groups: list[Group]) -> None:
         flats = [flat({k: v for k, v in c.items() if k != "seed"}) for c in configs.values()]
         keys = sorted({k for f in flats for k in f})
         differing = [k for k in keys if len({canonical_json(f.get(k)) for f in flats}) > 1]
+        planned = [g for g in same if g.planned]
         for g in same:
+            if planned == [g]:
+                continue
             f = flat({k: v for k, v in g.rows[0].config.items() if k != "seed"})
             g.label = f"{g.base_label} ({', '.join(f'{_short(k)}={_value(f.get(k))}' for k in differing)})"
 

@@ -44,6 +44,7 @@ class ReportModel:
     written: dict[str, dict[str, Any]] = field(default_factory=dict)  # suite -> sections as written
     verdicts: dict[str, Any] = field(default_factory=dict)  # suite -> its VerdictSettings (verdict: section)
     left_out: list[str] = field(default_factory=list)  # one line per reason, for stderr
+    notes: list[str] = field(default_factory=list)  # more lines for stderr (runs of other code)
 
 
 def _setting_key(config: dict[str, Any]) -> str:
@@ -128,6 +129,7 @@ def build_report(
     cached = _cached_runs(store)
     setting_of = {key: _setting_key(c.config) for key, c in cached.items()}
     placed: set[str] = set()
+    other_code: set[str] = set()  # cached runs of a suite's configurations, trained by other code
     left: dict[str, set[str]] = {}  # reason -> keys of the cached runs it left out
     for ref in suite_refs or builtin_suite_names():
         suite, source = load_suite(ref)
@@ -152,7 +154,11 @@ def build_report(
                 left.setdefault(reason, set()).add(c.key)
                 placed.add(c.key)
                 continue
-            extra.append(_row(_spec(template, c), c))
+            row = _row(_spec(template, c), c)
+            row.planned = False
+            extra.append(row)
+            if canonical_json(c.config.get("code")) != canonical_json(template.config.get("code")):
+                other_code.add(c.key)
         placed |= {r.key for r in listed if r.status != "missing"} | {r.key for r in extra}
         if not explicit and all(r.status == "missing" for r in listed):
             listed = []  # nothing of the suite as written ran: no table of dashes
@@ -189,6 +195,13 @@ def build_report(
     model.left_out = [
         f"{n} cached run{'s' if n != 1 else ''} left out: {reason}" for reason, n in counts.items() if n
     ]
+    if other_code:
+        n = len(other_code)
+        model.notes.append(
+            f"{n} cached run{'s' if n != 1 else ''} {'were' if n != 1 else 'was'} trained by other "
+            "code than this modbench's (another code.digest): shown as rows of their own, "
+            "labelled by that digest, never pooled or paired with this code's runs; "
+            "`modbench compare` trains the suite on this code")
     return model
 
 

@@ -52,6 +52,10 @@ class ResultRow:
     # How this run differs from its suite as written (results/deviations.py); empty for a run
     # of the suite as written.
     deviations: list = field(default_factory=list)
+    # False for a cached run the report found beside its suite's plan on this code (another
+    # seed, an override, older code): where it shares a label with a planned run, the planned
+    # run keeps the label (results/aggregate.py).
+    planned: bool = True
 
     @property
     def params(self) -> dict[str, Any]:

@@ -165,7 +165,10 @@ def build_verdicts(
     secondary_metrics: Sequence[str] = (),
 ) -> SuiteVerdicts:
     """The primary verdicts and secondary contrasts of every group against ``baseline`` (a label
-    among ``groups``). ``records(key)`` raises (a ``ModbenchError`` or ``OSError``) for a run without
+    among ``groups``). Where the baseline is a run of the suite's plan on this code, a row of
+    cached runs found beside the plan (older code, an override: another configuration) is no
+    contrast of the family: paired with the plan's baseline it would mix configurations, and it
+    would widen every Holm interval. ``records(key)`` raises (a ``ModbenchError`` or ``OSError``) for a run without
     usable per-query records; that setting is then listed in ``missing``."""
     base = next((g for g in groups if g.label == baseline), None)
     if base is None:
@@ -193,7 +196,7 @@ def build_verdicts(
     primaries: list[Contrast] = []
     secondary_metrics = [m for m in secondary_metrics if m != settings.metric and has_records_for(m)]
     for group in groups:
-        if group is base:
+        if group is base or (base.planned and not group.planned):
             continue
         seeds = paired_seeds(group, base)
         if not seeds:

@@ -163,3 +163,39 @@ def test_the_rival_copy_of_a_suite_changes_only_its_baseline(tmp_path):
     assert b["verdict"]["baseline"] == "Triplet loss" and a["verdict"]["baseline"] == "Cross-entropy"
     b["verdict"]["baseline"] = a["verdict"]["baseline"]
     assert a == b
+
+
+def _stage(name, protocol, verdicts, baseline="Cross-entropy"):
+    records = [{"label": baseline, "seed": 0, "protocol": protocol},
+               {"label": baseline, "seed": None, "verdict": None}]
+    for label, v in verdicts.items():
+        records += [{"label": label, "seed": 0, "protocol": protocol},
+                    {"label": label, "seed": None, "verdict": v}]
+    return findings.Stage(name, name, f"{name}, at the suite's settings", records=records)
+
+
+def test_the_protocols_are_read_side_by_side_from_each_suites_verdicts():
+    closed = _stage("closed", "closed-set", {"New loss": _verdict("worse"),
+                                             "Margin loss": _verdict("undecided", seeds=5)})
+    disjoint = _stage("disjoint", "class-disjoint (train 3, validation 2, test 5 classes)",
+                      {"New loss": _verdict("equivalent", delta=0.001), "ProxyNCA": _verdict("better"),
+                       "Margin loss": _verdict("undecided", seeds=0)})
+    assert closed.protocol == "closed-set" and disjoint.protocol.startswith("class-disjoint (train 3")
+    rows = findings.side_by_side([closed, disjoint])
+    assert rows[0] == ("| Loss | `closed`: closed-set | `disjoint`: class-disjoint (train 3, "
+                       "validation 2, test 5 classes) |")
+    by_label = {r.split(" | ")[0][2:]: r for r in rows[2:]}
+    assert set(by_label) == {"Cross-entropy", "New loss", "Margin loss", "ProxyNCA"}
+    assert by_label["Cross-entropy"] == "| Cross-entropy | baseline | baseline |"
+    assert by_label["New loss"] == ("| New loss | **worse** (Δ -0.042, 4 seeds) | "
+                                    "**equivalent within ±0.01** (Δ +0.001, 4 seeds) |")
+    # A loss with no seed run in a suite has no verdict there; one absent from a suite says so.
+    assert by_label["Margin loss"] == "| Margin loss | **undecided** (Δ -0.042, 5 seeds) | not run |"
+    assert by_label["ProxyNCA"] == "| ProxyNCA | not in this suite | **better** (Δ -0.042, 4 seeds) |"
+
+
+def test_the_default_regeneration_covers_the_closed_set_and_the_class_disjoint_suite():
+    args = findings.parse([])
+    assert args.suites == ["fashion-mnist-cpu", "fashion-mnist-disjoint"]
+    assert args.suite == "fashion-mnist-cpu"  # the claims are checked on the closed-set suite
+    assert findings.parse(["--suite", "digits-verdict"]).suites == ["digits-verdict"]
