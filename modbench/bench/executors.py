@@ -32,7 +32,8 @@ while an executor schedules *many* independent runs; under torchrun every rank r
 inline plan in lockstep (``bench.run``), and ``launch.options`` refuses ``--jobs``/``--launcher``
 there.
 
-Standard library only at import (torch is imported by the jobs, submitit by the SLURM executor).
+Torch-free at import: torch is imported by the jobs, in their processes, and submitit by the
+SLURM executor when it submits.
 """
 
 from __future__ import annotations
