@@ -2,8 +2,9 @@
 
 ``outcomes(selection, settings, events)`` is what ``train`` and ``compare`` do, from the command
 line and from the Python API: a torch-free answer straight from the cache when every run is
-finished (``outcomes_from_cache``), else the engine's Runner, in this process (resuming
-interrupted runs, joining torchrun's process group) or in launched jobs (``launching.py``).
+finished (``outcomes_from_cache``), else the engine's Runner, through an executor
+(``executors.py``): inline, in this process (resuming interrupted runs, joining torchrun's
+process group), or one job per missing run in a pool or on SLURM (``launching.py``).
 Nothing here prints: progress and warnings go to the caller's ``Events``.
 
 The engine (``modbench.engine.runner``, ``engine.distributed``) is imported inside the functions
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modbench.bench.events import Events
+from modbench.bench.executors import InlineExecutor, Job
 from modbench.bench.launching import launch_plan
 from modbench.bench.live_logs import LiveLogs
 from modbench.cache.atomic import CacheWriteError
@@ -29,6 +31,7 @@ from modbench.cache.suite_index import remember_suite as record_suite
 from modbench.datasets.locate import ABSENT
 from modbench.engine.events import Observer
 from modbench.engine.outcome import Outcome  # a torch-free leaf
+from modbench.launch.events import LaunchObserver
 from modbench.launch.options import under_torchrun
 from modbench.suite.loader import builtin_suites_dir
 from modbench.suite.selection import RunSelection, restamped
@@ -98,7 +101,10 @@ def outcomes(selection: RunSelection, settings: RunSettings, events: Events, *, 
 
 
 def train_selection(selection: RunSelection, runner, events: Events, *, force: bool, launch=None, logs=None) -> list:
-    """Train what is missing through ``runner``; the outcomes in the selection's order."""
+    """Train what is missing; the outcomes in the selection's order. ``launch`` elsewhere
+    (``--jobs``, ``--launcher slurm``): one job per missing run on a pool or SLURM executor
+    (``launching.py``); else one job on the inline executor: ``runner`` trains the runs in this
+    process (under torchrun, every rank does, in lockstep)."""
     remember_suite(selection, runner.store.root)
     selection = _downloaded_first(selection, runner)
     if launch is not None and launch.elsewhere:
@@ -107,9 +113,9 @@ def train_selection(selection: RunSelection, runner, events: Events, *, force: b
             logs.cached(result)
         events.finished(result, None)
         return result
+    job = Job(key="this process", call=_train_here, args=(runner, selection, force))
     if not is_main_rank():  # torchrun: rank 0 loads the data first and shows the progress
-        runner.observer = Observer()
-        return runner.train(selection.runs, selection.eval_cfg, force=force)
+        return InlineExecutor(Observer()).run([job], LaunchObserver())[job.key]["outcomes"]
     # Load the data of every run still to train before any progress is shown, so that missing
     # dataset files are one error (exit 2) and nothing starts.
     for run in selection.runs:
@@ -117,10 +123,17 @@ def train_selection(selection: RunSelection, runner, events: Events, *, force: b
             runner.data_for(run)
     started = time.monotonic()
     with events.training(selection.runs) as observer:
-        runner.observer = observer if logs is None else logs.alongside(observer)
-        result = runner.train(selection.runs, selection.eval_cfg, force=force)
+        here = InlineExecutor(observer if logs is None else logs.alongside(observer))
+        result = here.run([job], LaunchObserver())[job.key]["outcomes"]
     events.finished(result, time.monotonic() - started)
     return result
+
+
+def _train_here(runner, selection: RunSelection, force: bool, *, observer) -> dict:
+    """The inline job: ``runner`` trains the selection in this process, in order, putting back
+    runs another process holds until the others are done (``Runner.train``)."""
+    runner.observer = observer
+    return {"status": "done", "outcomes": runner.train(selection.runs, selection.eval_cfg, force=force)}
 
 
 def _downloaded_first(selection: RunSelection, runner) -> RunSelection:

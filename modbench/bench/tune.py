@@ -1,7 +1,9 @@
 """``tune``: the same Optuna search budget for every loss on the validation split, then the data
 of the tuned suite (docs/tuning.md). The pieces are in ``modbench.tune`` (the session, the
-studies, re-selection, SLURM workers); this is their order, without printing: lines go to
-``events.progress``, problems that do not stop the search to ``events.warning``."""
+studies, re-selection, the job callables of other processes); this is their order, with the
+trials run through an executor (``executors.py``: inline, a ``--jobs`` pool, SLURM), without
+printing: lines go to ``events.progress``, problems that do not stop the search to
+``events.warning``."""
 
 from __future__ import annotations
 
@@ -10,16 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from modbench.bench.events import Events
+from modbench.bench.executors import InlineExecutor, Job, PoolExecutor, SlurmExecutor
+from modbench.cache.reuse import run_threads
 from modbench.cache.store import resolve_cache_root
 from modbench.engine.device_names import check_device_name
-from modbench.errors import UserError
+from modbench.errors import ModbenchError, UserError
+from modbench.launch.events import LaunchObserver
+from modbench.tune.jobs import TrialJob, WorkerJob
 from modbench.tune.reselect import final_seeds, reselect, tuning_seeds
 from modbench.tune.session import (
-    Session, TuneSpec, make_trial_runner, open_session, preload_data, results, trials_to_run, tune_here,
-    tune_in_processes,
+    Session, TuneSpec, make_trial_runner, missing_trials, open_session, preload_data, results, trials_to_run,
+    tune_here,
 )
-from modbench.tune.slurm import tune_on_slurm
 from modbench.tune.study import STARTUP_TRIALS, default_pruner, in_memory_storage, shown_url
+from modbench.tune.trials import trial_run
 from modbench.tune.tuned_suite import tuned_suite_data
 
 
@@ -92,20 +98,70 @@ def tune(session: Session, launch, events: Events, *, reselect_top: int, reselec
 
 
 def _run_trials(session: Session, launch, events: Events) -> None:
+    """The studies' trials through the executor of the launch flags (``executors.py``): here,
+    in ``launch.jobs`` worker processes sharing the studies, or one SLURM job per missing trial."""
     spec = session.spec
     if launch.launcher == "inline":
         runner = make_trial_runner(spec)
         preload_data(session, runner)
-        tune_here(session, runner, say=events.progress)
+
+        def here(observer) -> dict:  # the parent's session and its loaded data: nothing to pickle
+            return {"status": "done", "trials": tune_here(session, runner, say=events.progress)}
+
+        InlineExecutor().run([Job(key="this process", call=here)], LaunchObserver())
     elif launch.launcher == "local":
         preload_data(session, make_trial_runner(spec))
         jobs = min(launch.jobs, trials_to_run(session))  # creates the studies, before the workers
         if jobs > 0:  # never more processes than trials left to run
             tune_in_processes(spec, jobs)
     else:  # slurm
-        folder = launch.log_dir or Path(spec.cache_root) / "slurm"
-        outcome = tune_on_slurm(session, resources=launch.slurm, folder=folder, cluster="slurm", say=events.progress)
-        for job_id, reason, log in outcome["failed"]:
-            events.warning(f"job {job_id} failed: {reason}; log: {log} (the same command retries its trial)")
-        if outcome["failed"] and len(outcome["failed"]) == outcome["submitted"]:
-            raise UserError(f"every tuning job failed, e.g. {outcome['failed'][0][1]}")
+        _tune_on_slurm(session, launch, events)
+
+
+def tune_in_processes(spec: TuneSpec, jobs: int) -> int:
+    """``--jobs N``: N worker processes on this machine share every study (through its
+    storage); each prints its trial lines on its stderr. The caller passes at most
+    ``trials_to_run`` (no process without a trial to run). Returns the trials they ran."""
+    executor = PoolExecutor(jobs, threads=_trial_threads(spec))
+    workers = [Job(key=f"worker {slot}", call=WorkerJob(), args=(spec,)) for slot in range(jobs)]
+    summaries = executor.run(workers, LaunchObserver())
+    for summary in summaries.values():
+        if summary["status"] == "error":  # a worker stopped: the command stops, as it would in one process
+            error = UserError if summary.get("exit_code") == 2 else ModbenchError
+            raise error(summary["message"])
+    return sum(s.get("trials", 0) for s in summaries.values())
+
+
+def _trial_threads(spec: TuneSpec) -> int:
+    """The CPU threads a tuning worker starts with: its trials' ``train.cpu_threads``."""
+    session = open_session(spec)
+    if not session.targets:
+        return 1
+    return run_threads(trial_run(session.suite, session.source, session.targets[0].setting, {}).config)
+
+
+class _Submitted(LaunchObserver):
+    def __init__(self, say):
+        self.say = say
+
+    def launched(self, *, total, slots):
+        self.say(f"submitted {total} job(s), one trial each")
+
+
+def _tune_on_slurm(session: Session, launch, events: Events) -> None:
+    """One SLURM job per missing trial of each study (``tune.jobs.TrialJob``); a warning per
+    failed job, a UserError when every job failed."""
+    spec = session.spec
+    folder = launch.log_dir or Path(spec.cache_root) / "slurm"
+    executor = SlurmExecutor(launch.slurm, folder, name=f"modbench-tune-{session.suite.name}", poll_s=5.0)
+    plan = missing_trials(session)
+    jobs = [Job(key=f"trial {n}", call=TrialJob(), args=(spec, index)) for n, index in enumerate(plan)]
+    if not jobs:
+        events.progress("submitted 0 job(s), one trial each")
+        return
+    summaries = executor.run(jobs, _Submitted(events.progress))
+    failed = [s for s in summaries.values() if s["status"] == "error"]
+    for s in failed:
+        events.warning(f"{s['message']}; log: {s.get('log')} (the same command retries its trial)")
+    if failed and len(failed) == len(jobs):
+        raise UserError(f"every tuning job failed, e.g. {failed[0].get('reason') or failed[0]['message']}")

@@ -1,22 +1,22 @@
-"""A suite's runs in other processes: a local pool of worker processes (``--jobs``) or one SLURM
-job per run through submitit (``--launcher slurm``).
+"""The machinery of running jobs in other processes, for the executors of the application layer
+(``modbench.bench.executors``): a local pool of worker processes (``--jobs``) or one SLURM job
+per job through submitit (``--launcher slurm``).
 
-Each launcher trains the runs that the cache does not have in other processes; every process
-writes its run into the shared cache, and the caller reads the results back from there (as
-``report`` does), so that a launched run and an in-process run are the same cache entry.
+Every process writes what it computes where all can read it (a run into the shared cache, a
+trial into the studies' storage), so that a launched run and an in-process run are the same
+cache entry.
 
-- ``options.py``: which launcher, how many jobs, which devices, SLURM resources (checked flags).
-- ``worker.py``: what a child process runs: one run through the ordinary ``Runner``.
+- ``options.py``: which launcher, how many jobs, which devices, SLURM resources (checked flags);
+  ``limits.py``: the upper bounds of ``--jobs`` and thread counts.
 - ``local.py``: a spawn-context process pool, each worker pinned to a GPU or a share of the cores.
-- ``slurm.py``: submitit executors (``slurm``, and ``local`` standing in for it in tests);
-  ``slurm_job.py``: the requeue-safe callable each job runs.
-- ``launch.py``: which runs to launch (missing ones, each key once) and on which launcher.
-- ``events.py``: the progress callbacks a launcher reports to (the CLI draws them).
+- ``slurm.py``: submitit executors (``slurm``, and ``local`` standing in for it in tests).
+- ``worker.py``: what a launched run does in its process: one run through the ordinary ``Runner``;
+  ``slurm_job.py``: its job callable (requeue-safe on SLURM), the same in the pool.
+- ``events.py``: the progress callbacks an executor reports to (the CLI draws them).
 """
 
 from __future__ import annotations
 
-from modbench.launch.launch import JobResult, launch_missing
 from modbench.launch.options import LaunchOptions, SlurmResources, launch_options
 
-__all__ = ["JobResult", "LaunchOptions", "SlurmResources", "launch_missing", "launch_options"]
+__all__ = ["LaunchOptions", "SlurmResources", "launch_options"]

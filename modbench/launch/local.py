@@ -1,12 +1,15 @@
-"""``--jobs N``: a suite's runs at once on this machine, one worker process per job.
+"""The process pool behind ``bench.executors.PoolExecutor`` (``--jobs N``): a batch of jobs at
+once on this machine, at most N worker processes (``compare``: one job per missing run;
+``tune``: N workers sharing the studies).
 
 A ``ProcessPoolExecutor`` with the spawn context (no forked CUDA or OpenMP state) starts at most
 N workers. Each worker takes a slot when it starts and keeps it: slot i is pinned to
 ``--devices[i % len(devices)]`` through ``CUDA_VISIBLE_DEVICES`` (several slots may share a GPU).
 On the CPU every run trains with the thread count the sequential command would use (its own
 ``train.cpu_threads``, part of its key), so the results are bit-identical to running the runs one after another; a worker is pinned to a
-disjoint share of the cores only when that share has at least that many cores. A worker trains
-one run at a time through the ordinary Runner and keeps its datasets loaded for its next run.
+disjoint share of the cores only when that share has at least that many cores. A worker runs
+one job at a time (a run through the ordinary Runner, ``worker.train_one``, which keeps its
+datasets loaded for its next run).
 
 Stops: workers ignore SIGINT (the parent decides) and die with their parent (Linux
 ``PR_SET_PDEATHSIG``, plus a thread that watches ``getppid`` elsewhere). Ctrl-C or SIGTERM to
@@ -22,18 +25,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue as queue_mod
 import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
-from modbench.engine.events import Observer
 from modbench.errors import ModbenchError
-from modbench.launch.events import LaunchObserver
+from modbench.launch.events import EventRelay, EventSender, LaunchObserver
 from modbench.launch.options import cpu_share
-from modbench.launch.worker import WorkerSettings, train_one
 from modbench.user_code import detach_stdout
 
 # Imports inside functions here: torch and ctypes are imported in the worker processes, which
@@ -99,70 +99,43 @@ def _init_worker(slots, events, jobs: int, devices: tuple[int, ...] | None, pare
     torch.set_num_threads(threads)
 
 
-class _QueueObserver(Observer):
-    """Engine events of a worker, sent to the parent (batch events at most every ``every_s``)."""
-
-    def __init__(self, slot: int, events, every_s: float = 0.25):
-        self.slot, self.events, self.every_s = slot, events, every_s
-        self._last = 0.0
-        self._steps, self._epoch, self._key = 1, 0, None
-
-    def run_start(self, run, *, start_epoch, epochs, steps_per_epoch):
-        self._steps, self._epoch, self._key = max(steps_per_epoch, 1), start_epoch, run.key
-        self.events.put(("start", self.slot, run.key, start_epoch, epochs))
-
-    def batch_end(self, *, step, loss, images_per_s):
-        now = time.monotonic()
-        if now - self._last >= self.every_s:
-            self._last = now
-            info = f"loss {loss:.4g}, {images_per_s:,.0f} img/s" if loss is not None else ""
-            self.events.put(("update", self.slot, self._key, self._epoch + step / self._steps, info))
-
-    def epoch_end(self, *, epoch, record):
-        self._epoch = epoch
-        val = ", ".join(f"{k} {v:.3f}" for k, v in record.get("val", {}).items() if v == v)
-        self.events.put(("update", self.slot, self._key, float(epoch), f"val {val}" if val else ""))
-
-    def message(self, text):
-        self.events.put(("message", self.slot, self._key, text))
-
-
-def _pool_train(run, eval_cfg: dict, settings: WorkerSettings, force: bool) -> dict:
-    return train_one(run, eval_cfg, settings, force, observer=_QueueObserver(_SLOT, _EVENTS))
+def _pool_call(call, args: tuple) -> dict:
+    """A job in this worker: ``call(*args, observer=...)`` with events sent to the parent."""
+    return call(*args, observer=EventSender(_SLOT, _EVENTS))
 
 
 # -- in the parent ------------------------------------------------------------------------------
 def run_pool(
-    runs: list,
-    eval_cfg: dict,
-    settings: WorkerSettings,
+    jobs: list,
     *,
-    jobs: int,
+    workers: int,
     devices: tuple[int, ...] | None,
-    force: bool,
+    threads: int,
     observer: LaunchObserver,
 ) -> dict[str, dict]:
-    """Train ``runs`` (distinct keys) on ``jobs`` worker processes; the workers' summaries by run
-    key. An exception inside a worker becomes ``{"status": "error", "message": ...}``.
-    KeyboardInterrupt (SIGINT) or ``Terminated`` (SIGTERM) after every worker is stopped."""
+    """Run ``jobs`` (``bench.executors.Job``: distinct keys, picklable ``call`` and ``args``) on
+    ``workers`` worker processes; their summaries by job key. An exception inside a worker
+    becomes ``{"status": "error", "message": ...}``. KeyboardInterrupt (SIGINT) or
+    ``Terminated`` (SIGTERM) after every worker is stopped. ``threads``: the CPU threads each
+    worker starts with (each run then sets its own)."""
     ctx = multiprocessing.get_context("spawn")
     slots, events = ctx.Queue(), ctx.Queue()
-    jobs = max(1, min(jobs, len(runs)))
-    for slot in range(jobs):
+    workers = max(1, min(workers, len(jobs)))
+    for slot in range(workers):
         slots.put(slot)
-    threads = settings.threads or 1
-    names = [f"cuda:{devices[s % len(devices)]}" if devices else f"cpu, {threads} thread(s)" for s in range(jobs)]
-    observer.launched(total=len(runs), slots=[f"job {s} [{n}]" for s, n in enumerate(names)])
-    relay = _EventRelay(events, {run.key: run for run in runs}, observer)
+    threads = threads or 1
+    names = [f"cuda:{devices[s % len(devices)]}" if devices else f"cpu, {threads} thread(s)" for s in range(workers)]
+    observer.launched(total=len(jobs), slots=[f"job {s} [{n}]" for s, n in enumerate(names)])
+    relay = EventRelay(events, {job.key: job.run for job in jobs}, observer)
     summaries = relay.summaries
 
     pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-        initargs=(slots, events, jobs, devices, os.getpid(), threads),
+        max_workers=workers, mp_context=ctx, initializer=_init_worker,
+        initargs=(slots, events, workers, devices, os.getpid(), threads),
     )
     previous = _on_sigterm_raise()
     try:
-        futures = {pool.submit(_pool_train, run, eval_cfg, settings, force): run for run in runs}
+        futures = {pool.submit(_pool_call, job.call, job.args): job for job in jobs}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -176,47 +149,16 @@ def run_pool(
     finally:
         _restore_sigterm(previous)
         pool.shutdown(wait=True, cancel_futures=True)
+    relay.drain()  # the workers have exited, so every event they sent is in the pipe by now
     return summaries
 
 
-class _EventRelay:
-    """Workers' events -> the observer's calls. Events and results travel through different
-    pipes: a run's start event may arrive after its result. Lines are therefore keyed by run,
-    and late events of a finished run are dropped."""
-
-    def __init__(self, events, by_key: dict, observer: LaunchObserver):
-        self.events, self.by_key, self.observer = events, by_key, observer
-        self.slot_of: dict[str, int] = {}  # run key -> the slot whose start event arrived
-        self.summaries: dict[str, dict] = {}
-
-    def drain(self) -> None:
-        while True:
-            try:
-                event = self.events.get_nowait()
-            except queue_mod.Empty:
-                return
-            kind, slot, key = event[0], event[1], event[2]
-            if kind == "start" and key not in self.slot_of:
-                self.slot_of[key] = slot
-                self.observer.job_start(slot, self.by_key[key], start_epoch=event[3], epochs=event[4])
-                if key in self.summaries:
-                    self.observer.job_end(slot, self.by_key[key], status=self.summaries[key]["status"])
-            elif kind == "update" and key in self.slot_of and key not in self.summaries:
-                self.observer.job_update(slot, epochs_done=event[3], info=event[4])
-            elif kind == "message":
-                self.observer.message(event[3])
-
-    def finished(self, run, summary: dict) -> None:
-        self.summaries[run.key] = summary
-        self.observer.job_end(self.slot_of.get(run.key), run, status=summary["status"])
-
-
-def _summary_of(future, run) -> dict:
+def _summary_of(future, job) -> dict:
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001 - reported per run by the caller
+    except Exception as exc:  # noqa: BLE001 - reported per job by the caller
         first = str(exc).splitlines()[0] if str(exc) else ""
-        return {"key": run.key, "status": "error", "message": f"{type(exc).__name__}: {first}", "exit_code": 1}
+        return {"key": job.key, "status": "error", "message": f"{type(exc).__name__}: {first}", "exit_code": 1}
 
 
 def _on_sigterm_raise():

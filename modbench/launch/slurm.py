@@ -1,11 +1,12 @@
-"""``--launcher slurm``: one SLURM job per missing run, through submitit.
+"""The SLURM side of ``bench.executors.SlurmExecutor`` (``--launcher slurm``): one SLURM job per
+job, through submitit (``compare``: one per missing run; ``tune``: one per missing trial).
 
 The jobs are submitted as one job array (``executor.batch()``) with the resources of
-``SlurmResources``; each runs ``worker.train_one`` on its node against the cache root, which must
-be on a filesystem the nodes share. The parent waits, showing each job's state and the epochs
-its run has written to the cache, then reports failed jobs with their log files. A job that
-SLURM preempts or times out is requeued by submitit (up to ``max_num_timeout`` times) and resumes
-from its last epoch checkpoint, never from scratch.
+``SlurmResources``; each runs its callable on its node (a run: ``slurm_job.TrainJob`` against
+the cache root, which must be on a filesystem the nodes share). The parent waits, showing each
+job's state and, for a run, the epochs it has written to the cache, then reports failed jobs
+with their log files. A run's job that SLURM preempts or times out is requeued by submitit (up
+to ``max_num_timeout`` times) and resumes from its last epoch checkpoint, never from scratch.
 
 Tests run the same code with submitit's ``LocalExecutor`` by patching ``make_executor``'s
 cluster from the test (tests/launch/test_submitit_local.py); modbench itself has no such switch.
@@ -18,14 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from modbench.cache.store import RunStore
 from modbench.errors import UserError
 from modbench.launch.events import LaunchObserver
 from modbench.launch.options import SlurmResources
-from modbench.launch.worker import WorkerSettings
+from modbench.launch.worker import LogObserver
 
-# Imports inside functions here: submitit is optional (pip install modbench[slurm]) and slurm_job
-# imports the engine (torch): imported when a SLURM job is submitted or runs.
+# Imports inside functions here: submitit is optional (pip install modbench[slurm]): imported
+# when a SLURM job is submitted.
 
 INSTALL_HINT = "pip install modbench[slurm]"
 
@@ -80,54 +80,50 @@ def _log_of(job) -> str:
         return "(no log path)"
 
 
-def _epochs_written(cache_root: Path, key: str) -> int:
-    return len(RunStore(cache_root).run(key).read_history())
-
-
 def run_submitit(
-    runs: list,
-    eval_cfg: dict,
-    settings: WorkerSettings,
+    jobs: list,
     *,
     resources: SlurmResources,
     folder: Path,
     cluster: str,
-    force: bool,
     observer: LaunchObserver,
+    name: str,
     poll_s: float = 10.0,
 ) -> dict[str, dict]:
-    """Submit one job per run (distinct keys), wait for all, return the jobs' summaries by run
-    key; a job that failed or was killed becomes ``{"status": "error", "message", "log"}``."""
+    """Submit one SLURM job per job (``bench.executors.Job``: distinct keys), as one job array,
+    wait for all, return their summaries by key. Each runs ``call(*args, observer=LogObserver())``
+    (plain lines in its log); a job that failed or was killed becomes ``{"status": "error",
+    "message", "reason", "log"}``, and a job whose own summary says ``error`` or ``failed`` gets
+    its ``log`` too."""
     submitit = import_submitit()
-    suite = runs[0].suite if runs else "runs"
-    executor = make_executor(folder, resources, cluster=cluster, name=f"modbench-{suite}")
-    from modbench.launch.slurm_job import TrainJob
-
-    jobs: list[Any] = []
+    executor = make_executor(folder, resources, cluster=cluster, name=name)
+    submitted: list[Any] = []
     with executor.batch():
-        for run in runs:
-            jobs.append(executor.submit(TrainJob(), run, eval_cfg, settings, force))
-    observer.launched(total=len(runs), slots=[f"job {job.job_id}" for job in jobs])
-    for slot, (run, job) in enumerate(zip(runs, jobs)):
-        observer.job_start(slot, run, start_epoch=0, epochs=int(run.config["train"]["epochs"]))
-    cache_root = Path(settings.cache_root)
+        for job in jobs:
+            submitted.append(executor.submit(job.call, *job.args, observer=LogObserver()))
+    observer.launched(total=len(jobs), slots=[f"job {s.job_id}" for s in submitted])
+    for slot, job in enumerate(jobs):
+        observer.job_start(slot, job.run, start_epoch=0, epochs=job.epochs)
     summaries: dict[str, dict] = {}
-    while len(summaries) < len(runs):
-        for slot, (run, job) in enumerate(zip(runs, jobs)):
-            if run.key in summaries:
+    # Ctrl-C stops this loop, not the jobs (docs/scaling.md): they go on filling the cache, and
+    # the next command reads what they wrote and submits only what is still missing.
+    while len(summaries) < len(jobs):
+        for slot, (job, handle) in enumerate(zip(jobs, submitted)):
+            if job.key in summaries:
                 continue
-            if not job.done():
-                observer.job_update(slot, epochs_done=_epochs_written(cache_root, run.key), info=str(job.state))
+            if not handle.done():
+                observer.job_update(slot, epochs_done=job.progress() if job.progress else None, info=str(handle.state))
                 continue
             try:
-                summary = job.result()
+                summary = handle.result()
             except (submitit.core.utils.FailedJobError, submitit.core.utils.UncompletedJobError) as exc:
-                summary = {"key": run.key, "status": "error", "exit_code": 1,
-                           "message": f"job {job.job_id} failed: {failure_reason(exc)}"}
+                reason = failure_reason(exc)
+                summary = {"key": job.key, "status": "error", "exit_code": 1, "reason": reason,
+                           "message": f"job {handle.job_id} failed: {reason}"}
             if summary.get("status") in ("error", "failed"):
-                summary["log"] = _log_of(job)
-            summaries[run.key] = summary
-            observer.job_end(slot, run, status=summary["status"])
-        if len(summaries) < len(runs):
+                summary["log"] = _log_of(handle)
+            summaries[job.key] = summary
+            observer.job_end(slot, job.run, status=summary["status"])
+        if len(summaries) < len(jobs):
             time.sleep(poll_s)
     return summaries

@@ -1,25 +1,30 @@
-"""The callable each SLURM job runs (imported only where submitit is installed).
+"""The job callable of a launched run, the same in every executor (``bench.executors``): a pool
+worker and a SLURM job both call ``TrainJob()(run, eval_cfg, settings, force, observer=...)``.
 
-``Checkpointable``: when SLURM preempts the job or its time runs out, submitit requeues it with
-the arguments ``checkpoint`` returns. Those say ``force=False``, so the requeued job resumes from
-the run's last epoch checkpoint instead of clearing it.
+For SLURM it is requeue-safe: when SLURM preempts the job or its time runs out, submitit calls
+``checkpoint`` (it looks for the method by name, as for its ``helpers.Checkpointable``) and
+requeues the job with the arguments that returns. Those say ``force=False``, so the requeued job
+resumes from the run's last epoch checkpoint instead of clearing it. submitit is imported only
+there, in a SLURM job: the pool needs no submitit.
 """
 
 from __future__ import annotations
 
 import sys
 
-import submitit
-
 from modbench.launch.worker import LogObserver, train_one
 
 
-class TrainJob(submitit.helpers.Checkpointable):
-    def __call__(self, run, eval_cfg, settings, force):
-        summary = train_one(run, eval_cfg, settings, force, observer=LogObserver())
-        if summary["status"] == "error":  # a ModbenchError: its one line goes to the job's log too
+class TrainJob:
+    def __call__(self, run, eval_cfg, settings, force, observer=None):
+        observer = observer or LogObserver()
+        summary = train_one(run, eval_cfg, settings, force, observer=observer)
+        if summary["status"] == "error" and isinstance(observer, LogObserver):
+            # a ModbenchError in a job with a log: its one line goes to the log too
             print(f"error: {summary['message']}", file=sys.stderr, flush=True)
         return summary
 
-    def checkpoint(self, run, eval_cfg, settings, force):
-        return submitit.helpers.DelayedSubmission(self, run, eval_cfg, settings, False)
+    def checkpoint(self, run, eval_cfg, settings, force, observer=None):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, run, eval_cfg, settings, False, observer=observer)

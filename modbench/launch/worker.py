@@ -1,7 +1,8 @@
-"""What a child process runs: one run through the ordinary ``Runner``, into the shared cache.
+"""What a launched run does in its process: one run through the ordinary ``Runner``, into the
+shared cache (``slurm_job.TrainJob``, the job callable of every executor, calls it).
 
-The same function serves the local pool (``--jobs``) and SLURM jobs; it returns a small picklable
-summary, never the result itself (the parent reads results from the cache).
+It returns a small picklable summary, never the result itself (the parent reads results from
+the cache). ``LogObserver``: the engine's events as plain lines, for a SLURM job's log.
 """
 
 from __future__ import annotations
@@ -65,13 +66,13 @@ class LogObserver(Observer):
     """Plain progress lines for a job's log file (SLURM jobs have no terminal)."""
 
     def __init__(self, stream=None, every_s: float = 60.0):
-        self.stream = stream or sys.stderr
+        self.stream = stream  # None: this process's stderr when a line is written (picklable)
         self.every_s = every_s
         self._last = 0.0
         self._epochs = 0
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(text, file=self.stream or sys.stderr, flush=True)
 
     def run_start(self, run, *, start_epoch, epochs, steps_per_epoch):
         self._epochs = epochs

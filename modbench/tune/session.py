@@ -1,5 +1,6 @@
 """What one ``modbench tune`` command does, apart from printing: load the suite, open the
-studies, run their trials here, in ``--jobs`` processes or as SLURM jobs, read the results.
+studies, run their trials in this process (``tune_here``), read the results. Other processes
+(``--jobs`` workers, SLURM jobs) run the same loop through ``jobs.py``.
 
 ``TuneSpec`` is everything a process needs to take part in the tuning of a suite (picklable:
 local worker processes and SLURM jobs rebuild the session from it).
@@ -7,17 +8,12 @@ local worker processes and SLURM jobs rebuild the session from it).
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from modbench.cache.store import RunStore, ensure_writable
 from modbench.errors import UserError
-from modbench.launch.options import cpu_share
 from modbench.metrics.names import parse_metric_names
 from modbench.suite.loader import load_suite, locate_suite, read_yaml
 from modbench.suite.runs import apply_overrides, with_data_digest
@@ -25,7 +21,6 @@ from modbench.suite.tune_section import check_tune_section
 from modbench.tune.study import default_storage, open_storage, open_study, run_budget, tally
 from modbench.tune.trials import trial_run
 from modbench.tune.tuner import TrialExecutor, best_of, targets
-from modbench.user_code import detach_stdout
 
 # Imports inside functions here: optuna (through tune.pruning and tune.study's storage), the
 # engine and torch are imported when trials run; a tuning spec is built and pickled for workers
@@ -121,14 +116,20 @@ def tune_here(session: Session, runner, *, say: Callable[[str], None] = lambda t
     return ran
 
 
-def trials_to_run(session: Session) -> int:
-    """Trials the studies still lack to count their budget (running ones of other processes
-    count as taken): the most ``--jobs`` processes that can have work."""
-    left = 0
-    for target in session.targets:
+def missing_trials(session: Session) -> list[int]:
+    """One entry per trial the studies still lack to count their budget (running ones of other
+    processes count as taken): the index of its study in ``session.targets``."""
+    missing = []
+    for i, target in enumerate(session.targets):
         t = tally(session.study(target))
-        left += max(0, session.spec.trials - t.done - t.running)
-    return left
+        missing += [i] * max(0, session.spec.trials - t.done - t.running)
+    return missing
+
+
+def trials_to_run(session: Session) -> int:
+    """Trials the studies still lack to count their budget: the most ``--jobs`` processes that
+    can have work."""
+    return len(missing_trials(session))
 
 
 def results(session: Session) -> list[tuple[Any, dict]]:
@@ -139,26 +140,3 @@ def preload_data(session: Session, runner) -> None:
     """Load the data once before any trial (missing files: one line, exit 2; nothing starts)."""
     if session.targets:
         runner.data_for(trial_run(session.suite, session.source, session.targets[0].setting, {}))
-
-
-# -- other processes: --jobs N ------------------------------------------------------------------
-def _worker(spec: TuneSpec, jobs: int, slot: int) -> int:
-    """One ``--jobs`` process: its share of the CPU, then the same loop as the parent's."""
-
-    detach_stdout()  # the parent prints the results; nothing a worker prints may reach its stdout
-    threads, cores = cpu_share(jobs, slot)
-    if cores is not None and spec.device != "cuda":
-        os.sched_setaffinity(0, cores)
-    import torch
-
-    torch.set_num_threads(threads)
-    session = open_session(spec)
-    return tune_here(session, make_trial_runner(spec), say=lambda text: print(text, file=sys.stderr, flush=True))
-
-
-def tune_in_processes(spec: TuneSpec, jobs: int) -> int:
-    """``--jobs N``: N processes on this machine share every study (through its storage). The
-    caller passes at most ``trials_to_run`` (no process without a trial to run)."""
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_worker, spec, jobs, slot) for slot in range(jobs)]
-        return sum(f.result() for f in futures)
