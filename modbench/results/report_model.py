@@ -147,10 +147,8 @@ def build_report(
                 left.setdefault(reason, set()).add(c.key)
                 placed.add(c.key)
                 continue
-            row = _row(_spec(template, c), c)
-            row.planned = False
-            extra.append(row)
-            if canonical_json(c.config.get("code")) != canonical_json(template.config.get("code")):
+            extra.append(dataclasses.replace(_row(_spec(template, c), c), planned=False))
+            if c.config.get("code") != template.config.get("code"):
                 other_code.add(c.key)
         placed |= {r.key for r in listed if r.status != "missing"} | {r.key for r in extra}
         if not explicit and all(r.status == "missing" for r in listed):
