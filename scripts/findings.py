@@ -70,7 +70,8 @@ METRIC_NAMES = {
 
 @dataclass
 class Step:
-    """One command the script ran, with its cost."""
+    """One command the script ran, with its cost. Commands run at once share a ``group`` (their
+    wall time overlaps: the page counts the group's longest, not their sum)."""
 
     title: str
     argv: list[str]
@@ -78,6 +79,7 @@ class Step:
     cpu_s: float = 0.0
     returncode: int = 0
     stdout: str = ""
+    group: str | None = None
 
 
 @dataclass
@@ -89,6 +91,8 @@ class Stage:
     title: str
     records: list[dict] = field(default_factory=list)
     markdown: str = ""
+    # The report's JSON with each claimed rival as the baseline (claims are checked on this stage)
+    against: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def protocol(self) -> str:
@@ -131,6 +135,39 @@ def run_step(title: str, args: list[str], log: Path | None, capture: bool = Fals
         where = f"; its output is in {log}" if log else ""
         sys.exit(f"error: `{shown_command(args)}` exited with {proc.returncode}{where}")
     return step
+
+
+def run_at_once(title: str, commands: list[list[str]], log: Path) -> list[Step]:
+    """Run several ``modbench`` commands at once, each in its own process with its own log
+    (``log`` with ``-1``, ``-2``, ... before its suffix), and record each one's wall and CPU time
+    (``os.wait4`` gives each child's own usage, its waited-for workers included)."""
+    group = f"{title} @ {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}"
+    start = time.monotonic()
+    started = []
+    for i, args in enumerate(commands, 1):
+        print(f"[findings] {title} ({i} of {len(commands)}): {shown_command(args)}",
+              file=sys.stderr, flush=True)
+        sink = log.with_name(f"{log.stem}-{i}{log.suffix}").open("a")
+        sink.write(f"\n$ {shown_command(args)}\n")
+        sink.flush()
+        proc = subprocess.Popen(modbench_argv() + args, stdout=sink, stderr=subprocess.STDOUT)
+        started.append((args, proc, sink))
+    steps = []
+    for i, (args, proc, sink) in enumerate(started, 1):
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait
+        sink.close()
+        step = Step(f"{title} ({i} of {len(commands)}, at once)", args, time.monotonic() - start,
+                    usage.ru_utime + usage.ru_stime, proc.returncode, "", group)
+        with (log.parent / STEPS_FILE).open("a") as out:
+            out.write(json.dumps({"title": step.title, "argv": args, "wall_s": step.wall_s,
+                                  "cpu_s": step.cpu_s, "group": group}) + "\n")
+        steps.append(step)
+    failed = [s for s in steps if s.returncode != 0]
+    if failed:
+        sys.exit(f"error: `{shown_command(failed[0].argv)}` exited with {failed[0].returncode}; "
+                 f"its output is in {log.parent}")
+    return steps
 
 
 def shown_command(args: list[str]) -> str:
@@ -373,20 +410,53 @@ def departures(suite_file: Path, protocol: dict) -> list[str]:
 
 
 def cost_table(steps: list[Step]) -> list[str]:
+    """One row per step; the total wall time counts commands that ran at once (one ``group``)
+    by the longest of them, the total CPU time counts every one."""
     rows = ["| Step | Command | Wall | CPU (user + system) |", "| --- | --- | --- | --- |"]
-    total_wall = total_cpu = 0.0
-    for step in steps:
+    total_cpu = 0.0
+    walls: dict[str, float] = {}
+    for i, step in enumerate(steps):
         rows.append(f"| {step.title} | `{shown_command(step.argv)}` | "
                     f"{step.wall_s / 60:.1f} min | {step.cpu_s / 60:.1f} min |")
-        total_wall += step.wall_s
+        key = step.group or f"step {i}"
+        walls[key] = max(walls.get(key, 0.0), step.wall_s)
         total_cpu += step.cpu_s
+    total_wall = sum(walls.values())
     rows.append(f"| **All** | | **{total_wall / 60:.1f} min** | **{total_cpu / 60:.1f} min** |")
     return rows
 
 
+def suite_labels(suite_file: Path) -> list[str]:
+    """The suite's loss labels, in its order (a loss without a label is called by its name)."""
+    import yaml
+
+    return [l.get("label") or l["name"] for l in yaml.safe_load(suite_file.read_text())["losses"]]
+
+
+def tune_groups(labels: list[str], processes: int) -> list[list[str]]:
+    """The losses each tune process tunes, round-robin in the suite's order. One process tunes
+    its losses one study after another, so each study's trials run in sequence: its sampler and
+    pruner see the same history on a rerun and pick the same parameters. (With ``tune --jobs N``
+    the N processes share each study, and a trial's parameters depend on which of the others
+    finished first: the tuned suite would not be reproducible bit for bit.)"""
+    n = max(1, min(processes, len(labels)))
+    return [labels[i::n] for i in range(n)]
+
+
+def tuned_title(args: argparse.Namespace) -> str:
+    return (f"{args.suite}, tuned ({args.trials} trials per loss on validation "
+            f"{METRIC_NAMES.get(args.tune_metric, args.tune_metric)}, the best "
+            f"{args.reselect_top} re-trained on {args.reselect_seeds} more "
+            f"seed{'s' if args.reselect_seeds != 1 else ''})")
+
+
+def claim_stages(stages: list[Stage], args: argparse.Namespace) -> list[Stage]:
+    """The stages the paper's claims are checked on: the first suite, and its tuned version."""
+    return [s for s in stages if s.name in (args.suite, f"{args.suite}-tuned")]
+
+
 def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Namespace,
-               against: dict[str, list[dict]], json_files: list[Path],
-               steps: list[Step]) -> None:
+               json_files: list[Path], steps: list[Step]) -> None:
     paper = json.loads((ROOT / "modbench" / "paper_data" / "paper_tables.json").read_text())
     fm_rows = [r for t in paper["tables"] for r in t.get("rows", [])
                if r.get("dataset") == "fashion-mnist"]
@@ -434,17 +504,22 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
                      "file says which classes go where.\n")
 
     p.append("## The paper's claims beside what was found\n")
+    checked = claim_stages(stages, args)
     p.append("The paper (Table 2 rows 10-12, section 4.3, Figure 9) trains ResNet50 on "
              "Fashion-MNIST and reports one run per loss. Here each claim is checked on "
-             f"`{stages[0].name}` for both readings of the paper's loss: equation (4) as written "
+             + " and on ".join(f"`{s.name}`" for s in checked)
+             + " for both readings of the paper's loss: equation (4) as written "
              "(`improved`, \"New loss\") and the sigmoid reading of equations (1), (2), (6)-(8) "
              "(`improved-sigmoid`). A claim on the suite's primary metric gets a verdict from a "
              "contrast with the claimed rival as baseline (`modbench report` on a copy of the "
              "suite whose `verdict.baseline` names the rival; Holm over that baseline's "
              "contrasts); a claim on another metric is descriptive only (its unadjusted "
              "interval from the same report, no verdict).\n")
-    p.extend(claim_rows(stages[0], against, fm_rows))
-    p.append("")
+    for stage in checked:
+        if len(checked) > 1:
+            p.append(f"### {stage.title}\n")
+        p.extend(claim_rows(stage, stage.against, fm_rows))
+        p.append("")
     p.append("Departures of this CPU-sized suite from the paper, stated once (the tables' "
              "protocol notes list the run settings in full):\n")
     p.extend(departures(suite_file, paper.get("protocol", {})))
@@ -459,8 +534,9 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     if args.resume:
         p.append("")
         p.append("The regeneration was resumed (`--resume`): the table lists every training step "
-                 "the script recorded in its cache, over all sessions; time spent in a session "
-                 "that was killed before its step ended is not counted.")
+                 "the script recorded in its cache, over all sessions. A step whose `modbench` "
+                 "process was stopped (SIGTERM) is listed with the time it ran; time spent under "
+                 "a script that was itself killed is not counted.")
     p.append("")
     p.append("| Machine | |\n| --- | --- |")
     p.append(f"| CPU (as /proc/cpuinfo reports it) | {facts['cpu_model']} |")
@@ -473,8 +549,8 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     p.append("")
     p.append("At one thread on a machine of the same kind (CPU model, torch version) a rerun "
              "reproduces every per-run value bit for bit; `tests/test_published_findings.py` "
-             "(a `realdata` test in `.ci/run`) retrains one published run and fails if its "
-             "metrics differ. Run keys identify runs on the commit above; any later edit of "
+             "(a `realdata` test in `.ci/run`) retrains the first cross-entropy run of each suite "
+             "published here and fails if its metrics differ. Run keys identify runs on the commit above; any later edit of "
              "the engine changes the keys, not the values, which that test checks.\n")
 
     for stage in stages:
@@ -499,9 +575,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--step", type=int, default=1, help="seeds added per round")
     ap.add_argument("--trials", type=int, default=0,
                     help="tuning trials per loss (0: untuned only; the issue's bar is 30)")
+    ap.add_argument("--tune-metric", default="map@r",
+                    help="validation metric the tuning maximises (modbench tune's default)")
     ap.add_argument("--reselect-top", type=int, default=3)
     ap.add_argument("--reselect-seeds", type=int, default=2)
-    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (one thread each)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="runs trained at once (one thread each); with --trials, the number of "
+                         "tune processes, each tuning its share of the losses one by one")
     ap.add_argument("--cache-dir", type=Path, default=ROOT / "findings-cache")
     ap.add_argument("--resume", action="store_true",
                     help="keep the cache of an interrupted regeneration (default: start empty)")
@@ -539,13 +619,22 @@ def main(argv: list[str] | None = None) -> int:
                                          *losses, *decide, *jobs], log)
     if args.trials > 0:
         tuned_file = out_dir / "findings" / f"{args.suite}-tuned.yaml"
-        tuned = Stage(f"{args.suite}-tuned", str(tuned_file),
-                      f"{args.suite}, tuned ({args.trials} trials per loss)")
-        run_step(
-            "Tune", ["tune", "--suite", args.suite, "--trials", str(args.trials),
-                     "--reselect-top", str(args.reselect_top), "--reselect-seeds",
-                     str(args.reselect_seeds), *common, *losses, *jobs,
-                     "--output", str(tuned_file)], log)
+        tuned = Stage(f"{args.suite}-tuned", str(tuned_file), tuned_title(args))
+        tune = ["tune", "--suite", args.suite, "--trials", str(args.trials), "--metric",
+                args.tune_metric, "--reselect-top", str(args.reselect_top), "--reselect-seeds",
+                str(args.reselect_seeds), *common]
+        # The studies: --jobs processes, each tuning its own losses one after another (each
+        # study's trials in sequence, so that the tuned settings reproduce; tune_groups).
+        labels = args.loss or suite_labels(ROOT / "suites" / f"{args.suite}.yaml")
+        groups = tune_groups(labels, args.jobs)
+        scratch = cache / "tune-groups"
+        scratch.mkdir(exist_ok=True)
+        run_at_once("Tune", [[*tune, *[x for l in g for x in ("--loss", l)], "--output",
+                              str(scratch / f"group-{i}.yaml")]
+                             for i, g in enumerate(groups, 1)], log)
+        # Every study is complete and every re-selection run cached: this writes the tuned suite
+        # of all the losses and trains nothing.
+        run_step("Tune: write the tuned suite", [*tune, *losses, "--output", str(tuned_file)], log)
         run_step(
             "Train the tuned suite until decided",
             ["compare", "--suite", str(tuned_file), "--threads", "1", *common, *losses, *decide,
@@ -561,22 +650,25 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(stage.records, indent=1, sort_keys=True) + "\n")
         json_files.append(path)
 
-    # The claims' contrasts: each claimed rival as the baseline (reports only, nothing trains).
-    # The suite's own verdict.baseline takes precedence over --baseline, so each report reads a
-    # copy of the suite whose verdict.baseline names the rival (the verdict section is not part
-    # of any run key: the copy finds the same runs).
-    against: dict[str, list[dict]] = {}
-    labels = set(aggregates_of(stages[0].records))
-    for _, _, rival, _ in CLAIMS:
-        if rival in labels and rival not in against:
-            copy = rival_suite(ROOT / "suites" / f"{args.suite}.yaml", rival, cache)
-            against[rival] = json.loads(run_step(
-                f"Report against {rival}", ["report", "--suite", str(copy), "--cache-dir",
-                                            str(cache), "--json"], None, True).stdout)
+    # The claims' contrasts, on the closed-set suite and on its tuned version: each claimed rival
+    # as the baseline (reports only, nothing trains). The suite's own verdict.baseline takes
+    # precedence over --baseline, so each report reads a copy of the suite whose
+    # verdict.baseline names the rival (the verdict section is not part of any run key: the
+    # copy finds the same runs).
+    for stage in claim_stages(stages, args):
+        source = Path(stage.suite_arg) if stage.suite_arg.endswith(".yaml") \
+            else ROOT / "suites" / f"{stage.suite_arg}.yaml"
+        labels = set(aggregates_of(stage.records))
+        for _, _, rival, _ in CLAIMS:
+            if rival in labels and rival not in stage.against:
+                copy = rival_suite(source, rival, cache)
+                stage.against[rival] = json.loads(run_step(
+                    f"Report against {rival}", ["report", "--suite", str(copy), "--cache-dir",
+                                                str(cache), "--json"], None, True).stdout)
 
-    steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"])
+    steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"], group=d.get("group"))
              for d in map(json.loads, steps_file.read_text().splitlines())]
-    write_page(out_dir / "findings.md", stages, machine_facts(), args, against, json_files, steps)
+    write_page(out_dir / "findings.md", stages, machine_facts(), args, json_files, steps)
     print(f"[findings] wrote {out_dir / 'findings.md'} and {len(json_files)} JSON file(s)",
           file=sys.stderr)
     return 0

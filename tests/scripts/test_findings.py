@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,13 +102,14 @@ def test_the_report_title_block_is_dropped_and_headings_move_down():
     assert findings.demote(md) == "### suite\n\n#### Table\n\n| a |\n"
 
 
-def _regenerate(tmp: Path, name: str) -> tuple[str, list[dict]]:
+def _regenerate(tmp: Path, name: str, *extra: str) -> tuple[str, list[dict]]:
     env = dict(os.environ)
     env.pop("OMP_NUM_THREADS", None)  # the wrapper sets it
     out = tmp / name
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts" / "findings.sh"), "--suite", "digits-verdict",
-         "--max-seeds", "3", "--cache-dir", str(tmp / f"cache-{name}"), "--out", str(out)],
+         "--max-seeds", "3", "--cache-dir", str(tmp / f"cache-{name}"), "--out", str(out),
+         *extra],
         env={**env, "PATH": str(Path(sys.executable).parent) + os.pathsep + env["PATH"]},
         capture_output=True, text=True, timeout=900,
     )
@@ -116,10 +118,19 @@ def _regenerate(tmp: Path, name: str) -> tuple[str, list[dict]]:
         (out / "findings" / "digits-verdict.json").read_text())
 
 
+def _without_storage(tuned_suite: str) -> str:
+    """A tuned suite's text without the lines that name its cache (the study's storage, and the
+    checksum over the text): two regenerations in two caches differ there only."""
+    return re.sub(r"^  (storage|checksum): .*$", "", tuned_suite, flags=re.M)
+
+
 @pytest.mark.slow
 def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
-    page, records = _regenerate(tmp_path, "a")
-    _, again = _regenerate(tmp_path, "b")
+    # With a small tuning by two tune processes, each with its own losses (tune_groups): every
+    # study's trials run in sequence, so the second regeneration picks the same settings too.
+    tune = ("--trials", "4", "--reselect-top", "2", "--reselect-seeds", "1", "--jobs", "2")
+    page, records = _regenerate(tmp_path, "a", *tune)
+    _, again = _regenerate(tmp_path, "b", *tune)
     metrics = ["nmi", "f1", "macro_f1", "recall@1", "recall@2", "recall@4", "recall@8", "map@r"]
     runs = {(r["label"], r["seed"]): r for r in records if r["seed"] is not None}
     runs_again = {(r["label"], r["seed"]): r for r in again if r["seed"] is not None}
@@ -134,6 +145,19 @@ def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
         assert f"- **{label}**: {findings.verdict_sentence(v)}" in page
     assert findings.cpu_model() in page and "modbench compare --suite digits-verdict" in page
     assert "#### Verdicts vs Cross-entropy" in page  # the report's own tables follow
+    # The tuned suite: the same settings chosen, the same final runs trained.
+    tuned = [(tmp_path / x / "findings" / "digits-verdict-tuned.yaml").read_text() for x in "ab"]
+    assert "lr: " in tuned[0] and _without_storage(tuned[0]) == _without_storage(tuned[1])
+    final = [{(r["label"], r["seed"]): (r["run"], r["recall@1"], r["nmi"])
+              for r in json.loads((tmp_path / x / "findings" / "digits-verdict-tuned.json")
+                                  .read_text()) if r["seed"] is not None} for x in "ab"]
+    assert final[0] == final[1] and len(final[0]) >= 6
+    # each loss was tuned by exactly one of the two processes, and the page lists both
+    logs = [(tmp_path / "cache-a" / f"findings-{i}.log").read_text() for i in (1, 2)]
+    assert "--loss Cross-entropy --loss 'Cross-entropy x 2'" in logs[0]
+    assert "--loss 'New loss' --output" in logs[1]
+    assert "Tune (1 of 2, at once)" in page and "Tune (2 of 2, at once)" in page
+    assert "## Tables: digits-verdict, tuned (4 trials per loss on validation MAP@R" in page
 
 
 def test_the_cost_table_sums_every_recorded_step():
@@ -199,3 +223,66 @@ def test_the_default_regeneration_covers_the_closed_set_and_the_class_disjoint_s
     assert args.suites == ["fashion-mnist-cpu", "fashion-mnist-disjoint"]
     assert args.suite == "fashion-mnist-cpu"  # the claims are checked on the closed-set suite
     assert findings.parse(["--suite", "digits-verdict"]).suites == ["digits-verdict"]
+
+
+def test_each_tune_process_gets_whole_losses_round_robin_and_none_twice():
+    labels = [f"loss {i}" for i in range(12)]
+    groups = findings.tune_groups(labels, 2)
+    assert groups == [labels[0::2], labels[1::2]]
+    assert sorted(x for g in groups for x in g) == sorted(labels)
+    # never more processes than losses, never fewer than one
+    assert findings.tune_groups(["a", "b"], 5) == [["a"], ["b"]]
+    assert findings.tune_groups(["a", "b", "c"], 1) == [["a", "b", "c"]]
+    assert findings.tune_groups(["a"], 0) == [["a"]]
+
+
+def test_the_suite_labels_are_read_in_order_names_where_unlabelled(tmp_path):
+    suite = tmp_path / "s.yaml"
+    suite.write_text("losses:\n  - name: improved\n    label: New loss\n  - name: triplet\n")
+    assert findings.suite_labels(suite) == ["New loss", "triplet"]
+    labels = findings.suite_labels(ROOT / "suites" / "fashion-mnist-cpu.yaml")
+    assert len(labels) == len(set(labels)) == 11 and labels[1] == "Cross-entropy"
+
+
+def test_commands_run_at_once_count_their_longest_wall_time_and_every_cpu_second():
+    steps = [findings.Step("Train", ["compare"], 60.0, 50.0),
+             findings.Step("Tune (1 of 2, at once)", ["tune", "--loss", "a"], 600.0, 590.0,
+                           group="Tune @ t"),
+             findings.Step("Tune (2 of 2, at once)", ["tune", "--loss", "b"], 540.0, 530.0,
+                           group="Tune @ t"),
+             findings.Step("Tune (1 of 2, at once)", ["tune", "--loss", "a"], 120.0, 100.0,
+                           group="Tune @ later")]
+    rows = findings.cost_table(steps)
+    # wall: 1 + max(10, 9) + 2 minutes; CPU: every step's
+    assert rows[-1] == "| **All** | | **13.0 min** | **21.2 min** |"
+    assert len(rows) == 2 + len(steps) + 1
+
+
+def test_run_at_once_records_each_process_and_stops_on_a_failure(tmp_path, monkeypatch):
+    # A stand-in for modbench: a Python one-liner that burns a little CPU and exits with the code
+    # it is given (its "arguments" are the command's).
+    burn = ("import sys\nx = 0\nfor i in range(300000): x += i\n"
+            "sys.exit(int(sys.argv[1]))")
+    monkeypatch.setattr(findings, "modbench_argv", lambda: [sys.executable, "-c", burn])
+    log = tmp_path / "findings.log"
+    steps = findings.run_at_once("Tune", [["0"], ["0"]], log)
+    assert [s.returncode for s in steps] == [0, 0]
+    assert all(s.cpu_s > 0 and s.wall_s > 0 for s in steps)
+    assert len({s.group for s in steps}) == 1 and steps[0].group.startswith("Tune @ ")
+    recorded = [json.loads(l) for l in (tmp_path / findings.STEPS_FILE).read_text().splitlines()]
+    assert [r["argv"] for r in recorded] == [["0"], ["0"]]
+    assert {r["group"] for r in recorded} == {steps[0].group}
+    assert (tmp_path / "findings-1.log").is_file() and (tmp_path / "findings-2.log").is_file()
+    with pytest.raises(SystemExit, match="exited with 3"):
+        findings.run_at_once("Tune", [["0"], ["3"]], log)
+    # the failed group is recorded too (its time counts), two more lines
+    assert len((tmp_path / findings.STEPS_FILE).read_text().splitlines()) == 4
+
+
+def test_the_claims_are_checked_on_the_first_suite_and_its_tuned_version_only():
+    args = findings.parse(["--trials", "30"])
+    stages = [findings.Stage(n, n, n) for n in
+              ("fashion-mnist-cpu", "fashion-mnist-cpu-tuned", "fashion-mnist-disjoint")]
+    assert [s.name for s in findings.claim_stages(stages, args)] == [
+        "fashion-mnist-cpu", "fashion-mnist-cpu-tuned"]
+    assert "30 trials per loss on validation MAP@R" in findings.tuned_title(args)
