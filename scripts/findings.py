@@ -80,6 +80,7 @@ class Step:
     returncode: int = 0
     stdout: str = ""
     group: str | None = None
+    group_end_s: float = 0.0  # in a group: when it ended, from the group's start
 
 
 @dataclass
@@ -137,32 +138,48 @@ def run_step(title: str, args: list[str], log: Path | None, capture: bool = Fals
     return step
 
 
-def run_at_once(title: str, commands: list[list[str]], log: Path) -> list[Step]:
-    """Run several ``modbench`` commands at once, each in its own process with its own log
-    (``log`` with ``-1``, ``-2``, ... before its suffix), and record each one's wall and CPU time
-    (``os.wait4`` gives each child's own usage, its waited-for workers included)."""
+def run_pool(title: str, jobs: list[tuple[str, list[str]]], log: Path,
+             processes: int) -> list[Step]:
+    """Run ``modbench`` commands, at most ``processes`` at once, each in its own process with
+    its own log (``log`` with ``-<name>`` before its suffix); the next starts when one ends. Each
+    is recorded when it ends, with its own wall and CPU time (``os.wait4`` gives each child's
+    usage, its waited-for workers included) and its end measured from the pool's start (the
+    pool's wall time). After a failure no further command starts; those running finish."""
     group = f"{title} @ {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}"
     start = time.monotonic()
-    started = []
-    for i, args in enumerate(commands, 1):
-        print(f"[findings] {title} ({i} of {len(commands)}): {shown_command(args)}",
-              file=sys.stderr, flush=True)
-        sink = log.with_name(f"{log.stem}-{i}{log.suffix}").open("a")
-        sink.write(f"\n$ {shown_command(args)}\n")
-        sink.flush()
-        proc = subprocess.Popen(modbench_argv() + args, stdout=sink, stderr=subprocess.STDOUT)
-        started.append((args, proc, sink))
-    steps = []
-    for i, (args, proc, sink) in enumerate(started, 1):
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait
-        sink.close()
-        step = Step(f"{title} ({i} of {len(commands)}, at once)", args, time.monotonic() - start,
-                    usage.ru_utime + usage.ru_stime, proc.returncode, "", group)
-        with (log.parent / STEPS_FILE).open("a") as out:
-            out.write(json.dumps({"title": step.title, "argv": args, "wall_s": step.wall_s,
-                                  "cpu_s": step.cpu_s, "group": group}) + "\n")
-        steps.append(step)
+    pending = list(jobs)
+    running: dict[int, tuple] = {}
+    steps: list[Step] = []
+    while pending or running:
+        while pending and len(running) < max(1, processes) and \
+                not any(s.returncode for s in steps):
+            name, args = pending.pop(0)
+            print(f"[findings] {title}: {name}: {shown_command(args)}", file=sys.stderr,
+                  flush=True)
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+            sink = log.with_name(f"{log.stem}-{slug}{log.suffix}").open("a")
+            sink.write(f"\n$ {shown_command(args)}\n")
+            sink.flush()
+            proc = subprocess.Popen(modbench_argv() + args, stdout=sink, stderr=subprocess.STDOUT)
+            running[proc.pid] = (name, args, proc, sink, time.monotonic())
+        if not running:
+            break
+        for pid in list(running):
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if not done:
+                continue
+            name, args, proc, sink, began = running.pop(pid)
+            proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait
+            sink.close()
+            now = time.monotonic()
+            step = Step(f"{title}: {name}", args, now - began, usage.ru_utime + usage.ru_stime,
+                        proc.returncode, "", group, now - start)
+            with (log.parent / STEPS_FILE).open("a") as out:
+                out.write(json.dumps({"title": step.title, "argv": args, "wall_s": step.wall_s,
+                                      "cpu_s": step.cpu_s, "group": group,
+                                      "group_end_s": step.group_end_s}) + "\n")
+            steps.append(step)
+        time.sleep(0.2)
     failed = [s for s in steps if s.returncode != 0]
     if failed:
         sys.exit(f"error: `{shown_command(failed[0].argv)}` exited with {failed[0].returncode}; "
@@ -410,8 +427,8 @@ def departures(suite_file: Path, protocol: dict) -> list[str]:
 
 
 def cost_table(steps: list[Step]) -> list[str]:
-    """One row per step; the total wall time counts commands that ran at once (one ``group``)
-    by the longest of them, the total CPU time counts every one."""
+    """One row per step; the total wall time counts commands that ran side by side (one
+    ``group``) by the group's own wall time (its last end), the total CPU time counts every one."""
     rows = ["| Step | Command | Wall | CPU (user + system) |", "| --- | --- | --- | --- |"]
     total_cpu = 0.0
     walls: dict[str, float] = {}
@@ -419,7 +436,7 @@ def cost_table(steps: list[Step]) -> list[str]:
         rows.append(f"| {step.title} | `{shown_command(step.argv)}` | "
                     f"{step.wall_s / 60:.1f} min | {step.cpu_s / 60:.1f} min |")
         key = step.group or f"step {i}"
-        walls[key] = max(walls.get(key, 0.0), step.wall_s)
+        walls[key] = max(walls.get(key, 0.0), step.group_end_s if step.group else step.wall_s)
         total_cpu += step.cpu_s
     total_wall = sum(walls.values())
     rows.append(f"| **All** | | **{total_wall / 60:.1f} min** | **{total_cpu / 60:.1f} min** |")
@@ -433,14 +450,17 @@ def suite_labels(suite_file: Path) -> list[str]:
     return [l.get("label") or l["name"] for l in yaml.safe_load(suite_file.read_text())["losses"]]
 
 
-def tune_groups(labels: list[str], processes: int) -> list[list[str]]:
-    """The losses each tune process tunes, round-robin in the suite's order. One process tunes
-    its losses one study after another, so each study's trials run in sequence: its sampler and
-    pruner see the same history on a rerun and pick the same parameters. (With ``tune --jobs N``
-    the N processes share each study, and a trial's parameters depend on which of the others
-    finished first: the tuned suite would not be reproducible bit for bit.)"""
-    n = max(1, min(processes, len(labels)))
-    return [labels[i::n] for i in range(n)]
+def tune_jobs(labels: list[str], tune: list[str], scratch: Path) -> list[tuple[str, list[str]]]:
+    """One ``modbench tune`` command per loss (run by ``run_pool``, ``--jobs`` at once). Each
+    study is tuned by one process, its trials in sequence, so its sampler and pruner see the same
+    history on a rerun and pick the same parameters, whichever process it fell to. (With
+    ``tune --jobs N`` the N processes share each study, and a trial's parameters depend on which
+    of the others finished first: the tuned suite would not be reproducible bit for bit.)"""
+    jobs = []
+    for label in labels:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
+        jobs.append((label, [*tune, "--loss", label, "--output", str(scratch / f"{slug}.yaml")]))
+    return jobs
 
 
 def tuned_title(args: argparse.Namespace) -> str:
@@ -580,8 +600,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--reselect-top", type=int, default=3)
     ap.add_argument("--reselect-seeds", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=1,
-                    help="runs trained at once (one thread each); with --trials, the number of "
-                         "tune processes, each tuning its share of the losses one by one")
+                    help="runs trained at once (one thread each); with --trials, losses tuned "
+                         "at once (one tune process per loss)")
     ap.add_argument("--cache-dir", type=Path, default=ROOT / "findings-cache")
     ap.add_argument("--resume", action="store_true",
                     help="keep the cache of an interrupted regeneration (default: start empty)")
@@ -623,15 +643,12 @@ def main(argv: list[str] | None = None) -> int:
         tune = ["tune", "--suite", args.suite, "--trials", str(args.trials), "--metric",
                 args.tune_metric, "--reselect-top", str(args.reselect_top), "--reselect-seeds",
                 str(args.reselect_seeds), *common]
-        # The studies: --jobs processes, each tuning its own losses one after another (each
-        # study's trials in sequence, so that the tuned settings reproduce; tune_groups).
+        # The studies: one tune process per loss, --jobs at once (each study's trials in
+        # sequence, so that the tuned settings reproduce; tune_jobs).
         labels = args.loss or suite_labels(ROOT / "suites" / f"{args.suite}.yaml")
-        groups = tune_groups(labels, args.jobs)
-        scratch = cache / "tune-groups"
+        scratch = cache / "tuned-per-loss"
         scratch.mkdir(exist_ok=True)
-        run_at_once("Tune", [[*tune, *[x for l in g for x in ("--loss", l)], "--output",
-                              str(scratch / f"group-{i}.yaml")]
-                             for i, g in enumerate(groups, 1)], log)
+        run_pool("Tune", tune_jobs(labels, tune, scratch), log, args.jobs)
         # Every study is complete and every re-selection run cached: this writes the tuned suite
         # of all the losses and trains nothing.
         run_step("Tune: write the tuned suite", [*tune, *losses, "--output", str(tuned_file)], log)
@@ -666,7 +683,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"Report against {rival}", ["report", "--suite", str(copy), "--cache-dir",
                                                 str(cache), "--json"], None, True).stdout)
 
-    steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"], group=d.get("group"))
+    steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"], group=d.get("group"),
+                  group_end_s=d.get("group_end_s", 0.0))
              for d in map(json.loads, steps_file.read_text().splitlines())]
     write_page(out_dir / "findings.md", stages, machine_facts(), args, json_files, steps)
     print(f"[findings] wrote {out_dir / 'findings.md'} and {len(json_files)} JSON file(s)",

@@ -126,8 +126,8 @@ def _without_storage(tuned_suite: str) -> str:
 
 @pytest.mark.slow
 def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
-    # With a small tuning by two tune processes, each with its own losses (tune_groups): every
-    # study's trials run in sequence, so the second regeneration picks the same settings too.
+    # With a small tuning, one tune process per loss, two at once (tune_jobs): every study's
+    # trials run in sequence, so the second regeneration picks the same settings too.
     tune = ("--trials", "4", "--reselect-top", "2", "--reselect-seeds", "1", "--jobs", "2")
     page, records = _regenerate(tmp_path, "a", *tune)
     _, again = _regenerate(tmp_path, "b", *tune)
@@ -152,11 +152,11 @@ def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
               for r in json.loads((tmp_path / x / "findings" / "digits-verdict-tuned.json")
                                   .read_text()) if r["seed"] is not None} for x in "ab"]
     assert final[0] == final[1] and len(final[0]) >= 6
-    # each loss was tuned by exactly one of the two processes, and the page lists both
-    logs = [(tmp_path / "cache-a" / f"findings-{i}.log").read_text() for i in (1, 2)]
-    assert "--loss Cross-entropy --loss 'Cross-entropy x 2'" in logs[0]
-    assert "--loss 'New loss' --output" in logs[1]
-    assert "Tune (1 of 2, at once)" in page and "Tune (2 of 2, at once)" in page
+    # each loss was tuned by a process of its own, and the page lists each
+    log = (tmp_path / "cache-a" / "findings-new-loss.log").read_text()
+    assert "--loss 'New loss' --output" in log and "--loss Cross-entropy" not in log
+    for label in ("Cross-entropy", "New loss", "Cross-entropy x 2"):
+        assert f"| Tune: {label} | `modbench tune --suite digits-verdict" in page
     assert "## Tables: digits-verdict, tuned (4 trials per loss on validation MAP@R" in page
 
 
@@ -225,15 +225,13 @@ def test_the_default_regeneration_covers_the_closed_set_and_the_class_disjoint_s
     assert findings.parse(["--suite", "digits-verdict"]).suites == ["digits-verdict"]
 
 
-def test_each_tune_process_gets_whole_losses_round_robin_and_none_twice():
-    labels = [f"loss {i}" for i in range(12)]
-    groups = findings.tune_groups(labels, 2)
-    assert groups == [labels[0::2], labels[1::2]]
-    assert sorted(x for g in groups for x in g) == sorted(labels)
-    # never more processes than losses, never fewer than one
-    assert findings.tune_groups(["a", "b"], 5) == [["a"], ["b"]]
-    assert findings.tune_groups(["a", "b", "c"], 1) == [["a", "b", "c"]]
-    assert findings.tune_groups(["a"], 0) == [["a"]]
+def test_each_loss_is_tuned_by_one_command_of_its_own(tmp_path):
+    tune = ["tune", "--suite", "s", "--trials", "30"]
+    jobs = findings.tune_jobs(["New loss", "Cross-entropy x e^10 (control)"], tune, tmp_path)
+    assert [name for name, _ in jobs] == ["New loss", "Cross-entropy x e^10 (control)"]
+    assert jobs[0][1] == [*tune, "--loss", "New loss", "--output", str(tmp_path / "new-loss.yaml")]
+    assert jobs[1][1][-3:] == ["Cross-entropy x e^10 (control)", "--output",
+                               str(tmp_path / "cross-entropy-x-e-10-control.yaml")]
 
 
 def test_the_suite_labels_are_read_in_order_names_where_unlabelled(tmp_path):
@@ -244,39 +242,51 @@ def test_the_suite_labels_are_read_in_order_names_where_unlabelled(tmp_path):
     assert len(labels) == len(set(labels)) == 11 and labels[1] == "Cross-entropy"
 
 
-def test_commands_run_at_once_count_their_longest_wall_time_and_every_cpu_second():
+def test_commands_run_side_by_side_count_their_pools_wall_time_and_every_cpu_second():
     steps = [findings.Step("Train", ["compare"], 60.0, 50.0),
-             findings.Step("Tune (1 of 2, at once)", ["tune", "--loss", "a"], 600.0, 590.0,
-                           group="Tune @ t"),
-             findings.Step("Tune (2 of 2, at once)", ["tune", "--loss", "b"], 540.0, 530.0,
-                           group="Tune @ t"),
-             findings.Step("Tune (1 of 2, at once)", ["tune", "--loss", "a"], 120.0, 100.0,
-                           group="Tune @ later")]
+             findings.Step("Tune: a", ["tune", "--loss", "a"], 300.0, 290.0, group="Tune @ t",
+                           group_end_s=300.0),
+             findings.Step("Tune: b", ["tune", "--loss", "b"], 540.0, 530.0, group="Tune @ t",
+                           group_end_s=540.0),
+             findings.Step("Tune: c", ["tune", "--loss", "c"], 360.0, 350.0, group="Tune @ t",
+                           group_end_s=660.0),  # started when a ended
+             findings.Step("Tune: a", ["tune", "--loss", "a"], 120.0, 100.0, group="Tune @ later",
+                           group_end_s=120.0)]
     rows = findings.cost_table(steps)
-    # wall: 1 + max(10, 9) + 2 minutes; CPU: every step's
-    assert rows[-1] == "| **All** | | **13.0 min** | **21.2 min** |"
-    assert len(rows) == 2 + len(steps) + 1
+    # wall: 1 + 11 (the first pool's last end) + 2 minutes; CPU: every step's
+    assert rows[-1] == "| **All** | | **14.0 min** | **22.0 min** |"
+    assert "| Tune: c | `modbench tune --loss c` | 6.0 min | 5.8 min |" in rows
 
 
-def test_run_at_once_records_each_process_and_stops_on_a_failure(tmp_path, monkeypatch):
+def _stand_in(monkeypatch):
     # A stand-in for modbench: a Python one-liner that burns a little CPU and exits with the code
     # it is given (its "arguments" are the command's).
     burn = ("import sys\nx = 0\nfor i in range(300000): x += i\n"
             "sys.exit(int(sys.argv[1]))")
     monkeypatch.setattr(findings, "modbench_argv", lambda: [sys.executable, "-c", burn])
+
+
+def test_a_pool_runs_every_command_once_and_records_each(tmp_path, monkeypatch):
+    _stand_in(monkeypatch)
     log = tmp_path / "findings.log"
-    steps = findings.run_at_once("Tune", [["0"], ["0"]], log)
-    assert [s.returncode for s in steps] == [0, 0]
-    assert all(s.cpu_s > 0 and s.wall_s > 0 for s in steps)
+    steps = findings.run_pool("Tune", [("a", ["0"]), ("b b", ["0"]), ("c", ["0"])], log, 2)
+    assert sorted(s.title for s in steps) == ["Tune: a", "Tune: b b", "Tune: c"]
+    assert all(s.returncode == 0 and s.cpu_s > 0 and 0 < s.wall_s <= s.group_end_s for s in steps)
     assert len({s.group for s in steps}) == 1 and steps[0].group.startswith("Tune @ ")
     recorded = [json.loads(l) for l in (tmp_path / findings.STEPS_FILE).read_text().splitlines()]
-    assert [r["argv"] for r in recorded] == [["0"], ["0"]]
-    assert {r["group"] for r in recorded} == {steps[0].group}
-    assert (tmp_path / "findings-1.log").is_file() and (tmp_path / "findings-2.log").is_file()
+    assert sorted(r["title"] for r in recorded) == ["Tune: a", "Tune: b b", "Tune: c"]
+    assert all(r["group"] == steps[0].group and r["group_end_s"] > 0 for r in recorded)
+    assert sorted(f.name for f in tmp_path.glob("findings-*.log")) == [
+        "findings-a.log", "findings-b-b.log", "findings-c.log"]
+
+
+def test_after_a_failure_a_pool_starts_nothing_more_and_exits(tmp_path, monkeypatch):
+    _stand_in(monkeypatch)
+    log = tmp_path / "findings.log"
     with pytest.raises(SystemExit, match="exited with 3"):
-        findings.run_at_once("Tune", [["0"], ["3"]], log)
-    # the failed group is recorded too (its time counts), two more lines
-    assert len((tmp_path / findings.STEPS_FILE).read_text().splitlines()) == 4
+        findings.run_pool("Tune", [("a", ["3"]), ("b", ["0"]), ("c", ["0"])], log, 1)
+    recorded = [json.loads(l) for l in (tmp_path / findings.STEPS_FILE).read_text().splitlines()]
+    assert [r["title"] for r in recorded] == ["Tune: a"]  # its time counts; b and c never ran
 
 
 def test_the_claims_are_checked_on_the_first_suite_and_its_tuned_version_only():
