@@ -70,8 +70,8 @@ METRIC_NAMES = {
 
 @dataclass
 class Step:
-    """One command the script ran, with its cost. Commands run at once share a ``group`` (their
-    wall time overlaps: the page counts the group's longest, not their sum)."""
+    """One command the script ran, with its cost. Commands run side by side share a ``group``
+    (their wall times overlap: the page counts the group's own, its last ``group_end_s``)."""
 
     title: str
     argv: list[str]
@@ -570,8 +570,9 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     p.append("At one thread on a machine of the same kind (CPU model, torch version) a rerun "
              "reproduces every per-run value bit for bit; `tests/test_published_findings.py` "
              "(a `realdata` test in `.ci/run`) retrains the first cross-entropy run of each suite "
-             "published here and fails if its metrics differ. Run keys identify runs on the commit above; any later edit of "
-             "the engine changes the keys, not the values, which that test checks.\n")
+             "published here and fails if its metrics differ. Run keys identify runs on the "
+             "commit above; any later edit of the engine changes the keys, not the values, "
+             "which that test checks.\n")
 
     for stage in stages:
         p.append(f"## Tables: {stage.title}\n")
