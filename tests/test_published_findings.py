@@ -109,3 +109,17 @@ def test_cross_entropy_seed_0_retrains_to_the_published_metrics(tmp_path, suite)
         assert got == want, "the code moved a published number: regenerate with scripts/findings.sh"
     else:  # another kind of machine: the page does not promise bits here
         assert got == pytest.approx(want, abs=0.02)
+
+
+def test_a_tuned_suite_is_retrained_from_its_file_at_its_first_seed(tmp_path, monkeypatch):
+    # The tuned suite's runs use seeds after the tuning seeds (e.g. 3, 4, 5) and its suite is the
+    # YAML file the findings script wrote beside the JSON, not a built-in name.
+    monkeypatch.setitem(globals(), "FOLDER", tmp_path)
+    records = [{"label": LABEL, "seed": 4}, {"label": LABEL, "seed": 3},
+               {"label": LABEL, "seed": None}, {"label": "New loss", "seed": 0}]
+    assert _first_seed(records) == 3
+    assert _suite_arg("fashion-mnist-cpu") == "fashion-mnist-cpu"  # built in
+    (tmp_path / "fashion-mnist-cpu-tuned.yaml").write_text("name: x\n")
+    assert _suite_arg("fashion-mnist-cpu-tuned") == str(tmp_path / "fashion-mnist-cpu-tuned.yaml")
+    with pytest.raises(AssertionError, match="has no suite"):
+        _suite_arg("nowhere-tuned")
