@@ -444,10 +444,20 @@ def cost_table(steps: list[Step]) -> list[str]:
 
 
 def suite_labels(suite_file: Path) -> list[str]:
-    """The suite's loss labels, in its order (a loss without a label is called by its name)."""
+    """The suite's loss labels, in its order (a loss without a label is called by its name).
+    ``tune --loss X`` picks every loss whose name or label is X: a label that also picks another
+    loss (an unlabelled ``cross-entropy`` beside a labelled one) would have two tune processes
+    share that study, so it is refused."""
     import yaml
 
-    return [l.get("label") or l["name"] for l in yaml.safe_load(suite_file.read_text())["losses"]]
+    losses = yaml.safe_load(suite_file.read_text())["losses"]
+    labels = [l.get("label") or l["name"] for l in losses]
+    for label in labels:
+        picked = [l for l in losses if label in (l["name"], l.get("label") or l["name"])]
+        if len(picked) > 1:
+            sys.exit(f"error: `--loss {label}` picks {len(picked)} losses of {suite_file}: give "
+                     "each loss a label of its own")
+    return labels
 
 
 def tune_jobs(labels: list[str], tune: list[str], scratch: Path) -> list[tuple[str, list[str]]]:

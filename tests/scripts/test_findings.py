@@ -238,6 +238,12 @@ def test_the_suite_labels_are_read_in_order_names_where_unlabelled(tmp_path):
     suite = tmp_path / "s.yaml"
     suite.write_text("losses:\n  - name: improved\n    label: New loss\n  - name: triplet\n")
     assert findings.suite_labels(suite) == ["New loss", "triplet"]
+    # an unlabelled loss whose name another loss shares: `tune --loss cross-entropy` would pick
+    # both, and two tune processes would share the second one's study
+    suite.write_text("losses:\n  - name: cross-entropy\n  - name: cross-entropy\n"
+                     "    label: CE x 2\n")
+    with pytest.raises(SystemExit, match="picks 2 losses"):
+        findings.suite_labels(suite)
     labels = findings.suite_labels(ROOT / "suites" / "fashion-mnist-cpu.yaml")
     assert len(labels) == len(set(labels)) == 11 and labels[1] == "Cross-entropy"
 
