@@ -130,12 +130,24 @@ def run_step(title: str, args: list[str], log: Path | None, capture: bool = Fals
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     step = Step(title, args, wall, cpu, proc.returncode, out)
     if log is not None:  # training steps are kept, so that a resumed regeneration counts them all
-        with (log.parent / STEPS_FILE).open("a") as sink:
-            sink.write(json.dumps({"title": title, "argv": args, "wall_s": wall, "cpu_s": cpu}) + "\n")
+        record(step, log.parent)
     if proc.returncode != 0:
         where = f"; its output is in {log}" if log else ""
         sys.exit(f"error: `{shown_command(args)}` exited with {proc.returncode}{where}")
     return step
+
+
+def record(step: Step, folder: Path) -> None:
+    """Append a training step to the cache's steps file (read back for the cost table)."""
+    with (folder / STEPS_FILE).open("a") as out:
+        out.write(json.dumps({"title": step.title, "argv": step.argv, "wall_s": step.wall_s,
+                              "cpu_s": step.cpu_s, "group": step.group,
+                              "group_end_s": step.group_end_s}) + "\n")
+
+
+def slug(text: str) -> str:
+    """A label as a file-name part: ``Cross-entropy x e^10`` -> ``cross-entropy-x-e-10``."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
 def run_pool(title: str, jobs: list[tuple[str, list[str]]], log: Path,
@@ -156,8 +168,7 @@ def run_pool(title: str, jobs: list[tuple[str, list[str]]], log: Path,
             name, args = pending.pop(0)
             print(f"[findings] {title}: {name}: {shown_command(args)}", file=sys.stderr,
                   flush=True)
-            slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
-            sink = log.with_name(f"{log.stem}-{slug}{log.suffix}").open("a")
+            sink = log.with_name(f"{log.stem}-{slug(name)}{log.suffix}").open("a")
             sink.write(f"\n$ {shown_command(args)}\n")
             sink.flush()
             proc = subprocess.Popen(modbench_argv() + args, stdout=sink, stderr=subprocess.STDOUT)
@@ -174,10 +185,7 @@ def run_pool(title: str, jobs: list[tuple[str, list[str]]], log: Path,
             now = time.monotonic()
             step = Step(f"{title}: {name}", args, now - began, usage.ru_utime + usage.ru_stime,
                         proc.returncode, "", group, now - start)
-            with (log.parent / STEPS_FILE).open("a") as out:
-                out.write(json.dumps({"title": step.title, "argv": args, "wall_s": step.wall_s,
-                                      "cpu_s": step.cpu_s, "group": group,
-                                      "group_end_s": step.group_end_s}) + "\n")
+            record(step, log.parent)
             steps.append(step)
         time.sleep(0.2)
     failed = [s for s in steps if s.returncode != 0]
@@ -381,8 +389,7 @@ def rival_suite(suite_file: Path, rival: str, folder: Path) -> Path:
 
     suite = yaml.safe_load(suite_file.read_text())
     suite.setdefault("verdict", {})["baseline"] = rival
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", rival).strip("-").lower()
-    path = folder / f"{suite_file.stem}-vs-{slug}.yaml"
+    path = folder / f"{suite_file.stem}-vs-{slug(rival)}.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False, allow_unicode=True))
     return path
 
@@ -466,11 +473,8 @@ def tune_jobs(labels: list[str], tune: list[str], scratch: Path) -> list[tuple[s
     history on a rerun and pick the same parameters, whichever process it fell to. (With
     ``tune --jobs N`` the N processes share each study, and a trial's parameters depend on which
     of the others finished first: the tuned suite would not be reproducible bit for bit.)"""
-    jobs = []
-    for label in labels:
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
-        jobs.append((label, [*tune, "--loss", label, "--output", str(scratch / f"{slug}.yaml")]))
-    return jobs
+    return [(label, [*tune, "--loss", label, "--output", str(scratch / f"{slug(label)}.yaml")])
+            for label in labels]
 
 
 def tuned_title(args: argparse.Namespace) -> str:
