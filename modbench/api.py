@@ -196,32 +196,60 @@ def report(
     test_subset: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     paper: bool = False,
+    until_decided: bool = False,
+    max_seeds: int | None = None,
+    step: int | None = None,
+    losses: str | Iterable[str] | None = None,
 ):
     """What the cache holds, never training (``modbench report``): ``format="json"`` gives the
     list of dicts of ``report --json``; ``"markdown"`` the self-contained Markdown report (a
     str); ``"csv"`` one line per run. ``suite``: one suite or a list of them (default: every
-    built-in suite with a cached run)."""
+    built-in suite with a cached run).
+
+    ``until_decided``: as ``report --until-decided``: the verdicts ``compare(suite,
+    until_decided=True, max_seeds=..., step=..., losses=...)`` gave, its sequential rule replayed
+    on the cached runs of the one ``suite`` (give the same ``max_seeds``, default 10, ``step``,
+    default 1, and ``losses``)."""
     if format not in FORMATS:
         raise UserError(f"format {format!r}: choose {', '.join(FORMATS)}")
     if paper and format == "csv":
         raise UserError("paper works with json and markdown; the CSV holds measured runs only")
+    if not until_decided and (max_seeds is not None or step is not None or losses is not None):
+        raise UserError("max_seeds, step and losses work with until_decided=True only")
+    refs = None if suite is None else suite if isinstance(suite, (list, tuple)) else [suite]
+    if until_decided and (refs is None or len(refs) != 1):
+        raise UserError("until_decided replays one suite's study: give one suite")
+    if until_decided and seeds is not None:
+        raise UserError("seeds with until_decided: the replay takes the seeds the looks took; leave seeds out")
     seeds = _listed(seeds, "seeds", int)
     _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
-    refs = None if suite is None else suite if isinstance(suite, (list, tuple)) else [suite]
     store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
     # What ``modbench report`` shows (results/report_model.py): every cached run unless filtered.
     model = build_report(store, [_suite_ref(r) for r in refs] if refs else None, seeds=seeds, epochs=epochs,
                          subset=subset, test_subset=test_subset, warn=_warn)
+    summaries = None
+    if until_decided and model.rows:
+        from modbench.bench.replay import replay_report
+        from modbench.bench.until_decided import decided_summaries
+
+        model, replayed = replay_report(store, model, _suite_ref(refs[0]), losses=_listed(losses, "losses", str),
+                                        epochs=epochs, subset=subset, test_subset=test_subset, max_seeds=max_seeds,
+                                        step=step, warn=_warn)
+        summaries, _ = decided_summaries(replayed.result, model.rows, settings=model.verdicts,
+                                         records=store_records(store), written=model.written,
+                                         descriptions=model.descriptions, suite=replayed.suite)
     rows, descriptions = annotate(model.rows, model.written), model.descriptions
     paper_data = load_paper() if paper else None
     if format == "markdown":
-        return report_markdown(summarize_rows(rows, descriptions=descriptions, settings=model.verdicts,
-                                              records=store_records(store)), paper=paper_data, version=__version__)
+        if summaries is None:
+            summaries = summarize_rows(rows, descriptions=descriptions, settings=model.verdicts,
+                                       records=store_records(store))
+        return report_markdown(summaries, paper=paper_data, version=__version__)
     if format == "json":
         return result_records(rows, paper=paper_data, written=model.written, settings=model.verdicts,
-                              records=store_records(store))
+                              records=store_records(store), summaries=summaries)
     return rows_text(rows, format, paper=paper_data, written=model.written, settings=model.verdicts,
-                     records=store_records(store))
+                     records=store_records(store), summaries=summaries)
 
 
 def evaluate_embeddings(embeddings, labels, metrics: str | Iterable[str] | None = None,

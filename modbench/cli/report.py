@@ -42,6 +42,10 @@ def report(
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="Loss name or label the verdicts compare the others with, where the suite's verdict.baseline names none \\[default: the suite's first loss].")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout (`-`: stdout; a symbolic link, device or FIFO is written through, never replaced) \\[default: stdout].")] = None,
     seed: Annotated[Optional[list[int]], typer.Option("--seed", min=0, help="Only these seeds \\[default: the suite's and every other seed in the cache].")] = None,
+    until_decided: Annotated[bool, typer.Option("--until-decided", help="The verdicts `compare --until-decided` gave: replay its sequential rule on the cached runs of one --suite, with the --loss, --max-seeds and --step it was given (docs/reporting.md); trains nothing.")] = False,
+    max_seeds: Annotated[Optional[int], typer.Option("--max-seeds", min=1, show_default=False, help="With --until-decided: the seed budget compare was given \\[default: 10, compare's].")] = None,
+    step: Annotated[Optional[int], typer.Option("--step", min=1, show_default=False, help="With --until-decided: the seeds per round compare was given \\[default: 1].")] = None,
+    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", show_default=False, help="With --until-decided: the losses (names or labels) compare was given \\[default: all the suite's].")] = None,
     epochs: EpochsOpt = None,
     subset: SubsetOpt = None,
     test_subset: TestSubsetOpt = None,
@@ -66,6 +70,12 @@ def report(
         require_matplotlib()
         if plots.exists() and not plots.is_dir():
             raise fail(f"--plots {plots}: is a file, not a folder; give a folder for the PNG files")
+    if not until_decided and (max_seeds is not None or step is not None or loss):
+        raise fail("--max-seeds, --step and --loss work with --until-decided only")
+    if until_decided and len(suite or []) != 1:
+        raise fail("--until-decided replays one suite's study: give exactly one --suite")
+    if until_decided and seed:
+        raise fail("--seed with --until-decided: the replay takes the seeds the looks took; leave --seed out")
     store = RunStore(resolve_cache_root(cache_dir))
     from modbench.tune.report import trial_runs  # a suite's tuning trials, apart (docs/tuning.md)
 
@@ -82,13 +92,24 @@ def report(
         err.print("no cached results; run `modbench compare --suite NAME` first", markup=False)
         text = "[]\n" if fmt == "json" else _paper_text(paper_data, fmt)
     else:
-        text = _report_text(store, model, fmt, baseline=baseline, paper=paper_data, plots=plots, output=output)
+        replayed = None
+        if until_decided:
+            from modbench.bench.replay import replay_report
+
+            model, replayed = replay_report(
+                store, model, suite[0], losses=loss, epochs=epochs, subset=subset, test_subset=test_subset,
+                baseline=baseline, max_seeds=max_seeds, step=step,
+                progress=lambda line: err.print(plain_text(f"report: {line}"), markup=False, highlight=False),
+                warn=lambda line: err.print(plain_text(f"report: {line}"), markup=False, highlight=False))
+        text = _report_text(store, model, fmt, baseline=baseline, paper=paper_data, plots=plots, output=output,
+                            replayed=replayed)
     if emit(text, output):
         err.print(plain_text(f"wrote {output}"), markup=False, highlight=False)
 
 
-def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> str | None:
-    """The text of the report in ``fmt`` (None: Rich tables, printed already)."""
+def _report_text(store, model, fmt: str, *, baseline, paper, plots, output, replayed=None) -> str | None:
+    """The text of the report in ``fmt`` (None: Rich tables, printed already); ``replayed``
+    (``bench.replay.Replay``): the suite whose verdicts are the sequential rule's."""
     from modbench.cli.output import render_rows
     from modbench.render.safe_text import plain_text
     from modbench.results.deviations import annotate
@@ -97,8 +118,16 @@ def _report_text(store, model, fmt: str, *, baseline, paper, plots, output) -> s
     annotate(model.rows, model.written)
     from modbench.results.verdicts_table import store_records
 
-    summaries = summarize_rows(model.rows, descriptions=model.descriptions, baseline_name=baseline,
-                               warn=lambda m: warn(plain_text(m)), settings=model.verdicts, records=store_records(store))
+    if replayed is not None:
+        from modbench.bench.until_decided import decided_summaries
+
+        summaries, _ = decided_summaries(replayed.result, model.rows, settings=model.verdicts,
+                                         records=store_records(store), written=model.written,
+                                         descriptions=model.descriptions, warn=lambda m: warn(plain_text(m)),
+                                         suite=replayed.suite)
+    else:
+        summaries = summarize_rows(model.rows, descriptions=model.descriptions, baseline_name=baseline,
+                                   warn=lambda m: warn(plain_text(m)), settings=model.verdicts, records=store_records(store))
     plot_files = _write_plots(store, summaries, plots) if plots is not None else {}
     if fmt == "markdown":
         from modbench import __version__

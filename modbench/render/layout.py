@@ -369,7 +369,10 @@ def suite_tables(
 def summary_tables(s, extra_metrics: list[str] | None = None, *, paper=None, notes: list[str] | None = None,
                    decided_at: dict[str, int] | None = None, diagnosis: list[str] | None = None) -> list[TableText]:
     """The tables of one ``SuiteSummary`` (titled with its overrides, noting its deviations);
-    ``diagnosis``: why a loss loses (``results/diagnosis.py``), under Table 1."""
+    ``diagnosis``: why a loss loses (``results/diagnosis.py``), under Table 1. ``decided_at``
+    defaults to the verdicts' own (set when they are the sequential rule's)."""
+    if decided_at is None and s.verdicts is not None:
+        decided_at = s.verdicts.decided_at
     tables = suite_tables(
         s.groups, s.title, extra_metrics, paper=paper, verdicts=s.verdicts, deviations=s.deviations, notes=notes,
         decided_at=decided_at,

@@ -7,12 +7,14 @@ training. The acceptance run with real training is marked slow."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from modbench.cli.app import app
-from modbench.bench.until_decided import decided_summaries, run_until_decided
+from modbench.bench.until_decided import decided_summaries, replay_until_decided, run_until_decided
 from modbench.engine.outcome import Outcome
 from modbench.results.rows import rows_from_outcomes
 from modbench.results.verdicts_table import VerdictSettings
@@ -96,6 +98,80 @@ def test_budget_spent_leaves_undecided_with_seeds_needed():
         assert v.verdict in ("better", "worse", "equivalent") or (v.seeds_needed is not None or v.reason)
 
 
+def test_replay_from_cached_rows_gives_the_decisions_the_rounds_made():
+    """report --until-decided: the rule replayed on the cached rows, with more runs in the cache
+    than the looks took, decides as the rounds did, at the same seeds, and keeps only the runs the
+    looks took; the summaries are the same records."""
+    cache, lines = FakeCache(), []
+    result = rounds(cache, lines)
+    extra = cache.train(select_runs(SUITE, seeds=list(range(6))))  # every seed of every loss cached
+    rows = rows_from_outcomes(extra)
+    replay_lines = []
+    replayed = replay_until_decided(select_runs(SUITE), rows, baseline_name=None, max_seeds=6, step=1,
+                                    records=cache.records.__getitem__, progress=replay_lines.append)
+    assert replay_lines == lines and replayed.stopped is None
+    assert [(v.verdict, v.seeds) for v in replayed.decision.verdicts] == \
+        [(v.verdict, v.seeds) for v in result.decision.verdicts]
+    assert sorted(r.key for r in replayed.rows) == sorted(o.run.key for o in result.outcomes)
+    assert len(rows) > len(replayed.rows)  # the seeds no look took are left out
+    settings = {SUITE: VerdictSettings(baseline="Cross-entropy")}
+    ours, at = decided_summaries(replayed, replayed.rows, settings=settings, records=cache.records.__getitem__)
+    theirs, at_compare = decided_summaries(result, rows_from_outcomes(result.outcomes), settings=settings,
+                                           records=cache.records.__getitem__)
+    assert at == at_compare
+    assert [s.records() for s in ours] == [s.records() for s in theirs]
+
+
+def test_replay_stops_at_the_first_look_the_cache_lacks_and_says_so():
+    cache, lines = FakeCache(), []
+    result = rounds(cache, lines)
+    last = result.decision.look  # index of the deciding look (> 0 for this study)
+    assert last > 0
+    n_before = result.decision.plan.seeds_at_looks[last - 1]
+    rows = [r for r in rows_from_outcomes(result.outcomes) if r.seed < n_before]
+    replayed = replay_until_decided(select_runs(SUITE), rows, baseline_name=None, max_seeds=6, step=1,
+                                    records=cache.records.__getitem__)
+    assert replayed.stopped.startswith(f"look {last + 1} (") and "the cache lacks its runs of Cross-entropy seed" in replayed.stopped
+    assert not replayed.decision.done and replayed.decision.look == last - 1
+    (summary,), _ = decided_summaries(replayed, replayed.rows, settings={SUITE: VerdictSettings(baseline="Cross-entropy")},
+                                      records=cache.records.__getitem__)
+    undecided = [v for v in summary.verdicts.primary if v.verdict == "undecided"]
+    assert undecided and all("the replay stopped early" in v.reason for v in undecided)
+    # nothing cached at all: no look to replay
+    empty = replay_until_decided(select_runs(SUITE), [], baseline_name=None, max_seeds=6, step=1,
+                                 records=cache.records.__getitem__)
+    assert empty.decision is None and empty.stopped.startswith("look 1 (2 seeds) was not replayed")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--until-decided"], "give exactly one --suite"),
+    (["--suite", SUITE, "--until-decided", "--seed", "0"], "--seed with --until-decided"),
+    (["--suite", SUITE, "--max-seeds", "4"], "--max-seeds, --step and --loss work with --until-decided only"),
+    (["--suite", SUITE, "--loss", "improved"], "--max-seeds, --step and --loss work with --until-decided only"),
+    (["--suite", SUITE, "--until-decided", "--max-seeds", "1"], "--max-seeds 1 is below the 2 seeds"),
+    (["--suite", SUITE, "--until-decided"], "nothing to replay for digits-verdict: look 1 (2 seeds) was not replayed"),
+])
+def test_report_until_decided_errors_are_one_line_exit_2(tmp_path, args, message):
+    result = CliRunner().invoke(app, ["report", "--cache-dir", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stderr.strip().count("\n") == 0, result.stderr
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(until_decided=True), "give one suite"),
+    (dict(suite=SUITE, max_seeds=4), "work with until_decided=True only"),
+    (dict(suite=SUITE, until_decided=True, seeds=[0]), "seeds with until_decided"),
+    (dict(suite=SUITE, until_decided=True, max_seeds=1), "--max-seeds 1 is below the 2 seeds"),
+    (dict(suite=SUITE, until_decided=True), "nothing to replay for digits-verdict"),
+])
+def test_the_api_report_until_decided_refuses_what_the_command_refuses(tmp_path, kwargs, message):
+    import modbench
+    from modbench.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        modbench.report(cache_dir=tmp_path, **kwargs)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--until-decided", "--max-seeds", "1"], "--max-seeds 1 is below the 2 seeds"),
     (["--max-seeds", "4"], "work with --until-decided only"),
@@ -123,3 +199,19 @@ def test_acceptance_digits_verdict_until_decided(tmp_path):
     assert rows["Cross-entropy x 2"][2] == "equivalent ±0.01"
     assert all(2 <= int(r[3]) <= 6 for r in rows.values())  # the seeds each needed
     assert "until-decided: look 1 of at most 5, 2 seeds" in result.stderr
+    # report --until-decided replays the same decisions from the cache: its JSON is compare's;
+    # the plain report tests the final seeds as a fixed sample, which gives other intervals
+    runner = CliRunner()
+    cached = ["--suite", SUITE, "--cache-dir", str(tmp_path), "--json"]
+    compared = runner.invoke(app, ["compare", *cached, "--until-decided", "--max-seeds", "6", "--device", "cpu"])
+    replayed = runner.invoke(app, ["report", *cached, "--until-decided", "--max-seeds", "6"])
+    fixed = runner.invoke(app, ["report", *cached])
+    assert compared.exit_code == replayed.exit_code == fixed.exit_code == 0
+    assert json.loads(replayed.stdout) == json.loads(compared.stdout)
+    import modbench
+
+    assert modbench.report(SUITE, until_decided=True, max_seeds=6, cache_dir=tmp_path) == json.loads(compared.stdout)
+    verdict = {r["label"]: r["verdict"] for r in json.loads(replayed.stdout) if r.get("verdict")}
+    plain = {r["label"]: r["verdict"] for r in json.loads(fixed.stdout) if r.get("verdict")}
+    assert "decided_at_seeds" in verdict["New loss"] and "decided_at_seeds" not in plain["New loss"]
+    assert verdict["New loss"]["ci"] != plain["New loss"]["ci"]
