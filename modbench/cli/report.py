@@ -83,6 +83,7 @@ def report(
                          more_runs=trial_runs)
     for line in model.left_out + model.notes:
         err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
+    hints = [] if until_decided else _more_seeds_hints(model)  # printed once the report is out
     paper_data = None
     if paper:
         from modbench.results.paper import load_paper
@@ -105,6 +106,8 @@ def report(
                             replayed=replayed)
     if emit(text, output):
         err.print(plain_text(f"wrote {output}"), markup=False, highlight=False)
+    for line in hints:
+        err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
 
 
 def _report_text(store, model, fmt: str, *, baseline, paper, plots, output, replayed=None) -> str | None:
@@ -147,6 +150,23 @@ def _report_text(store, model, fmt: str, *, baseline, paper, plots, output, repl
             err.print("no reported suite has the paper's dataset, backbone and losses; the paper's tables:", markup=False)
             _paper_text(paper, fmt)
     return text
+
+
+def _more_seeds_hints(model) -> list[str]:
+    """One line per suite whose cached seeds go beyond those it lists (``compare --until-decided``
+    adds seeds that way): its verdicts here are fixed-sample tests of every seed found, which
+    ``report --until-decided`` replaces by the sequential rule's."""
+    lines = []
+    for name, written in model.written.items():
+        listed = set(written.get("seeds") or [])
+        extra = sorted({r.seed for r in model.rows if r.suite == name and r.status == "done"} - listed)
+        if listed and extra and len({r.label for r in model.rows if r.suite == name}) > 1:
+            shown = ", ".join(map(str, extra[:5])) + (", ..." if len(extra) > 5 else "")
+            lines.append(f"{name}: seed{'s' if len(extra) > 1 else ''} {shown} beyond the suite's list "
+                         f"{'are' if len(extra) > 1 else 'is'} tested with the others as a fixed "
+                         "sample; if `compare --until-decided` added them, `report --suite "
+                         f"{name} --until-decided` (with its --max-seeds) gives the verdicts its rule made")
+    return lines
 
 
 def _write_plots(store, summaries, folder: Path) -> dict:

@@ -215,3 +215,6 @@ def test_acceptance_digits_verdict_until_decided(tmp_path):
     plain = {r["label"]: r["verdict"] for r in json.loads(fixed.stdout) if r.get("verdict")}
     assert "decided_at_seeds" in verdict["New loss"] and "decided_at_seeds" not in plain["New loss"]
     assert verdict["New loss"]["ci"] != plain["New loss"]["ci"]
+    # the plain report says why its verdicts may differ, and which command gives the rule's
+    assert f"`report --suite {SUITE} --until-decided` (with its --max-seeds)" in fixed.stderr
+    assert "--until-decided`" not in replayed.stderr
