@@ -9,11 +9,13 @@ Run it through ``scripts/findings.sh`` (which pins one CPU thread). From a clean
    class-disjoint suite ``fashion-mnist-disjoint``, read beside it;
 2. optionally tunes every loss of the first suite with ``modbench tune`` (``--trials`` per loss,
    the top settings re-trained on further seeds) and compares the tuned suite the same way;
-3. writes every run's key, seed and metrics (``modbench report --json``) to
-   ``docs/findings/<suite>.json``;
-4. writes ``docs/findings.md``: the machine, the commands, wall and CPU time, the conclusions
+3. writes every run's key, seed and metrics, with the verdicts of the sequential rule that chose
+   the seeds (``modbench report --until-decided --json``), to ``docs/findings/<suite>.json``;
+4. checks the paper's claims, each claimed rival as the baseline of a study of its own
+   (``claim_study``);
+5. writes ``docs/findings.md``: the machine, the commands, wall and CPU time, the conclusions
    worded from the verdict engine's verdicts, the paper's claims beside what was found, and the
-   tables exactly as ``modbench report --markdown`` prints them.
+   tables exactly as ``modbench report --until-decided --markdown`` prints them.
 
 Nothing on the page is typed by hand: every number comes from a command this script ran. The
 script only orchestrates ``modbench`` commands and words their JSON; the statistics are the
@@ -271,7 +273,10 @@ def verdict_sentence(v: dict) -> str:
     """One sentence for one primary contrast, worded only from the verdict engine's fields."""
     metric = METRIC_NAMES.get(v["metric"], v["metric"])
     ci = v.get("ci")
-    ci_text = f"Holm 95% CI [{fmt(ci[0], sign=True)}, {fmt(ci[1], sign=True)}]" if ci else "no interval"
+    # Under --until-decided the interval is the sequential rule's (at the level it tested the
+    # contrast at its last look); else the fixed-sample Holm interval (family-wise 95%).
+    name = "sequential CI" if v.get("sequential") else "Holm 95% CI"
+    ci_text = f"{name} [{fmt(ci[0], sign=True)}, {fmt(ci[1], sign=True)}]" if ci else "no interval"
     base = f"Δ {metric} {fmt(v.get('delta'), sign=True)}, {ci_text}, {v['seeds']} seeds"
     kind = v["verdict"]
     if kind in ("better", "worse"):
@@ -381,6 +386,23 @@ def claim_rows(stage: Stage, against: dict[str, list[dict]], paper: dict) -> lis
             rows.append(f"| {text.format(**words)} | {reading} | {'; '.join(found)} | "
                         f"{' '.join(status)} |")
     return rows
+
+
+def claim_study(copy: Path, rival: str, readings: list[str], cache: Path,
+                args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """The two commands of a claim's study: ``compare --until-decided`` of the paper's readings
+    against ``rival`` (the suite ``copy`` whose verdict.baseline is the rival), with the seed
+    budget of the main study, which trains only the seeds these contrasts need beyond those
+    cached; then ``report --until-decided`` of the same study, whose verdicts the page quotes.
+    A study of its own, not a report of the main one's seeds: those were chosen by looking at
+    contrasts with another baseline, so a fixed-sample test on them would claim more than the
+    rule allows. Its family is the readings' contrasts with the rival (Holm over them)."""
+    study = ["--suite", str(copy), "--cache-dir", str(cache),
+             *(x for label in [rival, *readings] for x in ("--loss", label)),
+             "--until-decided", "--max-seeds", str(args.max_seeds), "--step", str(args.step)]
+    jobs = ["--jobs", str(args.jobs)] if args.jobs > 1 else []
+    return (["compare", *study, "--threads", "1", "--device", "cpu", *jobs],
+            ["report", *study, "--json"])
 
 
 def rival_suite(suite_file: Path, rival: str, folder: Path) -> Path:
@@ -517,9 +539,15 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     p.append("## What was found\n")
     p.append("Each loss against the suite's baseline on the suite's primary metric, worded from "
              "the verdict engine's result (docs/reporting.md, \"Verdicts\"): better, worse, "
-             "equivalent within ±δ, or undecided with the seeds it would take. Intervals are "
-             "Holm-adjusted over the suite's primary contrasts and cover both seeds and test "
-             "queries. Nothing here says two losses are the same unless it says equivalent.\n")
+             "equivalent within ±δ, or undecided with the seeds it would take. The seeds were "
+             "added by the sequential rule of `compare --until-decided` (docs/reporting.md, "
+             "\"Seeds until decided\"), and the verdicts are that rule's, replayed by `report "
+             "--until-decided`: O'Brien-Fleming alpha spending over the planned looks and Holm "
+             "over the suite's primary contrasts keep the chance of any false better or worse, "
+             "over every contrast and every look, at 5%. Each sequential CI is the contrast's "
+             "interval at the level the rule tested it at its last look (so it excludes 0 exactly "
+             "when the verdict is better or worse), and covers both seeds and test queries. "
+             "Nothing here says two losses are the same unless it says equivalent.\n")
     for stage in stages:
         p.append(f"### {stage.title}; {stage.protocol}\n")
         p.extend(conclusions(stage) or ["- No contrast could be tested (fewer than 2 seeds)."])
@@ -545,10 +573,13 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
              + " for both readings of the paper's loss: equation (4) as written "
              "(`improved`, \"New loss\") and the sigmoid reading of equations (1), (2), (6)-(8) "
              "(`improved-sigmoid`). A claim on the suite's primary metric gets a verdict from a "
-             "contrast with the claimed rival as baseline (`modbench report` on a copy of the "
-             "suite whose `verdict.baseline` names the rival; Holm over that baseline's "
-             "contrasts); a claim on another metric is descriptive only (its unadjusted "
-             "interval from the same report, no verdict).\n")
+             "study of its own with the claimed rival as baseline: `modbench compare "
+             "--until-decided` on a copy of the suite whose `verdict.baseline` names the rival, "
+             "with only the rival and the readings (one family of their contrasts, Holm over "
+             "them; it trains the seeds those contrasts need beyond the cached ones, within the "
+             "same seed budget), and its verdicts from `modbench report --until-decided`. A "
+             "claim on another metric is descriptive only (its unadjusted interval from the "
+             "same report, no verdict).\n")
     for stage in checked:
         if len(checked) > 1:
             p.append(f"### {stage.title}\n")
@@ -590,7 +621,10 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
 
     for stage in stages:
         p.append(f"## Tables: {stage.title}\n")
-        shown = shown_command(["report", "--suite", stage.suite_arg, "--markdown"])
+        shown = shown_command(["report", "--suite", stage.suite_arg, "--until-decided",
+                               "--max-seeds", str(args.max_seeds), "--step", str(args.step),
+                               *(x for label in args.loss for x in ("--loss", label)),
+                               "--markdown"])
         p.append(f"Printed by `{shown}` from the cache this script filled.\n")
         p.append(demote(stage.markdown, 1))
     path.write_text("\n".join(p))
@@ -673,9 +707,13 @@ def main(argv: list[str] | None = None) -> int:
              *jobs], log)
         stages.insert(1, tuned)
 
+    # The verdicts are the sequential rule's that chose the seeds: `report --until-decided`
+    # replays it on the cached runs (a plain report would test the final seeds as a fixed sample,
+    # ignoring that they were chosen by looking; docs/reporting.md).
+    replay = ["--until-decided", "--max-seeds", str(args.max_seeds), "--step", str(args.step), *losses]
     json_files = []
     for stage in stages:
-        rep = ["report", "--suite", stage.suite_arg, "--cache-dir", str(cache)]
+        rep = ["report", "--suite", stage.suite_arg, "--cache-dir", str(cache), *replay]
         stage.records = json.loads(run_step("Report (JSON)", [*rep, "--json"], None, True).stdout)
         stage.markdown = run_step("Report (Markdown)", [*rep, "--markdown"], None, True).stdout
         path = out_dir / "findings" / f"{stage.name}.json"
@@ -683,8 +721,8 @@ def main(argv: list[str] | None = None) -> int:
         json_files.append(path)
 
     # The claims' contrasts, on the closed-set suite and on its tuned version: each claimed rival
-    # as the baseline (reports only, nothing trains). The suite's own verdict.baseline takes
-    # precedence over --baseline, so each report reads a copy of the suite whose
+    # as the baseline of a study of its own (`claim_study`). The suite's own verdict.baseline
+    # takes precedence over --baseline, so each study runs on a copy of the suite whose
     # verdict.baseline names the rival (the verdict section is not part of any run key: the
     # copy finds the same runs).
     for stage in claim_stages(stages, args):
@@ -692,11 +730,13 @@ def main(argv: list[str] | None = None) -> int:
             else ROOT / "suites" / f"{stage.suite_arg}.yaml"
         labels = set(aggregates_of(stage.records))
         for _, _, rival, _ in CLAIMS:
-            if rival in labels and rival not in stage.against:
+            readings = [r for r in READINGS if r in labels]
+            if rival in labels and readings and rival not in stage.against:
                 copy = rival_suite(source, rival, cache)
+                train, report = claim_study(copy, rival, readings, cache, args)
+                run_step(f"Claims: train until decided against {rival}", train, log)
                 stage.against[rival] = json.loads(run_step(
-                    f"Report against {rival}", ["report", "--suite", str(copy), "--cache-dir",
-                                                str(cache), "--json"], None, True).stdout)
+                    f"Report against {rival}", report, None, True).stdout)
 
     steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"], group=d.get("group"),
                   group_end_s=d.get("group_end_s", 0.0))

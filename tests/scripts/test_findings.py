@@ -42,6 +42,25 @@ def test_a_difference_is_worded_as_the_engine_decided_it(kind):
     assert "equivalent" not in text and "undecided" not in text
 
 
+def test_a_sequential_verdict_names_its_interval_as_the_rules():
+    sequential = "compare --until-decided: O'Brien-Fleming alpha spending over the planned looks"
+    text = findings.verdict_sentence(_verdict("worse", sequential=sequential))
+    assert "sequential CI [-0.080, -0.004]" in text and "Holm 95%" not in text
+    assert "Holm 95% CI [-0.080, -0.004]" in findings.verdict_sentence(_verdict("worse"))
+
+
+def test_a_claim_is_a_sequential_study_of_its_own_against_the_rival(tmp_path):
+    args = findings.parse(["--max-seeds", "5", "--step", "2", "--jobs", "2"])
+    copy = tmp_path / "s-vs-triplet-loss.yaml"
+    train, report = findings.claim_study(copy, "Triplet loss", ["New loss", "New loss (sigmoid reading)"],
+                                         tmp_path, args)
+    study = ["--suite", str(copy), "--cache-dir", str(tmp_path), "--loss", "Triplet loss", "--loss",
+             "New loss", "--loss", "New loss (sigmoid reading)", "--until-decided", "--max-seeds", "5",
+             "--step", "2"]
+    assert train == ["compare", *study, "--threads", "1", "--device", "cpu", "--jobs", "2"]
+    assert report == ["report", *study, "--json"]  # the same study's verdicts, replayed
+
+
 def test_equivalence_names_its_margin_and_only_when_the_engine_found_it():
     text = findings.verdict_sentence(_verdict("equivalent", delta=0.001, ci=[-0.004, 0.006]))
     assert "**equivalent within ±0.01**" in text
@@ -145,6 +164,12 @@ def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
         assert f"- **{label}**: {findings.verdict_sentence(v)}" in page
     assert findings.cpu_model() in page and "modbench compare --suite digits-verdict" in page
     assert "#### Verdicts vs Cross-entropy" in page  # the report's own tables follow
+    # the verdicts are the sequential rule's that chose the seeds, not a fixed-sample test
+    assert all(v.get("sequential") and "decided_at_seeds" in v for v in verdicts.values())
+    # every verdict table of a compared suite is the rule's (a report's tuning-trials section,
+    # on validation, keeps its own fixed-sample table)
+    tables = [t for t in page.split("#### Verdicts vs ")[1:] if "tuning trials" not in t.split("\n", 1)[0]]
+    assert len(tables) == 2 and all("Seq. CI of Δ" in t.split("\n\n", 2)[1] for t in tables)
     # The tuned suite: the same settings chosen, the same final runs trained.
     tuned = [(tmp_path / x / "findings" / "digits-verdict-tuned.yaml").read_text() for x in "ab"]
     assert "lr: " in tuned[0] and _without_storage(tuned[0]) == _without_storage(tuned[1])
