@@ -106,8 +106,8 @@ def report(
                             replayed=replayed)
     if emit(text, output):
         err.print(plain_text(f"wrote {output}"), markup=False, highlight=False)
-    for line in hints:
-        err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
+    for line in hints:  # wrapped to the terminal: a hint, not a line for scripts to parse
+        err.print(plain_text(f"report: {line}"), markup=False, highlight=False, soft_wrap=False)
 
 
 def _report_text(store, model, fmt: str, *, baseline, paper, plots, output, replayed=None) -> str | None:
@@ -162,10 +162,9 @@ def _more_seeds_hints(model) -> list[str]:
         extra = sorted({r.seed for r in model.rows if r.suite == name and r.status == "done"} - listed)
         if listed and extra and len({r.label for r in model.rows if r.suite == name}) > 1:
             shown = ", ".join(map(str, extra[:5])) + (", ..." if len(extra) > 5 else "")
-            lines.append(f"{name}: seed{'s' if len(extra) > 1 else ''} {shown} beyond the suite's list "
-                         f"{'are' if len(extra) > 1 else 'is'} tested with the others as a fixed "
-                         "sample; if `compare --until-decided` added them, `report --suite "
-                         f"{name} --until-decided` (with its --max-seeds) gives the verdicts its rule made")
+            lines.append(f"{name}: the verdicts test seed{'s' if len(extra) > 1 else ''} {shown}, beyond the "
+                         "suite's list, as a fixed sample; if `compare --until-decided` added them, "
+                         f"`report --suite {name} --until-decided` (with its --max-seeds) replays its rule")
     return lines
 
 

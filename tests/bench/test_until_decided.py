@@ -216,5 +216,5 @@ def test_acceptance_digits_verdict_until_decided(tmp_path):
     assert "decided_at_seeds" in verdict["New loss"] and "decided_at_seeds" not in plain["New loss"]
     assert verdict["New loss"]["ci"] != plain["New loss"]["ci"]
     # the plain report says why its verdicts may differ, and which command gives the rule's
-    assert f"`report --suite {SUITE} --until-decided` (with its --max-seeds)" in fixed.stderr
+    assert f"`report --suite {SUITE} --until-decided` (with its --max-seeds)" in " ".join(fixed.stderr.split())
     assert "--until-decided`" not in replayed.stderr
