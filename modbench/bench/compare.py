@@ -55,7 +55,7 @@ def compare(selection: RunSelection, suite_ref, settings: RunSettings, events: E
     if lr_note:
         lines.append(lr_note)
     return Compared(
-        outcomes=done, rows=rows_from_outcomes(done), written=written_suites([suite_ref]),
+        outcomes=done, rows=rows_from_outcomes(done), written=written_suites([suite_ref], settings.data_dir),
         records=store_records(RunStore(settings.cache_root)),
         settings={name: VerdictSettings.of(selection.suite.verdict)}, baselines=baselines,
         notes={name: lines} if lines else None,
@@ -78,7 +78,7 @@ def compare_until_decided(selection: RunSelection, suite_ref, settings: RunSetti
     )
     verdicts = {selection.suite.name: VerdictSettings.of(selection.suite.verdict)}
     rows = rows_from_outcomes(result.outcomes)
-    written = written_suites([suite_ref])
+    written = written_suites([suite_ref], settings.data_dir)
     summaries, decided_at = decided_summaries(result, rows, settings=verdicts, records=records, written=written)
     return Compared(outcomes=result.outcomes, rows=rows, written=written, records=records, settings=verdicts,
                     summaries=summaries, decided_at=decided_at)

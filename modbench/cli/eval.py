@@ -55,7 +55,7 @@ def eval_(
     if metrics:
         selection.eval_cfg["metrics"] = parse_metric_names(metrics)
     outcomes = evaluated(selection, RunSettings(cache_dir=cache_dir, device=device, data_dir=data_dir), console_events())
-    emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table", written=written_suites([suite])))
+    emit(render_rows(rows_from_outcomes(outcomes), "json" if json_ else "table", written=written_suites([suite], data_dir)))
     missing = [o for o in outcomes if o.status == "missing"]
     for o in missing:
         command = train_command(suite, seed=o.run.seed if seed else None, epochs=epochs, subset=subset,

@@ -18,7 +18,7 @@ from typing import Any
 
 from modbench.errors import UserError
 from modbench.suite.loader import load_suite
-from modbench.suite.runs import loss_settings_of
+from modbench.suite.runs import loss_settings_of, with_data_digest
 
 SECTIONS = ("dataset", "backbone", "train")
 FIXTURE = "data.fixture"
@@ -80,16 +80,18 @@ def seed_deviation(seed: int, written: dict[str, Any]) -> list[Deviation]:
     return [Deviation(SEED, seed, seeds, f"seed {seed} (the suite lists {listed})", f"seed {seed}")]
 
 
-def written_suites(refs: Iterable) -> dict[str, dict[str, Any]]:
+def written_suites(refs: Iterable, data_dir=None) -> dict[str, dict[str, Any]]:
     """Suite name -> its sections as written, for built-in suite names, YAML paths or suite dicts (loaded
-    again without overrides; a suite that does not load is left out)."""
+    again without overrides; a suite that does not load is left out), with the digest of the data
+    files found now in ``data_dir`` (``--data-dir``; computed, never written in a suite), as
+    ``report`` does: runs on those files differ in nothing from the suite, runs on others say so."""
     out = {}
     for ref in refs:
         try:
             suite, _ = load_suite(ref)
         except UserError:
             continue
-        out[suite.name] = written_sections(suite)
+        out[suite.name] = written_sections(with_data_digest(suite, data_dir, absent=False))
     return out
 
 
