@@ -360,8 +360,10 @@ def claim_rows(stage: Stage, against: dict[str, list[dict]], paper: dict) -> lis
                 rows.append(f"| {text.format(**words)} | {reading} | not run | — |")
                 continue
             found, status = [], []
+            paired = paired_means(against.get(rival, []), reading, rival)
             for metric in metrics:
-                a, b = means[reading].get(metric), means[rival].get(metric)
+                a, b = (paired[metric] if paired and metric in paired
+                        else (means[reading].get(metric), means[rival].get(metric)))
                 if a is None or b is None:
                     found.append(f"{METRIC_NAMES[metric]}: not measured")
                     continue
@@ -383,9 +385,30 @@ def claim_rows(stage: Stage, against: dict[str, list[dict]], paper: dict) -> lis
                 else:
                     status.append(f"{METRIC_NAMES[metric]}: descriptive only (not the suite's "
                                   "primary metric: no verdict).")
-            rows.append(f"| {text.format(**words)} | {reading} | {'; '.join(found)} | "
+            seeds = f" (means over the {paired['seeds']} seeds both ran in the claim's study)" \
+                if paired else ""
+            rows.append(f"| {text.format(**words)} | {reading} | {'; '.join(found)}{seeds} | "
                         f"{' '.join(status)} |")
     return rows
+
+
+def paired_means(records: list[dict], reading: str, rival: str) -> dict | None:
+    """metric -> (the reading's mean, the rival's mean) over the seeds both ran in a claim's
+    study (``records``: its report's JSON), so that the values shown differ by the Δ its contrast
+    tests; and "seeds": how many. None when the study has no common seed."""
+    runs = {}
+    for r in runs_of(records):
+        if r.get("status", "done") == "done" and r["label"] in (reading, rival):
+            runs.setdefault(r["label"], {})[r["seed"]] = r
+    common = sorted(set(runs.get(reading, {})) & set(runs.get(rival, {})))
+    if not common:
+        return None
+    out: dict = {"seeds": len(common)}
+    for metric in METRIC_NAMES:
+        pairs = [(runs[reading][s].get(metric), runs[rival][s].get(metric)) for s in common]
+        if all(a is not None and b is not None for a, b in pairs):
+            out[metric] = (sum(a for a, _ in pairs) / len(pairs), sum(b for _, b in pairs) / len(pairs))
+    return out
 
 
 def claim_study(copy: Path, rival: str, readings: list[str], cache: Path,

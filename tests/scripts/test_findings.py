@@ -193,6 +193,25 @@ def test_the_cost_table_sums_every_recorded_step():
     assert "`modbench compare --suite s` | 2.0 min | 1.5 min |" in rows[2]
 
 
+def test_a_claims_values_are_the_means_over_the_seeds_its_study_paired():
+    # the stage's means are over every seed each loss ran (the rival 6, the reading 4); the
+    # claim's study pairs the reading's 4 seeds with the rival's: the values shown are those
+    records = [{"label": "New loss", "seed": None, "recall@1": 0.70, "nmi": 0.4},
+               {"label": "Triplet loss", "seed": None, "recall@1": 0.80, "nmi": 0.7}]
+    runs = [{"label": "New loss", "seed": s, "status": "done", "recall@1": 0.60 + s / 100, "nmi": 0.4}
+            for s in range(4)]
+    runs += [{"label": "Triplet loss", "seed": s, "status": "done", "recall@1": 0.80 + s / 100, "nmi": 0.7}
+             for s in range(6)]
+    aggregate = {"label": "New loss", "seed": None,
+                 "verdict": _verdict("worse", baseline="Triplet loss", delta=-0.2)}
+    rows = findings.claim_rows(findings.Stage("s", "s", "t", records=records),
+                               {"Triplet loss": [*runs, aggregate]}, [])
+    r1 = next(r for r in rows if "outperformed" in r and "| New loss |" in r)
+    # seeds 0-3: 0.615 vs 0.815 (over all six the rival's mean would be 0.825)
+    assert "Recall@1 0.615 vs 0.815 (means over the 4 seeds both ran in the claim's study)" in r1
+    assert findings.paired_means([], "New loss", "Triplet loss") is None
+
+
 def test_a_claim_takes_no_verdict_against_another_baseline():
     records = [{"label": "New loss", "seed": None, "recall@1": 0.61},
                {"label": "Triplet loss", "seed": None, "recall@1": 0.76}]
