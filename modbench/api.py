@@ -33,6 +33,7 @@ from modbench.bench.compare import compare as run_compare
 from modbench.bench.compare import compare_until_decided
 from modbench.bench.run import RunSettings, failure_warnings
 from modbench.bench.run import outcomes as run_outcomes
+from modbench.bench.until_decided import MAX_SEEDS, STEP
 from modbench.cache.store import RunStore, resolve_cache_root
 from modbench.engine.device_names import check_device_name
 from modbench.errors import UserError
@@ -150,7 +151,8 @@ def compare(
         result = compare_until_decided(
             p, _suite_ref(suite), settings, _events(),
             reselect=lambda chosen: _plan(suite, losses, chosen, epochs, subset, test_subset, data_dir),
-            baseline=baseline, max_seeds=10 if max_seeds is None else max_seeds, step=1 if step is None else step,
+            baseline=baseline, max_seeds=MAX_SEEDS if max_seeds is None else max_seeds,
+            step=STEP if step is None else step,
         )
         _warn_failures(result.outcomes)
         return result_records(result.rows, summaries=result.summaries)

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 from modbench.errors import UserError
 
-MAX_SEEDS = 10  # compare --until-decided's default budget (cli/compare.py, api.compare)
-
-
 @dataclass
 class Replay:
     suite: str  # the suite's name, whose summaries get the replayed verdicts
@@ -28,9 +25,9 @@ def replay_report(store, model, ref, *, losses=None, epochs=None, subset=None, t
     ``progress``: one line per look; ``warn``: one line when the replay stops before the rule
     did. A UserError (exit 2) when the suite's runs are of several configurations per loss
     setting, or when even the first look's runs are not all cached."""
-    from modbench.bench.until_decided import replay_until_decided
+    from modbench.bench.until_decided import MAX_SEEDS, STEP, replay_until_decided
     from modbench.results.verdicts_table import store_records
-    from modbench.suite.keys import configuration_key
+    from modbench.results.aggregate import row_key
     from modbench.suite.selection import select_runs
 
     selection = select_runs(ref, losses=losses, epochs=epochs, subset=subset, test_subset=test_subset)
@@ -40,7 +37,7 @@ def replay_report(store, model, ref, *, losses=None, epochs=None, subset=None, t
     configurations: dict[str, set[str]] = {}
     for r in mine:
         if r.status in ("done", "failed"):
-            configurations.setdefault(r.label, set()).add(configuration_key(r.config if isinstance(r.config, dict) else {}))
+            configurations.setdefault(r.label, set()).add(row_key(r))
     several = sorted(label for label, c in configurations.items() if len(c) > 1)
     if several:
         raise UserError(
@@ -49,7 +46,7 @@ def replay_report(store, model, ref, *, losses=None, epochs=None, subset=None, t
             "--until-decided trained: narrow them with --epochs/--subset/--test-subset, or report from its own --cache-dir")
     result = replay_until_decided(
         selection, mine, baseline_name=baseline, max_seeds=MAX_SEEDS if max_seeds is None else max_seeds,
-        step=1 if step is None else step, records=store_records(store), progress=progress,
+        step=STEP if step is None else step, records=store_records(store), progress=progress,
     )
     if result.decision is None:
         raise UserError(f"--until-decided: nothing to replay for {name}: {result.stopped}; "

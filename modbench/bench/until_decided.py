@@ -22,6 +22,9 @@ from modbench.results.baseline import find_baseline
 from modbench.results.deviations import annotate
 from modbench.results.rows import rows_from_outcomes
 
+MAX_SEEDS = 10  # the seed budget when none is given (compare and report --until-decided, the API)
+STEP = 1  # seeds added per round when none is given
+
 # Imports inside functions here: the sequential rule and the verdicts (results.sequential,
 # results.summary, results.verdicts_table) import scipy: loaded when a round is looked at.
 
@@ -33,6 +36,7 @@ class UntilDecided:
     labels: list[str]  # the primary contrasts' loss settings, in suite order
     decision: object  # results.sequential.SequentialDecision
     seeds: list[int]  # the seeds in the order the looks take them
+    stopped: str | None = None  # compare's looks never stop early (see Replayed)
 
 
 def check_until_decided(selection, *, baseline_name: str | None, max_seeds: int, step: int):
@@ -186,7 +190,7 @@ def decided_summaries(result: UntilDecided | Replayed, rows, *, settings, record
         if s.verdicts is not None and s.baseline == result.baseline and suite in (None, s.suite):
             s.verdicts, got = sequential_verdicts(s.verdicts, result.decision, result.labels)
             decided_at.update(got)
-            if getattr(result, "stopped", None):  # a replay that ran out of cached runs
+            if result.stopped:  # a replay that ran out of cached runs
                 why = f"undecided because the replay stopped early: {result.stopped}"
                 s.verdicts = replace(s.verdicts, primary=[
                     replace(v, reason=why) if v.verdict == "undecided" else v for v in s.verdicts.primary])

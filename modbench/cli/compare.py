@@ -15,9 +15,6 @@ from modbench.errors import UserError
 # Rich (tests/test_startup.py).
 
 
-MAX_SEEDS = 10  # --until-decided's default budget per loss setting
-
-
 @training_options
 @handle_errors
 def compare(
@@ -32,6 +29,7 @@ def compare(
     """Train missing runs, then print the Table 1 (NMI, F1) and Table 2 (Recall@k) layouts."""
     from modbench.bench.compare import compare as run_compare
     from modbench.bench.compare import compare_until_decided
+    from modbench.bench.until_decided import MAX_SEEDS, STEP
     from modbench.cli.output import cache_histories, emit, render_rows
     from modbench.cli.running import console_events, end_with_failures
 
@@ -44,7 +42,7 @@ def compare(
             raise UserError("--force with --until-decided would train every round's seeds again; run `modbench compare --force` first")
         result = compare_until_decided(
             selection, opts.suite, opts.settings(), console_events(), reselect=lambda seeds: opts.select(seeds),
-            baseline=baseline, max_seeds=MAX_SEEDS if max_seeds is None else max_seeds, step=1 if step is None else step,
+            baseline=baseline, max_seeds=MAX_SEEDS if max_seeds is None else max_seeds, step=STEP if step is None else step,
             launch_of=opts.launch,
         )
         emit(render_rows(result.rows, fmt, summaries=result.summaries, decided_at=result.decided_at))

@@ -97,11 +97,12 @@ def report(
         if until_decided:
             from modbench.bench.replay import replay_report
 
+            def say(line: str) -> None:
+                err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
+
             model, replayed = replay_report(
                 store, model, suite[0], losses=loss, epochs=epochs, subset=subset, test_subset=test_subset,
-                baseline=baseline, max_seeds=max_seeds, step=step,
-                progress=lambda line: err.print(plain_text(f"report: {line}"), markup=False, highlight=False),
-                warn=lambda line: err.print(plain_text(f"report: {line}"), markup=False, highlight=False))
+                baseline=baseline, max_seeds=max_seeds, step=step, progress=say, warn=say)
         text = _report_text(store, model, fmt, baseline=baseline, paper=paper_data, plots=plots, output=output,
                             replayed=replayed)
     if emit(text, output):

@@ -105,7 +105,7 @@ class Group:
         return names
 
 
-def _row_key(row: ResultRow) -> str:
+def row_key(row: ResultRow) -> str:
     """The row's resolved configuration without the seed (the seed is what a row averages over)."""
     return configuration_key(row.config if isinstance(row.config, dict) else {}, ACROSS_SEEDS)
 
@@ -116,7 +116,7 @@ def group_rows(rows: list[ResultRow]) -> list[Group]:
     the first group of their configuration."""
     by_config: dict[tuple[str, str, str], list[ResultRow]] = {}
     for row in rows:  # the label too: two names for one configuration stay two rows
-        by_config.setdefault((row.suite, row.label, _row_key(row)), []).append(row)
+        by_config.setdefault((row.suite, row.label, row_key(row)), []).append(row)
     groups: list[Group] = []
     for same_config in by_config.values():
         split: dict[str, list[ResultRow]] = {}
@@ -162,7 +162,7 @@ def _tell_apart(groups: list[Group]) -> None:
     for g in groups:
         clashes.setdefault((g.suite, g.label), []).append(g)
     for same in clashes.values():
-        configs = {_row_key(g.rows[0]): g.rows[0].config for g in same}
+        configs = {row_key(g.rows[0]): g.rows[0].config for g in same}
         if len(configs) < 2:
             continue
         flats = [flat({k: v for k, v in c.items() if k != "seed"}) for c in configs.values()]
