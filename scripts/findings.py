@@ -83,6 +83,8 @@ class Step:
     stdout: str = ""
     group: str | None = None
     group_end_s: float = 0.0  # in a group: when it ended, from the group's start
+    page: str = "suites"  # the page whose cost table lists it: "suites", "tuned", or "tune" (a tuning)
+    name: str | None = None  # in a pool: the job's name (a loss label)
 
 
 @dataclass
@@ -111,7 +113,8 @@ def modbench_argv() -> list[str]:
     return [str(exe)] if exe.is_file() else [sys.executable, "-m", "modbench"]
 
 
-def run_step(title: str, args: list[str], log: Path | None, capture: bool = False) -> Step:
+def run_step(title: str, args: list[str], log: Path | None, capture: bool = False,
+             page: str = "suites") -> Step:
     """Run ``modbench args`` and measure its wall time and its CPU time (user + system, children)."""
     argv = modbench_argv() + args
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -130,7 +133,7 @@ def run_step(title: str, args: list[str], log: Path | None, capture: bool = Fals
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    step = Step(title, args, wall, cpu, proc.returncode, out)
+    step = Step(title, args, wall, cpu, proc.returncode, out, page=page)
     if log is not None:  # training steps are kept, so that a resumed regeneration counts them all
         record(step, log.parent)
     if proc.returncode != 0:
@@ -144,7 +147,7 @@ def record(step: Step, folder: Path) -> None:
     with (folder / STEPS_FILE).open("a") as out:
         out.write(json.dumps({"title": step.title, "argv": step.argv, "wall_s": step.wall_s,
                               "cpu_s": step.cpu_s, "group": step.group,
-                              "group_end_s": step.group_end_s}) + "\n")
+                              "group_end_s": step.group_end_s, "page": step.page}) + "\n")
 
 
 def slug(text: str) -> str:
@@ -153,12 +156,14 @@ def slug(text: str) -> str:
 
 
 def run_pool(title: str, jobs: list[tuple[str, list[str]]], log: Path,
-             processes: int) -> list[Step]:
+             processes: int, page: str = "suites", on_done=None) -> list[Step]:
     """Run ``modbench`` commands, at most ``processes`` at once, each in its own process with
     its own log (``log`` with ``-<name>`` before its suffix); the next starts when one ends. Each
     is recorded when it ends, with its own wall and CPU time (``os.wait4`` gives each child's
     usage, its waited-for workers included) and its end measured from the pool's start (the
-    pool's wall time). After a failure no further command starts; those running finish."""
+    pool's wall time), then passed to ``on_done`` if it succeeded (so that what a command made is
+    kept even if the script is stopped before the pool ends). After a failure no further command
+    starts; those running finish."""
     group = f"{title} @ {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}"
     start = time.monotonic()
     pending = list(jobs)
@@ -186,9 +191,11 @@ def run_pool(title: str, jobs: list[tuple[str, list[str]]], log: Path,
             sink.close()
             now = time.monotonic()
             step = Step(f"{title}: {name}", args, now - began, usage.ru_utime + usage.ru_stime,
-                        proc.returncode, "", group, now - start)
+                        proc.returncode, "", group, now - start, page, name)
             record(step, log.parent)
             steps.append(step)
+            if on_done is not None and step.returncode == 0:
+                on_done(step)
         time.sleep(0.2)
     failed = [s for s in steps if s.returncode != 0]
     if failed:
@@ -522,6 +529,97 @@ def tune_jobs(labels: list[str], tune: list[str], scratch: Path) -> list[tuple[s
             for label in labels]
 
 
+# ---------------------------------------------------------------------------------------------
+# Tuning, one loss at a time, each kept beside the page
+
+
+def tuning_files(out_dir: Path, suite: str, label: str) -> tuple[Path, Path]:
+    """Where a loss's tuning is kept (``docs/findings/tuning/<suite>/``): the tuned suite
+    ``tune --loss`` wrote for it alone, and the record of that command (cost, commit, machine).
+    Tunings are the costly part of a regeneration (most of an hour of CPU per loss): kept, they
+    let one be made over several sessions or machines (``--tune-only``, then
+    ``--reuse-tuning``), each loss's tuning checked against this code before it is reused."""
+    folder = out_dir / "findings" / "tuning" / suite
+    return folder / f"{slug(label)}.yaml", folder / f"{slug(label)}.json"
+
+
+MACHINE_KEYS = ("cpu_model", "logical_cpus", "python", "torch", "os", "commit")
+
+
+def keep_tuning(step: Step, scratch: Path, out_dir: Path, suite: str, facts: dict) -> None:
+    """Copy a finished ``tune --loss`` command's tuned suite beside the page, with its record."""
+    tuned, rec = tuning_files(out_dir, suite, step.name)
+    tuned.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(scratch / f"{slug(step.name)}.yaml", tuned)
+    rec.write_text(json.dumps({
+        "label": step.name, "title": step.title, "argv": step.argv, "wall_s": step.wall_s,
+        "cpu_s": step.cpu_s, "group": step.group, "group_end_s": step.group_end_s,
+        "machine": {k: facts[k] for k in MACHINE_KEYS},
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }, indent=1, sort_keys=True) + "\n")
+
+
+def kept_tuning(out_dir: Path, suite: str, label: str) -> dict:
+    """A kept tuning's record (``keep_tuning``)."""
+    return json.loads(tuning_files(out_dir, suite, label)[1].read_text())
+
+
+def current_study(args: argparse.Namespace, label: str, cache: Path) -> str:
+    """The name ``modbench tune`` gives this loss's study on this checkout: it is keyed by the
+    trial run's configuration (the code's identity and the data's digest in it), the search
+    space, the metric and the pruner (``tune.tuner.study_name``); no trial runs."""
+    from modbench.tune.session import TuneSpec, open_session
+    from modbench.tune.study import default_pruner
+
+    spec = TuneSpec(suite_ref=args.suite, losses=(label,), trials=args.trials,
+                    metric=args.tune_metric, pruner=default_pruner(args.trials),
+                    cache_root=str(cache), device="cpu")
+    (target,) = open_session(spec).targets
+    return target.study_name
+
+
+def stale_tuning(args: argparse.Namespace, label: str, out_dir: Path, cache: Path,
+                 facts: dict) -> str | None:
+    """Why the kept tuning of ``label`` cannot stand for a tuning on this checkout and machine
+    (None: it can). It must be as ``tune`` wrote it (checksum), with this regeneration's trials
+    and re-selection, of the study this code and data would tune (``current_study``), on a CPU
+    model and torch of this machine's (elsewhere the same trials can score, and so choose,
+    differently)."""
+    import yaml
+
+    from modbench.tune.tuned_suite import tuned_section_verified
+
+    tuned, rec = tuning_files(out_dir, args.suite, label)
+    if not tuned.is_file() or not rec.is_file():
+        return "none is kept"
+    if not tuned_section_verified(tuned):
+        return f"{shown_path(tuned)} is not as `modbench tune` wrote it (checksum)"
+    data = yaml.safe_load(tuned.read_text())
+    study = data["tuned"]["studies"].get(label) or {}
+    if data["tuned"]["trials"] != args.trials:
+        return f"it ran {data['tuned']['trials']} trials, not {args.trials}"
+    resel = study.get("reselection")
+    got = (resel["top"], len(resel["seeds"])) if resel else None
+    want = (args.reselect_top, args.reselect_seeds) \
+        if args.reselect_top and args.reselect_seeds else None
+    if got != want:
+        return f"its re-selection (top, seeds) was {got}, not {want}"
+    if study.get("study") != current_study(args, label, cache):
+        return "its study is not the one this code, data and search space tune"
+    machine = kept_tuning(out_dir, args.suite, label).get("machine", {})
+    for key in ("cpu_model", "torch"):
+        if machine.get(key) != facts[key]:
+            return f"it ran with {key} {machine.get(key)!r}, this machine has {facts[key]!r}"
+    return None
+
+
+def shown_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def tuned_title(args: argparse.Namespace) -> str:
     return (f"{args.suite}, tuned ({args.trials} trials per loss on validation "
             f"{METRIC_NAMES.get(args.tune_metric, args.tune_metric)}, the best "
@@ -535,15 +633,22 @@ def claim_stages(stages: list[Stage], args: argparse.Namespace) -> list[Stage]:
 
 
 def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Namespace,
-               json_files: list[Path], steps: list[Step]) -> None:
+               json_files: list[Path], steps: list[Step], tuned_page: bool = False,
+               reused: list[dict] | None = None) -> None:
+    """``findings.md`` (the suites as written) or, with ``tuned_page``, ``findings-tuned.md``
+    (the first suite tuned; ``reused``: the records of the kept tunings it took)."""
     paper = json.loads((ROOT / "modbench" / "paper_data" / "paper_tables.json").read_text())
     fm_rows = [r for t in paper["tables"] for r in t.get("rows", [])
                if r.get("dataset") == "fashion-mnist"]
     suite_file = ROOT / "suites" / f"{args.suite}.yaml"
     invocation = "bash scripts/findings.sh " + " ".join(shlex.quote(a) for a in args.argv)
     p = []
-    p.append(f"# Findings: the paper's Fashion-MNIST claims on `{args.suite}`"
-             + "".join(f", and `{o}`" for o in args.suites[1:]) + "\n")
+    if tuned_page:
+        p.append(f"# Findings, tuned: the paper's Fashion-MNIST claims on `{args.suite}` with "
+                 "every loss tuned\n")
+    else:
+        p.append(f"# Findings: the paper's Fashion-MNIST claims on `{args.suite}`"
+                 + "".join(f", and `{o}`" for o in args.suites[1:]) + "\n")
     p.append("> Generated by `scripts/findings.sh`; do not edit by hand. Every number below was "
              "printed by a `modbench` command listed under \"How this page was made\", on the "
              "code of the commit named there. The per-run values (run key, seed, metrics) are "
@@ -554,10 +659,18 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
                  + ", ".join(f"\"{l}\"" for l in args.loss)
                  + " were run (`--loss`); each suite's other losses show as \"—\" in the tables "
                  "and carry no verdict here. Run the script without `--loss` for all of them.\n")
-    if args.trials == 0:
-        p.append("> **Untuned only**: this regeneration ran no tuning (`--trials 0`), so every "
-                 "loss is at the settings the suite cites (docs/losses.md). A tuned comparison "
-                 "is `scripts/findings.sh --trials 30`.\n")
+    if tuned_page:
+        p.append(f"> **Tuned**: every loss of `{args.suite}` was tuned with the same budget "
+                 f"({args.trials} trials on the validation split, the test split never seen; "
+                 "docs/tuning.md), then compared at its tuned settings. The losses at the "
+                 "settings the suite cites are on [findings.md](findings.md).\n")
+    else:
+        tuned_link = ("[findings-tuned.md](findings-tuned.md)"
+                      if (path.parent / "findings-tuned.md").is_file() or args.trials > 0
+                      else "made by `scripts/findings.sh --trials 30`")
+        p.append("> **At the suites' settings**: every loss here is at the settings its suite "
+                 "cites (docs/losses.md), untuned. The comparison with every loss tuned is "
+                 f"{tuned_link}.\n")
 
     p.append("## What was found\n")
     p.append("Each loss against the suite's baseline on the suite's primary metric, worded from "
@@ -619,6 +732,19 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     p.append("which ran, from an empty cache, on one CPU thread (`OMP_NUM_THREADS=1`, "
              "`--threads 1`):\n")
     p.extend(cost_table(steps))
+    if reused:
+        p.append("")
+        p.append("Each loss was tuned by a command of its own, and these tunings were kept "
+                 "beside this page (`docs/findings/tuning/`) from earlier invocations "
+                 "(`--tune-only`) and reused (`--reuse-tuning`): the script reused each only "
+                 "after checking that this code, data and search space name the same study, "
+                 "with the same trials and re-selection, on the same CPU model and torch. Where "
+                 "each ran:\n")
+        p.append("| Tuning | Commit | CPU | torch | Date |\n| --- | --- | --- | --- | --- |")
+        for t in reused:
+            m = t["machine"]
+            p.append(f"| {t['label']} | {m['commit']} | {m['cpu_model']} | {m['torch']} | "
+                     f"{t['date']} |")
     if args.resume:
         p.append("")
         p.append("The regeneration was resumed (`--resume`): the table lists every training step "
@@ -678,8 +804,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--resume", action="store_true",
                     help="keep the cache of an interrupted regeneration (default: start empty)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs",
-                    help="folder of findings.md and findings/*.json")
+                    help="folder of findings.md, findings-tuned.md and findings/")
+    ap.add_argument("--tune-only", action="store_true",
+                    help="with --trials: only tune (each loss's tuning kept in "
+                         "findings/tuning/<suite>/), no comparison, no page")
+    ap.add_argument("--tuned-only", action="store_true",
+                    help="with --trials: only the tuned comparison and findings-tuned.md (the "
+                         "suites as written, and findings.md, are left as they are)")
+    ap.add_argument("--reuse-tuning", action="store_true",
+                    help="with --trials: take a loss's kept tuning instead of tuning it again "
+                         "when this code, data, search space, trial budget, CPU model and torch "
+                         "would make the same one (the page lists each reused tuning)")
     args = ap.parse_args(argv)
+    if (args.tune_only or args.tuned_only or args.reuse_tuning) and args.trials < 1:
+        ap.error("--tune-only, --tuned-only and --reuse-tuning need --trials")
+    if args.tune_only and args.tuned_only:
+        ap.error("--tune-only and --tuned-only exclude each other")
     args.suites = args.suites or list(DEFAULT_SUITES)
     args.suite = args.suites[0]
     args.argv = argv
@@ -704,51 +844,78 @@ def main(argv: list[str] | None = None) -> int:
     decide = ["--until-decided", "--max-seeds", str(args.max_seeds), "--step", str(args.step)]
     jobs = ["--jobs", str(args.jobs)] if args.jobs > 1 else []
 
-    stages = []
-    for name in args.suites:
-        stages.append(Stage(name, name, f"{name}, at the suite's settings"))
-        run_step("Train until decided", ["compare", "--suite", name, "--threads", "1", *common,
-                                         *losses, *decide, *jobs], log)
+    stages, tuned_stages, reused = [], [], []
+    if not (args.tune_only or args.tuned_only):
+        for name in args.suites:
+            stages.append(Stage(name, name, f"{name}, at the suite's settings"))
+            run_step("Train until decided", ["compare", "--suite", name, "--threads", "1",
+                                             *common, *losses, *decide, *jobs], log)
     if args.trials > 0:
+        import yaml
+
+        from modbench.errors import UserError
+        from modbench.tune.tuned_suite import merge_tuned_suites, write_tuned_suite
+
+        facts = machine_facts()
         tuned_file = out_dir / "findings" / f"{args.suite}-tuned.yaml"
-        tuned = Stage(f"{args.suite}-tuned", str(tuned_file), tuned_title(args))
         tune = ["tune", "--suite", args.suite, "--trials", str(args.trials), "--metric",
                 args.tune_metric, "--reselect-top", str(args.reselect_top), "--reselect-seeds",
                 str(args.reselect_seeds), *common]
-        # The studies: one tune process per loss, --jobs at once (each study's trials in
-        # sequence, so that the tuned settings reproduce; tune_jobs).
         labels = args.loss or suite_labels(ROOT / "suites" / f"{args.suite}.yaml")
+        todo = list(labels)
+        if args.reuse_tuning:  # the kept tunings this checkout and machine would make again
+            todo = []
+            for label in labels:
+                why = stale_tuning(args, label, out_dir, cache, facts)
+                print(f"[findings] Tune: {label}: "
+                      + (f"tuning ({why})" if why else "reusing the kept tuning"),
+                      file=sys.stderr, flush=True)
+                (todo.append(label) if why else reused.append(label))
+        # The studies: one tune process per loss, --jobs at once (each study's trials in
+        # sequence, so that the tuned settings reproduce; tune_jobs), each loss's tuned suite
+        # kept beside the page as soon as its command ends (keep_tuning).
         scratch = cache / "tuned-per-loss"
         scratch.mkdir(exist_ok=True)
-        run_pool("Tune", tune_jobs(labels, tune, scratch), log, args.jobs)
-        # Every study is complete and every re-selection run cached: this writes the tuned suite
-        # of all the losses and trains nothing.
-        run_step("Tune: write the tuned suite", [*tune, *losses, "--output", str(tuned_file)], log)
+        run_pool("Tune", tune_jobs(todo, tune, scratch), log, args.jobs, page="tune",
+                 on_done=lambda step: keep_tuning(step, scratch, out_dir, args.suite, facts))
+        if args.tune_only:
+            print(f"[findings] kept the tunings of {len(labels)} loss(es) in "
+                  f"{shown_path(tuning_files(out_dir, args.suite, labels[0])[0].parent)}; "
+                  "`--reuse-tuning` uses them", file=sys.stderr)
+            return 0
+        # The tuned suite: the losses' tuned suites merged in the suite's order (nothing trains).
+        parts = [tuning_files(out_dir, args.suite, label)[0] for label in labels]
+        try:
+            merged = merge_tuned_suites([(shown_path(f), yaml.safe_load(f.read_text()))
+                                         for f in parts], order=labels)
+        except UserError as err:
+            sys.exit(f"error: {err}")
+        write_tuned_suite(tuned_file, merged)
+        tuned_stages.append(Stage(f"{args.suite}-tuned", str(tuned_file), tuned_title(args)))
         run_step(
             "Train the tuned suite until decided",
             ["compare", "--suite", str(tuned_file), "--threads", "1", *common, *losses, *decide,
-             *jobs], log)
-        stages.insert(1, tuned)
+             *jobs], log, page="tuned")
 
     # The verdicts are the sequential rule's that chose the seeds: `report --until-decided`
     # replays it on the cached runs (a plain report would test the final seeds as a fixed sample,
     # ignoring that they were chosen by looking; docs/reporting.md).
     replay = ["--until-decided", "--max-seeds", str(args.max_seeds), "--step", str(args.step), *losses]
-    json_files = []
-    for stage in stages:
+    json_files: dict[str, Path] = {}
+    for stage in stages + tuned_stages:
         rep = ["report", "--suite", stage.suite_arg, "--cache-dir", str(cache), *replay]
         stage.records = json.loads(run_step("Report (JSON)", [*rep, "--json"], None, True).stdout)
         stage.markdown = run_step("Report (Markdown)", [*rep, "--markdown"], None, True).stdout
         path = out_dir / "findings" / f"{stage.name}.json"
         path.write_text(json.dumps(stage.records, indent=1, sort_keys=True) + "\n")
-        json_files.append(path)
+        json_files[stage.name] = path
 
     # The claims' contrasts, on the closed-set suite and on its tuned version: each claimed rival
     # as the baseline of a study of its own (`claim_study`). The suite's own verdict.baseline
     # takes precedence over --baseline, so each study runs on a copy of the suite whose
     # verdict.baseline names the rival (the verdict section is not part of any run key: the
     # copy finds the same runs).
-    for stage in claim_stages(stages, args):
+    for stage in claim_stages(stages + tuned_stages, args):
         source = Path(stage.suite_arg) if stage.suite_arg.endswith(".yaml") \
             else ROOT / "suites" / f"{stage.suite_arg}.yaml"
         labels = set(aggregates_of(stage.records))
@@ -757,16 +924,31 @@ def main(argv: list[str] | None = None) -> int:
             if rival in labels and readings and rival not in stage.against:
                 copy = rival_suite(source, rival, cache)
                 train, report = claim_study(copy, rival, readings, cache, args)
-                run_step(f"Claims: train until decided against {rival}", train, log)
+                run_step(f"Claims: train until decided against {rival}", train, log,
+                         page="tuned" if stage in tuned_stages else "suites")
                 stage.against[rival] = json.loads(run_step(
                     f"Report against {rival}", report, None, True).stdout)
 
     steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"], group=d.get("group"),
-                  group_end_s=d.get("group_end_s", 0.0))
+                  group_end_s=d.get("group_end_s", 0.0), page=d.get("page", "suites"))
              for d in map(json.loads, steps_file.read_text().splitlines())]
-    write_page(out_dir / "findings.md", stages, machine_facts(), args, json_files, steps)
-    print(f"[findings] wrote {out_dir / 'findings.md'} and {len(json_files)} JSON file(s)",
-          file=sys.stderr)
+    facts = machine_facts()
+    pages, tunings = [], []
+    if stages:
+        pages.append((out_dir / "findings.md", stages, [s for s in steps if s.page == "suites"]))
+    if tuned_stages:
+        # every loss's tuning as its record says, whether it ran now or was kept (reused)
+        tunings = [kept_tuning(out_dir, args.suite, label) for label in labels]
+        tune_steps = [Step(t["title"], t["argv"], t["wall_s"], t["cpu_s"], group=t["group"],
+                           group_end_s=t["group_end_s"], page="tune") for t in tunings]
+        pages.append((out_dir / "findings-tuned.md", tuned_stages,
+                      tune_steps + [s for s in steps if s.page == "tuned"]))
+    for path, page_stages, page_steps in pages:
+        tuned_page = page_stages is tuned_stages
+        write_page(path, page_stages, facts, args, [json_files[s.name] for s in page_stages],
+                   page_steps, tuned_page=tuned_page,
+                   reused=[t for t in tunings if t["label"] in reused] if tuned_page else [])
+        print(f"[findings] wrote {path} and {len(page_stages)} JSON file(s)", file=sys.stderr)
     return 0
 
 

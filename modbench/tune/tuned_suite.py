@@ -18,6 +18,7 @@ import yaml
 
 from modbench.cache.atomic import write_user_file
 from modbench.canonical import canonical_json
+from modbench.errors import UserError
 from modbench.suite.tune_section import LR
 
 TUNED_NOTE = "tuned: {trials} trials per loss on validation ({metric})"
@@ -145,3 +146,66 @@ def write_tuned_suite(path: Path, data: dict[str, Any]) -> None:
     """The tuned suite written to ``path``: a regular file atomically, a symbolic link, device
     or FIFO through (never replaced; ``write_user_file``)."""
     write_user_file(Path(path), tuned_suite_text(Path(path), data).encode())
+
+
+# What every part of a merge must share: the suite its runs come from and how it was tuned.
+_SHARED_TUNED = ("source", "trials", "metric", "split", "pruner", "tuning_seeds")
+
+
+def merge_tuned_suites(parts: list[tuple[str, dict[str, Any]]], order: list[str] | None = None) -> dict[str, Any]:
+    """One tuned suite from tuned suites ``tune --loss`` wrote for some losses each (``parts``:
+    (where it was read, its data)), for example one per machine or session: their losses in
+    ``order`` (labels; default: as the parts list them), their studies side by side, a fresh
+    checksum. Written by hand because nothing else knows the ``tuned:`` section.
+
+    Refused (``UserError``, naming the part): a part whose checksum does not verify its data (an
+    edited claim must not become a verified one), parts of different suites or settings (the
+    suite's fields, the source, trials, metric, pruner, seeds), a loss in two parts, a label of
+    ``order`` no part has. Each study keeps its part's ``storage`` when the parts' differ."""
+    if not parts:
+        raise UserError("nothing to merge: no tuned suite given")
+    for where, data in parts:
+        tuned = data.get("tuned") if isinstance(data, dict) else None
+        if not isinstance(tuned, dict) or tuned.get("checksum") != tuned_checksum(data):
+            raise UserError(f"{where}: not a tuned suite as `modbench tune` wrote it (its tuned: checksum does not "
+                            "match its data); tune that loss again")
+    first_where, first = parts[0]
+
+    def shared(data: dict[str, Any]) -> dict[str, Any]:
+        rest = {k: v for k, v in data.items() if k not in ("losses", "tuned")}
+        return {**rest, **{f"tuned.{k}": data["tuned"].get(k) for k in _SHARED_TUNED}}
+
+    losses: dict[str, dict[str, Any]] = {}
+    studies: dict[str, dict[str, Any]] = {}
+    storages = {data["tuned"].get("storage", "") for _, data in parts}
+    for where, data in parts:
+        mine, theirs = shared(data), shared(first)
+        if mine != theirs:
+            field = next(k for k in sorted({*mine, *theirs}) if mine.get(k) != theirs.get(k))
+            raise UserError(f"{where}: its {field!s} differs from {first_where}'s: only tunings of one suite with "
+                            "the same settings merge")
+        for loss in data["losses"]:
+            label = loss.get("label") or loss["name"]
+            if label in losses:
+                raise UserError(f"{where}: '{label}' is tuned in two of the suites merged")
+            losses[label] = loss
+            study = dict(data["tuned"]["studies"].get(label, {}))
+            if len(storages) > 1:
+                study["storage"] = data["tuned"].get("storage", "")
+            studies[label] = study
+    order = list(order) if order is not None else list(losses)
+    missing = [label for label in order if label not in losses]
+    if missing:
+        raise UserError(f"no tuned suite merged has '{missing[0]}'")
+    extra = [label for label in losses if label not in order]
+    if extra:
+        raise UserError(f"'{extra[0]}' is tuned in a suite merged but is not one of the losses to merge")
+    tuned = {k: v for k, v in first["tuned"].items() if k != "checksum"}
+    tuned["storage"] = storages.pop() if len(storages) == 1 else "per study"
+    tuned["studies"] = {label: studies[label] for label in order}
+    # the first part's keys in its order (as `tune` writes them), its losses and tuned: replaced
+    merged = {k: v for k, v in first.items() if k != "tuned"}
+    merged["losses"] = [losses[label] for label in order]
+    merged["tuned"] = tuned
+    merged["tuned"]["checksum"] = tuned_checksum(merged)
+    return merged
