@@ -539,7 +539,8 @@ def tuning_files(out_dir: Path, suite: str, label: str) -> tuple[Path, Path]:
     Tunings are the costly part of a regeneration (most of an hour of CPU per loss): kept, they
     let one be made over several sessions or machines (``--tune-only``, then
     ``--reuse-tuning``), each loss's tuning checked against this code before it is reused."""
-    folder = out_dir / "findings" / "tuning" / suite
+    name = Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite  # a file: its name
+    folder = out_dir / "findings" / "tuning" / name
     return folder / f"{slug(label)}.yaml", folder / f"{slug(label)}.json"
 
 
@@ -858,9 +859,12 @@ def main(argv: list[str] | None = None) -> int:
 
         facts = machine_facts()
         tuned_file = out_dir / "findings" / f"{args.suite}-tuned.yaml"
+        # The tuning's runs (trials on validation) in a cache of their own: in the compared
+        # suites' cache, their reports would list them, in one sitting but not when the
+        # tunings are reused from another (--reuse-tuning), and the pages would differ.
         tune = ["tune", "--suite", args.suite, "--trials", str(args.trials), "--metric",
                 args.tune_metric, "--reselect-top", str(args.reselect_top), "--reselect-seeds",
-                str(args.reselect_seeds), *common]
+                str(args.reselect_seeds), "--device", "cpu", "--cache-dir", str(cache / "tuning")]
         labels = args.loss or suite_labels(ROOT / "suites" / f"{args.suite}.yaml")
         todo = list(labels)
         if args.reuse_tuning:  # the kept tunings this checkout and machine would make again

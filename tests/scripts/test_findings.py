@@ -121,19 +121,22 @@ def test_the_report_title_block_is_dropped_and_headings_move_down():
     assert findings.demote(md) == "### suite\n\n#### Table\n\n| a |\n"
 
 
-def _regenerate(tmp: Path, name: str, *extra: str) -> tuple[str, list[dict]]:
+def _regenerate(tmp: Path, name: str, *extra: str, page: str = "findings.md",
+                cache: str | None = None) -> tuple[str, list[dict]]:
     env = dict(os.environ)
     env.pop("OMP_NUM_THREADS", None)  # the wrapper sets it
     out = tmp / name
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts" / "findings.sh"), "--suite", "digits-verdict",
-         "--max-seeds", "3", "--cache-dir", str(tmp / f"cache-{name}"), "--out", str(out),
+         "--max-seeds", "3", "--cache-dir", str(tmp / f"cache-{cache or name}"), "--out", str(out),
          *extra],
         env={**env, "PATH": str(Path(sys.executable).parent) + os.pathsep + env["PATH"]},
         capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return (out / "findings.md").read_text(), json.loads(
+    if page == "none":
+        return proc.stderr, []
+    return (out / page).read_text(), json.loads(
         (out / "findings" / "digits-verdict.json").read_text())
 
 
@@ -147,9 +150,20 @@ def _without_storage(tuned_suite: str) -> str:
 def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
     # With a small tuning, one tune process per loss, two at once (tune_jobs): every study's
     # trials run in sequence, so the second regeneration picks the same settings too.
+    # The second is made in two invocations, as over two sessions: the tunings first
+    # (--tune-only, kept in findings/tuning/), then the rest from an empty cache with the kept
+    # tunings reused (--reuse-tuning): the same tuned suite, the same runs.
     tune = ("--trials", "4", "--reselect-top", "2", "--reselect-seeds", "1", "--jobs", "2")
     page, records = _regenerate(tmp_path, "a", *tune)
-    _, again = _regenerate(tmp_path, "b", *tune)
+    _regenerate(tmp_path, "b", *tune, "--tune-only", page="none", cache="b-tune")
+    assert sorted(f.name for f in (tmp_path / "b" / "findings" / "tuning" / "digits-verdict").iterdir()) \
+        == sorted(f"{findings.slug(l)}.{x}" for l in ("Cross-entropy", "New loss", "Cross-entropy x 2")
+                  for x in ("json", "yaml"))
+    assert not (tmp_path / "b" / "findings.md").exists()  # tuning only: no page
+    _, again = _regenerate(tmp_path, "b", *tune, "--reuse-tuning")
+    tuned_page = (tmp_path / "b" / "findings-tuned.md").read_text()
+    assert "reused (`--reuse-tuning`)" in tuned_page and "| New loss | " in tuned_page
+    assert not (tmp_path / "cache-b" / "findings-new-loss.log").exists()  # nothing tuned again
     metrics = ["nmi", "f1", "macro_f1", "recall@1", "recall@2", "recall@4", "recall@8", "map@r"]
     runs = {(r["label"], r["seed"]): r for r in records if r["seed"] is not None}
     runs_again = {(r["label"], r["seed"]): r for r in again if r["seed"] is not None}
@@ -167,9 +181,22 @@ def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
     # the verdicts are the sequential rule's that chose the seeds, not a fixed-sample test
     assert all(v.get("sequential") and "decided_at_seeds" in v for v in verdicts.values())
     # every verdict table of a compared suite is the rule's (a report's tuning-trials section,
-    # on validation, keeps its own fixed-sample table)
-    tables = [t for t in page.split("#### Verdicts vs ")[1:] if "tuning trials" not in t.split("\n", 1)[0]]
-    assert len(tables) == 2 and all("Seq. CI of Δ" in t.split("\n\n", 2)[1] for t in tables)
+    # on validation, keeps its own fixed-sample table); the tuned suite has a page of its own
+    # that links back
+    tuned_page = (tmp_path / "a" / "findings-tuned.md").read_text()
+    assert "[findings-tuned.md](findings-tuned.md)" in page and "[findings.md](findings.md)" in tuned_page
+    for text in (page, tuned_page):
+        tables = text.split("#### Verdicts vs ")[1:]
+        assert len(tables) == 1 and "Seq. CI of Δ" in tables[0].split("\n\n", 2)[1]
+    # the tuning's trials are in a cache of their own: no report lists them (as rows of their
+    # own), so a page made in one sitting and one made from kept tunings say the same
+    for name in ("digits-verdict.json", "digits-verdict-tuned.json"):
+        listed = json.loads((tmp_path / "a" / "findings" / name).read_text())
+        assert {r["label"] for r in listed} == {"Cross-entropy", "New loss", "Cross-entropy x 2"}
+    for name in ("findings.md", "findings-tuned.md"):
+        found = [(tmp_path / x / name).read_text().split("## How this page was made")[0] for x in "ab"]
+        assert found[0] == found[1] and "## The paper's claims" in found[0]
+    assert "reused" not in tuned_page  # every tuning ran in this invocation
     # The tuned suite: the same settings chosen, the same final runs trained.
     tuned = [(tmp_path / x / "findings" / "digits-verdict-tuned.yaml").read_text() for x in "ab"]
     assert "lr: " in tuned[0] and _without_storage(tuned[0]) == _without_storage(tuned[1])
@@ -181,8 +208,9 @@ def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
     log = (tmp_path / "cache-a" / "findings-new-loss.log").read_text()
     assert "--loss 'New loss' --output" in log and "--loss Cross-entropy" not in log
     for label in ("Cross-entropy", "New loss", "Cross-entropy x 2"):
-        assert f"| Tune: {label} | `modbench tune --suite digits-verdict" in page
-    assert "## Tables: digits-verdict, tuned (4 trials per loss on validation MAP@R" in page
+        assert f"| Tune: {label} | `modbench tune --suite digits-verdict" in tuned_page
+        assert f"| Tune: {label} |" not in page
+    assert "## Tables: digits-verdict, tuned (4 trials per loss on validation MAP@R" in tuned_page
 
 
 def test_the_cost_table_sums_every_recorded_step():
@@ -346,3 +374,77 @@ def test_the_claims_are_checked_on_the_first_suite_and_its_tuned_version_only():
     assert [s.name for s in findings.claim_stages(stages, args)] == [
         "fashion-mnist-cpu", "fashion-mnist-cpu-tuned"]
     assert "30 trials per loss on validation MAP@R" in findings.tuned_title(args)
+
+
+def _kept_tuning(tmp_path, monkeypatch, cli):
+    """A tiny suite's 'New loss' tuned (its one trial told by hand: nothing trains) and kept by
+    keep_tuning as a findings regeneration keeps it; the args that would reuse it."""
+    sys.path.insert(0, str(ROOT / "tests" / "tune"))
+    from tune_helpers import tiny_suite
+
+    from modbench.tune import session as tune_session
+
+    monkeypatch.chdir(tmp_path)
+    suite = tiny_suite(tmp_path / "tiny.yaml", epochs=1)
+    cache, scratch, out = tmp_path / "cache", tmp_path / "scratch", tmp_path / "docs"
+    scratch.mkdir()
+    spec = tune_session.TuneSpec(suite_ref=str(suite), losses=("New loss",), trials=1, pruner="none",
+                                 cache_root=str(cache), device="cpu")
+    session = tune_session.open_session(spec)
+    study = session.study(session.targets[0])
+    study.tell(study.ask(), 0.5)
+    argv = ["tune", "--suite", str(suite), "--cache-dir", str(cache), "--device", "cpu", "--trials", "1",
+            "--pruner", "none", "--reselect-top", "0", "--loss", "New loss",
+            "--output", str(scratch / "new-loss.yaml")]
+    assert cli(*argv).exit_code == 0
+    facts = {"cpu_model": "CPU A", "logical_cpus": 2, "python": "3", "torch": "2.0", "os": "x",
+             "commit": "abc"}
+    step = findings.Step("Tune: New loss", argv, 60.0, 50.0, group="Tune @ t", group_end_s=60.0,
+                         page="tune", name="New loss")
+    findings.keep_tuning(step, scratch, out, str(suite), facts)
+    args = findings.parse(["--suite", str(suite), "--trials", "1", "--reselect-top", "0",
+                           "--reuse-tuning"])
+    return args, out, cache, facts
+
+
+def test_a_kept_tuning_is_reused_only_where_this_checkout_would_make_it_again(cli, tmp_path, monkeypatch):
+    args, out, cache, facts = _kept_tuning(tmp_path, monkeypatch, cli)
+    tuned, rec = findings.tuning_files(out, args.suite, "New loss")
+    assert tuned.is_file() and findings.kept_tuning(out, args.suite, "New loss")["machine"] == facts
+    assert findings.stale_tuning(args, "New loss", out, cache, facts) is None
+    # another machine kind: the trials could score, and so choose, differently
+    assert "cpu_model 'CPU A', this machine has 'CPU B'" in findings.stale_tuning(
+        args, "New loss", out, cache, {**facts, "cpu_model": "CPU B"})
+    assert "torch" in findings.stale_tuning(args, "New loss", out, cache, {**facts, "torch": "2.1"})
+    # another budget or re-selection
+    more = findings.parse(["--suite", args.suite, "--trials", "30", "--reselect-top", "0"])
+    assert "it ran 1 trials, not 30" in findings.stale_tuning(more, "New loss", out, cache, facts)
+    resel = findings.parse(["--suite", args.suite, "--trials", "1"])
+    assert "re-selection" in findings.stale_tuning(resel, "New loss", out, cache, facts)
+    # other code or data name another study
+    monkeypatch.setattr(findings, "current_study", lambda *a: "tiny | New loss | map@r | 000 | pruner none")
+    assert "its study is not the one" in findings.stale_tuning(args, "New loss", out, cache, facts)
+    monkeypatch.undo()
+    # an edited file, or none
+    tuned.write_text(tuned.read_text().replace("trials: 1", "trials: 2"))
+    assert "checksum" in findings.stale_tuning(args, "New loss", out, cache, facts)
+    assert findings.stale_tuning(args, "CE", out, cache, facts) == "none is kept"
+
+
+def test_the_split_regeneration_options_need_a_tuning():
+    for flag in ("--tune-only", "--tuned-only", "--reuse-tuning"):
+        with pytest.raises(SystemExit):
+            findings.parse([flag])
+    with pytest.raises(SystemExit):
+        findings.parse(["--trials", "3", "--tune-only", "--tuned-only"])
+    args = findings.parse(["--trials", "3", "--tuned-only", "--reuse-tuning"])
+    assert args.tuned_only and args.reuse_tuning and not args.tune_only
+
+
+def test_a_pool_hands_each_finished_command_to_its_keeper(tmp_path, monkeypatch):
+    _stand_in(monkeypatch)
+    kept = []
+    with pytest.raises(SystemExit):
+        findings.run_pool("Tune", [("a", ["0"]), ("b", ["4"])], tmp_path / "findings.log", 1,
+                          page="tune", on_done=kept.append)
+    assert [(s.name, s.page) for s in kept] == [("a", "tune")]  # the failed one is not kept
