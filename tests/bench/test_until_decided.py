@@ -122,6 +122,23 @@ def test_replay_from_cached_rows_gives_the_decisions_the_rounds_made():
     assert [s.records() for s in ours] == [s.records() for s in theirs]
 
 
+def test_the_replay_takes_the_configuration_compare_trains_now():
+    """Runs of the same losses in another configuration (here other epochs; after an upgrade,
+    other code) are not what compare --until-decided would look at: the replay leaves them out
+    and counts them, instead of refusing the suite."""
+    from modbench.bench.replay import current_configuration
+
+    cache = FakeCache()
+    now = rows_from_outcomes(cache.train(select_runs(SUITE, seeds=[0, 1, 2])))
+    other = rows_from_outcomes(cache.train(select_runs(SUITE, seeds=[0, 1], epochs=1)))
+    assert {r.key for r in now}.isdisjoint(r.key for r in other)
+    kept, left = current_configuration(select_runs(SUITE), other + now)
+    assert [r.key for r in kept] == [r.key for r in now] and left == len(other) == 6
+    # with the override compare was given, the other way round
+    kept, left = current_configuration(select_runs(SUITE, epochs=1), now + other)
+    assert [r.key for r in kept] == [r.key for r in other] and left == len(now)
+
+
 def test_replay_stops_at_the_first_look_the_cache_lacks_and_says_so():
     cache, lines = FakeCache(), []
     result = rounds(cache, lines)
@@ -204,7 +221,12 @@ def test_acceptance_digits_verdict_until_decided(tmp_path):
     runner = CliRunner()
     cached = ["--suite", SUITE, "--cache-dir", str(tmp_path), "--json"]
     compared = runner.invoke(app, ["compare", *cached, "--until-decided", "--max-seeds", "6", "--device", "cpu"])
+    # a run of another configuration in the same cache (fewer epochs) is left out, and said so
+    other = runner.invoke(app, ["train", "--suite", SUITE, "--cache-dir", str(tmp_path), "--loss", "New loss",
+                                "--seed", "0", "--epochs", "1", "--device", "cpu"])
+    assert other.exit_code == 0, other.output
     replayed = runner.invoke(app, ["report", *cached, "--until-decided", "--max-seeds", "6"])
+    assert "1 cached run(s) of other configurations" in " ".join(replayed.stderr.split())
     fixed = runner.invoke(app, ["report", *cached])
     assert compared.exit_code == replayed.exit_code == fixed.exit_code == 0
     assert json.loads(replayed.stdout) == json.loads(compared.stdout)
@@ -217,4 +239,4 @@ def test_acceptance_digits_verdict_until_decided(tmp_path):
     assert verdict["New loss"]["ci"] != plain["New loss"]["ci"]
     # the plain report says why its verdicts may differ, and which command gives the rule's
     assert f"`report --suite {SUITE} --until-decided` (with its --max-seeds)" in " ".join(fixed.stderr.split())
-    assert "--until-decided`" not in replayed.stderr
+    assert f"`report --suite {SUITE} --until-decided`" not in " ".join(replayed.stderr.split())
