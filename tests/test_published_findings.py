@@ -141,7 +141,7 @@ KEPT = sorted((FOLDER / "tuning").glob("*/*.yaml"))
 
 
 @pytest.mark.parametrize("kept", KEPT, ids=[f"{p.parent.name}/{p.stem}" for p in KEPT])
-def test_a_kept_tuning_is_the_study_this_checkout_would_tune(kept):
+def test_a_kept_tuning_is_the_study_this_checkout_would_tune(kept, tmp_path):
     import yaml
 
     from modbench.tune.tuned_suite import tuned_section_verified
@@ -157,6 +157,6 @@ def test_a_kept_tuning_is_the_study_this_checkout_would_tune(kept):
     assert record["label"] == label and record["argv"][:3] == ["tune", "--suite", kept.parent.name]
     args = findings.parse(["--suite", kept.parent.name, "--trials", str(data["tuned"]["trials"]),
                            "--tune-metric", data["tuned"]["metric"]])
-    assert study["study"] == findings.current_study(args, label, ROOT / ".no-cache"), (
+    assert study["study"] == findings.current_study(args, label, tmp_path), (
         f"{kept}: this code, data or search space tunes another study; tune again with "
         f"scripts/findings.sh --tune-only --trials {args.trials} --loss '{label}'")
