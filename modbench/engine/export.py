@@ -10,7 +10,7 @@ import torch
 from modbench.cache.store import RunDir
 from modbench.engine.device_data import DeviceData, load_splits
 from modbench.engine.evaluate import embed
-from modbench.engine.model import build_model
+from modbench.engine.model import restored_model
 from modbench.errors import UserError
 
 
@@ -27,10 +27,8 @@ def run_test_embeddings(
         raise UserError(f"run {run_dir.key}: no checkpoint to compute embeddings from; train it first")
     splits = load_splits(config["dataset"], data_dir=data_dir, download=download, seed=config.get("seed"))
     data = DeviceData(splits, device)
-    model = build_model(config["backbone"], in_channels=splits.channels, image_size=splits.image_size,
-                        data_stats=(splits.mean, splits.std))
-    model.load_state_dict(state["model"])
-    model.to(device)
+    model = restored_model(config["backbone"], state["model"], in_channels=splits.channels,
+                           image_size=splits.image_size, device=device, data_stats=(splits.mean, splits.std))
     embeddings = embed(model, data.test_x, data)
     info = {"run": run_dir.key, "checkpoint": select, "epoch": int(state.get("best_epoch", state["epoch"])), "device": str(device)}
     if splits.test_query_mask is not None:  # query/gallery split (In-Shop): which rows are queries

@@ -22,6 +22,7 @@ import inspect
 import torch
 from torch import nn
 
+from modbench.engine import backend
 from modbench.errors import UserError
 
 
@@ -114,3 +115,20 @@ def _takes(builder, keyword: str) -> bool:
     except (TypeError, ValueError):
         return False
     return keyword in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def restored_model(backbone_cfg: dict, state_dict: dict, *, in_channels: int, image_size: int, device: torch.device,
+                   references=None, data_stats: tuple | None = None) -> EmbeddingNet:
+    """A trained network rebuilt from its checkpoint's weights (``build_model`` and
+    ``load_state_dict``), on ``device`` in the memory layout it trained in (``loop.place``:
+    channels-last where ``backend.channels_last``). Rebuilt in the default layout, its
+    convolutions run other kernels, whose embeddings differ from the training-time ones in the last
+    bits: on some CPUs enough to move a k-means partition, so a re-evaluation or an export would
+    not give the numbers the run recorded."""
+    model = build_model(backbone_cfg, in_channels=in_channels, image_size=image_size, references=references,
+                        data_stats=data_stats)
+    model.load_state_dict(state_dict)
+    model.to(device)
+    if backend.channels_last(device):
+        model.to(memory_format=torch.channels_last)
+    return model

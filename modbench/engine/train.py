@@ -28,7 +28,7 @@ from modbench.engine.device_data import DeviceData
 from modbench.engine.evaluate import ACCURACY, classifier_accuracy, embed, run_metrics
 from modbench.engine.events import Observer, corrupt_notice
 from modbench.engine.loop import StepParts, place, run_epoch
-from modbench.engine.model import EmbeddingNet, build_model
+from modbench.engine.model import EmbeddingNet, build_model, restored_model
 from modbench.engine.optim import build_optimizers
 from modbench.engine.sampler import steps_per_epoch
 from modbench.engine.schedule import build_schedulers
@@ -292,12 +292,11 @@ def _model_to_evaluate(run, run_dir: RunDir, data: DeviceData, model: EmbeddingN
         raise RunError(f"run {run.key}: no checkpoint to evaluate")
     if model is None or select == "best-val":
         torch.manual_seed(run.seed)
-        model = build_model(
-            cfg["backbone"], in_channels=data.splits.channels, image_size=data.splits.image_size,
-            references=getattr(run, "references", None), data_stats=(data.splits.mean, data.splits.std),
+        model = restored_model(
+            cfg["backbone"], state["model"], in_channels=data.splits.channels, image_size=data.splits.image_size,
+            device=data.device, references=getattr(run, "references", None),
+            data_stats=(data.splits.mean, data.splits.std),
         )
-        model.load_state_dict(state["model"])
-        model.to(data.device)
     last = run_dir.load_checkpoint(map_location="cpu") if select == "best-val" else state
     return model, state, last
 
