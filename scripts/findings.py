@@ -229,6 +229,26 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_id() -> str:
+    """The CPU's family, model and stepping as /proc/cpuinfo numbers them: a virtual machine's
+    model name can be as generic as "AMD EPYC" for CPUs of different generations, whose vector
+    units (AVX2 or AVX-512) give other floating-point results."""
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            if key in ("cpu family", "model", "stepping") and key not in fields:
+                fields[key] = value.strip()
+            if not line.strip() and fields:
+                break
+    except OSError:
+        pass
+    if not fields:
+        return "unknown"
+    return ", ".join(f"{k} {fields[k]}" for k in ("cpu family", "model", "stepping") if k in fields)
+
+
 def git_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
@@ -248,6 +268,10 @@ def machine_facts() -> dict:
 
     return {
         "cpu_model": cpu_model(),
+        "cpu_id": cpu_id(),
+        # the instruction set torch's CPU kernels dispatch to (AVX2, AVX512, ...): runs on two
+        # levels differ in their last bits, and a training run's numbers drift apart from there
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "logical_cpus": os.cpu_count(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
         "python": platform.python_version(),
@@ -544,7 +568,10 @@ def tuning_files(out_dir: Path, suite: str, label: str) -> tuple[Path, Path]:
     return folder / f"{slug(label)}.yaml", folder / f"{slug(label)}.json"
 
 
-MACHINE_KEYS = ("cpu_model", "logical_cpus", "python", "torch", "os", "commit")
+MACHINE_KEYS = ("cpu_model", "cpu_id", "cpu_capability", "logical_cpus", "python", "torch", "os",
+                "commit")
+# What makes two machines of a kind: one thread on each computes the same bits.
+MACHINE_KIND = ("cpu_model", "cpu_id", "cpu_capability", "torch")
 
 
 def keep_tuning(step: Step, scratch: Path, out_dir: Path, suite: str, facts: dict) -> None:
@@ -584,8 +611,8 @@ def stale_tuning(args: argparse.Namespace, label: str, out_dir: Path, cache: Pat
     """Why the kept tuning of ``label`` cannot stand for a tuning on this checkout and machine
     (None: it can). It must be as ``tune`` wrote it (checksum), with this regeneration's trials
     and re-selection, of the study this code and data would tune (``current_study``), on a CPU
-    model and torch of this machine's (elsewhere the same trials can score, and so choose,
-    differently)."""
+    model, family and model number, torch CPU capability and torch of this machine's
+    (``MACHINE_KIND``; elsewhere the same trials can score, and so choose, differently)."""
     import yaml
 
     from modbench.tune.tuned_suite import tuned_section_verified
@@ -608,7 +635,7 @@ def stale_tuning(args: argparse.Namespace, label: str, out_dir: Path, cache: Pat
     if study.get("study") != current_study(args, label, cache):
         return "its study is not the one this code, data and search space tune"
     machine = kept_tuning(out_dir, args.suite, label).get("machine", {})
-    for key in ("cpu_model", "torch"):
+    for key in MACHINE_KIND:
         if machine.get(key) != facts[key]:
             return f"it ran with {key} {machine.get(key)!r}, this machine has {facts[key]!r}"
     return None
@@ -739,13 +766,15 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
                  "beside this page (`docs/findings/tuning/`) from earlier invocations "
                  "(`--tune-only`) and reused (`--reuse-tuning`): the script reused each only "
                  "after checking that this code, data and search space name the same study, "
-                 "with the same trials and re-selection, on the same CPU model and torch. Where "
-                 "each ran:\n")
-        p.append("| Tuning | Commit | CPU | torch | Date |\n| --- | --- | --- | --- | --- |")
+                 "with the same trials and re-selection, on a machine of this one's kind (CPU "
+                 "model, family and model number, torch's CPU capability, torch). Where each "
+                 "ran:\n")
+        p.append("| Tuning | Commit | CPU | CPU capability | torch | Date |\n"
+                 "| --- | --- | --- | --- | --- | --- |")
         for t in reused:
             m = t["machine"]
-            p.append(f"| {t['label']} | {m['commit']} | {m['cpu_model']} | {m['torch']} | "
-                     f"{t['date']} |")
+            p.append(f"| {t['label']} | {m['commit']} | {m['cpu_model']} ({m['cpu_id']}) | "
+                     f"{m['cpu_capability']} | {m['torch']} | {t['date']} |")
     if args.resume:
         p.append("")
         p.append("The regeneration was resumed (`--resume`): the table lists every training step "
@@ -755,6 +784,8 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     p.append("")
     p.append("| Machine | |\n| --- | --- |")
     p.append(f"| CPU (as /proc/cpuinfo reports it) | {facts['cpu_model']} |")
+    p.append(f"| CPU family, model, stepping (/proc/cpuinfo) | {facts['cpu_id']} |")
+    p.append(f"| CPU capability (torch's kernels) | {facts['cpu_capability']} |")
     p.append(f"| Logical CPUs / threads per run | {facts['logical_cpus']} / 1 "
              f"(`OMP_NUM_THREADS={facts['omp_num_threads']}`) |")
     p.append(f"| Python / torch | {facts['python']} / {facts['torch']} |")
@@ -762,7 +793,8 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     p.append(f"| Code | commit {facts['commit']} |")
     p.append(f"| Date | {facts['date']} |")
     p.append("")
-    p.append("At one thread on a machine of the same kind (CPU model, torch version) a rerun "
+    p.append("At one thread on a machine of the same kind (the CPU model, family, model and "
+             "stepping, torch's CPU capability and torch version above) a rerun "
              "reproduces every per-run value bit for bit; `tests/test_published_findings.py` "
              "(a `realdata` test in `.ci/run`) retrains the first cross-entropy run of each suite "
              "published here and fails if its metrics differ. Run keys identify runs on the "

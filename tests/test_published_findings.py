@@ -5,9 +5,14 @@ The findings page (made by scripts/findings.sh) publishes every run's metrics in
 docs/findings/<suite>.json, one file per suite. This test retrains the first cross-entropy run
 (seed 0) of the closed-set ``fashion-mnist-cpu`` and of the class-disjoint
 ``fashion-mnist-disjoint``, and of the tuned suite where one is published (its file beside the
-JSON, its first seed), on one thread (a few minutes each) and compares their metrics with the published ones: bit for bit on a machine of the kind the page names (CPU model and torch version from its
-"How this page was made" table), within 0.02 elsewhere (other CPUs round differently; the page
-claims bit-for-bit agreement only on its own kind). A change of code that moves the published
+JSON, its first seed), on one thread (a few minutes each) and compares their metrics with the
+published ones: bit for bit on a machine of the kind the page names (CPU model, family/model/
+stepping, torch's CPU capability and torch version from its "How this page was made" table; the
+page claims bit-for-bit agreement only on its own kind). Elsewhere the rerun is another draw of
+the training noise: each metric must land within three seed-to-seed standard deviations of the
+published cross-entropy runs. A page written before it recorded the family and the capability
+names no kind exactly (its "AMD EPYC" was a CPU whose runs an AVX-512 "AMD EPYC" does not
+reproduce bit for bit), so it gets the second check. A change of code that moves the published
 numbers must regenerate the findings in the same commit (bash scripts/findings.sh).
 
 The tunings kept beside the page (docs/findings/tuning/<suite>/, one per loss; a tuned page is
@@ -53,19 +58,29 @@ def _page(suite: str) -> Path:
     return PAGE.with_name("findings-tuned.md") if suite.endswith("-tuned") else PAGE
 
 
-def _page_machine(suite: str) -> tuple[str, str]:
+def _page_machine(suite: str) -> tuple[str, str, str | None, str | None]:
+    """(CPU model, torch, CPU family/model/stepping, torch's CPU capability) of the machine the
+    page names; the last two None on a page written before they were recorded."""
     text = _page(suite).read_text()
     cpu = re.search(r"^\| CPU \(as /proc/cpuinfo reports it\) \| (.+?) \|$", text, re.M)
     torch_version = re.search(r"^\| Python / torch \| [^/]+/ (.+?) \|$", text, re.M)
     assert cpu and torch_version, "docs/findings.md lacks its machine table"
-    return cpu.group(1), torch_version.group(1)
+    cpu_id = re.search(r"^\| CPU family, model, stepping \(/proc/cpuinfo\) \| (.+?) \|$", text, re.M)
+    capability = re.search(r"^\| CPU capability \(torch's kernels\) \| (.+?) \|$", text, re.M)
+    return (cpu.group(1), torch_version.group(1), cpu_id and cpu_id.group(1),
+            capability and capability.group(1))
 
 
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.lower().startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return ""
+def _this_machine() -> tuple[str, str, str, str]:
+    """This machine as ``_page_machine`` reads the page's (the findings script's own facts)."""
+    import torch
+
+    spec = importlib.util.spec_from_file_location("findings_script", ROOT / "scripts" / "findings.py")
+    findings = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = findings
+    spec.loader.exec_module(findings)
+    return (findings.cpu_model(), torch.__version__, findings.cpu_id(),
+            torch.backends.cpu.get_cpu_capability())
 
 
 def _published(suite: str) -> Path:
@@ -79,6 +94,15 @@ def _suite_arg(suite: str) -> str:
     tuned = FOLDER / f"{suite}.yaml"
     assert tuned.is_file(), f"{_published(suite)} has no suite: neither built in nor {tuned}"
     return str(tuned)
+
+
+def _seed_spread(records: list[dict]) -> dict[str, float]:
+    """Each metric's sample standard deviation over the published cross-entropy runs."""
+    import statistics
+
+    runs = [r for r in records if r["label"] == LABEL and r.get("seed") is not None]
+    return {m: statistics.stdev(v) for m in METRICS
+            if len(v := [r[m] for r in runs if r.get(m) is not None]) > 1}
 
 
 def _first_seed(records: list[dict]) -> int:
@@ -114,13 +138,19 @@ def test_cross_entropy_seed_0_retrains_to_the_published_metrics(tmp_path, suite)
     assert fresh["status"] == "done"
     got = {m: fresh.get(m) for m in METRICS}
     want = {m: published.get(m) for m in METRICS}
-    cpu, torch_version = _page_machine(suite)
-    import torch
-
-    if (cpu, torch_version) == (_cpu_model(), torch.__version__):
+    page = _page_machine(suite)
+    if None not in page and page == _this_machine():
         assert got == want, "the code moved a published number: regenerate with scripts/findings.sh"
-    else:  # another kind of machine: the page does not promise bits here
-        assert got == pytest.approx(want, abs=0.02)
+    else:  # another kind of machine, or a page that does not say which: no bits promised here
+        # Another kind of CPU rounds otherwise, and a training run drifts from there: the rerun is
+        # another draw of the training noise, so each metric must land within three seed-to-seed
+        # standard deviations of the published cross-entropy runs (at least 0.005).
+        spread = _seed_spread(records)
+        for m in METRICS:
+            if want[m] is None:
+                assert got[m] is None, m
+            else:
+                assert abs(got[m] - want[m]) <= max(3 * spread.get(m, 0.0), 0.005), (m, got[m], want[m], spread.get(m))
 
 
 def test_a_tuned_suite_is_retrained_from_its_file_at_its_first_seed(tmp_path, monkeypatch):

@@ -397,7 +397,8 @@ def _kept_tuning(tmp_path, monkeypatch, cli):
             "--pruner", "none", "--reselect-top", "0", "--loss", "New loss",
             "--output", str(scratch / "new-loss.yaml")]
     assert cli(*argv).exit_code == 0
-    facts = {"cpu_model": "CPU A", "logical_cpus": 2, "python": "3", "torch": "2.0", "os": "x",
+    facts = {"cpu_model": "CPU A", "cpu_id": "cpu family 25, model 17, stepping 1", "cpu_capability": "AVX512",
+             "logical_cpus": 2, "python": "3", "torch": "2.0", "os": "x",
              "commit": "abc"}
     step = findings.Step("Tune: New loss", argv, 60.0, 50.0, group="Tune @ t", group_end_s=60.0,
                          page="tune", name="New loss")
@@ -416,6 +417,10 @@ def test_a_kept_tuning_is_reused_only_where_this_checkout_would_make_it_again(cl
     assert "cpu_model 'CPU A', this machine has 'CPU B'" in findings.stale_tuning(
         args, "New loss", out, cache, {**facts, "cpu_model": "CPU B"})
     assert "torch" in findings.stale_tuning(args, "New loss", out, cache, {**facts, "torch": "2.1"})
+    # "AMD EPYC" names CPUs of several generations: the family/model and the vector units count
+    assert "cpu_capability 'AVX512', this machine has 'AVX2'" in findings.stale_tuning(
+        args, "New loss", out, cache, {**facts, "cpu_capability": "AVX2"})
+    assert "cpu_id" in findings.stale_tuning(args, "New loss", out, cache, {**facts, "cpu_id": "cpu family 23"})
     # another budget or re-selection
     more = findings.parse(["--suite", args.suite, "--trials", "30", "--reselect-top", "0"])
     assert "it ran 1 trials, not 30" in findings.stale_tuning(more, "New loss", out, cache, facts)
@@ -448,3 +453,15 @@ def test_a_pool_hands_each_finished_command_to_its_keeper(tmp_path, monkeypatch)
         findings.run_pool("Tune", [("a", ["0"]), ("b", ["4"])], tmp_path / "findings.log", 1,
                           page="tune", on_done=kept.append)
     assert [(s.name, s.page) for s in kept] == [("a", "tune")]  # the failed one is not kept
+
+
+def test_the_machine_is_named_down_to_its_vector_units():
+    facts = findings.machine_facts()
+    import torch
+
+    assert facts["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file() and "cpu family" in cpuinfo.read_text():
+        family = next(l.split(":")[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith("cpu family"))
+        assert facts["cpu_id"].startswith(f"cpu family {family}, model ")
+    assert set(findings.MACHINE_KIND) <= set(findings.MACHINE_KEYS) <= set(facts)
