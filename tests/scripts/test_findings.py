@@ -196,6 +196,15 @@ def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
     for name in ("findings.md", "findings-tuned.md"):
         found = [(tmp_path / x / name).read_text().split("## How this page was made")[0] for x in "ab"]
         assert found[0] == found[1] and "## The paper's claims" in found[0]
+    # --tuned-only: from the kept tunings alone, the tuned page and nothing else
+    import shutil
+
+    shutil.copytree(tmp_path / "b" / "findings" / "tuning", tmp_path / "c" / "findings" / "tuning")
+    _regenerate(tmp_path, "c", *tune, "--tuned-only", "--reuse-tuning", page="none")
+    assert not (tmp_path / "c" / "findings.md").exists()
+    assert not (tmp_path / "c" / "findings" / "digits-verdict.json").exists()
+    only = (tmp_path / "c" / "findings-tuned.md").read_text()
+    assert only.split("## How this page was made")[0] == tuned_page.split("## How this page was made")[0]
     assert "reused" not in tuned_page  # every tuning ran in this invocation
     # The tuned suite: the same settings chosen, the same final runs trained.
     tuned = [(tmp_path / x / "findings" / "digits-verdict-tuned.yaml").read_text() for x in "ab"]
