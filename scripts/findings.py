@@ -208,12 +208,8 @@ def shown_command(args: list[str]) -> str:
     """The command as a reader types it (``modbench ...``), paths relative to the repository."""
     shown = []
     for a in args:
-        try:
-            p = Path(a)
-            if p.is_absolute() and p.resolve().is_relative_to(ROOT):
-                a = str(p.resolve().relative_to(ROOT))
-        except (OSError, ValueError):
-            pass
+        if Path(a).is_absolute():
+            a = shown_path(Path(a))
         shown.append(shlex.quote(a))
     return "modbench " + " ".join(shown)
 
@@ -642,9 +638,10 @@ def stale_tuning(args: argparse.Namespace, label: str, out_dir: Path, cache: Pat
 
 
 def shown_path(path: Path) -> str:
+    """``path`` relative to the repository where it lies inside it, else as given."""
     try:
         return str(path.resolve().relative_to(ROOT))
-    except ValueError:
+    except (OSError, ValueError):
         return str(path)
 
 

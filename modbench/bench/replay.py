@@ -60,8 +60,7 @@ def current_configuration(selection, rows) -> tuple[list, int]:
     runs only, so its replay does too: after an upgrade or a run with ``--epochs``, the cache
     also holds runs of the same losses that compare would not take."""
     from modbench.results.aggregate import row_key
-    from modbench.suite.keys import ACROSS_SEEDS, configuration_key
 
-    now = {(r.label, configuration_key(r.config, ACROSS_SEEDS)) for r in selection.runs}
+    now = {(r.label, row_key(r)) for r in selection.runs}  # a run spec's config, as a row's
     kept = [r for r in rows if (r.label, row_key(r)) in now]
     return kept, len(rows) - len(kept)
