@@ -31,6 +31,7 @@ from rich.console import Console
 from modbench import __version__
 from modbench.bench.compare import compare as run_compare
 from modbench.bench.compare import compare_until_decided
+from modbench.bench.report import Spelling, check_compare_options, check_report_options, read_report, report_summaries
 from modbench.bench.run import RunSettings, failure_warnings
 from modbench.bench.run import outcomes as run_outcomes
 from modbench.bench.until_decided import MAX_SEEDS, STEP
@@ -42,16 +43,18 @@ from modbench.render.progress import ConsoleEvents
 from modbench.render.report import report_markdown
 from modbench.render.rows import result_records, rows_text
 from modbench.render.safe_text import plain_lines
-from modbench.results.deviations import annotate
 from modbench.results.paper import load_paper
-from modbench.results.report_model import build_report
-from modbench.results.summary import summarize_rows
 from modbench.results.verdicts_table import store_records
 from modbench.suite.selection import select_runs
 
 __all__ = ["compare", "train", "report", "evaluate_embeddings"]
 
 FORMATS = ("json", "markdown", "csv")
+# The options as the application layer's errors name them (bench/report.py: the checks the
+# command line and this API share).
+API_NAMES = Spelling(until_decided="until_decided=True", max_seeds="max_seeds", step="step", losses="losses",
+                     suite="suite", seeds="seeds", force="force=True",
+                     force_first="call compare(..., force=True) without until_decided first")
 
 
 def _suite_ref(suite) -> str | dict:
@@ -141,10 +144,7 @@ def compare(
     every undecided primary contrast per round, up to ``max_seeds`` (default 10), with the
     sequential rule; each verdict then has ``"decided_at_seeds"``."""
     _check_options(seeds=None, epochs=None, subset=None, device=device)
-    if not until_decided and (max_seeds is not None or step is not None):
-        raise UserError("max_seeds and step work with until_decided=True only")
-    if until_decided and force:
-        raise UserError("force=True would train every round's seeds again; use it without until_decided first")
+    check_compare_options(until_decided=until_decided, max_seeds=max_seeds, step=step, force=force, names=API_NAMES)
     p = _plan(suite, losses, seeds, epochs, subset, test_subset, data_dir)
     settings = _settings(device=device, cache_dir=cache_dir, data_dir=data_dir, download=download, force=force)
     if until_decided:
@@ -202,6 +202,7 @@ def report(
     max_seeds: int | None = None,
     step: int | None = None,
     losses: str | Iterable[str] | None = None,
+    baseline: str | None = None,
 ):
     """What the cache holds, never training (``modbench report``): ``format="json"`` gives the
     list of dicts of ``report --json``; ``"markdown"`` the self-contained Markdown report (a
@@ -211,41 +212,28 @@ def report(
     ``until_decided``: as ``report --until-decided``: the verdicts ``compare(suite,
     until_decided=True, max_seeds=..., step=..., losses=...)`` gave, its sequential rule replayed
     on the cached runs of the one ``suite`` (give the same ``max_seeds``, default 10, ``step``,
-    default 1, and ``losses``)."""
+    default 1, and ``losses``). ``baseline``: as ``report --baseline``, the loss the verdicts
+    compare the others with where a suite's ``verdict.baseline`` names none."""
     if format not in FORMATS:
         raise UserError(f"format {format!r}: choose {', '.join(FORMATS)}")
     if paper and format == "csv":
         raise UserError("paper works with json and markdown; the CSV holds measured runs only")
-    if not until_decided and (max_seeds is not None or step is not None or losses is not None):
-        raise UserError("max_seeds, step and losses work with until_decided=True only")
     refs = None if suite is None else suite if isinstance(suite, (list, tuple)) else [suite]
-    if until_decided and (refs is None or len(refs) != 1):
-        raise UserError("until_decided replays one suite's study: give one suite")
-    if until_decided and seeds is not None:
-        raise UserError("seeds with until_decided: the replay takes the seeds the looks took; leave seeds out")
+    check_report_options(until_decided=until_decided, suites=len(refs or []), max_seeds=max_seeds, step=step,
+                         losses=losses is not None, seeds=seeds is not None, names=API_NAMES)
     seeds = _listed(seeds, "seeds", int)
     _check_options(seeds=seeds, epochs=epochs, subset=subset, test_subset=test_subset)
     store = RunStore(resolve_cache_root(Path(cache_dir) if cache_dir is not None else None))
-    # What ``modbench report`` shows (results/report_model.py): every cached run unless filtered.
-    model = build_report(store, [_suite_ref(r) for r in refs] if refs else None, seeds=seeds, epochs=epochs,
-                         subset=subset, test_subset=test_subset, warn=_warn)
-    summaries = None
-    if until_decided and model.rows:
-        from modbench.bench.replay import replay_report
-        from modbench.bench.until_decided import decided_summaries
-
-        model, replayed = replay_report(store, model, _suite_ref(refs[0]), losses=_listed(losses, "losses", str),
-                                        epochs=epochs, subset=subset, test_subset=test_subset, max_seeds=max_seeds,
-                                        step=step, warn=_warn)
-        summaries, _ = decided_summaries(replayed.result, model.rows, settings=model.verdicts,
-                                         records=store_records(store), written=model.written,
-                                         descriptions=model.descriptions, suite=replayed.suite)
-    rows, descriptions = annotate(model.rows, model.written), model.descriptions
+    # What ``modbench report`` shows, through the same application-layer calls (bench/report.py).
+    report = read_report(store, [_suite_ref(r) for r in refs] if refs else None, seeds=seeds, epochs=epochs,
+                         subset=subset, test_subset=test_subset, until_decided=until_decided,
+                         losses=_listed(losses, "losses", str), baseline=baseline, max_seeds=max_seeds, step=step,
+                         warn=_warn)
+    summaries = report_summaries(store, report, baseline=baseline, warn=_warn)
+    model = report.model
+    rows = model.rows
     paper_data = load_paper() if paper else None
     if format == "markdown":
-        if summaries is None:
-            summaries = summarize_rows(rows, descriptions=descriptions, settings=model.verdicts,
-                                       records=store_records(store))
         return report_markdown(summaries, paper=paper_data, version=__version__)
     if format == "json":
         return result_records(rows, paper=paper_data, written=model.written, settings=model.verdicts,

@@ -6,9 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from modbench.cli.common import JsonOpt, MarkdownOpt, handle_errors, one_output_format
+from modbench.cli.common import JsonOpt, MarkdownOpt, cli_names, handle_errors, one_output_format
 from modbench.cli.options import TrainOptions, training_options
-from modbench.errors import UserError
 
 # The command's work (the application layer, modbench.bench, and what it imports) is imported
 # when the command runs, so that `modbench --help` and shell completion load only Typer and
@@ -28,18 +27,17 @@ def compare(
 ) -> None:
     """Train missing runs, then print the Table 1 (NMI, F1) and Table 2 (Recall@k) layouts."""
     from modbench.bench.compare import compare as run_compare
+    from modbench.bench.report import check_compare_options
     from modbench.bench.compare import compare_until_decided
     from modbench.bench.until_decided import MAX_SEEDS, STEP
     from modbench.cli.output import cache_histories, emit, render_rows
     from modbench.cli.running import console_events, end_with_failures
 
     fmt = one_output_format(markdown=markdown, json=json_)
-    if not until_decided and (max_seeds is not None or step is not None):
-        raise UserError("--max-seeds and --step work with --until-decided only")
+    check_compare_options(until_decided=until_decided, max_seeds=max_seeds, step=step, force=opts.force,
+                          names=cli_names())
     selection = opts.select()
     if until_decided:
-        if opts.force:
-            raise UserError("--force with --until-decided would train every round's seeds again; run `modbench compare --force` first")
         result = compare_until_decided(
             selection, opts.suite, opts.settings(), console_events(), reselect=lambda seeds: opts.select(seeds),
             baseline=baseline, max_seeds=MAX_SEEDS if max_seeds is None else max_seeds, step=STEP if step is None else step,

@@ -15,6 +15,7 @@ from modbench.cli.common import (
     JsonOpt,
     SubsetOpt,
     TestSubsetOpt,
+    cli_names,
     complete_suite,
     err,
     fail,
@@ -55,7 +56,6 @@ def report(
     from modbench.cache.store import RunStore, resolve_cache_root
     from modbench.cli.output import emit, is_stdout, output_format
     from modbench.render.safe_text import plain_text
-    from modbench.results.report_model import build_report
 
     if is_stdout(output):  # `--output -`: standard output
         output = None
@@ -70,19 +70,20 @@ def report(
         require_matplotlib()
         if plots.exists() and not plots.is_dir():
             raise fail(f"--plots {plots}: is a file, not a folder; give a folder for the PNG files")
-    if not until_decided and (max_seeds is not None or step is not None or loss):
-        raise fail("--max-seeds, --step and --loss work with --until-decided only")
-    if until_decided and len(suite or []) != 1:
-        raise fail("--until-decided replays one suite's study: give exactly one --suite")
-    if until_decided and seed:
-        raise fail("--seed with --until-decided: the replay takes the seeds the looks took; leave --seed out")
-    store = RunStore(resolve_cache_root(cache_dir))
-    from modbench.tune.report import trial_runs  # a suite's tuning trials, apart (docs/tuning.md)
+    from modbench.bench.report import check_report_options, read_report
 
-    model = build_report(store, suite, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset, warn=lambda m: warn(plain_text(m)),
-                         more_runs=trial_runs)
-    for line in model.left_out + model.notes:
+    check_report_options(until_decided=until_decided, suites=len(suite or []), max_seeds=max_seeds, step=step,
+                         losses=bool(loss), seeds=bool(seed), names=cli_names())
+    store = RunStore(resolve_cache_root(cache_dir))
+
+    def say(line: str) -> None:
         err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
+
+    # The replay (--until-decided) needs the rows, which may be none: then nothing is replayed.
+    report = read_report(store, suite, seeds=seed, epochs=epochs, subset=subset, test_subset=test_subset,
+                         until_decided=until_decided, losses=loss, baseline=baseline, max_seeds=max_seeds, step=step,
+                         warn=lambda m: warn(plain_text(m)), note=say, progress=say)
+    model = report.model
     hints = [] if until_decided else _more_seeds_hints(model)  # printed once the report is out
     paper_data = None
     if paper:
@@ -93,45 +94,22 @@ def report(
         err.print("no cached results; run `modbench compare --suite NAME` first", markup=False)
         text = "[]\n" if fmt == "json" else _paper_text(paper_data, fmt)
     else:
-        replayed = None
-        if until_decided:
-            from modbench.bench.replay import replay_report
-
-            def say(line: str) -> None:
-                err.print(plain_text(f"report: {line}"), markup=False, highlight=False)
-
-            model, replayed = replay_report(
-                store, model, suite[0], losses=loss, epochs=epochs, subset=subset, test_subset=test_subset,
-                baseline=baseline, max_seeds=max_seeds, step=step, progress=say, warn=say)
-        text = _report_text(store, model, fmt, baseline=baseline, paper=paper_data, plots=plots, output=output,
-                            replayed=replayed)
+        text = _report_text(store, report, fmt, baseline=baseline, paper=paper_data, plots=plots, output=output)
     if emit(text, output):
         err.print(plain_text(f"wrote {output}"), markup=False, highlight=False)
     for line in hints:  # wrapped to the terminal: a hint, not a line for scripts to parse
         err.print(plain_text(f"report: {line}"), markup=False, highlight=False, soft_wrap=False)
 
 
-def _report_text(store, model, fmt: str, *, baseline, paper, plots, output, replayed=None) -> str | None:
-    """The text of the report in ``fmt`` (None: Rich tables, printed already); ``replayed``
-    (``bench.replay.Replay``): the suite whose verdicts are the sequential rule's."""
+def _report_text(store, report, fmt: str, *, baseline, paper, plots, output) -> str | None:
+    """The text of the report in ``fmt`` (None: Rich tables, printed already); ``report``:
+    ``bench.report.Report``, its replayed suite's verdicts the sequential rule's."""
+    from modbench.bench.report import report_summaries
     from modbench.cli.output import render_rows
     from modbench.render.safe_text import plain_text
-    from modbench.results.deviations import annotate
-    from modbench.results.summary import summarize_rows
 
-    annotate(model.rows, model.written)
-    from modbench.results.verdicts_table import store_records
-
-    if replayed is not None:
-        from modbench.bench.until_decided import decided_summaries
-
-        summaries, _ = decided_summaries(replayed.result, model.rows, settings=model.verdicts,
-                                         records=store_records(store), written=model.written,
-                                         descriptions=model.descriptions, warn=lambda m: warn(plain_text(m)),
-                                         suite=replayed.suite)
-    else:
-        summaries = summarize_rows(model.rows, descriptions=model.descriptions, baseline_name=baseline,
-                                   warn=lambda m: warn(plain_text(m)), settings=model.verdicts, records=store_records(store))
+    model = report.model
+    summaries = report_summaries(store, report, baseline=baseline, warn=lambda m: warn(plain_text(m)))
     plot_files = _write_plots(store, summaries, plots) if plots is not None else {}
     if fmt == "markdown":
         from modbench import __version__

@@ -143,3 +143,21 @@ def test_a_dict_suite_reads_data_relative_to_the_current_directory(tmp_path, mon
     assert row["status"] == "trained"
     config = json.loads((cache_dir / "runs" / row["run"] / "config.json").read_text())
     assert config["dataset"]["path"] == str(tmp_path / "mine.npz")
+
+
+def test_report_lists_a_suites_tuning_trials_as_the_cli_does(cache_dir, cli, write_suite):
+    """A suite's tuning trials are cached runs of their own configuration; ``report`` shows them
+    under "<suite> — tuning trials (validation)", and so must the API (it once did not)."""
+    suite = _suite(losses=[{"name": "cross-entropy", "label": "CE"}])
+    path = write_suite(suite)
+    tuned = cli("tune", "--suite", path, "--epochs", "1", "--trials", "1", "--reselect-top", "0", "--device", "cpu",
+                "--cache-dir", cache_dir, "--output", path.with_name("tuned.yaml"))
+    assert tuned.exit_code == 0, tuned.stderr
+    result = cli("report", "--suite", path, "--epochs", "1", "--json", "--cache-dir", cache_dir)
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    trials = [r for r in shown if r["suite"].endswith("tuning trials (validation)") and r["seed"] is not None]
+    assert len(trials) == 1 and trials[0]["status"] == "done"
+    assert modbench.report(path, epochs=1, cache_dir=cache_dir) == shown
+    markdown = cli("report", "--suite", path, "--epochs", "1", "--markdown", "--cache-dir", cache_dir)
+    assert modbench.report(path, format="markdown", epochs=1, cache_dir=cache_dir) == markdown.stdout

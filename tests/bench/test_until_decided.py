@@ -175,7 +175,7 @@ def test_report_until_decided_errors_are_one_line_exit_2(tmp_path, args, message
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(until_decided=True), "give one suite"),
+    (dict(until_decided=True), "give exactly one suite"),
     (dict(suite=SUITE, max_seeds=4), "work with until_decided=True only"),
     (dict(suite=SUITE, until_decided=True, seeds=[0]), "seeds with until_decided"),
     (dict(suite=SUITE, until_decided=True, max_seeds=1), "--max-seeds 1 is below the 2 seeds"),
