@@ -5,7 +5,7 @@ plan (``modbench.suite.selection.select_runs``: a suite's runs after the overrid
 ``executors.py``: inline in this process, also under torchrun, or one job per missing run in a
 process pool or on SLURM, ``launching.py``) -> evaluate (``run.evaluated``) -> results as data
 (``compare.py``; ``until_decided.py`` for ``compare --until-decided``, ``replay.py`` for
-``report --until-decided``). ``tune.py`` runs its
+``report --until-decided``; ``report.py``: ``report``'s rows and verdicts). ``tune.py`` runs its
 trials through the same executors.
 
 Nothing here prints: progress and warnings go to an ``Events`` (``events.py``) that the caller
