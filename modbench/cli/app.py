@@ -17,6 +17,7 @@ from modbench.cli.compare import compare
 from modbench.cli.eval import eval_
 from modbench.cli.export import export
 from modbench.cli.list_cmd import list_
+from modbench.cli.merge_tuned import merge_tuned
 from modbench.cli.report import report
 from modbench.cli.streams import prepare_streams
 from modbench.cli.train import train
@@ -98,6 +99,7 @@ app.command("list", cls=Command)(list_)
 app.add_typer(cache_app, name="cache")
 app.command("export", cls=Command)(export)
 app.command("tune", cls=Command)(tune)
+app.command("merge-tuned", cls=Command)(merge_tuned)
 
 
 def _one_line_warnings() -> None:

@@ -125,3 +125,39 @@ def test_an_edited_part_a_loss_twice_or_a_loss_missing_is_refused(written):
         merge_tuned_suites([("ce.yaml", ce), ("new.yaml", new)], order=["CE"])
     with pytest.raises(UserError, match="nothing to merge"):
         merge_tuned_suites([], order=LABELS)
+
+
+def test_the_merge_tuned_command_writes_what_one_tune_writes(written, cli, tmp_path):
+    """``modbench merge-tuned PART... -o FILE``: the parts merged in the order given, written as
+    `tune` writes a suite (header, checksum); the file loads and verifies."""
+    whole, ce, new = written
+    result = cli("merge-tuned", tmp_path / "ce.yaml", tmp_path / "new.yaml", "--output", tmp_path / "merged.yaml")
+    assert result.exit_code == 0, result.stderr
+    assert "wrote" in result.stderr and "2 tuned losses" in result.stderr
+    text = (tmp_path / "merged.yaml").read_text()
+    assert text.startswith("# Written by `modbench tune` from ") and "--suite merged.yaml" in text
+    assert _without_storage(yaml.safe_load(text)) == _without_storage(whole)
+    assert tuned_section_verified(tmp_path / "merged.yaml")
+    # to stdout, and the default file name: the suite's name
+    printed = cli("merge-tuned", tmp_path / "ce.yaml", tmp_path / "new.yaml", "--output", "-")
+    assert printed.exit_code == 0 and yaml.safe_load(printed.stdout) == yaml.safe_load(text)
+    default = cli("merge-tuned", tmp_path / "new.yaml", tmp_path / "ce.yaml")  # the cwd is tmp_path
+    assert default.exit_code == 0, default.stderr
+    assert [l["label"] for l in yaml.safe_load((tmp_path / f"{whole['name']}.yaml").read_text())["losses"]] == [
+        "New loss", "CE"]  # the order given
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: None, "cannot read it"),
+    (lambda p: p.write_text("name: [unclosed\n"), "not YAML"),
+    (lambda p: p.write_text("- just\n- a list\n"), "not a tuned suite as `modbench tune` wrote it"),
+    (lambda p: p.write_text(p.with_name("new.yaml").read_text().replace("gamma:", "gamma: 99.0 #")),
+     "not a tuned suite as `modbench tune` wrote it"),
+])
+def test_the_merge_tuned_command_refuses_in_one_line_and_writes_nothing(written, cli, tmp_path, make, says):
+    bad = tmp_path / "bad.yaml"
+    make(bad)
+    result = cli("merge-tuned", tmp_path / "ce.yaml", bad, "--output", tmp_path / "merged.yaml")
+    assert result.exit_code == 2, result.output
+    assert says in result.stderr and result.stderr.strip().count("\n") == 0, result.stderr
+    assert not (tmp_path / "merged.yaml").exists()
