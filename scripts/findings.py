@@ -570,6 +570,30 @@ MACHINE_KEYS = ("cpu_model", "cpu_id", "cpu_capability", "logical_cpus", "python
 MACHINE_KIND = ("cpu_model", "cpu_id", "cpu_capability", "torch")
 
 
+KIND_FILE = "machine-kind.json"  # in the cache: the kind of machine its runs were trained on
+
+
+def resumed_on_another_kind(cache: Path, facts: dict) -> str | None:
+    """Why an interrupted regeneration's cache cannot be resumed on this machine (None: it can;
+    a new cache records this machine's kind). A run's cache key names its code, configuration,
+    packages and threads, not the CPU: on a machine of another kind the same key's runs come out
+    in other bits, and a resumed page would mix numbers no single machine reproduces."""
+    kind = {key: facts[key] for key in MACHINE_KIND}
+    path = cache / KIND_FILE
+    if not path.exists():
+        if any(cache.iterdir()):  # filled before the kind was recorded: nothing says which kind
+            return (f"{shown_path(cache)} records no machine kind (its regeneration began before "
+                    f"{KIND_FILE} was written), so its runs cannot be shown to be of this machine's kind")
+        path.write_text(json.dumps(kind, sort_keys=True) + "\n")
+        return None
+    was = json.loads(path.read_text())
+    for key in MACHINE_KIND:
+        if was.get(key) != kind[key]:
+            return (f"{shown_path(cache)} was filled on a machine with {key} {was.get(key)!r}; this one has "
+                    f"{kind[key]!r}, and its runs would mix two machines' numbers")
+    return None
+
+
 def keep_tuning(step: Step, scratch: Path, out_dir: Path, suite: str, facts: dict) -> None:
     """Copy a finished ``tune --loss`` command's tuned suite beside the page, with its record."""
     tuned, rec = tuning_files(out_dir, suite, step.name)
@@ -864,6 +888,10 @@ def main(argv: list[str] | None = None) -> int:
     if cache.exists() and not args.resume:
         shutil.rmtree(cache)
     cache.mkdir(parents=True, exist_ok=True)
+    facts = machine_facts()
+    why = resumed_on_another_kind(cache, facts)
+    if why:
+        sys.exit(f"error: --resume: {why}; start without --resume (an empty cache)")
     steps_file = cache / STEPS_FILE
     log = cache / "findings.log"
     out_dir = args.out.resolve()
@@ -886,7 +914,6 @@ def main(argv: list[str] | None = None) -> int:
         from modbench.errors import UserError
         from modbench.tune.tuned_suite import merge_tuned_suites, write_tuned_suite
 
-        facts = machine_facts()
         tuned_file = out_dir / "findings" / f"{args.suite}-tuned.yaml"
         # The tuning's runs (trials on validation) in a cache of their own: in the compared
         # suites' cache, their reports would list them, in one sitting but not when the
@@ -965,7 +992,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = [Step(d["title"], d["argv"], d["wall_s"], d["cpu_s"], group=d.get("group"),
                   group_end_s=d.get("group_end_s", 0.0), page=d.get("page", "suites"))
              for d in map(json.loads, steps_file.read_text().splitlines())]
-    facts = machine_facts()
+    facts = machine_facts()  # again: the page's date is when it was written
     pages, tunings = [], []
     if stages:
         pages.append((out_dir / "findings.md", stages, [s for s in steps if s.page == "suites"]))

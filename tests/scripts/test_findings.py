@@ -474,3 +474,35 @@ def test_the_machine_is_named_down_to_its_vector_units():
         family = next(l.split(":")[1].strip() for l in cpuinfo.read_text().splitlines() if l.startswith("cpu family"))
         assert facts["cpu_id"].startswith(f"cpu family {family}, model ")
     assert set(findings.MACHINE_KIND) <= set(findings.MACHINE_KEYS) <= set(facts)
+
+
+@pytest.mark.parametrize("key, other", [("cpu_model", "CPU B"), ("cpu_id", "cpu family 23"),
+                                        ("cpu_capability", "AVX2"), ("torch", "2.1")])
+def test_a_regeneration_resumes_only_on_the_kind_of_machine_that_began_it(tmp_path, key, other):
+    """A run's key does not name the CPU: resumed on another kind, a page would mix two
+    machines' bits. The cache records the kind it began on and refuses any other."""
+    facts = {"cpu_model": "CPU A", "cpu_id": "cpu family 25, model 17, stepping 1",
+             "cpu_capability": "AVX512", "torch": "2.0", "commit": "abc", "date": "today"}
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    assert findings.resumed_on_another_kind(cache, facts) is None  # a new cache: recorded
+    (cache / "runs").mkdir()
+    assert findings.resumed_on_another_kind(cache, {**facts, "commit": "def", "date": "tomorrow"}) is None
+    why = findings.resumed_on_another_kind(cache, {**facts, key: other})
+    assert why and f"with {key} {facts[key]!r}; this one has {other!r}" in why
+    # a cache filled before the kind was recorded cannot be vouched for
+    (cache / findings.KIND_FILE).unlink()
+    assert "records no machine kind" in findings.resumed_on_another_kind(cache, facts)
+
+
+def test_resume_on_another_kind_is_refused_in_one_line_before_anything_runs(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / findings.KIND_FILE).write_text(json.dumps(
+        {"cpu_model": "a CPU no machine has", "cpu_id": "?", "cpu_capability": "?", "torch": "?"}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "findings.py"), "--resume", "--cache-dir", str(cache),
+                           "--out", str(tmp_path / "docs")], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and proc.stderr.startswith("error: --resume: ")
+    assert "a CPU no machine has" in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert sorted(p.name for p in cache.iterdir()) == [findings.KIND_FILE]  # nothing ran
