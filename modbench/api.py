@@ -228,7 +228,7 @@ def report(
     report = read_report(store, [_suite_ref(r) for r in refs] if refs else None, seeds=seeds, epochs=epochs,
                          subset=subset, test_subset=test_subset, until_decided=until_decided,
                          losses=_listed(losses, "losses", str), baseline=baseline, max_seeds=max_seeds, step=step,
-                         warn=_warn)
+                         warn=_warn, note=_warn)
     summaries = report_summaries(store, report, baseline=baseline, warn=_warn)
     model = report.model
     rows = model.rows

@@ -70,8 +70,8 @@ def read_report(store, suite_refs: Sequence | None, *, seeds=None, epochs=None, 
     """The report's rows (``results.report_model.build_report``, with each suite's tuning
     trials: ``tune.report.trial_runs``) and, with ``until_decided``, the one suite's study
     replayed (``bench.replay.replay_report``). ``warn``: a line a row or the replay needs said;
-    ``note``: each line on what the report left out, before any replay; ``progress``: one line
-    per replayed look. Options are checked by the caller
+    ``note``: each line on what the report or the replay left out (the report's before the
+    replay starts); ``progress``: one line per replayed look. Options are checked by the caller
     (``check_report_options``)."""
     from modbench.results.report_model import build_report
     from modbench.tune.report import trial_runs  # a suite's tuning trials, apart (docs/tuning.md)
@@ -86,7 +86,7 @@ def read_report(store, suite_refs: Sequence | None, *, seeds=None, epochs=None, 
 
     model, replayed = replay_report(store, model, suite_refs[0], losses=losses, epochs=epochs, subset=subset,
                                     test_subset=test_subset, baseline=baseline, max_seeds=max_seeds, step=step,
-                                    progress=progress, warn=warn)
+                                    progress=progress, warn=note)
     return Report(model, replayed)
 
 
