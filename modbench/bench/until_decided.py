@@ -62,11 +62,21 @@ def check_until_decided(selection, *, baseline_name: str | None, max_seeds: int,
     return base, [label for label in labels if label != base], plan
 
 
-def planned_seeds(listed, max_seeds: int) -> list[int]:
-    """The seeds in the order the looks take them: the suite's, then the next unused integers."""
+def planned_seeds(listed, max_seeds: int, avoid=()) -> list[int]:
+    """The seeds in the order the looks take them: the suite's, then the smallest integers
+    neither listed nor in ``avoid`` (a tuned suite's ``tuned.tuning_seeds``: a final run on a
+    seed its tuning trained on could repeat the very trial whose validation score chose its
+    setting, and its test metrics would carry that selection)."""
     seeds = sorted(dict.fromkeys(listed))
-    extra = (s for s in range(10**9) if s not in seeds)
+    taken = set(seeds) | set(avoid)
+    extra = (s for s in range(10**9) if s not in taken)
     return seeds + [next(extra) for _ in range(max_seeds - len(seeds))]
+
+
+def _tuning_seeds(selection) -> list[int]:
+    """The seeds a tuned suite's tuning trained on (none for a suite that was not tuned)."""
+    tuned = getattr(selection.suite, "tuned", None)
+    return list(tuned.tuning_seeds) if tuned is not None else []
 
 
 def run_until_decided(
@@ -80,7 +90,7 @@ def run_until_decided(
 
     base, labels, plan = check_until_decided(selection, baseline_name=baseline_name, max_seeds=max_seeds, step=step)
     settings = VerdictSettings.of(selection.suite.verdict)
-    seeds = planned_seeds([r.seed for r in selection.runs], max_seeds)
+    seeds = planned_seeds([r.seed for r in selection.runs], max_seeds, avoid=_tuning_seeds(selection))
     outcomes: dict[str, object] = {}
 
     def rows_at(want, active):
@@ -120,7 +130,7 @@ def replay_until_decided(selection, rows, *, baseline_name: str | None, max_seed
 
     base, labels, plan = check_until_decided(selection, baseline_name=baseline_name, max_seeds=max_seeds, step=step)
     settings = VerdictSettings.of(selection.suite.verdict)
-    seeds = planned_seeds([r.seed for r in selection.runs], max_seeds)
+    seeds = planned_seeds([r.seed for r in selection.runs], max_seeds, avoid=_tuning_seeds(selection))
     have = {(r.label, r.seed) for r in rows if r.status in ("done", "failed")}
 
     def rows_at(want, active):

@@ -98,6 +98,39 @@ def test_budget_spent_leaves_undecided_with_seeds_needed():
         assert v.verdict in ("better", "worse", "equivalent") or (v.seeds_needed is not None or v.reason)
 
 
+def test_a_tuned_suite_adds_seeds_that_tuning_never_trained_on(tmp_path):
+    """A tuned suite lists seeds no trial or re-training used (tune/reselect.py, final_seeds);
+    the seeds --until-decided adds must avoid them too, or a final run repeats the very trial
+    whose validation score chose its setting. Compare and replay take the same seeds."""
+    from pathlib import Path
+
+    import yaml
+
+    from modbench.bench.until_decided import planned_seeds
+    from modbench.suite.loader import load_suite
+
+    assert planned_seeds([0, 1], 5) == [0, 1, 2, 3, 4]
+    assert planned_seeds([3, 4, 5], 6, avoid=[0, 1, 2]) == [3, 4, 5, 6, 7, 8]
+    assert planned_seeds([3, 7], 5, avoid=[0, 1, 2]) == [3, 7, 4, 5, 6]
+    data = yaml.safe_load(Path(load_suite(SUITE)[1]).read_text())
+    data.update(seeds=[3, 4], tuned={"source": SUITE, "trials": 1, "metric": "map@r", "tuning_seeds": [0, 1, 2]})
+    path = tmp_path / "tuned.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    cache, lines = FakeCache(), []
+    result = run_until_decided(
+        select_runs(str(path)), reselect=lambda seeds: select_runs(str(path), seeds=seeds), train=cache.train,
+        records=cache.records.__getitem__, baseline_name=None, max_seeds=6, step=1, progress=lines.append,
+    )
+    assert result.seeds == [3, 4, 5, 6, 7, 8]
+    assert {s for _, s in cache.trained} <= {3, 4, 5, 6, 7, 8} and len(lines) > 1  # it did add seeds
+    rows = rows_from_outcomes(result.outcomes)
+    replayed = replay_until_decided(select_runs(str(path)), rows, baseline_name=None, max_seeds=6, step=1,
+                                    records=cache.records.__getitem__)
+    assert replayed.seeds == result.seeds and replayed.stopped is None
+    assert [(v.verdict, v.seeds) for v in replayed.decision.verdicts] == [
+        (v.verdict, v.seeds) for v in result.decision.verdicts]
+
+
 def test_replay_from_cached_rows_gives_the_decisions_the_rounds_made():
     """report --until-decided: the rule replayed on the cached rows, with more runs in the cache
     than the looks took, decides as the rounds did, at the same seeds, and keeps only the runs the
