@@ -482,6 +482,24 @@ def demote(markdown: str, levels: int = 1) -> str:
     return "\n".join(out).strip() + "\n"
 
 
+def per_loss(suite: dict, key: str, default) -> str:
+    """A training setting as the suite's losses take it: the suite's value, or where a loss
+    sets its own (``lr``, ``optimizer``: a tuned suite's per-loss learning rates, an AdamW
+    control) the range or the losses that differ, so that the table never shows one value
+    for runs that used several."""
+    def shown(value) -> str:
+        return f"{value:.2g}" if isinstance(value, float) else str(value)
+
+    own = {(e.get("label") or e.get("name")): e[key] for e in suite.get("losses", []) if e.get(key) is not None}
+    if not own:
+        return shown(default)
+    if all(isinstance(v, (int, float)) for v in own.values()):
+        values = sorted({float(v) for v in own.values()} | ({float(default)} if len(own) < len(suite["losses"]) else set()))
+        return f"{shown(values[0])} to {shown(values[-1])}, per loss (the suite file lists each loss's)"
+    others = "; ".join(f"{label}: {shown(v)}" for label, v in own.items() if v != default)
+    return shown(default) + (f" ({others})" if others else "")
+
+
 def departures(suite_file: Path, protocol: dict) -> list[str]:
     import yaml
 
@@ -495,9 +513,9 @@ def departures(suite_file: Path, protocol: dict) -> list[str]:
     rows.append("| Training images | 60,000 (all) | "
                 + (f"{subset} per class (`subset: {subset}`)" if subset else "all") + " |")
     rows.append(f"| Epochs | {protocol.get('epochs')} | {train.get('epochs')} |")
-    rows.append(f"| Learning rate | {protocol.get('lr'):g} | {train.get('lr'):g} |")
+    rows.append(f"| Learning rate | {protocol.get('lr'):g} | {per_loss(suite, 'lr', train.get('lr'))} |")
     rows.append(f"| Weight decay | {protocol.get('weight_decay'):g} | {train.get('weight_decay'):g} |")
-    rows.append(f"| Optimizer | {protocol.get('optimizer')} | {train.get('optimizer')} "
+    rows.append(f"| Optimizer | {protocol.get('optimizer')} | {per_loss(suite, 'optimizer', train.get('optimizer'))} "
                 f"(batch {train.get('batch_size')}, sampler {train.get('sampler', 'random')}) |")
     rows.append("| Runs per cell | 1 (no seeds, no spread) | seeds until decided (verdict engine) |")
     rows.append("| Recall measured on | \"the validation sets\" (section 4) | the dataset's whole "

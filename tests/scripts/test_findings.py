@@ -506,3 +506,25 @@ def test_resume_on_another_kind_is_refused_in_one_line_before_anything_runs(tmp_
     assert proc.returncode != 0 and proc.stderr.startswith("error: --resume: ")
     assert "a CPU no machine has" in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
     assert sorted(p.name for p in cache.iterdir()) == [findings.KIND_FILE]  # nothing ran
+
+
+def test_the_departures_show_each_losss_own_learning_rate_and_optimizer(tmp_path):
+    """A tuned suite gives each loss its own learning rate, and the AdamW control its own
+    optimizer: the table must not show the suite's one value for runs that used others."""
+    import yaml
+
+    protocol = {"epochs": 70, "lr": 1e-5, "weight_decay": 4e-4, "optimizer": "adam"}
+    base = {"backbone": {"name": "small-cnn", "embedding_dim": 64}, "dataset": {"subset": 400},
+            "train": {"epochs": 8, "lr": 0.001, "weight_decay": 4e-4, "optimizer": "adam", "batch_size": 80},
+            "losses": [{"name": "cross-entropy"}, {"name": "improved", "label": "New loss (AdamW)",
+                                                    "optimizer": "adamw"}]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(base))
+    rows = {r.split(" | ")[0].lstrip("| "): r for r in findings.departures(path, protocol)}
+    assert rows["Learning rate"].endswith("| 0.001 |")
+    assert "| adam (New loss (AdamW): adamw) (batch 80" in rows["Optimizer"]
+    tuned = {**base, "losses": [{"name": "cross-entropy", "lr": 0.0019}, {"name": "improved", "lr": 8.1e-05}]}
+    path.write_text(yaml.safe_dump(tuned))
+    rows = {r.split(" | ")[0].lstrip("| "): r for r in findings.departures(path, protocol)}
+    assert "| 8.1e-05 to 0.0019, per loss" in rows["Learning rate"] and "0.001 |" not in rows["Learning rate"]
+    assert "| adam (batch 80" in rows["Optimizer"]
