@@ -591,25 +591,30 @@ MACHINE_KIND = ("cpu_model", "cpu_id", "cpu_capability", "torch")
 KIND_FILE = "machine-kind.json"  # in the cache: the kind of machine its runs were trained on
 
 
+def other_kind(recorded: dict, facts: dict) -> str | None:
+    """The first ``MACHINE_KIND`` fact in which a record (a kept tuning's, a cache's) differs
+    from this machine's ``facts``, or None when it is of this machine's kind."""
+    return next((key for key in MACHINE_KIND if recorded.get(key) != facts[key]), None)
+
+
 def resumed_on_another_kind(cache: Path, facts: dict) -> str | None:
     """Why an interrupted regeneration's cache cannot be resumed on this machine (None: it can;
     a new cache records this machine's kind). A run's cache key names its code, configuration,
     packages and threads, not the CPU: on a machine of another kind the same key's runs come out
     in other bits, and a resumed page would mix numbers no single machine reproduces."""
-    kind = {key: facts[key] for key in MACHINE_KIND}
     path = cache / KIND_FILE
     if not path.exists():
         if any(cache.iterdir()):  # filled before the kind was recorded: nothing says which kind
             return (f"{shown_path(cache)} records no machine kind (its regeneration began before "
                     f"{KIND_FILE} was written), so its runs cannot be shown to be of this machine's kind")
-        path.write_text(json.dumps(kind, sort_keys=True) + "\n")
+        path.write_text(json.dumps({key: facts[key] for key in MACHINE_KIND}, sort_keys=True) + "\n")
         return None
     was = json.loads(path.read_text())
-    for key in MACHINE_KIND:
-        if was.get(key) != kind[key]:
-            return (f"{shown_path(cache)} was filled on a machine with {key} {was.get(key)!r}; this one has "
-                    f"{kind[key]!r}, and its runs would mix two machines' numbers")
-    return None
+    key = other_kind(was, facts)
+    if key is None:
+        return None
+    return (f"{shown_path(cache)} was filled on a machine with {key} {was.get(key)!r}; this one has "
+            f"{facts[key]!r}, and its runs would mix two machines' numbers")
 
 
 def keep_tuning(step: Step, scratch: Path, out_dir: Path, suite: str, facts: dict) -> None:
@@ -673,10 +678,8 @@ def stale_tuning(args: argparse.Namespace, label: str, out_dir: Path, cache: Pat
     if study.get("study") != current_study(args, label, cache):
         return "its study is not the one this code, data and search space tune"
     machine = kept_tuning(out_dir, args.suite, label).get("machine", {})
-    for key in MACHINE_KIND:
-        if machine.get(key) != facts[key]:
-            return f"it ran with {key} {machine.get(key)!r}, this machine has {facts[key]!r}"
-    return None
+    key = other_kind(machine, facts)
+    return None if key is None else f"it ran with {key} {machine.get(key)!r}, this machine has {facts[key]!r}"
 
 
 def shown_path(path: Path) -> str:

@@ -19,6 +19,13 @@ from typer.core import TyperCommand, TyperGroup
 from modbench.cli.streams import to_ascii
 from modbench.errors import ModbenchError
 
+# Imports inside functions here: the command's work (the application layer modbench.bench, the
+# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
+
+
+
 def cli_names():
     """The options as the application layer's errors name them (``bench.report.Spelling``: the
     checks the command line and the Python API share); imported when a command runs."""
@@ -26,11 +33,6 @@ def cli_names():
 
     return Spelling(until_decided="--until-decided", max_seeds="--max-seeds", step="--step", losses="--loss",
                     suite="--suite", seeds="--seed", force="--force", force_first="run `modbench compare --force` first")
-
-# Imports inside functions here: the command's work (the application layer modbench.bench, the
-# suite loader, the cache, the results with numpy and scipy, torch) is imported when the command
-# runs, so that `modbench --help` and shell completion load only Typer and Rich
-# (tests/test_startup.py).
 
 
 def _isatty(stream) -> bool:

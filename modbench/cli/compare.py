@@ -27,8 +27,8 @@ def compare(
 ) -> None:
     """Train missing runs, then print the Table 1 (NMI, F1) and Table 2 (Recall@k) layouts."""
     from modbench.bench.compare import compare as run_compare
-    from modbench.bench.report import check_compare_options
     from modbench.bench.compare import compare_until_decided
+    from modbench.bench.report import check_compare_options
     from modbench.bench.until_decided import MAX_SEEDS, STEP
     from modbench.cli.output import cache_histories, emit, render_rows
     from modbench.cli.running import console_events, end_with_failures

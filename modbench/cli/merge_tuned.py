@@ -12,8 +12,9 @@ import typer
 from modbench.cli.common import err, handle_errors, out
 from modbench.errors import UserError
 
-# The command's work (yaml, the tuned-suite module) is imported when the command runs, so that
-# `modbench --help` and shell completion load only Typer and Rich (tests/test_startup.py).
+# The command's work (the suite reader, the tuned-suite module) is imported when the command
+# runs, so that `modbench --help` and shell completion load only Typer and Rich
+# (tests/test_startup.py).
 
 
 @handle_errors
@@ -23,24 +24,13 @@ def merge_tuned(
 ) -> None:
     """Join per-loss tuned suites into one tuned suite for `compare`; refuses parts whose
     checksum does not verify, that tune another suite or with other settings, or a loss twice."""
-    import yaml
-
     from modbench.cli.output import is_stdout
     from modbench.render.safe_text import plain_text
+    from modbench.suite.loader import read_yaml  # the suites' hardened reader: size, binary, tags, aliases
     from modbench.tune.study import safe_file_name
     from modbench.tune.tuned_suite import merge_tuned_suites, tuned_suite_text, write_tuned_suite
 
-    read = []
-    for path in parts:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
-        read.append((str(path), data))
+    read = [(str(path), read_yaml(path)) for path in parts]
     merged = merge_tuned_suites(read)
     default = Path(f"{safe_file_name(str(merged.get('name', 'tuned')))}.yaml")
     if is_stdout(output):

@@ -148,9 +148,10 @@ def test_the_merge_tuned_command_writes_what_one_tune_writes(written, cli, tmp_p
 
 
 @pytest.mark.parametrize("make, says", [
-    (lambda p: None, "cannot read it"),
-    (lambda p: p.write_text("name: [unclosed\n"), "not YAML"),
-    (lambda p: p.write_text("- just\n- a list\n"), "not a tuned suite as `modbench tune` wrote it"),
+    (lambda p: None, "cannot read file"),
+    (lambda p: p.write_text("name: [unclosed\n"), "invalid YAML at line 2"),
+    (lambda p: p.write_text("- just\n- a list\n"), "the top level must be a mapping of keys, not a list"),
+    (lambda p: p.write_text("a: !!python/object:os.system ls\n"), "unsafe or unknown YAML tag refused"),
     (lambda p: p.write_text(p.with_name("new.yaml").read_text().replace("gamma:", "gamma: 99.0 #")),
      "not a tuned suite as `modbench tune` wrote it"),
 ])
