@@ -254,7 +254,6 @@ def bootstrap_components(
 ) -> tuple[float, float, float]:
     """(seed_var, test_var, df) by the paired class-stratified query bootstrap (module docstring)."""
     s, q = len(candidate_runs), strata.shape[0]
-    c = int(strata.max()) + 1
     full = np.ones((1, q))
     per_seed = np.array([
         metric_from_weights(a, metric, full)[0] - metric_from_weights(b, metric, full)[0]

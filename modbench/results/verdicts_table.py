@@ -25,7 +25,7 @@ from typing import Any
 from modbench.errors import ModbenchError, UserError
 from modbench.results.aggregate import Group
 from modbench.results.query_metrics import CONTINGENCY_METRICS, MEAN_METRICS_FIXED
-from modbench.results.verdict import ALPHA, MARGIN, NOISE_BOTH, Contrast, Verdict, contrast, decide
+from modbench.results.verdict import ALPHA, MARGIN, Contrast, Verdict, contrast, decide
 
 RecordsLoader = Callable[[str], dict]
 SECONDARY_BOOT = 400  # bootstrap resamples for the secondary NMI/F1 intervals (descriptive only)

@@ -14,7 +14,7 @@ from modbench.losses import resolve_loss
 from modbench.losses._common import MetricLoss
 from modbench.losses.triplet import SPEC, TripletParams
 
-from .conftest import EMBEDDING_DIM, NUM_CLASSES, clusters, train_steps
+from .conftest import EMBEDDING_DIM, NUM_CLASSES, train_steps
 
 
 def sq(x, i, j):
