@@ -28,10 +28,10 @@ def export(
     """Export a cached run's test-set embeddings, recomputed from its checkpoint with the evaluation code."""
     from modbench.cache.manage import find_runs
     from modbench.cache.store import RunStore, resolve_cache_root
+    from modbench.cli.output import require_file_name
     if embeddings.suffix != ".npz":
         raise fail(f"--embeddings {embeddings}: give a file name ending in .npz")
-    if embeddings.is_dir():
-        raise fail(f"--embeddings {embeddings}: is a folder; give a file name, e.g. {embeddings / 'run.npz'}")
+    require_file_name(embeddings, "--embeddings", "run.npz")
     store = RunStore(resolve_cache_root(cache_dir))
     (run_dir,) = find_runs(store, [run])
     config = run_dir.read_config()

@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 import typer
 
 from modbench.cli.common import err, handle_errors, out
-from modbench.errors import UserError
 
 # The command's work (the suite reader, the tuned-suite module) is imported when the command
 # runs, so that `modbench --help` and shell completion load only Typer and Rich
@@ -24,7 +23,7 @@ def merge_tuned(
 ) -> None:
     """Join per-loss tuned suites into one tuned suite for `compare`; refuses parts whose
     checksum does not verify, that tune another suite or with other settings, or a loss twice."""
-    from modbench.cli.output import is_stdout
+    from modbench.cli.output import is_stdout, require_file_name
     from modbench.render.safe_text import plain_text
     from modbench.suite.loader import read_yaml  # the suites' hardened reader: size, binary, tags, aliases
     from modbench.tune.study import safe_file_name
@@ -38,8 +37,7 @@ def merge_tuned(
         out.file.flush()
         return
     path = output if output is not None else default
-    if path.is_dir():
-        raise UserError(f"--output {path}: is a folder; give a file name such as {path / 'tuned.yaml'}")
+    require_file_name(path, "--output", "tuned.yaml")
     write_tuned_suite(path, merged)
     err.print(plain_text(f"wrote {path} ({len(merged['losses'])} tuned losses); `modbench compare --suite {path}` "
                          "trains them and reports test metrics"), markup=False, highlight=False)

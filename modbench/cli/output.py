@@ -78,6 +78,14 @@ def is_stdout(output) -> bool:
     return output is not None and str(output) == "-"
 
 
+def require_file_name(path: Path, option: str, example: str) -> None:
+    """A UserError when ``path``, given to ``option``, is an existing folder: a command writes a
+    file there, and ``example`` is the name it suggests inside the folder. Checked before any work,
+    so that nothing computed is lost at the end."""
+    if Path(path).is_dir():
+        raise UserError(f"{option} {path}: is a folder; give a file name such as {Path(path) / example}")
+
+
 # --output FILE without a format flag: the format follows the file's extension.
 EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv"}
 FORMAT_FLAGS = {"markdown": "--markdown", "json": "--json", "csv": "--csv"}

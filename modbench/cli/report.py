@@ -54,13 +54,13 @@ def report(
 ) -> None:
     """Print cached results, every run in the cache unless filtered; runs not done yet show as "—"."""
     from modbench.cache.store import RunStore, resolve_cache_root
-    from modbench.cli.output import emit, is_stdout, output_format
+    from modbench.cli.output import emit, is_stdout, output_format, require_file_name
     from modbench.render.safe_text import plain_text
 
     if is_stdout(output):  # `--output -`: standard output
         output = None
-    if output is not None and output.is_dir():
-        raise fail(f"--output {output}: is a folder; give a file name, e.g. {output / 'report.md'}")
+    if output is not None:
+        require_file_name(output, "--output", "report.md")
     fmt = output_format(one_output_format(markdown=markdown, json=json_, csv=csv), output)
     if paper and fmt == "csv":
         raise fail("--paper works with the tables, --markdown and --json; the CSV holds measured runs only")

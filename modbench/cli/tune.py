@@ -17,7 +17,6 @@ from modbench.cli.common import (
 from modbench.cli.common import (  # scaling options (docs/scaling.md)
     GpusPerJobOpt, JobsOpt, LauncherOpt, PartitionOpt, SlurmLogDirOpt, TimeMinOpt,
 )
-from modbench.errors import UserError
 
 # The command's work (the application layer, modbench.bench, and what it imports) is imported
 # when the command runs, so that `modbench --help` and shell completion load only Typer and
@@ -60,7 +59,7 @@ def tune(
     test split is never used), then write the tuned suite for `compare`."""
     from modbench.bench.tune import check_launch, tuning_session
     from modbench.bench.tune import tune as run_tune
-    from modbench.cli.output import is_stdout
+    from modbench.cli.output import is_stdout, require_file_name
     from modbench.cli.running import console_events
     from modbench.launch import launch_options
     from modbench.tune.study import safe_file_name
@@ -72,8 +71,8 @@ def tune(
                              storage=storage, events=events)
     to_stdout = is_stdout(output)
     out_path = Path(output) if output is not None and not to_stdout else Path(f"{safe_file_name(session.suite.name)}-tuned.yaml")
-    if not to_stdout and out_path.is_dir():
-        raise UserError(f"--output {out_path}: is a folder; give a file name such as {out_path / 'tuned.yaml'}")
+    if not to_stdout:
+        require_file_name(out_path, "--output", "tuned.yaml")
     launch = launch_options(
         launcher=launcher, jobs=jobs, devices=None, partition=partition, gpus_per_job=gpus_per_job,
         time_min=time_min, slurm_log_dir=slurm_log_dir, suite_slurm=session.suite.slurm, device=device,

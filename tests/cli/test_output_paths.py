@@ -61,3 +61,12 @@ def test_the_tuned_suite_goes_through_a_symlink(tmp_path):
     write_tuned_suite(link, data)
     assert _kind(link) == stat.S_IFLNK
     assert yaml.safe_load(target.read_text())["name"] == "x"
+
+
+def test_export_to_a_folder_is_one_line_exit_2(cli, tmp_path, cache_dir):
+    folder = tmp_path / "run.npz"
+    folder.mkdir()
+    done = cli("export", "abcdef123456", "--cache-dir", cache_dir, "--embeddings", folder)
+    assert done.exit_code == 2, done.output
+    assert done.stderr.strip() == f"error: --embeddings {folder}: is a folder; give a file name such as {folder / 'run.npz'}"
+    assert list(folder.iterdir()) == []

@@ -162,3 +162,19 @@ def test_the_merge_tuned_command_refuses_in_one_line_and_writes_nothing(written,
     assert result.exit_code == 2, result.output
     assert says in result.stderr and result.stderr.strip().count("\n") == 0, result.stderr
     assert not (tmp_path / "merged.yaml").exists()
+
+
+@pytest.mark.parametrize("command", ["tune", "merge-tuned"])
+def test_an_output_that_is_a_folder_is_one_line_before_any_work(written, cli, tmp_path, command):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    if command == "tune":
+        args = ["tune", "--suite", tmp_path / "tiny.yaml", "--cache-dir", tmp_path / "a", "--device", "cpu",
+                "--trials", "1", "--pruner", "none", "--reselect-top", "0"]
+    else:
+        args = ["merge-tuned", tmp_path / "ce.yaml", tmp_path / "new.yaml"]
+    result = cli(*args, "--output", folder)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert errors == [f"error: --output {folder}: is a folder; give a file name such as {folder / 'tuned.yaml'}"]
+    assert "Traceback" not in result.stderr and list(folder.iterdir()) == []
