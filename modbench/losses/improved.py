@@ -111,5 +111,4 @@ def build(params: ImprovedParams, num_classes: int, embedding_dim: int):
     )
 
 
-# SPEC is set on this module by @register_loss above (base.py), where ruff cannot see it.
-__all__ = ["SPEC", "ImprovedParams", "build", "improved_cross_entropy", "sample_weight"]  # noqa: F822
+__all__ = ["SPEC", "ImprovedParams", "build", "improved_cross_entropy", "sample_weight"]
