@@ -702,6 +702,21 @@ def claim_stages(stages: list[Stage], args: argparse.Namespace) -> list[Stage]:
     return [s for s in stages if s.name in (args.suite, f"{args.suite}-tuned")]
 
 
+def how_it_was_made(argv: list[str], resumed: bool) -> tuple[str, str]:
+    """The page's command block and the sentence under it. The block gives the command that
+    makes the page from an empty cache (the invocation without ``--resume``: on a clean clone
+    ``--resume`` refuses, there being no cache to continue); a resumed regeneration says so."""
+    command = "bash scripts/findings.sh " + " ".join(shlex.quote(a) for a in argv if a != "--resume")
+    block = ("```bash\n# README's set-up, then (real Fashion-MNIST from Debian's dataset-fashion-mnist):\n"
+             f"{command}\n")
+    if resumed:
+        block += "# (this page: that command, interrupted, then continued with --resume)\n"
+    block += "```\n"
+    ran = ("which ran, from an empty cache" + (" and continued with `--resume`" if resumed else "")
+           + ", on one CPU thread (`OMP_NUM_THREADS=1`, `--threads 1`):\n")
+    return block, ran
+
+
 def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Namespace,
                json_files: list[Path], steps: list[Step], tuned_page: bool = False,
                reused: list[dict] | None = None) -> None:
@@ -711,7 +726,6 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     fm_rows = [r for t in paper["tables"] for r in t.get("rows", [])
                if r.get("dataset") == "fashion-mnist"]
     suite_file = ROOT / "suites" / f"{args.suite}.yaml"
-    invocation = "bash scripts/findings.sh " + " ".join(shlex.quote(a) for a in args.argv)
     p = []
     if tuned_page:
         p.append(f"# Findings, tuned: the paper's Fashion-MNIST claims on `{args.suite}` with "
@@ -799,10 +813,7 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     p.append("")
 
     p.append("## How this page was made\n")
-    p.append("```bash\n# README's set-up, then (real Fashion-MNIST from Debian's dataset-fashion-mnist):\n"
-             f"{invocation}\n```\n")
-    p.append("which ran, from an empty cache, on one CPU thread (`OMP_NUM_THREADS=1`, "
-             "`--threads 1`):\n")
+    p.extend(how_it_was_made(args.argv, resumed=args.resume))
     p.extend(cost_table(steps))
     if reused:
         p.append("")

@@ -528,3 +528,16 @@ def test_the_departures_show_each_losss_own_learning_rate_and_optimizer(tmp_path
     rows = {r.split(" | ")[0].lstrip("| "): r for r in findings.departures(path, protocol)}
     assert "| 8.1e-05 to 0.0019, per loss" in rows["Learning rate"] and "0.001 |" not in rows["Learning rate"]
     assert "| adam (batch 80" in rows["Optimizer"]
+
+
+def test_the_page_gives_the_command_that_reproduces_it_not_the_resume_that_finished_it():
+    """A page finished with --resume once showed `... --resume` as the command to run: on a clean
+    clone that command refuses (no cache to resume). The page gives the command that starts from
+    an empty cache and says that this regeneration was continued with --resume."""
+    argv = ["--max-seeds", "6", "--jobs", "2", "--cache-dir", "my cache", "--resume"]
+    block, ran = findings.how_it_was_made(argv, resumed=True)
+    assert "bash scripts/findings.sh --max-seeds 6 --jobs 2 --cache-dir 'my cache'\n" in block
+    assert "--resume\n" not in block and "--resume" in block  # named in a comment only
+    assert "continued with `--resume`" in ran
+    block, ran = findings.how_it_was_made(argv[:-1], resumed=False)
+    assert "--resume" not in block and "continued" not in ran and "from an empty cache" in ran
