@@ -1012,10 +1012,11 @@ def main(argv: list[str] | None = None) -> int:
     for stage in claim_stages(stages + tuned_stages, args):
         source = Path(stage.suite_arg) if stage.suite_arg.endswith(".yaml") \
             else ROOT / "suites" / f"{stage.suite_arg}.yaml"
-        labels = set(aggregates_of(stage.records))
+        # (not `labels`: that name holds the suite's losses in order, for the tuned page below)
+        present = set(aggregates_of(stage.records))
         for _, _, rival, _ in CLAIMS:
-            readings = [r for r in READINGS if r in labels]
-            if rival in labels and readings and rival not in stage.against:
+            readings = [r for r in READINGS if r in present]
+            if rival in present and readings and rival not in stage.against:
                 copy = rival_suite(source, rival, cache)
                 train, report = claim_study(copy, rival, readings, cache, args)
                 run_step(f"Claims: train until decided against {rival}", train, log,

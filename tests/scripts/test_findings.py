@@ -163,6 +163,14 @@ def test_two_regenerations_from_empty_caches_agree_bit_for_bit(tmp_path):
     _, again = _regenerate(tmp_path, "b", *tune, "--reuse-tuning")
     tuned_page = (tmp_path / "b" / "findings-tuned.md").read_text()
     assert "reused (`--reuse-tuning`)" in tuned_page and "| New loss | " in tuned_page
+    # the reused tunings and their cost rows in the suite's order (they once came in the order of
+    # a set of labels, which changes with Python's string hashing from one process to the next)
+    suite_order = ["Cross-entropy", "New loss", "Cross-entropy x 2"]
+    table = tuned_page.split("| Tuning | Commit |")[1].split("\n\n")[0].splitlines()[2:]
+    reused_rows = [line.split(" | ")[0][2:] for line in table]
+    assert reused_rows == suite_order
+    assert [line.split(" | ")[0][len("| Tune: "):] for line in tuned_page.splitlines()
+            if line.startswith("| Tune: ")] == suite_order
     assert not (tmp_path / "cache-b" / "findings-new-loss.log").exists()  # nothing tuned again
     metrics = ["nmi", "f1", "macro_f1", "recall@1", "recall@2", "recall@4", "recall@8", "map@r"]
     runs = {(r["label"], r["seed"]): r for r in records if r["seed"] is not None}
