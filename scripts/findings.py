@@ -100,6 +100,13 @@ class Stage:
     against: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
+    def suite_file(self) -> Path:
+        """The suite's YAML file: the file given, or the built-in suite's."""
+        if self.suite_arg.endswith(".yaml"):
+            return Path(self.suite_arg)
+        return ROOT / "suites" / f"{self.suite_arg}.yaml"
+
+    @property
     def protocol(self) -> str:
         """The protocol its runs were measured under, as the report words it (``closed-set`` or
         ``class-disjoint (train 3, validation 2, test 5 classes)``)."""
@@ -725,7 +732,6 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     paper = json.loads((ROOT / "modbench" / "paper_data" / "paper_tables.json").read_text())
     fm_rows = [r for t in paper["tables"] for r in t.get("rows", [])
                if r.get("dataset") == "fashion-mnist"]
-    suite_file = ROOT / "suites" / f"{args.suite}.yaml"
     p = []
     if tuned_page:
         p.append(f"# Findings, tuned: the paper's Fashion-MNIST claims on `{args.suite}` with "
@@ -808,8 +814,7 @@ def write_page(path: Path, stages: list[Stage], facts: dict, args: argparse.Name
     p.append("Departures of this CPU-sized suite from the paper, stated once (the tables' "
              "protocol notes list the run settings in full):\n")
     # the suite the claims' stage ran: on the tuned page the tuned suite, with its per-loss rates
-    claimed = Path(stages[0].suite_arg) if stages[0].suite_arg.endswith(".yaml") else suite_file
-    p.extend(departures(claimed, paper.get("protocol", {})))
+    p.extend(departures(stages[0].suite_file, paper.get("protocol", {})))
     p.append("")
 
     p.append("## How this page was made\n")
@@ -1010,14 +1015,12 @@ def main(argv: list[str] | None = None) -> int:
     # verdict.baseline names the rival (the verdict section is not part of any run key: the
     # copy finds the same runs).
     for stage in claim_stages(stages + tuned_stages, args):
-        source = Path(stage.suite_arg) if stage.suite_arg.endswith(".yaml") \
-            else ROOT / "suites" / f"{stage.suite_arg}.yaml"
         # (not `labels`: that name holds the suite's losses in order, for the tuned page below)
         present = set(aggregates_of(stage.records))
         for _, _, rival, _ in CLAIMS:
             readings = [r for r in READINGS if r in present]
             if rival in present and readings and rival not in stage.against:
-                copy = rival_suite(source, rival, cache)
+                copy = rival_suite(stage.suite_file, rival, cache)
                 train, report = claim_study(copy, rival, readings, cache, args)
                 run_step(f"Claims: train until decided against {rival}", train, log,
                          page="tuned" if stage in tuned_stages else "suites")

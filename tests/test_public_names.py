@@ -18,27 +18,19 @@ from pathlib import Path
 
 import pytest
 
+from test_import_graph import module_names  # the package's modules by dotted name
+
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "modbench"
-
-
-def module_names() -> list[str]:
-    names = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = list(path.relative_to(ROOT).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        names.append(".".join(parts))
-    return names
+MODULES = sorted(module_names())
 
 
 def test_the_walk_finds_the_package():
-    names = module_names()
+    names = MODULES
     assert "modbench.losses.improved" in names and "modbench.cli.app" in names
     assert len(names) > 50
 
 
-@pytest.mark.parametrize("name", module_names())
+@pytest.mark.parametrize("name", MODULES)
 def test_every_name_in_all_exists(name):
     module = importlib.import_module(name)
     listed = getattr(module, "__all__", [])

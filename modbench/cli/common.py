@@ -25,7 +25,6 @@ from modbench.errors import ModbenchError
 # (tests/test_startup.py).
 
 
-
 def cli_names():
     """The options as the application layer's errors name them (``bench.report.Spelling``: the
     checks the command line and the Python API share); imported when a command runs."""

@@ -3,7 +3,6 @@ images and labels raise on any use. ``tune`` finishes; ``compare`` (the control)
 
 from __future__ import annotations
 
-
 import pytest
 
 import modbench.datasets.digits as digits
