@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 
@@ -38,7 +39,7 @@ def fixture_dir(tmp_path_factory):
 
 @pytest.mark.slow  # minutes per suite on a CPU: two real backbones (GoogLeNet, ResNet-50) per loss
 @pytest.mark.parametrize("suite", list(PAPER_SUITES))
-def test_paper_suite_smoke(cli, fixture_dir, suite):
+def test_paper_suite_smoke(cli, fixture_dir, cache_dir, suite):
     result = cli("compare", "--suite", suite, "--subset", "2", "--epochs", "1", "--data-dir", fixture_dir, "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -50,6 +51,10 @@ def test_paper_suite_smoke(cli, fixture_dir, suite):
         assert r["status"] == "done"
         for key in ("nmi", "f1", "recall@1", "recall@8"):
             assert r[key] is not None and math.isfinite(r[key]) and 0.0 <= r[key] <= 1.0
+    # A passing suite's cache goes: its checkpoints (a ResNet-50's is about 285 MB with the
+    # optimizer's state) came to 7 GB over the five suites, and pytest keeps the temporary folders
+    # of its last three sessions. A failing one keeps its cache to look at.
+    shutil.rmtree(cache_dir)
 
 
 def test_missing_dataset_files_exit_2_naming_download(cli, tmp_path):
