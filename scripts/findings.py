@@ -101,10 +101,10 @@ class Stage:
 
     @property
     def suite_file(self) -> Path:
-        """The suite's YAML file: the file given, or the built-in suite's."""
-        if self.suite_arg.endswith(".yaml"):
-            return Path(self.suite_arg)
-        return ROOT / "suites" / f"{self.suite_arg}.yaml"
+        """The suite's YAML file: the file given, or the built-in suite's (the loader's rule)."""
+        from modbench.suite.loader import locate_suite
+
+        return locate_suite(self.suite_arg)
 
     @property
     def protocol(self) -> str:
@@ -951,6 +951,7 @@ def main(argv: list[str] | None = None) -> int:
         import yaml
 
         from modbench.errors import UserError
+        from modbench.suite.loader import locate_suite
         from modbench.tune.tuned_suite import merge_tuned_suites, write_tuned_suite
 
         tuned_file = out_dir / "findings" / f"{args.suite}-tuned.yaml"
@@ -960,7 +961,7 @@ def main(argv: list[str] | None = None) -> int:
         tune = ["tune", "--suite", args.suite, "--trials", str(args.trials), "--metric",
                 args.tune_metric, "--reselect-top", str(args.reselect_top), "--reselect-seeds",
                 str(args.reselect_seeds), "--device", "cpu", "--cache-dir", str(cache / "tuning")]
-        labels = args.loss or suite_labels(ROOT / "suites" / f"{args.suite}.yaml")
+        labels = args.loss or suite_labels(locate_suite(args.suite))
         todo = list(labels)
         if args.reuse_tuning:  # the kept tunings this checkout and machine would make again
             todo = []
